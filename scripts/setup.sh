@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh machine: torch (if missing), npm packages, the native addon, the TS build.
+# On a GPU box with a CUDA torch already installed, that torch is used and the addon builds with CUDA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
+  if ! "$PY" -c 'import torch' 2>/dev/null; then
+    echo "setup: no torch found for $PY; installing torch==2.13.0"
+    "$PY" -m pip install --quiet "torch==${GTR_TORCH_VERSION:-2.13.0}"
+  fi
+fi
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+node scripts/build-native.mjs
+npx tsc -p tsconfig.json
+echo "setup: done. Try: node bin/gtr.js inspect"
