@@ -1,0 +1,180 @@
+#include "model/qwen3.h"
+#include <ATen/CPUGeneratorImpl.h>
+#include <stdexcept>
+
+namespace gtr {
+
+void Qwen3Config::validate() const {
+  auto positive = [](int64_t v, const char* name) {
+    if (v <= 0) throw std::invalid_argument(std::string("config.") + name + " must be positive, got " + std::to_string(v));
+  };
+  positive(vocab_size, "vocab_size");
+  positive(hidden_size, "hidden_size");
+  positive(intermediate_size, "intermediate_size");
+  positive(num_hidden_layers, "num_hidden_layers");
+  positive(num_attention_heads, "num_attention_heads");
+  positive(num_key_value_heads, "num_key_value_heads");
+  positive(head_dim, "head_dim");
+  if (head_dim % 2 != 0) throw std::invalid_argument("config.head_dim must be even for RoPE");
+  if (num_attention_heads % num_key_value_heads != 0)
+    throw std::invalid_argument("config.num_attention_heads must be a multiple of num_key_value_heads");
+  if (!(rms_norm_eps > 0)) throw std::invalid_argument("config.rms_norm_eps must be positive");
+  if (!(rope_theta > 0)) throw std::invalid_argument("config.rope_theta must be positive");
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor var = xf.pow(2).mean(-1, /*keepdim=*/true);
+  return weight * (xf * at::rsqrt(var + eps)).to(x.scalar_type());
+}
+
+Rope rope_tables(const at::Tensor& positions, int64_t head_dim, double theta) {
+  auto fopt = at::TensorOptions().dtype(at::kFloat).device(positions.device());
+  // inv_freq = 1 / theta^(2i / d), as HF computes it (int64 arange cast to float, then divided).
+  at::Tensor exponent = at::arange(0, head_dim, 2, fopt.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(head_dim);
+  at::Tensor inv_freq = 1.0 / at::pow(theta, exponent);
+  at::Tensor freqs = at::outer(positions.to(at::kFloat), inv_freq);  // [T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);                        // [T, D]
+  return {emb.cos(), emb.sin()};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const Rope& rope) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor cos = rope.cos.to(x.scalar_type()).unsqueeze(1);  // [T, 1, D]
+  at::Tensor sin = rope.sin.to(x.scalar_type()).unsqueeze(1);
+  at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  at::Tensor rotated = at::cat({-x2, x1}, -1);
+  return x * cos + rotated * sin;
+}
+
+Qwen3Model::Qwen3Model(const Qwen3Config& cfg, at::Device device, at::ScalarType dtype)
+    : cfg_(cfg), device_(device), dtype_(dtype) {
+  cfg_.validate();
+  auto opt = at::TensorOptions().dtype(dtype).device(device);
+  const int64_t H = cfg_.hidden_size, D = cfg_.head_dim, I = cfg_.intermediate_size;
+  const int64_t nq = cfg_.num_attention_heads * D, nkv = cfg_.num_key_value_heads * D;
+  embed_ = at::empty({cfg_.vocab_size, H}, opt);
+  params_.emplace_back("model.embed_tokens.weight", embed_);
+  layers_.resize(static_cast<size_t>(cfg_.num_hidden_layers));
+  for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) {
+    Qwen3Layer& L = layers_[static_cast<size_t>(i)];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    L.input_layernorm = at::empty({H}, opt);
+    L.q_proj = at::empty({nq, H}, opt);
+    L.k_proj = at::empty({nkv, H}, opt);
+    L.v_proj = at::empty({nkv, H}, opt);
+    L.o_proj = at::empty({H, nq}, opt);
+    L.q_norm = at::empty({D}, opt);
+    L.k_norm = at::empty({D}, opt);
+    L.post_attention_layernorm = at::empty({H}, opt);
+    L.gate_proj = at::empty({I, H}, opt);
+    L.up_proj = at::empty({I, H}, opt);
+    L.down_proj = at::empty({H, I}, opt);
+    // HF's state_dict order for Qwen3DecoderLayer.
+    params_.emplace_back(p + "self_attn.q_proj.weight", L.q_proj);
+    params_.emplace_back(p + "self_attn.k_proj.weight", L.k_proj);
+    params_.emplace_back(p + "self_attn.v_proj.weight", L.v_proj);
+    params_.emplace_back(p + "self_attn.o_proj.weight", L.o_proj);
+    params_.emplace_back(p + "self_attn.q_norm.weight", L.q_norm);
+    params_.emplace_back(p + "self_attn.k_norm.weight", L.k_norm);
+    params_.emplace_back(p + "mlp.gate_proj.weight", L.gate_proj);
+    params_.emplace_back(p + "mlp.up_proj.weight", L.up_proj);
+    params_.emplace_back(p + "mlp.down_proj.weight", L.down_proj);
+    params_.emplace_back(p + "input_layernorm.weight", L.input_layernorm);
+    params_.emplace_back(p + "post_attention_layernorm.weight", L.post_attention_layernorm);
+  }
+  norm_ = at::empty({H}, opt);
+  params_.emplace_back("model.norm.weight", norm_);
+  if (!cfg_.tie_word_embeddings) {
+    lm_head_ = at::empty({cfg_.vocab_size, H}, opt);
+    params_.emplace_back("lm_head.weight", lm_head_);
+  }
+}
+
+at::Tensor& Qwen3Model::param(const std::string& name) {
+  for (auto& [n, t] : params_)
+    if (n == name) return t;
+  throw std::out_of_range("no parameter named '" + name + "'");
+}
+
+int64_t Qwen3Model::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& [name, t] : params_) n += t.numel();
+  return n;
+}
+
+void Qwen3Model::init_random(uint64_t seed, double std) {
+  at::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& [name, t] : params_) {
+    const bool is_norm = name.find("norm") != std::string::npos;
+    if (is_norm) {
+      t.fill_(1.0);
+    } else {
+      at::Tensor w = at::empty(t.sizes(), at::TensorOptions().dtype(at::kFloat));
+      w.normal_(0.0, std, gen);
+      t.copy_(w);
+    }
+  }
+}
+
+at::Tensor Qwen3Model::packed_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const std::vector<int64_t>& seq_lens) const {
+  const int64_t T = q.size(0), nH = q.size(1), D = q.size(2);
+  std::vector<at::Tensor> outs;
+  outs.reserve(seq_lens.size());
+  int64_t start = 0;
+  for (int64_t len : seq_lens) {
+    // [L, heads, D] -> [1, heads, L, D]
+    at::Tensor qs = q.narrow(0, start, len).transpose(0, 1).unsqueeze(0);
+    at::Tensor ks = k.narrow(0, start, len).transpose(0, 1).unsqueeze(0);
+    at::Tensor vs = v.narrow(0, start, len).transpose(0, 1).unsqueeze(0);
+    at::Tensor o = at::scaled_dot_product_attention(qs, ks, vs, /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                                    /*is_causal=*/true, /*scale=*/std::nullopt,
+                                                    /*enable_gqa=*/true);
+    outs.push_back(o.squeeze(0).transpose(0, 1).reshape({len, nH * D}));
+    start += len;
+  }
+  TORCH_CHECK(start == T, "sequence lengths sum to ", start, " but the batch has ", T, " tokens");
+  return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
+}
+
+at::Tensor Qwen3Model::forward_hidden(const at::Tensor& input_ids, const std::vector<int64_t>& seq_lens,
+                                      bool checkpoint_layers) {
+  TORCH_CHECK(!checkpoint_layers, "activation checkpointing is provided by the trainer (native/train)");
+  TORCH_CHECK(input_ids.dim() == 1, "input_ids must be 1-D (packed)");
+  std::vector<int64_t> pos;
+  pos.reserve(static_cast<size_t>(input_ids.size(0)));
+  for (int64_t len : seq_lens) {
+    TORCH_CHECK(len > 0, "every sequence needs at least one token");
+    for (int64_t j = 0; j < len; ++j) pos.push_back(j);
+  }
+  TORCH_CHECK(static_cast<int64_t>(pos.size()) == input_ids.size(0), "sequence lengths sum to ", pos.size(),
+              " but the batch has ", input_ids.size(0), " tokens");
+  at::Tensor positions = at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(device_);
+  Rope rope = rope_tables(positions, cfg_.head_dim, cfg_.rope_theta);
+  at::Tensor x = at::embedding(embed_, input_ids.to(device_));
+  for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) {
+    x = layer_forward(i, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+      return packed_attention(q, k, v, seq_lens);
+    });
+  }
+  return rms_norm(x, norm_, cfg_.rms_norm_eps);
+}
+
+at::Tensor chunked_token_logprobs(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& targets,
+                                  int64_t chunk_rows) {
+  at::NoGradGuard no_grad;
+  const int64_t T = hidden.size(0);
+  at::Tensor out = at::empty({T}, hidden.options().dtype(at::kFloat));
+  for (int64_t s = 0; s < T; s += chunk_rows) {
+    const int64_t n = std::min(chunk_rows, T - s);
+    at::Tensor logits = at::linear(hidden.narrow(0, s, n), lm_head).to(at::kFloat);  // [n, V]
+    at::Tensor lse = at::logsumexp(logits, -1);
+    at::Tensor picked = logits.gather(1, targets.narrow(0, s, n).unsqueeze(1)).squeeze(1);
+    out.narrow(0, s, n).copy_(picked - lse);
+  }
+  return out;
+}
+
+}  // namespace gtr

@@ -1,0 +1,126 @@
+// The Qwen3 causal LM on ATen, as Hugging Face transformers implements it (modeling_qwen3.py):
+// token embeddings; per layer: RMSNorm -> q/k/v projections -> per-head q/k RMSNorm -> RoPE
+// (rope_theta, no scaling) -> grouped-query causal attention -> o_proj residual; RMSNorm ->
+// SwiGLU MLP residual; final RMSNorm; lm_head tied to the embeddings or not, as config says.
+// The engine knows token ids only. Handled: fp32 and bf16, CPU and CUDA, packed batches of
+// different lengths. Not handled: rope_scaling, sliding-window attention, MoE (Qwen3-MoE).
+#pragma once
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gtr {
+
+struct Qwen3Config {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;
+  int64_t head_dim = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 1e6;
+  bool tie_word_embeddings = true;
+  int64_t max_position_embeddings = 0;
+  // Throws std::invalid_argument naming the first inconsistent field.
+  void validate() const;
+};
+
+// One decoder layer's weights (HF names under model.layers.{i}.). Tensors share storage with the
+// model's parameter list, so loading copies into them in place.
+struct Qwen3Layer {
+  at::Tensor input_layernorm, q_proj, k_proj, v_proj, o_proj, q_norm, k_norm;
+  at::Tensor post_attention_layernorm, gate_proj, up_proj, down_proj;
+};
+
+// Rotary tables for given positions: cos, sin of shape [T, head_dim] in float32.
+struct Rope {
+  at::Tensor cos, sin;
+};
+
+// x * rsqrt(mean(x^2) + eps) in float32, cast back, times weight (HF Qwen3RMSNorm).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+// cos/sin for int64 positions [T] (HF Qwen3RotaryEmbedding, default rope type).
+Rope rope_tables(const at::Tensor& positions, int64_t head_dim, double theta);
+// Applies RoPE to x [T, heads, head_dim] (HF apply_rotary_pos_emb with rotate_half); result in x's dtype.
+at::Tensor apply_rope(const at::Tensor& x, const Rope& rope);
+
+class Qwen3Model {
+ public:
+  // Allocates (uninitialised) parameters on `device` in `dtype`.
+  Qwen3Model(const Qwen3Config& cfg, at::Device device, at::ScalarType dtype);
+
+  const Qwen3Config& config() const { return cfg_; }
+  at::Device device() const { return device_; }
+  at::ScalarType dtype() const { return dtype_; }
+
+  // Parameters in HF names and order (lm_head.weight only when untied).
+  std::vector<std::pair<std::string, at::Tensor>>& parameters() { return params_; }
+  // The parameter named `name`; throws std::out_of_range naming it.
+  at::Tensor& param(const std::string& name);
+  int64_t num_parameters() const;
+
+  const at::Tensor& embed_tokens() const { return embed_; }
+  const at::Tensor& final_norm() const { return norm_; }
+  // lm_head weight [vocab, hidden]: the embedding matrix when tied.
+  const at::Tensor& lm_head() const { return cfg_.tie_word_embeddings ? embed_ : lm_head_; }
+  Qwen3Layer& layer(int64_t i) { return layers_.at(static_cast<size_t>(i)); }
+
+  // HF-style init from a seed: normal(0, std) for embeddings and linears, ones for norms. Draws on
+  // a CPU generator in float32, then casts, so the same seed gives the same weights on any device.
+  void init_random(uint64_t seed, double std);
+
+  // Packed causal forward. input_ids: int64 [T] on device, sequences laid end to end with lengths
+  // seq_lens (sum T); positions restart at 0 for each sequence. Returns the final-normed hidden
+  // states [T, hidden] in the model dtype. Differentiable when the parameters require grad;
+  // with `checkpoint_layers`, each decoder layer recomputes its activations in backward.
+  at::Tensor forward_hidden(const at::Tensor& input_ids, const std::vector<int64_t>& seq_lens,
+                            bool checkpoint_layers = false);
+
+  // One decoder layer on packed tokens: hidden [T, H] -> [T, H]. `attend(q, k, v)` maps
+  // q [T, heads, D], k/v [T, kv_heads, D] (after norm and RoPE) to attention output [T, heads*D];
+  // the KV-cache decoder passes its own.
+  template <typename Attend>
+  at::Tensor layer_forward(int64_t i, const at::Tensor& hidden, const Rope& rope, Attend&& attend);
+
+  // Causal attention within each packed sequence (SDPA with GQA).
+  at::Tensor packed_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              const std::vector<int64_t>& seq_lens) const;
+
+ private:
+  Qwen3Config cfg_;
+  at::Device device_;
+  at::ScalarType dtype_;
+  at::Tensor embed_, norm_, lm_head_;
+  std::vector<Qwen3Layer> layers_;
+  std::vector<std::pair<std::string, at::Tensor>> params_;
+};
+
+template <typename Attend>
+at::Tensor Qwen3Model::layer_forward(int64_t i, const at::Tensor& hidden, const Rope& rope, Attend&& attend) {
+  const Qwen3Layer& L = layers_[static_cast<size_t>(i)];
+  const int64_t T = hidden.size(0), D = cfg_.head_dim;
+  at::Tensor h = rms_norm(hidden, L.input_layernorm, cfg_.rms_norm_eps);
+  at::Tensor q = at::linear(h, L.q_proj).view({T, cfg_.num_attention_heads, D});
+  at::Tensor k = at::linear(h, L.k_proj).view({T, cfg_.num_key_value_heads, D});
+  at::Tensor v = at::linear(h, L.v_proj).view({T, cfg_.num_key_value_heads, D});
+  q = apply_rope(rms_norm(q, L.q_norm, cfg_.rms_norm_eps), rope);
+  k = apply_rope(rms_norm(k, L.k_norm, cfg_.rms_norm_eps), rope);
+  at::Tensor attn = attend(q, k, v);
+  at::Tensor x = hidden + at::linear(attn, L.o_proj);
+  h = rms_norm(x, L.post_attention_layernorm, cfg_.rms_norm_eps);
+  at::Tensor mlp = at::linear(at::silu(at::linear(h, L.gate_proj)) * at::linear(h, L.up_proj), L.down_proj);
+  return x + mlp;
+}
+
+// Log-probs of the next tokens from hidden states, in chunks of rows so the [T, vocab] logits never
+// exist at once: hidden [T, H], targets int64 [T] -> float32 [T] with log softmax(h W^T)[target].
+// No gradient (used for scoring and old / snapshot log-probs).
+at::Tensor chunked_token_logprobs(const at::Tensor& hidden, const at::Tensor& lm_head, const at::Tensor& targets,
+                                  int64_t chunk_rows = 1024);
+
+}  // namespace gtr

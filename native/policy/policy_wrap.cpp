@@ -1,0 +1,251 @@
+#include "policy/policy_wrap.h"
+#include <map>
+#include "core/async.h"
+#include "core/convert.h"
+#include "io/tensor_io.h"
+
+namespace gtr {
+
+static Napi::FunctionReference* g_policy_ctor = nullptr;
+
+static Qwen3Config config_from_js(const Napi::Object& o) {
+  Qwen3Config c;
+  c.vocab_size = static_cast<int64_t>(get_number(o, "vocabSize"));
+  c.hidden_size = static_cast<int64_t>(get_number(o, "hiddenSize"));
+  c.intermediate_size = static_cast<int64_t>(get_number(o, "intermediateSize"));
+  c.num_hidden_layers = static_cast<int64_t>(get_number(o, "numHiddenLayers"));
+  c.num_attention_heads = static_cast<int64_t>(get_number(o, "numAttentionHeads"));
+  c.num_key_value_heads = static_cast<int64_t>(get_number(o, "numKeyValueHeads"));
+  c.head_dim = static_cast<int64_t>(get_number(o, "headDim"));
+  c.rms_norm_eps = get_number(o, "rmsNormEps");
+  c.rope_theta = get_number(o, "ropeTheta");
+  c.tie_word_embeddings = get_bool(o, "tieWordEmbeddings");
+  c.max_position_embeddings = static_cast<int64_t>(get_number(o, "maxPositionEmbeddings"));
+  return c;
+}
+
+Napi::Function PolicyWrap::Define(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "Policy", {
+    InstanceMethod("parameterInfo", &PolicyWrap::ParameterInfo),
+    InstanceMethod("initRandom", &PolicyWrap::InitRandom),
+    InstanceMethod("loadTensors", &PolicyWrap::LoadTensors),
+    InstanceMethod("writeSafetensors", &PolicyWrap::WriteSafetensors),
+    InstanceMethod("forwardLogits", &PolicyWrap::ForwardLogits),
+    InstanceMethod("tokenLogprobs", &PolicyWrap::TokenLogprobs),
+    InstanceMethod("dispose", &PolicyWrap::Dispose),
+    InstanceAccessor("numParameters", &PolicyWrap::NumParameters, nullptr),
+    InstanceAccessor("device", &PolicyWrap::Device, nullptr),
+    InstanceAccessor("dtype", &PolicyWrap::DType, nullptr),
+  });
+  g_policy_ctor = new Napi::FunctionReference(Napi::Persistent(f));
+  return f;
+}
+
+std::shared_ptr<PolicyHandle> PolicyWrap::HandleOf(const Napi::Value& v) {
+  if (!g_policy_ctor || !v.IsObject() || !v.As<Napi::Object>().InstanceOf(g_policy_ctor->Value()))
+    throw std::invalid_argument("expected a native Policy object");
+  return Unwrap(v.As<Napi::Object>())->handle_;
+}
+
+PolicyWrap::PolicyWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PolicyWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject()) {
+    Napi::TypeError::New(env, "new Policy(config, {device, dtype})").ThrowAsJavaScriptException();
+    return;
+  }
+  try {
+    Qwen3Config cfg = config_from_js(info[0].As<Napi::Object>());
+    Napi::Object opt = info[1].As<Napi::Object>();
+    at::Device device = parse_device(get_string(opt, "device"));
+    at::ScalarType dtype = parse_dtype(get_string(opt, "dtype"));
+    handle_ = std::make_shared<PolicyHandle>();
+    handle_->model = std::make_shared<Qwen3Model>(cfg, device, dtype);
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, exception_message(e)).ThrowAsJavaScriptException();
+  }
+}
+
+Napi::Value PolicyWrap::ParameterInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_JS_TRY(env, {
+    auto model = handle_->get();
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const auto& [name, t] : model->parameters()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", name);
+      Napi::Array shape = Napi::Array::New(env, t.dim());
+      for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, t.size(d)));
+      o.Set("shape", shape);
+      o.Set("dtype", dtype_name(t.scalar_type()));
+      out.Set(i++, o);
+    }
+    return out;
+  });
+}
+
+Napi::Value PolicyWrap::InitRandom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 2 && info[0].IsNumber() && info[1].IsNumber(), "initRandom(seed, std)");
+  const uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  const double std = info[1].As<Napi::Number>().DoubleValue();
+  std::shared_ptr<Qwen3Model> model;
+  GTR_JS_TRY(env, model = handle_->get());
+  auto h = handle_;
+  return run_async(env, [h, model, seed, std] {
+    std::lock_guard<std::mutex> lock(h->mu);
+    model->init_random(seed, std);
+  }, nullptr, {info.This()});
+}
+
+Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsArray(), "loadTensors(sources: TensorSource[])");
+  std::vector<TensorSource> sources;
+  std::shared_ptr<Qwen3Model> model;
+  GTR_JS_TRY(env, {
+    model = handle_->get();
+    Napi::Array a = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value ev = a.Get(i);
+      if (!ev.IsObject()) throw std::invalid_argument("sources[" + std::to_string(i) + "] is not an object");
+      Napi::Object o = ev.As<Napi::Object>();
+      TensorSource s;
+      s.name = get_string(o, "name");
+      s.file = get_string(o, "file");
+      s.dtype = get_string(o, "dtype");
+      for (int32_t d : to_int_vector(o.Get("shape"), "shape")) s.shape.push_back(d);
+      s.offset = static_cast<uint64_t>(get_number(o, "offset"));
+      s.length = static_cast<uint64_t>(get_number(o, "length"));
+      sources.push_back(std::move(s));
+    }
+  });
+  auto h = handle_;
+  return run_async(env, [h, model, sources] {
+    std::lock_guard<std::mutex> lock(h->mu);
+    at::NoGradGuard no_grad;
+    std::map<std::string, std::unique_ptr<MappedFile>> files;
+    for (const TensorSource& s : sources) {
+      at::Tensor& dst = model->param(s.name);
+      if (dst.sizes() != at::IntArrayRef(s.shape))
+        throw std::runtime_error(s.file + ": tensor '" + s.name + "' has shape " + c10::str(at::IntArrayRef(s.shape)) +
+                                 ", the model expects " + c10::str(dst.sizes()));
+      auto it = files.find(s.file);
+      if (it == files.end()) it = files.emplace(s.file, std::make_unique<MappedFile>(s.file)).first;
+      dst.copy_(view_mapped(*it->second, s));
+    }
+  }, nullptr, {info.This()});
+}
+
+Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 4 && info[0].IsString() && info[1].IsTypedArray() && info[2].IsArray() && info[3].IsString(),
+                "writeSafetensors(path, header: Uint8Array, names: string[], dtype)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto hdr = info[1].As<Napi::Uint8Array>();
+  std::vector<uint8_t> header(hdr.Data(), hdr.Data() + hdr.ElementLength());
+  std::vector<at::Tensor> tensors;
+  at::ScalarType dtype;
+  std::shared_ptr<Qwen3Model> model;
+  GTR_JS_TRY(env, {
+    model = handle_->get();
+    dtype = safetensors_dtype(info[3].As<Napi::String>().Utf8Value());
+    Napi::Array names = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < names.Length(); ++i) tensors.push_back(model->param(names.Get(i).As<Napi::String>().Utf8Value()));
+  });
+  auto h = handle_;
+  return run_async(env, [h, model, path, header, tensors, dtype] {
+    std::lock_guard<std::mutex> lock(h->mu);
+    write_safetensors(path, header, tensors, dtype);
+  }, nullptr, {info.This()});
+}
+
+// Shared argument handling of the packed-batch calls: tokens (Int32Array) and seqLens.
+struct PackedBatch {
+  at::Tensor ids;
+  std::vector<int64_t> lens;
+};
+
+static PackedBatch packed_from_js(const Napi::CallbackInfo& info, int64_t vocab) {
+  std::vector<int32_t> toks = to_int_vector(info[0], "tokens");
+  std::vector<int32_t> lens32 = to_int_vector(info[1], "seqLens");
+  PackedBatch b;
+  int64_t total = 0;
+  for (int32_t l : lens32) {
+    if (l <= 0) throw std::invalid_argument("seqLens: every sequence needs at least one token");
+    b.lens.push_back(l);
+    total += l;
+  }
+  if (total != static_cast<int64_t>(toks.size()))
+    throw std::invalid_argument("seqLens sum to " + std::to_string(total) + " but tokens has " + std::to_string(toks.size()));
+  for (size_t i = 0; i < toks.size(); ++i)
+    if (toks[i] < 0 || toks[i] >= vocab)
+      throw std::invalid_argument("token id " + std::to_string(toks[i]) + " at position " + std::to_string(i) +
+                                  " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+  b.ids = at::tensor(at::ArrayRef<int32_t>(toks), at::TensorOptions().dtype(at::kInt)).to(at::kLong);
+  return b;
+}
+
+Napi::Value PolicyWrap::ForwardLogits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 2, "forwardLogits(tokens, seqLens)");
+  std::shared_ptr<Qwen3Model> model;
+  PackedBatch b;
+  GTR_JS_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
+  auto h = handle_;
+  auto result = std::make_shared<at::Tensor>();
+  return run_async(env, [h, model, b, result] {
+    std::lock_guard<std::mutex> lock(h->mu);
+    at::NoGradGuard no_grad;
+    at::Tensor hidden = model->forward_hidden(b.ids.to(model->device()), b.lens);
+    *result = at::linear(hidden, model->lm_head()).to(at::kCPU, at::kFloat).contiguous();
+  }, [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); }, {info.This()});
+}
+
+Napi::Value PolicyWrap::TokenLogprobs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 2, "tokenLogprobs(tokens, seqLens)");
+  std::shared_ptr<Qwen3Model> model;
+  PackedBatch b;
+  GTR_JS_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
+  auto h = handle_;
+  auto result = std::make_shared<at::Tensor>();
+  return run_async(env, [h, model, b, result] {
+    std::lock_guard<std::mutex> lock(h->mu);
+    at::NoGradGuard no_grad;
+    at::Tensor ids = b.ids.to(model->device());
+    at::Tensor hidden = model->forward_hidden(ids, b.lens);
+    // Row t predicts token t+1 of the same sequence; the first token of each sequence gets 0.
+    const int64_t T = ids.size(0);
+    at::Tensor targets = at::roll(ids, -1);
+    at::Tensor lp = chunked_token_logprobs(hidden, model->lm_head(), targets);
+    at::Tensor out = at::zeros({T}, at::kFloat);
+    at::Tensor lp_cpu = lp.to(at::kCPU);
+    int64_t start = 0;
+    for (int64_t len : b.lens) {
+      if (len > 1) out.narrow(0, start + 1, len - 1).copy_(lp_cpu.narrow(0, start, len - 1));
+      start += len;
+    }
+    *result = out;
+  }, [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); }, {info.This()});
+}
+
+Napi::Value PolicyWrap::Dispose(const Napi::CallbackInfo& info) {
+  handle_->model.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value PolicyWrap::NumParameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_JS_TRY(env, return Napi::Number::New(env, static_cast<double>(handle_->get()->num_parameters())));
+}
+Napi::Value PolicyWrap::Device(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_JS_TRY(env, return Napi::String::New(env, handle_->get()->device().str()));
+}
+Napi::Value PolicyWrap::DType(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_JS_TRY(env, return Napi::String::New(env, dtype_name(handle_->get()->dtype())));
+}
+
+}  // namespace gtr
