@@ -16,6 +16,14 @@ inline std::string exception_message(const std::exception& e) {
   return e.what();
 }
 
+// A promise already rejected with `msg`: promise-returning bindings report bad input this way, so
+// callers see one failure path (a rejection), never a synchronous throw.
+inline Napi::Value rejected(Napi::Env env, const std::string& msg) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(Napi::Error::New(env, msg).Value());
+  return d.Promise();
+}
+
 }  // namespace gtr
 
 #define GTR_THROW_TYPE_ERROR(env, msg)                                  \
@@ -42,4 +50,12 @@ inline std::string exception_message(const std::exception& e) {
   } catch (const std::exception& e) {                                   \
     Napi::Error::New((env), gtr::exception_message(e)).ThrowAsJavaScriptException(); \
     return Napi::Value();                                               \
+  }
+
+// As GTR_JS_TRY, for promise-returning bindings: the exception becomes a rejected promise.
+#define GTR_ASYNC_TRY(env, stmt)                                        \
+  try {                                                                 \
+    stmt;                                                               \
+  } catch (const std::exception& e) {                                   \
+    return gtr::rejected((env), gtr::exception_message(e));             \
   }

@@ -90,7 +90,7 @@ Napi::Value PolicyWrap::InitRandom(const Napi::CallbackInfo& info) {
   const uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   const double std = info[1].As<Napi::Number>().DoubleValue();
   std::shared_ptr<Qwen3Model> model;
-  GTR_JS_TRY(env, model = handle_->get());
+  GTR_ASYNC_TRY(env, model = handle_->get());
   auto h = handle_;
   return run_async(env, [h, model, seed, std] {
     std::lock_guard<std::mutex> lock(h->mu);
@@ -103,7 +103,7 @@ Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
   GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsArray(), "loadTensors(sources: TensorSource[])");
   std::vector<TensorSource> sources;
   std::shared_ptr<Qwen3Model> model;
-  GTR_JS_TRY(env, {
+  GTR_ASYNC_TRY(env, {
     model = handle_->get();
     Napi::Array a = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
@@ -147,7 +147,7 @@ Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {
   std::vector<at::Tensor> tensors;
   at::ScalarType dtype;
   std::shared_ptr<Qwen3Model> model;
-  GTR_JS_TRY(env, {
+  GTR_ASYNC_TRY(env, {
     model = handle_->get();
     dtype = safetensors_dtype(info[3].As<Napi::String>().Utf8Value());
     Napi::Array names = info[2].As<Napi::Array>();
@@ -191,7 +191,7 @@ Napi::Value PolicyWrap::ForwardLogits(const Napi::CallbackInfo& info) {
   GTR_CHECK_ARG(env, info.Length() >= 2, "forwardLogits(tokens, seqLens)");
   std::shared_ptr<Qwen3Model> model;
   PackedBatch b;
-  GTR_JS_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
+  GTR_ASYNC_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
   auto h = handle_;
   auto result = std::make_shared<at::Tensor>();
   return run_async(env, [h, model, b, result] {
@@ -207,7 +207,7 @@ Napi::Value PolicyWrap::TokenLogprobs(const Napi::CallbackInfo& info) {
   GTR_CHECK_ARG(env, info.Length() >= 2, "tokenLogprobs(tokens, seqLens)");
   std::shared_ptr<Qwen3Model> model;
   PackedBatch b;
-  GTR_JS_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
+  GTR_ASYNC_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
   auto h = handle_;
   auto result = std::make_shared<at::Tensor>();
   return run_async(env, [h, model, b, result] {

@@ -1,0 +1,6 @@
+/** Hugging Face checkpoint layout: config.json, safetensors headers, shards, atomic saves. */
+export * from './safetensors.js';
+export * from './config.js';
+export * from './checkpoint.js';
+export * from './save.js';
+export * from './encode.js';

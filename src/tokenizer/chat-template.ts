@@ -1,0 +1,71 @@
+/**
+ * Chat templates (tokenizer_config.json `chat_template`, a Jinja template) rendered with
+ * @huggingface/jinja, with the variables transformers' `apply_chat_template` passes.
+ */
+import { Template } from '@huggingface/jinja';
+
+/** One chat turn. `reasoning_content` is read by Qwen3's template for assistant turns. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
+  content: string;
+  reasoning_content?: string;
+  [key: string]: unknown;
+}
+
+/** Rendering options, named after transformers' `apply_chat_template` keywords. */
+export interface ChatTemplateOptions {
+  /** Append the assistant turn header (`<|im_start|>assistant\n` for Qwen3). Default false. */
+  addGenerationPrompt?: boolean;
+  /**
+   * Qwen3's thinking switch. `false` makes the template emit an empty `<think>\n\n</think>\n\n`
+   * after the generation prompt; `true` or undefined leaves thinking to the model. Passed to the
+   * template only when defined (the template tests `enable_thinking is defined`).
+   */
+  enableThinking?: boolean;
+  /** Further template variables (e.g. `tools`). */
+  extra?: Record<string, unknown>;
+}
+
+/** A parsed chat template, reusable across renders. */
+export class ChatTemplate {
+  private readonly template: Template;
+  private readonly specials: Record<string, unknown>;
+
+  /**
+   * @param source the Jinja source
+   * @param specialTokens bos/eos token strings exposed to the template as `bos_token` / `eos_token`
+   * @throws Error when the template does not parse.
+   */
+  constructor(source: string, specialTokens: { bosToken?: string; eosToken?: string } = {}) {
+    this.template = new Template(source);
+    this.specials = {};
+    if (specialTokens.bosToken !== undefined) this.specials.bos_token = specialTokens.bosToken;
+    if (specialTokens.eosToken !== undefined) this.specials.eos_token = specialTokens.eosToken;
+  }
+
+  /**
+   * Renders `messages` to the prompt string.
+   * @throws Error when `messages` is empty, a message lacks a string role/content, or the template
+   *   raises during rendering.
+   */
+  render(messages: ChatMessage[], options: ChatTemplateOptions = {}): string {
+    if (messages.length === 0) throw new Error('chat template: messages is empty');
+    messages.forEach((m, i) => {
+      if (typeof m.role !== 'string' || typeof m.content !== 'string') {
+        throw new Error(`chat template: messages[${i}] needs a string role and content`);
+      }
+    });
+    const vars: Record<string, unknown> = {
+      ...this.specials,
+      ...options.extra,
+      messages,
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+    };
+    if (options.enableThinking !== undefined) vars.enable_thinking = options.enableThinking;
+    try {
+      return this.template.render(vars);
+    } catch (e) {
+      throw new Error(`chat template: rendering failed: ${(e as Error).message}`);
+    }
+  }
+}
