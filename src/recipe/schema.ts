@@ -1,0 +1,203 @@
+/**
+ * The recipe schema of `gtr train` and `gtr sft`: every key, its type, default and doc (via
+ * `.describe()`), in one place. Objects are strict (unknown keys are errors); keys are snake_case.
+ * `gtr sft` reads `model`, `data`, `train`, `checkpoint` and `run` and ignores the RL sections.
+ *
+ * Defaults follow the paper's LLM setting (GTR.md, Sec. 5.3 / App. B.1) where it gives a value, and
+ * common Qwen3-1.7B GRPO/DAPO practice where the paper's numbers were lost; the shipped recipes
+ * say which is which beside each number.
+ */
+import { z } from 'zod';
+import { datasetNames } from '../data/manifest.js';
+import { TEMPLATE_NAMES } from '../data/templates.js';
+
+const templateEnum = z.enum(TEMPLATE_NAMES as [string, ...string[]]);
+
+const datasetName = (role?: 'train' | 'eval') =>
+  z.string().superRefine((name, ctx) => {
+    const valid = datasetNames(role);
+    if (!valid.includes(name)) ctx.addIssue({ code: 'custom', message: `unknown dataset "${name}"; valid: ${valid.join(', ')}` });
+  });
+
+const posInt = () => z.number().int().positive();
+const nonNegInt = () => z.number().int().nonnegative();
+const prob = () => z.number().min(0).max(1);
+
+export const ModelSchema = z
+  .strictObject({
+    path: z.string().min(1).default('Qwen/Qwen3-1.7B-Base').describe('Model directory (HF layout: config.json, *.safetensors, tokenizer files) or hub id; relative paths are resolved against the working directory'),
+    tokenizer: z.string().min(1).nullable().default(null).describe('Tokenizer directory or hub id; null = same as model.path'),
+    dtype: z.enum(['float32', 'bfloat16', 'float16']).default('bfloat16').describe('Parameter/compute dtype (optimizer state is float32 regardless)'),
+    device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:N').default('auto').describe('auto | cpu | cuda | cuda:N; auto = cuda when available, else cpu'),
+    chat_template: z.boolean().default(false).describe('Render prompts through the tokenizer chat template (instruct models); false = raw prompt text (base models)'),
+    enable_thinking: z.boolean().default(false).describe('Value of enable_thinking passed to the Qwen3 chat template (only with chat_template: true)'),
+  })
+  .describe('The policy model and its tokenizer');
+
+export const DataSchema = z
+  .strictObject({
+    train: datasetName().default('dapo-math-17k').describe('Training dataset (a datasets/manifest.json name)'),
+    data_dir: z.string().min(1).nullable().default(null).describe('Directory with the local dataset copies (e.g. ../shared/datasets); null = download from the hub into the cache'),
+    template: templateEnum.default('dapo').describe(`Prompt template: ${TEMPLATE_NAMES.join(' | ')} (dapo: final "Answer:" line; boxed: \\boxed{})`),
+    max_prompt_tokens: posInt().default(1024).describe('Prompts longer than this many tokens (after templating) are dropped'),
+    drop_conflicts: z.boolean().default(true).describe('Drop training rows whose duplicates disagree on the gold answer (11 DAPO rows)'),
+    limit: posInt().nullable().default(null).describe('Use only the first N rows of the training set; null = all'),
+    response_field: z.string().min(1).default('solution').describe('gtr sft only: the row.extra field holding the target response'),
+  })
+  .describe('Training prompts');
+
+export const RolloutSchema = z
+  .strictObject({
+    samples_per_prompt: posInt().default(8).describe('Responses sampled per prompt (GRPO group size G)'),
+    max_new_tokens: posInt().default(4096).describe('Maximum response length in tokens'),
+    temperature: z.number().min(0).default(1.0).describe('Sampling temperature; 0 = greedy'),
+    top_p: z.number().gt(0).max(1).default(1.0).describe('Nucleus sampling mass; 1 = off'),
+    top_k: nonNegInt().default(0).describe('Keep only the k most likely tokens; 0 = off'),
+    min_p: prob().default(0).describe('Drop tokens with probability below min_p x the top probability; 0 = off'),
+    stop: z.array(z.string().min(1)).default([]).describe('Stop strings (the response ends after the first match; EOS always stops)'),
+    stop_token_ids: z.array(nonNegInt()).default([]).describe('Extra stop token ids besides the tokenizer EOS'),
+    seed: z.number().int().default(0).describe('Sampling seed (per-step seeds are derived from it and the step)'),
+  })
+  .describe('Response sampling');
+
+const CustomGraderSchema = z.strictObject({
+  module: z.string().min(1).describe('Path of an ES module exporting the grader'),
+  export: z.string().min(1).default('default').describe('Name of the export'),
+});
+
+export const RewardSchema = z
+  .strictObject({
+    grader: z
+      .union([z.enum(['math', 'dapo']), CustomGraderSchema])
+      .default('dapo')
+      .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | {module, export} custom grader'),
+    timeout_ms: posInt().default(5000).describe('Per-response grading timeout; a timeout scores 0'),
+    overlong: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('DAPO soft overlong punishment'),
+        buffer_tokens: posInt().default(512).describe('Length of the linear penalty zone ending at rollout.max_new_tokens'),
+        penalty: z.number().nonnegative().default(1.0).describe('Penalty reached at max_new_tokens (subtracted from the reward)'),
+      })
+      .prefault({})
+      .describe('Overlong reward shaping (DAPO)'),
+  })
+  .describe('Reward');
+
+export const LossSchema = z
+  .strictObject({
+    clip_ratio_low: z.number().gt(0).lt(1).default(0.2).describe('PPO clip: ratio lower bound 1 - clip_ratio_low'),
+    clip_ratio_high: z.number().gt(0).default(0.28).describe('PPO clip: ratio upper bound 1 + clip_ratio_high (0.28 = DAPO clip-higher)'),
+    dual_clip: z.number().gt(1).nullable().default(null).describe('Dual-clip constant c (> 1) bounding the loss of negative-advantage tokens; null = off'),
+    aggregation: z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum']).default('token-mean').describe('Loss aggregation over the mini-batch (token-mean = DAPO token-level)'),
+    penalty: z.enum(['gtr', 'pearson', 'spo', 'kl', 'none']).nullable().default(null).describe('Trust-region penalty; null = gtr when algorithm.name is gtr, none when grpo'),
+    anchor: z.enum(['mixture', 'behavior']).default('mixture').describe('Penalty anchors: mixture = average over per-epoch snapshots (GTR); behavior = the behavior policy only'),
+    snapshot_logprobs: z.enum(['forward', 'recorded']).default('forward').describe('Snapshot log-probs: forward = one no-grad pass at each epoch start; recorded = reuse those computed during the previous epoch'),
+    sigma: z.number().positive().default(0.2).describe('Gaussian kernel width sigma in phi(r) = sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2)))'),
+    beta: z.number().nonnegative().default(1.0).describe('Penalty coefficient beta'),
+    beta_mode: z.enum(['fixed', 'advantage']).default('fixed').describe('fixed: beta; advantage: beta * |A| / clip_ratio_low (paper: control tasks only)'),
+    kl_ref: z
+      .strictObject({
+        coef: z.number().nonnegative().default(0).describe('Reference-model KL coefficient; 0 = no reference model is loaded'),
+        estimator: z.enum(['k1', 'k2', 'k3']).default('k3').describe('KL estimator (Schulman): k1 = log ratio, k2 = squared/2, k3 = r - 1 - log r'),
+      })
+      .prefault({})
+      .describe('KL to the initial (reference) model'),
+    entropy_coef: z.number().default(0).describe('Entropy bonus coefficient (loss -= coef * entropy)'),
+  })
+  .describe('Policy loss');
+
+export const AlgorithmSchema = z
+  .strictObject({
+    name: z.enum(['gtr', 'grpo']).default('gtr').describe('gtr: GRPO + Gaussian trust-region penalty; grpo: plain GRPO (optionally with another penalty)'),
+    advantage: z.enum(['grpo', 'dr_grpo', 'rloo']).default('grpo').describe('grpo: (R - mean) / (std + 1e-6); dr_grpo: R - mean; rloo: leave-one-out baseline'),
+    dynamic_sampling: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Filter groups whose rewards are all equal (DAPO dynamic sampling)'),
+        mode: z.enum(['drop', 'refill']).default('drop').describe('drop: train on the remaining groups; refill: sample more prompts until the batch is full'),
+        max_refill_batches: nonNegInt().default(3).describe('refill: at most this many extra generation rounds per step'),
+      })
+      .prefault({})
+      .describe('Dynamic sampling (DAPO)'),
+    loss: LossSchema.prefault({}),
+  })
+  .superRefine((a, ctx) => {
+    const p = a.loss.penalty;
+    if (a.name === 'gtr' && p !== null && p !== 'gtr') {
+      ctx.addIssue({ code: 'custom', path: ['loss', 'penalty'], message: `algorithm.name gtr uses the gtr penalty; got "${p}" (use algorithm.name: grpo for other penalties)` });
+    }
+    if (a.name === 'grpo' && p === 'gtr') {
+      ctx.addIssue({ code: 'custom', path: ['loss', 'penalty'], message: 'the gtr penalty needs algorithm.name: gtr' });
+    }
+  })
+  .transform((a) => ({ ...a, loss: { ...a.loss, penalty: a.loss.penalty ?? (a.name === 'gtr' ? 'gtr' : 'none') } }))
+  .describe('RL algorithm: advantages, sampling filter and loss');
+
+export const TrainSchema = z
+  .strictObject({
+    prompts_per_step: posInt().default(128).describe('Prompts per training step (rollout batch = prompts_per_step x samples_per_prompt sequences)'),
+    mini_batches_per_epoch: posInt().default(4).describe('Optimizer steps per pass over the rollout batch'),
+    epochs_per_step: posInt().default(2).describe('Passes over each rollout batch (the update-to-data ratio; GTR mixture anchors = one per epoch)'),
+    tokens_per_micro_batch: posInt().default(16384).describe('Token budget of one packed forward/backward (gradient accumulation splits mini-batches into these)'),
+    steps: posInt().default(500).describe('Training steps'),
+    lr: z.number().positive().default(1e-6).describe('Peak learning rate (AdamW)'),
+    warmup_steps: nonNegInt().default(0).describe('Linear warm-up steps'),
+    schedule: z.enum(['constant', 'cosine']).default('constant').describe('Learning-rate schedule after warm-up'),
+    weight_decay: z.number().nonnegative().default(0.01).describe('AdamW decoupled weight decay'),
+    adam_betas: z.tuple([prob(), prob()]).default([0.9, 0.999]).describe('AdamW (beta1, beta2)'),
+    adam_eps: z.number().positive().default(1e-8).describe('AdamW epsilon'),
+    max_grad_norm: z.number().positive().nullable().default(1.0).describe('Global gradient-norm clip; null = off'),
+    activation_checkpointing: z.boolean().default(true).describe('Recompute activations in backward to save memory'),
+    seed: z.number().int().default(0).describe('Seed of the prompt order and of anything else not covered by rollout.seed'),
+  })
+  .describe('Optimisation');
+
+export const EvalSchema = z
+  .strictObject({
+    every_steps: nonNegInt().default(50).describe('Evaluate every N training steps (and after the last); 0 = never'),
+    benchmarks: z.array(datasetName()).default(['math500', 'olympiadbench', 'minerva', 'amc23']).describe('Datasets to evaluate on (datasets/manifest.json names)'),
+    n: posInt().default(4).describe('Samples per problem'),
+    k: z.array(posInt()).default([1, 4]).describe('pass@k values reported (each <= n)'),
+    limit: posInt().nullable().default(null).describe('Use only the first N problems of each benchmark; null = all'),
+    template: templateEnum.default('dapo').describe('Prompt template for evaluation'),
+    temperature: z.number().min(0).default(1.0).describe('Sampling temperature'),
+    top_p: z.number().gt(0).max(1).default(1.0).describe('Nucleus sampling mass'),
+    max_new_tokens: posInt().default(4096).describe('Maximum response length in tokens'),
+  })
+  .superRefine((e, ctx) => {
+    e.k.forEach((k, i) => {
+      if (k > e.n) ctx.addIssue({ code: 'custom', path: ['k', i], message: `pass@${k} needs at least ${k} samples but eval.n is ${e.n}` });
+    });
+  })
+  .describe('Periodic evaluation');
+
+export const CheckpointSchema = z
+  .strictObject({
+    every_steps: nonNegInt().default(100).describe('Save every N steps (and after the last); 0 = only at the end'),
+    keep_last: posInt().default(2).describe('Keep the N most recent checkpoints'),
+  })
+  .describe('Checkpoints (HF layout, resumable)');
+
+export const RunSchema = z
+  .strictObject({
+    dir: z.string().min(1).default('runs/gtr').describe('Run directory (resolved.yaml, metrics, samples, checkpoints)'),
+    log_samples_per_step: nonNegInt().default(4).describe('Responses written to the sample log per step'),
+  })
+  .describe('Run outputs');
+
+/** The whole recipe. Parse `{}` to get every default. */
+export const RecipeSchema = z.strictObject({
+  model: ModelSchema.prefault({}),
+  data: DataSchema.prefault({}),
+  rollout: RolloutSchema.prefault({}),
+  reward: RewardSchema.prefault({}),
+  algorithm: AlgorithmSchema.prefault({}),
+  train: TrainSchema.prefault({}),
+  eval: EvalSchema.prefault({}),
+  checkpoint: CheckpointSchema.prefault({}),
+  run: RunSchema.prefault({}),
+});
+
+/** A fully resolved recipe (every default filled, `algorithm.loss.penalty` resolved). */
+export type Recipe = z.output<typeof RecipeSchema>;
+/** A recipe as written (every key optional). */
+export type RecipeInput = z.input<typeof RecipeSchema>;

@@ -1,0 +1,140 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachePath, DAPO_PREFIX, DAPO_SUFFIX, downloadHfFile, getDatasetEntry, loadDataset } from '../src/data/index.js';
+
+// A stand-in for the Hugging Face hub: @huggingface/hub 2.x requests
+// GET {hubUrl}/datasets/{repo}/resolve/{revision}/{path}, first with `Range: bytes=0-0` (size from
+// Content-Range, ETag required), then the whole file.
+const files = new Map<string, Buffer>();
+const requests: string[] = [];
+let server: Server;
+let base: string;
+
+const math500Jsonl = [
+  { problem: 'What is $2+3$?', solution: 'It is $\\boxed{5}$.', answer: '5', subject: 'Algebra', level: 1, unique_id: 'test/algebra/1.json' },
+  { problem: 'Compute $\\sqrt{16}$.', solution: '$\\boxed{4}$', answer: '4', subject: 'Algebra', level: 1, unique_id: 'test/algebra/2.json' },
+  { problem: 'broken row', solution: '', subject: 'Algebra', level: 1, unique_id: 'test/algebra/3.json' },
+]
+  .map((r) => JSON.stringify(r))
+  .join('\n');
+
+const dapoRow = (problem: string, answer: string, uuid: string) => ({
+  data_source: 'math_dapo',
+  prompt: [{ role: 'user', content: DAPO_PREFIX + problem + DAPO_SUFFIX }],
+  ability: 'MATH',
+  reward_model: { ground_truth: answer, style: 'rule-lighteval/MATH_v2' },
+  extra_info: { index: uuid },
+});
+const dapoRows = [
+  dapoRow('Find $x$ if $x+1=3$.', '2', 'u0'),
+  dapoRow('How many primes are below 10?', '4', 'u1'),
+  dapoRow('Find $x$ if $x+1=3$.', '2', 'u2'), // duplicate, same answer
+  dapoRow('How many primes are below 10?', '5', 'u3'), // duplicate, conflicting answer
+  { ...dapoRow('x', '1', 'u4'), prompt: [{ role: 'user', content: 'no template here' }] }, // bad row
+];
+const dapoParquet = Buffer.from(
+  parquetWriteBuffer({
+    columnData: (['data_source', 'prompt', 'ability', 'reward_model', 'extra_info'] as const).map((name) => ({
+      name,
+      data: dapoRows.map((r) => r[name]),
+    })),
+  }),
+);
+
+beforeAll(async () => {
+  files.set('/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl', Buffer.from(math500Jsonl));
+  files.set('/datasets/BytedTsinghua-SIA/DAPO-Math-17k/resolve/main/data/dapo-math-17k.parquet', dapoParquet);
+  files.set('/QwenLM/Qwen2.5-Math/a45202bd16f1ec06f433442dc1152d0074773465/evaluation/data/amc23/test.jsonl',
+    Buffer.from(['{"id": 0, "question": "Q zero?", "answer": 27.0, "url": "u"}', '{"id": 1, "question": "Q one?", "answer": 3.0, "url": "v"}'].join('\n')));
+  server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.push(`${req.method} ${path}${req.headers.range ? ` ${req.headers.range}` : ''}`);
+    const body = files.get(path);
+    if (!body) {
+      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'text/plain' });
+      res.end('Entry not found');
+      return;
+    }
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    if (m) {
+      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), body.length - 1)];
+      res.writeHead(206, { 'Content-Range': `bytes ${a}-${b}/${body.length}`, ETag: '"etag-1"', 'Content-Length': b - a + 1 });
+      res.end(body.subarray(a, b + 1));
+      return;
+    }
+    res.writeHead(200, { ETag: '"etag-1"', 'Content-Length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
+
+describe('hub downloads (local stand-in server)', () => {
+  it('downloads a JSONL dataset file into the cache, maps it, then reuses the cache', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
+    requests.length = 0;
+    const issues: string[] = [];
+    const d = await loadDataset('math500', { hubUrl: base, cacheDir, onIssue: (i) => issues.push(i.message) });
+    expect(requests).toContain('GET /datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl bytes=0-0');
+    expect(d.file).toBe(cachePath(getDatasetEntry('math500').remote, cacheDir));
+    expect(d.file).toBe(join(cacheDir, 'hf', 'HuggingFaceH4', 'MATH-500', 'main', 'test.jsonl'));
+    expect(d.rows).toEqual([
+      { id: 'test/algebra/1.json', problem: 'What is $2+3$?', answer: '5', extra: { solution: 'It is $\\boxed{5}$.', subject: 'Algebra', level: 1, unique_id: 'test/algebra/1.json', source: 'MATH-500' } },
+      { id: 'test/algebra/2.json', problem: 'Compute $\\sqrt{16}$.', answer: '4', extra: { solution: '$\\boxed{4}$', subject: 'Algebra', level: 1, unique_id: 'test/algebra/2.json', source: 'MATH-500' } },
+    ]);
+    expect(issues).toEqual([`${d.file}:3: missing "answer" (from "answer")`]);
+
+    requests.length = 0;
+    const again = await loadDataset('math500', { hubUrl: base, cacheDir, onIssue: () => {} });
+    expect(requests).toEqual([]);
+    expect(again.rows).toHaveLength(2);
+  });
+
+  it('downloads the DAPO parquet, strips the template and deduplicates with conflicts', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
+    const issues: string[] = [];
+    const d = await loadDataset('dapo-math-17k', { hubUrl: base, cacheDir, onIssue: (i) => issues.push(i.message) });
+    expect(issues).toEqual([`${d.file}: row 4: "problem" (from "prompt.0.content") does not match the DAPO template`]);
+    expect(d.rows.map((r) => [r.id, r.problem, r.answer])).toEqual([
+      ['dapo-u0', 'Find $x$ if $x+1=3$.', '2'],
+      ['dapo-u1', 'How many primes are below 10?', '4'],
+    ]);
+    expect(d.rows[0]!.extra).toMatchObject({ source_rows: [0, 2], answer_conflict: false, data_source: 'math_dapo', source: 'BytedTsinghua-SIA/DAPO-Math-17k' });
+    expect(d.rows[1]!.extra).toMatchObject({ source_rows: [1, 3], answer_conflict: true, conflicting_answers: ['4', '5'] });
+    const kept = await loadDataset('dapo-math-17k', { hubUrl: base, cacheDir, dropConflicts: true, onIssue: () => {} });
+    expect(kept.rows.map((r) => r.id)).toEqual(['dapo-u0']);
+  });
+
+  it('a file the hub does not have is an error naming the URL', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
+    await expect(loadDataset('aime25', { hubUrl: base, cacheDir, fetch: redirectTo(base) })).rejects.toThrow(/aime25\/test\.jsonl failed: HTTP 404/);
+    await expect(
+      downloadHfFile({ kind: 'hf', repo: 'someone/missing', revision: 'main', path: 'x.jsonl', format: 'jsonl', mapping: { problem: { from: 'p' }, answer: { from: 'a' } } }, { hubUrl: base, cacheDir }),
+    ).rejects.toThrow(`download of ${base}/datasets/someone/missing/resolve/main/x.jsonl failed: the hub has no such file`);
+    expect(existsSync(join(cacheDir, 'hf', 'someone'))).toBe(false);
+  });
+
+  it('url sources (commit-pinned Qwen2.5-Math files) download and map', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
+    const d = await loadDataset('amc23', { cacheDir, fetch: redirectTo(base) });
+    expect(d.rows).toEqual([
+      { id: 'amc23-0', problem: 'Q zero?', answer: '27', extra: { answer_raw: 27, url: 'u', source_id: 0, source: 'AMC 2023' } },
+      { id: 'amc23-1', problem: 'Q one?', answer: '3', extra: { answer_raw: 3, url: 'v', source_id: 1, source: 'AMC 2023' } },
+    ]);
+  });
+});
+
+/** A fetch that sends raw.githubusercontent.com requests to the local server. */
+function redirectTo(local: string): typeof fetch {
+  return (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    return fetch(url.replace('https://raw.githubusercontent.com', local), init);
+  };
+}
