@@ -10,7 +10,9 @@ if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
     "$PY" -m pip install --quiet "torch==${GTR_TORCH_VERSION:-2.13.0}"
   fi
 fi
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# `npm install` (not `npm ci`): npm 11 prunes other platforms' optional packages from the lockfile,
+# which makes `npm ci` refuse it; with exact pins and the lockfile, install resolves the same tree.
+npm install --no-audit --no-fund
 node scripts/build-native.mjs
 npx tsc -p tsconfig.json
 echo "setup: done. Try: node bin/gtr.js inspect"
