@@ -12,11 +12,9 @@
  *   and instruct models keeps rewards and evaluations comparable across the two modes.
  */
 
-/** A chat message as consumed by the chat-template renderer. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+import type { ChatMessage } from '../tokenizer/chat-template.js';
+
+export type { ChatMessage };
 
 /** A built prompt: chat messages (instruct models) or raw text (base models). */
 export type Prompt = { kind: 'chat'; messages: ChatMessage[] } | { kind: 'text'; text: string };

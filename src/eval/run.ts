@@ -1,0 +1,78 @@
+/**
+ * Evaluation wired to the real pieces: benchmark datasets from the registry, prompts through the
+ * template (and chat template), n samples per problem through the rollout engine, the math grader on
+ * the worker pool. Used by `gtr eval` and by `gtr train` every K steps.
+ */
+import { loadDataset } from '../data/load.js';
+import { GraderPool } from '../grading/index.js';
+import type { RolloutEngine } from '../rl/engines.js';
+import { graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { evaluate, type BenchmarkInput, type EvaluateResult } from './evaluate.js';
+
+export interface EvalRunSettings {
+  benchmarks: string[];
+  n: number;
+  /** pass@k values (each <= n); mean@n and maj@n are always reported. */
+  k: number[];
+  limit: number | null;
+  rendering: PromptRendering;
+  temperature: number;
+  topP: number;
+  topK?: number;
+  maxNewTokens: number;
+  seed: number;
+  stopTokenIds: number[];
+  dataDir?: string | null;
+  graderTimeoutMs?: number;
+  modelName: string;
+  onProgress?: (e: { benchmark: string; done: number; total: number }) => void;
+}
+
+/** The metric names reported for n samples and the requested k values. */
+export function evalMetrics(n: number, k: number[]): string[] {
+  for (const x of k) if (x > n) throw new Error(`pass@${x} needs at least ${x} samples per problem (n = ${n})`);
+  return [...k.map((x) => `pass@${x}`), `mean@${n}`, `maj@${n}`];
+}
+
+/** Runs the benchmarks and returns the report with per-problem results. */
+export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer, s: EvalRunSettings, pool?: GraderPool): Promise<EvaluateResult> {
+  const metrics = evalMetrics(s.n, s.k);
+  const benchmarks: BenchmarkInput[] = [];
+  for (const name of s.benchmarks) {
+    const ds = await loadDataset(name, { dataDir: s.dataDir ?? undefined, limit: s.limit ?? undefined, onIssue: () => {} });
+    benchmarks.push({ name, rows: ds.rows });
+  }
+  const ownPool = !pool;
+  const grader = pool ?? new GraderPool({ grader: 'math', timeoutMs: s.graderTimeoutMs ?? 5000 });
+  const prompts = new Map<string, Int32Array>();
+  try {
+    return await evaluate({
+      model: s.modelName,
+      benchmarks,
+      n: s.n,
+      metrics,
+      onProgress: s.onProgress,
+      settings: { template: s.rendering.template, chat: s.rendering.chat, temperature: s.temperature, top_p: s.topP, max_new_tokens: s.maxNewTokens, seed: s.seed },
+      buildPrompt: (row) => {
+        const p = renderPrompt(tokenizer, { id: row.id, problem: row.problem, answer: row.answer, extra: row.extra ?? {} }, s.rendering);
+        prompts.set(p.text, p.tokens);
+        return p.text;
+      },
+      generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, seed: s.seed },
+    }, {
+      generate: async (texts, n) => {
+        const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
+          n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
+        });
+        return out.map((group) => group.map((r) => ({ text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }), tokens: r.tokens.length, finishReason: r.finishReason })));
+      },
+      grade: async (items) => {
+        const res = await grader.grade(items.map((it) => ({ response: it.response, row: graderRow({ id: it.problemId, problem: it.problem, answer: it.gold, extra: it.extra ?? {} }) })));
+        return res.map((r) => ({ correct: r.correct, score: r.score, extracted: r.extracted }));
+      },
+    });
+  } finally {
+    if (ownPool) await grader.destroy();
+  }
+}
