@@ -7,7 +7,7 @@ import { dedupeByProblem } from './dedupe.js';
 import { downloadSource, type DownloadOptions } from './download.js';
 import { readJsonl } from './jsonl.js';
 import { getDatasetEntry, localMapping, type DatasetEntry } from './manifest.js';
-import type { FieldMapping } from './mapping.js';
+import { IDENTITY_MAPPING, type FieldMapping } from './mapping.js';
 import { readParquet } from './parquet.js';
 import type { DataFormat, DatasetRow, RowIssue } from './types.js';
 
@@ -61,11 +61,17 @@ export function readDataFile(file: string, format: DataFormat, mapping: FieldMap
  *   or a file without usable rows
  */
 export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): Promise<LoadedDataset> {
-  const entry: DatasetEntry = getDatasetEntry(name);
   const onIssue = opts.onIssue ?? defaultIssueReporter();
   let file: string;
   let rows: DatasetRow[];
   let result;
+  if (isDatasetFile(name)) {
+    // A user's own file with the local copies' fields (id, problem, answer, extra fields kept).
+    file = name;
+    result = await readDataFile(file, name.endsWith('.parquet') ? 'parquet' : 'jsonl', IDENTITY_MAPPING, name, onIssue);
+    return finishRows(name, 'train', file, result.rows, result, opts);
+  }
+  const entry: DatasetEntry = getDatasetEntry(name);
   if (opts.dataDir !== undefined) {
     file = join(opts.dataDir, entry.local.file);
     result = await readDataFile(file, entry.local.file.endsWith('.parquet') ? 'parquet' : 'jsonl', localMapping(entry), name, onIssue).catch(
@@ -85,6 +91,16 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
       rows = dedupeByProblem(rows, indices);
     }
   }
+  return finishRows(name, entry.role, file, rows, result, opts);
+}
+
+/** True when a dataset "name" is a path to a .jsonl / .parquet file rather than a registry name. */
+export function isDatasetFile(name: string): boolean {
+  return /\.(jsonl|parquet)$/.test(name);
+}
+
+function finishRows(name: string, role: 'train' | 'eval', file: string, rowsIn: DatasetRow[], result: { skipped: number; issues: RowIssue[] }, opts: LoadDatasetOptions): LoadedDataset {
+  let rows = rowsIn;
   let droppedConflicts = 0;
   if (opts.dropConflicts) {
     const kept = rows.filter((r) => r.extra.answer_conflict !== true);
@@ -95,5 +111,5 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
     if (!Number.isInteger(opts.limit) || opts.limit < 0) throw new Error(`dataset "${name}": limit must be a non-negative integer, got ${opts.limit}`);
     rows = rows.slice(0, opts.limit);
   }
-  return { name, role: entry.role, file, rows, skipped: result.skipped, droppedConflicts, issues: result.issues };
+  return { name, role, file, rows, skipped: result.skipped, droppedConflicts, issues: result.issues };
 }

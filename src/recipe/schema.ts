@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { datasetNames } from '../data/manifest.js';
+import { isDatasetFile } from '../data/load.js';
 import { TEMPLATE_NAMES } from '../data/templates.js';
 
 const templateEnum = z.enum(TEMPLATE_NAMES as [string, ...string[]]);
@@ -16,6 +17,7 @@ const templateEnum = z.enum(TEMPLATE_NAMES as [string, ...string[]]);
 const datasetName = (role?: 'train' | 'eval') =>
   z.string().superRefine((name, ctx) => {
     const valid = datasetNames(role);
+    if (isDatasetFile(name)) return; // a .jsonl / .parquet file of the user's own
     if (!valid.includes(name)) ctx.addIssue({ code: 'custom', message: `unknown dataset "${name}"; valid: ${valid.join(', ')}` });
   });
 

@@ -1,0 +1,86 @@
+/**
+ * `gtr eval --model DIR --benchmarks a,b [--n 16] [--k 1,4] [--limit N] [--template dapo|boxed]
+ *   [--temperature T] [--top-p P] [--max-new-tokens N] [--data-dir DIR] --out DIR`
+ * and `gtr eval compare a.json b.json ...`.
+ */
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { compareReports } from '../../eval/compare.js';
+import { runEvaluation } from '../../eval/run.js';
+import { loadEvalReport } from '../../eval/schema.js';
+import { reportToMarkdown, writeEvalOutputs } from '../../eval/writers.js';
+import { Policy } from '../../policy.js';
+import { rolloutEngine } from '../../rl/adapters.js';
+import { Tokenizer } from '../../tokenizer/index.js';
+import { parseDTypeFlag } from './init-model.js';
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const ints = (flag: string) => (s: string) => list(s).map((x) => {
+  const v = Number(x);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag}: "${x}" is not a positive integer`);
+  return v;
+});
+function num(flag: string, min = -Infinity) {
+  return (s: string) => {
+    const v = Number(s);
+    if (!Number.isFinite(v) || v < min) throw new Error(`${flag}: "${s}" is not a number >= ${min}`);
+    return v;
+  };
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('eval').description('evaluate a checkpoint with pass@k / mean@n / maj@n on math benchmarks');
+  cmd
+    .option('--model <dir>', 'checkpoint directory (HF layout)')
+    .option('--benchmarks <names>', 'comma-separated: math500, olympiadbench, minerva, amc23, aime24, aime25', list, ['math500', 'olympiadbench', 'minerva', 'amc23'])
+    .option('--n <n>', 'samples per problem', num('--n', 1), 16)
+    .option('--k <list>', 'pass@k values', ints('--k'), [1, 4])
+    .option('--limit <n>', 'first N problems of each benchmark', num('--limit', 1))
+    .option('--template <name>', 'prompt template: dapo | boxed', 'dapo')
+    .option('--chat', 'render prompts through the chat template (instruct models)')
+    .option('--temperature <t>', 'sampling temperature', num('--temperature', 0), 1.0)
+    .option('--top-p <p>', 'nucleus mass', num('--top-p', 0), 1.0)
+    .option('--top-k <k>', 'top-k (0 = off)', num('--top-k', 0), 0)
+    .option('--max-new-tokens <n>', 'response length limit', num('--max-new-tokens', 1), 4096)
+    .option('--seed <s>', 'sampling seed', num('--seed', 0), 0)
+    .option('--data-dir <dir>', 'local dataset copies (else downloaded)')
+    .option('--device <device>', 'cpu | cuda | cuda:N (default: cuda when available)')
+    .option('--dtype <dtype>', 'fp32 | bf16')
+    .option('--out <dir>', 'output directory (report.json, report.md, per-problem JSONL)')
+    .action(async (o) => {
+      if (!o.model) throw new Error('gtr eval: --model is required');
+      if (!o.out) throw new Error('gtr eval: --out is required');
+      const tokenizer = await Tokenizer.fromDir(o.model);
+      const policy = await Policy.load(o.model, { device: o.device ?? 'cpu', dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
+      try {
+        const report = await runEvaluation(rolloutEngine(policy), tokenizer, {
+          benchmarks: o.benchmarks, n: o.n, k: o.k, limit: o.limit ?? null,
+          rendering: { template: o.template, chat: !!o.chat, enableThinking: false },
+          temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens, seed: o.seed,
+          stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model,
+          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
+        });
+        process.stderr.write('\n');
+        mkdirSync(o.out, { recursive: true });
+        const { results, ...rep } = report;
+        await writeEvalOutputs(o.out, rep, results);
+        console.log(reportToMarkdown(rep));
+        console.log(`wrote ${o.out}`);
+      } finally {
+        policy.dispose();
+      }
+    });
+  cmd
+    .command('compare <reports...>')
+    .description('line up eval reports (report.json files) side by side')
+    .option('--json', 'print JSON')
+    .option('--out <file>', 'also write the markdown table here')
+    .action(async (files: string[], o: { json?: boolean; out?: string }) => {
+      const reports = await Promise.all(files.map((f) => loadEvalReport(f)));
+      const names = files.map((f, i) => `${i + 1}:${basename(f.replace(/\/report\.json$/, ''))}`);
+      const cmp = compareReports(reports, names);
+      if (o.out) writeFileSync(o.out, cmp.markdown);
+      console.log(o.json ? JSON.stringify(cmp.json, null, 2) : cmp.markdown);
+    });
+}

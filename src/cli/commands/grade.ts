@@ -1,0 +1,110 @@
+/**
+ * `gtr grade`: grade one response (`--gold`, `--response`) or a JSONL file of `{gold, response}`
+ * rows (`--input`) with a registry grader (`math`, `dapo`) or a custom module (`path[#export]`).
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { GraderPool } from '../../grading/pool.js';
+import { parseGraderSpec } from '../../grading/custom.js';
+import type { GradeItem, GradeResult } from '../../grading/types.js';
+
+interface GradeOptions {
+  gold?: string;
+  response?: string;
+  prompt?: string;
+  input?: string;
+  grader: string;
+  json?: boolean;
+  threads?: string;
+  timeout: string;
+}
+
+/**
+ * Reads `{gold, response[, prompt]}` rows from a JSONL file (`answer` is accepted for `gold`;
+ * other fields, e.g. OlympiadBench `error`, are passed to the grader in the row). Blank lines are
+ * skipped. Throws `<file>:<line>: ...` for invalid JSON, a non-object line, or a missing field.
+ */
+export function readGradeRows(file: string): GradeItem[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  const items: GradeItem[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${file}:${i + 1}: invalid JSON: ${(err as Error).message}`);
+    }
+    if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${file}:${i + 1}: expected a JSON object`);
+    const r = row as Record<string, unknown>;
+    const gold = r.gold ?? r.answer;
+    if (typeof gold !== 'string' && typeof gold !== 'number') throw new Error(`${file}:${i + 1}: missing string field "gold"`);
+    if (typeof r.response !== 'string') throw new Error(`${file}:${i + 1}: missing string field "response"`);
+    items.push({ response: r.response, row: { ...r, gold: String(gold) }, prompt: typeof r.prompt === 'string' ? r.prompt : '' });
+  });
+  return items;
+}
+
+/** One human-readable verdict line. */
+function verdictLine(r: GradeResult): string {
+  const status = r.timedOut ? 'TIMEOUT' : r.correct ? 'CORRECT' : 'WRONG';
+  const extra = r.error ? `  error=${r.error}` : '';
+  return `${status}  score=${r.score}  extracted=${r.extracted === null ? '(none)' : JSON.stringify(r.extracted)}${extra}`;
+}
+
+/** Parses a positive integer option or throws naming it. */
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer (got "${value}")`);
+  return n;
+}
+
+/** Runs the command; see `register`. Throws for bad options or input rows. */
+export async function runGrade(opts: GradeOptions, out: (line: string) => void = (l) => console.log(l)): Promise<void> {
+  const single = opts.gold !== undefined || opts.response !== undefined;
+  if (single && opts.input !== undefined) throw new Error('use either --gold/--response or --input, not both');
+  if (!single && opts.input === undefined) throw new Error('nothing to grade: give --gold and --response, or --input file.jsonl');
+  if (single && (opts.gold === undefined || opts.response === undefined)) throw new Error('--gold and --response go together');
+  const grader = parseGraderSpec(opts.grader);
+  const items: GradeItem[] = single
+    ? [{ response: opts.response!, row: { gold: opts.gold! }, prompt: opts.prompt ?? '' }]
+    : readGradeRows(opts.input!);
+  const threads = opts.threads !== undefined ? positiveInt('threads', opts.threads) : single ? 1 : undefined;
+  const pool = new GraderPool({ grader, threads, timeoutMs: positiveInt('timeout', opts.timeout) });
+  try {
+    const results = await pool.grade(items);
+    if (single && !opts.json) out(verdictLine(results[0]!));
+    else results.forEach((r, i) => out(JSON.stringify(single ? r : { line: i + 1, ...r })));
+  } finally {
+    await pool.destroy();
+  }
+}
+
+/**
+ * Registers `gtr grade`:
+ * `gtr grade --gold G --response R [--grader math|dapo|path[#export]] [--json]` prints one verdict
+ * (`CORRECT  score=1  extracted="5"`, or a JSON object with `--json`);
+ * `gtr grade --input rows.jsonl [--grader ...]` prints one JSON line per row
+ * (`{"line":1,"score":1,"correct":true,"extracted":"5"}`).
+ */
+export function register(program: Command): void {
+  program
+    .command('grade')
+    .description('grade model responses against gold answers (math / dapo / custom graders)')
+    .option('--gold <answer>', 'gold answer (with --response)')
+    .option('--response <text>', 'model response to grade (with --gold)')
+    .option('--prompt <text>', 'prompt passed to custom graders')
+    .option('--input <file.jsonl>', 'JSONL rows {gold, response[, prompt]}; one JSON verdict per line')
+    .option('--grader <name|module[#export]>', 'math, dapo, or a custom grader module path', 'math')
+    .option('--json', 'print the single verdict as JSON')
+    .option('--threads <n>', 'grader worker threads')
+    .option('--timeout <ms>', 'per-item grading timeout in ms', '10000')
+    .action(async (opts: GradeOptions) => {
+      await runGrade(opts);
+    });
+}

@@ -1,0 +1,14 @@
+/**
+ * Reward graders: `math` and `dapo`, custom grader modules, and the worker pool that runs them.
+ */
+export type { CustomGraderSpec, GradeItem, GradeResult, GraderFn, GraderSpec } from './types.js';
+export { extractFinalAnswer, lastAnswerLine, lastBoxed } from './extract.js';
+export { normalizeAnswer, squash, isTextAnswer } from './normalize-math.js';
+export { normalizeDapoAnswer } from './normalize-dapo.js';
+export { answersEquivalent, type EquivalenceOptions } from './equivalence.js';
+export { closeEnough, parsePlainNumber, valuesEqual, DEFAULT_TOLERANCE, type Tolerance } from './numeric.js';
+export { gradeMath, mathGrader, goldAnswer, rowTolerance } from './math-grader.js';
+export { gradeDapo, dapoGrader, DAPO_TAIL_CHARS } from './dapo-grader.js';
+export { getGrader, graderNames, isGraderName, unknownGraderError, type GraderEntry } from './registry.js';
+export { loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
+export { GraderPool, type GraderPoolOptions } from './pool.js';

@@ -1,0 +1,123 @@
+/**
+ * Answer normalisation for the `math` grader: the MATH / lighteval `strip_string` rules plus the
+ * Minerva `normalize_final_answer` unit and `\mathrm{}` rules, written to keep the answer parseable
+ * as LaTeX (unlike the DAPO rules, which only serve an exact string match).
+ *
+ * Documented choices: `\%` is dropped (so `50\%` equals `50`, not `0.5`); `^\circ` is dropped (so
+ * `90^\circ` equals `90`); a trailing unit (`\text{ cm}`, `\mathrm{~m/s}`, `5 cm`) after a number is
+ * dropped; `x = 5` keeps `5` (done per element by the equivalence check, see `stripLeftSide`).
+ */
+
+/** Unit words removed after a number (Minerva's list plus common SI / time units). */
+const UNIT_WORDS = new Set([
+  'square', 'ways', 'integers', 'dollars', 'dollar', 'mph', 'inches', 'inch', 'ft', 'feet', 'foot',
+  'hours', 'hour', 'hrs', 'hr', 'km', 'units', 'unit', 'points', 'minutes', 'minute', 'min', 'mins',
+  'digits', 'cents', 'cent', 'degrees', 'degree', 'cm', 'mm', 'gm', 'kg', 'pounds', 'meters', 'meter',
+  'metres', 'meals', 'edges', 'students', 'multiples', 'seconds', 'second', 'sec', 'days', 'day',
+  'years', 'year', 'miles', 'mile', 'people', 'numbers', 'times', 'grams', 'liters', 'kmh', 'km/h',
+  'm/s', 'cm^2', 'cm^3', 'm^2', 'm^3', 'sq', 'yards', 'yd', 'ounces', 'oz', 'percent',
+  'radians', 'kelvin', 'ev', 'kev', 'mev', 'gev', 'hz', 'khz', 'mhz', 'ghz', 'nm', 'um', 'μm', 'pc',
+  'kpc', 'mpc', 'au', 'ly', 'arcsec', 'arcmin', 'erg', 'ergs', 'joules', 'watts', 'volts', 'amps',
+]);
+
+const TEXT_CMDS = 'text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mathsf|mbox|operatorname|rm|bf';
+
+const UNICODE: ReadonlyArray<readonly [RegExp, string]> = [
+  [/[−–—]/g, '-'], [/×/g, '\\times '], [/[·⋅]/g, '\\cdot '], [/÷/g, '\\div '], [/√/g, '\\sqrt'],
+  [/π/g, '\\pi '], [/∞/g, '\\infty '], [/°/g, '^\\circ'], [/≤/g, '\\le '], [/≥/g, '\\ge '],
+  [/≠/g, '\\neq '], [/∪/g, '\\cup '], [/∩/g, '\\cap '], [/\u00a0/g, ' '],
+];
+
+/** Removes a trailing unit written as a text command after something holding a digit. */
+function dropTextUnits(s: string): string {
+  const re = new RegExp(`^(.*\\S)\\s*\\\\(?:${TEXT_CMDS})\\s*\\{([^{}]*)\\}\\s*(?:\\^\\{?-?[0-9]\\}?)?\\s*$`);
+  for (let guard = 0; guard < 4; guard++) {
+    const m = re.exec(s);
+    if (!m || !/[0-9]/.test(m[1]!)) break;
+    const unit = m[2]!.replace(/[~\s]/g, '');
+    if (!/^[A-Za-zμ°/.^0-9\-\\ ]*$/.test(unit) || /^(and|or)$/i.test(unit)) break;
+    s = m[1]!.trim();
+  }
+  return s;
+}
+
+/**
+ * Removes trailing plain unit words after a number: `5 cm`, `12 minutes`, `3km`. Single letters are
+ * never taken for units (`2 n` is an expression).
+ */
+function dropWordUnits(s: string): string {
+  for (let guard = 0; guard < 3; guard++) {
+    const m = /^(.*[0-9}])\s*([A-Za-zμ][A-Za-z/^0-9]*)$/.exec(s);
+    if (!m || !UNIT_WORDS.has(m[2]!.toLowerCase())) break;
+    s = m[1]!.trim();
+  }
+  return s;
+}
+
+/** Unwraps `\text{..}`-like commands, innermost content kept (one level of nested braces allowed). */
+function unwrapTextCommands(s: string): string {
+  const re = new RegExp(`\\\\(?:${TEXT_CMDS})\\s*\\{((?:[^{}]|\\{[^{}]*\\})*)\\}`, 'g');
+  for (let guard = 0; guard < 4 && re.test(s); guard++) {
+    re.lastIndex = 0;
+    s = s.replace(re, (_m, inner: string) => inner);
+  }
+  return s;
+}
+
+/** Removes `\boxed{...}` / `\fbox{...}` wrapping the whole answer. */
+function unwrapBox(s: string): string {
+  const m = /^\\(?:boxed|fbox)\s*\{([\s\S]*)\}$/.exec(s);
+  return m ? m[1]!.trim() : s;
+}
+
+/**
+ * Normalises one answer string (gold or extracted) for the `math` grader. Returns a LaTeX string with
+ * single spaces (use `squash` for the string-equality form). Handles: `$`/`\(`/`\[` delimiters, a
+ * whole-answer `\boxed{}`, `\dfrac`/`\tfrac`, `\left`/`\right`, spacing commands, `^\circ`, `\%`,
+ * `\$`, text commands (`\text`, `\mathrm`, `\mbox`, ...), trailing units, `{,}` and comma/space
+ * thousands separators, a trailing period, `.5` -> `0.5`, `\geqslant` -> `\ge`, common Unicode math.
+ * Does not evaluate anything and never throws.
+ */
+export function normalizeAnswer(raw: string): string {
+  let s = raw.trim();
+  for (const [re, to] of UNICODE) s = s.replace(re, to);
+  s = unwrapBox(s);
+  s = s.replace(/\\\$/g, '').replace(/\$/g, '');
+  s = s.replace(/\\[()[\]]/g, ' ');
+  s = unwrapBox(s.trim());
+  s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle)/g, '');
+  s = s.replace(/\\[dt]frac/g, '\\frac').replace(/\\[dt]binom/g, '\\binom');
+  s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)\s*\./g, '');
+  s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])/g, '');
+  s = s.replace(/\\!/g, '');
+  s = s.replace(/\\(?:,|;|:|>|quad|qquad|hspace\{[^}]*\})|~/g, ' ');
+  s = s.replace(/([_^])\{\s*([A-Za-z0-9])\s*\}/g, '$1$2');
+  s = s.replace(/\\geqslant|\\geq(?![A-Za-z])/g, '\\ge').replace(/\\leqslant|\\leq(?![A-Za-z])/g, '\\le');
+  s = s.replace(/\\ne(?![A-Za-z])/g, '\\neq');
+  s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree/g, '');
+  s = s.replace(/\\%|%/g, '');
+  s = s.replace(/\{,\}/g, '');
+  s = dropTextUnits(s.trim());
+  s = unwrapTextCommands(s);
+  s = s.replace(/\s+/g, ' ').trim();
+  s = s.replace(/\s+(?:and|or)\s+/gi, ', ');
+  s = s.replace(/[.;,]+$/, '').trim();
+  s = dropWordUnits(s);
+  s = s.replace(/(^|[\s{(,\-=])\.(\d)/g, '$10.$2');
+  if (/^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s) || /^-?\d{1,3}( \d{3})+(\.\d+)?$/.test(s)) s = s.replace(/[ ,]/g, '');
+  return s;
+}
+
+/** The string-equality form of a normalised answer: all whitespace removed. */
+export function squash(s: string): string {
+  return s.replace(/\s+/g, '');
+}
+
+/**
+ * True when `s` looks like a text answer (words, not math): letters, spaces and light punctuation
+ * only, with a run of at least three letters. Text answers compare case-insensitively and are
+ * never handed to the symbolic checker (which would read `no` as n*o).
+ */
+export function isTextAnswer(s: string): boolean {
+  return /^[A-Za-z][A-Za-z\s'.,()-]*$/.test(s) && /[A-Za-z]{3}/.test(s);
+}

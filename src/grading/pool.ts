@@ -1,0 +1,152 @@
+/**
+ * GraderPool: grades items on a piscina worker pool with a per-item timeout (a stuck worker is
+ * terminated) and crash isolation (a throwing or dying grader only fails its own item).
+ */
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { getGrader } from './registry.js';
+import type { GradeItem, GradeResult, GraderSpec } from './types.js';
+import type { GradeTask } from './worker.js';
+
+/** Pool settings. */
+export interface GraderPoolOptions {
+  /** Registry name or custom module (default `'math'`). Relative module paths resolve against cwd. */
+  grader?: GraderSpec;
+  /** Worker threads (default min(4, available cores)). */
+  threads?: number;
+  /**
+   * Per-item limit in ms (default 10000), counted from the moment a worker starts the item (custom
+   * module loading included); past it the worker is terminated and the item is wrong.
+   */
+  timeoutMs?: number;
+  /**
+   * Extra ms an item may wait for a worker to start up before it counts as timed out
+   * (default 60000); only matters when workers keep dying or start very slowly.
+   */
+  startupTimeoutMs?: number;
+  /** Score for items that time out or fail (default: the registry grader's wrong score, else 0). */
+  failureScore?: number;
+}
+
+const RUNNING_TS = import.meta.url.endsWith('.ts');
+
+/** Worker file and flags: from sources (.ts, vitest / tsx) workers need the tsx loader. */
+function workerSetup(): { filename: string; execArgv: string[] } {
+  const filename = fileURLToPath(new URL(RUNNING_TS ? './worker.ts' : './worker.js', import.meta.url));
+  if (!RUNNING_TS) return { filename, execArgv: [] };
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { filename, execArgv: ['--import', tsx] };
+}
+
+/** A rejection from piscina as a message; aborts are recognised by name. */
+function describe(err: unknown): { message: string; aborted: boolean } {
+  const e = err as { name?: string; message?: string } | null;
+  return { message: e?.message ?? String(err), aborted: e?.name === 'AbortError' };
+}
+
+/**
+ * A pool of grader workers. `grade(items)` resolves to one GradeResult per item, in input order,
+ * and never rejects for a single item's sake: an item whose grader runs past `timeoutMs` gets
+ * `{ score: failureScore, correct: false, extracted: null, timedOut: true, error }` and its worker is
+ * terminated and replaced; an item whose grader throws, returns an invalid value, or kills its
+ * worker gets the same without `timedOut`, with the error message. The constructor throws for an
+ * unknown registry name (listing valid names) and for non-positive timeouts. The timeout clock
+ * starts when a worker picks the item up, so worker start-up (compute engine, tsx) is not counted.
+ */
+export class GraderPool {
+  private readonly pool: Piscina<GradeTask, GradeResult>;
+  private readonly grader: GraderSpec;
+  private readonly threads: number;
+  private readonly timeoutMs: number;
+  private readonly startupTimeoutMs: number;
+  private readonly failureScore: number;
+  private destroyed = false;
+
+  constructor(options: GraderPoolOptions = {}) {
+    const spec = options.grader ?? 'math';
+    this.grader = typeof spec === 'string'
+      ? spec
+      : { ...spec, module: isAbsolute(spec.module) ? spec.module : resolve(spec.module) };
+    const wrong = typeof spec === 'string' ? getGrader(spec).wrongScore : 0;
+    this.failureScore = options.failureScore ?? wrong;
+    this.threads = Math.max(1, Math.floor(options.threads ?? Math.min(4, availableParallelism())));
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
+    if (!(this.timeoutMs > 0)) throw new Error(`GraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
+    if (!(this.startupTimeoutMs >= 0)) throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
+    const { filename, execArgv } = workerSetup();
+    this.pool = new Piscina<GradeTask, GradeResult>({
+      filename,
+      execArgv,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: 30_000,
+    });
+    // Aborts race with worker exits; without a listener an 'error' event would crash the process.
+    this.pool.on('error', () => {});
+  }
+
+  /**
+   * Grades one item; never rejects. The worker reports the start of the task over a
+   * MessageChannel; the `timeoutMs` clock starts then (before that, `startupTimeoutMs` more applies).
+   */
+  private async gradeOne(item: GradeItem): Promise<GradeResult> {
+    const { port1, port2 } = new MessageChannel();
+    const abort = new AbortController();
+    let started = false;
+    let timer = setTimeout(() => abort.abort(), this.timeoutMs + this.startupTimeoutMs);
+    port1.once('message', () => {
+      started = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => abort.abort(), this.timeoutMs);
+    });
+    const task: GradeTask = {
+      grader: this.grader,
+      response: item.response,
+      row: item.row,
+      prompt: item.prompt ?? '',
+      startPort: port2,
+    };
+    try {
+      return await this.pool.run(task, { signal: abort.signal, transferList: [port2] });
+    } catch (err) {
+      const { message, aborted } = describe(err);
+      const fail: GradeResult = { score: this.failureScore, correct: false, extracted: null };
+      if (!aborted) return { ...fail, error: message };
+      const why = started ? `grader timed out after ${this.timeoutMs} ms` : `no grader worker started within ${this.timeoutMs + this.startupTimeoutMs} ms`;
+      return { ...fail, timedOut: true, error: why };
+    } finally {
+      clearTimeout(timer);
+      port1.close();
+    }
+  }
+
+  /**
+   * Grades `items` (at most `threads` in flight) and resolves to their results in input order.
+   * Throws only when the pool was destroyed.
+   */
+  async grade(items: readonly GradeItem[]): Promise<GradeResult[]> {
+    if (this.destroyed) throw new Error('GraderPool: grade() called after destroy()');
+    const results = new Array<GradeResult>(items.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await this.gradeOne(items[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.threads, items.length) }, lane));
+    return results;
+  }
+
+  /** Terminates the workers. Idempotent; `grade()` afterwards throws. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await this.pool.destroy();
+  }
+}

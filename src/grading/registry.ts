@@ -1,0 +1,45 @@
+/**
+ * The name-keyed grader registry (`math`, `dapo`). Custom graders are modules, not registry entries
+ * (see custom.ts).
+ */
+import { dapoGrader } from './dapo-grader.js';
+import { mathGrader } from './math-grader.js';
+import type { GraderFn } from './types.js';
+
+/** A built-in grader: its function, the score it gives a wrong answer, and a one-line summary. */
+export interface GraderEntry {
+  name: string;
+  fn: GraderFn;
+  wrongScore: number;
+  description: string;
+}
+
+const GRADERS: ReadonlyMap<string, GraderEntry> = new Map([
+  ['dapo', { name: 'dapo', fn: dapoGrader, wrongScore: -1, description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1" }],
+  ['math', { name: 'math', fn: mathGrader, wrongScore: 0, description: 'boxed / Answer: extraction; string, structural, numeric (rel 1e-4) and symbolic equivalence; 1 / 0' }],
+]);
+
+/** The registered grader names, sorted. */
+export function graderNames(): string[] {
+  return [...GRADERS.keys()].sort();
+}
+
+/** True when `name` is a registered grader. */
+export function isGraderName(name: string): boolean {
+  return GRADERS.has(name);
+}
+
+/**
+ * The registry entry named `name`. Throws `unknown grader "x"; valid graders: dapo, math (or a
+ * module path[#export] for a custom grader)` for any other name.
+ */
+export function getGrader(name: string): GraderEntry {
+  const entry = GRADERS.get(name);
+  if (!entry) throw unknownGraderError(name);
+  return entry;
+}
+
+/** The error for an unknown grader name; its message lists the valid names. */
+export function unknownGraderError(name: string): Error {
+  return new Error(`unknown grader "${name}"; valid graders: ${graderNames().join(', ')} (or a module path[#export] for a custom grader)`);
+}

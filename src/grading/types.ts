@@ -1,0 +1,48 @@
+/**
+ * Shared types of the reward graders: what a grader is called with and what it returns.
+ */
+
+/**
+ * One grader verdict. `score` is the reward (math: 1 / 0, dapo: 1 / -1, custom: whatever the module
+ * returns); `correct` is the boolean verdict; `extracted` is the final answer pulled from the
+ * response (null when none was found or the grader does not extract). Graders may add metrics.
+ * The pool adds `timedOut: true` and/or `error` (a message) when the item could not be graded.
+ */
+export interface GradeResult {
+  score: number;
+  correct: boolean;
+  extracted: string | null;
+  timedOut?: boolean;
+  error?: string;
+  [metric: string]: unknown;
+}
+
+/**
+ * A grader function: `(response, row, prompt)`. `row` is the dataset row (the gold answer is
+ * `row.gold` or `row.answer`); sync or async.
+ */
+export type GraderFn = (
+  response: string,
+  row: Record<string, unknown>,
+  prompt: string,
+) => GradeResult | Promise<GradeResult>;
+
+/**
+ * A user grader module: `module` is a file path (.ts / .js / .mjs; relative paths resolve against
+ * the current directory), `export` the export name (default `'default'`). The export is called as
+ * `(response, row, prompt)` and returns (or resolves to) a number or `{ score: number, ...metrics }`.
+ */
+export interface CustomGraderSpec {
+  module: string;
+  export?: string;
+}
+
+/** A registry name (`'math'`, `'dapo'`) or a custom grader module. */
+export type GraderSpec = string | CustomGraderSpec;
+
+/** One item to grade: the model response, its dataset row (holding the gold answer) and prompt. */
+export interface GradeItem {
+  response: string;
+  row: Record<string, unknown>;
+  prompt?: string;
+}
