@@ -8,6 +8,8 @@
 #include <thread>
 #include "core/async.h"
 #include "policy/policy_wrap.h"
+#include "cuda/kernel_hooks.h"
+#include "train/trainer_wrap.h"
 #ifdef GTR_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -51,6 +53,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("versions", Napi::Function::New(env, Versions));
   exports.Set("sleepAsync", Napi::Function::New(env, SleepAsync));
   exports.Set("Policy", PolicyWrap::Define(env));
+  register_kernel_hooks(env, exports);
+  exports.Set("Trainer", TrainerWrap::Define(env));
+  { void register_generate(Napi::Env, Napi::Object&); register_generate(env, exports); }  // native/generate
   return exports;
 }
 

@@ -6,7 +6,7 @@
 import { loadDataset } from '../data/load.js';
 import { GraderPool } from '../grading/index.js';
 import type { RolloutEngine } from '../rl/engines.js';
-import { graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
+import { decodeResponse, graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { evaluate, type BenchmarkInput, type EvaluateResult } from './evaluate.js';
 
@@ -65,7 +65,7 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
         const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
           n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
         });
-        return out.map((group) => group.map((r) => ({ text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }), tokens: r.tokens.length, finishReason: r.finishReason })));
+        return out.map((group) => group.map((r) => ({ text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason })));
       },
       grade: async (items) => {
         const res = await grader.grade(items.map((it) => ({ response: it.response, row: graderRow({ id: it.problemId, problem: it.problem, answer: it.gold, extra: it.extra ?? {} }) })));

@@ -93,9 +93,335 @@ export interface NativeVersions {
   numThreads: number;
 }
 
+/**
+ * Options of the native rollout engine (native/generate). Every field is optional; the sampler
+ * follows transformers' warpers in its order: temperature, top-k, top-p, min-p.
+ */
+export interface NativeGenerateOptions {
+  /** Samples per prompt (group size), integer >= 1. Default 1. */
+  n?: number;
+  /** New tokens per sample at most, integer >= 1. Default 128. */
+  maxNewTokens?: number;
+  /** >= 0; 0 = greedy argmax. Default 1. */
+  temperature?: number;
+  /** (0, 1]; 1 = off. Default 1. */
+  topP?: number;
+  /** Integer >= 0; 0 (or >= vocab) = off. Default 0. */
+  topK?: number;
+  /** [0, 1]; 0 = off. Default 0. */
+  minP?: number;
+  /** Token ids that end a sample (included as its last token). Default none. */
+  stopTokenIds?: Int32Array | number[];
+  /** Integer in [0, 2^53). Default 0. */
+  seed?: number;
+  /** Concurrent sequences (KV-cache slots); 0 / absent = min(total sequences, 256). */
+  maxBatchSize?: number;
+  /** Token budget of one packed prefill pass. Default 8192. */
+  prefillTokens?: number;
+  /** Debug: return each step's float32 logits per sample (`logits`, [tokens x vocab]). */
+  returnLogits?: boolean;
+}
+
+/** One sample as the native engine returns it. */
+export interface NativeRollout {
+  promptIndex: number;
+  sampleIndex: number;
+  /** Generated token ids (the prompt excluded; a stop token is the last one). */
+  tokens: Int32Array;
+  /** log softmax(logits / T)[token] per token (untruncated; T = 1 when greedy). */
+  logprobs: Float32Array;
+  finishReason: 'stop' | 'length';
+  timings: { prefillMs: number; decodeMs: number; tokens: number };
+  /** Only with returnLogits: float32 [tokens x vocab], the raw logits each token was drawn from. */
+  logits?: Float32Array;
+}
+
+export interface NativeGenerateStats {
+  wallMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  steps: number;
+  generatedTokens: number;
+  prefillTokens: number;
+  /** Prompt prefills run (a prompt counts twice only when it had to be prefilled again). */
+  promptPrefills: number;
+  slots: number;
+  maxLen: number;
+}
+
+export interface NativeGenerateResult {
+  /** rollouts[prompt][sample]. */
+  rollouts: NativeRollout[][];
+  stats: NativeGenerateStats;
+}
+
+export interface NativeGenerateProgress {
+  finishedSequences: number;
+  totalSequences: number;
+  generatedTokens: number;
+}
+
+/** A running native generation: cancel() makes `promise` reject with Error('generation cancelled'). */
+export interface NativeGenerateHandle {
+  promise: Promise<NativeGenerateResult>;
+  cancel(): void;
+}
+
+/** Kernels with test / bench hooks (native/cuda/kernel_hooks.cpp). */
+export type KernelName =
+  | 'decode_attention'
+  | 'rms_norm'
+  | 'rope'
+  | 'swiglu'
+  | 'logprob_entropy'
+  | 'sample'
+  | 'sample_stats';
+
+/**
+ * Options of a kernel hook; every field optional. Shapes: batch / rows / tokens, heads, kvHeads,
+ * headDim, capacity (KV slots' positions), hidden, inter (MLP width), vocab; dtype 'bfloat16'
+ * (default) | 'float32'; device 'cuda' | 'cpu'; seed (inputs are drawn from it). Kernel specific:
+ * decode_attention { layout: 'bhsd' | 'bshd', splits (0 = auto), maxLength, zeroLength };
+ * rms_norm { residual }; swiglu { fused }; sample / sample_stats { temperature, topK, topP, minP,
+ * draws, std }.
+ */
+export type KernelHookOptions = Record<string, number | string | boolean>;
+
+/**
+ * kernelDebug's metrics: relative errors ||out - ref|| / ||ref|| against a float64 reference
+ * (relErr, logprobRelErr, entropyRelErr, lseRelErr, gradRelErr, residualRelErr), the same for
+ * libtorch's path in the kernel's dtype (refRelErr, refGradRelErr), max abs differences
+ * (maxAbsErr, maxAbsVsRef, residualMaxAbsDiff, logprobMaxAbsDiff), sampler agreement
+ * (mismatchFraction, inKeepFraction, keptMean, tokensInRange), sampler statistics (chi2PerDof,
+ * dof, outsideKeep, tv), and usedKernel / finite / inPlace flags.
+ */
+export type KernelDebugResult = Record<string, number | boolean>;
+
+/** kernelBench's timings (median ms over CUDA events) and effective bandwidth (bytes moved once). */
+export interface KernelBenchResult {
+  kernelMs: number;
+  refMs: number;
+  bytes: number;
+  kernelGBps: number;
+  refGBps: number;
+}
+
+/**
+ * Loss configuration at the native boundary (native/train/losses.h LossConfig). Absent fields take
+ * the native defaults; src/train/loss-config.ts documents every field and fills the defaults.
+ */
+export interface NativeLossConfig {
+  /** Registry name: 'grpo' | 'ppo' | 'gtr' | 'pearson' | 'spo' | 'kl' (unknown names list the valid ones). */
+  name: string;
+  clipLow?: number;
+  clipHigh?: number;
+  /** 0 = off; else c > 1 (verl dual clip, applied where A < 0). */
+  dualClip?: number;
+  /** Only for name 'ppo': 'none' | 'gaussian' | 'pearson' | 'spo' | 'kl' | 'k3'. */
+  penalty?: string;
+  sigma?: number;
+  beta?: number;
+  betaMode?: 'fixed' | 'advantage';
+  /** eps of beta*|A|/eps and of SPO; default clipLow. */
+  penaltyEps?: number;
+  klCoef?: number;
+  klEstimator?: 'k1' | 'k2' | 'k3';
+  entropyCoef?: number;
+  aggregation?: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
+}
+
+/** Options of `new Trainer(policy, options)` (native/train/trainer_wrap.cpp). */
+export interface NativeTrainerOptions {
+  /** AdamW (beta1, beta2); default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** AdamW eps; default 1e-8. */
+  eps?: number;
+  /** Decoupled weight decay; default 0.01. */
+  weightDecay?: number;
+  /** Global L2 gradient-norm clip; <= 0 = off; default 1. */
+  maxGradNorm?: number;
+  /** fp32 master weights and gradient accumulation for bf16 params; default true. */
+  fp32Master?: boolean;
+  /** Rows of logits per chunk in the log-prob path (memory O(chunk x vocab)); default 1024. */
+  logprobChunk?: number;
+  /** Activation checkpointing per decoder layer; default false. */
+  checkpointLayers?: boolean;
+  /** A frozen reference Policy (same vocabulary) for referenceLogprobs. */
+  reference?: NativePolicy;
+}
+
+/**
+ * One micro-batch for `trainMicroBatch`. Packed layout: per-token arrays have one value per token
+ * (value i is about token i given tokens [< i] of its sequence); values outside `responseMask`
+ * are ignored; a sequence's first token must not be in the mask.
+ */
+export interface NativeMicroBatch {
+  tokens: Int32Array;
+  seqLens: Int32Array;
+  /** 1 = response token (trained on). */
+  responseMask: Uint8Array;
+  /** Per-token advantage, float32 [T]. */
+  advantages: Float32Array;
+  /** Behaviour-policy log-probs (anchor k = 0), float32 [T]. */
+  oldLogprobs: Float32Array;
+  /** Snapshot log-probs of update epochs 1..e (the mixture anchor), each float32 [T]. */
+  anchorLogprobs?: Float32Array[];
+  /** Reference-model log-probs, float32 [T]; required when loss.klCoef > 0. */
+  refLogprobs?: Float32Array;
+  loss: NativeLossConfig;
+  /** The MINI-BATCH's response-token and sequence counts (global loss normalisation). */
+  denominators: { tokens: number; sequences: number };
+}
+
+/** Metrics of a micro-batch or (merged over its micro-batches) of a step. Means are over response tokens. */
+export interface NativeTrainMetrics {
+  /** Loss contribution (= pgLoss + penaltyLoss + klLoss - entropyBonus). */
+  loss: number;
+  pgLoss: number;
+  /** beta-weighted aggregated penalty. */
+  penaltyLoss: number;
+  /** klCoef-weighted aggregated reference KL. */
+  klLoss: number;
+  /** entropyCoef-weighted aggregated entropy (subtracted from the loss). */
+  entropyBonus: number;
+  ratioMean: number;
+  ratioMin: number;
+  ratioMax: number;
+  ratioP5: number;
+  ratioP50: number;
+  ratioP95: number;
+  /** Fraction of tokens with A < 0 and r < 1 - clipLow. */
+  clipFracLow: number;
+  /** Fraction of tokens with A > 0 and r > 1 + clipHigh. */
+  clipFracHigh: number;
+  clipFrac: number;
+  dualClipFrac: number;
+  /** Mean mixture penalty P_e (before beta). */
+  penaltyMean: number;
+  /** Mean |d P_e / d logp| (closed form). */
+  penaltyGradAbsMean: number;
+  /** Mean token entropy (nats). */
+  entropy: number;
+  /** Mean k3 estimate of KL(old || new): r - 1 - log r. */
+  approxKl: number;
+  /** Mean reference KL estimate (before klCoef); 0 when unused. */
+  refKl: number;
+  responseTokens: number;
+  sequences: number;
+  microBatches: number;
+}
+
+/** Result of `step`: the step's merged metrics and the update's outcome. */
+export interface NativeStepResult extends NativeTrainMetrics {
+  /** Global gradient L2 norm before clipping (NaN / Infinity when non-finite). */
+  gradNorm: number;
+  clipCoef: number;
+  /** True when the update was skipped (weights untouched); `reason` says why. */
+  skipped: boolean;
+  reason?: string;
+  lr: number;
+  /** Updates applied so far. */
+  step: number;
+}
+
+/** No-grad per-token log-probs and entropies, float32 [T], 0 outside the response mask. */
+export interface NativeTokenScores {
+  logprobs: Float32Array;
+  entropy: Float32Array;
+}
+
+/** The training engine bound to one Policy (native/train/trainer_wrap.cpp). */
+export interface NativeTrainer {
+  /** No-grad log-probs / entropies under the policy, through the training forward path. Mask default: all but first tokens. */
+  logprobs(tokens: Int32Array, seqLens: Int32Array, responseMask?: Uint8Array): Promise<NativeTokenScores>;
+  /** The same under the reference Policy; rejects when the trainer has none. */
+  referenceLogprobs(tokens: Int32Array, seqLens: Int32Array, responseMask?: Uint8Array): Promise<NativeTokenScores>;
+  /** Forward + loss + backward; gradients accumulate until step(). Input errors throw synchronously. */
+  trainMicroBatch(mb: NativeMicroBatch): Promise<NativeTrainMetrics>;
+  /** AdamW update from the accumulated gradients (skipped on a non-finite loss or gradient). */
+  step(opts: { lr: number }): Promise<NativeStepResult>;
+  /** Drops accumulated gradients and step metrics. */
+  zeroGrad(): Promise<void>;
+  /** Writes moments (+ fp32 masters), step counters and RNG states to one safetensors file, atomically. */
+  saveState(path: string): Promise<void>;
+  /** Restores what saveState wrote; rejects when the file does not match this trainer. */
+  loadState(path: string): Promise<void>;
+  /** Test hook: accumulated gradients by parameter name (float32 copies; zeros when none). */
+  gradients(): Promise<{ name: string; grad: Float32Array }[]>;
+  /** Updates applied so far. */
+  readonly stepCount: number;
+  /** Frees the optimizer state now (workers in flight finish first); the object is unusable after. */
+  dispose(): void;
+}
+
+/** Result of `Trainer.lossDebug` (float64, full length; 0 outside the mask). */
+export interface NativeLossDebugResult {
+  loss: number;
+  pgLoss: number;
+  penaltyLoss: number;
+  klLoss: number;
+  entropyBonus: number;
+  /** d loss / d logp by autograd. */
+  grad: Float64Array;
+  /** d loss / d entropy, when `extra.entropy` was given. */
+  entropyGrad?: Float64Array;
+  ratio: Float64Array;
+  penalty: Float64Array;
+  penaltyGradAbs: Float64Array;
+  clippedLow: Float64Array;
+  clippedHigh: Float64Array;
+  dualClipped: Float64Array;
+}
+
+/** The Trainer class with its static test hooks. */
+export interface NativeTrainerConstructor {
+  new (policy: NativePolicy, options?: NativeTrainerOptions): NativeTrainer;
+  /** The loss registry's names. */
+  lossNames(): string[];
+  /**
+   * Test hook (synchronous): the registry's loss on float64 tensors with autograd. Arrays have one
+   * entry per token; only `mask` tokens count. extra: seqLens (default one sequence), ref, entropy,
+   * denominators (default: this call's counts).
+   */
+  lossDebug(logp: Float64Array, old: Float64Array, anchors: Float64Array[], adv: Float64Array, mask: Uint8Array,
+    config: NativeLossConfig, extra?: { seqLens?: Int32Array; ref?: Float64Array; entropy?: Float64Array;
+      denominators?: { tokens: number; sequences: number } }): NativeLossDebugResult;
+  /**
+   * Test hook (synchronous, float32): chunked (or, with naive, full-logits) log-probs and entropies of
+   * hidden [N x hiddenSize] against weight [V x hiddenSize], and the gradients of
+   * sum(logp * gradLogp) + sum(entropy * gradEntropy) with respect to hidden and weight.
+   */
+  chunkedLogprobDebug(args: { hidden: Float32Array; weight: Float32Array; targets: Int32Array; hiddenSize: number;
+    chunk: number; gradLogp: Float32Array; gradEntropy: Float32Array; naive?: boolean }): {
+    logprobs: Float32Array; entropy: Float32Array; gradHidden: Float32Array; gradWeight: Float32Array };
+}
+
 export interface NativeAddon {
   versions(): NativeVersions;
   Policy: new (config: NativeQwen3Config, options: NativePolicyOptions) => NativePolicy;
   /** Test hook: a native call that sleeps `ms` on the worker thread (async-worker tests). */
   sleepAsync(ms: number): Promise<void>;
+  /**
+   * Test hook (synchronous): runs kernel `name` and its libtorch reference on random inputs drawn
+   * from opts.seed and returns error metrics. Uses the CUDA kernel when the device is CUDA and the
+   * addon has CUDA kernels, the reference path otherwise (metrics are then trivially small).
+   */
+  kernelDebug(name: KernelName, opts?: KernelHookOptions): KernelDebugResult;
+  /** Bench hook (synchronous, CUDA builds only; throws otherwise): kernel vs libtorch timing. */
+  kernelBench(name: Exclude<KernelName, 'sample_stats'>, opts?: KernelHookOptions): KernelBenchResult;
+  /**
+   * Rollout engine: samples `options.n` continuations of every prompt (token-id arrays of any
+   * lengths) on the policy's device, with a KV cache and continuous batching, on a worker thread
+   * (holding the policy's lock). Input errors (empty prompt, id outside the vocabulary with prompt
+   * index and position, bad option) throw synchronously.
+   */
+  generate(policy: NativePolicy, prompts: Int32Array[], options: NativeGenerateOptions,
+    onProgress?: (p: NativeGenerateProgress) => void): NativeGenerateHandle;
+  /**
+   * Test hook: which tokens the sampler's warpers keep for float32 logits [rows x vocab] (row-major)
+   * under the sampling options; returns a 0/1 Uint8Array of the same length. Synchronous.
+   */
+  sampleDebug(logits: Float32Array, vocab: number, options: NativeGenerateOptions): Uint8Array;
+  /** The training engine (native/train): losses, chunked log-probs, AdamW, state. */
+  Trainer: NativeTrainerConstructor;
 }

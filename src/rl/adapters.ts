@@ -3,8 +3,11 @@
  * (src/rollout) and the trainer (src/train).
  */
 import type { Policy } from '../policy.js';
+import type { Recipe } from '../recipe/index.js';
 import { generate } from '../rollout/index.js';
-import type { RolloutEngine } from './engines.js';
+import { Trainer } from '../train/trainer.js';
+import type { LossConfig } from '../train/loss-config.js';
+import type { LossSettings, RolloutEngine, StepMetrics, TrainerEngine } from './engines.js';
 
 /** The native rollout engine for a policy. */
 export function rolloutEngine(policy: Policy): RolloutEngine {
@@ -15,3 +18,47 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
     }),
   };
 }
+
+/** The recipe's penalty as the trainer's loss registry names it (GTR.md: plain GRPO is beta = 0). */
+export function toLossConfig(l: LossSettings): Partial<LossConfig> {
+  const name = ({ gtr: 'gtr', none: 'grpo', pearson: 'pearson', spo: 'spo', kl: 'kl' } as const)[l.penalty];
+  return {
+    name, clipLow: l.clipLow, clipHigh: l.clipHigh, dualClip: l.dualClip ?? 0, sigma: l.sigma, beta: l.beta, betaMode: l.betaMode,
+    klCoef: l.klCoef, klEstimator: l.klEstimator, entropyCoef: l.entropyCoef, aggregation: l.aggregation,
+  };
+}
+
+/**
+ * The native trainer for a policy, configured by the recipe: AdamW, gradient clipping, activation
+ * checkpointing, and the learning-rate schedule in optimizer steps (recipe warm-up and total steps
+ * are RL steps, each of epochs_per_step x mini_batches_per_epoch optimizer steps).
+ */
+export function trainerEngine(policy: Policy, reference: Policy | undefined, recipe: Recipe): TrainerEngine & { dispose(): void } {
+  const t = recipe.train;
+  const perStep = t.epochs_per_step * t.mini_batches_per_epoch;
+  const trainer = new Trainer(policy.native, {
+    betas: t.adam_betas, eps: t.adam_eps, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm ?? 0,
+    checkpointLayers: t.activation_checkpointing, tokenBudget: t.tokens_per_micro_batch, reference: reference?.native,
+    schedule: { lr: t.lr, warmupSteps: t.warmup_steps * perStep, kind: t.schedule, totalSteps: t.steps * perStep },
+  });
+  return {
+    logprobs: (b, o) => (o?.reference ? trainer.referenceLogprobs(b) : trainer.logprobs(b)),
+    trainMicroBatch: async (mb, loss) => {
+      const metrics = await trainer.accumulate({
+        tokens: mb.tokens, seqLens: mb.seqLens, responseMask: mb.responseMask, advantages: mb.advantages,
+        oldLogprobs: mb.oldLogprobs, ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
+      }, toLossConfig(loss), mb.anchorLogprobs, mb.denominators);
+      return metrics[metrics.length - 1] as unknown as Record<string, number>;
+    },
+    step: async () => ({ ...(await trainer.step()) }) as unknown as StepMetrics,
+    saveState: (p) => trainer.saveState(p),
+    loadState: (p) => trainer.loadState(p),
+    dispose: () => trainer.dispose(),
+  };
+}
+
+/** The native engines for `train()`. */
+export const nativeEngines = (policy: Policy, reference: Policy | undefined, recipe: Recipe) => ({
+  rollout: rolloutEngine(policy),
+  trainer: trainerEngine(policy, reference, recipe),
+});

@@ -67,8 +67,8 @@ export interface TrainerEngine {
   logprobs(batch: PackedTokens, options?: { reference?: boolean }): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
   /** Forward + loss + backward; gradients accumulate until step(). */
   trainMicroBatch(mb: MicroBatch, loss: LossSettings): Promise<Record<string, number>>;
-  /** One optimizer update at `lr`; `skipped` (with `skipReason`) when the loss or a gradient was not finite. */
-  step(lr: number): Promise<StepMetrics>;
+  /** One optimizer update at the schedule's learning rate; `skipped` when the loss or a gradient was not finite. */
+  step(): Promise<StepMetrics>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
 }

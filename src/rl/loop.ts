@@ -24,7 +24,6 @@ import type { RolloutEngine, TrainerEngine, LossSettings } from './engines.js';
 import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
 import { RunDir } from './run-dir.js';
 import { updatePolicy } from './update.js';
-import { learningRate } from './schedule.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
 export type EngineFactory = (policy: Policy, reference: Policy | undefined, recipe: Recipe) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
@@ -183,17 +182,16 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         if (opts.signal?.aborted) { interrupted = true; break; }
         throw e;
       }
-      const lr = learningRate(step, recipe.train);
       const upd = samples.length > 0
         ? await updatePolicy(trainer, samples, {
           epochs: recipe.train.epochs_per_step, miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch, tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
-          loss, anchor: recipe.algorithm.loss.anchor, useReference: !!reference, seed: recipe.train.seed, lr,
+          loss, anchor: recipe.algorithm.loss.anchor, useReference: !!reference, seed: recipe.train.seed,
         }, step)
         : undefined;
       const all = groups.flatMap((g) => g.responses);
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       const row: Record<string, unknown> = {
-        step, kind: 'train', lr,
+        step, kind: 'train',
         'reward/mean': mean(all.map((r) => r.reward)),
         'reward/accuracy': mean(all.map((r) => (r.grade.correct ? 1 : 0))),
         'reward/timeouts': all.filter((r) => r.grade.timedOut).length,

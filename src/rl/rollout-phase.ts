@@ -36,6 +36,15 @@ export function renderPrompt(tokenizer: Tokenizer, row: DatasetRow, r: PromptRen
   return { row, text, tokens: Int32Array.from(tokenizer.encode(text, { addSpecialTokens: false })) };
 }
 
+/**
+ * A response's text. The model's vocabulary is padded past the tokenizer's (Qwen3: 151936 rows,
+ * 151669 tokens); ids in that padding have no text and are dropped, as transformers' decode does.
+ */
+export function decodeResponse(tokenizer: Tokenizer, tokens: Int32Array): string {
+  const ids = tokens.filter((id) => id < tokenizer.vocabSize);
+  return tokenizer.decode(ids, { skipSpecialTokens: true });
+}
+
 /** The row as graders see it: gold `answer`, and the source's extra fields (tolerances, units). */
 export function graderRow(row: DatasetRow): Record<string, unknown> {
   return { ...row.extra, id: row.id, problem: row.problem, answer: row.answer };
@@ -70,7 +79,7 @@ export async function sampleAndGrade(
   const out = await engine.generate(items.map((p) => p.tokens), request, signal);
   const generateMs = performance.now() - t;
   t = performance.now();
-  const flat = items.flatMap((p, i) => out[i].map((r) => ({ p, r, text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }) })));
+  const flat = items.flatMap((p, i) => out[i].map((r) => ({ p, r, text: decodeResponse(tokenizer, r.tokens) })));
   const grades = await grader.grade(flat.map((f) => ({ response: f.text, row: graderRow(f.p.row), prompt: f.p.text })));
   const groups: Group[] = items.map((prompt) => ({ prompt, responses: [] }));
   flat.forEach((f, k) => {

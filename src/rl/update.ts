@@ -16,7 +16,6 @@ export interface UpdateSettings {
   anchor: 'mixture' | 'behavior';
   useReference: boolean;
   seed: number;
-  lr: number;
 }
 
 export interface UpdateResult {
@@ -83,7 +82,7 @@ export async function updatePolicy(trainer: TrainerEngine, samples: TrainSample[
           denominators,
         }, s.loss);
       }
-      const m: StepMetrics = await trainer.step(s.lr);
+      const m: StepMetrics = await trainer.step();
       optimizerSteps++;
       if (m.skipped === true) skippedSteps++;
       for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;

@@ -1,0 +1,102 @@
+/**
+ * Rollout-engine throughput benchmark (not a test). A randomly initialised Qwen3 (no disk I/O:
+ * Policy.random on a preset config), `batch` random prompts of `--prompt-len` tokens, one sample
+ * each, `--new-tokens` new tokens, stop tokens off (every sequence runs to the length limit), all
+ * sequences in one call with `maxBatchSize = batch`. Prints a table and writes JSON to
+ * bench/results/generate-<config>-<device>-<timestamp>.json.
+ *
+ * Run: npx tsx bench/generate.ts --device cuda --batch 64,256            (Qwen3-1.7B, bf16)
+ *      npx tsx bench/generate.ts --config tiny --device cpu --batch 4,16 --new-tokens 64
+ * Flags: --config qwen3-1.7b|tiny, --device, --dtype bf16|fp32 (default bf16 on CUDA, fp32 on CPU),
+ *   --batch list, --prompt-len N (256), --new-tokens N (512), --temperature T (1), --top-p P (1),
+ *   --seed S, --warmup-tokens N (16), --out DIR.
+ * tokens/s = generated tokens / wall time of the call (prefill included); decode tokens/s excludes
+ * prefill passes.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
+import { native } from '../src/native/binding.js';
+import { Policy } from '../src/policy.js';
+import { generateWithStats } from '../src/rollout/index.js';
+
+const { values } = parseArgs({
+  options: {
+    config: { type: 'string', default: 'qwen3-1.7b' },
+    device: { type: 'string', default: 'cuda' },
+    dtype: { type: 'string' },
+    batch: { type: 'string', default: '64,256' },
+    'prompt-len': { type: 'string', default: '256' },
+    'new-tokens': { type: 'string', default: '512' },
+    temperature: { type: 'string', default: '1' },
+    'top-p': { type: 'string', default: '1' },
+    seed: { type: 'string', default: '0' },
+    'warmup-tokens': { type: 'string', default: '16' },
+    out: { type: 'string', default: join(import.meta.dirname ?? '.', 'results') },
+  },
+});
+
+const device = values.device!;
+const dtype = values.dtype === 'fp32' || values.dtype === 'float32' ? 'float32'
+  : values.dtype === 'bf16' || values.dtype === 'bfloat16' ? 'bfloat16'
+    : device.startsWith('cuda') ? 'bfloat16' : 'float32';
+const batches = values.batch!.split(',').map(Number);
+const promptLen = Number(values['prompt-len']);
+const newTokens = Number(values['new-tokens']);
+const seed = Number(values.seed);
+
+function randomPrompts(count: number, len: number, vocab: number, s: number): Int32Array[] {
+  let a = (s * 2654435761) >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: count }, () => Int32Array.from({ length: len }, () => Math.floor(next() * vocab)));
+}
+
+const hf = presetConfig(values.config as Qwen3PresetName, dtype);
+const vocab = hf.vocab_size as number;
+const t0 = performance.now();
+const policy = await Policy.random(hf, seed, { device, dtype });
+console.log(`model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const versions = native().versions();
+
+const sampling = { temperature: Number(values.temperature), topP: Number(values['top-p']) };
+await generateWithStats(policy, randomPrompts(Math.min(4, batches[0]!), promptLen, vocab, seed + 99), {
+  maxNewTokens: Number(values['warmup-tokens']), ...sampling, seed,
+});
+
+const rows: Record<string, number>[] = [];
+for (const batch of batches) {
+  const prompts = randomPrompts(batch, promptLen, vocab, seed + batch);
+  const start = performance.now();
+  const { stats } = await generateWithStats(policy, prompts, { maxNewTokens: newTokens, maxBatchSize: batch, seed, ...sampling });
+  const wallS = (performance.now() - start) / 1000;
+  const row = {
+    batch,
+    promptLen,
+    newTokens,
+    generatedTokens: stats.generatedTokens,
+    wallS,
+    tokensPerS: stats.generatedTokens / wallS,
+    decodeTokensPerS: stats.generatedTokens / (stats.decodeMs / 1000),
+    prefillMs: stats.prefillMs,
+    decodeMs: stats.decodeMs,
+    steps: stats.steps,
+    msPerStep: stats.decodeMs / stats.steps,
+  };
+  rows.push(row);
+  console.log(`batch ${String(batch).padStart(4)}: ${row.generatedTokens} tokens in ${wallS.toFixed(2)} s = ${row.tokensPerS.toFixed(0)} tok/s ` +
+    `(decode ${row.decodeTokensPerS.toFixed(0)} tok/s, ${row.msPerStep.toFixed(2)} ms/step, prefill ${row.prefillMs.toFixed(0)} ms)`);
+}
+policy.dispose();
+
+mkdirSync(values.out!, { recursive: true });
+const file = join(values.out!, `generate-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify({
+  bench: 'generate', config: values.config, device, dtype, sampling, seed, versions, date: new Date().toISOString(), results: rows,
+}, null, 2)}\n`);
+console.log(`wrote ${file}`);

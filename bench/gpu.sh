@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# GTR-RL on the lent GPU, in one device call: unpack the carried node binary (and trimmed
+# node_modules), build the addon against that machine's torch with CUDA (sm_90, GTR_WITH_CUDA),
+# run the GPU tests, then the benchmarks beside the Hugging Face peer and the hardware floor, and
+# write JSON + a final table. See bench/README.md. Usage (on the device, from the repo root):
+#   bash bench/gpu.sh                       # everything
+#   GTR_BENCH_PHASES=build,tests bash bench/gpu.sh
+# Phases: build, tests, kernels, floor, generate, train, step, peer, peer_compiled (the last is
+# off by default: ~3 min of compiling). Output: $OUT (device tool) or bench/results/out/:
+# results-<date>-<device>.json, tests.log, bench.log, build.log. Needs python3 with torch (CUDA),
+# cmake, ninja, nvcc; Node from PATH or .node/node.xz.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+OUTDIR="${OUT:-$ROOT/bench/results/out}"
+mkdir -p "$OUTDIR"
+WORK="$(mktemp -d /tmp/gtr-bench.XXXX)"
+export GTR_BENCH_OUT="$WORK"
+PHASES="${GTR_BENCH_PHASES:-build,tests,kernels,floor,generate,train,step,peer}"
+has() { [[ ",$PHASES," == *",$1,"* ]]; }
+DATE="${GTR_BENCH_DATE:-$(date -u +%F)}"
+t_start=$(date +%s)
+stamp() { echo "[gpu.sh +$(( $(date +%s) - t_start ))s] $*"; }
+export PYTHONUNBUFFERED=1
+
+# ---- node + node_modules (the device has no Node and no network)
+if ! command -v node >/dev/null 2>&1; then
+  if [[ -f .node/node.xz ]]; then
+    mkdir -p /tmp/gtr-node/bin
+    python3 -c "import lzma,shutil,sys; shutil.copyfileobj(lzma.open('.node/node.xz'), open('/tmp/gtr-node/bin/node','wb'))"
+    chmod +x /tmp/gtr-node/bin/node
+    export PATH="/tmp/gtr-node/bin:$PATH"
+  else
+    echo "gpu.sh: no node on PATH and no .node/node.xz to unpack" >&2; exit 2
+  fi
+fi
+if [[ ! -d node_modules/vitest && -f .node/node_modules.tar.xz ]]; then
+  python3 -c "import tarfile; tarfile.open('.node/node_modules.tar.xz').extractall('.')"
+fi
+stamp "node $(node --version); torch $(python3 -c 'import torch;print(torch.__version__, torch.version.cuda)')"
+DEVICE_NAME="$(python3 -c 'import torch;print(torch.cuda.get_device_name(0))' 2>/dev/null || echo unknown)"
+DEVICE_SLUG="$(echo "$DEVICE_NAME" | tr 'A-Z' 'a-z' | sed -E 's/nvidia //; s/[^a-z0-9]+/-/g; s/^-|-$//g')"
+stamp "device: $DEVICE_NAME"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>/dev/null | tee "$WORK/nvidia-smi.txt"
+
+# ---- build the addon with CUDA (cmake directly: no cmake-js needed)
+if has build; then
+  TORCH_PREFIX="$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')"
+  export TORCH_CUDA_ARCH_LIST="9.0"
+  stamp "configure + build"
+  {
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DGTR_TORCH_HAS_CUDA=ON -DGTR_WITH_CUDA=ON \
+      -DCMAKE_CUDA_ARCHITECTURES=90 \
+      -DCMAKE_JS_INC="$ROOT/node_modules/node-api-headers/include;$ROOT/node_modules/node-addon-api" \
+      -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$ROOT/build/Release" &&
+    cmake --build build -j "$(nproc)"
+  } > "$OUTDIR/build.log" 2>&1
+  rc=$?
+  if [[ $rc -ne 0 ]]; then tail -60 "$OUTDIR/build.log"; stamp "BUILD FAILED"; exit 3; fi
+  grep -E "warning" "$OUTDIR/build.log" | grep -v "^--" | head -5
+  stamp "built $(ls -la build/Release/gtr_native.node | awk '{print $5}') bytes"
+fi
+node --input-type=module -e "
+import { createRequire } from 'node:module'; const r = createRequire(import.meta.url);
+const a = r('$ROOT/build/Release/gtr_native.node'); console.log(JSON.stringify(a.versions()));" | tee "$WORK/versions.json"
+
+# ---- GPU tests (all test/gpu-*.test.ts)
+if has tests; then
+  stamp "GPU tests"
+  tests=(test/gpu-*.test.ts)
+  [[ -n "${GTR_BENCH_TESTS:-}" ]] && tests=(${GTR_BENCH_TESTS})
+  node node_modules/vitest/vitest.mjs run "${tests[@]}" --reporter=verbose > "$OUTDIR/tests.log" 2>&1
+  echo "tests_rc=$?" >> "$OUTDIR/tests.log"
+  grep -E "✓|×|✗|FAIL|Test Files|Tests |tests_rc|\[model\]" "$OUTDIR/tests.log" | tail -80
+  grep -E "^\[kernel\]|\[model\]" "$OUTDIR/tests.log" > "$WORK/kernel-errors.txt" || true
+fi
+
+# ---- kernel micro-benchmarks (kernel vs libtorch reference, same run)
+if has kernels; then
+  stamp "kernel benchmarks"
+  cat > "$WORK/kbench.mjs" <<'JS'
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const a = createRequire(import.meta.url)(process.argv[2]);
+const cases = [
+  ['decode_attention', { batch: 256, length: 512, capacity: 768 }],
+  ['decode_attention', { batch: 64, length: 512, capacity: 768 }],
+  ['decode_attention', { batch: 256, length: 256, capacity: 768 }],
+  ['rms_norm', { rows: 256, hidden: 2048 }],
+  ['rms_norm', { rows: 16384, hidden: 2048 }],
+  ['rope', { tokens: 256 }],
+  ['rope', { tokens: 16384 }],
+  ['swiglu', { rows: 256, inter: 6144 }],
+  ['swiglu', { rows: 16384, inter: 6144 }],
+  ['sample', { batch: 256 }],
+  ['sample', { batch: 256, topK: 50, topP: 0.9 }],
+  ['logprob_entropy', { rows: 1024 }],
+];
+const out = [];
+for (const [name, opts] of cases) {
+  try {
+    const r = a.kernelBench(name, opts);
+    out.push({ name, opts, ...r });
+    console.log(`${name.padEnd(18)} ${JSON.stringify(opts).padEnd(44)} kernel ${r.kernelMs.toFixed(4)} ms (${r.kernelGBps.toFixed(0)} GB/s)  libtorch ${r.refMs.toFixed(4)} ms  x${(r.refMs / r.kernelMs).toFixed(1)}`);
+  } catch (e) { console.log(name, 'FAILED', e.message); out.push({ name, opts, error: e.message }); }
+}
+writeFileSync(process.argv[3], JSON.stringify(out, null, 1));
+JS
+  node "$WORK/kbench.mjs" "$ROOT/build/Release/gtr_native.node" "$WORK/kernels.json" 2>&1 | tee -a "$WORK/bench.log"
+fi
+
+if has floor; then stamp "floor"; python3 bench/floor.py "$WORK/floor.json" > "$WORK/floor.log" 2>&1 || tail -20 "$WORK/floor.log"; fi
+
+# ---- the project's own benches (written by the rollout / training engineers), when present:
+# each is run with GTR_BENCH_OUT=$WORK and is expected to write <name>.json there.
+run_bench() {
+  local stem="$1" f
+  for f in bench/$stem.mjs bench/$stem.js bench/$stem.ts bench/$stem.sh; do
+    [[ -f "$f" ]] || continue
+    stamp "project bench $f"
+    case "$f" in
+      *.sh) bash "$f" ;;
+      *.ts) node node_modules/tsx/dist/cli.mjs "$f" ;;
+      *) node "$f" ;;
+    esac 2>&1 | tee -a "$WORK/bench.log" | tail -40
+    return
+  done
+  stamp "no bench/$stem.* yet"
+}
+has generate && run_bench generate
+has train && run_bench train
+has step && run_bench step
+
+if has peer; then
+  stamp "HF peer (eager generate bs 64/256, training step)"
+  OUT="$WORK" python3 bench/hf_peer_baseline.py > "$WORK/peer.log" 2>&1 || tail -30 "$WORK/peer.log"
+fi
+if has peer_compiled; then
+  stamp "HF peer (static cache + compile)"
+  OUT="$WORK" python3 bench/hf_peer_compiled_generate.py > "$WORK/peer_compiled.log" 2>&1 || tail -30 "$WORK/peer_compiled.log"
+fi
+
+# ---- combine, table, results file
+RESULT="results-$DATE-$DEVICE_SLUG.json"
+python3 bench/report.py "$WORK" "$OUTDIR/$RESULT" --date "$DATE" --device "$DEVICE_NAME"
+cat "$WORK"/*.log > "$OUTDIR/bench.log" 2>/dev/null || true
+cp "$WORK/kernel-errors.txt" "$OUTDIR/" 2>/dev/null || true
+mkdir -p bench/results && cp "$OUTDIR/$RESULT" bench/results/ 2>/dev/null || true
+stamp "done: $OUTDIR/$RESULT"

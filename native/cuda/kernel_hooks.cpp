@@ -1,0 +1,312 @@
+// Test and benchmark hooks for the kernels (no ObjectWrap): registers on the addon's exports
+//   kernelDebug(name, opts) -> object of error metrics (kernel vs float64 reference, and the
+//     libtorch reference in the kernel's dtype vs float64), on inputs drawn from opts.seed
+//   kernelBench(name, opts) -> { kernelMs, refMs, bytes, kernelGBps, refGBps } (CUDA builds only)
+// Both run synchronously on the JS thread (tests and benches only). Names: decode_attention,
+// rms_norm, rope, swiglu, logprob_entropy, sample, sample_stats. See test/gpu-kernels.test.ts.
+#include "cuda/kernel_hooks.h"
+#include "cuda/dispatch.h"
+#include "core/errors.h"
+#include "core/convert.h"
+#include "model/qwen3.h"
+#include <ATen/CPUGeneratorImpl.h>
+#include <cmath>
+#include <string>
+#ifdef GTR_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
+
+namespace gtr {
+namespace {
+
+struct Opts {
+  Napi::Object o;
+  double num(const char* k, double d) const {
+    return o.Has(k) && o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().DoubleValue() : d;
+  }
+  int64_t i64(const char* k, int64_t d) const { return static_cast<int64_t>(num(k, static_cast<double>(d))); }
+  bool flag(const char* k, bool d) const { return o.Has(k) && o.Get(k).IsBoolean() ? o.Get(k).As<Napi::Boolean>().Value() : d; }
+  std::string str(const char* k, const std::string& d) const {
+    return o.Has(k) && o.Get(k).IsString() ? o.Get(k).As<Napi::String>().Utf8Value() : d;
+  }
+};
+
+struct Ctx {
+  at::Device dev{at::kCPU};
+  at::ScalarType dtype = at::kBFloat16;
+  at::Generator gen;
+  explicit Ctx(const Opts& o)
+      : dev(parse_device(o.str("device", at::hasCUDA() ? "cuda" : "cpu"))),
+        dtype(parse_dtype(o.str("dtype", "bfloat16"))),
+        gen(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.i64("seed", 1)))) {}
+  // normal(0, std) drawn on the CPU in float32 (reproducible), then moved and cast.
+  at::Tensor randn(at::IntArrayRef shape, double std = 1.0) {
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+    t.normal_(0.0, std, gen);
+    return t.to(dev, dtype);
+  }
+  at::Tensor randint(int64_t lo, int64_t hi, at::IntArrayRef shape) {
+    return at::randint(lo, hi, shape, gen, at::TensorOptions().dtype(at::kLong)).to(dev);
+  }
+  at::Tensor rand(at::IntArrayRef shape) {
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+    t.uniform_(0.0, 1.0, gen);
+    return t.to(dev);
+  }
+};
+
+at::Tensor f64(const at::Tensor& t) { return t.to(at::kCPU).to(at::kDouble); }
+double rel_err(const at::Tensor& a, const at::Tensor& ref) {
+  at::Tensor r = f64(ref);
+  const double den = r.norm().item<double>();
+  const double num = (f64(a) - r).norm().item<double>();
+  return den > 0 ? num / den : num;
+}
+double max_abs(const at::Tensor& a, const at::Tensor& b) {
+  return a.numel() == 0 ? 0.0 : (f64(a) - f64(b)).abs().max().item<double>();
+}
+bool finite(const at::Tensor& t) { return t.numel() == 0 || at::isfinite(t.to(at::kFloat)).all().item<bool>(); }
+
+void sync(const at::Device& d) {
+  if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).item<float>();  // a device -> host copy syncs
+}
+
+Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
+  Ctx c(o);
+  Napi::Object r = Napi::Object::New(env);
+  const bool kernel = kernels::cuda_kernels_enabled() && c.dev.is_cuda();
+  r.Set("usedKernel", kernel);
+  if (name == "decode_attention") {
+    const int64_t B = o.i64("batch", 8), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    const int64_t cap = o.i64("capacity", 300), slots = o.i64("slots", B + 3), splits = o.i64("splits", 0);
+    const bool bshd = o.str("layout", "bhsd") == "bshd";
+    at::Tensor q = c.randn({B, H, D});
+    at::Tensor kbuf = bshd ? c.randn({slots, cap, KVH, D}) : c.randn({slots, KVH, cap, D});
+    at::Tensor vbuf = bshd ? c.randn({slots, cap, KVH, D}) : c.randn({slots, KVH, cap, D});
+    at::Tensor kc = bshd ? kbuf.permute({0, 2, 1, 3}) : kbuf, vc = bshd ? vbuf.permute({0, 2, 1, 3}) : vbuf;
+    at::Tensor sid = at::randperm(slots, c.gen, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, B).to(c.dev, at::kInt);
+    at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
+    if (o.flag("zeroLength", false) && B > 1) len.narrow(0, 0, 1).fill_(0);
+    const int64_t maxlen = o.i64("maxLength", -1);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    at::Tensor out;
+#ifdef GTR_WITH_CUDA
+    if (kernel) out = cuda::decode_attention(q, kc, vc, sid, len, scale, maxlen, splits);
+#endif
+    if (!out.defined()) out = kernels::decode_attention(q, kc, vc, sid, len, scale, maxlen);
+    at::Tensor ref64 = kernels::ref::decode_attention(f64(q), f64(kc), f64(vc), sid.cpu(), len.cpu(), scale, -1);
+    at::Tensor refdt = kernels::ref::decode_attention(q, kc, vc, sid, len, scale, -1);
+    r.Set("relErr", rel_err(out, ref64));
+    r.Set("refRelErr", rel_err(refdt, ref64));
+    r.Set("maxAbsErr", max_abs(out, ref64));
+    r.Set("finite", finite(out));
+  } else if (name == "rms_norm") {
+    const int64_t rows = o.i64("rows", 64), Hd = o.i64("hidden", 2048);
+    at::Tensor x = c.randn({rows, Hd}), res = c.randn({rows, Hd}), w = c.randn({Hd}, 0.5).add_(1.0);
+    const double eps = 1e-6;
+    if (o.flag("residual", true)) {
+      at::Tensor xk = x.clone(), rk = res.clone();
+      kernels::fused_add_rms_norm(xk, rk, w, eps);
+      auto refdt = kernels::ref::fused_add_rms_norm(x, res, w, eps);
+      at::Tensor sum64 = f64(x) + f64(res);
+      at::Tensor ref64 = gtr::rms_norm(f64(refdt.second), f64(w), eps);  // norm of the dtype-rounded sum
+      r.Set("relErr", rel_err(xk, ref64));
+      r.Set("refRelErr", rel_err(refdt.first, ref64));
+      r.Set("maxAbsVsRef", max_abs(xk, refdt.first));
+      r.Set("residualMaxAbsDiff", max_abs(rk, refdt.second));
+      r.Set("residualRelErr", rel_err(rk, sum64));
+      r.Set("finite", finite(xk) && finite(rk));
+    } else {
+      at::Tensor out = kernels::rms_norm(x, w, eps);
+      at::Tensor ref64 = gtr::rms_norm(f64(x), f64(w), eps);
+      r.Set("relErr", rel_err(out, ref64));
+      r.Set("refRelErr", rel_err(kernels::ref::rms_norm(x, w, eps), ref64));
+      r.Set("maxAbsVsRef", max_abs(out, kernels::ref::rms_norm(x, w, eps)));
+      r.Set("finite", finite(out));
+    }
+  } else if (name == "rope") {
+    const int64_t T = o.i64("tokens", 64), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    at::Tensor q = c.randn({T, H, D}), k = c.randn({T, KVH, D});
+    at::Tensor pos = c.randint(0, o.i64("maxPosition", 40000), {T});
+    Rope rp = rope_tables(pos, D, o.num("theta", 1e6));
+    at::Tensor qk = q.clone(), kk = k.clone();
+    auto out = kernels::rope(qk, kk, rp.cos, rp.sin);
+    auto refdt = kernels::ref::rope(q, k, rp.cos, rp.sin);
+    Rope rp64{f64(rp.cos), f64(rp.sin)};
+    at::Tensor q64 = apply_rope(f64(q), rp64), k64 = apply_rope(f64(k), rp64);
+    r.Set("relErr", std::max(rel_err(out.first, q64), rel_err(out.second, k64)));
+    r.Set("refRelErr", std::max(rel_err(refdt.first, q64), rel_err(refdt.second, k64)));
+    r.Set("maxAbsVsRef", std::max(max_abs(out.first, refdt.first), max_abs(out.second, refdt.second)));
+    r.Set("inPlace", out.first.data_ptr() == qk.data_ptr());
+    r.Set("finite", finite(out.first) && finite(out.second));
+  } else if (name == "swiglu") {
+    const int64_t rows = o.i64("rows", 64), I = o.i64("inter", 6144);
+    at::Tensor gu = c.randn({rows, 2 * I}, 2.0);
+    at::Tensor g = gu.narrow(1, 0, I), u = gu.narrow(1, I, I);
+    at::Tensor out = o.flag("fused", false) ? kernels::swiglu_fused(gu) : kernels::swiglu(g.contiguous(), u.contiguous());
+    at::Tensor refdt = kernels::ref::swiglu(g, u);
+    at::Tensor ref64 = kernels::ref::swiglu(f64(g), f64(u));
+    r.Set("relErr", rel_err(out, ref64));
+    r.Set("refRelErr", rel_err(refdt, ref64));
+    r.Set("maxAbsVsRef", max_abs(out, refdt));
+    r.Set("finite", finite(out));
+  } else if (name == "logprob_entropy") {
+    const int64_t N = o.i64("rows", 32), V = o.i64("vocab", 151936);
+    at::Tensor z = c.randn({N, V}, o.num("std", 3.0));
+    at::Tensor tg = c.randint(0, V, {N});
+    auto [lp, ent, lse] = kernels::chunk_logprob_entropy(z, tg);
+    auto [lp64, ent64, lse64] = kernels::ref::chunk_logprob_entropy(f64(z), tg.cpu());
+    r.Set("logprobRelErr", rel_err(lp, lp64));
+    r.Set("entropyRelErr", rel_err(ent, ent64));
+    r.Set("lseRelErr", rel_err(lse, lse64));
+    at::Tensor glp = c.rand({N}).to(at::kFloat), gent = c.rand({N}).to(at::kFloat).sub_(0.5);
+    at::Tensor gk = kernels::chunk_logprob_entropy_backward(z, tg, lse, ent, glp, gent);
+    // float64 autograd of the same objective as the independent reference
+    at::Tensor z64 = f64(z).requires_grad_(true);
+    at::Tensor lsm = at::log_softmax(z64, 1);
+    at::Tensor obj = (f64(glp) * lsm.gather(1, tg.cpu().unsqueeze(1)).squeeze(1)).sum() +
+                     (f64(gent) * -(lsm.exp() * lsm).sum(1)).sum();
+    obj.backward();
+    r.Set("gradRelErr", rel_err(gk, z64.grad()));
+    r.Set("refGradRelErr", rel_err(kernels::ref::chunk_logprob_entropy_backward(z, tg, lse64.to(c.dev), ent64.to(c.dev), glp, gent), z64.grad()));
+    r.Set("finite", finite(lp) && finite(ent) && finite(gk));
+  } else if (name == "sample") {
+    const int64_t B = o.i64("batch", 64), V = o.i64("vocab", 151936);
+    const double temp = o.num("temperature", 1.0), top_p = o.num("topP", 1.0), min_p = o.num("minP", 0.0);
+    const int64_t top_k = o.i64("topK", 0);
+    at::Tensor z = c.randn({B, V}, o.num("std", 3.0));
+    at::Tensor u = c.rand({B});
+    auto [tk, lpk] = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u);
+    auto [tr, lpr] = kernels::ref::sample_tokens(z, temp, top_k, top_p, min_p, u);
+    const double mismatch = (tk != tr).to(at::kDouble).mean().item<double>();
+    r.Set("mismatchFraction", mismatch);
+    r.Set("logprobMaxAbsDiff", max_abs(lpk, lpr));
+    if (temp > 0) {
+      at::Tensor zz = z.to(at::kFloat) / temp;
+      at::Tensor keep = kernels::ref::sample_keep_mask(zz, top_k, top_p, min_p);
+      r.Set("inKeepFraction", keep.gather(1, tk.unsqueeze(1)).to(at::kDouble).mean().item<double>());
+      r.Set("keptMean", keep.to(at::kDouble).sum(1).mean().item<double>());
+    } else {
+      r.Set("inKeepFraction", 1.0);
+    }
+    r.Set("tokensInRange", ((tk >= 0) & (tk < V)).all().item<bool>());
+  } else if (name == "sample_stats") {
+    const int64_t draws = o.i64("draws", 200000), V = o.i64("vocab", 64);
+    const double temp = o.num("temperature", 1.0), top_p = o.num("topP", 1.0), min_p = o.num("minP", 0.0);
+    const int64_t top_k = o.i64("topK", 0);
+    at::Tensor row = c.randn({1, V}, o.num("std", 1.5));
+    at::Tensor z = row.expand({draws, V});  // row stride 0: one distribution, many draws
+    at::Tensor u = c.rand({draws});
+    at::Tensor tk = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u).first;
+    at::Tensor counts = at::bincount(tk.cpu(), {}, V).to(at::kDouble);
+    at::Tensor zz = row.to(at::kCPU, at::kFloat) / temp;
+    at::Tensor keep = kernels::ref::sample_keep_mask(zz, top_k, top_p, min_p).squeeze(0);
+    at::Tensor p = (at::softmax(zz.to(at::kDouble), 1).squeeze(0) * keep);
+    p = p / p.sum();
+    at::Tensor expct = p * static_cast<double>(draws);
+    at::Tensor kept = keep & (expct > 5.0);
+    const double outside = counts.masked_select(keep.logical_not()).sum().item<double>();
+    const double chi2 = ((counts - expct).pow(2) / expct).masked_select(kept).sum().item<double>();
+    const int64_t dof = std::max<int64_t>(1, kept.sum().item<int64_t>() - 1);
+    r.Set("chi2PerDof", chi2 / static_cast<double>(dof));
+    r.Set("dof", static_cast<double>(dof));
+    r.Set("outsideKeep", outside);
+    r.Set("tv", 0.5 * (counts / static_cast<double>(draws) - p).abs().sum().item<double>());
+  } else {
+    throw std::invalid_argument("kernelDebug: unknown kernel '" + name + "'");
+  }
+  return r;
+}
+
+#ifdef GTR_WITH_CUDA
+Napi::Object bench(Napi::Env env, const std::string& name, const Opts& o) {
+  at::NoGradGuard ng;
+  at::Device dev(at::kCUDA, 0);
+  auto opt = at::TensorOptions().device(dev).dtype(at::kBFloat16);
+  double bytes = 0, kms = 0, rms = 0;
+  const int iters = static_cast<int>(o.i64("iters", 20));
+  if (name == "decode_attention") {
+    const int64_t B = o.i64("batch", 256), L = o.i64("length", 512), cap = o.i64("capacity", 768);
+    const int64_t H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    at::Tensor q = at::randn({B, H, D}, opt), kc = at::randn({B, KVH, cap, D}, opt), vc = at::randn({B, KVH, cap, D}, opt);
+    at::Tensor sid = at::arange(B, opt.dtype(at::kInt)), len = at::full({B}, L, opt.dtype(at::kInt));
+    const double sc = 1.0 / std::sqrt(static_cast<double>(D));
+    kms = cuda::time_cuda_ms([&] { cuda::decode_attention(q, kc, vc, sid, len, sc, L); }, 3, iters);
+    rms = cuda::time_cuda_ms([&] { kernels::ref::decode_attention(q, kc, vc, sid, len, sc, L); }, 2, 5);
+    bytes = 2.0 * B * L * KVH * D * 2 + 2.0 * B * H * D * 2;
+  } else if (name == "rms_norm") {
+    const int64_t rows = o.i64("rows", 256), Hd = o.i64("hidden", 2048);
+    at::Tensor x = at::randn({rows, Hd}, opt), res = at::randn({rows, Hd}, opt), w = at::randn({Hd}, opt);
+    kms = cuda::time_cuda_ms([&] { cuda::fused_add_rms_norm(x, res, w, 1e-6); }, 3, iters);
+    rms = cuda::time_cuda_ms([&] { kernels::ref::fused_add_rms_norm(x, res, w, 1e-6); }, 3, iters);
+    bytes = 4.0 * rows * Hd * 2;
+  } else if (name == "rope") {
+    const int64_t T = o.i64("tokens", 256), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    at::Tensor q = at::randn({T, H, D}, opt), k = at::randn({T, KVH, D}, opt);
+    Rope rp = rope_tables(at::arange(T, opt.dtype(at::kLong)), D, 1e6);
+    kms = cuda::time_cuda_ms([&] { cuda::rope_inplace(q, k, rp.cos, rp.sin); }, 3, iters);
+    rms = cuda::time_cuda_ms([&] { kernels::ref::rope(q, k, rp.cos, rp.sin); }, 3, iters);
+    bytes = 2.0 * T * (H + KVH) * D * 2 + 2.0 * T * D * 4;
+  } else if (name == "swiglu") {
+    const int64_t rows = o.i64("rows", 256), I = o.i64("inter", 6144);
+    at::Tensor gu = at::randn({rows, 2 * I}, opt);
+    kms = cuda::time_cuda_ms([&] { cuda::swiglu_fused(gu); }, 3, iters);
+    rms = cuda::time_cuda_ms([&] { kernels::ref::swiglu(gu.narrow(1, 0, I), gu.narrow(1, I, I)); }, 3, iters);
+    bytes = 3.0 * rows * I * 2;
+  } else if (name == "sample") {
+    const int64_t B = o.i64("batch", 256), V = o.i64("vocab", 151936);
+    at::Tensor z = at::randn({B, V}, opt).mul_(3.0);
+    at::Tensor u = at::rand({B}, opt.dtype(at::kFloat));
+    const double t = o.num("temperature", 1.0), p = o.num("topP", 1.0), mp = o.num("minP", 0.0);
+    const int64_t k = o.i64("topK", 0);
+    kms = cuda::time_cuda_ms([&] { cuda::sample_tokens(z, t, k, p, mp, u); }, 3, iters);
+    rms = cuda::time_cuda_ms([&] { kernels::ref::sample_tokens(z, t, k, p, mp, u); }, 2, 5);
+    bytes = 1.0 * B * V * 2;
+  } else if (name == "logprob_entropy") {
+    const int64_t N = o.i64("rows", 1024), V = o.i64("vocab", 151936);
+    at::Tensor z = at::randn({N, V}, opt);
+    at::Tensor tg = at::randint(0, V, {N}, opt.dtype(at::kLong));
+    kms = cuda::time_cuda_ms([&] { cuda::chunk_logprob_entropy(z, tg); }, 3, iters);
+    rms = cuda::time_cuda_ms([&] { kernels::ref::chunk_logprob_entropy(z, tg); }, 2, 5);
+    bytes = 1.0 * N * V * 2;
+  } else {
+    throw std::invalid_argument("kernelBench: unknown kernel '" + name + "'");
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("kernelMs", kms);
+  r.Set("refMs", rms);
+  r.Set("bytes", bytes);
+  r.Set("kernelGBps", bytes / (kms * 1e-3) / 1e9);
+  r.Set("refGBps", bytes / (rms * 1e-3) / 1e9);
+  return r;
+}
+#endif
+
+Napi::Value KernelDebug(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsString(), "kernelDebug(name, opts?)");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Opts o{info.Length() >= 2 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env)};
+  GTR_JS_TRY(env, return debug(env, name, o));
+}
+
+Napi::Value KernelBench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsString(), "kernelBench(name, opts?)");
+#ifdef GTR_WITH_CUDA
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Opts o{info.Length() >= 2 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env)};
+  GTR_JS_TRY(env, return bench(env, name, o));
+#else
+  GTR_THROW_ERROR(env, "kernelBench: this addon was built without CUDA");
+#endif
+}
+
+}  // namespace
+
+void register_kernel_hooks(Napi::Env env, Napi::Object exports) {
+  exports.Set("kernelDebug", Napi::Function::New(env, KernelDebug));
+  exports.Set("kernelBench", Napi::Function::New(env, KernelBench));
+}
+
+}  // namespace gtr

@@ -1,0 +1,261 @@
+// Token sampling with temperature, top-k, top-p and min-p in one kernel, one block per row.
+// Semantics (the libtorch reference in dispatch.cpp implements the same):
+//   z = logits / temperature; M = max z; S = sum exp(z - M)
+//   keep z >= max(t_k, t_p, t_m): t_k = k-th largest z (top_k > 0), t_p = the z at which the
+//   descending cumulative mass of the top-k survivors first reaches top_p of their mass (top_p < 1),
+//   t_m = M + log(min_p) (min_p > 0); ties at a threshold are kept.
+//   token = smallest index whose inclusive cumulative kept mass (in index order) exceeds u * kept.
+//   logprob = z[token] - M - log S (unfiltered distribution). temperature <= 0: argmax (lowest
+//   index on ties), logprob under temperature 1.
+// Thresholds are found by MSB-first radix select (4 passes of 8 bits) on order-preserving uint32
+// keys, counting elements for top-k and summing mass for top-p; the unfiltered path reads the row
+// twice (statistics, then the chosen warp's chunk).
+#include "common.cuh"
+#include "launch.h"
+
+namespace gtr {
+namespace cuda {
+namespace {
+
+constexpr int kThreads = 512;
+constexpr int kWarps = kThreads / 32;
+
+__device__ __forceinline__ uint32_t fkey(float f) {
+  const uint32_t u = __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+template <typename T>
+struct Row {
+  const T* p;
+  bool divide;
+  float t;
+  __device__ __forceinline__ float operator()(int i) const {
+    const float x = dev::to_float(p[i]);
+    return divide ? x / t : x;
+  }
+};
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64_t ld, int V, float temperature,
+                                                          int top_k, float top_p, float min_p, const float* uniforms,
+                                                          int64_t* tokens, float* logprobs) {
+  __shared__ float w_m[kWarps], w_s[kWarps], w_mass[kWarps];
+  __shared__ float w_best[kWarps];
+  __shared__ int w_best_i[kWarps];
+  __shared__ unsigned int hist_c[256];
+  __shared__ float hist_m[256];
+  __shared__ uint32_t sh_prefix, sh_mask;
+  __shared__ float sh_remaining_mass;
+  __shared__ int sh_remaining_count;
+  __shared__ float sh_M, sh_S, sh_kept_mass;
+  __shared__ uint32_t sh_thresh;
+  __shared__ int sh_warp_sel;
+  __shared__ float sh_target;
+
+  const int64_t row = blockIdx.x;
+  const bool greedy = !(temperature > 0.f);
+  Row<T> z{logits + row * ld, !greedy && temperature != 1.f, temperature};
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int chunk = ((V + kWarps - 1) / kWarps + 31) / 32 * 32;
+  const int c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
+
+  // Pass 1: per-warp online max / sum and argmax over its chunk (coalesced, lane-strided).
+  dev::LseState st;
+  float best = -INFINITY;
+  int best_i = 0x7fffffff;
+  for (int i = c0 + lane; i < c1; i += 32) {
+    const float x = z(i);
+    st.add(x);
+    if (x > best) { best = x; best_i = i; }  // lowest index first per lane
+  }
+  st = dev::warp_merge(st);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ob = __shfl_xor_sync(0xffffffffu, best, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, best_i, o);
+    if (ob > best || (ob == best && oi < best_i)) { best = ob; best_i = oi; }
+  }
+  if (lane == 0) { w_m[warp] = st.m; w_s[warp] = st.s; w_best[warp] = best; w_best_i[warp] = best_i; }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    dev::LseState g;
+    float b = -INFINITY;
+    int bi = 0;
+    for (int w = 0; w < kWarps; ++w) {
+      dev::LseState o; o.m = w_m[w]; o.s = w_s[w]; o.t = 0.f;
+      g.merge(o);
+      if (w_best[w] > b) { b = w_best[w]; bi = w_best_i[w]; }
+    }
+    sh_M = g.m; sh_S = g.s;
+    if (greedy) {
+      tokens[row] = bi;
+      logprobs[row] = b - g.m - logf(g.s);
+    }
+  }
+  __syncthreads();
+  if (greedy) return;
+  const float M = sh_M, S = sh_S;
+
+  const bool use_k = top_k > 0 && top_k < V;
+  const bool use_p = top_p < 1.f;
+  const bool use_m = min_p > 0.f;
+  uint32_t thresh = 0;
+  if (use_m) thresh = fkey(M + logf(min_p));
+
+  // Radix select: `mode` 0 = top-k by count, 1 = top-p by mass among keys >= floor_key.
+  auto radix = [&](int mode, uint32_t floor_key, float need_mass, int need_count) -> uint32_t {
+    if (threadIdx.x == 0) { sh_prefix = 0; sh_mask = 0; sh_remaining_mass = need_mass; sh_remaining_count = need_count; }
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      for (int i = threadIdx.x; i < 256; i += kThreads) { hist_c[i] = 0; hist_m[i] = 0.f; }
+      __syncthreads();
+      const uint32_t prefix = sh_prefix, mask = sh_mask;
+      for (int i = threadIdx.x; i < V; i += kThreads) {
+        const float x = z(i);
+        const uint32_t k = fkey(x);
+        if ((k & mask) != prefix || k < floor_key) continue;
+        const int d = (k >> shift) & 0xff;
+        if (mode == 0) atomicAdd(&hist_c[d], 1u);
+        else atomicAdd(&hist_m[d], __expf(x - M));
+      }
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        int chosen = -1, last_nonempty = -1;
+        if (mode == 0) {
+          int rem = sh_remaining_count;
+          for (int d = 255; d >= 0; --d) {
+            const int c = (int)hist_c[d];
+            if (c == 0) continue;
+            last_nonempty = d;
+            if (c >= rem) { chosen = d; break; }
+            rem -= c;
+          }
+          sh_remaining_count = rem;
+        } else {
+          float rem = sh_remaining_mass;
+          for (int d = 255; d >= 0; --d) {
+            const float m = hist_m[d];
+            if (!(m > 0.f)) continue;
+            last_nonempty = d;
+            if (m >= rem) { chosen = d; break; }
+            rem -= m;
+          }
+          sh_remaining_mass = rem;
+        }
+        if (chosen < 0) chosen = last_nonempty < 0 ? 0 : last_nonempty;
+        sh_prefix = prefix | ((uint32_t)chosen << shift);
+        sh_mask = mask | (0xffu << shift);
+      }
+      __syncthreads();
+    }
+    return sh_prefix;
+  };
+
+  uint32_t tk = 0;
+  if (use_k) tk = radix(0, 0u, 0.f, top_k);
+  if (use_p) {
+    float base_mass = S;
+    if (use_k) {
+      float m = 0.f;
+      for (int i = threadIdx.x; i < V; i += kThreads) {
+        const float x = z(i);
+        if (fkey(x) >= tk) m += __expf(x - M);
+      }
+      __shared__ float scratch[33];
+      base_mass = dev::block_sum(m, scratch);
+    }
+    const uint32_t tp = radix(1, tk, top_p * base_mass, 0);
+    thresh = max(thresh, tp);
+  }
+  thresh = max(thresh, tk);
+  const bool filter = use_k || use_p || use_m;
+
+  // Per-warp kept mass.
+  float wm;
+  if (filter) {
+    float m = 0.f;
+    for (int i = c0 + lane; i < c1; i += 32) {
+      const float x = z(i);
+      if (fkey(x) >= thresh) m += __expf(x - M);
+    }
+    wm = dev::warp_sum(m);
+  } else {
+    wm = w_s[warp] * (w_m[warp] == -INFINITY ? 0.f : __expf(w_m[warp] - M));
+  }
+  if (lane == 0) w_mass[warp] = wm;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float total = 0.f;
+    for (int w = 0; w < kWarps; ++w) total += w_mass[w];
+    const float target = uniforms[row] * total;
+    float cum = 0.f;
+    int sel = -1, last = -1;
+    for (int w = 0; w < kWarps; ++w) {
+      if (w_mass[w] > 0.f) last = w;
+      if (sel < 0 && w_mass[w] > 0.f && cum + w_mass[w] > target) { sel = w; break; }
+      cum += w_mass[w];
+    }
+    if (sel < 0) { sel = last < 0 ? 0 : last; cum = 0.f; for (int w = 0; w < sel; ++w) cum += w_mass[w]; }
+    sh_warp_sel = sel;
+    sh_target = target - cum;  // mass to pass inside the selected warp's chunk
+    sh_kept_mass = total;
+    sh_thresh = thresh;
+  }
+  __syncthreads();
+  if (warp != sh_warp_sel) return;
+  const float target = sh_target;
+  const uint32_t th = sh_thresh;
+  float running = 0.f;
+  int last_kept = -1;
+  int found = -1;
+  for (int base = c0; base < c1; base += 32) {
+    const int i = base + lane;
+    float m = 0.f;
+    if (i < c1) {
+      const float x = z(i);
+      if (!filter || fkey(x) >= th) { m = __expf(x - M); last_kept = i; }
+    }
+    // inclusive warp scan
+    float incl = m;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      const float y = __shfl_up_sync(0xffffffffu, incl, o);
+      if (lane >= o) incl += y;
+    }
+    const unsigned hit = __ballot_sync(0xffffffffu, m > 0.f && running + incl > target);
+    if (hit) { found = base + __ffs(hit) - 1; break; }
+    running += __shfl_sync(0xffffffffu, incl, 31);
+  }
+  if (found < 0) {
+    // rounding left the target past the end: take the last kept token of the chunk
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) last_kept = max(last_kept, __shfl_xor_sync(0xffffffffu, last_kept, o));
+    found = last_kept < 0 ? c0 : last_kept;
+  }
+  if (lane == 0) {
+    tokens[row] = found;
+    logprobs[row] = z(found) - M - logf(S);
+  }
+}
+
+}  // namespace
+
+namespace raw {
+
+cudaError_t sample_tokens(const void* logits, int64_t ld, int B, int V, float temperature, int top_k, float top_p,
+                          float min_p, const float* uniforms, int64_t* tokens, float* logprobs, int dtype,
+                          cudaStream_t stream) {
+  if (V <= 0 || B < 0) return cudaErrorInvalidValue;
+  if (B == 0) return cudaSuccess;
+  if (dtype == kBF16)
+    sample_kernel<__nv_bfloat16><<<B, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(logits), ld, V,
+                                                             temperature, top_k, top_p, min_p, uniforms, tokens, logprobs);
+  else
+    sample_kernel<float><<<B, kThreads, 0, stream>>>(static_cast<const float*>(logits), ld, V, temperature, top_k,
+                                                     top_p, min_p, uniforms, tokens, logprobs);
+  return cudaGetLastError();
+}
+
+}  // namespace raw
+}  // namespace cuda
+}  // namespace gtr

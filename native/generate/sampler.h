@@ -1,0 +1,44 @@
+// Token sampling for the rollout engine, as Hugging Face transformers' logits processors define it
+// (generation/logits_process.py), applied in transformers' order:
+//   TemperatureLogitsWarper (scores / T), TopKLogitsWarper (keep scores >= the k-th largest, ties
+//   kept), TopPLogitsWarper (min_tokens_to_keep = 1: sort ascending, drop tokens whose ascending
+//   cumulative probability is <= 1 - top_p), MinPLogitsWarper (drop probs < min_p * max prob).
+// Each warper sees the scores the previous one left (-inf for dropped tokens). temperature 0 is
+// greedy argmax (no warper applies). Disabled values: top_k 0, top_p 1, min_p 0.
+//
+// Randomness: one uniform per (row, step), drawn by the caller from a counter-based hash of
+// (seed, prompt index, sample index, step) (sequence_uniform24), so a sequence's stream never
+// depends on which other sequences share the batch. The token is the inverse CDF of the warped
+// distribution at that uniform (float32 cumulative sum; in descending-score order when top-p is on,
+// in vocabulary order otherwise).
+//
+// Returned log-prob: log softmax(logits / T)[token], the temperature-scaled, *untruncated*
+// distribution (what RL trainers recompute); log softmax(logits)[token] at temperature 0.
+#pragma once
+#include <ATen/ATen.h>
+#include <cstdint>
+
+namespace gtr {
+
+struct SamplerOptions {
+  double temperature = 1.0;  // >= 0; 0 = greedy
+  int64_t top_k = 0;         // 0 = off
+  double top_p = 1.0;        // (0, 1]; 1 = off
+  double min_p = 0.0;        // [0, 1]; 0 = off
+};
+
+struct SampleOut {
+  at::Tensor tokens;    // int64 [B], on the logits' device
+  at::Tensor logprobs;  // float32 [B]
+};
+
+// A 24-bit uniform integer for (seed, prompt, sample, step) (splitmix64 chain); u = value / 2^24.
+uint32_t sequence_uniform24(uint64_t seed, int64_t prompt, int64_t sample, int64_t step);
+
+// logits float32 [B, V]; uniforms float32 [B] in [0, 1) (ignored when greedy). Throws on bad shapes.
+SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& opt, const at::Tensor& uniforms);
+
+// Which tokens the warpers keep: bool [B, V] (all true for greedy / no truncation). Test hook.
+at::Tensor kept_mask(const at::Tensor& logits, const SamplerOptions& opt);
+
+}  // namespace gtr

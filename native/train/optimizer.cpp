@@ -1,0 +1,270 @@
+#include "train/optimizer.h"
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io/tensor_io.h"
+
+namespace gtr {
+
+// ---------------------------------------------------------------------------------------------
+// Named-tensor safetensors files.
+
+static std::string tag_of(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "F32";
+    case at::kBFloat16: return "BF16";
+    case at::kHalf: return "F16";
+    case at::kLong: return "I64";
+    case at::kInt: return "I32";
+    case at::kByte: return "U8";
+    default: throw std::invalid_argument(std::string("no safetensors tag for dtype ") + c10::toString(t));
+  }
+}
+
+static std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') o += '\\', o += ch;
+    else if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      o += buf;
+    } else o += ch;
+  }
+  return o + "\"";
+}
+
+std::vector<uint8_t> named_tensors_header(const NamedTensors& tensors,
+                                          const std::vector<std::pair<std::string, std::string>>& metadata) {
+  std::string j = "{";
+  if (!metadata.empty()) {
+    j += "\"__metadata__\":{";
+    for (size_t i = 0; i < metadata.size(); ++i)
+      j += (i ? "," : "") + json_string(metadata[i].first) + ":" + json_string(metadata[i].second);
+    j += "}";
+  }
+  uint64_t pos = 0;
+  bool first = metadata.empty();
+  for (const auto& [name, t] : tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    j += (first ? "" : ",") + json_string(name) + ":{\"dtype\":\"" + tag_of(t.scalar_type()) + "\",\"shape\":[";
+    first = false;
+    for (int64_t d = 0; d < t.dim(); ++d) j += (d ? "," : "") + std::to_string(t.size(d));
+    j += "],\"data_offsets\":[" + std::to_string(pos) + "," + std::to_string(pos + bytes) + "]}";
+    pos += bytes;
+  }
+  j += "}";
+  while (j.size() % 8 != 0) j += ' ';
+  std::vector<uint8_t> out(8 + j.size());
+  uint64_t n = j.size();
+  for (int b = 0; b < 8; ++b) out[b] = static_cast<uint8_t>((n >> (8 * b)) & 0xff);
+  std::memcpy(out.data() + 8, j.data(), j.size());
+  return out;
+}
+
+void write_named_tensors(const std::string& path, const NamedTensors& tensors,
+                         const std::vector<std::pair<std::string, std::string>>& metadata) {
+  const std::vector<uint8_t> header = named_tensors_header(tensors, metadata);
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error(tmp + ": cannot create: " + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(tmp + ": " + what + ": " + std::strerror(e));
+  };
+  auto write_all = [&](const void* p, size_t n) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    while (n > 0) {
+      ssize_t w = ::write(fd, b, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        fail("write failed");
+      }
+      b += w;
+      n -= static_cast<size_t>(w);
+    }
+  };
+  write_all(header.data(), header.size());
+  for (const auto& [name, t] : tensors) {
+    at::Tensor c = t.detach().to(at::kCPU).contiguous();
+    if (c.numel() > 0) write_all(c.data_ptr(), c.numel() * c.element_size());
+  }
+  if (::fsync(fd) != 0) fail("fsync failed");
+  if (::close(fd) != 0) throw std::runtime_error(tmp + ": close failed: " + std::strerror(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error(path + ": rename failed: " + std::strerror(e));
+  }
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int dfd = ::open(dir.c_str(), O_RDONLY);
+  if (dfd >= 0) {
+    ::fsync(dfd);  // best effort: some file systems refuse fsync on directories
+    ::close(dfd);
+  }
+}
+
+void read_named_tensors(const std::string& path, NamedTensors& dst,
+                        const std::vector<std::pair<std::string, std::string>>& metadata) {
+  const std::vector<uint8_t> expect = named_tensors_header(dst, metadata);
+  MappedFile f(path);
+  if (f.size() < expect.size())
+    throw std::runtime_error(path + ": trainer state file is " + std::to_string(f.size()) +
+                             " bytes, shorter than the expected header (" + std::to_string(expect.size()) + " bytes)");
+  if (std::memcmp(f.data(), expect.data(), expect.size()) != 0) {
+    const bool ours = std::string(reinterpret_cast<const char*>(f.data()),
+                                  std::min<uint64_t>(f.size(), 4096)).find("gtr-trainer-state") != std::string::npos;
+    throw std::runtime_error(path + (ours ? ": trainer state does not match this trainer (parameter names or shapes, "
+                                            "fp32 masters, or device RNG differ from when it was saved)"
+                                          : ": not a GTR trainer state file"));
+  }
+  uint64_t pos = expect.size();
+  for (auto& [name, t] : dst) {
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    if (pos + bytes > f.size())
+      throw std::runtime_error(path + ": file ends inside tensor '" + name + "' (truncated state file)");
+    if (bytes > 0) {
+      at::Tensor src = at::from_blob(const_cast<uint8_t*>(f.data() + pos), t.sizes(),
+                                     at::TensorOptions().dtype(t.scalar_type()));
+      at::NoGradGuard no_grad;
+      t.copy_(src);
+    }
+    pos += bytes;
+  }
+  if (pos != f.size()) throw std::runtime_error(path + ": " + std::to_string(f.size() - pos) + " trailing bytes after the last tensor");
+}
+
+// ---------------------------------------------------------------------------------------------
+// AdamW.
+
+AdamW::AdamW(NamedTensors params, AdamWOptions opt) : params_(std::move(params)), opt_(opt) {
+  if (!(opt_.beta1 >= 0 && opt_.beta1 < 1) || !(opt_.beta2 >= 0 && opt_.beta2 < 1))
+    throw std::invalid_argument("optimizer betas must be in [0, 1)");
+  if (!(opt_.eps > 0)) throw std::invalid_argument("optimizer eps must be > 0");
+  if (!(opt_.weight_decay >= 0)) throw std::invalid_argument("optimizer weightDecay must be >= 0");
+  const size_t n = params_.size();
+  grads_.resize(n);
+  exp_avg_.resize(n);
+  exp_avg_sq_.resize(n);
+  master_.resize(n);
+}
+
+bool AdamW::uses_master(size_t i) const {
+  return opt_.fp32_master && params_[i].second.scalar_type() != at::kFloat;
+}
+
+void AdamW::absorb_grads() {
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].second;
+    at::Tensor g = p.grad();
+    if (!g.defined()) continue;
+    if (!grads_[i].defined()) grads_[i] = uses_master(i) ? g.to(at::kFloat) : g;
+    else grads_[i].add_(g);
+    p.mutable_grad().reset();
+  }
+}
+
+void AdamW::zero_grad() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    grads_[i].reset();
+    if (params_[i].second.grad().defined()) params_[i].second.mutable_grad().reset();
+  }
+}
+
+bool AdamW::has_grads() const {
+  for (const auto& g : grads_)
+    if (g.defined()) return true;
+  return false;
+}
+
+void AdamW::ensure_state() {
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const at::Tensor& p = params_[i].second;
+    auto f32 = p.options().dtype(at::kFloat);
+    if (!exp_avg_[i].defined()) exp_avg_[i] = at::zeros(p.sizes(), f32);
+    if (!exp_avg_sq_[i].defined()) exp_avg_sq_[i] = at::zeros(p.sizes(), f32);
+    if (uses_master(i) && !master_[i].defined()) master_[i] = p.detach().to(at::kFloat).clone();
+  }
+}
+
+StepResult AdamW::step(double lr, const std::string& skip_reason) {
+  at::NoGradGuard no_grad;
+  StepResult r;
+  r.lr = lr;
+  if (!std::isfinite(lr) || lr < 0) throw std::invalid_argument("step: lr must be a finite number >= 0");
+  // Global L2 norm of all gradients (torch clip_grad_norm_ with norm_type 2), summed in float64.
+  std::vector<at::Tensor> sq;
+  for (const auto& g : grads_)
+    if (g.defined()) sq.push_back(g.to(at::kFloat).pow(2).sum().to(at::kDouble));
+  r.grad_norm = sq.empty() ? 0.0 : std::sqrt(at::stack(sq).sum().item<double>());
+  if (!skip_reason.empty() || !std::isfinite(r.grad_norm)) {
+    r.skipped = true;
+    r.reason = !skip_reason.empty() ? skip_reason : "non-finite gradient (norm " + std::to_string(r.grad_norm) + ")";
+    ++skipped_;
+    zero_grad();
+    r.step = step_;
+    return r;
+  }
+  ensure_state();
+  if (opt_.max_grad_norm > 0) r.clip_coef = std::min(1.0, opt_.max_grad_norm / (r.grad_norm + 1e-6));
+  const int64_t t = ++step_;
+  const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(t));
+  const double step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i].second;
+    at::Tensor w = uses_master(i) ? master_[i] : p;
+    w.mul_(1.0 - lr * opt_.weight_decay);
+    if (grads_[i].defined()) {
+      at::Tensor g = grads_[i].to(at::kFloat);
+      if (r.clip_coef < 1.0) g = g * r.clip_coef;
+      exp_avg_[i].mul_(opt_.beta1).add_(g, 1.0 - opt_.beta1);
+      exp_avg_sq_[i].mul_(opt_.beta2).addcmul_(g, g, 1.0 - opt_.beta2);
+    } else {
+      exp_avg_[i].mul_(opt_.beta1);
+      exp_avg_sq_[i].mul_(opt_.beta2);
+    }
+    at::Tensor denom = (exp_avg_sq_[i].sqrt() / bc2_sqrt).add_(opt_.eps);
+    if (w.scalar_type() == at::kFloat) {
+      w.addcdiv_(exp_avg_[i], denom, -step_size);
+    } else {  // no masters: update in fp32, round once
+      at::Tensor wf = w.to(at::kFloat);
+      wf.addcdiv_(exp_avg_[i], denom, -step_size);
+      w.copy_(wf);
+    }
+    if (uses_master(i)) p.copy_(w);
+  }
+  zero_grad();
+  r.step = step_;
+  return r;
+}
+
+NamedTensors AdamW::state_tensors() {
+  ensure_state();
+  NamedTensors st;
+  st.emplace_back("optimizer.step", at::tensor(std::vector<int64_t>{step_, skipped_}, at::kLong));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    st.emplace_back("exp_avg." + params_[i].first, exp_avg_[i]);
+    st.emplace_back("exp_avg_sq." + params_[i].first, exp_avg_sq_[i]);
+    if (uses_master(i)) st.emplace_back("master." + params_[i].first, master_[i]);
+  }
+  return st;
+}
+
+void AdamW::state_loaded(const NamedTensors& st) {
+  const at::Tensor& s = st.at(0).second;
+  step_ = s[0].item<int64_t>();
+  skipped_ = s[1].item<int64_t>();
+}
+
+}  // namespace gtr

@@ -1,0 +1,296 @@
+#include "train/trainer.h"
+#include <ATen/core/Generator.h>
+#include <cmath>
+#include <mutex>
+#include <stdexcept>
+#include "train/chunked_logprob.h"
+
+namespace gtr {
+
+std::pair<at::Tensor, at::Tensor> response_positions(const PackedInput& b) {
+  const int64_t T = b.ids.size(0);
+  if (b.mask.size(0) != T)
+    throw std::invalid_argument("responseMask has " + std::to_string(b.mask.size(0)) + " entries but tokens has " +
+                                std::to_string(T));
+  at::Tensor m = b.mask.to(at::kBool).contiguous();
+  const bool* mp = m.data_ptr<bool>();
+  std::vector<int64_t> pos, sid;
+  int64_t start = 0, s = 0;
+  for (int64_t len : b.lens) {
+    if (mp[start])
+      throw std::invalid_argument("responseMask[" + std::to_string(start) + "] is set at the first token of sequence " +
+                                  std::to_string(s) + ": a sequence's first token has no log-prob");
+    for (int64_t j = start + 1; j < start + len; ++j)
+      if (mp[j]) {
+        pos.push_back(j);
+        sid.push_back(s);
+      }
+    start += len;
+    ++s;
+  }
+  auto lopt = at::TensorOptions().dtype(at::kLong);
+  return {at::tensor(pos, lopt), at::tensor(sid, lopt)};
+}
+
+// Sets requires_grad on every parameter for the lifetime of the guard (the params are shared with
+// the rollout engine, which must see plain tensors).
+struct RequiresGradGuard {
+  NamedTensors& params;
+  explicit RequiresGradGuard(NamedTensors& p) : params(p) {
+    for (auto& [n, t] : params) t.set_requires_grad(true);
+  }
+  ~RequiresGradGuard() {
+    for (auto& [n, t] : params) t.set_requires_grad(false);
+  }
+};
+
+Trainer::Trainer(std::shared_ptr<PolicyHandle> policy, std::shared_ptr<PolicyHandle> reference, TrainerOptions opt)
+    : policy_(std::move(policy)), reference_(std::move(reference)), model_(policy_->get()), opt_(opt),
+      adamw_(model_->parameters(), opt.adamw) {
+  if (opt_.logprob_chunk < 1) throw std::invalid_argument("logprobChunk must be >= 1");
+  if (reference_) {
+    auto ref = reference_->get();
+    if (ref.get() == model_.get()) throw std::invalid_argument("the reference policy must be a separate Policy object");
+    if (ref->config().vocab_size != model_->config().vocab_size)
+      throw std::invalid_argument("the reference policy's vocabulary size differs from the policy's");
+  }
+}
+
+std::shared_ptr<Qwen3Model> Trainer::model_checked() const {
+  auto m = policy_->get();
+  if (m.get() != model_.get()) throw std::runtime_error("the trainer's policy was disposed or replaced");
+  return m;
+}
+
+std::pair<at::Tensor, at::Tensor> Trainer::logprobs(const PackedInput& b, bool reference) {
+  if (reference && !reference_) throw std::invalid_argument("referenceLogprobs: this trainer has no reference policy");
+  PolicyHandle& h = reference ? *reference_ : *policy_;
+  std::lock_guard<std::mutex> lock(h.mu);
+  auto model = reference ? reference_->get() : model_checked();
+  auto [pos, sid] = response_positions(b);
+  const int64_t T = b.ids.size(0);
+  at::Tensor lp = at::zeros({T}, at::kFloat), ent = at::zeros({T}, at::kFloat);
+  if (pos.numel() == 0) return {lp, ent};
+  at::NoGradGuard no_grad;
+  at::Tensor ids = b.ids.to(model->device());
+  at::Tensor hidden = model->forward_hidden(ids, b.lens);
+  at::Tensor pos_d = pos.to(model->device());
+  at::Tensor h_sel = hidden.index_select(0, pos_d - 1);
+  auto [l, e] = chunked_logprob_entropy(h_sel, model->lm_head(), ids.index_select(0, pos_d), opt_.logprob_chunk);
+  lp.index_copy_(0, pos, l.to(at::kCPU));
+  ent.index_copy_(0, pos, e.to(at::kCPU));
+  return {lp, ent};
+}
+
+Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss& loss) {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  auto model = model_checked();
+  auto [pos, sid] = response_positions(mb.batch);
+  const int64_t T = mb.batch.ids.size(0);
+  auto check_len = [&](const at::Tensor& t, const std::string& what) {
+    if (!t.defined() || t.dim() != 1 || t.size(0) != T)
+      throw std::invalid_argument(what + " must have one value per token (" + std::to_string(T) + ")");
+  };
+  check_len(mb.adv, "advantages");
+  check_len(mb.old_logp, "oldLogprobs");
+  for (size_t k = 0; k < mb.anchors.size(); ++k) check_len(mb.anchors[k], "anchorLogprobs[" + std::to_string(k) + "]");
+  if (loss.cfg.kl_coef > 0) check_len(mb.ref_logp, "refLogprobs (needed when klCoef > 0)");
+  Accum local;
+  local.micro = 1;
+  local.seqs = static_cast<int64_t>(mb.batch.lens.size());
+  if (pos.numel() == 0) {
+    accum_.micro += 1;
+    accum_.seqs += local.seqs;
+    return local.summarize();
+  }
+  const at::Device dev = model->device();
+  RequiresGradGuard grad_guard(model->parameters());
+  at::AutoGradMode grad_mode(true);
+  at::Tensor ids = mb.batch.ids.to(dev);
+  at::Tensor hidden = opt_.checkpoint_layers ? forward_hidden_checkpointed(*model, ids, mb.batch.lens)
+                                             : model->forward_hidden(ids, mb.batch.lens);
+  at::Tensor pos_d = pos.to(dev);
+  at::Tensor h_sel = hidden.index_select(0, pos_d - 1);
+  auto [logp, ent] = chunked_logprob_entropy(h_sel, model->lm_head(), ids.index_select(0, pos_d), opt_.logprob_chunk);
+
+  auto pick = [&](const at::Tensor& t) { return t.to(at::kFloat).index_select(0, pos).to(dev); };
+  LossInputs in;
+  in.logp = logp;
+  in.old_logp = pick(mb.old_logp);
+  for (const auto& a : mb.anchors) in.anchors.push_back(pick(a));
+  in.adv = pick(mb.adv);
+  if (loss.cfg.kl_coef > 0) in.ref_logp = pick(mb.ref_logp);
+  in.entropy = ent;
+  in.seq_ids = sid.to(dev);
+  in.num_seqs = static_cast<int64_t>(mb.batch.lens.size());
+  in.denom_tokens = mb.denom_tokens;
+  in.denom_seqs = mb.denom_seqs;
+  LossTerms terms = compute_loss(loss, in);
+  const double value = terms.loss.item<double>();
+  if (!std::isfinite(value)) {
+    if (poison_.empty())
+      poison_ = "non-finite loss (" + std::to_string(value) + ") in micro-batch " + std::to_string(accum_.micro);
+  } else {
+    terms.loss.backward();
+    adamw_.absorb_grads();
+  }
+  local.add(terms, value);
+  accum_.add(terms, value);
+  accum_.micro += 1;
+  accum_.seqs += local.seqs;
+  return local.summarize();
+}
+
+Metrics Trainer::step(double lr, std::string* reason_out) {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  StepResult r = adamw_.step(lr, poison_);
+  Metrics m = accum_.summarize();
+  m.emplace_back("gradNorm", r.grad_norm);
+  m.emplace_back("clipCoef", r.clip_coef);
+  m.emplace_back("skipped", r.skipped ? 1.0 : 0.0);
+  m.emplace_back("lr", r.lr);
+  m.emplace_back("step", static_cast<double>(r.step));
+  if (reason_out) *reason_out = r.reason;
+  accum_ = Accum();
+  poison_.clear();
+  step_count_ = adamw_.step_count();
+  return m;
+}
+
+void Trainer::zero_grad() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  adamw_.zero_grad();
+  accum_ = Accum();
+  poison_.clear();
+}
+
+NamedTensors Trainer::state_layout() {
+  NamedTensors st = adamw_.state_tensors();
+  st.emplace_back("rng.cpu", at::globalContext().defaultGenerator(at::kCPU).get_state());
+  if (model_->device().is_cuda())
+    st.emplace_back("rng.cuda", at::globalContext().defaultGenerator(model_->device()).get_state());
+  return st;
+}
+
+static const std::vector<std::pair<std::string, std::string>> kStateMeta = {{"format", "gtr-trainer-state"},
+                                                                             {"version", "1"}};
+
+void Trainer::save_state(const std::string& path) {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  if (adamw_.has_grads() || accum_.micro > 0)
+    throw std::runtime_error("saveState: gradients of " + std::to_string(accum_.micro) +
+                             " micro-batches are pending; call step() or zeroGrad() first");
+  NamedTensors st;
+  {
+    at::Generator g = at::globalContext().defaultGenerator(at::kCPU);
+    std::lock_guard<std::mutex> glock(g.mutex());
+    st = state_layout();
+  }
+  write_named_tensors(path, st, kStateMeta);
+}
+
+void Trainer::load_state(const std::string& path) {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  adamw_.zero_grad();
+  accum_ = Accum();
+  poison_.clear();
+  NamedTensors st = state_layout();
+  for (auto& [n, t] : st)
+    if (n.rfind("rng.", 0) == 0) t = t.clone();
+  read_named_tensors(path, st, kStateMeta);
+  adamw_.state_loaded(st);
+  for (auto& [n, t] : st) {
+    if (n == "rng.cpu" || n == "rng.cuda") {
+      at::Generator g = at::globalContext().defaultGenerator(n == "rng.cpu" ? at::Device(at::kCPU) : model_->device());
+      std::lock_guard<std::mutex> glock(g.mutex());
+      g.set_state(t);
+    }
+  }
+  step_count_ = adamw_.step_count();
+}
+
+NamedTensors Trainer::gradients() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  NamedTensors out;
+  const auto& g = adamw_.grads();
+  for (size_t i = 0; i < g.size(); ++i) {
+    const auto& p = adamw_.params()[i];
+    out.emplace_back(p.first, g[i].defined() ? g[i].to(at::kCPU, at::kFloat).clone()
+                                             : at::zeros(p.second.sizes(), at::kFloat));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics.
+
+void Trainer::Accum::add(const LossTerms& t, double loss_value) {
+  loss += loss_value;
+  pg += t.pg_loss.item<double>();
+  pen += t.penalty_loss.item<double>();
+  kl += t.kl_loss.item<double>();
+  ent_bonus += t.entropy_bonus.item<double>();
+  ratio.push_back(t.ratio);
+  clow.push_back(t.clipped_low);
+  chigh.push_back(t.clipped_high);
+  dual.push_back(t.dual_clipped);
+  pen_tok.push_back(t.penalty);
+  pen_grad.push_back(t.penalty_grad_abs);
+  akl.push_back(t.approx_kl);
+  if (t.ref_kl.defined()) refkl.push_back(t.ref_kl);
+  if (t.entropy.defined()) ent.push_back(t.entropy);
+  tokens += t.ratio.numel();
+}
+
+Metrics Trainer::Accum::summarize() const {
+  Metrics m;
+  m.emplace_back("loss", loss);
+  m.emplace_back("pgLoss", pg);
+  m.emplace_back("penaltyLoss", pen);
+  m.emplace_back("klLoss", kl);
+  m.emplace_back("entropyBonus", ent_bonus);
+  auto mean_of = [](const std::vector<at::Tensor>& v) {
+    if (v.empty()) return 0.0;
+    at::Tensor c = at::cat(v).to(at::kDouble);
+    return c.numel() ? c.mean().item<double>() : 0.0;
+  };
+  if (tokens > 0) {
+    at::Tensor r = at::cat(ratio).to(at::kDouble);
+    m.emplace_back("ratioMean", r.mean().item<double>());
+    m.emplace_back("ratioMin", r.min().item<double>());
+    m.emplace_back("ratioMax", r.max().item<double>());
+    // Quantiles with linear interpolation (torch.quantile's default), via one sort (no size limit).
+    at::Tensor sorted = std::get<0>(r.sort()).to(at::kCPU);
+    const double* sp = sorted.data_ptr<double>();
+    const int64_t n = sorted.numel();
+    auto quant = [&](double q) {
+      const double x = q * static_cast<double>(n - 1);
+      const int64_t lo = static_cast<int64_t>(std::floor(x)), hi = std::min(lo + 1, n - 1);
+      return sp[lo] + (sp[hi] - sp[lo]) * (x - static_cast<double>(lo));
+    };
+    m.emplace_back("ratioP5", quant(0.05));
+    m.emplace_back("ratioP50", quant(0.5));
+    m.emplace_back("ratioP95", quant(0.95));
+  } else {
+    for (const char* k : {"ratioMean", "ratioMin", "ratioMax", "ratioP5", "ratioP50", "ratioP95"}) m.emplace_back(k, 1.0);
+  }
+  const double cl = mean_of(clow), ch = mean_of(chigh);
+  m.emplace_back("clipFracLow", cl);
+  m.emplace_back("clipFracHigh", ch);
+  m.emplace_back("clipFrac", cl + ch);
+  m.emplace_back("dualClipFrac", mean_of(dual));
+  m.emplace_back("penaltyMean", mean_of(pen_tok));
+  m.emplace_back("penaltyGradAbsMean", mean_of(pen_grad));
+  m.emplace_back("entropy", mean_of(ent));
+  m.emplace_back("approxKl", mean_of(akl));
+  m.emplace_back("refKl", mean_of(refkl));
+  m.emplace_back("responseTokens", static_cast<double>(tokens));
+  m.emplace_back("sequences", static_cast<double>(seqs));
+  m.emplace_back("microBatches", static_cast<double>(micro));
+  return m;
+}
+
+}  // namespace gtr

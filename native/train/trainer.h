@@ -1,0 +1,100 @@
+// The training engine behind the `Trainer` ObjectWrap: no-grad scoring, micro-batch loss and
+// backward with gradient accumulation, AdamW steps, per-step metrics, state save / load.
+// Packed layout everywhere: sequences end to end, per-token arrays aligned with the tokens;
+// value i of a per-token array is about token i as predicted from tokens [< i] of its sequence
+// (so a sequence's first token never carries a log-prob and must not be in the response mask).
+#pragma once
+#include <ATen/ATen.h>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+#include "policy/policy_handle.h"
+#include "train/losses.h"
+#include "train/optimizer.h"
+
+namespace gtr {
+
+struct TrainerOptions {
+  AdamWOptions adamw;
+  int64_t logprob_chunk = 1024;  // rows of logits per chunk (memory O(chunk x vocab))
+  bool checkpoint_layers = false;
+};
+
+// A packed batch on the CPU: ids int64 [T], lens (sum T), mask bool [T] (response tokens).
+struct PackedInput {
+  at::Tensor ids;
+  std::vector<int64_t> lens;
+  at::Tensor mask;
+};
+
+// One micro-batch of a training step. Per-token float32 CPU tensors [T] (values at non-response
+// positions are ignored); anchors = snapshot log-probs of epochs 1..e; denominators are the
+// mini-batch's response-token and sequence counts (verl agg_loss with global normalisation).
+struct MicroBatchInput {
+  PackedInput batch;
+  at::Tensor adv, old_logp, ref_logp;
+  std::vector<at::Tensor> anchors;
+  double denom_tokens = 0, denom_seqs = 0;
+};
+
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+// Checks `mask` against `lens` and returns the response positions p (int64 [N]) and the local
+// sequence index of each (int64 [N]). Throws std::invalid_argument naming the position when a
+// sequence's first token is marked, or when sizes disagree.
+std::pair<at::Tensor, at::Tensor> response_positions(const PackedInput& b);
+
+class Trainer {
+ public:
+  // `reference` may be null (no reference-model KL). Throws when the policy was disposed.
+  Trainer(std::shared_ptr<PolicyHandle> policy, std::shared_ptr<PolicyHandle> reference, TrainerOptions opt);
+
+  // No-grad log-probs and entropies of `b` under the policy (or the reference), through the same
+  // forward + chunked path as training, so a ratio against them is exactly 1 before any update.
+  // Returns float32 CPU [T] each, 0 outside the mask. Locks the scored policy's mutex.
+  std::pair<at::Tensor, at::Tensor> logprobs(const PackedInput& b, bool reference);
+
+  // Forward, loss, backward; gradients accumulate until step(). A non-finite loss is not
+  // backpropagated and poisons the step (it is skipped). Returns the micro-batch's metrics.
+  Metrics train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss& loss);
+
+  // One AdamW update at `lr` from the accumulated gradients, then the step's merged metrics
+  // (every micro-batch since the last step / zero_grad) plus gradNorm, clipCoef, skipped, lr, step.
+  Metrics step(double lr, std::string* skip_reason);
+  void zero_grad();
+
+  // Optimizer moments (+ fp32 masters), step counters and RNG states (see optimizer.h for the
+  // tensor names). Throws when gradients are pending (save between steps).
+  void save_state(const std::string& path);
+  void load_state(const std::string& path);
+  // The accumulated gradients (test hook), by parameter name; float32 CPU copies.
+  NamedTensors gradients();
+
+  int64_t step_count() const { return step_count_.load(); }
+  int64_t vocab_size() const { return model_->config().vocab_size; }
+  const TrainerOptions& options() const { return opt_; }
+
+ private:
+  std::shared_ptr<Qwen3Model> model_checked() const;
+  NamedTensors state_layout();
+
+  struct Accum {
+    double loss = 0, pg = 0, pen = 0, kl = 0, ent_bonus = 0;
+    std::vector<at::Tensor> ratio, clow, chigh, dual, pen_tok, pen_grad, akl, refkl, ent;
+    int64_t tokens = 0, seqs = 0, micro = 0;
+    void add(const LossTerms& t, double loss_value);
+    Metrics summarize() const;
+  };
+
+  std::shared_ptr<PolicyHandle> policy_, reference_;
+  std::shared_ptr<Qwen3Model> model_;
+  TrainerOptions opt_;
+  AdamW adamw_;
+  Accum accum_;
+  std::string poison_;
+  std::atomic<int64_t> step_count_{0};
+};
+
+}  // namespace gtr

@@ -1,0 +1,147 @@
+/**
+ * `gtr generate --model DIR (--prompt "..." | --prompts file.jsonl) [--chat] [--n 4]
+ *   [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--json]`
+ * samples completions with the rollout engine and prints, per completion: text, token ids,
+ * log-probs (log softmax(logits / T) of each sampled token, untruncated) and finish reason.
+ *
+ * --prompts: a JSONL file; each line is a JSON string, {"prompt": "..."} or {"messages": [...]}
+ * (messages always go through the chat template). --chat wraps plain prompts as one user message
+ * and applies the checkpoint's chat template with the generation prompt. Generation stops at the
+ * tokenizer's EOS ids (tokenizer_config eos_token + generation_config eos_token_id) unless
+ * --no-stop. --json prints one JSON object per completion (JSONL).
+ */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { Policy } from '../../policy.js';
+import { generateWithStats } from '../../rollout/index.js';
+import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
+import { parseDTypeFlag } from './init-model.js';
+
+interface GenerateFlags {
+  model: string;
+  prompt?: string;
+  prompts?: string;
+  chat?: boolean;
+  enableThinking?: boolean;
+  n: string;
+  maxNewTokens: string;
+  temperature: string;
+  topP?: string;
+  topK?: string;
+  minP?: string;
+  seed: string;
+  maxBatchSize?: string;
+  stop: boolean;
+  device: string;
+  dtype?: string;
+  json?: boolean;
+}
+
+type PromptInput = { text: string } | { messages: ChatMessage[] };
+
+function num(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new Error(`${flag} must be a number, got "${v}"`);
+  return x;
+}
+
+/**
+ * Reads a prompts JSONL file.
+ * @throws Error naming the file and line for invalid JSON or an unknown line shape.
+ */
+export async function readPromptsFile(path: string): Promise<PromptInput[]> {
+  const text = await readFile(path, 'utf8');
+  const out: PromptInput[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+    if (typeof v === 'string') out.push({ text: v });
+    else if (v && typeof v === 'object' && typeof (v as { prompt?: unknown }).prompt === 'string') out.push({ text: (v as { prompt: string }).prompt });
+    else if (v && typeof v === 'object' && Array.isArray((v as { messages?: unknown }).messages)) out.push({ messages: (v as { messages: ChatMessage[] }).messages });
+    else throw new Error(`${path}:${i + 1}: expected a JSON string, {"prompt": "..."} or {"messages": [...]}`);
+  });
+  if (out.length === 0) throw new Error(`${path}: no prompts`);
+  return out;
+}
+
+export function register(program: Command): void {
+  program
+    .command('generate')
+    .description('sample completions from a model with the rollout engine')
+    .requiredOption('--model <dir>', 'checkpoint directory (HF layout, with tokenizer files)')
+    .option('--prompt <text>', 'one prompt')
+    .option('--prompts <file.jsonl>', 'prompts file: JSON strings, {"prompt"} or {"messages"} per line')
+    .option('--chat', 'wrap plain prompts as a user message and apply the chat template')
+    .option('--enable-thinking <bool>', 'Qwen3 thinking switch passed to the chat template (true|false)', (v) => v === 'true')
+    .option('--n <n>', 'samples per prompt', '1')
+    .option('--max-new-tokens <n>', 'maximum new tokens per sample', '256')
+    .option('--temperature <t>', 'sampling temperature (0 = greedy)', '1')
+    .option('--top-p <p>', 'nucleus sampling mass in (0, 1]')
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)')
+    .option('--min-p <p>', 'min-p threshold in [0, 1]')
+    .option('--seed <s>', 'random seed', '0')
+    .option('--max-batch-size <n>', 'concurrent sequences (KV-cache slots)')
+    .option('--no-stop', 'do not stop at the tokenizer EOS ids')
+    .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--dtype <dtype>', 'compute dtype: fp32 or bf16')
+    .option('--json', 'print one JSON object per completion')
+    .action(async (opts: GenerateFlags) => {
+      if ((opts.prompt === undefined) === (opts.prompts === undefined)) throw new Error('give exactly one of --prompt or --prompts');
+      const inputs: PromptInput[] = opts.prompt !== undefined ? [{ text: opts.prompt }] : await readPromptsFile(opts.prompts!);
+      const tokenizer = await Tokenizer.fromDir(opts.model);
+      const chatOpts = { addGenerationPrompt: true, enableThinking: opts.enableThinking, tokenize: true as const };
+      const prompts = inputs.map((p, i) => {
+        const ids = 'messages' in p
+          ? tokenizer.applyChatTemplate(p.messages, chatOpts)
+          : opts.chat
+            ? tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], chatOpts)
+            : tokenizer.encode(p.text);
+        if (ids.length === 0) throw new Error(`prompt ${i} encodes to no tokens`);
+        return ids;
+      });
+      const policy = await Policy.load(opts.model, { device: opts.device, dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined });
+      try {
+        const temperature = num('--temperature', opts.temperature)!;
+        const { rollouts, stats } = await generateWithStats(policy, prompts, {
+          n: num('--n', opts.n),
+          maxNewTokens: num('--max-new-tokens', opts.maxNewTokens),
+          temperature,
+          topP: num('--top-p', opts.topP),
+          topK: num('--top-k', opts.topK),
+          minP: num('--min-p', opts.minP),
+          seed: num('--seed', opts.seed),
+          maxBatchSize: num('--max-batch-size', opts.maxBatchSize),
+          stopTokenIds: opts.stop ? tokenizer.eosTokenIds : [],
+        });
+        for (const group of rollouts) {
+          for (const r of group) {
+            const text = tokenizer.decode(r.tokens);
+            if (opts.json) {
+              console.log(JSON.stringify({
+                prompt: r.promptIndex, sample: r.sampleIndex, text, tokens: Array.from(r.tokens),
+                logprobs: Array.from(r.logprobs), finishReason: r.finishReason, timings: r.timings,
+              }));
+              continue;
+            }
+            const sum = r.logprobs.reduce((a, b) => a + b, 0);
+            console.log(`=== prompt ${r.promptIndex} sample ${r.sampleIndex} (${r.finishReason}, ${r.tokens.length} tokens, sum log-prob ${sum.toFixed(3)})`);
+            console.log(text);
+            console.log(`tokens: ${Array.from(r.tokens).join(' ')}`);
+            console.log(`logprobs: ${Array.from(r.logprobs, (x) => x.toFixed(4)).join(' ')}`);
+          }
+        }
+        if (!opts.json) {
+          const tps = stats.generatedTokens / Math.max(stats.wallMs / 1000, 1e-9);
+          console.error(`${stats.generatedTokens} tokens in ${stats.wallMs.toFixed(0)} ms (${tps.toFixed(1)} tok/s, ${stats.slots} slots, ${stats.steps} steps)`);
+        }
+      } finally {
+        policy.dispose();
+      }
+    });
+}

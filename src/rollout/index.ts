@@ -1,0 +1,11 @@
+/** Rollouts: sampling continuations of prompts from a policy (native engine in native/generate). */
+export {
+  generate,
+  generateWithStats,
+  toPromptArrays,
+  type GenerateOptions,
+  type GenerateProgress,
+  type GenerateStats,
+  type PolicyLike,
+  type Rollout,
+} from './generate.js';

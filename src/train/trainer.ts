@@ -1,0 +1,231 @@
+/**
+ * The training engine's TS face: a native Trainer (native/train) bound to one policy, with
+ * micro-batch splitting by a token budget, mini-batch loss normalisation, the learning-rate
+ * schedule, the multi-epoch mixture-anchor loop (GTR.md "Mixture Gaussian anchor") and state files.
+ * The RL loop (src/rl) builds TrainBatch objects and calls `update` (or the finer methods).
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { native } from '../native/binding.js';
+import type {
+  NativePolicy, NativeStepResult, NativeTokenScores, NativeTrainer, NativeTrainerOptions, NativeTrainMetrics,
+} from '../native/types.js';
+import { resolveLossConfig, toNativeLoss, type LossConfig } from './loss-config.js';
+import {
+  checkBatch, countResponse, seqRange, sliceBatch, splitByTokenBudget, type PackedBatch, type TrainBatch,
+} from './microbatch.js';
+import { lrAt, type LrSchedule } from './schedule.js';
+
+export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> {
+  /** Learning-rate schedule (the lr of optimizer step k is lrAt(k, schedule)). */
+  schedule: LrSchedule;
+  /** Max tokens per micro-batch (forward + backward at once). Default 8192. */
+  tokenBudget?: number;
+  /** Frozen reference policy (a second Policy loaded from the same checkpoint) for KL. */
+  reference?: NativePolicy;
+}
+
+/** How `update` walks one rollout batch. */
+export interface UpdateOptions {
+  /** Update epochs over the batch (the paper's update-to-data ratio). Default 1. */
+  epochs?: number;
+  /** Optimizer steps per epoch: the sequences split, in order, into this many mini-batches. Default 1. */
+  miniBatches?: number;
+}
+
+/** File names inside a trainer state directory. */
+export const STATE_TENSORS_FILE = 'optimizer.safetensors';
+export const STATE_JSON_FILE = 'trainer_state.json';
+
+interface StateJson {
+  format: 'gtr-trainer-state';
+  version: 1;
+  step: number;
+  tokenBudget: number;
+  schedule: LrSchedule;
+  options: Omit<NativeTrainerOptions, 'reference'>;
+}
+
+export class Trainer {
+  /** The native engine (for calls this class does not wrap). */
+  readonly native: NativeTrainer;
+  readonly tokenBudget: number;
+  schedule: LrSchedule;
+  private readonly options: Omit<NativeTrainerOptions, 'reference'>;
+  private disposed = false;
+
+  /**
+   * @param policy the native Policy to train (its parameters are updated in place)
+   * @throws Error when the policy was disposed, the reference is the same object, or an option is invalid
+   */
+  constructor(policy: NativePolicy, options: TrainerOptions) {
+    const { schedule, tokenBudget, reference, ...nativeOptions } = options;
+    this.tokenBudget = tokenBudget ?? 8192;
+    if (!Number.isInteger(this.tokenBudget) || this.tokenBudget <= 0) throw new Error(`tokenBudget must be a positive integer, got ${tokenBudget}`);
+    lrAt(0, schedule);  // validates
+    this.schedule = schedule;
+    this.options = nativeOptions;
+    this.native = new (native().Trainer)(policy, reference ? { ...nativeOptions, reference } : nativeOptions);
+  }
+
+  /** Optimizer updates applied so far. */
+  get stepCount(): number {
+    return this.native.stepCount;
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error('the trainer was disposed');
+  }
+
+  private async score(b: PackedBatch, reference: boolean): Promise<NativeTokenScores> {
+    this.check();
+    checkBatch(b);
+    const total = b.tokens.length;
+    const out = { logprobs: new Float32Array(total), entropy: new Float32Array(total) };
+    for (const r of splitByTokenBudget(b.seqLens, this.tokenBudget)) {
+      const mb = sliceBatch(b, r);
+      const s = reference
+        ? await this.native.referenceLogprobs(mb.tokens, mb.seqLens, mb.responseMask)
+        : await this.native.logprobs(mb.tokens, mb.seqLens, mb.responseMask);
+      out.logprobs.set(s.logprobs, r.tokStart);
+      out.entropy.set(s.entropy, r.tokStart);
+    }
+    return out;
+  }
+
+  /**
+   * No-grad per-token log-probs and entropies under the policy (float32 [T], 0 outside the mask),
+   * split into the same micro-batches as training, so ratios against them start at exactly 1.
+   * Use for oldLogprobs (before the update) and the per-epoch snapshots.
+   */
+  logprobs(b: PackedBatch): Promise<NativeTokenScores> {
+    return this.score(b, false);
+  }
+
+  /** The same under the reference policy; rejects when the trainer has none. */
+  referenceLogprobs(b: PackedBatch): Promise<NativeTokenScores> {
+    return this.score(b, true);
+  }
+
+  /**
+   * Forward + loss + backward of every micro-batch of `b` (one mini-batch); gradients accumulate
+   * until `step`. Denominators default to b's own response-token / sequence counts.
+   * @param anchors snapshot log-probs of epochs 1..e (each float32 [T]); [] in epoch 0
+   * @returns each micro-batch's metrics
+   * @throws Error on mismatched array lengths or an invalid loss config (before any native work)
+   */
+  async accumulate(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, anchors: Float32Array[] = [],
+    denominators = countResponse(b)): Promise<NativeTrainMetrics[]> {
+    this.check();
+    checkBatch(b, anchors);
+    const nl = toNativeLoss(resolveLossConfig(loss));
+    if (nl.klCoef! > 0 && !b.refLogprobs) throw new Error('loss.klCoef > 0 needs batch.refLogprobs (Trainer.referenceLogprobs)');
+    const d = { tokens: Math.max(1, denominators.tokens), sequences: Math.max(1, denominators.sequences) };
+    const out: NativeTrainMetrics[] = [];
+    for (const r of splitByTokenBudget(b.seqLens, this.tokenBudget)) {
+      const mb = sliceBatch(b, r);
+      out.push(await this.native.trainMicroBatch({
+        tokens: mb.tokens, seqLens: mb.seqLens, responseMask: mb.responseMask, advantages: mb.advantages,
+        oldLogprobs: mb.oldLogprobs, anchorLogprobs: anchors.map((a) => a.subarray(r.tokStart, r.tokEnd)),
+        ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}), loss: nl, denominators: d,
+      }));
+    }
+    return out;
+  }
+
+  /** One optimizer update at `lr` (default: the schedule's lr for this step). Skips on non-finite loss / gradient. */
+  step(lr?: number): Promise<NativeStepResult> {
+    this.check();
+    return this.native.step({ lr: lr ?? lrAt(this.stepCount, this.schedule) });
+  }
+
+  /** accumulate + step: one optimizer step on one mini-batch. */
+  async trainStep(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, anchors: Float32Array[] = []): Promise<NativeStepResult> {
+    await this.accumulate(b, loss, anchors);
+    return this.step();
+  }
+
+  /**
+   * The update-to-data loop over one rollout batch: for epoch e = 0..E-1, snapshot the policy's
+   * log-probs at the start of epochs e >= 1 (anchor k = e), then one optimizer step per mini-batch
+   * with the anchors 1..e (GTR.md: P_e averages exactly e + 1 anchors, the behaviour policy's
+   * `b.oldLogprobs` being anchor 0).
+   * @returns every step's result, in order
+   */
+  async update(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, opts: UpdateOptions = {}): Promise<NativeStepResult[]> {
+    const epochs = opts.epochs ?? 1;
+    const minis = opts.miniBatches ?? 1;
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be an integer >= 1, got ${epochs}`);
+    if (!Number.isInteger(minis) || minis < 1) throw new Error(`miniBatches must be an integer >= 1, got ${minis}`);
+    const nSeq = b.seqLens.length;
+    const anchors: Float32Array[] = [];
+    const results: NativeStepResult[] = [];
+    for (let e = 0; e < epochs; e++) {
+      if (e > 0) anchors.push((await this.logprobs(b)).logprobs);
+      for (let m = 0; m < minis; m++) {
+        const s0 = Math.floor((m * nSeq) / minis);
+        const s1 = Math.floor(((m + 1) * nSeq) / minis);
+        if (s1 <= s0) continue;
+        const r = seqRange(b.seqLens, s0, s1);
+        const mb = sliceBatch(b, r);
+        results.push(await this.trainStep(mb, loss, anchors.map((a) => a.subarray(r.tokStart, r.tokEnd))));
+      }
+    }
+    return results;
+  }
+
+  /** Drops accumulated gradients and step metrics. */
+  zeroGrad(): Promise<void> {
+    this.check();
+    return this.native.zeroGrad();
+  }
+
+  /**
+   * Writes `dir/optimizer.safetensors` (AdamW moments, fp32 masters, step counters, RNG states;
+   * native, atomic) and `dir/trainer_state.json` (step, schedule, options; tmp + rename). Weights are
+   * saved separately by src/checkpoint. Call between steps.
+   * @throws Error when gradients are pending or a write fails
+   */
+  async saveState(dir: string): Promise<void> {
+    this.check();
+    await mkdir(dir, { recursive: true });
+    await this.native.saveState(join(dir, STATE_TENSORS_FILE));
+    const json: StateJson = {
+      format: 'gtr-trainer-state', version: 1, step: this.stepCount, tokenBudget: this.tokenBudget,
+      schedule: this.schedule, options: this.options,
+    };
+    const path = join(dir, STATE_JSON_FILE);
+    const tmp = `${path}.tmp-${process.pid}`;
+    await writeFile(tmp, JSON.stringify(json, null, 2) + '\n');
+    await rename(tmp, path);
+  }
+
+  /**
+   * Restores what `saveState(dir)` wrote. The policy's weights must be loaded separately (same
+   * checkpoint step). On CPU, continuing gives bitwise the weights of never having stopped.
+   * @throws Error naming the file when it is missing, not a trainer state, or does not match this
+   *   trainer (parameter names / shapes, fp32 masters), or when the JSON's step disagrees
+   */
+  async loadState(dir: string): Promise<void> {
+    this.check();
+    const path = join(dir, STATE_JSON_FILE);
+    let json: StateJson;
+    try {
+      json = JSON.parse(await readFile(path, 'utf8')) as StateJson;
+    } catch (e) {
+      throw new Error(`${path}: cannot read trainer state: ${(e as Error).message}`);
+    }
+    if (json?.format !== 'gtr-trainer-state' || json.version !== 1) throw new Error(`${path}: not a GTR trainer state (format/version)`);
+    await this.native.loadState(join(dir, STATE_TENSORS_FILE));
+    if (this.stepCount !== json.step) {
+      throw new Error(`${path}: step ${json.step} disagrees with ${STATE_TENSORS_FILE} (step ${this.stepCount})`);
+    }
+  }
+
+  /** Frees the native optimizer state; the trainer is unusable after. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.native.dispose();
+  }
+}
