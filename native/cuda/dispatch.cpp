@@ -53,7 +53,7 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   const int64_t G = q.size(1) / k_cache.size(1);
   at::Tensor Kg = K.repeat_interleave(G, 1), Vg = V.repeat_interleave(G, 1);  // [B, heads, L, D]
   at::Tensor s = at::matmul(q.unsqueeze(2), Kg.transpose(-1, -2)).squeeze(2) * scale;  // [B, heads, L]
-  s = s.to(at::kFloat).masked_fill(valid.unsqueeze(1).logical_not(), -INFINITY);
+  s = upcast(s).masked_fill(valid.unsqueeze(1).logical_not(), -INFINITY);
   at::Tensor p = at::softmax(s, -1);
   p = at::where(valid.any(-1).view({B, 1, 1}), p, at::zeros_like(p));  // length 0 -> zeros
   at::Tensor o = at::matmul(p.unsqueeze(2).to(q.scalar_type()), Vg).squeeze(2);

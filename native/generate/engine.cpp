@@ -1,6 +1,8 @@
 #include "generate/engine.h"
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <set>
 #include <stdexcept>
@@ -67,6 +69,17 @@ class Engine {
   std::vector<int64_t> slot_owner_;
   std::set<int64_t> free_slots_;
   GenerateStats stats_;
+  // GTR_GENERATE_PROFILE=1: device-synchronised per-phase wall times, printed to stderr at the end.
+  bool profile_ = std::getenv("GTR_GENERATE_PROFILE") != nullptr;
+  double prof_[5] = {0, 0, 0, 0, 0};
+  Clock::time_point prof_t_;
+  void mark(int phase, const at::Tensor& t) {
+    if (!profile_) return;
+    sync_device(t);
+    const auto now = Clock::now();
+    if (phase >= 0) prof_[phase] += std::chrono::duration<double, std::milli>(now - prof_t_).count();
+    prof_t_ = now;
+  }
 };
 
 at::Tensor Engine::upload(const std::vector<int64_t>& host) const {
@@ -296,6 +309,7 @@ GenerateOutput Engine::run() {
                                                   static_cast<int64_t>(results_[rows[r]].tokens.size()));
     }
     at::Tensor dev = upload(pack);
+    mark(-1, dev);
     // 3. Decode forward over the active slots.
     at::Tensor hidden = new_hidden;
     if (B > 0) {
@@ -315,13 +329,17 @@ GenerateOutput Engine::run() {
       at::Tensor h = rms_norm(x, m_.final_norm(), cfg_.rms_norm_eps);
       hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
     }
+    mark(0, hidden);
     // 4. Sample every row of this step; one device -> host copy of tokens and log-probs.
     at::Tensor logits = at::linear(hidden, lm_head).to(at::kFloat);
+    mark(1, logits);
     at::Tensor uniforms = dev.narrow(0, 4 * B + span, R + B).to(at::kFloat) * (1.0 / 16777216.0);
     SampleOut so = sample_tokens(logits, opt_.sampler, uniforms);
+    mark(2, so.logprobs);
     at::Tensor host = at::stack({so.tokens.to(at::kFloat), so.logprobs}, 0).to(at::kCPU).contiguous();
     at::Tensor logits_host = opt_.return_logits ? logits.to(at::kCPU).contiguous() : at::Tensor();
     const float* hp = host.data_ptr<float>();
+    mark(3, host);
     stats_.decode_ms += ms_since(t_step);
     stats_.steps++;
     // 5. Bookkeeping on the host: append, detect stops, free slots.
@@ -355,6 +373,9 @@ GenerateOutput Engine::run() {
     }
   }
   stats_.wall_ms = ms_since(t_start);
+  if (profile_)
+    std::fprintf(stderr, "gtr generate profile (ms): decode forward %.1f, lm_head %.1f, sampler %.1f, copy %.1f; prefill %.1f; steps %lld\n",
+                 prof_[0], prof_[1], prof_[2], prof_[3], stats_.prefill_ms, static_cast<long long>(stats_.steps));
   GenerateOutput out;
   out.sequences = std::move(results_);
   out.stats = stats_;

@@ -12,7 +12,7 @@ import type {
 } from '../native/types.js';
 import { resolveLossConfig, toNativeLoss, type LossConfig } from './loss-config.js';
 import {
-  checkBatch, countResponse, seqRange, sliceBatch, splitByTokenBudget, type PackedBatch, type TrainBatch,
+  checkBatch, countResponse, seqRange, sliceBatch, splitByTokenBudget, type PackedBatch, type SeqRange, type TrainBatch,
 } from './microbatch.js';
 import { lrAt, type LrSchedule } from './schedule.js';
 
@@ -46,6 +46,21 @@ interface StateJson {
   options: Omit<NativeTrainerOptions, 'reference'>;
 }
 
+/**
+ * The sequences of `seqLens` split, in order, into `n` nearly equal mini-batches (by sequence count;
+ * empty ones dropped).
+ */
+export function miniBatchRanges(seqLens: Int32Array, n: number): SeqRange[] {
+  const out: SeqRange[] = [];
+  const nSeq = seqLens.length;
+  for (let m = 0; m < n; m++) {
+    const s0 = Math.floor((m * nSeq) / n);
+    const s1 = Math.floor(((m + 1) * nSeq) / n);
+    if (s1 > s0) out.push(seqRange(seqLens, s0, s1));
+  }
+  return out;
+}
+
 export class Trainer {
   /** The native engine (for calls this class does not wrap). */
   readonly native: NativeTrainer;
@@ -77,12 +92,15 @@ export class Trainer {
     if (this.disposed) throw new Error('the trainer was disposed');
   }
 
-  private async score(b: PackedBatch, reference: boolean): Promise<NativeTokenScores> {
+  private async score(b: PackedBatch, reference: boolean, miniBatches = 1): Promise<NativeTokenScores> {
     this.check();
     checkBatch(b);
     const total = b.tokens.length;
     const out = { logprobs: new Float32Array(total), entropy: new Float32Array(total) };
-    for (const r of splitByTokenBudget(b.seqLens, this.tokenBudget)) {
+    const ranges = miniBatchRanges(b.seqLens, miniBatches)
+      .flatMap((m) => splitByTokenBudget(b.seqLens.subarray(m.seqStart, m.seqEnd), this.tokenBudget)
+        .map((r) => ({ seqStart: r.seqStart + m.seqStart, seqEnd: r.seqEnd + m.seqStart, tokStart: r.tokStart + m.tokStart, tokEnd: r.tokEnd + m.tokStart })));
+    for (const r of ranges) {
       const mb = sliceBatch(b, r);
       const s = reference
         ? await this.native.referenceLogprobs(mb.tokens, mb.seqLens, mb.responseMask)
@@ -95,16 +113,17 @@ export class Trainer {
 
   /**
    * No-grad per-token log-probs and entropies under the policy (float32 [T], 0 outside the mask),
-   * split into the same micro-batches as training, so ratios against them start at exactly 1.
-   * Use for oldLogprobs (before the update) and the per-epoch snapshots.
+   * split into the same micro-batches as training (`miniBatches` as in `update`: each mini-batch is
+   * split by the token budget on its own), so ratios against them start at exactly 1 (the same
+   * rows in the same matmuls). Use for oldLogprobs (before the update) and per-epoch snapshots.
    */
-  logprobs(b: PackedBatch): Promise<NativeTokenScores> {
-    return this.score(b, false);
+  logprobs(b: PackedBatch, miniBatches = 1): Promise<NativeTokenScores> {
+    return this.score(b, false, miniBatches);
   }
 
   /** The same under the reference policy; rejects when the trainer has none. */
-  referenceLogprobs(b: PackedBatch): Promise<NativeTokenScores> {
-    return this.score(b, true);
+  referenceLogprobs(b: PackedBatch, miniBatches = 1): Promise<NativeTokenScores> {
+    return this.score(b, true, miniBatches);
   }
 
   /**
@@ -149,7 +168,7 @@ export class Trainer {
    * The update-to-data loop over one rollout batch: for epoch e = 0..E-1, snapshot the policy's
    * log-probs at the start of epochs e >= 1 (anchor k = e), then one optimizer step per mini-batch
    * with the anchors 1..e (GTR.md: P_e averages exactly e + 1 anchors, the behaviour policy's
-   * `b.oldLogprobs` being anchor 0).
+   * `b.oldLogprobs` being anchor 0; compute it with `logprobs(b, miniBatches)` for exact r = 1).
    * @returns every step's result, in order
    */
   async update(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, opts: UpdateOptions = {}): Promise<NativeStepResult[]> {
@@ -157,16 +176,11 @@ export class Trainer {
     const minis = opts.miniBatches ?? 1;
     if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be an integer >= 1, got ${epochs}`);
     if (!Number.isInteger(minis) || minis < 1) throw new Error(`miniBatches must be an integer >= 1, got ${minis}`);
-    const nSeq = b.seqLens.length;
     const anchors: Float32Array[] = [];
     const results: NativeStepResult[] = [];
     for (let e = 0; e < epochs; e++) {
-      if (e > 0) anchors.push((await this.logprobs(b)).logprobs);
-      for (let m = 0; m < minis; m++) {
-        const s0 = Math.floor((m * nSeq) / minis);
-        const s1 = Math.floor(((m + 1) * nSeq) / minis);
-        if (s1 <= s0) continue;
-        const r = seqRange(b.seqLens, s0, s1);
+      if (e > 0) anchors.push((await this.logprobs(b, minis)).logprobs);
+      for (const r of miniBatchRanges(b.seqLens, minis)) {
         const mb = sliceBatch(b, r);
         results.push(await this.trainStep(mb, loss, anchors.map((a) => a.subarray(r.tokStart, r.tokEnd))));
       }

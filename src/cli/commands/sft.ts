@@ -1,0 +1,43 @@
+/**
+ * `gtr sft <recipe.yaml> [--set key=value ...] [--data-dir DIR]`: supervised fine-tuning on the
+ * recipe's `data.train` rows (prompt = the templated problem as the RL loop renders it, response =
+ * the row's `data.response_field` + EOS). Reads the model, data, train, checkpoint and run
+ * sections; writes <run.dir>/metrics.jsonl and the final model to <run.dir>/model.
+ */
+import type { Command } from 'commander';
+import { loadRecipe } from '../../recipe/index.js';
+import { sftTrain } from '../../sft/train.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Registers `gtr sft`. */
+export function register(program: Command): void {
+  program
+    .command('sft')
+    .description('supervised fine-tuning of a policy on (prompt, response) rows, as a recipe says')
+    .argument('<recipe>', 'recipe YAML file (model, data, train, checkpoint, run sections)')
+    .option('--set <key=value>', 'override a recipe key (repeatable), e.g. --set train.steps=200', collect, [])
+    .option('--data-dir <dir>', 'local dataset copies (overrides data.data_dir)')
+    .action(async (recipePath: string, o: { set: string[]; dataDir?: string }) => {
+      const recipe = loadRecipe(recipePath, o.set);
+      const ac = new AbortController();
+      const onSigint = () => {
+        process.stderr.write('\ninterrupt: finishing this step and saving the model\n');
+        ac.abort();
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        await sftTrain(recipe, {
+          dataDir: o.dataDir, signal: ac.signal,
+          onStep: (row) => {
+            const s = row.step as number;
+            if (s === 1 || s % 10 === 0 || s === recipe.train.steps) {
+              console.log(`sft step ${s}/${recipe.train.steps} nll ${(row['sft/nll'] as number).toFixed(4)} lr ${(row.lr as number).toExponential(2)} ${(row['time/step_s'] as number).toFixed(2)}s`);
+            }
+          },
+        });
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}
