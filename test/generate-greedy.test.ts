@@ -45,18 +45,22 @@ for (const name of ['tied', 'untied'] as const) {
       }
     });
 
-    it('each step logits equal the full-forward logits within 1e-4', async () => {
-      const res = await generate(policy, MIXED, { temperature: 0, maxNewTokens: 10, returnLogits: true, maxBatchSize: 3 });
-      for (let i = 0; i < MIXED.length; i++) {
+    it('each step logits equal the full-forward logits within 1e-4 (mixed and equal prompt lengths)', async () => {
+      const EQUAL = [[5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]];
+      for (const prompts of [MIXED, EQUAL]) await checkStepLogits(prompts);
+    });
+    async function checkStepLogits(prompts: number[][]): Promise<void> {
+      const res = await generate(policy, prompts, { temperature: 0, maxNewTokens: 70, returnLogits: true, maxBatchSize: 3 });
+      for (let i = 0; i < prompts.length; i++) {
         const r = res[i]![0]!;
-        const prompt = MIXED[i]!;
+        const prompt = prompts[i]!;
         const seq = [...prompt, ...Array.from(r.tokens).slice(0, -1)];
         const full = await policy.native.forwardLogits(Int32Array.from(seq), Int32Array.of(seq.length));
         const rows = full.subarray((prompt.length - 1) * V);
         expect(r.logits!.length).toBe(r.tokens.length * V);
         expect(maxAbsDiff(r.logits!, rows)).toBeLessThan(1e-4);
       }
-    });
+    }
 
     it('greedy tokens do not depend on the number of slots (1 vs 8)', async () => {
       const prompts = [...MIXED, [7, 8, 9, 10, 11], [300, 301]];

@@ -6,7 +6,7 @@ namespace gtr {
 
 DecodeAttentionPlan make_decode_plan(const std::vector<int64_t>& slot_ids_host, const std::vector<int64_t>& lengths_host,
                                      const at::Tensor& slot_ids, const at::Tensor& lengths,
-                                     const at::Tensor& span_lengths) {
+                                     const at::Tensor& span_lengths, int64_t cache_len) {
   DecodeAttentionPlan p;
   p.batch = static_cast<int64_t>(slot_ids_host.size());
   if (p.batch == 0) throw std::invalid_argument("decode_attention: empty batch");
@@ -16,6 +16,8 @@ DecodeAttentionPlan make_decode_plan(const std::vector<int64_t>& slot_ids_host, 
   p.span = slot_ids_host.back() + 1;
   p.identity = p.span == p.batch;
   for (int64_t l : lengths_host) p.max_length = std::max(p.max_length, l);
+  if (p.max_length > cache_len) throw std::invalid_argument("decode_attention: length beyond the cache");
+  p.max_length = std::min(cache_len, (p.max_length + kLengthBucket - 1) / kLengthBucket * kLengthBucket);
   TORCH_CHECK(span_lengths.numel() == p.span, "decode_attention: span_lengths has ", span_lengths.numel(),
               " entries, expected ", p.span);
   at::Tensor pos = at::arange(p.max_length, span_lengths.options());

@@ -26,16 +26,21 @@ struct DecodeAttentionPlan {
   at::Tensor span_mask;    // bool [span, 1, 1, max_len] on device (reference path)
   int64_t batch = 0;       // B
   int64_t span = 0;        // 1 + max slot id
-  int64_t max_length = 0;  // max(lengths)
+  int64_t max_length = 0;  // max(lengths) rounded up to kLengthBucket, at most the cache length
   bool identity = false;   // slot_ids == arange(B) (then no scatter / gather is needed)
 };
 
+// Key positions are attended in buckets of this many (max_length is rounded up, capped at the
+// cache length): attention shapes then change every kLengthBucket steps instead of every step,
+// which matters on CUDA where SDPA backends (cuDNN) build a plan per new shape (~100 ms measured).
+constexpr int64_t kLengthBucket = 64;
+
 // Builds the plan. slot_ids_host strictly increasing; lengths_host >= 1 each. `span_lengths` is
 // int64 [span] on device (active rows: their length; others: 1), already uploaded by the caller
-// (the engine packs all per-step host data into one upload).
+// (the engine packs all per-step host data into one upload). cache_len: the cache's max_len.
 DecodeAttentionPlan make_decode_plan(const std::vector<int64_t>& slot_ids_host, const std::vector<int64_t>& lengths_host,
                                      const at::Tensor& slot_ids, const at::Tensor& lengths,
-                                     const at::Tensor& span_lengths);
+                                     const at::Tensor& span_lengths, int64_t cache_len);
 
 // q [B, heads, D] (model dtype) -> attention output [B, heads * D], softmax scale 1/sqrt(D), each
 // row attending to cache positions [0, lengths[b]) of slot slot_ids[b].

@@ -123,6 +123,7 @@ void Engine::prefill(const std::vector<int64_t>& prompt_ids, const std::vector<s
   at::Tensor ids_d = dev.narrow(0, 0, T), pos_d = dev.narrow(0, T, T), last_d = dev.narrow(0, 2 * T, C);
   at::Tensor src_d = dev.narrow(0, 2 * T + C, N), rows = flat_rows(dev.narrow(0, 2 * T + C + N, N));
   const bool same_rows = N == T;  // one destination slot per prompt: no gather of K/V rows needed
+  const bool all_same = std::all_of(lens.begin(), lens.end(), [&](int64_t l) { return l == lens[0]; });
   Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
   at::Tensor x = at::embedding(m_.embed_tokens(), ids_d);
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
@@ -131,6 +132,13 @@ void Engine::prefill(const std::vector<int64_t>& prompt_ids, const std::vector<s
       at::Tensor vs = same_rows ? v : v.index_select(0, src_d);
       kflat_[l].index_copy_(0, rows, ks.reshape({N * kv_, D_}));
       vflat_[l].index_copy_(0, rows, vs.reshape({N * kv_, D_}));
+      if (C > 1 && all_same) {  // equal-length prompts: one batched causal SDPA instead of C calls
+        const int64_t L = lens[0], H = q.size(1);
+        auto bt = [&](const at::Tensor& t) { return t.view({C, L, t.size(1), D_}).transpose(1, 2); };
+        at::Tensor o = at::scaled_dot_product_attention(bt(q), bt(k), bt(v), {}, 0.0, /*is_causal=*/true,
+                                                        std::nullopt, /*enable_gqa=*/true);
+        return o.transpose(1, 2).reshape({T, H * D_});
+      }
       return m_.packed_attention(q, k, v, lens);
     });
   }
@@ -315,9 +323,10 @@ GenerateOutput Engine::run() {
     if (B > 0) {
       at::Tensor tok_d = dev.narrow(0, 0, B), pos_d = dev.narrow(0, B, B);
       at::Tensor slot_d = dev.narrow(0, 2 * B, B), len_d = dev.narrow(0, 3 * B, B);
-      DecodeAttentionPlan plan = make_decode_plan(slot_h, len_h, slot_d, len_d, dev.narrow(0, 4 * B, span));
+      DecodeAttentionPlan plan = make_decode_plan(slot_h, len_h, slot_d, len_d, dev.narrow(0, 4 * B, span), max_len_);
       at::Tensor write_rows = flat_rows(slot_d * (kv_ * max_len_) + pos_d);
       Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
+      const auto t_enqueue = Clock::now();
       at::Tensor x = at::embedding(m_.embed_tokens(), tok_d);
       for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
         x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -327,6 +336,7 @@ GenerateOutput Engine::run() {
         });
       }
       at::Tensor h = rms_norm(x, m_.final_norm(), cfg_.rms_norm_eps);
+      if (profile_) prof_[4] += ms_since(t_enqueue);
       hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
     }
     mark(0, hidden);
@@ -374,8 +384,8 @@ GenerateOutput Engine::run() {
   }
   stats_.wall_ms = ms_since(t_start);
   if (profile_)
-    std::fprintf(stderr, "gtr generate profile (ms): decode forward %.1f, lm_head %.1f, sampler %.1f, copy %.1f; prefill %.1f; steps %lld\n",
-                 prof_[0], prof_[1], prof_[2], prof_[3], stats_.prefill_ms, static_cast<long long>(stats_.steps));
+    std::fprintf(stderr, "gtr generate profile (ms): decode forward %.1f (host enqueue %.1f), lm_head %.1f, sampler %.1f, copy %.1f; prefill %.1f; steps %lld\n",
+                 prof_[0], prof_[4], prof_[1], prof_[2], prof_[3], stats_.prefill_ms, static_cast<long long>(stats_.steps));
   GenerateOutput out;
   out.sequences = std::move(results_);
   out.stats = stats_;

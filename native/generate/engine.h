@@ -17,6 +17,11 @@
 //   device -> host copy (tokens and log-probs) per step;
 // - stop tokens (finish 'stop', the stop token included as the last token) and max_new_tokens
 //   ('length'); cancellation between steps; progress reports.
+// - GTR_GENERATE_PROFILE=1 in the environment: device-synchronised per-phase times (decode forward
+//   and its host enqueue time, lm_head, sampler, copy, prefill) printed to stderr per call.
+// Performance notes (H100, Qwen3-1.7B bf16, measured with a libtorch driver): the decode step is
+// host-bound on libtorch dispatch (~90 ops per layer); CUDA graphs per (batch, length bucket) are
+// the next step. Top-p sorts [rows, vocab] every step (~3 ms at 256 x 151936).
 // Not handled: per-sequence sampling options, repetition penalties, beam search, rope scaling,
 // positions beyond max_position_embeddings (not checked: RoPE extrapolates as HF would), prefix
 // sharing across different prompts, CUDA graphs.
@@ -74,7 +79,7 @@ struct GenerateProgress {
 
 struct GenerateHooks {
   std::function<bool()> cancelled;                        // polled between steps
-  std::function<void(const GenerateProgress&)> progress;  // called after steps that finish sequences, and ~every 100 ms
+  std::function<void(const GenerateProgress&)> progress;  // called at most every ~100 ms, and once at the end
 };
 
 // Runs generation. prompts: non-empty token id lists within the vocabulary (checked by the caller,
