@@ -69,18 +69,22 @@ at::Tensor view_mapped(const MappedFile& file, const TensorSource& src) {
 }
 
 void write_safetensors(const std::string& path, const std::vector<uint8_t>& header,
-                       const std::vector<at::Tensor>& tensors, at::ScalarType dtype) {
+                       const std::vector<at::Tensor>& tensors, std::optional<at::ScalarType> dtype) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) throw std::runtime_error(path + ": cannot create: " + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    throw std::runtime_error(path + ": " + what + ": " + std::strerror(e));
+  };
   auto write_all = [&](const void* p, size_t n) {
     const uint8_t* b = static_cast<const uint8_t*>(p);
     while (n > 0) {
       ssize_t w = ::write(fd, b, n);
       if (w < 0) {
         if (errno == EINTR) continue;
-        int e = errno;
-        ::close(fd);
-        throw std::runtime_error(path + ": write failed: " + std::strerror(e));
+        fail("write failed");
       }
       b += w;
       n -= static_cast<size_t>(w);
@@ -88,15 +92,14 @@ void write_safetensors(const std::string& path, const std::vector<uint8_t>& head
   };
   write_all(header.data(), header.size());
   for (const at::Tensor& t : tensors) {
-    at::Tensor c = t.detach().to(at::kCPU, dtype).contiguous();
-    write_all(c.data_ptr(), c.numel() * c.element_size());
+    at::Tensor c = (dtype ? t.detach().to(at::kCPU, *dtype) : t.detach().to(at::kCPU)).contiguous();
+    if (c.numel() > 0) write_all(c.data_ptr(), c.numel() * c.element_size());
   }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw std::runtime_error(path + ": fsync failed: " + std::strerror(e));
+  if (::fsync(fd) != 0) fail("fsync failed");
+  if (::close(fd) != 0) {
+    ::unlink(path.c_str());
+    throw std::runtime_error(path + ": close failed: " + std::strerror(errno));
   }
-  if (::close(fd) != 0) throw std::runtime_error(path + ": close failed: " + std::strerror(errno));
 }
 
 }  // namespace gtr

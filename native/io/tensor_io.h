@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,9 @@ std::string safetensors_tag(at::ScalarType t);
 at::Tensor view_mapped(const MappedFile& file, const TensorSource& src);
 
 // Writes `header` (the complete prefix: u64 length + JSON) then each tensor's bytes, converted to
-// `dtype`, in order; fsyncs and closes. Throws std::runtime_error naming the file on I/O failure.
+// `dtype` (or each in its own dtype when none is given), in order; fsyncs and closes. On failure the
+// partial file is removed and std::runtime_error names the file.
 void write_safetensors(const std::string& path, const std::vector<uint8_t>& header,
-                       const std::vector<at::Tensor>& tensors, at::ScalarType dtype);
+                       const std::vector<at::Tensor>& tensors, std::optional<at::ScalarType> dtype);
 
 }  // namespace gtr

@@ -71,33 +71,10 @@ void write_named_tensors(const std::string& path, const NamedTensors& tensors,
                          const std::vector<std::pair<std::string, std::string>>& metadata) {
   const std::vector<uint8_t> header = named_tensors_header(tensors, metadata);
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp + ": cannot create: " + std::strerror(errno));
-  auto fail = [&](const char* what) {
-    int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(tmp + ": " + what + ": " + std::strerror(e));
-  };
-  auto write_all = [&](const void* p, size_t n) {
-    const uint8_t* b = static_cast<const uint8_t*>(p);
-    while (n > 0) {
-      ssize_t w = ::write(fd, b, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("write failed");
-      }
-      b += w;
-      n -= static_cast<size_t>(w);
-    }
-  };
-  write_all(header.data(), header.size());
-  for (const auto& [name, t] : tensors) {
-    at::Tensor c = t.detach().to(at::kCPU).contiguous();
-    if (c.numel() > 0) write_all(c.data_ptr(), c.numel() * c.element_size());
-  }
-  if (::fsync(fd) != 0) fail("fsync failed");
-  if (::close(fd) != 0) throw std::runtime_error(tmp + ": close failed: " + std::strerror(errno));
+  std::vector<at::Tensor> ordered;
+  ordered.reserve(tensors.size());
+  for (const auto& nt : tensors) ordered.push_back(nt.second);
+  write_safetensors(tmp, header, ordered, std::nullopt);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
