@@ -6,7 +6,8 @@
  * so the RL loop reads them through `data.train: <path>.jsonl`.
  *
  * Difficulty mix (by construction, so a tiny model is right only part of the time): a + b and
- * a - b with 1-3 digit operands, a * b with 1-2 digit x 1 digit operands.
+ * a - b with 1-3 digit operands (1 and 2 digits 40% each, 3 digits 20%), a * b with a 1-2 digit
+ * (70% / 30%) times a 1 digit operand.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -48,11 +49,18 @@ function intIn(rng: Xoshiro128, lo: number, hi: number): number {
   return lo + rng.nextInt(hi - lo + 1);
 }
 
-/** Operand with a random digit count in [minDigits, maxDigits]. */
-function operand(rng: Xoshiro128, minDigits: number, maxDigits: number): number {
-  const d = intIn(rng, minDigits, maxDigits);
+/** Operand with a digit count drawn from `weights` (weights[d - 1] for d digits). */
+function operand(rng: Xoshiro128, weights: readonly number[]): number {
+  const total = weights.reduce((a, b) => a + b, 0);
+  let u = rng.nextFloat() * total;
+  let d = 1;
+  for (; d < weights.length && u >= weights[d - 1]!; d++) u -= weights[d - 1]!;
   return intIn(rng, d === 1 ? 0 : 10 ** (d - 1), 10 ** d - 1);
 }
+
+/** Digit-count weights of + and - operands (1, 2, 3 digits) and of the first factor of * (1, 2 digits). */
+const ADD_DIGITS = [0.4, 0.4, 0.2] as const;
+const MUL_DIGITS = [0.7, 0.3] as const;
 
 /** The problem text of `a op b`. */
 export function problemText(a: number, op: string, b: number): string {
@@ -72,16 +80,16 @@ function drawProblem(rng: Xoshiro128): Omit<ArithmeticProblem, 'id'> {
   let b: number;
   if (u < 0.45) {
     op = '+';
-    a = operand(rng, 1, 3);
-    b = operand(rng, 1, 3);
+    a = operand(rng, ADD_DIGITS);
+    b = operand(rng, ADD_DIGITS);
   } else if (u < 0.8) {
     op = '-';
-    a = operand(rng, 1, 3);
-    b = operand(rng, 1, 3);
+    a = operand(rng, ADD_DIGITS);
+    b = operand(rng, ADD_DIGITS);
   } else {
     op = '*';
-    a = operand(rng, 1, 2);
-    b = operand(rng, 1, 1);
+    a = operand(rng, MUL_DIGITS);
+    b = operand(rng, [1]);
   }
   const value = op === '+' ? a + b : op === '-' ? a - b : a * b;
   return { problem: problemText(a, op, b), answer: String(value), solution: workedSolution(a, op, b, value), op, a, b };
