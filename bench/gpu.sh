@@ -21,6 +21,12 @@ has() { [[ ",$PHASES," == *",$1,"* ]]; }
 DATE="${GTR_BENCH_DATE:-$(date -u +%F)}"
 t_start=$(date +%s)
 stamp() { echo "[gpu.sh +$(( $(date +%s) - t_start ))s] $*"; }
+# Whole-run budget (the device tool kills a command at 600 s): a phase starts only when at least
+# its estimate is left, and runs under `timeout` for the time that is left.
+BUDGET="${GTR_BENCH_BUDGET_S:-570}"
+left() { echo $(( BUDGET - ($(date +%s) - t_start) )); }
+fits() { local need="$1" name="$2"; if (( $(left) < need )); then stamp "skip $name: $(left)s left, needs ~${need}s"; return 1; fi; }
+report() { python3 bench/report.py "$WORK" "$OUTDIR/$RESULT" --date "$DATE" --device "$DEVICE_NAME" > "$WORK/report.txt" 2>&1 || true; }
 export PYTHONUNBUFFERED=1
 
 # ---- node + node_modules (the device has no Node and no network)
@@ -41,6 +47,7 @@ stamp "node $(node --version); torch $(python3 -c 'import torch;print(torch.__ve
 DEVICE_NAME="$(python3 -c 'import torch;print(torch.cuda.get_device_name(0))' 2>/dev/null || echo unknown)"
 DEVICE_SLUG="$(echo "$DEVICE_NAME" | tr 'A-Z' 'a-z' | sed -E 's/nvidia //; s/[^a-z0-9]+/-/g; s/^-|-$//g')"
 stamp "device: $DEVICE_NAME"
+RESULT="results-$DATE-$DEVICE_SLUG${GTR_BENCH_TAG:+-$GTR_BENCH_TAG}.json"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv 2>/dev/null | tee "$WORK/nvidia-smi.txt"
 
 # ---- build the addon with CUDA (cmake directly: no cmake-js needed)
@@ -49,12 +56,12 @@ if has build; then
   export TORCH_CUDA_ARCH_LIST="9.0"
   stamp "configure + build"
   {
-    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DGTR_TORCH_HAS_CUDA=ON -DGTR_WITH_CUDA=ON \
       -DCMAKE_CUDA_ARCHITECTURES=90 \
       -DCMAKE_JS_INC="$ROOT/node_modules/node-api-headers/include;$ROOT/node_modules/node-addon-api" \
       -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$ROOT/build/Release" &&
-    cmake --build build -j "$(nproc)"
+    cmake --build build/gpu -j "$(nproc)"
   } > "$OUTDIR/build.log" 2>&1
   rc=$?
   if [[ $rc -ne 0 ]]; then tail -60 "$OUTDIR/build.log"; stamp "BUILD FAILED"; exit 3; fi
@@ -66,18 +73,18 @@ import { createRequire } from 'node:module'; const r = createRequire(import.meta
 const a = r('$ROOT/build/Release/gtr_native.node'); console.log(JSON.stringify(a.versions()));" | tee "$WORK/versions.json"
 
 # ---- GPU tests (all test/gpu-*.test.ts)
-if has tests; then
+if has tests && fits 60 tests; then
   stamp "GPU tests"
   tests=(test/gpu-*.test.ts)
   [[ -n "${GTR_BENCH_TESTS:-}" ]] && tests=(${GTR_BENCH_TESTS})
-  node node_modules/vitest/vitest.mjs run "${tests[@]}" --reporter=verbose > "$OUTDIR/tests.log" 2>&1
+  timeout $(( $(left) - 10 )) node node_modules/vitest/vitest.mjs run "${tests[@]}" --reporter=verbose > "$OUTDIR/tests.log" 2>&1
   echo "tests_rc=$?" >> "$OUTDIR/tests.log"
   grep -E "✓|×|✗|FAIL|Test Files|Tests |tests_rc|\[model\]" "$OUTDIR/tests.log" | tail -80
   grep -E "^\[kernel\]|\[model\]" "$OUTDIR/tests.log" > "$WORK/kernel-errors.txt" || true
 fi
 
 # ---- kernel micro-benchmarks (kernel vs libtorch reference, same run)
-if has kernels; then
+if has kernels && fits 40 kernels; then
   stamp "kernel benchmarks"
   cat > "$WORK/kbench.mjs" <<'JS'
 import { createRequire } from 'node:module';
@@ -107,42 +114,59 @@ for (const [name, opts] of cases) {
 }
 writeFileSync(process.argv[3], JSON.stringify(out, null, 1));
 JS
-  node "$WORK/kbench.mjs" "$ROOT/build/Release/gtr_native.node" "$WORK/kernels.json" 2>&1 | tee -a "$WORK/bench.log"
+  timeout $(( $(left) - 5 )) node "$WORK/kbench.mjs" "$ROOT/build/Release/gtr_native.node" "$WORK/kernels.json" 2>&1 | tee -a "$WORK/bench.log"
+  report
 fi
 
-if has floor; then stamp "floor"; python3 bench/floor.py "$WORK/floor.json" > "$WORK/floor.log" 2>&1 || tail -20 "$WORK/floor.log"; fi
+if has floor && fits 30 floor; then
+  stamp "floor"; timeout $(( $(left) - 5 )) python3 bench/floor.py "$WORK/floor.json" > "$WORK/floor.log" 2>&1 || tail -20 "$WORK/floor.log"
+  report
+fi
 
 # ---- the project's own benches (written by the rollout / training engineers), when present:
-# each is run with GTR_BENCH_OUT=$WORK and is expected to write <name>.json there.
+# each is run with GTR_BENCH_OUT=$WORK and `--out $WORK/<name>` (JSON files written there).
 run_bench() {
-  local stem="$1" f
+  local stem="$1" need="$2" f
   for f in bench/$stem.mjs bench/$stem.js bench/$stem.ts bench/$stem.sh; do
     [[ -f "$f" ]] || continue
+    fits "$need" "$f" || return
     stamp "project bench $f"
+    mkdir -p "$WORK/$stem"
     case "$f" in
-      *.sh) bash "$f" ;;
-      *.ts) node node_modules/tsx/dist/cli.mjs "$f" ;;
-      *) node "$f" ;;
-    esac 2>&1 | tee -a "$WORK/bench.log" | tail -40
+      *.sh) timeout $(( $(left) - 5 )) bash "$f" --out "$WORK/$stem" ;;
+      *.ts) timeout $(( $(left) - 5 )) node node_modules/tsx/dist/cli.mjs "$f" --out "$WORK/$stem" ;;
+      *) timeout $(( $(left) - 5 )) node "$f" --out "$WORK/$stem" ;;
+    esac > "$WORK/$stem.log" 2>&1
+    tail -25 "$WORK/$stem.log"
+    report
     return
   done
   stamp "no bench/$stem.* yet"
 }
-has generate && run_bench generate
-has train && run_bench train
-has step && run_bench step
+has generate && run_bench generate 90
+has train && run_bench train 60
+has step && run_bench step 90
 
-if has peer; then
+if has peer && fits 150 peer; then
   stamp "HF peer (eager generate bs 64/256, training step)"
-  OUT="$WORK" python3 bench/hf_peer_baseline.py > "$WORK/peer.log" 2>&1 || tail -30 "$WORK/peer.log"
+  OUT="$WORK" timeout $(( $(left) - 5 )) python3 bench/hf_peer_baseline.py > "$WORK/peer.log" 2>&1 || tail -30 "$WORK/peer.log"
+  grep -E "^(64|256) " "$WORK/peer.log"
+  report
 fi
-if has peer_compiled; then
+if has peer_compiled && fits 300 peer_compiled; then
   stamp "HF peer (static cache + compile)"
-  OUT="$WORK" python3 bench/hf_peer_compiled_generate.py > "$WORK/peer_compiled.log" 2>&1 || tail -30 "$WORK/peer_compiled.log"
+  OUT="$WORK" timeout $(( $(left) - 5 )) python3 bench/hf_peer_compiled_generate.py > "$WORK/peer_compiled.log" 2>&1 || tail -30 "$WORK/peer_compiled.log"
+  report
+fi
+# Late tests (GTR_BENCH_LATE_TESTS, e.g. the 1.7B model parity test) after the benches.
+if [[ -n "${GTR_BENCH_LATE_TESTS:-}" ]] && fits 120 late-tests; then
+  stamp "late tests: $GTR_BENCH_LATE_TESTS"
+  timeout $(( $(left) - 10 )) node node_modules/vitest/vitest.mjs run ${GTR_BENCH_LATE_TESTS} --reporter=verbose > "$OUTDIR/tests-late.log" 2>&1
+  echo "tests_rc=$?" >> "$OUTDIR/tests-late.log"
+  grep -E "✓|×|FAIL|Tests |tests_rc|\[model\]" "$OUTDIR/tests-late.log" | tail -20
 fi
 
 # ---- combine, table, results file
-RESULT="results-$DATE-$DEVICE_SLUG.json"
 python3 bench/report.py "$WORK" "$OUTDIR/$RESULT" --date "$DATE" --device "$DEVICE_NAME"
 cat "$WORK"/*.log > "$OUTDIR/bench.log" 2>/dev/null || true
 cp "$WORK/kernel-errors.txt" "$OUTDIR/" 2>/dev/null || true

@@ -18,6 +18,14 @@ for f in sorted(glob.glob(os.path.join(a.work, "*.json"))):
         res[os.path.basename(f)[:-5]] = json.load(open(f))
     except Exception as e:  # a partial file from a killed phase
         res[os.path.basename(f)[:-5]] = {"error": str(e)}
+# project benches write into WORK/<name>/ (e.g. generate-<config>-<device>-<time>.json)
+for d in ("generate", "train", "step"):
+    files = sorted(glob.glob(os.path.join(a.work, d, "*.json")))
+    if files:
+        try:
+            res[d] = json.load(open(files[-1]))
+        except Exception as e:
+            res[d] = {"error": str(e)}
 for f in ("kernel-errors.txt", "nvidia-smi.txt"):
     p = os.path.join(a.work, f)
     if os.path.exists(p):
@@ -27,8 +35,15 @@ floor = res.get("floor", {})
 peer = res.get("hf_baseline", {})
 gen = res.get("generate", {})
 train = res.get("train", {})
+if isinstance(train.get("results"), list) and train["results"]:
+    t0 = train["results"][-1]
+    train = {"tok_per_s": t0.get("tokensPerS", t0.get("tok_per_s")), "mfu": t0.get("mfu"),
+             "peak_mem_GiB": t0.get("peakMemGiB", t0.get("peak_mem_GiB")), "step_s": t0.get("stepS")}
 
 def gen_ours(bs):
+    for r in gen.get("results", []) if isinstance(gen.get("results"), list) else []:
+        if r.get("batch") == bs and r.get("promptLen", 256) == 256 and r.get("newTokens", 512) == 512:
+            return r.get("tokensPerS")
     if isinstance(gen.get(f"bs{bs}"), dict):
         return gen[f"bs{bs}"].get("tok_per_s")
     for k in (f"gen_bs{bs}_tok_per_s", f"bs{bs}_tok_per_s", f"generate_bs{bs}_tok_per_s"):

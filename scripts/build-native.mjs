@@ -46,6 +46,8 @@ if (process.env.Torch_DIR) args.push(`--CDTorch_DIR=${process.env.Torch_DIR}`);
 args.push(`--CDGTR_TORCH_HAS_CUDA=${withCuda ? 'ON' : 'OFF'}`);
 if (process.env.CUDA_ARCH) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.CUDA_ARCH}`);
 if (process.env.GTR_DEBUG) args.push('--debug');
+// A second build tree (e.g. while another build's addon is in use); load it with GTR_NATIVE_PATH.
+if (process.env.GTR_BUILD_DIR) args.push('--out', process.env.GTR_BUILD_DIR);
 
 const cmakeJs = join(import.meta.dirname ?? '.', '..', 'node_modules', 'cmake-js', 'bin', 'cmake-js');
 const r = spawnSync(process.execPath, [cmakeJs, ...args], { stdio: 'inherit' });

@@ -180,7 +180,13 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     auto [tr, lpr] = kernels::ref::sample_tokens(z, temp, top_k, top_p, min_p, u);
     const double mismatch = (tk != tr).to(at::kDouble).mean().item<double>();
     r.Set("mismatchFraction", mismatch);
-    r.Set("logprobMaxAbsDiff", max_abs(lpk, lpr));
+    // the kernel's logprob against log_softmax(z / T) at the kernel's own token (rows where the
+    // tokens differ by a rounding-boundary tie still check the logprob of what was sampled)
+    at::Tensor zl = z.to(at::kFloat);
+    if (temp > 0 && temp != 1.0) zl = zl / temp;
+    at::Tensor lp_at = at::log_softmax(zl.to(at::kDouble), 1).gather(1, tk.unsqueeze(1)).squeeze(1);
+    r.Set("logprobMaxAbsDiff", max_abs(lpk, lp_at));
+    r.Set("refLogprobMaxAbsDiff", max_abs(lpr, at::log_softmax(zl.to(at::kDouble), 1).gather(1, tr.unsqueeze(1)).squeeze(1)));
     if (temp > 0) {
       at::Tensor zz = z.to(at::kFloat) / temp;
       at::Tensor keep = kernels::ref::sample_keep_mask(zz, top_k, top_p, min_p);

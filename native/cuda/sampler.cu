@@ -34,6 +34,19 @@ struct Row {
     const float x = dev::to_float(p[i]);
     return divide ? x / t : x;
   }
+  // E consecutive values starting at i (i a multiple of E); 16-byte load when `vec` and the
+  // whole vector is in range, scalar otherwise; out-of-range entries are -inf.
+  template <int E>
+  __device__ __forceinline__ void load(int i, int end, bool vec, float (&x)[E]) const {
+    if (vec && i + E <= end) {
+      dev::Vec<T>::load(p + i, x);
+#pragma unroll
+      for (int j = 0; j < E; ++j) x[j] = divide ? x[j] / t : x[j];
+    } else {
+#pragma unroll
+      for (int j = 0; j < E; ++j) x[j] = (i + j < end) ? (*this)(i + j) : -INFINITY;
+    }
+  }
 };
 
 template <typename T>
@@ -57,17 +70,23 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
   const bool greedy = !(temperature > 0.f);
   Row<T> z{logits + row * ld, !greedy && temperature != 1.f, temperature};
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int chunk = ((V + kWarps - 1) / kWarps + 31) / 32 * 32;
+  constexpr int E = dev::Vec<T>::N;  // elements per lane per step (one 16-byte load)
+  const bool vec = (ld % E) == 0 && (reinterpret_cast<uintptr_t>(logits) % 16) == 0;
+  const int chunk = ((V + kWarps - 1) / kWarps + 32 * E - 1) / (32 * E) * (32 * E);
   const int c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
 
-  // Pass 1: per-warp online max / sum and argmax over its chunk (coalesced, lane-strided).
+  // Pass 1: per-warp online max / sum and argmax over its chunk (16-byte loads, coalesced).
   dev::LseState st;
   float best = -INFINITY;
   int best_i = 0x7fffffff;
-  for (int i = c0 + lane; i < c1; i += 32) {
-    const float x = z(i);
-    st.add(x);
-    if (x > best) { best = x; best_i = i; }  // lowest index first per lane
+  for (int i = c0 + lane * E; i < c1; i += 32 * E) {
+    float x[E];
+    z.template load<E>(i, c1, vec, x);
+#pragma unroll
+    for (int j = 0; j < E; ++j) {
+      st.add(x[j]);
+      if (x[j] > best) { best = x[j]; best_i = i + j; }  // lowest index first per lane
+    }
   }
   st = dev::warp_merge(st);
 #pragma unroll
@@ -174,9 +193,12 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
   float wm;
   if (filter) {
     float m = 0.f;
-    for (int i = c0 + lane; i < c1; i += 32) {
-      const float x = z(i);
-      if (fkey(x) >= thresh) m += __expf(x - M);
+    for (int i = c0 + lane * E; i < c1; i += 32 * E) {
+      float x[E];
+      z.template load<E>(i, c1, vec, x);
+#pragma unroll
+      for (int j = 0; j < E; ++j)
+        if (x[j] != -INFINITY && fkey(x[j]) >= thresh) m += __expf(x[j] - M);
     }
     wm = dev::warp_sum(m);
   } else {
@@ -208,14 +230,19 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
   float running = 0.f;
   int last_kept = -1;
   int found = -1;
-  for (int base = c0; base < c1; base += 32) {
-    const int i = base + lane;
+  for (int base = c0; base < c1; base += 32 * E) {
+    const int i = base + lane * E;
+    float x[E], w[E];
     float m = 0.f;
-    if (i < c1) {
-      const float x = z(i);
-      if (!filter || fkey(x) >= th) { m = __expf(x - M); last_kept = i; }
+    z.template load<E>(i, c1, vec, x);
+#pragma unroll
+    for (int j = 0; j < E; ++j) {
+      const bool kept = x[j] != -INFINITY && (!filter || fkey(x[j]) >= th);
+      w[j] = kept ? __expf(x[j] - M) : 0.f;
+      if (kept) last_kept = i + j;
+      m += w[j];
     }
-    // inclusive warp scan
+    // inclusive warp scan of the lanes' masses (lanes hold consecutive index ranges)
     float incl = m;
 #pragma unroll
     for (int o = 1; o < 32; o <<= 1) {
@@ -223,7 +250,25 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
       if (lane >= o) incl += y;
     }
     const unsigned hit = __ballot_sync(0xffffffffu, m > 0.f && running + incl > target);
-    if (hit) { found = base + __ffs(hit) - 1; break; }
+    if (hit) {
+      const int src = __ffs(hit) - 1;
+      if (lane == src) {
+        // walk this lane's elements: first with inclusive mass past the target
+        float c = running + incl - m;
+        int f = -1, lastk = -1;
+#pragma unroll
+        for (int j = 0; j < E; ++j) {
+          if (w[j] > 0.f) {
+            lastk = i + j;
+            c += w[j];
+            if (f < 0 && c > target) f = i + j;
+          }
+        }
+        found = f >= 0 ? f : lastk;  // rounding inside the lane: its last kept element
+      }
+      found = __shfl_sync(0xffffffffu, found, src);
+      break;
+    }
     running += __shfl_sync(0xffffffffu, incl, 31);
   }
   if (found < 0) {
