@@ -1,8 +1,12 @@
 /**
  * The update phase of one RL step (GTR.md "Mixture Gaussian anchor"; DAPO token-level loss):
  * old log-probs recomputed by the trainer, then for each of E epochs the snapshot log-probs taken
- * at the epoch's start (GTR's anchors), the epoch's shuffled mini-batches, micro-batches by token
- * budget with gradient accumulation, and one optimizer step per mini-batch.
+ * at the epoch's start (GTR's anchors: epoch e averages the behaviour policy and e snapshots, e + 1
+ * anchors), the epoch's shuffled mini-batches, micro-batches by token budget with gradient
+ * accumulation, and one optimizer step per mini-batch.
+ *
+ * Old and snapshot log-probs are scored with exactly the packing the epoch trains with (same
+ * micro-batches), so every ratio is exactly 1 before the epoch's first update, on any device.
  */
 import { gatherPerToken, microBatches, miniBatches, packSamples, responseTokenCount, scatterPerSample, type TrainSample } from './batch.js';
 import type { LossSettings, StepMetrics, TrainerEngine } from './engines.js';
@@ -21,8 +25,10 @@ export interface UpdateSettings {
 export interface UpdateResult {
   /** Mean |sampler - trainer| log-prob over response tokens (the rollout/training mismatch). */
   logprobGap: number;
-  /** The last optimizer step's metrics per epoch, and averages over all steps. */
+  /** Every optimizer step's metrics averaged over the steps (numeric keys only). */
   metrics: Record<string, number>;
+  /** Each optimizer step's metrics, in order (epoch-major). */
+  steps: StepMetrics[];
   optimizerSteps: number;
   skippedSteps: number;
   oldLogprobMs: number;
@@ -30,67 +36,76 @@ export interface UpdateResult {
   updateMs: number;
 }
 
-async function scoreAll(trainer: TrainerEngine, samples: TrainSample[], budget: number, reference = false): Promise<{ lp: Float32Array[]; entropy: Float32Array[] }> {
-  const lp: Float32Array[] = new Array(samples.length);
-  const entropy: Float32Array[] = new Array(samples.length);
-  const all = samples.map((_, i) => i);
-  for (const mb of microBatches(samples, all, budget)) {
-    const b = packSamples(samples, mb);
+/** An epoch's plan: its mini-batches, each cut into micro-batches (sample indices). */
+type EpochPlan = number[][][];
+
+function planEpoch(samples: TrainSample[], s: UpdateSettings, step: number, epoch: number): EpochPlan {
+  return miniBatches(samples, s.miniBatchesPerEpoch, s.seed, step, epoch).map((mini) => microBatches(samples, mini, s.tokensPerMicroBatch));
+}
+
+/** No-grad log-probs per sample (response positions only), scored micro-batch by micro-batch as `plan` packs them. */
+async function score(trainer: TrainerEngine, samples: TrainSample[], plan: EpochPlan, reference = false): Promise<Float32Array[]> {
+  const lp: Float32Array[] = samples.map(() => new Float32Array(0));
+  for (const micro of plan.flat()) {
+    const b = packSamples(samples, micro);
     const r = await trainer.logprobs({ tokens: b.tokens, seqLens: b.seqLens, responseMask: b.responseMask }, { reference });
     scatterPerSample(samples, b, r.logprobs, lp);
-    scatterPerSample(samples, b, r.entropy, entropy);
   }
-  return { lp, entropy };
+  return lp;
 }
 
 /** Runs the update phase on the step's samples. Throws what the trainer throws. */
 export async function updatePolicy(trainer: TrainerEngine, samples: TrainSample[], s: UpdateSettings, step: number): Promise<UpdateResult> {
+  const plans = Array.from({ length: s.epochs }, (_, e) => planEpoch(samples, s, step, e));
   let t = performance.now();
-  const old = await scoreAll(trainer, samples, s.tokensPerMicroBatch);
+  const old = await score(trainer, samples, plans[0]);
   let gap = 0, gapN = 0;
   samples.forEach((smp, i) => {
-    for (let j = 0; j < smp.responseTokens.length; j++) {
-      gap += Math.abs(smp.samplerLogprobs[j] - old.lp[i][j]);
+    for (let j = 0; j < old[i].length; j++) {
+      gap += Math.abs(smp.samplerLogprobs[j] - old[i][j]);
       gapN++;
     }
   });
-  const ref = s.useReference ? (await scoreAll(trainer, samples, s.tokensPerMicroBatch, true)).lp : undefined;
+  const ref = s.useReference ? await score(trainer, samples, plans[0], true) : undefined;
   const oldLogprobMs = performance.now() - t;
 
+  const usesAnchors = s.anchor === 'mixture' && s.loss.penalty !== 'none';
   const anchors: Float32Array[][] = [];
-  const sums: Record<string, number> = {};
-  let counted = 0, optimizerSteps = 0, skippedSteps = 0, snapshotMs = 0, updateMs = 0;
+  const steps: StepMetrics[] = [];
+  let snapshotMs = 0, updateMs = 0;
   for (let epoch = 0; epoch < s.epochs; epoch++) {
-    if (epoch > 0 && s.anchor === 'mixture' && s.loss.penalty !== 'none' ) {
+    if (epoch > 0 && usesAnchors) {
       t = performance.now();
-      anchors.push((await scoreAll(trainer, samples, s.tokensPerMicroBatch)).lp);
+      anchors.push(await score(trainer, samples, plans[epoch]));
       snapshotMs += performance.now() - t;
     }
     t = performance.now();
-    for (const mini of miniBatches(samples, s.miniBatchesPerEpoch, s.seed, step, epoch)) {
-      const denominators = { tokens: responseTokenCount(samples, mini), sequences: mini.length };
-      for (const micro of microBatches(samples, mini, s.tokensPerMicroBatch)) {
+    for (const mini of plans[epoch]) {
+      const indices = mini.flat();
+      const denominators = { tokens: responseTokenCount(samples, indices), sequences: indices.length };
+      for (const micro of mini) {
         const b = packSamples(samples, micro);
         await trainer.trainMicroBatch({
           tokens: b.tokens,
           seqLens: b.seqLens,
           responseMask: b.responseMask,
           advantages: b.advantages,
-          oldLogprobs: gatherPerToken(samples, b, old.lp),
+          oldLogprobs: gatherPerToken(samples, b, old),
           anchorLogprobs: anchors.map((a) => gatherPerToken(samples, b, a)),
           refLogprobs: ref ? gatherPerToken(samples, b, ref) : undefined,
           denominators,
         }, s.loss);
       }
-      const m: StepMetrics = await trainer.step();
-      optimizerSteps++;
-      if (m.skipped === true) skippedSteps++;
-      for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;
-      counted++;
+      steps.push(await trainer.step());
     }
     updateMs += performance.now() - t;
   }
+  const sums: Record<string, number> = {};
+  for (const m of steps) for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;
   const metrics: Record<string, number> = {};
-  for (const [k, v] of Object.entries(sums)) metrics[k] = v / Math.max(1, counted);
-  return { logprobGap: gapN ? gap / gapN : 0, metrics, optimizerSteps, skippedSteps, oldLogprobMs, snapshotMs, updateMs };
+  for (const [k, v] of Object.entries(sums)) metrics[k] = v / Math.max(1, steps.length);
+  return {
+    logprobGap: gapN ? gap / gapN : 0, metrics, steps, optimizerSteps: steps.length,
+    skippedSteps: steps.filter((m) => m.skipped === true).length, oldLogprobMs, snapshotMs, updateMs,
+  };
 }

@@ -2,7 +2,7 @@
  * The training engine's TS face: a native Trainer (native/train) bound to one policy, with
  * micro-batch splitting by a token budget, mini-batch loss normalisation, the learning-rate
  * schedule, the multi-epoch mixture-anchor loop (GTR.md "Mixture Gaussian anchor") and state files.
- * The RL loop (src/rl) builds TrainBatch objects and calls `update` (or the finer methods).
+ * The RL loop (src/rl/update.ts) drives the epochs, snapshots and mini-batches with these methods.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,14 +23,6 @@ export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> 
   tokenBudget?: number;
   /** Frozen reference policy (a second Policy loaded from the same checkpoint) for KL. */
   reference?: NativePolicy;
-}
-
-/** How `update` walks one rollout batch. */
-export interface UpdateOptions {
-  /** Update epochs over the batch (the paper's update-to-data ratio). Default 1. */
-  epochs?: number;
-  /** Optimizer steps per epoch: the sequences split, in order, into this many mini-batches. Default 1. */
-  miniBatches?: number;
 }
 
 /** File names inside a trainer state directory. */
@@ -113,7 +105,7 @@ export class Trainer {
 
   /**
    * No-grad per-token log-probs and entropies under the policy (float32 [T], 0 outside the mask),
-   * split into the same micro-batches as training (`miniBatches` as in `update`: each mini-batch is
+   * split into the same micro-batches as training would (`miniBatches` in-order mini-batches, each
    * split by the token budget on its own), so ratios against them start at exactly 1 (the same
    * rows in the same matmuls). Use for oldLogprobs (before the update) and per-epoch snapshots.
    */
@@ -162,30 +154,6 @@ export class Trainer {
   async trainStep(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, anchors: Float32Array[] = []): Promise<NativeStepResult> {
     await this.accumulate(b, loss, anchors);
     return this.step();
-  }
-
-  /**
-   * The update-to-data loop over one rollout batch: for epoch e = 0..E-1, snapshot the policy's
-   * log-probs at the start of epochs e >= 1 (anchor k = e), then one optimizer step per mini-batch
-   * with the anchors 1..e (GTR.md: P_e averages exactly e + 1 anchors, the behaviour policy's
-   * `b.oldLogprobs` being anchor 0; compute it with `logprobs(b, miniBatches)` for exact r = 1).
-   * @returns every step's result, in order
-   */
-  async update(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, opts: UpdateOptions = {}): Promise<NativeStepResult[]> {
-    const epochs = opts.epochs ?? 1;
-    const minis = opts.miniBatches ?? 1;
-    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be an integer >= 1, got ${epochs}`);
-    if (!Number.isInteger(minis) || minis < 1) throw new Error(`miniBatches must be an integer >= 1, got ${minis}`);
-    const anchors: Float32Array[] = [];
-    const results: NativeStepResult[] = [];
-    for (let e = 0; e < epochs; e++) {
-      if (e > 0) anchors.push((await this.logprobs(b, minis)).logprobs);
-      for (const r of miniBatchRanges(b.seqLens, minis)) {
-        const mb = sliceBatch(b, r);
-        results.push(await this.trainStep(mb, loss, anchors.map((a) => a.subarray(r.tokStart, r.tokEnd))));
-      }
-    }
-    return results;
   }
 
   /** Drops accumulated gradients and step metrics. */
