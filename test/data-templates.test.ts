@@ -16,9 +16,15 @@ describe('prompt templates', () => {
     expect(buildPrompt('boxed', 'What is $1+1$?', { chat: false })).toEqual({ kind: 'text', text: BOXED });
   });
 
+  it('plain: the problem text verbatim, as chat messages and as raw text', () => {
+    expect(buildPrompt('plain', '12+47=', { chat: false })).toEqual({ kind: 'text', text: '12+47=' });
+    expect(buildPrompt('plain', 'What is 12 + 47?', { chat: true })).toEqual({ kind: 'chat', messages: [{ role: 'user', content: 'What is 12 + 47?' }] });
+    expect(getTemplate('plain').userText(' a\nb ')).toBe(' a\nb ');
+  });
+
   it('registry lists names and rejects unknown ones', () => {
-    expect(TEMPLATE_NAMES).toEqual(['boxed', 'dapo']);
-    expect(() => getTemplate('qwen')).toThrow('unknown prompt template "qwen"; valid templates: boxed, dapo');
+    expect(TEMPLATE_NAMES).toEqual(['boxed', 'dapo', 'plain']);
+    expect(() => getTemplate('qwen')).toThrow('unknown prompt template "qwen"; valid templates: boxed, dapo, plain');
     expect(() => buildPrompt('toString', 'x', { chat: false })).toThrow(/valid templates/);
   });
 });

@@ -14,6 +14,8 @@
 #include <string>
 #ifdef GTR_WITH_CUDA
 #include "cuda/kernels.h"
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 namespace gtr {
@@ -308,11 +310,42 @@ Napi::Value KernelBench(const Napi::CallbackInfo& info) {
 #endif
 }
 
+#ifdef GTR_WITH_CUDA
+Napi::Value cuda_memory(Napi::Env env, bool reset, c10::DeviceIndex dev) {
+  c10::cuda::device_synchronize();
+  const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
+  const size_t agg = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("allocated", static_cast<double>(st.allocated_bytes[agg].current));
+  o.Set("peakAllocated", static_cast<double>(st.allocated_bytes[agg].peak));
+  o.Set("reserved", static_cast<double>(st.reserved_bytes[agg].current));
+  o.Set("peakReserved", static_cast<double>(st.reserved_bytes[agg].peak));
+  if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
+  return o;
+}
+#endif
+
+// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved }
+// in bytes from the CUDA caching allocator (after a device synchronise), or null without CUDA.
+// reset = true resets the peaks after reading them (benches: read + reset before the timed region).
+Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef GTR_WITH_CUDA
+  if (!at::hasCUDA()) return env.Null();
+  const bool reset = info.Length() >= 1 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  const auto dev = static_cast<c10::DeviceIndex>(info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0);
+  GTR_JS_TRY(env, return cuda_memory(env, reset, dev));
+#else
+  return env.Null();
+#endif
+}
+
 }  // namespace
 
 void register_kernel_hooks(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelDebug", Napi::Function::New(env, KernelDebug));
   exports.Set("kernelBench", Napi::Function::New(env, KernelBench));
+  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory));
 }
 
 }  // namespace gtr

@@ -6,7 +6,9 @@
 #include <deque>
 #include <set>
 #include <stdexcept>
+#include "cuda/dispatch.h"
 #include "generate/decode_attention.h"
+#include "generate/decode_step.h"
 
 namespace gtr {
 namespace {
@@ -69,6 +71,10 @@ class Engine {
   std::vector<int64_t> slot_owner_;
   std::set<int64_t> free_slots_;
   GenerateStats stats_;
+  // CUDA decode step (native/cuda kernels, CUDA graphs): see decode_step.h. Off on CPU.
+  bool fast_ = false, graphs_ = false;
+  DecodeStepCaches caches_;
+  std::unique_ptr<CudaDecodeStep> step_;
   // GTR_GENERATE_PROFILE=1: device-synchronised per-phase wall times, printed to stderr at the end.
   bool profile_ = std::getenv("GTR_GENERATE_PROFILE") != nullptr;
   double prof_[5] = {0, 0, 0, 0, 0};
@@ -249,14 +255,21 @@ GenerateOutput Engine::run() {
   stats_.slots = slots_;
   stats_.max_len = max_len_;
   auto copt = at::TensorOptions().dtype(m_.dtype()).device(m_.device());
+  fast_ = cuda_decode_available(m_) && !opt_.return_logits;
+  graphs_ = fast_ && cuda_graphs_enabled();
+  const int64_t cache_slots = slots_ + (fast_ ? 1 : 0);  // CUDA: one scratch slot for graph padding rows
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     if (hooks_.cancelled && hooks_.cancelled()) throw std::runtime_error("generation cancelled");
-    kc_.push_back(at::zeros({slots_, kv_, max_len_, D_}, copt));
-    vc_.push_back(at::zeros({slots_, kv_, max_len_, D_}, copt));
+    kc_.push_back(at::zeros({cache_slots, kv_, max_len_, D_}, copt));
+    vc_.push_back(at::zeros({cache_slots, kv_, max_len_, D_}, copt));
     kflat_.push_back(kc_.back().view({-1, D_}));
     vflat_.push_back(vc_.back().view({-1, D_}));
   }
   head_offsets_ = at::arange(kv_, copt.dtype(at::kLong)) * max_len_;
+  if (fast_) {
+    caches_ = DecodeStepCaches{kc_, vc_, kflat_, vflat_, head_offsets_, max_len_, slots_};
+    step_ = std::make_unique<CudaDecodeStep>(m_, caches_, opt_.sampler);
+  }
   std::set<int64_t> stop(opt_.stop_token_ids.begin(), opt_.stop_token_ids.end());
 
   seqs_.resize(static_cast<size_t>(total));
@@ -316,36 +329,72 @@ GenerateOutput Engine::run() {
       pack[4 * B + span + r] = sequence_uniform24(opt_.seed, st.prompt, st.sample,
                                                   static_cast<int64_t>(results_[rows[r]].tokens.size()));
     }
-    at::Tensor dev = upload(pack);
-    mark(-1, dev);
-    // 3. Decode forward over the active slots.
-    at::Tensor hidden = new_hidden;
-    if (B > 0) {
-      at::Tensor tok_d = dev.narrow(0, 0, B), pos_d = dev.narrow(0, B, B);
-      at::Tensor slot_d = dev.narrow(0, 2 * B, B), len_d = dev.narrow(0, 3 * B, B);
-      DecodeAttentionPlan plan = make_decode_plan(slot_h, len_h, slot_d, len_d, dev.narrow(0, 4 * B, span), max_len_);
-      at::Tensor write_rows = flat_rows(slot_d * (kv_ * max_len_) + pos_d);
-      Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
-      const auto t_enqueue = Clock::now();
-      at::Tensor x = at::embedding(m_.embed_tokens(), tok_d);
-      for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
-        x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-          kflat_[l].index_copy_(0, write_rows, k.reshape({B * kv_, D_}));
-          vflat_[l].index_copy_(0, write_rows, v.reshape({B * kv_, D_}));
-          return decode_attention(q, kc_[l], vc_[l], plan);
-        });
+    SampleOut so;
+    at::Tensor logits;
+    if (graphs_ && R == 0 && B > 0) {
+      // Whole step through the CUDA graph of B's bucket: tokens, positions, slots, lengths, uniforms.
+      std::vector<int64_t> gp(static_cast<size_t>(5 * B));
+      for (int64_t i = 0; i < 4 * B; ++i) gp[static_cast<size_t>(i)] = pack[static_cast<size_t>(i)];
+      for (int64_t b = 0; b < B; ++b) gp[static_cast<size_t>(4 * B + b)] = pack[static_cast<size_t>(4 * B + span + b)];
+      try {
+        auto r = step_->graph_step(gp, B);
+        stats_.graph_steps++;
+        so.tokens = r.first;
+        so.logprobs = r.second;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "gtr generate: CUDA graph capture failed (%s); eager kernels from now on\n", e.what());
+        graphs_ = false;
       }
-      at::Tensor h = rms_norm(x, m_.final_norm(), cfg_.rms_norm_eps);
-      if (profile_) prof_[4] += ms_since(t_enqueue);
-      hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
+      mark(0, so.logprobs.defined() ? so.logprobs : head_offsets_);
     }
-    mark(0, hidden);
-    // 4. Sample every row of this step; one device -> host copy of tokens and log-probs.
-    at::Tensor logits = at::linear(hidden, lm_head).to(at::kFloat);
-    mark(1, logits);
-    at::Tensor uniforms = dev.narrow(0, 4 * B + span, R + B).to(at::kFloat) * (1.0 / 16777216.0);
-    SampleOut so = sample_tokens(logits, opt_.sampler, uniforms);
-    mark(2, so.logprobs);
+    if (!so.tokens.defined() && fast_) {
+      at::Tensor dev = upload(pack);
+      mark(-1, dev);
+      at::Tensor hidden = new_hidden;
+      if (B > 0) {
+        at::Tensor h = step_->forward(dev.narrow(0, 0, B), dev.narrow(0, B, B), dev.narrow(0, 2 * B, B),
+                                      dev.narrow(0, 3 * B, B));
+        hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
+      }
+      mark(0, hidden);
+      at::Tensor uniforms = dev.narrow(0, 4 * B + span, R + B).to(at::kFloat) * (1.0 / 16777216.0);
+      auto r = step_->sample(hidden, uniforms);
+      so.tokens = r.first;
+      so.logprobs = r.second;
+      mark(2, so.logprobs);
+    }
+    if (!so.tokens.defined()) {
+      at::Tensor dev = upload(pack);
+      mark(-1, dev);
+      // 3. Decode forward over the active slots.
+      at::Tensor hidden = new_hidden;
+      if (B > 0) {
+        at::Tensor tok_d = dev.narrow(0, 0, B), pos_d = dev.narrow(0, B, B);
+        at::Tensor slot_d = dev.narrow(0, 2 * B, B), len_d = dev.narrow(0, 3 * B, B);
+        DecodeAttentionPlan plan = make_decode_plan(slot_h, len_h, slot_d, len_d, dev.narrow(0, 4 * B, span), max_len_);
+        at::Tensor write_rows = flat_rows(slot_d * (kv_ * max_len_) + pos_d);
+        Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
+        const auto t_enqueue = Clock::now();
+        at::Tensor x = at::embedding(m_.embed_tokens(), tok_d);
+        for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+          x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+            kflat_[l].index_copy_(0, write_rows, k.reshape({B * kv_, D_}));
+            vflat_[l].index_copy_(0, write_rows, v.reshape({B * kv_, D_}));
+            return decode_attention(q, kc_[l], vc_[l], plan);
+          });
+        }
+        at::Tensor h = rms_norm(x, m_.final_norm(), cfg_.rms_norm_eps);
+        if (profile_) prof_[4] += ms_since(t_enqueue);
+        hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
+      }
+      mark(0, hidden);
+      // 4. Sample every row of this step; one device -> host copy of tokens and log-probs.
+      logits = at::linear(hidden, lm_head).to(at::kFloat);
+      mark(1, logits);
+      at::Tensor uniforms = dev.narrow(0, 4 * B + span, R + B).to(at::kFloat) * (1.0 / 16777216.0);
+      so = sample_tokens(logits, opt_.sampler, uniforms);
+      mark(2, so.logprobs);
+    }
     at::Tensor host = at::stack({so.tokens.to(at::kFloat), so.logprobs}, 0).to(at::kCPU).contiguous();
     at::Tensor logits_host = opt_.return_logits ? logits.to(at::kCPU).contiguous() : at::Tensor();
     const float* hp = host.data_ptr<float>();
@@ -383,6 +432,8 @@ GenerateOutput Engine::run() {
     }
   }
   stats_.wall_ms = ms_since(t_start);
+  stats_.cuda_kernels = fast_;
+  if (step_) stats_.graphs = step_->graphs_captured();
   if (profile_)
     std::fprintf(stderr, "gtr generate profile (ms): decode forward %.1f (host enqueue %.1f), lm_head %.1f, sampler %.1f, copy %.1f; prefill %.1f; steps %lld\n",
                  prof_[0], prof_[4], prof_[1], prof_[2], prof_[3], stats_.prefill_ms, static_cast<long long>(stats_.steps));

@@ -24,7 +24,8 @@
 // the next step. Top-p sorts [rows, vocab] every step (~3 ms at 256 x 151936).
 // Not handled: per-sequence sampling options, repetition penalties, beam search, rope scaling,
 // positions beyond max_position_embeddings (not checked: RoPE extrapolates as HF would), prefix
-// sharing across different prompts, CUDA graphs.
+// sharing across different prompts. On CUDA the decode step runs native/cuda kernels and CUDA graphs
+// (decode_step.h; GTR_KERNELS=ref / GTR_CUDA_GRAPHS=0 turn them off).
 //
 // Determinism: a sequence's random stream depends only on (seed, prompt index, sample index,
 // step) (see sampler.h), so the same call on the same device gives the same tokens. Changing the
@@ -66,6 +67,10 @@ struct SequenceResult {
 struct GenerateStats {
   double wall_ms = 0, prefill_ms = 0, decode_ms = 0, sample_ms = 0;
   int64_t steps = 0, generated_tokens = 0, prefill_tokens = 0, prompt_prefills = 0, slots = 0, max_len = 0;
+  // CUDA decode path (decode_step.h): 'kernels' when the native/cuda kernels ran the decode step,
+  // graph_steps = steps replayed from CUDA graphs, graphs = graphs captured.
+  bool cuda_kernels = false;
+  int64_t graph_steps = 0, graphs = 0;
 };
 
 struct GenerateOutput {

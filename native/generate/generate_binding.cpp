@@ -175,6 +175,9 @@ class GenerateWorker : public Napi::AsyncProgressWorker<GenerateProgress> {
     stats.Set("promptPrefills", Napi::Number::New(env, static_cast<double>(st.prompt_prefills)));
     stats.Set("slots", Napi::Number::New(env, static_cast<double>(st.slots)));
     stats.Set("maxLen", Napi::Number::New(env, static_cast<double>(st.max_len)));
+    stats.Set("cudaKernels", Napi::Boolean::New(env, st.cuda_kernels));
+    stats.Set("graphSteps", Napi::Number::New(env, static_cast<double>(st.graph_steps)));
+    stats.Set("graphs", Napi::Number::New(env, static_cast<double>(st.graphs)));
     Napi::Object res = Napi::Object::New(env);
     res.Set("rollouts", groups);
     res.Set("stats", stats);

@@ -10,6 +10,10 @@
  *   prefix: both templates already end with an instruction on where to put the answer, the DAPO
  *   training data is distributed with exactly this text, and using the identical string for base
  *   and instruct models keeps rewards and evaluations comparable across the two modes.
+ *
+ * `plain` is the problem text with no instruction at all, for tasks (such as `gtr demo`'s
+ * synthetic arithmetic) whose model was trained to end its response with an "Answer: N" line
+ * without being told to; it keeps prompts short for tiny models.
  */
 
 import type { ChatMessage } from '../tokenizer/chat-template.js';
@@ -43,6 +47,11 @@ const TEMPLATES: Record<string, PromptTemplate> = {
     description: 'DAPO-Math-17k instruction; the answer goes on a final "Answer: ..." line (dapo grader)',
     userText: (problem) => DAPO_PREFIX + problem + DAPO_SUFFIX,
   },
+  plain: {
+    name: 'plain',
+    description: 'the problem text as is, no instruction (tasks whose responses carry their own final "Answer:" line, e.g. the demo)',
+    userText: (problem) => problem,
+  },
   boxed: {
     name: 'boxed',
     description: 'Qwen2.5-Math evaluation instruction; the answer goes in \\boxed{} (math grader)',
@@ -62,7 +71,7 @@ export function getTemplate(name: string): PromptTemplate {
 
 /**
  * Builds the prompt for one problem.
- * @param template template name (`dapo` | `boxed`)
+ * @param template template name (`dapo` | `boxed` | `plain`)
  * @param problem the dataset row's problem text
  * @param opts.chat true: one user message for the chat template; false: the raw user text
  *   (base models; nothing is appended, see the module doc)

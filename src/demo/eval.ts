@@ -34,7 +34,7 @@ export interface DemoEvalResult {
 
 /**
  * Evaluates the checkpoint in `modelDir` on `problems` (prompts rendered as the loop renders them:
- * the DAPO template, raw text).
+ * the plain template, raw text).
  * @throws Error when k > n or the checkpoint does not load.
  */
 export async function evaluateDemo(modelDir: string, problems: readonly ArithmeticProblem[], s: DemoEvalSettings): Promise<DemoEvalResult> {
@@ -49,7 +49,7 @@ export async function evaluateDemo(modelDir: string, problems: readonly Arithmet
       benchmarks: [{ name: 'heldout', rows: problems.map((p) => ({ id: p.id, problem: p.problem, answer: p.answer })) }],
       n: s.n,
       metrics: [...s.k.map((k) => `pass@${k}`), `mean@${s.n}`],
-      buildPrompt: (row) => (buildPrompt('dapo', row.problem, { chat: false }) as { text: string }).text,
+      buildPrompt: (row) => (buildPrompt('plain', row.problem, { chat: false }) as { text: string }).text,
       generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: s.seed },
     }, {
       generate: async (texts, n) => {

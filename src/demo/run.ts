@@ -35,29 +35,51 @@ export interface DemoOptions {
   algos: ('gtr' | 'grpo')[];
   /** A few steps and a tiny evaluation (the test smoke run). */
   fast: boolean;
+  /** Overrides of the sizes and hyperparameters (experiments; the CLI does not set them). */
+  sizes?: Partial<DemoSizes>;
   log?: (line: string) => void;
 }
 
-/** Sizes that differ between the default run and --fast. */
-interface DemoSizes {
-  sftRows: number; rlRows: number; heldOut: number; sftBatch: number;
-  prompts: number; group: number; evalN: number; evalK: number[];
+/** Sizes and hyperparameters that differ between the default run and --fast. */
+export interface DemoSizes {
+  sftRows: number; rlRows: number; heldOut: number;
+  /** SFT examples per step and peak learning rate (cosine schedule). */
+  sftBatch: number; sftLr: number;
+  /** RL prompts per step, samples per prompt, learning rate, epochs and mini-batches per step. */
+  prompts: number; group: number; rlLr: number; epochs: number; miniBatches: number;
+  /** Dynamic sampling (refill) of RL groups whose rewards are all equal. */
+  refill: boolean;
+  /** Samples per held-out problem and the pass@k values. */
+  evalN: number; evalK: number[];
+  /** Model width and depth. */
+  hidden: number; layers: number;
 }
 
-const SIZES: Record<'full' | 'fast', DemoSizes> = {
-  full: { sftRows: 4000, rlRows: 4000, heldOut: 200, sftBatch: 64, prompts: 16, group: 8, evalN: 4, evalK: [1, 4] },
-  fast: { sftRows: 200, rlRows: 200, heldOut: 8, sftBatch: 8, prompts: 2, group: 4, evalN: 2, evalK: [1, 2] },
+export const SIZES: Record<'full' | 'fast', DemoSizes> = {
+  full: {
+    sftRows: 6000, rlRows: 4000, heldOut: 200, sftBatch: 64, sftLr: 3e-3,
+    prompts: 32, group: 8, rlLr: 3e-4, epochs: 2, miniBatches: 2, refill: false,
+    evalN: 4, evalK: [1, 4], hidden: 128, layers: 2,
+  },
+  fast: {
+    sftRows: 200, rlRows: 200, heldOut: 8, sftBatch: 8, sftLr: 3e-3,
+    prompts: 2, group: 4, rlLr: 3e-4, epochs: 2, miniBatches: 2, refill: false,
+    evalN: 2, evalK: [1, 2], hidden: 128, layers: 2,
+  },
 };
 
 /** Default step counts (CLI defaults). */
 export const DEMO_DEFAULTS = { steps: 40, sftSteps: 600, fastSteps: 2, fastSftSteps: 3 } as const;
 
-/** The demo model: the `tiny` preset reshaped (hidden 128, 2 layers) onto the demo vocabulary. */
-export function demoModelConfig(vocabSize: number, eosTokenId: number): Record<string, unknown> {
+/** Longest response sampled in RL and evaluation ("Answer: -123" + EOS is 11 tokens). */
+const MAX_NEW_TOKENS = 16;
+
+/** The demo model: the `tiny` preset reshaped (hidden `hidden`, `layers` layers, head_dim 32) onto the demo vocabulary. */
+export function demoModelConfig(vocabSize: number, eosTokenId: number, hidden = 128, layers = 2): Record<string, unknown> {
   return {
     ...presetConfig('tiny', 'float32'), vocab_size: vocabSize, eos_token_id: eosTokenId, bos_token_id: eosTokenId,
-    hidden_size: 128, intermediate_size: 512, num_hidden_layers: 2, max_window_layers: 2, num_attention_heads: 4,
-    num_key_value_heads: 2, head_dim: 32, max_position_embeddings: 512, tie_word_embeddings: true,
+    hidden_size: hidden, intermediate_size: 4 * hidden, num_hidden_layers: layers, max_window_layers: layers, num_attention_heads: hidden / 32,
+    num_key_value_heads: Math.max(1, hidden / 64), head_dim: 32, max_position_embeddings: 512, tie_word_embeddings: true,
   };
 }
 
@@ -65,9 +87,9 @@ export function demoModelConfig(vocabSize: number, eosTokenId: number): Record<s
 function sftRecipe(out: string, steps: number, s: DemoSizes, seed: number): Recipe {
   return parseRecipe(JSON.stringify({
     model: { path: join(out, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: { train: join(out, 'data', 'sft.jsonl'), template: 'dapo', response_field: 'solution' },
+    data: { train: join(out, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
     train: {
-      steps, prompts_per_step: s.sftBatch, lr: 3e-3, warmup_steps: Math.min(20, Math.floor(steps / 10)), schedule: 'cosine',
+      steps, prompts_per_step: s.sftBatch, lr: s.sftLr, warmup_steps: Math.min(20, Math.floor(steps / 10)), schedule: 'cosine',
       weight_decay: 0, activation_checkpointing: false, tokens_per_micro_batch: 8192, seed,
     },
     checkpoint: { every_steps: 0, keep_last: 1 },
@@ -79,13 +101,16 @@ function sftRecipe(out: string, steps: number, s: DemoSizes, seed: number): Reci
 export function rlRecipe(out: string, algo: 'gtr' | 'grpo', steps: number, s: DemoSizes, seed: number): Recipe {
   return parseRecipe(JSON.stringify({
     model: { path: join(out, 'sft', 'model'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: { train: join(out, 'data', 'rl.jsonl'), template: 'dapo', max_prompt_tokens: 512 },
-    rollout: { samples_per_prompt: s.group, max_new_tokens: 32, temperature: 1.0, seed },
+    data: { train: join(out, 'data', 'rl.jsonl'), template: 'plain', max_prompt_tokens: 512 },
+    rollout: { samples_per_prompt: s.group, max_new_tokens: MAX_NEW_TOKENS, temperature: 1.0, seed },
     reward: { grader: 'math', timeout_ms: 5000 },
-    algorithm: { name: algo, advantage: 'grpo', loss: { clip_ratio_low: 0.2, clip_ratio_high: 0.28, sigma: 0.2, beta: 1.0 } },
+    algorithm: {
+      name: algo, advantage: 'grpo', dynamic_sampling: { enabled: s.refill, mode: 'refill', max_refill_batches: 2 },
+      loss: { clip_ratio_low: 0.2, clip_ratio_high: 0.28, sigma: 0.2, beta: 1.0 },
+    },
     train: {
-      prompts_per_step: s.prompts, mini_batches_per_epoch: 2, epochs_per_step: 2, tokens_per_micro_batch: 8192, steps,
-      lr: 2e-4, warmup_steps: 0, schedule: 'constant', weight_decay: 0, activation_checkpointing: false, seed,
+      prompts_per_step: s.prompts, mini_batches_per_epoch: s.miniBatches, epochs_per_step: s.epochs, tokens_per_micro_batch: 8192, steps,
+      lr: s.rlLr, warmup_steps: 0, schedule: 'constant', weight_decay: 0, activation_checkpointing: false, seed,
     },
     eval: { every_steps: 0 },
     checkpoint: { every_steps: 0, keep_last: 1 },
@@ -142,7 +167,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const log = o.log ?? ((s: string) => console.log(s));
   const t0 = performance.now();
   const out = resolve(o.out);
-  const s = SIZES[o.fast ? 'fast' : 'full'];
+  const s: DemoSizes = { ...SIZES[o.fast ? 'fast' : 'full'], ...o.sizes };
   for (const d of ['data', 'tokenizer', 'model-init', 'sft', 'rl-gtr', 'rl-grpo', 'report.html', 'summary.json']) rmSync(join(out, d), { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
 
@@ -151,7 +176,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   writeTaskJsonl(join(out, 'data', 'rl.jsonl'), task.train.slice(s.sftRows));
   writeTaskJsonl(join(out, 'data', 'heldout.jsonl'), task.heldOut);
   const tok = writeDemoTokenizer(join(out, 'tokenizer'));
-  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId), o.seed, { device: 'cpu', dtype: 'float32' });
+  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, s.hidden, s.layers), o.seed, { device: 'cpu', dtype: 'float32' });
   try {
     await init.save(join(out, 'model-init'), { tokenizerFrom: join(out, 'tokenizer') });
     log(`demo: ${task.train.length} train / ${task.heldOut.length} held-out problems, vocabulary ${tok.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`);
@@ -164,7 +189,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     log,
     onStep: (r) => { if ((r.step as number) % 100 === 0) log(`  sft step ${r.step}: nll ${(r['sft/nll'] as number).toFixed(3)}`); },
   });
-  const evalSettings: DemoEvalSettings = { n: s.evalN, k: s.evalK, temperature: 1.0, maxNewTokens: 32, seed: o.seed + 7919 };
+  const evalSettings: DemoEvalSettings = { n: s.evalN, k: s.evalK, temperature: 1.0, maxNewTokens: MAX_NEW_TOKENS, seed: o.seed + 7919 };
   const before = await evaluateDemo(sft.modelDir, task.heldOut, evalSettings);
   log(`demo: held-out before RL: ${Object.entries(before.passAt).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
 

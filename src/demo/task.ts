@@ -1,13 +1,14 @@
 /**
- * The demo's synthetic task: seeded multi-digit arithmetic problems ("What is 47 + 385?") with
+ * The demo's synthetic task: seeded two-digit arithmetic problems ("47+38=") with
  * integer gold answers, a train split and a disjoint held-out split, and a short worked response
  * per problem for the SFT warm-up. Rows are the dataset layer's common JSONL rows
  * `{ id, problem, answer }` (plus `solution`, the SFT target, kept by the reader as `row.extra`),
  * so the RL loop reads them through `data.train: <path>.jsonl`.
  *
- * Difficulty mix (by construction, so a tiny model is right only part of the time): a + b and
- * a - b with 1-3 digit operands (1 and 2 digits 40% each, 3 digits 20%), a * b with a 1-2 digit
- * (70% / 30%) times a 1 digit operand.
+ * Difficulty mix ({@link PROBLEM_MIX}): 2-digit + 2-digit (60%) and 2-digit - 2-digit with a >= b (40%),
+ * prompts rendered with the `plain` template (the problem text as is) and responses that are only
+ * DAPO's final line, "Answer: 85": short sequences, so a small model warms up in minutes and RL
+ * steps are cheap, while the warmed-up model still gets carries and borrows wrong part of the time.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,11 +18,11 @@ import { Xoshiro128, mixSeeds } from '../data/prng.js';
 export interface ArithmeticProblem {
   /** Stable id: `<split>-<index>`. */
   id: string;
-  /** "What is 47 + 385?" */
+  /** "47+38=" */
   problem: string;
   /** Gold answer as a decimal integer string (may be negative). */
   answer: string;
-  /** The SFT target: "47 + 385 = 432\nAnswer: 432" (no EOS; the SFT code appends it). */
+  /** The SFT target: "Answer: 85" (no EOS; the SFT code appends it). */
   solution: string;
   op: '+' | '-' | '*';
   a: number;
@@ -49,48 +50,42 @@ function intIn(rng: Xoshiro128, lo: number, hi: number): number {
   return lo + rng.nextInt(hi - lo + 1);
 }
 
-/** Operand with a digit count drawn from `weights` (weights[d - 1] for d digits). */
-function operand(rng: Xoshiro128, weights: readonly number[]): number {
-  const total = weights.reduce((a, b) => a + b, 0);
-  let u = rng.nextFloat() * total;
-  let d = 1;
-  for (; d < weights.length && u >= weights[d - 1]!; d++) u -= weights[d - 1]!;
+/** A uniform d-digit number (d = 1 includes 0). */
+function digits(rng: Xoshiro128, d: number): number {
   return intIn(rng, d === 1 ? 0 : 10 ** (d - 1), 10 ** d - 1);
 }
 
-/** Digit-count weights of + and - operands (1, 2, 3 digits) and of the first factor of * (1, 2 digits). */
-const ADD_DIGITS = [0.4, 0.4, 0.2] as const;
-const MUL_DIGITS = [0.7, 0.3] as const;
+/**
+ * The problem kinds and their shares: [operator, digits of a, digits of b, share] (a - b is drawn
+ * with a >= b). Two-digit addition (with and without carries) and two-digit subtraction (with and
+ * without borrows; ~12,900 distinct problems in all): a tiny model learns the format and most digits in a short warm-up but is right only
+ * part of the time, mostly on the carry / borrow digit.
+ */
+export const PROBLEM_MIX: readonly (readonly ['+' | '-' | '*', number, number, number])[] = [
+  ['+', 2, 2, 0.6],
+  ['-', 2, 2, 0.4],
+];
 
-/** The problem text of `a op b`. */
+/** The problem text of `a op b`: "12+47=". */
 export function problemText(a: number, op: string, b: number): string {
-  return `What is ${a} ${op} ${b}?`;
+  return `${a}${op}${b}=`;
 }
 
-/** The worked SFT response: the equation restated with its result, then the final "Answer: N" line. */
-export function workedSolution(a: number, op: string, b: number, answer: number): string {
-  return `${a} ${op} ${b} = ${answer}\nAnswer: ${answer}`;
+/** The SFT response: only the final DAPO-format line, "Answer: N". */
+export function workedSolution(_a: number, _op: string, _b: number, answer: number): string {
+  return `Answer: ${answer}`;
 }
 
-/** Draws one problem (operands and operator) from the generator. */
+/** Draws one problem (kind, then operands) from the generator. */
 function drawProblem(rng: Xoshiro128): Omit<ArithmeticProblem, 'id'> {
-  const u = rng.nextFloat();
-  let op: ArithmeticProblem['op'];
-  let a: number;
-  let b: number;
-  if (u < 0.45) {
-    op = '+';
-    a = operand(rng, ADD_DIGITS);
-    b = operand(rng, ADD_DIGITS);
-  } else if (u < 0.8) {
-    op = '-';
-    a = operand(rng, ADD_DIGITS);
-    b = operand(rng, ADD_DIGITS);
-  } else {
-    op = '*';
-    a = operand(rng, MUL_DIGITS);
-    b = operand(rng, [1]);
-  }
+  const total = PROBLEM_MIX.reduce((acc, m) => acc + m[3], 0);
+  let u = rng.nextFloat() * total;
+  let i = 0;
+  for (; i < PROBLEM_MIX.length - 1 && u >= PROBLEM_MIX[i]![3]; i++) u -= PROBLEM_MIX[i]![3];
+  const [op, da, db] = PROBLEM_MIX[i]!;
+  let a = digits(rng, da);
+  let b = digits(rng, db);
+  if (op === '-' && a < b) [a, b] = [b, a]; // non-negative differences
   const value = op === '+' ? a + b : op === '-' ? a - b : a * b;
   return { problem: problemText(a, op, b), answer: String(value), solution: workedSolution(a, op, b, value), op, a, b };
 }

@@ -91,6 +91,9 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     state = JSON.parse(readFileSync(join(resumeFrom, 'loop-state.json'), 'utf8')) as LoopState;
     run.truncateLogsAfter(state.step);
     log(`resuming ${run.dir} after step ${state.step}`);
+  } else if (opts.resume) {
+    run.truncateLogsAfter(0); // a run stopped before its first checkpoint starts over
+    log(`resuming ${run.dir}: no checkpoint yet, starting from step 1`);
   }
 
   const data = await loadDataset(recipe.data.train, {
