@@ -5,8 +5,8 @@
 # write JSON + a final table. See bench/README.md. Usage (on the device, from the repo root):
 #   bash bench/gpu.sh                       # everything
 #   GTR_BENCH_PHASES=build,tests bash bench/gpu.sh
-# Phases: build, tests, kernels, floor, generate, train, step, peer, peer_compiled (the last is
-# off by default: ~3 min of compiling). Output: $OUT (device tool) or bench/results/out/:
+# Phases: build, tests, kernels, floor, generate, train, step, generate_eager, peer, peer_compiled
+# (generate_eager: bs 256 with GTR_CUDA_GRAPHS=0; the last is off by default: ~3 min of compiling). Output: $OUT (device tool) or bench/results/out/:
 # results-<date>-<device>.json, tests.log, bench.log, build.log. Needs python3 with torch (CUDA),
 # cmake, ninja, nvcc; Node from PATH or .node/node.xz.
 set -uo pipefail
@@ -64,6 +64,14 @@ if has build; then
     cmake --build build/gpu -j "$(nproc)"
   } > "$OUTDIR/build.log" 2>&1
   rc=$?
+  if [[ $rc -ne 0 ]]; then
+    # Second chance without the CUDA-graph code of the rollout engine (native/generate/decode_step.cpp).
+    grep -E "error" "$OUTDIR/build.log" | head -20
+    stamp "BUILD FAILED; retrying with -DGTR_NO_CUDA_GRAPHS"
+    cmake -S . -B build/gpu -DCMAKE_CXX_FLAGS=-DGTR_NO_CUDA_GRAPHS >> "$OUTDIR/build.log" 2>&1 &&
+      cmake --build build/gpu -j "$(nproc)" >> "$OUTDIR/build.log" 2>&1
+    rc=$?
+  fi
   if [[ $rc -ne 0 ]]; then tail -60 "$OUTDIR/build.log"; stamp "BUILD FAILED"; exit 3; fi
   grep -E "warning" "$OUTDIR/build.log" | grep -v "^--" | head -5
   stamp "built $(ls -la build/Release/gtr_native.node | awk '{print $5}') bytes"
@@ -137,6 +145,7 @@ run_bench() {
       *.ts) timeout $(( $(left) - 5 )) node node_modules/tsx/dist/cli.mjs "$f" --out "$WORK/$stem" ;;
       *) timeout $(( $(left) - 5 )) node "$f" --out "$WORK/$stem" ;;
     esac > "$WORK/$stem.log" 2>&1
+    { echo "==== $f"; cat "$WORK/$stem.log"; } >> "$OUTDIR/bench.log"  # kept even if the call is cut off
     tail -25 "$WORK/$stem.log"
     report
     return
@@ -146,6 +155,17 @@ run_bench() {
 has generate && run_bench generate 90
 has train && run_bench train 60
 has step && run_bench step 90
+# The rollout engine at batch 256 with the CUDA kernels but without CUDA graphs (GTR_CUDA_GRAPHS=0).
+if has generate_eager && [[ -f bench/generate.ts ]] && fits 60 generate_eager; then
+  stamp "generate bs 256 without CUDA graphs"
+  mkdir -p "$WORK/generate_eager"
+  GTR_CUDA_GRAPHS=0 timeout $(( $(left) - 5 )) node node_modules/tsx/dist/cli.mjs bench/generate.ts --batch 256 \
+    --out "$WORK/generate_eager" > "$WORK/generate_eager.log" 2>&1
+  { echo "==== generate (GTR_CUDA_GRAPHS=0)"; cat "$WORK/generate_eager.log"; } >> "$OUTDIR/bench.log"
+  tail -5 "$WORK/generate_eager.log"
+  cp "$WORK"/generate_eager/*.json "$WORK/generate_eager.json" 2>/dev/null || true
+  report
+fi
 
 if has peer && fits 150 peer; then
   stamp "HF peer (eager generate bs 64/256, training step)"
@@ -168,7 +188,7 @@ fi
 
 # ---- combine, table, results file
 python3 bench/report.py "$WORK" "$OUTDIR/$RESULT" --date "$DATE" --device "$DEVICE_NAME"
-cat "$WORK"/*.log > "$OUTDIR/bench.log" 2>/dev/null || true
+cat "$WORK"/floor.log "$WORK"/peer*.log >> "$OUTDIR/bench.log" 2>/dev/null || true
 cp "$WORK/kernel-errors.txt" "$OUTDIR/" 2>/dev/null || true
 mkdir -p bench/results && cp "$OUTDIR/$RESULT" bench/results/ 2>/dev/null || true
 stamp "done: $OUTDIR/$RESULT"

@@ -1,0 +1,176 @@
+// CUDA decode step of the rollout engine: see decode_step.h.
+#include "generate/decode_step.h"
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include "cuda/dispatch.h"
+#if defined(GTR_WITH_CUDA) && !defined(GTR_NO_CUDA_GRAPHS)
+#define GTR_DECODE_GRAPHS 1
+#include <cuda_runtime_api.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace gtr {
+
+bool cuda_decode_available(const Qwen3Model& model) {
+  return model.device().is_cuda() && kernels::cuda_kernels_enabled() &&
+         (model.dtype() == at::kBFloat16 || model.dtype() == at::kFloat);
+}
+
+bool cuda_graphs_enabled() {
+#ifdef GTR_DECODE_GRAPHS
+  // Read per call (not cached) so a test can compare graph and eager runs in one process.
+  const char* e = std::getenv("GTR_CUDA_GRAPHS");
+  return !(e && (std::strcmp(e, "0") == 0 || std::strcmp(e, "off") == 0 || std::strcmp(e, "false") == 0));
+#else
+  return false;
+#endif
+}
+
+struct CudaDecodeStep::Graph {
+#ifdef GTR_DECODE_GRAPHS
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+#endif
+  at::Tensor in;      // int64 [5 * Bb] on the device (static input)
+  at::Tensor staged;  // int64 [5 * Bb] pinned host staging
+  at::Tensor tokens, logprobs;  // static outputs
+};
+
+CudaDecodeStep::CudaDecodeStep(Qwen3Model& model, const DecodeStepCaches& caches, const SamplerOptions& sampler)
+    : m_(model), c_(caches), s_(sampler) {}
+
+CudaDecodeStep::~CudaDecodeStep() = default;
+
+int64_t CudaDecodeStep::bucket(int64_t B) {
+  if (B <= 32) {
+    int64_t b = 1;
+    while (b < B) b *= 2;
+    return b;
+  }
+  return (B + 31) / 32 * 32;
+}
+
+at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos, const at::Tensor& slot,
+                                   const at::Tensor& len) {
+  const Qwen3Config& cfg = m_.config();
+  const int64_t B = tok.size(0), D = cfg.head_dim, nh = cfg.num_attention_heads, kv = cfg.num_key_value_heads;
+  const double eps = cfg.rms_norm_eps, scale = 1.0 / std::sqrt(static_cast<double>(D));
+  at::Tensor write_rows = ((slot * (kv * c_.max_len) + pos).unsqueeze(1) + c_.head_offsets.unsqueeze(0)).reshape({-1});
+  Rope rope = rope_tables(pos, D, cfg.rope_theta);
+  at::Tensor residual = at::embedding(m_.embed_tokens(), tok).contiguous();  // [B, H]
+  at::Tensor x, mlp;
+  for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
+    const Qwen3Layer& L = m_.layer(l);
+    if (l == 0) {
+      x = kernels::rms_norm(residual, L.input_layernorm, eps);
+    } else {
+      kernels::fused_add_rms_norm(mlp, residual, L.input_layernorm, eps);  // residual += mlp; mlp = norm
+      x = mlp;
+    }
+    at::Tensor q = at::linear(x, L.q_proj).view({B, nh, D});
+    at::Tensor k = at::linear(x, L.k_proj).view({B, kv, D});
+    at::Tensor v = at::linear(x, L.v_proj).view({B, kv, D});
+    q = kernels::rms_norm(q, L.q_norm, eps).contiguous();
+    k = kernels::rms_norm(k, L.k_norm, eps).contiguous();
+    std::tie(q, k) = kernels::rope(q, k, rope.cos, rope.sin);
+    c_.kflat[static_cast<size_t>(l)].index_copy_(0, write_rows, k.reshape({B * kv, D}));
+    c_.vflat[static_cast<size_t>(l)].index_copy_(0, write_rows, v.reshape({B * kv, D}));
+    at::Tensor a = kernels::decode_attention(q.contiguous(), c_.kc[static_cast<size_t>(l)], c_.vc[static_cast<size_t>(l)],
+                                             slot, len, scale, c_.max_len)
+                       .reshape({B, nh * D});
+    at::Tensor o = at::linear(a, L.o_proj).contiguous();
+    kernels::fused_add_rms_norm(o, residual, L.post_attention_layernorm, eps);  // residual += o; o = norm
+    at::Tensor act = kernels::swiglu(at::linear(o, L.gate_proj), at::linear(o, L.up_proj));
+    mlp = at::linear(act, L.down_proj).contiguous();
+  }
+  kernels::fused_add_rms_norm(mlp, residual, m_.final_norm(), eps);
+  return mlp;
+}
+
+std::pair<at::Tensor, at::Tensor> CudaDecodeStep::sample(const at::Tensor& hidden, const at::Tensor& uniforms) {
+  at::Tensor logits = at::linear(hidden, m_.lm_head());  // model dtype: the sampler reads bf16 directly
+  return kernels::sample_tokens(logits, s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+}
+
+std::pair<at::Tensor, at::Tensor> CudaDecodeStep::full_step(const at::Tensor& in, int64_t B) {
+  at::Tensor tok = in.narrow(0, 0, B), pos = in.narrow(0, B, B), slot = in.narrow(0, 2 * B, B),
+             len = in.narrow(0, 3 * B, B);
+  at::Tensor u = in.narrow(0, 4 * B, B).to(at::kFloat) * (1.0 / 16777216.0);
+  at::Tensor h = forward(tok, pos, slot, len);
+  return sample(h, u);
+}
+
+std::pair<at::Tensor, at::Tensor> CudaDecodeStep::graph_step(const std::vector<int64_t>& packed, int64_t B) {
+#ifdef GTR_DECODE_GRAPHS
+  if (static_cast<int64_t>(packed.size()) != 5 * B) throw std::invalid_argument("graph_step: packed size");
+  const int64_t Bb = bucket(B);
+  auto it = graphs_.find(Bb);
+  const bool fresh = it == graphs_.end();
+  if (fresh) {
+    auto g = std::make_unique<Graph>();
+    g->in = at::empty({5 * Bb}, at::TensorOptions().dtype(at::kLong).device(m_.device()));
+    g->staged = at::empty({5 * Bb}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
+    it = graphs_.emplace(Bb, std::move(g)).first;
+  }
+  Graph& g = *it->second;
+  // Stage: rows [0, B) from `packed`, padding rows [B, Bb) on the scratch slot.
+  int64_t* h = g.staged.data_ptr<int64_t>();
+  for (int64_t f = 0; f < 5; ++f)
+    for (int64_t r = 0; r < Bb; ++r) {
+      int64_t v;
+      if (r < B) v = packed[static_cast<size_t>(f * B + r)];
+      else v = f == 2 ? c_.pad_slot : f == 3 ? 1 : 0;
+      h[f * Bb + r] = v;
+    }
+  g.in.copy_(g.staged, /*non_blocking=*/true);
+  if (fresh) {
+    c10::cuda::CUDAGuard guard(m_.device());
+    auto cur = c10::cuda::getCurrentCUDAStream();
+    auto side = c10::cuda::getStreamFromPool();
+    // side waits for cur (the staged input copy), cur later waits for side (raw events: no ATen
+    // CUDA context headers needed here).
+    cudaEvent_t ev = nullptr;
+    TORCH_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess, "cudaEventCreate failed");
+    TORCH_CHECK(cudaEventRecord(ev, cur.stream()) == cudaSuccess && cudaStreamWaitEvent(side.stream(), ev, 0) == cudaSuccess,
+                "graph_step: stream sync failed");
+    {
+      c10::cuda::CUDAStreamGuard sg(side);
+      // Warm-up on the capture stream (cuBLAS handles / workspaces): it computes this very step,
+      // and the capture below records the same work again (K/V writes are idempotent).
+      (void)full_step(g.in, Bb);
+      auto pool = at::cuda::graph_pool_handle();  // one pool shared by every bucket's graph
+      for (auto& kv : graphs_)
+        if (kv.second->graph && kv.second.get() != &g) {
+          pool = kv.second->graph->pool();
+          break;
+        }
+      g.graph = std::make_unique<at::cuda::CUDAGraph>();
+      try {
+        g.graph->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
+        auto out = full_step(g.in, Bb);
+        g.graph->capture_end();
+        g.tokens = out.first;
+        g.logprobs = out.second;
+      } catch (...) {
+        graphs_.erase(Bb);  // the caller falls back to the eager kernel path
+        throw;
+      }
+    }
+    TORCH_CHECK(cudaEventRecord(ev, side.stream()) == cudaSuccess && cudaStreamWaitEvent(cur.stream(), ev, 0) == cudaSuccess,
+                "graph_step: stream sync failed");
+    cudaEventDestroy(ev);
+    ++captured_;
+  }
+  g.graph->replay();
+  return {g.tokens.narrow(0, 0, B), g.logprobs.narrow(0, 0, B)};
+#else
+  (void)packed;
+  (void)B;
+  throw std::runtime_error("graph_step: this build has no CUDA graphs");
+#endif
+}
+
+}  // namespace gtr
