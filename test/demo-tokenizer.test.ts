@@ -47,6 +47,10 @@ describe('demo tokenizer', () => {
     expect(ids.map((i) => tok.idToToken(i))).toEqual(['What', ' is', ' ', '4', '0', '7', ' ', '+', ' ', '1', '8', '?']);
     const prompt = (buildPrompt('dapo', 'What is 1 + 2?', { chat: false }) as { text: string }).text;
     expect(tok.encode(prompt, { addSpecialTokens: false }).length).toBeLessThan(80);
+    // The demo's prompts (plain template) and responses: one token per character, "Answer:" whole.
+    const demo = (buildPrompt('plain', '47+38=', { chat: false }) as { text: string }).text;
+    expect(tok.encode(demo, { addSpecialTokens: false }).map((i) => tok.idToToken(i))).toEqual(['4', '7', '+', '3', '8', '=']);
+    expect(tok.encode('Answer: 85', { addSpecialTokens: false }).map((i) => tok.idToToken(i))).toEqual(['Answer:', ' ', '8', '5']);
   });
 
   it('round-trips arbitrary printable ASCII and maps special-token text to its id', () => {

@@ -4,7 +4,8 @@
  * 1. the synthetic arithmetic task (./task.ts): SFT rows, RL rows (fresh problems) and a disjoint
  *    held-out split, as JSONL under <out>/data;
  * 2. the small tokenizer (./tokenizer.ts) and a random small Qwen3 on its vocabulary (<out>/model-init);
- * 3. an SFT warm-up (src/sft) sized so the model is right only part of the time;
+ * 3. an SFT warm-up (src/sft) sized so the model is right only part of the time (prompts rendered
+ *    with the `plain` template, "47+38=", responses "Answer: 85");
  * 4. pass@1 / pass@k on the held-out split (./eval.ts), GTR (or GRPO, or both with --compare) via
  *    src/rl/loop.ts `train()` from the warmed-up checkpoint with the same seed, evaluation again;
  * 5. a before/after table on stdout, <out>/summary.json and <out>/report.html (./report.ts).
@@ -58,18 +59,18 @@ export interface DemoSizes {
 export const SIZES: Record<'full' | 'fast', DemoSizes> = {
   full: {
     sftRows: 6000, rlRows: 4000, heldOut: 200, sftBatch: 64, sftLr: 3e-3,
-    prompts: 32, group: 8, rlLr: 3e-4, epochs: 2, miniBatches: 2, refill: false,
-    evalN: 4, evalK: [1, 4], hidden: 128, layers: 2,
+    prompts: 32, group: 8, rlLr: 1e-4, epochs: 2, miniBatches: 2, refill: false,
+    evalN: 4, evalK: [1, 4], hidden: 256, layers: 2,
   },
   fast: {
     sftRows: 200, rlRows: 200, heldOut: 8, sftBatch: 8, sftLr: 3e-3,
-    prompts: 2, group: 4, rlLr: 3e-4, epochs: 2, miniBatches: 2, refill: false,
+    prompts: 2, group: 4, rlLr: 1e-4, epochs: 2, miniBatches: 2, refill: false,
     evalN: 2, evalK: [1, 2], hidden: 128, layers: 2,
   },
 };
 
 /** Default step counts (CLI defaults). */
-export const DEMO_DEFAULTS = { steps: 40, sftSteps: 600, fastSteps: 2, fastSftSteps: 3 } as const;
+export const DEMO_DEFAULTS = { steps: 120, sftSteps: 350, fastSteps: 2, fastSftSteps: 3 } as const;
 
 /** Longest response sampled in RL and evaluation ("Answer: -123" + EOS is 11 tokens). */
 const MAX_NEW_TOKENS = 16;
