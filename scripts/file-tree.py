@@ -1,5 +1,6 @@
 """Prints the README's file tree: one line per tracked file with the first line of its header
 comment or docstring. Run: python3 scripts/file-tree.py > /tmp/tree.md"""
+import os
 import re
 import subprocess
 
@@ -7,7 +8,26 @@ files = subprocess.run(["git", "ls-files"], capture_output=True, text=True, chec
 SKIP = re.compile(r"^(test/fixtures/|package-lock\.json)")
 
 
+FALLBACK = [
+    (r"^bench/results/.*\.json$", "GPU benchmark / test results (dated, with the device)"),
+    (r"^test/.*\.test\.ts$", "tests"),
+    (r"^datasets/manifest\.json$", "the dataset registry: hub / URL sources, local file names, field mappings"),
+    (r"^package\.json$", "package, pinned dependencies, scripts (setup, build, test, demo)"),
+    (r"^\.gitignore$", "ignored build outputs and run directories"),
+]
+
+
 def summary(path):
+    if path.endswith(".cpp") and os.path.exists(path[:-4] + ".h"):
+        return "implementation of " + os.path.basename(path[:-4]) + ".h"
+    for pat, text in FALLBACK:
+        if re.match(pat, path):
+            found = _summary(path)
+            return found or text
+    return _summary(path)
+
+
+def _summary(path):
     try:
         text = open(path, encoding="utf-8").read(4000)
     except (UnicodeDecodeError, OSError):
