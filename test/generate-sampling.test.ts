@@ -9,18 +9,9 @@ import { Policy } from '../src/policy.js';
 import { presetConfig } from '../src/checkpoint/index.js';
 import { generate, type Rollout } from '../src/rollout/index.js';
 import { parityDir } from './helpers/paths.js';
+import { mulberry32 } from './helpers/prng.js';
 
-/** mulberry32: a small deterministic PRNG for test inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 }

@@ -186,48 +186,46 @@ static PackedBatch packed_from_js(const Napi::CallbackInfo& info, int64_t vocab)
   return b;
 }
 
-Napi::Value PolicyWrap::ForwardLogits(const Napi::CallbackInfo& info) {
+// The shared shape of the packed-batch calls: arguments converted on the JS thread, then
+// `compute(model, batch)` on a worker under the policy's lock and without gradient, its float32
+// CPU result returned as a Float32Array.
+template <typename Compute>
+static Napi::Value run_packed(const Napi::CallbackInfo& info, const std::shared_ptr<PolicyHandle>& handle,
+                              const char* usage, Compute compute) {
   Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 2, "forwardLogits(tokens, seqLens)");
+  GTR_CHECK_ARG(env, info.Length() >= 2, usage);
   std::shared_ptr<Qwen3Model> model;
   PackedBatch b;
-  GTR_ASYNC_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
-  auto h = handle_;
+  GTR_ASYNC_TRY(env, { model = handle->get(); b = packed_from_js(info, model->config().vocab_size); });
   auto result = std::make_shared<at::Tensor>();
-  return run_async(env, [h, model, b, result] {
-    std::lock_guard<std::mutex> lock(h->mu);
+  return run_async(env, [handle, model, b, result, compute] {
+    std::lock_guard<std::mutex> lock(handle->mu);
     at::NoGradGuard no_grad;
-    at::Tensor hidden = model->forward_hidden(b.ids.to(model->device()), b.lens);
-    *result = at::linear(hidden, model->lm_head()).to(at::kCPU, at::kFloat).contiguous();
+    *result = compute(*model, b);
   }, [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); }, {info.This()});
 }
 
+Napi::Value PolicyWrap::ForwardLogits(const Napi::CallbackInfo& info) {
+  return run_packed(info, handle_, "forwardLogits(tokens, seqLens)", [](Qwen3Model& model, const PackedBatch& b) {
+    at::Tensor hidden = model.forward_hidden(b.ids.to(model.device()), b.lens);
+    return at::linear(hidden, model.lm_head()).to(at::kCPU, at::kFloat).contiguous();
+  });
+}
+
 Napi::Value PolicyWrap::TokenLogprobs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 2, "tokenLogprobs(tokens, seqLens)");
-  std::shared_ptr<Qwen3Model> model;
-  PackedBatch b;
-  GTR_ASYNC_TRY(env, { model = handle_->get(); b = packed_from_js(info, model->config().vocab_size); });
-  auto h = handle_;
-  auto result = std::make_shared<at::Tensor>();
-  return run_async(env, [h, model, b, result] {
-    std::lock_guard<std::mutex> lock(h->mu);
-    at::NoGradGuard no_grad;
-    at::Tensor ids = b.ids.to(model->device());
-    at::Tensor hidden = model->forward_hidden(ids, b.lens);
+  return run_packed(info, handle_, "tokenLogprobs(tokens, seqLens)", [](Qwen3Model& model, const PackedBatch& b) {
+    at::Tensor ids = b.ids.to(model.device());
+    at::Tensor hidden = model.forward_hidden(ids, b.lens);
     // Row t predicts token t+1 of the same sequence; the first token of each sequence gets 0.
-    const int64_t T = ids.size(0);
-    at::Tensor targets = at::roll(ids, -1);
-    at::Tensor lp = chunked_token_logprobs(hidden, model->lm_head(), targets);
-    at::Tensor out = at::zeros({T}, at::kFloat);
-    at::Tensor lp_cpu = lp.to(at::kCPU);
+    at::Tensor lp = chunked_token_logprobs(hidden, model.lm_head(), at::roll(ids, -1)).to(at::kCPU);
+    at::Tensor out = at::zeros({ids.size(0)}, at::kFloat);
     int64_t start = 0;
     for (int64_t len : b.lens) {
-      if (len > 1) out.narrow(0, start + 1, len - 1).copy_(lp_cpu.narrow(0, start, len - 1));
+      if (len > 1) out.narrow(0, start + 1, len - 1).copy_(lp.narrow(0, start, len - 1));
       start += len;
     }
-    *result = out;
-  }, [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); }, {info.This()});
+    return out;
+  });
 }
 
 Napi::Value PolicyWrap::Dispose(const Napi::CallbackInfo& info) {
