@@ -1,5 +1,5 @@
 // Loss registry (native/train/losses.cpp) against independent references: the closed forms of
-// /work/shared/docs/GTR.md, verl's compute_policy_loss / kl_penalty / agg_loss semantics, and
+// docs/GTR.md, verl's compute_policy_loss / kl_penalty / agg_loss semantics, and
 // float64 central finite differences of the native loss itself.
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native/binding.js';

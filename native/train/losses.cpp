@@ -11,7 +11,7 @@ const std::map<std::string, LossSpec>& loss_registry() {
       {"ppo", {Surrogate::Clip, true, Penalty::None,
                "PPO clipped surrogate plus the penalty named by `penalty` (none, gaussian, pearson, spo, kl, k3)"}},
       {"gtr", {Surrogate::Clip, false, Penalty::Gaussian,
-               "GTR: clipped surrogate + beta * mixture-anchored Gaussian penalty (GTR.md, paper eq. 6)"}},
+               "GTR: clipped surrogate + beta * mixture-anchored Gaussian penalty (docs/GTR.md, paper eq. 6)"}},
       {"pearson", {Surrogate::Clip, false, Penalty::Pearson,
                    "clipped surrogate + beta * mixture-anchored Pearson chi^2 penalty (r-1)^2"}},
       {"spo", {Surrogate::Ratio, false, Penalty::Spo,

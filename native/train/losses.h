@@ -2,17 +2,17 @@
 //
 // Every loss is  loss(t) = surrogate(t) + beta_t * P_e(t) + kl_coef * KL_ref(t) - entropy_coef * H(t),
 // aggregated over the mini-batch's response tokens (token-mean by default, DAPO). Formulas and
-// their sources (GTR.md = /work/shared/docs/GTR.md, the authoritative math of this project):
+// their sources (docs/GTR.md, the authoritative math of this project; headings quoted below):
 // - surrogate "clip": PPO clipped surrogate with clip-higher (eps_low, eps_high) and verl's dual clip
-//   (verl/trainer/ppo/core_algos.py compute_policy_loss; GTR.md "Surrogate").
+//   (verl/trainer/ppo/core_algos.py compute_policy_loss; docs/GTR.md "Surrogate").
 // - surrogate "ratio": -r * A, unclipped (SPO, Xie et al. 2024, which replaces the clip by its penalty).
-// - penalty P_e: the mixture anchor of GTR.md "Mixture Gaussian anchor" (paper eq. 5): the mean of
+// - penalty P_e: the mixture anchor of docs/GTR.md "Mixture Gaussian anchor" (paper eq. 5): the mean of
 //   phi(r_k) over the behaviour policy (k = 0, old log-probs) and the per-epoch snapshots k = 1..e.
-//   phi: gaussian sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2))) (GTR.md, paper eq. 3 / A.2 eq. 21);
-//   pearson (r-1)^2 (A.2 eq. 20); spo |A| / (2 eps) (r-1)^2 (GTR.md); kl: reverse KL
+//   phi: gaussian sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2))) (docs/GTR.md, paper eq. 3 / A.2 eq. 21);
+//   pearson (r-1)^2 (A.2 eq. 20); spo |A| / (2 eps) (r-1)^2 (docs/GTR.md); kl: reverse KL
 //   r log r - r + 1 (score multiplier f = r log r; A.2 eq. 19); k3: 1/r + log r - 1 (Schulman's k3
 //   with the anchor as reference, as GRPO's KL term; f = 1 - 1/r).
-// - beta_t: beta ("fixed") or beta * |A| / eps ("advantage", GTR.md "Token loss", paper App. B.2).
+// - beta_t: beta ("fixed") or beta * |A| / eps ("advantage", docs/GTR.md "Penalty weight", paper App. B.2).
 // - KL_ref: k1 = logp - logp_ref, k2 = 0.5 (logp - logp_ref)^2, k3 = exp(logp_ref - logp) -
 //   (logp_ref - logp) - 1 clamped to [-10, 10] (Schulman, "Approximating KL divergence"; verl kl_penalty).
 // - aggregation (verl agg_loss): token-mean = sum / denom_tokens; seq-mean-token-mean = sum over
@@ -96,7 +96,7 @@ struct LossTerms {
   at::Tensor loss, pg_loss, penalty_loss, kl_loss, entropy_bonus;
   at::Tensor ratio, clipped_low, clipped_high, dual_clipped;  // flags as 0/1 floats
   at::Tensor penalty;            // P_e(t) (before beta)
-  at::Tensor penalty_grad_abs;   // |d P_e / d logp| in closed form (GTR.md "Gaussian trust-region penalty")
+  at::Tensor penalty_grad_abs;   // |d P_e / d logp| in closed form (docs/GTR.md "Gaussian trust-region penalty")
   at::Tensor approx_kl;          // k3 of KL(old || new): r - 1 - log r
   at::Tensor ref_kl;             // KL_ref(t) (before kl_coef), empty when unused
   at::Tensor entropy;            // H(t), empty when not given

@@ -3,7 +3,7 @@
  * `.describe()`), in one place. Objects are strict (unknown keys are errors); keys are snake_case.
  * `gtr sft` reads `model`, `data`, `train`, `checkpoint` and `run` and ignores the RL sections.
  *
- * Defaults follow the paper's LLM setting (GTR.md, Sec. 5.3 / App. B.1) where it gives a value, and
+ * Defaults follow the paper's LLM setting (docs/GTR.md, Sec. 5.3 / App. B.1) where it gives a value, and
  * common Qwen3-1.7B GRPO/DAPO practice where the paper's numbers were lost; the shipped recipes
  * say which is which beside each number.
  */

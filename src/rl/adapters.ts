@@ -19,7 +19,7 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
   };
 }
 
-/** The recipe's penalty as the trainer's loss registry names it (GTR.md: plain GRPO is beta = 0). */
+/** The recipe's penalty as the trainer's loss registry names it (docs/GTR.md: plain GRPO is beta = 0). */
 export function toLossConfig(l: LossSettings): Partial<LossConfig> {
   const name = ({ gtr: 'gtr', none: 'grpo', pearson: 'pearson', spo: 'spo', kl: 'kl' } as const)[l.penalty];
   return {

@@ -50,7 +50,7 @@ interface LoopState {
   sampler: PromptSamplerState;
 }
 
-/** The penalty the recipe means: null resolves by algorithm name (GTR.md: plain GRPO is beta = 0). */
+/** The penalty the recipe means: null resolves by algorithm name (docs/GTR.md: plain GRPO is beta = 0). */
 export function lossSettings(recipe: Recipe): LossSettings {
   const l = recipe.algorithm.loss;
   const penalty = l.penalty ?? (recipe.algorithm.name === 'gtr' ? 'gtr' : 'none');

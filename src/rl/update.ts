@@ -1,5 +1,5 @@
 /**
- * The update phase of one RL step (GTR.md "Mixture Gaussian anchor"; DAPO token-level loss):
+ * The update phase of one RL step (docs/GTR.md "Mixture Gaussian anchor"; DAPO token-level loss):
  * old log-probs recomputed by the trainer, then for each of E epochs the snapshot log-probs taken
  * at the epoch's start (GTR's anchors: epoch e averages the behaviour policy and e snapshots, e + 1
  * anchors), the epoch's shuffled mini-batches, micro-batches by token budget with gradient

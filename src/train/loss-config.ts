@@ -1,12 +1,12 @@
 /**
  * The loss configuration of the training engine (native/train/losses.h), with its defaults.
  *
- * Token loss (GTR.md "Token loss and aggregation"):
+ * Token loss (docs/GTR.md "Token loss and aggregation"):
  *   loss(t) = surrogate(t) + beta_t * P_e(t) + klCoef * KL_ref(t) - entropyCoef * H(t)
  * - surrogate: PPO clip -min(r A, clip(r, 1 - clipLow, 1 + clipHigh) A) with verl's dual clip
  *   (verl core_algos.compute_policy_loss); 'spo' uses the unclipped -r A.
  * - P_e(t) = 1/(e+1) sum_{k=0..e} phi(r_k), r_k = exp(logp - logp_k), logp_0 = oldLogprobs,
- *   logp_k = the snapshot at the start of epoch k (GTR.md "Mixture Gaussian anchor").
+ *   logp_k = the snapshot at the start of epoch k (docs/GTR.md "Mixture Gaussian anchor").
  * - phi: gaussian sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2))); pearson (r-1)^2; spo |A|/(2 eps) (r-1)^2;
  *   kl r log r - r + 1 (reverse KL to the anchor); k3 1/r + log r - 1.
  * - beta_t = beta ('fixed') or beta |A| / eps ('advantage'; eps = penaltyEps, default clipLow).
@@ -15,7 +15,7 @@
  * - aggregation (verl agg_loss): token-mean (DAPO, default), seq-mean-token-mean, seq-mean-token-sum,
  *   always normalised by the MINI-BATCH's counts.
  *
- * Defaults not given by the paper (its LLM numbers were lost, GTR.md) are this project's choices:
+ * Defaults not given by the paper (its LLM numbers were lost, docs/GTR.md) are this project's choices:
  * clip 0.2 / 0.28 (DAPO clip-higher), sigma 0.5, beta 1, no dual clip, no KL, no entropy bonus.
  */
 import type { NativeLossConfig } from '../native/types.js';

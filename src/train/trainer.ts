@@ -1,7 +1,7 @@
 /**
  * The training engine's TS face: a native Trainer (native/train) bound to one policy, with
  * micro-batch splitting by a token budget, mini-batch loss normalisation, the learning-rate
- * schedule, the multi-epoch mixture-anchor loop (GTR.md "Mixture Gaussian anchor") and state files.
+ * schedule, the multi-epoch mixture-anchor loop (docs/GTR.md "Mixture Gaussian anchor") and state files.
  * The RL loop (src/rl/update.ts) drives the epochs, snapshots and mini-batches with these methods.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
