@@ -70,6 +70,8 @@ def summary(path):
             if re.match(pat, path):
                 found = fallback
                 break
+    # Tracker numbers ("(issue 8)") mean nothing to a reader of this page.
+    found = re.sub(r"\s*\(issue \d+\)", "", found)
     return found[:110]
 
 
