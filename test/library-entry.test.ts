@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { dataDir, repoRoot } from './helpers/paths.js';
@@ -28,7 +29,7 @@ describe("the 'gtr-rl' entry point", () => {
       train: 'function', evaluate: 'function', Policy: 'function', GraderPool: 'function', loadRecipe: 'function',
       nativeEngines: 'function', runEvaluation: 'function',
     });
-    expect(out.resolved).toBe(`file://${join(repoRoot, 'dist', 'index.js')}`);
+    expect(out.resolved).toBe(pathToFileURL(join(repoRoot, 'dist', 'index.js')).href);
     expect(out.loaded).toEqual([]);
   });
 
