@@ -57,6 +57,8 @@ describe('resume', () => {
     rmSync(join(runPath('moved-b'), 'latest'));
     // Lines of a step that was never checkpointed, the last cut short by a kill.
     appendFileSync(join(runPath('moved-b'), 'metrics.jsonl'), '{"step":3,"kind":"train","never_saved":true}\n{"step":3,"ki');
+    mkdirSync(join(runPath('moved-b'), 'eval'));
+    writeFileSync(join(runPath('moved-b'), 'eval', 'step-000003.json'), 'a report of the lost step 3');
     const log: string[] = [];
     await train(recipe('moved-b', ['train.steps=3']), { engines: nativeEngines, log: (l) => log.push(l), resume: true });
     expect(log.join('\n')).toMatch(/resuming .*moved-b after step 2/);
@@ -67,6 +69,9 @@ describe('resume', () => {
     const aside = readdirSync(runPath('moved-b')).filter((f) => /^metrics\.after-step-2\..+\.jsonl$/.test(f));
     expect(aside).toHaveLength(1);
     expect(lines(join(runPath('moved-b'), aside[0]!))).toEqual(['{"step":3,"kind":"train","never_saved":true}', '{"step":3,"ki']);
+    const evalAside = readdirSync(join(runPath('moved-b'), 'eval'));
+    expect(evalAside).toEqual([expect.stringMatching(/^step-000003\.after-step-2\..+\.json$/)]);
+    expect(readFileSync(join(runPath('moved-b'), 'eval', evalAside[0]!), 'utf8')).toBe('a report of the lost step 3');
     expect(statSync(join(runPath('moved-b'), 'checkpoints', 'step-000001', 'loop-state.json')).ino).toBe(ino); // never overwritten
     expect(readFileSync(join(runPath('moved-b'), 'latest'), 'utf8').trim()).toBe('checkpoints/step-000003'); // relative
   });

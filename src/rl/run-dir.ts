@@ -181,8 +181,9 @@ export class RunDir {
    * Aligns metrics.jsonl and samples.jsonl with a resume after `step`: lines of steps <= `step`
    * stay; the others (later steps, and a line cut short by a kill) are moved, never deleted, to
    * `<name>.after-step-<step>.<time>.jsonl` beside the log. Each file is rewritten atomically after
-   * its moved lines are on disk.
-   * @returns the files the moved lines went to
+   * its moved lines are on disk. Evaluation reports of later steps (eval/step-N.json) are renamed
+   * to eval/step-N.after-step-<step>.<time>.json, so the redone step cannot overwrite them.
+   * @returns the files the moved lines and reports went to
    */
   setAsideLogsAfter(step: number): string[] {
     const moved: string[] = [];
@@ -207,6 +208,14 @@ export class RunDir {
       const tmp = `${f}.${process.pid}.tmp`;
       writeFileSync(tmp, keep.length ? keep.join('\n') + '\n' : '');
       renameSync(tmp, f);
+      moved.push(to);
+    }
+    const evalDir = join(this.dir, 'eval');
+    for (const name of existsSync(evalDir) ? readdirSync(evalDir) : []) {
+      const m = /^step-(\d+)\.json$/.exec(name);
+      if (!m || Number(m[1]) <= step) continue;
+      const to = join(evalDir, `step-${m[1]}.after-step-${step}.${timestamp()}.json`);
+      renameSync(join(evalDir, name), to);
       moved.push(to);
     }
     return moved;
