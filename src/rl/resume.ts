@@ -50,11 +50,24 @@ const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
  */
 export function checkResumeRecipe(run: RunDir, recipe: Recipe, step: number, allowRecipeChange: boolean, log: (line: string) => void): RecipeChange[] {
   const file = join(run.dir, RECIPE_FILE);
-  const original = parseRecipe(readFileSync(file, 'utf8'), file);
+  let original: Recipe;
+  try {
+    original = parseRecipe(readFileSync(file, 'utf8'), file);
+  } catch (e) {
+    throw new Error(`--resume: cannot read the recipe ${run.dir} was trained with: ${(e as Error).message}`);
+  }
   const changesFile = join(run.dir, RECIPE_CHANGES_FILE);
   const past: RecipeChange[] = [];
   if (existsSync(changesFile)) {
-    for (const l of readFileSync(changesFile, 'utf8').split('\n')) if (l.trim()) past.push(...(JSON.parse(l) as RecipeChangeRecord).changes);
+    for (const l of readFileSync(changesFile, 'utf8').split('\n')) {
+      if (!l.trim()) continue;
+      try {
+        past.push(...(JSON.parse(l) as RecipeChangeRecord).changes);
+      } catch {
+        // A line cut short by a kill: its changes count as new again, so they are checked again.
+        log(`warning: ${RECIPE_CHANGES_FILE}: ignoring an unreadable line: ${l.slice(0, 80)}`);
+      }
+    }
   }
   const current = applyRecipeChanges(original, past);
   const changes = diffRecipes(current, recipe);
