@@ -1,7 +1,8 @@
 // `gtr train` killed for real (issue 19, items 1, 5, 13): SIGKILL in the middle of writing a
-// checkpoint and in the middle of a step, then resume to the end; the run must continue from the
-// last complete step with its logs intact, no temporaries or lock left, and end with weights
-// bitwise equal to an uninterrupted run (CPU, fp32). SIGTERM saves and exits 143, like SIGINT.
+// checkpoint, between a checkpoint and `latest`, and in the middle of a step, then resume to the
+// end; the run must continue from the last complete step with its logs intact, no temporaries or
+// lock left, and end with weights bitwise equal to an uninterrupted run (CPU, fp32). SIGTERM saves
+// and exits 143, like SIGINT.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -62,10 +63,11 @@ const walk = (dir: string, rel = ''): string[] => readdirSync(join(dir, rel), { 
 const weights = (dir: string, step: number) => readFileSync(join(dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`, 'policy', 'model.safetensors'));
 
 describe('gtr train under SIGKILL and SIGTERM', () => {
-  it('SIGKILL mid-checkpoint and mid-step, then resume: continues from the last complete step, logs intact, nothing left over', async () => {
+  it('SIGKILL mid-checkpoint, before `latest` and mid-step, then resume: continues from the last complete step, logs intact, nothing left over', async () => {
     const dir = join(scratch, 'killed');
+    const run = (env: Record<string, string> = {}, resume = true) => start([...args('killed', 5, ['checkpoint.every_steps=1']), ...(resume ? ['--resume'] : [])], env);
     // 1. Killed while writing step 2's checkpoint: its policy is written, the rest is not.
-    const a = start(args('killed', 4, ['checkpoint.every_steps=1']), { GTR_TEST_PAUSE_CHECKPOINT_STEP: '2' });
+    const a = run({ GTR_TEST_PAUSE_CHECKPOINT_STEP: '2' }, false);
     await a.waitFor(/PAUSED_IN_CHECKPOINT/);
     a.child.kill('SIGKILL');
     expect((await a.exited).signal).toBe('SIGKILL');
@@ -73,30 +75,39 @@ describe('gtr train under SIGKILL and SIGTERM', () => {
     expect(trainSteps(dir)).toEqual([1, 2]); // step 2 was logged, never saved
     expect(existsSync(join(dir, 'run.lock'))).toBe(true); // the lock of a dead process
 
-    // 2. Resumed (after step 1), then killed in the middle of step 3.
-    const b = start([...args('killed', 4, ['checkpoint.every_steps=1']), '--resume']);
-    await b.waitFor(/checkpoint \S*step-000002/);
+    // 2. Resumed after step 1; killed once step 3's checkpoint is committed but before `latest` names it.
+    const b = run({ GTR_TEST_PAUSE_LATEST_STEP: '3' });
+    await b.waitFor(/PAUSED_BEFORE_LATEST/);
     b.child.kill('SIGKILL');
     await b.exited;
     expect(b.out()).toMatch(/cleared 1 temporaries of an interrupted write: checkpoints\/step-000002\.tmp-/);
     expect(b.out()).toMatch(/log lines after step 1 moved to metrics\.after-step-1\./);
     expect(b.out()).toMatch(/resuming \S+killed after step 1 \(checkpoints\/step-000001\)/);
+    expect(readFileSync(join(dir, 'latest'), 'utf8').trim()).toBe('checkpoints/step-000002');
 
-    // 3. Resumed (after step 2) to the end.
-    const c = start([...args('killed', 4, ['checkpoint.every_steps=1']), '--resume']);
-    expect((await c.exited).code).toBe(0);
-    expect(c.out()).toMatch(/resuming \S+killed after step 2 /);
+    // 3. Resumed after step 3 (found by the scan, not `latest`); killed in the middle of step 5.
+    const c = run();
+    await c.waitFor(/checkpoint \S*step-000004/);
+    c.child.kill('SIGKILL');
+    await c.exited;
+    expect(c.out()).toMatch(/resuming \S+killed after step 3 /);
 
-    expect(trainSteps(dir)).toEqual([1, 2, 3, 4]);
-    expect(jsonl(join(dir, 'samples.jsonl')).map((r) => r.step)).toEqual([1, 1, 2, 2, 3, 3, 4, 4]);
+    // 4. Resumed after step 4, to the end.
+    const d = run();
+    expect((await d.exited).code).toBe(0);
+    expect(d.out()).toMatch(/resuming \S+killed after step 4 /);
+
+    expect(trainSteps(dir)).toEqual([1, 2, 3, 4, 5]);
+    expect(jsonl(join(dir, 'samples.jsonl')).map((r) => r.step)).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
     const aside = readdirSync(dir).filter((f) => /^metrics\.after-step-1\..+\.jsonl$/.test(f));
     expect(aside.flatMap((f) => jsonl(join(dir, f)).map((r) => r.step))).toEqual([2]); // moved, not lost
     expect(walk(dir).filter((p) => /\.tmp|\.old-|run\.lock/.test(p))).toEqual([]);
-    expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['step-000001', 'step-000002', 'step-000003', 'step-000004']);
+    expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['step-000001', 'step-000002', 'step-000003', 'step-000004', 'step-000005']);
+    expect(readFileSync(join(dir, 'latest'), 'utf8').trim()).toBe('checkpoints/step-000005');
 
-    const straight = start(args('straight', 4, ['checkpoint.every_steps=4']));
+    const straight = start(args('straight', 5, ['checkpoint.every_steps=5']));
     expect((await straight.exited).code).toBe(0);
-    expect(weights(dir, 4).equals(weights(join(scratch, 'straight'), 4))).toBe(true);
+    expect(weights(dir, 5).equals(weights(join(scratch, 'straight'), 5))).toBe(true);
   }, 240_000);
 
   it('SIGTERM saves the last completed step and exits 143', async () => {
