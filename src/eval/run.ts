@@ -27,6 +27,10 @@ export interface EvalRunSettings {
   graderTimeoutMs?: number;
   modelName: string;
   onProgress?: (e: { benchmark: string; done: number; total: number }) => void;
+  /** Benchmarks already loaded (see {@link loadBenchmarks}); undefined = load `benchmarks` now. */
+  preloaded?: BenchmarkInput[];
+  /** Aborting cancels the generation under way (the evaluation then rejects). */
+  signal?: AbortSignal;
 }
 
 /** The metric names reported for n samples and the requested k values. */
@@ -35,14 +39,28 @@ export function evalMetrics(n: number, k: number[]): string[] {
   return [...k.map((x) => `pass@${x}`), `mean@${n}`, `maj@${n}`];
 }
 
+/**
+ * Loads (downloads when needed) the benchmark datasets, so that a run can fail before its work.
+ * @param what names the setting in errors (e.g. `eval.benchmarks`)
+ * @throws Error `<what>: cannot load "<name>": <cause>`
+ */
+export async function loadBenchmarks(names: string[], dataDir: string | null | undefined, limit: number | null, what = 'benchmarks'): Promise<BenchmarkInput[]> {
+  const out: BenchmarkInput[] = [];
+  for (const name of names) {
+    try {
+      const ds = await loadDataset(name, { dataDir: dataDir ?? undefined, limit: limit ?? undefined, onIssue: () => {} });
+      out.push({ name, rows: ds.rows });
+    } catch (e) {
+      throw new Error(`${what}: cannot load "${name}": ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
 /** Runs the benchmarks and returns the report with per-problem results. */
 export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer, s: EvalRunSettings, pool?: GraderPool): Promise<EvaluateResult> {
   const metrics = evalMetrics(s.n, s.k);
-  const benchmarks: BenchmarkInput[] = [];
-  for (const name of s.benchmarks) {
-    const ds = await loadDataset(name, { dataDir: s.dataDir ?? undefined, limit: s.limit ?? undefined, onIssue: () => {} });
-    benchmarks.push({ name, rows: ds.rows });
-  }
+  const benchmarks = s.preloaded ?? await loadBenchmarks(s.benchmarks, s.dataDir, s.limit);
   const ownPool = !pool;
   const grader = pool ?? new GraderPool({ grader: 'math', timeoutMs: s.graderTimeoutMs ?? 5000 });
   const prompts = new Map<string, Int32Array>();
@@ -64,7 +82,7 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
       generate: async (texts, n) => {
         const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
           n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
-        });
+        }, s.signal);
         return out.map((group) => group.map((r) => ({ text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason })));
       },
       grade: async (items) => {

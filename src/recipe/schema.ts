@@ -150,6 +150,7 @@ export const TrainSchema = z
     max_grad_norm: z.number().positive().nullable().default(1.0).describe('Global gradient-norm clip; null = off'),
     activation_checkpointing: z.boolean().default(true).describe('Recompute activations in backward to save memory'),
     seed: z.number().int().default(0).describe('Seed of the prompt order and of anything else not covered by rollout.seed'),
+    max_consecutive_skipped_steps: nonNegInt().default(5).describe('Stop the run after this many steps in a row whose every optimizer update was skipped (non-finite loss or gradient); 0 = never stop'),
   })
   .describe('Optimisation');
 

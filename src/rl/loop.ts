@@ -5,24 +5,29 @@
  * overlong shaping; group advantages; optional DAPO dynamic sampling (drop, or refill with more
  * prompts); the update phase (./update.ts: old log-probs recomputed by the trainer, per-epoch GTR
  * snapshots, shuffled mini-batches, optimizer steps); metrics (JSONL), a few decoded samples,
- * periodic evaluation and atomic checkpoints. SIGINT (the `signal`) cancels a running generation
- * and saves the last completed step, or finishes an update already under way and saves it.
+ * atomic checkpoints and then periodic evaluation (an evaluation that fails is logged and counted,
+ * and training goes on). SIGINT (the `signal`) cancels a running generation or evaluation and saves
+ * the last completed step, or finishes an update already under way and saves it. The run directory
+ * is opened (locked, cleaned, resumed) by ./resume.ts.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { loadDataset } from '../data/load.js';
 import { PromptSampler, type PromptSamplerState } from '../data/sampler.js';
 import { mixSeeds } from '../data/prng.js';
-import { runEvaluation } from '../eval/run.js';
+import { loadBenchmarks, runEvaluation } from '../eval/run.js';
 import { reportToMarkdown } from '../eval/writers.js';
 import { GraderPool } from '../grading/index.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
-import { saveResolvedRecipe, type Recipe } from '../recipe/index.js';
+import type { Recipe } from '../recipe/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import type { RolloutEngine, TrainerEngine, LossSettings } from './engines.js';
 import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
-import { RunDir } from './run-dir.js';
+import { openRun, type OpenedRun } from './resume.js';
+import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
 import { updatePolicy } from './update.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
@@ -30,6 +35,8 @@ export type EngineFactory = (policy: Policy, reference: Policy | undefined, reci
 
 export interface TrainOptions {
   resume?: boolean;
+  /** On resume, accept changed recipe keys that alter training (recorded in recipe-changes.jsonl). */
+  allowRecipeChange?: boolean;
   /** Overrides recipe.data.data_dir. */
   dataDir?: string;
   signal?: AbortSignal;
@@ -43,6 +50,8 @@ export interface TrainSummary {
   runDir: string;
   lastStep: number;
   interrupted: boolean;
+  /** Periodic evaluations that failed (each logged; training went on). */
+  evalErrors: number;
 }
 
 interface LoopState {
@@ -66,17 +75,30 @@ function resolveDevice(d: string): string {
   return native().versions().cudaAvailable ? 'cuda' : 'cpu';
 }
 
-/** Runs (or resumes) training as the recipe says. Throws on bad input, naming what is wrong. */
+/**
+ * Runs (or resumes) training as the recipe says. Throws on bad input, naming what is wrong; throws
+ * after saving the last step when train.max_consecutive_skipped_steps steps in a row skipped every
+ * update.
+ */
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
   if (recipe.rollout.stop.length > 0) throw new Error('rollout.stop: stop strings are not supported yet; use rollout.stop_token_ids');
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
-  const run = new RunDir(resolve(recipe.run.dir));
-  const resumeFrom = opts.resume ? run.latest() : undefined;
-  if (opts.resume && !run.holdsRun()) throw new Error(`--resume: ${run.dir} holds no run to resume`);
-  if (!opts.resume) run.startFresh();
-  saveResolvedRecipe(recipe, run.dir);
+  // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
+  const evalBenchmarks = recipe.eval.every_steps > 0
+    ? await loadBenchmarks(recipe.eval.benchmarks, opts.dataDir ?? recipe.data.data_dir, recipe.eval.limit, 'eval.benchmarks')
+    : [];
+  const opened = openRun(recipe, { resume: opts.resume, allowRecipeChange: opts.allowRecipeChange, log });
+  try {
+    return await trainOpened(recipe, opts, log, opened, evalBenchmarks);
+  } finally {
+    opened.release();
+  }
+}
 
+async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, evalBenchmarks: Awaited<ReturnType<typeof loadBenchmarks>>): Promise<TrainSummary> {
+  const run = opened.run;
+  const resumeFrom = opened.resumeFrom?.dir;
   const device = resolveDevice(recipe.model.device);
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
@@ -87,13 +109,8 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const { rollout, trainer } = opts.engines(policy, reference, recipe);
   let state: LoopState | undefined;
   if (resumeFrom) {
-    await trainer.loadState(join(resumeFrom, 'trainer.state'));
-    state = JSON.parse(readFileSync(join(resumeFrom, 'loop-state.json'), 'utf8')) as LoopState;
-    run.truncateLogsAfter(state.step);
-    log(`resuming ${run.dir} after step ${state.step}`);
-  } else if (opts.resume) {
-    run.truncateLogsAfter(0); // a run stopped before its first checkpoint starts over
-    log(`resuming ${run.dir}: no checkpoint yet, starting from step 1`);
+    await trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
+    state = opened.resumeFrom!.state as LoopState;
   }
 
   const data = await loadDataset(recipe.data.train, {
@@ -119,15 +136,11 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   };
 
   const saveCheckpoint = async (step: number): Promise<void> => {
-    const final = run.checkpointDir(step);
-    const tmp = `${final}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    await policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
-    await trainer.saveState(join(tmp, 'trainer.state'));
-    writeFileSync(join(tmp, 'loop-state.json'), JSON.stringify({ step, sampler: sampler.state() } satisfies LoopState));
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
+    const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
+      await policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
+      await trainer.saveState(join(tmp, TRAINER_STATE_FILE));
+      await writeFile(join(tmp, LOOP_STATE_FILE), JSON.stringify({ step, sampler: sampler.state() } satisfies LoopState));
+    });
     run.markLatest(step);
     run.prune(recipe.checkpoint.keep_last);
     log(`checkpoint ${final}`);
@@ -139,6 +152,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
       benchmarks: e.benchmarks, n: e.n, k: e.k, limit: e.limit, rendering: { ...rendering, template: e.template },
       temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
       stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
+      preloaded: evalBenchmarks, signal: opts.signal,
     }, grader);
     const dir = join(run.dir, 'eval');
     mkdirSync(dir, { recursive: true });
@@ -150,6 +164,23 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     log(reportToMarkdown(report));
     void results;
   };
+
+  let evalErrors = 0;
+  /** The step is already saved: an evaluation that fails is logged and counted, and training goes on. */
+  const evaluateGuarded = async (step: number): Promise<void> => {
+    try {
+      await evaluateAt(step);
+    } catch (e) {
+      if (opts.signal?.aborted) return log(`evaluation at step ${step} cancelled`);
+      evalErrors++;
+      const message = (e as Error).message;
+      log(`warning: evaluation at step ${step} failed, training goes on: ${message}`);
+      run.appendMetrics({ step, kind: 'eval', 'eval/failed': 1, 'eval/failures_total': evalErrors, error: message });
+    }
+  };
+  const maxSkipped = recipe.train.max_consecutive_skipped_steps;
+  let consecutiveSkipped = 0;
+  let stopError: Error | undefined;
 
   const startStep = state?.step ?? 0;
   let lastDone = startStep;
@@ -209,6 +240,10 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         'update/optimizer_steps': upd?.optimizerSteps ?? 0, 'update/skipped_steps': upd?.skippedSteps ?? 0,
       };
       for (const [k, v] of Object.entries(upd?.metrics ?? {})) row[`train/${k}`] = v;
+      if (upd && upd.skippedSteps > 0) {
+        log(`warning: step ${step}: ${upd.skippedSteps} of ${upd.optimizerSteps} optimizer updates skipped (non-finite loss or gradient); the weights were left unchanged by them`);
+      }
+      if (upd && upd.optimizerSteps > 0) consecutiveSkipped = upd.skippedSteps === upd.optimizerSteps ? consecutiveSkipped + 1 : 0;
       run.appendMetrics(row);
       run.appendSamples(groups.slice(0, recipe.run.log_samples_per_step).map((g) => ({
         step, id: g.prompt.row.id, gold: g.prompt.row.answer, response: g.responses[0].text, reward: g.responses[0].reward, extracted: g.responses[0].grade.extracted,
@@ -216,11 +251,15 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
       opts.onStep?.(row);
       lastDone = step;
       const last = step === recipe.train.steps;
-      if (recipe.eval.every_steps > 0 && (step % recipe.eval.every_steps === 0 || last)) await evaluateAt(step);
       if ((recipe.checkpoint.every_steps > 0 && step % recipe.checkpoint.every_steps === 0) || last || opts.signal?.aborted) await saveCheckpoint(step);
+      if (!opts.signal?.aborted && recipe.eval.every_steps > 0 && (step % recipe.eval.every_steps === 0 || last)) await evaluateGuarded(step);
       if (opts.signal?.aborted) { interrupted = true; break; }
+      if (maxSkipped > 0 && consecutiveSkipped >= maxSkipped) {
+        stopError = new Error(`train.max_consecutive_skipped_steps = ${maxSkipped}: ${consecutiveSkipped} steps in a row, the last step ${step}, skipped every optimizer update (non-finite loss or gradient), so the policy no longer learns; stopped after saving step ${step}. Lower train.lr or set train.max_grad_norm, then resume with --allow-recipe-change`);
+        break;
+      }
     }
-    if (interrupted && lastDone > 0 && run.latest() !== run.checkpointDir(lastDone)) await saveCheckpoint(lastDone);
+    if ((interrupted || stopError) && lastDone > 0 && run.latest() !== run.checkpointDir(lastDone)) await saveCheckpoint(lastDone);
   } finally {
     await grader.destroy();
     trainer.dispose?.();
@@ -228,5 +267,6 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     policy.dispose();
   }
   if (!existsSync(join(run.dir, 'resolved.yaml'))) throw new Error('internal: resolved recipe missing');
-  return { runDir: run.dir, lastStep: lastDone, interrupted };
+  if (stopError) throw stopError;
+  return { runDir: run.dir, lastStep: lastDone, interrupted, evalErrors };
 }

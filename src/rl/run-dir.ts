@@ -1,9 +1,14 @@
 /**
- * The run directory of `gtr train`: resolved.yaml (the recipe after defaults and overrides),
- * metrics.jsonl (one line per step), samples.jsonl (a few decoded responses per step),
- * checkpoints/step-N/ (policy in the HF layout + trainer state + loop state), and latest (a text
- * file naming the newest complete checkpoint). A directory that already holds a run is never
- * overwritten: starting fresh there is an error unless --resume is given.
+ * The run directory of `gtr train`: resolved.yaml (the recipe after defaults and overrides, as the
+ * run started), recipe-changes.jsonl (changes accepted on resume), metrics.jsonl (one line per
+ * step), samples.jsonl (a few decoded responses per step), checkpoints/step-N/ (policy in the HF
+ * layout + trainer state + loop state), and latest (a text file naming the newest complete
+ * checkpoint, relative to the run directory, for people and scripts). A directory that already
+ * holds a run is never overwritten: starting fresh there is an error unless --resume is given.
+ *
+ * The checkpoints themselves are the truth about where a run stands: every step-N directory is
+ * renamed into place only once complete (saveCheckpointAtomic), so resuming scans checkpoints/
+ * rather than trusting `latest`, which survives moving the run directory and a deleted `latest`.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +17,28 @@ export const RECIPE_FILE = 'resolved.yaml';
 export const METRICS_FILE = 'metrics.jsonl';
 export const SAMPLES_FILE = 'samples.jsonl';
 export const LATEST_FILE = 'latest';
+export const CHECKPOINTS_DIR = 'checkpoints';
+/** The loop state of a checkpoint: `{step, sampler}`. */
+export const LOOP_STATE_FILE = 'loop-state.json';
+export const TRAINER_STATE_FILE = 'trainer.state';
+
+/** A checkpoint the RL loop can resume from. */
+export interface ResumableCheckpoint {
+  step: number;
+  /** Absolute path of checkpoints/step-N. */
+  dir: string;
+  /** The parsed loop-state.json (`step` equals the directory's step). */
+  state: { step: number; sampler: unknown };
+}
+
+/** A committed checkpoint directory name: step-N (no .tmp- / .old- suffix). */
+const STEP_DIR = /^step-(\d+)$/;
+/** Temporaries of an atomic write (saveCheckpointAtomic, saveResolvedRecipe, markLatest, Policy.save). */
+const TEMPORARY = /\.tmp-\d+|\.\d+\.tmp$|^latest\.tmp$/;
+/** The backup an atomic replace keeps between its two renames (saveCheckpointAtomic). */
+const BACKUP = /^(.*)\.old-\d+-[0-9a-f]+$/;
+
+const timestamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 
 export class RunDir {
   constructor(readonly dir: string) {}
@@ -29,7 +56,7 @@ export class RunDir {
     if (this.holdsRun()) {
       throw new Error(`${this.dir} already holds a run (${RECIPE_FILE} exists): pass --resume to continue it, or choose another run.dir`);
     }
-    mkdirSync(join(this.dir, 'checkpoints'), { recursive: true });
+    mkdirSync(join(this.dir, CHECKPOINTS_DIR), { recursive: true });
   }
 
   appendMetrics(row: Record<string, unknown>): void {
@@ -43,50 +70,154 @@ export class RunDir {
 
   /** Path of the checkpoint directory for a step. */
   checkpointDir(step: number): string {
-    return join(this.dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
+    return join(this.dir, CHECKPOINTS_DIR, `step-${String(step).padStart(6, '0')}`);
   }
 
-  /** Marks a fully written checkpoint as the latest (atomic rename of a small file). */
+  /** Marks a fully written checkpoint as the latest (atomic rename of a small file; the path is relative to the run dir). */
   markLatest(step: number): void {
     const tmp = join(this.dir, `${LATEST_FILE}.tmp`);
-    writeFileSync(tmp, `${this.checkpointDir(step)}\n`);
+    writeFileSync(tmp, `${CHECKPOINTS_DIR}/step-${String(step).padStart(6, '0')}\n`);
     renameSync(tmp, join(this.dir, LATEST_FILE));
   }
 
-  /** The newest complete checkpoint directory, or undefined. */
-  latest(): string | undefined {
-    const f = join(this.dir, LATEST_FILE);
-    if (!existsSync(f)) return undefined;
-    const p = readFileSync(f, 'utf8').trim();
-    return existsSync(p) ? p : undefined;
+  /** The committed step-N checkpoint directories, oldest first. */
+  checkpoints(): { step: number; dir: string }[] {
+    const root = join(this.dir, CHECKPOINTS_DIR);
+    if (!existsSync(root)) return [];
+    return readdirSync(root)
+      .map((d) => ({ m: STEP_DIR.exec(d), d }))
+      .filter((x) => x.m !== null)
+      .map((x) => ({ step: Number(x.m![1]), dir: join(root, x.d) }))
+      .sort((a, b) => a.step - b.step);
   }
 
-  /** Deletes all but the `keep` newest checkpoints (never the latest). */
+  /**
+   * Why a checkpoint directory cannot be resumed from, or undefined when it can: it needs
+   * loop-state.json (naming the same step), trainer.state and policy/config.json.
+   */
+  whyNotResumable(dir: string, step: number): string | undefined {
+    for (const f of [TRAINER_STATE_FILE, join('policy', 'config.json'), LOOP_STATE_FILE]) {
+      if (!existsSync(join(dir, f))) return `${f} is missing`;
+    }
+    try {
+      const s = JSON.parse(readFileSync(join(dir, LOOP_STATE_FILE), 'utf8')) as { step?: unknown };
+      if (s.step !== step) return `${LOOP_STATE_FILE} names step ${String(s.step)}`;
+    } catch (e) {
+      return `${LOOP_STATE_FILE} is unreadable (${(e as Error).message})`;
+    }
+    return undefined;
+  }
+
+  /** The newest checkpoint the RL loop can resume from (a scan of checkpoints/), or undefined. */
+  latestResumable(): ResumableCheckpoint | undefined {
+    for (const c of this.checkpoints().reverse()) {
+      if (this.whyNotResumable(c.dir, c.step) !== undefined) continue;
+      const state = JSON.parse(readFileSync(join(c.dir, LOOP_STATE_FILE), 'utf8')) as ResumableCheckpoint['state'];
+      return { step: c.step, dir: c.dir, state };
+    }
+    return undefined;
+  }
+
+  /** The newest complete checkpoint directory (absolute), or undefined. */
+  latest(): string | undefined {
+    return this.latestResumable()?.dir ?? this.checkpoints().at(-1)?.dir;
+  }
+
+  /** Deletes all but the `keep` newest checkpoints (never the one a resume would use). */
   prune(keep: number): void {
-    const root = join(this.dir, 'checkpoints');
-    if (!existsSync(root)) return;
-    const latest = this.latest();
-    const dirs = readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort();
-    for (const d of dirs.slice(0, Math.max(0, dirs.length - keep))) {
-      const p = join(root, d);
-      if (p !== latest) rmSync(p, { recursive: true, force: true });
+    const latest = this.latestResumable()?.dir;
+    const dirs = this.checkpoints();
+    for (const c of dirs.slice(0, Math.max(0, dirs.length - keep))) {
+      if (c.dir !== latest) rmSync(c.dir, { recursive: true, force: true });
     }
   }
 
-  /** Truncates metrics / samples logs to the rows of steps <= `step` (after a resume). */
-  truncateLogsAfter(step: number): void {
+  /**
+   * Clears what a killed process (SIGKILL, power loss) left behind: the temporaries of atomic
+   * writes (`*.tmp-<pid>...`, `latest.tmp`, `resolved.yaml.<pid>.tmp`) are removed; the backup an
+   * atomic replace keeps between its two renames (`X.old-<pid>-<hex>`) is put back as X when X is
+   * missing (it is the complete old version), else removed. Call only while holding the run lock
+   * (./run-lock.ts), so that no live writer owns them.
+   * @returns the paths removed or restored, for the log
+   */
+  removeStaleTemporaries(): string[] {
+    const done: string[] = [];
+    for (const parent of [this.dir, join(this.dir, CHECKPOINTS_DIR)]) {
+      if (!existsSync(parent)) continue;
+      for (const name of readdirSync(parent)) {
+        const p = join(parent, name);
+        const backup = BACKUP.exec(name);
+        if (backup) {
+          const original = join(parent, backup[1]!);
+          if (existsSync(original)) rmSync(p, { recursive: true, force: true });
+          else renameSync(p, original);
+          done.push(p);
+        } else if (TEMPORARY.test(name)) {
+          rmSync(p, { recursive: true, force: true });
+          done.push(p);
+        }
+      }
+    }
+    return done;
+  }
+
+  /**
+   * Moves aside checkpoint directories newer than `step` (ones the resume cannot use, e.g. missing
+   * loop-state.json), so that resuming never overwrites them: step-N becomes step-N.unused-<time>.
+   * @returns the new paths
+   */
+  setAsideCheckpointsAfter(step: number): string[] {
+    const moved: string[] = [];
+    for (const c of this.checkpoints()) {
+      if (c.step <= step) continue;
+      const to = `${c.dir}.unused-${timestamp()}`;
+      renameSync(c.dir, to);
+      moved.push(to);
+    }
+    return moved;
+  }
+
+  /**
+   * Aligns metrics.jsonl and samples.jsonl with a resume after `step`: lines of steps <= `step`
+   * stay; the others (later steps, and a line cut short by a kill) are moved, never deleted, to
+   * `<name>.after-step-<step>.<time>.jsonl` beside the log. Each file is rewritten atomically after
+   * its moved lines are on disk. Evaluation reports of later steps (eval/step-N.json) are renamed
+   * to eval/step-N.after-step-<step>.<time>.json, so the redone step cannot overwrite them.
+   * @returns the files the moved lines and reports went to
+   */
+  setAsideLogsAfter(step: number): string[] {
+    const moved: string[] = [];
     for (const name of [METRICS_FILE, SAMPLES_FILE]) {
       const f = join(this.dir, name);
       if (!existsSync(f)) continue;
-      const kept = readFileSync(f, 'utf8').split('\n').filter((l) => {
-        if (!l.trim()) return false;
+      const keep: string[] = [];
+      const aside: string[] = [];
+      for (const l of readFileSync(f, 'utf8').split('\n')) {
+        if (!l.trim()) continue;
+        let s: unknown;
         try {
-          return (JSON.parse(l) as { step?: number }).step! <= step;
+          s = (JSON.parse(l) as { step?: unknown }).step;
         } catch {
-          return false;
+          s = undefined;
         }
-      });
-      writeFileSync(f, kept.length ? kept.join('\n') + '\n' : '');
+        (typeof s === 'number' && s <= step ? keep : aside).push(l);
+      }
+      if (aside.length === 0) continue;
+      const to = join(this.dir, `${name.replace(/\.jsonl$/, '')}.after-step-${step}.${timestamp()}.jsonl`);
+      writeFileSync(to, aside.join('\n') + '\n');
+      const tmp = `${f}.${process.pid}.tmp`;
+      writeFileSync(tmp, keep.length ? keep.join('\n') + '\n' : '');
+      renameSync(tmp, f);
+      moved.push(to);
     }
+    const evalDir = join(this.dir, 'eval');
+    for (const name of existsSync(evalDir) ? readdirSync(evalDir) : []) {
+      const m = /^step-(\d+)\.json$/.exec(name);
+      if (!m || Number(m[1]) <= step) continue;
+      const to = join(evalDir, `step-${m[1]}.after-step-${step}.${timestamp()}.json`);
+      renameSync(join(evalDir, name), to);
+      moved.push(to);
+    }
+    return moved;
   }
 }

@@ -15,14 +15,14 @@
  * schedule. Outputs in `run.dir`: resolved.yaml, metrics.jsonl (`kind: 'sft'` rows), checkpoints
  * every `checkpoint.every_steps` (`checkpoints/step-N/policy`), and the final model in `model/`.
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { loadDataset } from '../data/load.js';
 import { PromptSampler } from '../data/sampler.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
-import { saveResolvedRecipe, type Recipe } from '../recipe/index.js';
-import { RunDir } from '../rl/run-dir.js';
+import type { Recipe } from '../recipe/index.js';
+import { openRun } from '../rl/resume.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { Trainer } from '../train/trainer.js';
 import { buildSftExamples, packSft } from './data.js';
@@ -56,14 +56,20 @@ export const SFT_LOSS = { name: 'grpo', clipLow: 0.2, clipHigh: 0.28, aggregatio
 /**
  * Runs SFT as the recipe says (model, data, train, checkpoint, run sections; data.response_field
  * names the target field of each row). Starts fresh: a run.dir that already holds a run is an error.
- * @throws Error naming the row / file / key at fault (see buildSftExamples, loadDataset, RunDir)
+ * @throws Error naming the row / file / key at fault (see buildSftExamples, loadDataset, openRun)
  */
 export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<SftSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
+  const opened = openRun(recipe, { log });
+  try {
+    return await sftOpened(recipe, opts, log, opened.run);
+  } finally {
+    opened.release();
+  }
+}
+
+async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) => void, run: ReturnType<typeof openRun>['run']): Promise<SftSummary> {
   const t0 = performance.now();
-  const run = new RunDir(resolve(recipe.run.dir));
-  run.startFresh();
-  saveResolvedRecipe(recipe, run.dir);
   const device = recipe.model.device === 'auto' ? (native().versions().cudaAvailable ? 'cuda' : 'cpu') : recipe.model.device;
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const tokDir = recipe.model.tokenizer ?? recipe.model.path;
@@ -84,13 +90,8 @@ export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<S
     schedule: { lr: t.lr, warmupSteps: t.warmup_steps, kind: t.schedule, totalSteps: t.steps },
   });
   const sampler = new PromptSampler(examples.length, t.seed);
-  const save = async (dir: string) => {
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    await policy.save(tmp, { tokenizerFrom: tokDir });
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
-  };
+  // Policy.save writes its directory atomically (saveCheckpointAtomic); a checkpoint is one more level.
+  const save = (dir: string) => policy.save(dir, { tokenizerFrom: tokDir });
   let firstNll = Number.NaN;
   let lastNll = Number.NaN;
   let step = 0;
@@ -120,8 +121,7 @@ export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<S
       run.appendMetrics(row);
       opts.onStep?.(row);
       if (recipe.checkpoint.every_steps > 0 && step % recipe.checkpoint.every_steps === 0 && step < t.steps) {
-        mkdirSync(run.checkpointDir(step), { recursive: true });
-        await save(join(run.checkpointDir(step), 'policy'));
+        await saveCheckpointAtomic(run.checkpointDir(step), (tmp) => save(join(tmp, 'policy')));
         run.markLatest(step);
         run.prune(recipe.checkpoint.keep_last);
       }

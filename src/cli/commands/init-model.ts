@@ -1,8 +1,10 @@
 /**
- * `gtr init-model --config <config.json | preset> --seed N --out DIR [--dtype bf16|fp32]`: writes a
- * randomly initialised Qwen3 checkpoint in the HF layout, with the bundled Qwen3 tokenizer files.
+ * `gtr init-model --config <config.json | preset> --seed N --out DIR [--dtype bf16|fp32] [--force]`:
+ * writes a randomly initialised Qwen3 checkpoint in the HF layout, with the bundled Qwen3 tokenizer
+ * files. An existing file or non-empty directory at --out is replaced only with --force.
  */
 import type { Command } from 'commander';
+import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { QWEN3_PRESETS, presetConfig, type Qwen3PresetName } from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
@@ -31,6 +33,23 @@ export async function resolveConfigArg(arg: string, dtype?: 'float32' | 'bfloat1
   }
 }
 
+/**
+ * Refuses an --out that would replace something: a file (or anything not a directory), or a
+ * directory with entries (a trained checkpoint, say). A missing or empty directory is fine.
+ * @throws Error naming --out, what is there and --force, unless `force`
+ */
+export function checkOutputDir(out: string, force: boolean): void {
+  if (force) return;
+  const st = statSync(out, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isDirectory()) throw new Error(`--out ${out}: a file exists there; pass --force to replace it`);
+  const entries = readdirSync(out);
+  if (entries.length > 0) {
+    const shown = entries.slice(0, 4).join(', ') + (entries.length > 4 ? `, ... (${entries.length} entries)` : '');
+    throw new Error(`--out ${out}: the directory is not empty (${shown}); pass --force to replace it`);
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('init-model')
@@ -40,7 +59,9 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', '0')
     .option('--dtype <dtype>', 'stored dtype: bf16 or fp32 (default: the config\'s, fp32 for tiny)')
     .option('--std <x>', 'init standard deviation (default: config initializer_range, 0.02)')
-    .action(async (opts: { config: string; out: string; seed: string; dtype?: string; std?: string }) => {
+    .option('--force', 'replace an existing file or non-empty directory at --out')
+    .action(async (opts: { config: string; out: string; seed: string; dtype?: string; std?: string; force?: boolean }) => {
+      checkOutputDir(opts.out, opts.force === true);
       const dtype = opts.dtype ? parseDTypeFlag(opts.dtype) : undefined;
       const cfg = await resolveConfigArg(opts.config, dtype);
       const stored = dtype ?? (cfg.torch_dtype === 'float32' ? 'float32' : 'bfloat16');

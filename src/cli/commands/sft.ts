@@ -21,11 +21,13 @@ export function register(program: Command): void {
     .action(async (recipePath: string, o: { set: string[]; dataDir?: string }) => {
       const recipe = loadRecipe(recipePath, o.set);
       const ac = new AbortController();
-      const onSigint = () => {
-        process.stderr.write('\ninterrupt: finishing this step and saving the model\n');
+      // SIGTERM (schedulers, containers) as SIGINT: finish the step and save.
+      const onSigint = (sig: NodeJS.Signals) => {
+        process.stderr.write(`\n${sig}: finishing this step and saving the model\n`);
         ac.abort();
       };
       process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
       try {
         await sftTrain(recipe, {
           dataDir: o.dataDir, signal: ac.signal,
@@ -38,6 +40,7 @@ export function register(program: Command): void {
         });
       } finally {
         process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
       }
     });
 }

@@ -1,7 +1,9 @@
 /**
  * `gtr train <recipe.yaml> [--set key=value ...] [--resume] [--data-dir DIR]`: runs the RL loop
  * (src/rl/loop.ts). A progress bar shows step, reward and time per phase; metrics go to
- * <run.dir>/metrics.jsonl. SIGINT saves a checkpoint and exits; a second SIGINT exits at once.
+ * <run.dir>/metrics.jsonl. SIGINT or SIGTERM (what schedulers and containers send) cancels the
+ * generation or evaluation under way, saves a checkpoint and exits (130, or 143 for SIGTERM); a
+ * second signal exits at once.
  */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
@@ -18,31 +20,36 @@ export function register(program: Command): void {
     .argument('[recipe]', 'recipe YAML file')
     .option('--set <key=value>', 'override a recipe key (repeatable), e.g. --set train.lr=2e-6', collect, [])
     .option('--resume', 'continue the run in run.dir from its latest checkpoint')
+    .option('--allow-recipe-change', 'with --resume: accept recipe changes that alter training (recorded in <run.dir>/recipe-changes.jsonl)')
     .option('--data-dir <dir>', 'local dataset copies (overrides data.data_dir)')
     .option('--help-recipe', 'list every recipe key with its default and doc')
-    .action(async (recipePath: string | undefined, o: { set: string[]; resume?: boolean; dataDir?: string; helpRecipe?: boolean }) => {
+    .action(async (recipePath: string | undefined, o: { set: string[]; resume?: boolean; allowRecipeChange?: boolean; dataDir?: string; helpRecipe?: boolean }) => {
       if (o.helpRecipe) {
         console.log(formatRecipeHelp());
         return;
       }
       if (!recipePath) throw new Error('gtr train: a recipe file is required (see recipes/)');
+      if (o.allowRecipeChange && !o.resume) throw new Error('--allow-recipe-change applies only with --resume');
       const recipe = loadRecipe(recipePath, o.set);
       const ac = new AbortController();
-      let sigints = 0;
-      const onSigint = () => {
-        sigints++;
-        if (sigints > 1) process.exit(130);
-        process.stderr.write('\ninterrupt: saving a checkpoint, then exiting (Ctrl-C again to quit now)\n');
+      let signals = 0;
+      let exitCode = 130;
+      const onSignal = (sig: NodeJS.Signals) => {
+        signals++;
+        if (sig === 'SIGTERM') exitCode = 143; // 128 + 15, as if the signal had ended the process
+        if (signals > 1) process.exit(exitCode);
+        process.stderr.write(`\n${sig}: saving a checkpoint, then exiting (send it again to quit now)\n`);
         ac.abort();
       };
-      process.on('SIGINT', onSigint);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const tty = process.stderr.isTTY === true;
       const bar = tty ? new SingleBar({ format: 'step {value}/{total} | reward {reward} | acc {acc} | gen {gen}s upd {upd}s', hideCursor: true }, Presets.shades_classic) : undefined;
       bar?.start(recipe.train.steps, 0, { reward: '-', acc: '-', gen: '-', upd: '-' });
       const fmt = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '-');
       try {
         const res = await train(recipe, {
-          resume: o.resume, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines,
+          resume: o.resume, allowRecipeChange: o.allowRecipeChange, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines,
           log: (line) => (bar ? bar.stop() : undefined, console.log(line)),
           onStep: (row) => {
             const p = { reward: fmt(row['reward/mean']), acc: fmt(row['reward/accuracy']), gen: fmt(row['time/generate_s'], 1), upd: fmt(row['time/update_s'], 1) };
@@ -52,10 +59,12 @@ export function register(program: Command): void {
         });
         bar?.stop();
         console.log(`${res.interrupted ? 'interrupted' : 'done'} after step ${res.lastStep}; run dir ${res.runDir}`);
-        if (res.interrupted) process.exitCode = 130;
+        if (res.evalErrors > 0) console.log(`${res.evalErrors} periodic evaluation(s) failed (see the warnings above and the eval rows of metrics.jsonl)`);
+        if (res.interrupted) process.exitCode = exitCode;
       } finally {
         bar?.stop();
-        process.off('SIGINT', onSigint);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
 }

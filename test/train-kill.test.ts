@@ -1,0 +1,126 @@
+// `gtr train` killed for real (issue 19, items 1, 5, 13): SIGKILL in the middle of writing a
+// checkpoint, between a checkpoint and `latest`, and in the middle of a step, then resume to the
+// end; the run must continue from the last complete step with its logs intact, no temporaries or
+// lock left, and end with weights bitwise equal to an uninterrupted run (CPU, fp32). SIGTERM saves
+// and exits 143, like SIGINT.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { presetConfig } from '../src/checkpoint/index.js';
+import { Policy } from '../src/policy.js';
+import { cliPath, dataDir, fixturesDir, repoRoot } from './helpers/paths.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'gtr-kill-'));
+const modelDir = join(scratch, 'model');
+const hook = pathToFileURL(join(fixturesDir, 'faults', 'pause-in-checkpoint.mjs')).href;
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(scratch, { recursive: true, force: true });
+});
+beforeAll(async () => {
+  const p = await Policy.random(presetConfig('tiny'), 3);
+  await p.save(modelDir);
+  p.dispose();
+});
+
+const args = (run: string, steps: number, extra: string[] = []) => [
+  join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'),
+  ...[`model.path=${modelDir}`, `run.dir=${join(scratch, run)}`, `data.data_dir=${dataDir}`, 'eval.every_steps=0', 'checkpoint.keep_last=10',
+    'rollout.max_new_tokens=8', `train.steps=${steps}`, ...extra].flatMap((s) => ['--set', s]),
+];
+
+/** Starts `gtr train` (with the fault hook preloaded); `waitFor` resolves once the output matches. */
+function start(trainArgs: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', hook, cliPath, 'train', ...trainArgs], {
+    cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const waitFor = (re: RegExp) => Promise.race([
+    new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve }))),
+    exited.then(() => { if (!re.test(out)) throw new Error(`gtr train exited before printing ${re}:\n${out}`); }),
+  ]);
+  return { child, exited, waitFor, out: () => out };
+}
+
+const jsonl = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
+const trainSteps = (dir: string) => jsonl(join(dir, 'metrics.jsonl')).filter((r) => r.kind === 'train').map((r) => r.step);
+/** Every path under `dir`, relative. */
+const walk = (dir: string, rel = ''): string[] => readdirSync(join(dir, rel), { withFileTypes: true })
+  .flatMap((e) => [join(rel, e.name), ...(e.isDirectory() ? walk(dir, join(rel, e.name)) : [])]);
+const weights = (dir: string, step: number) => readFileSync(join(dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`, 'policy', 'model.safetensors'));
+
+describe('gtr train under SIGKILL and SIGTERM', () => {
+  it('SIGKILL mid-checkpoint, before `latest` and mid-step, then resume: continues from the last complete step, logs intact, nothing left over', async () => {
+    const dir = join(scratch, 'killed');
+    const run = (env: Record<string, string> = {}, resume = true) => start([...args('killed', 5, ['checkpoint.every_steps=1']), ...(resume ? ['--resume'] : [])], env);
+    // 1. Killed while writing step 2's checkpoint: its policy is written, the rest is not.
+    const a = run({ GTR_TEST_PAUSE_CHECKPOINT_STEP: '2' }, false);
+    await a.waitFor(/PAUSED_IN_CHECKPOINT/);
+    a.child.kill('SIGKILL');
+    expect((await a.exited).signal).toBe('SIGKILL');
+    expect(readdirSync(join(dir, 'checkpoints')).filter((d) => /^step-000002\.tmp-/.test(d))).toHaveLength(1);
+    expect(trainSteps(dir)).toEqual([1, 2]); // step 2 was logged, never saved
+    expect(existsSync(join(dir, 'run.lock'))).toBe(true); // the lock of a dead process
+
+    // 2. Resumed after step 1; killed once step 3's checkpoint is committed but before `latest` names it.
+    const b = run({ GTR_TEST_PAUSE_LATEST_STEP: '3' });
+    await b.waitFor(/PAUSED_BEFORE_LATEST/);
+    b.child.kill('SIGKILL');
+    await b.exited;
+    expect(b.out()).toMatch(/cleared 1 temporaries of an interrupted write: checkpoints\/step-000002\.tmp-/);
+    expect(b.out()).toMatch(/log lines after step 1 moved to metrics\.after-step-1\./);
+    expect(b.out()).toMatch(/resuming \S+killed after step 1 \(checkpoints\/step-000001\)/);
+    expect(readFileSync(join(dir, 'latest'), 'utf8').trim()).toBe('checkpoints/step-000002');
+
+    // 3. Resumed after step 3 (found by the scan, not `latest`); killed in the middle of step 5.
+    const c = run();
+    await c.waitFor(/checkpoint \S*step-000004/);
+    c.child.kill('SIGKILL');
+    await c.exited;
+    expect(c.out()).toMatch(/resuming \S+killed after step 3 /);
+
+    // 4. Resumed after step 4, to the end.
+    const d = run();
+    expect((await d.exited).code).toBe(0);
+    expect(d.out()).toMatch(/resuming \S+killed after step 4 /);
+
+    expect(trainSteps(dir)).toEqual([1, 2, 3, 4, 5]);
+    expect(jsonl(join(dir, 'samples.jsonl')).map((r) => r.step)).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    const aside = readdirSync(dir).filter((f) => /^metrics\.after-step-1\..+\.jsonl$/.test(f));
+    expect(aside.flatMap((f) => jsonl(join(dir, f)).map((r) => r.step))).toEqual([2]); // moved, not lost
+    expect(walk(dir).filter((p) => /\.tmp|\.old-|run\.lock/.test(p))).toEqual([]);
+    expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['step-000001', 'step-000002', 'step-000003', 'step-000004', 'step-000005']);
+    expect(readFileSync(join(dir, 'latest'), 'utf8').trim()).toBe('checkpoints/step-000005');
+
+    const straight = start(args('straight', 5, ['checkpoint.every_steps=5']));
+    expect((await straight.exited).code).toBe(0);
+    expect(weights(dir, 5).equals(weights(join(scratch, 'straight'), 5))).toBe(true);
+  }, 240_000);
+
+  it('SIGTERM saves the last completed step and exits 143', async () => {
+    const t = start(args('term', 50, ['checkpoint.every_steps=100']));
+    await t.waitFor(/step 1\/50/);
+    t.child.kill('SIGTERM');
+    const { code } = await t.exited;
+    expect(t.out()).toMatch(/SIGTERM: saving a checkpoint/);
+    expect(code).toBe(143);
+    const last = Number(/interrupted after step (\d+)/.exec(t.out())![1]);
+    expect(last).toBeGreaterThanOrEqual(1);
+    const state = JSON.parse(readFileSync(join(scratch, 'term', 'checkpoints', `step-${String(last).padStart(6, '0')}`, 'loop-state.json'), 'utf8'));
+    expect(state.step).toBe(last);
+    expect(trainSteps(join(scratch, 'term'))).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+  }, 120_000);
+});
