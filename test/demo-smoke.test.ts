@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../src/demo/run.js';
-import { readMetricsJsonl } from '../src/demo/report.js';
+import { readMetricsJsonl } from '../src/report/html.js';
 import { native } from '../src/native/binding.js';
 
 let hasTrainer = false;
