@@ -5,7 +5,7 @@
 //   same tags, steps and values as metrics.jsonl (float32);
 // - the run's report.html plots every changing series and lists the constant ones, with samples.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ import { Policy } from '../src/policy.js';
 import { loadRecipe } from '../src/recipe/index.js';
 import { nativeEngines } from '../src/rl/adapters.js';
 import { train, type TrainPhase } from '../src/rl/loop.js';
+import { RunObservers } from '../src/rl/run-observers.js';
+import { TensorBoardWriter } from '../src/report/tensorboard.js';
 import { dataDir, repoRoot } from './helpers/paths.js';
 import { python, pythonHas } from './helpers/python.js';
 
@@ -99,5 +101,37 @@ describe('watching a run', () => {
     expect(titles).toContain('timing_s/step');
     expect(html.match(/<summary>step \d+ \(2\)<\/summary>/g)).toHaveLength(2);
     expect(html).toMatch(/<td class="text">[^<]*Solve the following math problem/);
+  });
+});
+
+describe.skipIf(!pythonHas(['tensorboard']).ok)('TensorBoard on resume', () => {
+  it('rewrites the history from metrics.jsonl: steps after the resumed checkpoint appear once', () => {
+    const dir = join(scratch, 'resumed');
+    mkdirSync(dir, { recursive: true });
+    // The first run logged steps 1..3 to TensorBoard; the resume truncated metrics.jsonl to step 2.
+    const old = new TensorBoardWriter(join(dir, 'tensorboard'));
+    for (const step of [1, 2, 3]) old.write({ step, kind: 'train', 'critic/score/mean': step });
+    writeFileSync(join(dir, 'metrics.jsonl'), [1, 2].map((step) => JSON.stringify({ step, kind: 'train', 'critic/score/mean': step })).join('\n') + '\n');
+    const obs = new RunObservers(dir, { tensorboard: true, report: false, log: () => {} });
+    obs.metrics({ step: 3, kind: 'train', 'critic/score/mean': 30 });
+    const files = readdirSync(join(dir, 'tensorboard'));
+    expect(files).toHaveLength(1);
+    expect(files[0]).not.toBe(old.file.split('/').pop());
+    const read = JSON.parse(execFileSync(python, [join(repoRoot, 'test', 'python', 'read_tensorboard.py'), join(dir, 'tensorboard')], { encoding: 'utf8' }));
+    expect(read).toEqual({ 'critic/score/mean': [[1, 1], [2, 2], [3, 30]] });
+  });
+});
+
+describe('turning the observers off', () => {
+  it('run.tensorboard: false and run.report: false write neither', () => {
+    const dir = join(scratch, 'quiet');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 1, kind: 'train', 'critic/score/mean': 1 }) + '\n');
+    const obs = new RunObservers(dir, { tensorboard: false, report: false, log: () => {} });
+    obs.metrics({ step: 1, kind: 'train', 'critic/score/mean': 1 });
+    obs.refresh();
+    expect(readdirSync(dir)).toEqual(['metrics.jsonl']);
+    new RunObservers(dir, { tensorboard: false, report: true, log: () => {} }).refresh();
+    expect(readdirSync(dir).sort()).toEqual(['metrics.jsonl', 'report.html']);
   });
 });

@@ -26,6 +26,9 @@ const Event = new protobuf.Type('Event')
 root.define('tensorflow').add(Summary).add(Event);
 root.resolveAll();
 
+/** Writers opened by this process (part of the file name). */
+let writers = 0;
+
 /** The event-file directory inside a run directory. */
 export const TENSORBOARD_DIR = 'tensorboard';
 
@@ -55,7 +58,8 @@ export class TensorBoardWriter {
       for (const f of readdirSync(dir)) if (f.startsWith('events.out.tfevents.')) rmSync(join(dir, f), { force: true });
     }
     const now = Date.now() / 1000;
-    this.file = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}.${process.pid}`);
+    // TensorBoard's naming (time, host) plus pid and a counter, so two writers never share a file.
+    this.file = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}.${process.pid}.${++writers}`);
     appendFileSync(this.file, record({ wall_time: now, file_version: 'brain.Event:2' }));
   }
 
