@@ -47,6 +47,8 @@ describe('run report', () => {
     expect([...titles].sort()).toEqual([...CHANGING].sort());
     expect(titles.slice(0, 6)).toEqual(['critic/score/mean', 'critic/accuracy/mean', 'val/mean/pass@1', 'response_length/mean', 'actor/entropy', 'actor/pg_clipfrac']);
     expect(html).toContain('2 constant series (not plotted)');
+    // Then the other series by group: outcomes before mechanics before costs (first seen: actor, timing_s, val).
+    expect([...html.matchAll(/<h3>([^<]+)<\/h3>/g)].map((m) => m[1])).toEqual(['Key metrics', 'val', 'actor', 'timing_s']);
     // Eval points are plotted at their steps: two points per val/ series.
     const val = html.slice(html.indexOf('<title>val/amc23/pass@1</title>'));
     expect(val.slice(0, val.indexOf('</svg>')).match(/<circle /g)).toHaveLength(2);

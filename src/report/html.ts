@@ -27,6 +27,8 @@ export interface ReportSection {
   lead?: (string | RegExp)[];
   /** Keys (exact, or RegExp) drawn with a trailing moving average over the raw (faint) line. */
   smooth?: (string | RegExp)[];
+  /** Prefix groups (`actor`, `timing_s`, ...) shown in this order; others follow in first-seen order. */
+  groupOrder?: string[];
 }
 
 /** One logged sample (a line of samples.jsonl) with the run it belongs to. */
@@ -220,10 +222,12 @@ function renderSection(sec: ReportSection): string[] {
     const g = k.includes('/') ? k.slice(0, k.indexOf('/')) : 'other';
     groups.set(g, [...(groups.get(g) ?? []), k]);
   }
+  const rank = (g: string) => { const i = (sec.groupOrder ?? []).indexOf(g); return i < 0 ? Infinity : i; };
+  const ordered = [...groups].sort((a, b) => rank(a[0]) - rank(b[0])); // stable: unknown groups keep their order
   const grid = (ks: string[]) => `<div class="grid">${ks.map((k) => `<figure>${svgPlot(k, linesOf(k))}</figure>`).join('')}</div>`;
   const out = [`<h2>${escapeHtml(sec.title)}</h2>`];
   if (lead.length) out.push('<h3>Key metrics</h3>', grid(lead));
-  for (const [g, ks] of groups) out.push(`<h3>${escapeHtml(g)}</h3>`, grid(ks));
+  for (const [g, ks] of ordered) out.push(`<h3>${escapeHtml(g)}</h3>`, grid(ks));
   if (constant.length) {
     const rows = constant.map((k) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(cellText(linesOf(k)[0].points[0][1]))}</td></tr>`);
     out.push(`<details class="constant"><summary>${constant.length} constant series (not plotted)</summary>`

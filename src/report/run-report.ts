@@ -18,6 +18,9 @@ export const LEAD_SERIES: (string | RegExp)[] = [
 /** Noisy per-step series drawn with a moving average. */
 export const SMOOTHED_SERIES: (string | RegExp)[] = [M.scoreMean, M.accuracy];
 
+/** Order of the series groups after the key metrics: outcomes, then the update's mechanics, then costs. */
+export const GROUP_ORDER = ['critic', 'reward', 'response_length', 'prompt_length', 'val', 'actor', 'training', 'batch', 'timing_s'];
+
 /** Most recent logged samples per run kept in a report. */
 const MAX_SAMPLES_PER_RUN = 400;
 
@@ -79,7 +82,7 @@ export function evalTable(runs: ReportRun[]): ReportTable | undefined {
 
 /** The training section of a report: every train and eval row of the runs, key metrics first. */
 export function trainingSection(runs: ReportRun[], title = 'Training (per step)'): ReportSection {
-  return { title, runs, lead: LEAD_SERIES, smooth: SMOOTHED_SERIES };
+  return { title, runs, lead: LEAD_SERIES, smooth: SMOOTHED_SERIES, groupOrder: GROUP_ORDER };
 }
 
 /**
