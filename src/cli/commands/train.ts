@@ -54,7 +54,8 @@ export function register(program: Command): void {
       try {
         const res = await train(recipe, {
           resume: o.resume, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines,
-          log: (line) => (bar ? bar.stop() : undefined, console.log(line)),
+          // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
+          log: (line) => (bar ? process.stderr.write('\r\x1b[2K') : undefined, console.log(line)),
           onPhase: (phase, step) => {
             // A resumed run starts past step 1: restart the bar there, or the ETA counts the jump as speed.
             if (bar && !started && step > 1) bar.start(recipe.train.steps, step - 1, { phase: '', reward: '-', acc: '-', step_s: '-' });
