@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../src/demo/run.js';
-import { readMetricsJsonl } from '../src/demo/report.js';
+import { readMetricsJsonl } from '../src/report/html.js';
 import { native } from '../src/native/binding.js';
 
 let hasTrainer = false;
@@ -40,7 +40,7 @@ describe.skipIf(!hasTrainer)('gtr demo --fast (needs the native trainer)', () =>
     }
     const rl = readMetricsJsonl(join(dir, 'rl-gtr', 'metrics.jsonl')).filter((r) => r.kind === 'train');
     expect(rl.map((r) => r.step)).toEqual([1, 2]);
-    expect(typeof rl[0]!['reward/mean']).toBe('number');
+    expect(typeof rl[0]!['critic/score/mean']).toBe('number');
     expect(readMetricsJsonl(join(dir, 'sft', 'metrics.jsonl'))).toHaveLength(3);
     expect(existsSync(join(dir, 'sft', 'model', 'model.safetensors'))).toBe(true);
     const html = readFileSync(join(dir, 'report.html'), 'utf8');

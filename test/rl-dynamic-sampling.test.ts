@@ -71,8 +71,8 @@ describe('dynamic sampling in the loop', () => {
       expect(engine.prompts).toBe(row['batch/prompts']);
       expect(row['batch/rollout_rounds']).toBeGreaterThan(1);
     }
-    expect(row['update/optimizer_steps']).toBe(kept > 0 ? 2 : 0);
+    expect(row['actor/optimizer_steps']).toBe(kept > 0 ? 2 : 0);
     // Mixed groups: half right (+1), half wrong (-1) under the dapo grader.
-    expect(row['reward/mean']).toBeLessThan(0);
+    expect(row['critic/score/mean']).toBeLessThan(0);
   });
 });

@@ -37,10 +37,10 @@ describe('the RL loop on real DAPO prompts', () => {
     const rows = metrics('ds').filter((r) => r.kind === 'train');
     expect(rows.map((r) => r.step)).toEqual([1, 2]);
     for (const r of rows) {
-      expect(r['reward/mean']).toBe(-1); // dapo grader: a random model is always wrong
+      expect(r['critic/score/mean']).toBe(-1); // dapo grader: a random model is always wrong
       expect(r['batch/prompts']).toBe(2);
       expect(r['batch/kept_groups']).toBe(0); // all-equal groups carry no signal and are dropped
-      expect(r['update/optimizer_steps']).toBe(0);
+      expect(r['actor/optimizer_steps']).toBe(0);
     }
     const samples = readFileSync(join(scratch, 'ds', 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(samples.length).toBe(4);
@@ -51,10 +51,10 @@ describe('the RL loop on real DAPO prompts', () => {
   it('updates the policy when groups are kept (no filtering) and logs the GTR metrics', async () => {
     await train(recipe('upd'), { engines: nativeEngines, log });
     const r = metrics('upd').find((x) => x.step === 2)!;
-    expect(r['update/optimizer_steps']).toBe(4); // 2 epochs x 2 mini-batches
-    expect(r['train/ratioMean']).toBeGreaterThan(0.9);
-    expect(Math.abs(r['rollout/logprob_gap'])).toBeLessThan(1e-3); // fp32 CPU: sampler == trainer
-    expect(r['train/penaltyMean']).toBeGreaterThanOrEqual(0);
+    expect(r['actor/optimizer_steps']).toBe(4); // 2 epochs x 2 mini-batches
+    expect(r['actor/ratio/mean']).toBeGreaterThan(0.9);
+    expect(Math.abs(r['training/rollout_logprob_diff_mean'])).toBeLessThan(1e-3); // fp32 CPU: sampler == trainer
+    expect(r['actor/penalty/mean']).toBeGreaterThanOrEqual(0);
   });
 
   it('resumes exactly: 2 steps + resume to 3 equals 3 steps straight', async () => {

@@ -173,7 +173,7 @@ describe('periodic evaluation', () => {
     expect(seen).toEqual([true, true]); // the step's checkpoint existed when its evaluation began
     expect(log.filter((l) => /warning: evaluation at step \d failed.*benchmark server unreachable/.test(l))).toHaveLength(2);
     const evalRows = lines(join(runPath('evalfail'), 'metrics.jsonl')).map((l) => JSON.parse(l)).filter((r) => r.kind === 'eval');
-    expect(evalRows.map((r) => [r.step, r['eval/failed'], r['eval/failures_total']])).toEqual([[1, 1, 1], [2, 1, 2]]);
+    expect(evalRows.map((r) => [r.step, r['val/failed'], r['val/failures_total']])).toEqual([[1, 1, 1], [2, 1, 2]]);
     expect(steps('evalfail')).toEqual([1, 2]);
   });
 

@@ -8,7 +8,8 @@
  *    with the `plain` template, "47+38=", responses "Answer: 85");
  * 4. pass@1 / pass@k on the held-out split (./eval.ts), GTR (or GRPO, or both with --compare) via
  *    src/rl/loop.ts `train()` from the warmed-up checkpoint with the same seed, evaluation again;
- * 5. a before/after table on stdout, <out>/summary.json and <out>/report.html (./report.ts).
+ * 5. a before/after table on stdout, <out>/summary.json and <out>/report.html (src/report, the
+ *    same report `gtr report` writes, with the before/after table and the SFT warm-up added).
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,7 +21,9 @@ import { train } from '../rl/loop.js';
 import { RunDir } from '../rl/run-dir.js';
 import { sftTrain } from '../sft/train.js';
 import { evaluateDemo, type DemoEvalResult, type DemoEvalSettings } from './eval.js';
-import { readMetricsJsonl, writeReport, type ReportTable } from './report.js';
+import { M } from '../rl/metric-names.js';
+import { readMetricsJsonl, writeReport, type ReportTable } from '../report/html.js';
+import { loadRun, trainingSection } from '../report/run-report.js';
 import { generateTask, writeTaskJsonl } from './task.js';
 import { writeDemoTokenizer } from './tokenizer.js';
 
@@ -200,7 +203,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     log(`demo: ${algo.toUpperCase()} for ${o.steps} steps (${s.prompts} prompts x ${s.group} samples per step)`);
     const res = await train(rlRecipe(out, algo, o.steps, s, o.seed), {
       engines: nativeEngines, log: () => {},
-      onStep: (r) => log(`  ${algo} step ${r.step}/${o.steps}: reward ${(r['reward/mean'] as number).toFixed(3)}, length ${(r['response/length_mean'] as number).toFixed(1)}, ${(r['time/step_s'] as number).toFixed(1)} s`),
+      onStep: (r) => log(`  ${algo} step ${r.step}/${o.steps}: reward ${(r[M.scoreMean] as number).toFixed(3)}, length ${(r[M.responseLengthMean] as number).toFixed(1)}, ${(r[M.timeStep] as number).toFixed(1)} s`),
     });
     const latest = new RunDir(res.runDir).latest();
     if (!latest) throw new Error(`${res.runDir}: the RL run left no checkpoint`);
@@ -208,7 +211,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const after = await evaluateDemo(join(latest, 'policy'), task.heldOut, evalSettings);
     const rows = readMetricsJsonl(join(res.runDir, 'metrics.jsonl')).filter((r) => r.kind === 'train');
     const w = Math.max(1, Math.min(5, Math.floor(rows.length / 2)));
-    runs.push({ algo, after, seconds, firstReward: windowMean(rows, 'reward/mean', w, false), lastReward: windowMean(rows, 'reward/mean', w, true) });
+    runs.push({ algo, after, seconds, firstReward: windowMean(rows, M.scoreMean, w, false), lastReward: windowMean(rows, M.scoreMean, w, true) });
     log(`demo: held-out after ${algo.toUpperCase()}: ${Object.entries(after.passAt).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
   }
 
@@ -237,17 +240,19 @@ export function writeDemoReport(s: DemoSummary): void {
     const p = join(s.out, dir, 'metrics.jsonl');
     return existsSync(p) ? readMetricsJsonl(p) : [];
   };
+  const rl = s.runs.filter((r) => existsSync(join(s.out, `rl-${r.algo}`, 'metrics.jsonl'))).map((r) => loadRun(join(s.out, `rl-${r.algo}`), r.algo.toUpperCase()));
   writeReport(s.reportPath, {
     title: 'GTR-RL demo: arithmetic on a tiny Qwen3 (CPU)',
     notes: [
       `Total ${s.seconds.toFixed(0)} s. SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token.`,
       `Held-out problems: ${s.before.problems}. RL runs start from the same warmed-up checkpoint and seed.`,
-      'Plots: every numeric series of each run\'s metrics.jsonl (train/... keys are the trainer\'s per-step means).',
+      'Plots: the numeric series of each run\'s metrics.jsonl, key metrics first (names: the README\'s metric table); series that never change are listed, not plotted.',
     ],
     tables: [table],
     sections: [
-      { title: 'RL training (per step)', runs: s.runs.map((r) => ({ name: r.algo.toUpperCase(), rows: metrics(`rl-${r.algo}`).filter((x) => x.kind === 'train') })) },
+      trainingSection(rl, 'RL training (per step)'),
       { title: 'SFT warm-up (per step)', runs: [{ name: 'SFT', rows: metrics('sft') }] },
     ],
+    samples: rl.flatMap((r) => r.samples),
   });
 }

@@ -184,6 +184,8 @@ export const RunSchema = z
   .strictObject({
     dir: z.string().min(1).default('runs/gtr').describe('Run directory (resolved.yaml, metrics, samples, checkpoints)'),
     log_samples_per_step: nonNegInt().default(4).describe('Responses written to the sample log per step'),
+    tensorboard: z.boolean().default(true).describe('Write TensorBoard event files to <run.dir>/tensorboard (same metric names as metrics.jsonl)'),
+    report: z.boolean().default(true).describe('Refresh the HTML report <run.dir>/report.html after every step (also: gtr report <run.dir>)'),
   })
   .describe('Run outputs');
 

@@ -4,11 +4,12 @@
  * Per step: the next prompts of a seeded, resumable order; n samples per prompt; grading and
  * overlong shaping; group advantages; optional DAPO dynamic sampling (drop, or refill with more
  * prompts); the update phase (./update.ts: old log-probs recomputed by the trainer, per-epoch GTR
- * snapshots, shuffled mini-batches, optimizer steps); metrics (JSONL), a few decoded samples,
- * atomic checkpoints and then periodic evaluation (an evaluation that fails is logged and counted,
- * and training goes on). SIGINT (the `signal`) cancels a running generation or evaluation and saves
- * the last completed step, or finishes an update already under way and saves it. The run directory
- * is opened (locked, cleaned, resumed) by ./resume.ts.
+ * snapshots, shuffled mini-batches, optimizer steps); metrics (JSONL, TensorBoard; names in
+ * ./metric-names.ts), a few decoded samples, the run's HTML report, atomic checkpoints and then
+ * periodic evaluation (an evaluation that fails is logged and counted, and training goes on).
+ * SIGINT (the `signal`) cancels a running generation or evaluation and saves the last completed
+ * step, or finishes an update already under way and saves it. The run directory is opened
+ * (locked, cleaned, resumed) by ./resume.ts.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -28,6 +29,8 @@ import type { RolloutEngine, TrainerEngine, LossSettings } from './engines.js';
 import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
 import { openRun, type OpenedRun } from './resume.js';
 import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
+import { RunObservers } from './run-observers.js';
+import { M, evalLengthName, evalMeanName, evalMetricName, trainerMetricName } from './metric-names.js';
 import { updatePolicy } from './update.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
@@ -43,6 +46,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** Called after every step with its metrics row (the progress bar). */
   onStep?: (row: Record<string, unknown>) => void;
+  /** Called when a phase of a step starts (the progress bar). */
+  onPhase?: (phase: TrainPhase, step: number) => void;
   engines: EngineFactory;
 }
 
@@ -53,6 +58,9 @@ export interface TrainSummary {
   /** Periodic evaluations that failed (each logged; training went on). */
   evalErrors: number;
 }
+
+/** The phases of a step, in order (eval and checkpoint only on their steps). */
+export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eval' | 'checkpoint';
 
 interface LoopState {
   step: number;
@@ -122,6 +130,12 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms });
   const G = recipe.rollout.samples_per_prompt;
   let skippedPrompts = 0;
+  const observers = new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log });
+  /** Appends a metrics row to metrics.jsonl and hands it to TensorBoard. */
+  const record = (row: Record<string, unknown>): void => {
+    run.appendMetrics(row);
+    observers.metrics(row);
+  };
 
   /** The next `count` prompts that fit max_prompt_tokens (longer ones are skipped and counted). */
   const nextPrompts = (count: number): PromptItem[] => {
@@ -148,6 +162,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
 
   const evaluateAt = async (step: number): Promise<void> => {
     const e = recipe.eval;
+    const t0 = performance.now();
     const report = await runEvaluation(rollout, tokenizer, {
       benchmarks: e.benchmarks, n: e.n, k: e.k, limit: e.limit, rendering: { ...rendering, template: e.template },
       temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
@@ -158,9 +173,13 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     mkdirSync(dir, { recursive: true });
     const { results, ...rep } = report;
     writeFileSync(join(dir, `step-${String(step).padStart(6, '0')}.json`), JSON.stringify(rep, null, 2));
-    const macro: Record<string, number> = {};
-    for (const [k, v] of Object.entries(report.macro)) macro[`eval/${k}`] = v;
-    run.appendMetrics({ step, kind: 'eval', ...macro });
+    const val: Record<string, number> = {};
+    for (const b of report.benchmarks) {
+      for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(b.name, k)] = v;
+      val[evalLengthName(b.name)] = b.meanResponseTokens;
+    }
+    for (const [k, v] of Object.entries(report.macro)) val[evalMeanName(k)] = v;
+    record({ step, kind: 'eval', ...val, [M.timeTesting]: (performance.now() - t0) / 1000 });
     log(reportToMarkdown(report));
     void results;
   };
@@ -175,7 +194,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       evalErrors++;
       const message = (e as Error).message;
       log(`warning: evaluation at step ${step} failed, training goes on: ${message}`);
-      run.appendMetrics({ step, kind: 'eval', 'eval/failed': 1, 'eval/failures_total': evalErrors, error: message });
+      record({ step, kind: 'eval', [M.valFailed]: 1, [M.valFailuresTotal]: evalErrors, error: message });
     }
   };
   const maxSkipped = recipe.train.max_consecutive_skipped_steps;
@@ -203,7 +222,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         // Dynamic sampling 'refill': keep sampling prompts until prompts_per_step groups carry signal.
         do {
           const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - kept.length;
-          const r = await sampleAndGrade(nextPrompts(want), rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal);
+          const r = await sampleAndGrade(nextPrompts(want), rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal, (p) => opts.onPhase?.(p, step));
           generateMs += r.generateMs;
           rewardMs += r.rewardMs;
           groups = groups.concat(r.groups);
@@ -220,39 +239,59 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         ? await updatePolicy(trainer, samples, {
           epochs: recipe.train.epochs_per_step, miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch, tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
           loss, anchor: recipe.algorithm.loss.anchor, useReference: !!reference, seed: recipe.train.seed,
-        }, step)
+        }, step, (p) => opts.onPhase?.(p, step))
         : undefined;
       const all = groups.flatMap((g) => g.responses);
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+      const lengths = all.map((r) => r.tokens.length);
+      const advantages = samples.map((x) => x.advantage);
       const row: Record<string, unknown> = {
         step, kind: 'train',
-        'reward/mean': mean(all.map((r) => r.reward)),
-        'reward/accuracy': mean(all.map((r) => (r.grade.correct ? 1 : 0))),
-        'reward/timeouts': all.filter((r) => r.grade.timedOut).length,
-        'response/length_mean': mean(all.map((r) => r.tokens.length)),
-        'response/clip_fraction': mean(all.map((r) => (r.finishReason === 'length' ? 1 : 0))),
-        'batch/prompts': groups.length, 'batch/kept_groups': kept.length, 'batch/samples': samples.length, 'batch/rollout_rounds': rounds,
-        'batch/skipped_long_prompts': skippedPrompts,
-        'rollout/logprob_gap': upd?.logprobGap ?? 0,
-        'time/generate_s': generateMs / 1000, 'time/reward_s': rewardMs / 1000,
-        'time/old_logprob_s': (upd?.oldLogprobMs ?? 0) / 1000, 'time/snapshot_s': (upd?.snapshotMs ?? 0) / 1000, 'time/update_s': (upd?.updateMs ?? 0) / 1000,
-        'time/step_s': (performance.now() - t0) / 1000,
-        'update/optimizer_steps': upd?.optimizerSteps ?? 0, 'update/skipped_steps': upd?.skippedSteps ?? 0,
+        [M.scoreMean]: mean(all.map((r) => r.reward)),
+        [M.scoreMax]: all.length ? Math.max(...all.map((r) => r.reward)) : 0,
+        [M.scoreMin]: all.length ? Math.min(...all.map((r) => r.reward)) : 0,
+        [M.accuracy]: mean(all.map((r) => (r.grade.correct ? 1 : 0))),
+        [M.advantagesMax]: advantages.length ? Math.max(...advantages) : 0,
+        [M.advantagesMin]: advantages.length ? Math.min(...advantages) : 0,
+        [M.graderTimeouts]: all.filter((r) => r.grade.timedOut).length,
+        [M.responseLengthMean]: mean(lengths),
+        [M.responseLengthMax]: lengths.length ? Math.max(...lengths) : 0,
+        [M.responseLengthMin]: lengths.length ? Math.min(...lengths) : 0,
+        [M.responseLengthClipRatio]: mean(all.map((r) => (r.finishReason === 'length' ? 1 : 0))),
+        [M.promptLengthMean]: mean(groups.map((g) => g.prompt.tokens.length)),
+        [M.batchPrompts]: groups.length, [M.batchKeptGroups]: kept.length, [M.batchSamples]: samples.length, [M.batchRolloutRounds]: rounds,
+        [M.batchSkippedLongPrompts]: skippedPrompts,
+        [M.rolloutLogprobDiff]: upd?.logprobGap ?? 0,
+        [M.timeGen]: generateMs / 1000, [M.timeReward]: rewardMs / 1000,
+        [M.timeOldLogProb]: (upd?.oldLogprobMs ?? 0) / 1000, [M.timeSnapshotLogProb]: (upd?.snapshotMs ?? 0) / 1000, [M.timeUpdateActor]: (upd?.updateMs ?? 0) / 1000,
+        [M.timeStep]: (performance.now() - t0) / 1000,
+        [M.optimizerSteps]: upd?.optimizerSteps ?? 0, [M.skippedSteps]: upd?.skippedSteps ?? 0,
       };
-      for (const [k, v] of Object.entries(upd?.metrics ?? {})) row[`train/${k}`] = v;
+      for (const [k, v] of Object.entries(upd?.metrics ?? {})) {
+        const name = trainerMetricName(k);
+        if (name) row[name] = v;
+      }
       if (upd && upd.skippedSteps > 0) {
         log(`warning: step ${step}: ${upd.skippedSteps} of ${upd.optimizerSteps} optimizer updates skipped (non-finite loss or gradient); the weights were left unchanged by them`);
       }
       if (upd && upd.optimizerSteps > 0) consecutiveSkipped = upd.skippedSteps === upd.optimizerSteps ? consecutiveSkipped + 1 : 0;
-      run.appendMetrics(row);
+      record(row);
       run.appendSamples(groups.slice(0, recipe.run.log_samples_per_step).map((g) => ({
-        step, id: g.prompt.row.id, gold: g.prompt.row.answer, response: g.responses[0].text, reward: g.responses[0].reward, extracted: g.responses[0].grade.extracted,
+        step, id: g.prompt.row.id, prompt: g.prompt.text, gold: g.prompt.row.answer, response: g.responses[0].text, reward: g.responses[0].reward, extracted: g.responses[0].grade.extracted,
       })));
       opts.onStep?.(row);
       lastDone = step;
       const last = step === recipe.train.steps;
-      if ((recipe.checkpoint.every_steps > 0 && step % recipe.checkpoint.every_steps === 0) || last || opts.signal?.aborted) await saveCheckpoint(step);
-      if (!opts.signal?.aborted && recipe.eval.every_steps > 0 && (step % recipe.eval.every_steps === 0 || last)) await evaluateGuarded(step);
+      // The step is saved before the evaluation, so an evaluation that fails or is interrupted loses no training.
+      if ((recipe.checkpoint.every_steps > 0 && step % recipe.checkpoint.every_steps === 0) || last || opts.signal?.aborted) {
+        opts.onPhase?.('checkpoint', step);
+        await saveCheckpoint(step);
+      }
+      if (!opts.signal?.aborted && recipe.eval.every_steps > 0 && (step % recipe.eval.every_steps === 0 || last)) {
+        opts.onPhase?.('eval', step);
+        await evaluateGuarded(step);
+      }
+      observers.refresh();
       if (opts.signal?.aborted) { interrupted = true; break; }
       if (maxSkipped > 0 && consecutiveSkipped >= maxSkipped) {
         stopError = new Error(`train.max_consecutive_skipped_steps = ${maxSkipped}: ${consecutiveSkipped} steps in a row, the last step ${step}, skipped every optimizer update (non-finite loss or gradient), so the policy no longer learns; stopped after saving step ${step}. Lower train.lr or set train.max_grad_norm, then resume with --allow-recipe-change`);

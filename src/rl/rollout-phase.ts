@@ -70,14 +70,19 @@ export interface RewardSettings {
   maxNewTokens: number;
 }
 
-/** Samples `request.n` responses for each prompt and grades them (results in prompt order). */
+/**
+ * Samples `request.n` responses for each prompt and grades them (results in prompt order).
+ * `onPhase` is told when generation and grading start (the progress bar).
+ */
 export async function sampleAndGrade(
   items: PromptItem[], engine: RolloutEngine, tokenizer: Tokenizer, grader: GraderPool,
-  request: GenerateRequest, rewards: RewardSettings, signal?: AbortSignal,
+  request: GenerateRequest, rewards: RewardSettings, signal?: AbortSignal, onPhase?: (phase: 'generate' | 'grade') => void,
 ): Promise<{ groups: Group[]; generateMs: number; rewardMs: number }> {
+  onPhase?.('generate');
   let t = performance.now();
   const out = await engine.generate(items.map((p) => p.tokens), request, signal);
   const generateMs = performance.now() - t;
+  onPhase?.('grade');
   t = performance.now();
   const flat = items.flatMap((p, i) => out[i].map((r) => ({ p, r, text: decodeResponse(tokenizer, r.tokens) })));
   const grades = await grader.grade(flat.map((f) => ({ response: f.text, row: graderRow(f.p.row), prompt: f.p.text })));

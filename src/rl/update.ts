@@ -54,9 +54,15 @@ async function score(trainer: TrainerEngine, samples: TrainSample[], plan: Epoch
   return lp;
 }
 
-/** Runs the update phase on the step's samples. Throws what the trainer throws. */
-export async function updatePolicy(trainer: TrainerEngine, samples: TrainSample[], s: UpdateSettings, step: number): Promise<UpdateResult> {
+/**
+ * Runs the update phase on the step's samples. Throws what the trainer throws. `onPhase` is told
+ * when the old log-probs and the updates start (the progress bar).
+ */
+export async function updatePolicy(
+  trainer: TrainerEngine, samples: TrainSample[], s: UpdateSettings, step: number, onPhase?: (phase: 'old_log_prob' | 'update') => void,
+): Promise<UpdateResult> {
   const plans = Array.from({ length: s.epochs }, (_, e) => planEpoch(samples, s, step, e));
+  onPhase?.('old_log_prob');
   let t = performance.now();
   const old = await score(trainer, samples, plans[0]);
   let gap = 0, gapN = 0;
@@ -68,6 +74,7 @@ export async function updatePolicy(trainer: TrainerEngine, samples: TrainSample[
   });
   const ref = s.useReference ? await score(trainer, samples, plans[0], true) : undefined;
   const oldLogprobMs = performance.now() - t;
+  onPhase?.('update');
 
   const usesAnchors = s.anchor === 'mixture' && s.loss.penalty !== 'none';
   const anchors: Float32Array[][] = [];

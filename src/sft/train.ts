@@ -115,8 +115,8 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
       if (step === 1) firstNll = nll;
       lastNll = nll;
       const row: Record<string, unknown> = {
-        step, kind: 'sft', lr: res.lr, 'sft/nll': nll, 'sft/entropy': ent / Math.max(1, n), 'sft/response_tokens': n,
-        'sft/grad_norm': res.gradNorm, 'sft/skipped': res.skipped ? 1 : 0, 'time/step_s': (performance.now() - ts) / 1000,
+        step, kind: 'sft', 'sft/lr': res.lr, 'sft/nll': nll, 'sft/entropy': ent / Math.max(1, n), 'sft/response_tokens': n,
+        'sft/grad_norm': res.gradNorm, 'sft/skipped': res.skipped ? 1 : 0, 'timing_s/step': (performance.now() - ts) / 1000,
       };
       run.appendMetrics(row);
       opts.onStep?.(row);

@@ -34,7 +34,7 @@ export function register(program: Command): void {
           onStep: (row) => {
             const s = row.step as number;
             if (s === 1 || s % 10 === 0 || s === recipe.train.steps) {
-              console.log(`sft step ${s}/${recipe.train.steps} nll ${(row['sft/nll'] as number).toFixed(4)} lr ${(row.lr as number).toExponential(2)} ${(row['time/step_s'] as number).toFixed(2)}s`);
+              console.log(`sft step ${s}/${recipe.train.steps} nll ${(row['sft/nll'] as number).toFixed(4)} lr ${(row['sft/lr'] as number).toExponential(2)} ${(row['timing_s/step'] as number).toFixed(2)}s`);
             }
           },
         });

@@ -1,15 +1,21 @@
 /**
  * `gtr train <recipe.yaml> [--set key=value ...] [--resume] [--data-dir DIR]`: runs the RL loop
- * (src/rl/loop.ts). A progress bar shows step, reward and time per phase; metrics go to
- * <run.dir>/metrics.jsonl. SIGINT or SIGTERM (what schedulers and containers send) cancels the
- * generation or evaluation under way, saves a checkpoint and exits (130, or 143 for SIGTERM); a
- * second signal exits at once.
+ * (src/rl/loop.ts). A progress bar shows the step, the phase in progress, reward, accuracy and an
+ * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT or
+ * SIGTERM (what schedulers and containers send) cancels the generation or evaluation under way,
+ * saves a checkpoint and exits (130, or 143 for SIGTERM); a second signal exits at once.
  */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { formatRecipeHelp, loadRecipe } from '../../recipe/index.js';
 import { nativeEngines } from '../../rl/adapters.js';
-import { train } from '../../rl/loop.js';
+import { train, type TrainPhase } from '../../rl/loop.js';
+import { M } from '../../rl/metric-names.js';
+
+/** Progress-bar words for the loop's phases. */
+const PHASE_LABEL: Record<TrainPhase, string> = {
+  generate: 'generate', grade: 'grade', old_log_prob: 'old log-probs', update: 'update', eval: 'eval', checkpoint: 'checkpoint',
+};
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -44,17 +50,29 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const tty = process.stderr.isTTY === true;
-      const bar = tty ? new SingleBar({ format: 'step {value}/{total} | reward {reward} | acc {acc} | gen {gen}s upd {upd}s', hideCursor: true }, Presets.shades_classic) : undefined;
-      bar?.start(recipe.train.steps, 0, { reward: '-', acc: '-', gen: '-', upd: '-' });
+      // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
+      const bar = tty ? new SingleBar({
+        format: 'step {value}/{total} {bar} {phase} | reward {reward} | acc {acc} | {step_s}s/step | ETA {eta_formatted}',
+        hideCursor: true, etaBuffer: 20, fps: 2,
+      }, Presets.shades_classic) : undefined;
+      bar?.start(recipe.train.steps, 0, { phase: 'start'.padEnd(13), reward: '-', acc: '-', step_s: '-' });
+      let started = false;
       const fmt = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '-');
       try {
         const res = await train(recipe, {
           resume: o.resume, allowRecipeChange: o.allowRecipeChange, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines,
-          log: (line) => (bar ? bar.stop() : undefined, console.log(line)),
+          // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
+          log: (line) => (bar ? process.stderr.write('\r\x1b[2K') : undefined, console.log(line)),
+          onPhase: (phase, step) => {
+            // A resumed run starts past step 1: restart the bar there, or the ETA counts the jump as speed.
+            if (bar && !started && step > 1) bar.start(recipe.train.steps, step - 1, { phase: '', reward: '-', acc: '-', step_s: '-' });
+            started = true;
+            bar?.update({ phase: PHASE_LABEL[phase].padEnd(13) });
+          },
           onStep: (row) => {
-            const p = { reward: fmt(row['reward/mean']), acc: fmt(row['reward/accuracy']), gen: fmt(row['time/generate_s'], 1), upd: fmt(row['time/update_s'], 1) };
+            const p = { reward: fmt(row[M.scoreMean]), acc: fmt(row[M.accuracy]), step_s: fmt(row[M.timeStep], 1) };
             if (bar) bar.update(row.step as number, p);
-            else console.log(`step ${row.step}/${recipe.train.steps} reward ${p.reward} acc ${p.acc} gen ${p.gen}s update ${p.upd}s`);
+            else console.log(`step ${row.step}/${recipe.train.steps} reward ${p.reward} acc ${p.acc} gen ${fmt(row[M.timeGen], 1)}s update ${fmt(row[M.timeUpdateActor], 1)}s step ${p.step_s}s`);
           },
         });
         bar?.stop();

@@ -1,0 +1,288 @@
+/**
+ * A self-contained HTML report of training runs: one inline SVG line plot per numeric series of
+ * metrics.jsonl (src/rl/run-dir.ts; names in src/rl/metric-names.ts), several runs (e.g. GTR and
+ * GRPO) drawn on the same axes. It leads with the series a user looks at first (the `lead` list:
+ * reward and accuracy with a moving average, held-out pass@k, response length, entropy, clip
+ * fraction, penalty), then the other series grouped by their prefix (`actor/`, `timing_s/`, ...);
+ * series that never change are folded into one table instead of a plot each. Tables (evaluation)
+ * and a browsable sample log (`<details>` per step) follow. No scripts, no external resources: it
+ * opens offline in any browser.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+/** One run's metric rows (one JSON object per line of metrics.jsonl). */
+export interface ReportRun {
+  name: string;
+  rows: Record<string, unknown>[];
+}
+
+/**
+ * A group of plots: every numeric key of the runs' rows (except `step`) becomes one plot, or one
+ * line of the folded table of constant series.
+ */
+export interface ReportSection {
+  title: string;
+  runs: ReportRun[];
+  /** Keys (exact, or RegExp) plotted first under "Key metrics", in this order. */
+  lead?: (string | RegExp)[];
+  /** Keys (exact, or RegExp) drawn with a trailing moving average over the raw (faint) line. */
+  smooth?: (string | RegExp)[];
+  /** Prefix groups (`actor`, `timing_s`, ...) shown in this order; others follow in first-seen order. */
+  groupOrder?: string[];
+}
+
+/** One logged sample (a line of samples.jsonl) with the run it belongs to. */
+export interface ReportSample {
+  run: string;
+  step: number;
+  id?: string;
+  prompt?: string;
+  response: string;
+  gold?: string;
+  extracted?: string | null;
+  reward?: number;
+}
+
+/** A plain table (cells already formatted, or numbers shown with 3 decimals). */
+export interface ReportTable {
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+}
+
+/** What {@link renderReport} draws. */
+export interface ReportInput {
+  title: string;
+  /** Paragraphs shown under the title (plain text, escaped). */
+  notes?: string[];
+  tables?: ReportTable[];
+  sections: ReportSection[];
+  /** The sample log, shown newest step first, one collapsible block per step. */
+  samples?: ReportSample[];
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+/**
+ * Reads metrics.jsonl into rows; blank lines are skipped.
+ * @throws Error naming the file and line of a line that is not a JSON object.
+ */
+export function readMetricsJsonl(path: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}:${i + 1}: expected a JSON object`);
+    out.push(v as Record<string, unknown>);
+  });
+  return out;
+}
+
+/**
+ * The numeric series of some rows: key -> [step, value] points, in row order. `step` itself and
+ * non-numeric / non-finite values are left out; keys keep their first-seen order.
+ */
+export function numericSeries(rows: readonly Record<string, unknown>[]): Map<string, [number, number][]> {
+  const series = new Map<string, [number, number][]>();
+  rows.forEach((row, i) => {
+    const step = typeof row.step === 'number' ? row.step : i + 1;
+    for (const [k, v] of Object.entries(row)) {
+      if (k === 'step' || typeof v !== 'number' || !Number.isFinite(v)) continue;
+      let s = series.get(k);
+      if (!s) series.set(k, (s = []));
+      s.push([step, v]);
+    }
+  });
+  return series;
+}
+
+/**
+ * Trailing moving average of a series (window `w` points: the mean of the point and the w - 1
+ * before it; the first points average what there is).
+ */
+export function movingAverage(points: readonly [number, number][], w: number): [number, number][] {
+  let sum = 0;
+  return points.map(([x, y], i) => {
+    sum += y;
+    if (i >= w) sum -= points[i - w][1];
+    return [x, sum / Math.min(i + 1, w)];
+  });
+}
+
+/** The moving-average window for a series of n points: about a tenth of the run, 2..25 points. */
+export function smoothingWindow(n: number): number {
+  return Math.max(2, Math.min(25, Math.round(n / 10)));
+}
+
+/** Short axis label of a number. */
+function fmt(x: number): string {
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e4 || a < 1e-3) return x.toExponential(1);
+  return Number(x.toPrecision(3)).toString();
+}
+
+/** One line of a plot; `smooth` > 1 draws the raw points faint and their moving average solid. */
+export interface PlotLine {
+  name: string;
+  points: [number, number][];
+  smooth?: number;
+}
+
+/**
+ * One SVG line plot (320 x 190 px) of a series for several runs (one colour each, legend inside).
+ * Single points are drawn as dots; a constant series gets a unit-wide y range around its value.
+ */
+export function svgPlot(title: string, lines: PlotLine[]): string {
+  const W = 320, H = 190, L = 48, R = 10, T = 22, B = 28;
+  const all = lines.flatMap((l) => l.points);
+  let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+  let [y0, y1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  if (x1 === x0) { x0 -= 1; x1 += 1; }
+  if (y1 === y0) { const d = Math.abs(y0) > 0 ? Math.abs(y0) * 0.5 : 0.5; y0 -= d; y1 += d; }
+  const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const py = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  const smoothed = lines.some((l) => (l.smooth ?? 0) > 1 && l.points.length > 2);
+  const label = smoothed ? `${title} (avg of ${Math.max(...lines.map((l) => l.smooth ?? 0))})` : title;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(title)}">`,
+    `<title>${escapeHtml(title)}</title>`,
+    `<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${W / 2}" y="14" text-anchor="middle" font-size="12" font-family="sans-serif">${escapeHtml(label)}</text>`,
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#888"/>`,
+    `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#888"/>`,
+  ];
+  for (const y of [y0, (y0 + y1) / 2, y1]) {
+    parts.push(`<text x="${L - 4}" y="${py(y) + 4}" text-anchor="end" font-size="10" font-family="sans-serif">${fmt(y)}</text>`);
+    parts.push(`<line x1="${L}" y1="${py(y)}" x2="${W - R}" y2="${py(y)}" stroke="#eee"/>`);
+  }
+  for (const x of [x0, x1]) parts.push(`<text x="${px(x)}" y="${H - B + 14}" text-anchor="middle" font-size="10" font-family="sans-serif">${fmt(x)}</text>`);
+  parts.push(`<text x="${W - R}" y="${H - 3}" text-anchor="end" font-size="10" font-family="sans-serif" fill="#666">step</text>`);
+  const poly = (pts: [number, number][], c: string, extra: string) =>
+    `<polyline fill="none" stroke="${c}" stroke-width="1.5"${extra} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`;
+  lines.forEach((l, i) => {
+    const c = COLORS[i % COLORS.length];
+    const smooth = (l.smooth ?? 0) > 1 && l.points.length > 2;
+    if (l.points.length > 1) parts.push(poly(l.points, c, smooth ? ' stroke-opacity="0.3" class="raw"' : ''));
+    if (smooth) parts.push(poly(movingAverage(l.points, l.smooth!), c, ' class="avg"'));
+    if (l.points.length <= 20) for (const [x, y] of l.points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2" fill="${c}"/>`);
+    if (lines.length > 1) parts.push(`<text x="${L + 6}" y="${T + 12 + 12 * i}" font-size="10" font-family="sans-serif" fill="${c}">${escapeHtml(l.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** Formats a table cell: integers as is, other numbers with 3 decimals (or 3 significant digits when tiny). */
+function cellText(v: string | number): string {
+  if (typeof v !== 'number') return v;
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(3) : v.toExponential(2);
+}
+
+/** An HTML table; numbers are shown with 3 decimals. */
+function htmlTable(t: ReportTable): string {
+  return `<h2>${escapeHtml(t.title)}</h2><table><thead><tr>${t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`
+    + `<tbody>${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(cellText(v))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+const matches = (k: string, pats: readonly (string | RegExp)[] | undefined) => (pats ?? []).some((p) => (typeof p === 'string' ? p === k : p.test(k)));
+
+/** True when a series has at least two points and every point of every run has the same value. */
+function isConstant(lines: PlotLine[]): boolean {
+  const ys = lines.flatMap((l) => l.points.map((p) => p[1]));
+  return ys.length > 1 && ys.every((y) => y === ys[0]);
+}
+
+/** A section: key metrics first, then the rest grouped by prefix, constant series folded into a table. */
+function renderSection(sec: ReportSection): string[] {
+  const perRun = sec.runs.map((r) => ({ name: r.name, series: numericSeries(r.rows) }));
+  const keys: string[] = [];
+  for (const r of perRun) for (const k of r.series.keys()) if (!keys.includes(k)) keys.push(k);
+  const linesOf = (k: string): PlotLine[] => perRun.filter((r) => r.series.has(k)).map((r) => {
+    const points = r.series.get(k)!;
+    return { name: r.name, points, smooth: matches(k, sec.smooth) ? smoothingWindow(points.length) : undefined };
+  });
+  const constant = keys.filter((k) => isConstant(linesOf(k)));
+  const plotted = keys.filter((k) => !constant.includes(k));
+  const lead: string[] = [];
+  for (const p of sec.lead ?? []) for (const k of plotted) if (matches(k, [p]) && !lead.includes(k)) lead.push(k);
+  const groups = new Map<string, string[]>();
+  for (const k of plotted) {
+    if (lead.includes(k)) continue;
+    const g = k.includes('/') ? k.slice(0, k.indexOf('/')) : 'other';
+    groups.set(g, [...(groups.get(g) ?? []), k]);
+  }
+  const rank = (g: string) => { const i = (sec.groupOrder ?? []).indexOf(g); return i < 0 ? Infinity : i; };
+  const ordered = [...groups].sort((a, b) => rank(a[0]) - rank(b[0])); // stable: unknown groups keep their order
+  const grid = (ks: string[]) => `<div class="grid">${ks.map((k) => `<figure>${svgPlot(k, linesOf(k))}</figure>`).join('')}</div>`;
+  const out = [`<h2>${escapeHtml(sec.title)}</h2>`];
+  if (lead.length) out.push('<h3>Key metrics</h3>', grid(lead));
+  for (const [g, ks] of ordered) out.push(`<h3>${escapeHtml(g)}</h3>`, grid(ks));
+  if (constant.length) {
+    const rows = constant.map((k) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(cellText(linesOf(k)[0].points[0][1]))}</td></tr>`);
+    out.push(`<details class="constant"><summary>${constant.length} constant series (not plotted)</summary>`
+      + `<table><thead><tr><th>series</th><th>value</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
+  }
+  return out;
+}
+
+/** Longest text shown per sample field; the rest is cut with a note (a report stays small). */
+const MAX_SAMPLE_CHARS = 4000;
+
+function sampleText(s: string | null | undefined): string {
+  if (s === undefined || s === null) return '';
+  return s.length > MAX_SAMPLE_CHARS ? `${s.slice(0, MAX_SAMPLE_CHARS)} [... ${s.length - MAX_SAMPLE_CHARS} more characters]` : s;
+}
+
+/** The sample log: one collapsible block per (step), newest first; rows per run. */
+function renderSamples(samples: ReportSample[]): string[] {
+  const steps = [...new Set(samples.map((s) => s.step))].sort((a, b) => b - a);
+  const out = [`<h2>Samples</h2><p>${samples.length} logged responses over ${steps.length} steps (newest first; open a step to read them).</p>`];
+  for (const step of steps) {
+    const rows = samples.filter((s) => s.step === step).map((s) => '<tr>' + [s.run, s.id ?? '', sampleText(s.prompt), sampleText(s.response), s.gold ?? '', sampleText(s.extracted), s.reward === undefined ? '' : cellText(s.reward)]
+      .map((c, i) => `<td${i >= 2 && i <= 3 ? ' class="text"' : ''}>${escapeHtml(String(c))}</td>`).join('') + '</tr>');
+    out.push(`<details class="samples"><summary>step ${step} (${rows.length})</summary><table><thead><tr>`
+      + ['run', 'id', 'prompt', 'response', 'gold', 'extracted', 'reward'].map((c) => `<th>${c}</th>`).join('')
+      + `</tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
+  }
+  return out;
+}
+
+/** The report as one HTML document (inline CSS and SVG, nothing fetched). */
+export function renderReport(input: ReportInput): string {
+  const body: string[] = [`<h1>${escapeHtml(input.title)}</h1>`];
+  for (const n of input.notes ?? []) body.push(`<p>${escapeHtml(n)}</p>`);
+  for (const t of input.tables ?? []) body.push(htmlTable(t));
+  for (const sec of input.sections) body.push(...renderSection(sec));
+  if (input.samples?.length) body.push(...renderSamples(input.samples));
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<title>${escapeHtml(input.title)}</title>`,
+    '<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}'
+      + 'th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}'
+      + 'td.text{text-align:left;white-space:pre-wrap;font-family:monospace;max-width:40em}details{margin:4px 0}summary{cursor:pointer}'
+      + '.grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee}</style>',
+    '</head><body>',
+    ...body,
+    '</body></html>',
+    '',
+  ].join('\n');
+}
+
+/** Renders the report and writes it to `path` atomically (a reader never sees half a report). */
+export function writeReport(path: string, input: ReportInput): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, renderReport(input));
+  renameSync(tmp, path);
+}

@@ -1,0 +1,111 @@
+// The HTML report renderer (src/report/html.ts): from a hand-made metrics.jsonl, one inline SVG per
+// series that changes (runs drawn on shared axes), constant series folded into one table, key
+// metrics first, moving averages, the eval table, the sample log, escaping, and a self-contained,
+// balanced document.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { movingAverage, numericSeries, readMetricsJsonl, renderReport, writeReport } from '../src/report/html.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gtr-report-html-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const rows = [1, 2, 3, 4].map((step) => ({
+  step, kind: 'train', 'actor/lr': 5e-4, 'critic/score/mean': 0.1 * step, 'critic/accuracy/mean': 0.1 * step, 'response_length/mean': 20 - step,
+  'actor/entropy': 1 / step, 'actor/ratio/mean': 1 + 0.01 * step, 'actor/pg_clipfrac': 0.02, 'actor/penalty/mean': 0.001 * step,
+  'actor/skipped': false, 'actor/reason': 'none',
+}));
+const ALL = ['actor/lr', 'critic/score/mean', 'critic/accuracy/mean', 'response_length/mean', 'actor/entropy', 'actor/ratio/mean', 'actor/pg_clipfrac', 'actor/penalty/mean'];
+const CONSTANT = ['actor/lr', 'actor/pg_clipfrac'];
+const PLOTTED = ALL.filter((k) => !CONSTANT.includes(k));
+
+/** The <title> of every SVG, in document order. */
+const plotTitles = (html: string) => [...html.matchAll(/<svg [^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
+
+describe('report renderer', () => {
+  it('reads metrics.jsonl and finds every numeric series (booleans and strings left out)', async () => {
+    const file = join(dir, 'metrics.jsonl');
+    await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n\n');
+    const read = readMetricsJsonl(file);
+    expect(read).toEqual(rows);
+    const s = numericSeries(read);
+    expect([...s.keys()]).toEqual(ALL);
+    expect(s.get('critic/score/mean')!.map((p) => p[0])).toEqual([1, 2, 3, 4]);
+  });
+
+  it('names the file and line of a bad row', async () => {
+    const file = join(dir, 'bad.jsonl');
+    await writeFile(file, '{"step":1}\nnot json\n');
+    expect(() => readMetricsJsonl(file)).toThrow(/bad\.jsonl:2: invalid JSON/);
+  });
+
+  it('moving average: trailing window, partial at the start', () => {
+    const pts: [number, number][] = [[1, 1], [2, 3], [3, 5], [4, 7], [5, 0]];
+    expect(movingAverage(pts, 3)).toEqual([[1, 1], [2, 2], [3, 3], [4, 5], [5, 4]]);
+    expect(movingAverage(pts, 1)).toEqual(pts);
+  });
+
+  it('plots each changing series once, key metrics first, folds constants, overlays runs', async () => {
+    const other = rows.map((r) => ({ ...r, 'critic/score/mean': 0.05 * r.step }));
+    const path = join(dir, 'report.html');
+    writeReport(path, {
+      title: 'test <report>',
+      notes: ['a & b'],
+      tables: [{ title: 'eval', columns: ['model', 'pass@1', 'pass@4'], rows: [['before', 0.25, 0.5], ['after GTR', 0.4, 0.625]] }],
+      sections: [{
+        title: 'RL', runs: [{ name: 'GTR', rows }, { name: 'GRPO', rows: other }],
+        lead: ['critic/score/mean', 'critic/accuracy/mean', 'actor/pg_clipfrac'], smooth: ['critic/score/mean'],
+      }],
+    });
+    const html = await readFile(path, 'utf8');
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html.trimEnd().endsWith('</html>')).toBe(true);
+    const titles = plotTitles(html);
+    expect([...titles].sort()).toEqual([...PLOTTED].sort());
+    expect(titles.slice(0, 2)).toEqual(['critic/score/mean', 'critic/accuracy/mean']); // lead order; the constant lead is folded
+    // Constants: one folded table row each, with the value; no plot.
+    expect(html).toContain('2 constant series (not plotted)');
+    expect(html).toContain('<tr><td>actor/lr</td><td>5.00e-4</td></tr>');
+    expect(html).toContain('<tr><td>actor/pg_clipfrac</td><td>0.020</td></tr>');
+    // Two runs per plot; the smoothed one has a faint raw line and an average line per run.
+    expect(html.match(/class="avg"/g)).toHaveLength(2);
+    expect(html.match(/class="raw"/g)).toHaveLength(2);
+    expect(html.match(/<polyline /g)!.length).toBe(2 * PLOTTED.length + 2);
+    expect(html).toContain('<td>after GTR</td><td>0.400</td><td>0.625</td>');
+    expect(html).toContain('test &lt;report&gt;');
+    expect(html).toContain('a &amp; b');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    for (const tag of ['table', 'figure', 'div', 'svg', 'h2', 'h3', 'details']) {
+      expect((html.match(new RegExp(`<${tag}[ >]`, 'g')) ?? []).length).toBe((html.match(new RegExp(`</${tag}>`, 'g')) ?? []).length);
+    }
+  });
+
+  it('the sample log: one block per step, newest first, escaped, long texts cut', () => {
+    const long = 'x'.repeat(5000);
+    const html = renderReport({
+      title: 't', sections: [],
+      samples: [
+        { run: 'a', step: 1, id: 'p1', prompt: 'What is 1+1?', response: '<b>2</b>', gold: '2', extracted: '2', reward: 1 },
+        { run: 'a', step: 2, id: 'p2', prompt: 'Q', response: long, gold: '3', extracted: null, reward: -1 },
+      ],
+    });
+    const steps = [...html.matchAll(/<summary>step (\d+) \((\d+)\)<\/summary>/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(steps).toEqual([[2, 1], [1, 1]]);
+    expect(html).toContain('<td class="text">&lt;b&gt;2&lt;/b&gt;</td><td>2</td><td>2</td><td>1</td>');
+    expect(html).toContain('[... 1000 more characters]');
+    expect(html).toContain('<td>p2</td>');
+  });
+
+  it('handles a single point and a constant series', () => {
+    const html = renderReport({ title: 't', sections: [{ title: 's', runs: [{ name: 'a', rows: [{ step: 1, x: 3 }] }] }] });
+    expect(html.match(/<svg /g)).toHaveLength(1);
+    expect(html).toContain('<circle');
+    expect(html).not.toContain('NaN');
+  });
+});
