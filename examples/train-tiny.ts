@@ -52,7 +52,7 @@ const checkpoint = readFileSync(join(summary.runDir, 'latest'), 'utf8').trim();
 console.log(`trained ${summary.lastStep} step(s); latest checkpoint ${checkpoint}`);
 
 // 4. Evaluate the trained policy: evaluate() takes the generation and grading as functions.
-const policyDir = join(checkpoint, 'policy');
+const policyDir = join(summary.runDir, checkpoint, 'policy');  // `latest` is relative to the run dir
 const tokenizer = await Tokenizer.fromDir(policyDir);
 const policy = await Policy.load(policyDir);
 const grader = new GraderPool({ grader: 'dapo', timeoutMs: 2000 });

@@ -160,6 +160,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     log(`checkpoint ${final}`);
   };
 
+  let evalErrors = 0;
   const evaluateAt = async (step: number): Promise<void> => {
     const e = recipe.eval;
     const t0 = performance.now();
@@ -179,12 +180,11 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       val[evalLengthName(b.name)] = b.meanResponseTokens;
     }
     for (const [k, v] of Object.entries(report.macro)) val[evalMeanName(k)] = v;
-    record({ step, kind: 'eval', ...val, [M.timeTesting]: (performance.now() - t0) / 1000 });
+    record({ step, kind: 'eval', ...val, [M.timeTesting]: (performance.now() - t0) / 1000, [M.valFailed]: 0, [M.valFailuresTotal]: evalErrors });
     log(reportToMarkdown(report));
     void results;
   };
 
-  let evalErrors = 0;
   /** The step is already saved: an evaluation that fails is logged and counted, and training goes on. */
   const evaluateGuarded = async (step: number): Promise<void> => {
     try {
