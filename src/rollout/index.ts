@@ -1,6 +1,7 @@
 /** Rollouts: sampling continuations of prompts from a policy (native engine in native/generate). */
 export {
   generate,
+  cutAtStop,
   generateWithStats,
   toPromptArrays,
   type GenerateOptions,
