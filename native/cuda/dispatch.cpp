@@ -1,6 +1,7 @@
 // Kernel dispatch (see dispatch.h): CUDA kernels when built and applicable, libtorch otherwise.
 #include "cuda/dispatch.h"
 #include "model/qwen3.h"
+#include "generate/sampler.h"
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -101,12 +102,12 @@ at::Tensor sample_keep_mask(const at::Tensor& z, int64_t top_k, double top_p, do
   }
   if (top_p < 1.0) {
     at::Tensor w = at::exp(z - zmax) * keep;                    // mass of the top-k survivors
-    auto sorted = w.sort(1, /*descending=*/true);
+    auto sorted = top_mass(w, top_p);  // the candidates holding top_p of the mass, descending
     at::Tensor sw = std::get<0>(sorted), si = std::get<1>(sorted);
     at::Tensor cum = sw.cumsum(1);
     at::Tensor need = w.sum(1, true) * top_p;
     // first sorted index whose cumulative mass reaches the target
-    at::Tensor idx = (cum < need).sum(1, true).clamp_max(V - 1);
+    at::Tensor idx = (cum < need).sum(1, true).clamp_max(sw.size(1) - 1);
     at::Tensor cut = z.gather(1, si.gather(1, idx));             // z value at the crossing
     keep = keep & (z >= cut);
   }

@@ -102,6 +102,30 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     r.Set("refRelErr", rel_err(refdt, ref64));
     r.Set("maxAbsErr", max_abs(out, ref64));
     r.Set("finite", finite(out));
+  } else if (name == "decode_attention_paged") {
+    // A pool of random blocks; each row's table is a slice of a random permutation, and the rows
+    // share their first blocks (as the samples of one prompt do). Reference: the float64 path
+    // over the rows gathered by the table.
+    const int64_t B = o.i64("batch", 8), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    const int64_t bs = o.i64("blockSize", 32), cap = o.i64("capacity", 300);
+    const int64_t W = (cap + bs - 1) / bs, NB = B * W + 1, shared = std::min(o.i64("sharedBlocks", 2), W);
+    at::Tensor q = c.randn({B, H, D});
+    at::Tensor kp = c.randn({NB, bs, KVH, D}), vp = c.randn({NB, bs, KVH, D});
+    at::Tensor perm = at::randperm(NB - 1, c.gen, at::TensorOptions().dtype(at::kLong)).add_(1);
+    at::Tensor table = perm.narrow(0, 0, B * W).view({B, W}).clone();
+    if (shared > 0 && B > 1) table.narrow(1, 0, shared).copy_(table.narrow(0, 0, 1).narrow(1, 0, shared).expand({B, shared}));
+    at::Tensor table_rows = at::cat({table, at::zeros({1, W}, table.options())}, 0).to(at::kInt);  // + a null row
+    at::Tensor sid = at::randperm(B, c.gen, at::TensorOptions().dtype(at::kLong)).to(c.dev, at::kInt);
+    at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    at::Tensor tdev = table_rows.to(c.dev);
+    at::Tensor out = kernels::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
+    at::Tensor ref64 = kernels::ref::decode_attention_paged(f64(q), f64(kp), f64(vp), table_rows, sid.cpu(), len.cpu(), scale, cap);
+    at::Tensor refdt = kernels::ref::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
+    r.Set("relErr", rel_err(out, ref64));
+    r.Set("refRelErr", rel_err(refdt, ref64));
+    r.Set("maxAbsErr", max_abs(out, ref64));
+    r.Set("finite", finite(out));
   } else if (name == "rms_norm") {
     const int64_t rows = o.i64("rows", 64), Hd = o.i64("hidden", 2048);
     at::Tensor x = c.randn({rows, Hd}), res = c.randn({rows, Hd}), w = c.randn({Hd}, 0.5).add_(1.0);

@@ -211,6 +211,7 @@ export interface NativeGenerateHandle {
 /** Kernels with test / bench hooks (native/cuda/kernel_hooks.cpp). */
 export type KernelName =
   | 'decode_attention'
+  | 'decode_attention_paged'
   | 'rms_norm'
   | 'rope'
   | 'swiglu'
