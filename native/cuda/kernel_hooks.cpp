@@ -16,6 +16,8 @@
 #include "cuda/kernels.h"
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace gtr {
@@ -344,13 +346,21 @@ Napi::Value cuda_memory(Napi::Env env, bool reset, c10::DeviceIndex dev) {
   o.Set("peakAllocated", static_cast<double>(st.allocated_bytes[agg].peak));
   o.Set("reserved", static_cast<double>(st.reserved_bytes[agg].current));
   o.Set("peakReserved", static_cast<double>(st.reserved_bytes[agg].peak));
+  size_t free_b = 0, total_b = 0;
+  {
+    c10::cuda::CUDAGuard guard(dev);
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
+  }
+  o.Set("deviceFree", static_cast<double>(free_b));    // device memory no allocator holds
+  o.Set("deviceTotal", static_cast<double>(total_b));
   if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
   return o;
 }
 #endif
 
-// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved }
-// in bytes from the CUDA caching allocator (after a device synchronise), or null without CUDA.
+// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved,
+// deviceFree, deviceTotal } in bytes: the CUDA caching allocator's counters (after a device
+// synchronise) and cudaMemGetInfo's free / total; null without CUDA.
 // reset = true resets the peaks after reading them (benches: read + reset before the timed region).
 Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

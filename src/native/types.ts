@@ -438,6 +438,16 @@ export interface NativeTrainerConstructor {
     logprobs: Float32Array; entropy: Float32Array; gradHidden: Float32Array; gradWeight: Float32Array };
 }
 
+/** What cudaMemory reports, in bytes. */
+export interface NativeCudaMemory {
+  allocated: number;
+  peakAllocated: number;
+  reserved: number;
+  peakReserved: number;
+  deviceFree: number;
+  deviceTotal: number;
+}
+
 export interface NativeAddon {
   versions(): NativeVersions;
   Policy: new (config: NativeQwen3Config, options: NativePolicyOptions) => NativePolicy;
@@ -451,6 +461,12 @@ export interface NativeAddon {
   kernelDebug(name: KernelName, opts?: KernelHookOptions): KernelDebugResult;
   /** Bench hook (synchronous, CUDA builds only; throws otherwise): kernel vs libtorch timing. */
   kernelBench(name: Exclude<KernelName, 'sample_stats'>, opts?: KernelHookOptions): KernelBenchResult;
+  /**
+   * CUDA memory in bytes (after a device synchronise): the caching allocator's current and peak
+   * allocated / reserved bytes, and the device's free and total memory (cudaMemGetInfo); null in
+   * a build or on a machine without CUDA. reset = true resets the peaks after reading them.
+   */
+  cudaMemory(reset?: boolean, device?: number): NativeCudaMemory | null;
   /**
    * Rollout engine: samples `options.n` continuations of every prompt (token-id arrays of any
    * lengths) on the policy's device, with a KV cache and continuous batching, on a worker thread

@@ -20,8 +20,9 @@ import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
 import { saveResolvedRecipe, type Recipe } from '../recipe/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import type { RolloutEngine, TrainerEngine, LossSettings } from './engines.js';
-import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
+import { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/kv-budget.js';
+import type { RolloutEngine, RolloutStats, TrainerEngine, LossSettings } from './engines.js';
+import { renderPrompt, rolloutMetrics, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
 import { RunDir } from './run-dir.js';
 import { updatePolicy } from './update.js';
 
@@ -69,7 +70,6 @@ function resolveDevice(d: string): string {
 /** Runs (or resumes) training as the recipe says. Throws on bad input, naming what is wrong. */
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  if (recipe.rollout.stop.length > 0) throw new Error('rollout.stop: stop strings are not supported yet; use rollout.stop_token_ids');
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
   const run = new RunDir(resolve(recipe.run.dir));
   const resumeFrom = opts.resume ? run.latest() : undefined;
@@ -84,6 +84,9 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const policy = await Policy.load(modelDir, { device, dtype });
   const loss = lossSettings(recipe);
   const reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
+  // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
+  const kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
+  log(kv.describe);
   const { rollout, trainer } = opts.engines(policy, reference, recipe);
   let state: LoopState | undefined;
   if (resumeFrom) {
@@ -161,11 +164,14 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
       const request = {
         n: G, maxNewTokens: recipe.rollout.max_new_tokens, temperature: recipe.rollout.temperature, topP: recipe.rollout.top_p,
         topK: recipe.rollout.top_k, minP: recipe.rollout.min_p, stopTokenIds, seed: mixSeeds(recipe.rollout.seed, step),
+        stopStrings: recipe.rollout.stop, tokenBytes: recipe.rollout.stop.length > 0 ? tokenizer.tokenBytes() : undefined,
+        kvCacheGib: kv.gib, blockSize: recipe.rollout.block_size, maxNumSeqs: recipe.rollout.max_num_seqs,
       };
       const rewards = { overlong: { enabled: recipe.reward.overlong.enabled, bufferTokens: recipe.reward.overlong.buffer_tokens, penalty: recipe.reward.overlong.penalty }, maxNewTokens: recipe.rollout.max_new_tokens };
       const ds = recipe.algorithm.dynamic_sampling;
       let groups: Group[] = [];
       let generateMs = 0, rewardMs = 0, rounds = 0;
+      const rolloutStats: RolloutStats[] = [];
       const kept: Group[] = [];
       let samples: ReturnType<typeof toTrainSamples>['samples'] = [];
       try {
@@ -174,6 +180,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - kept.length;
           const r = await sampleAndGrade(nextPrompts(want), rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal);
           generateMs += r.generateMs;
+          if (r.rolloutStats) rolloutStats.push(r.rolloutStats);
           rewardMs += r.rewardMs;
           groups = groups.concat(r.groups);
           const ts = toTrainSamples(r.groups, recipe.algorithm.advantage, ds.enabled);
@@ -203,6 +210,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         'batch/prompts': groups.length, 'batch/kept_groups': kept.length, 'batch/samples': samples.length, 'batch/rollout_rounds': rounds,
         'batch/skipped_long_prompts': skippedPrompts,
         'rollout/logprob_gap': upd?.logprobGap ?? 0,
+        ...rolloutMetrics(rolloutStats),
         'time/generate_s': generateMs / 1000, 'time/reward_s': rewardMs / 1000,
         'time/old_logprob_s': (upd?.oldLogprobMs ?? 0) / 1000, 'time/snapshot_s': (upd?.snapshotMs ?? 0) / 1000, 'time/update_s': (upd?.updateMs ?? 0) / 1000,
         'time/step_s': (performance.now() - t0) / 1000,

@@ -10,3 +10,4 @@ export {
   type PolicyLike,
   type Rollout,
 } from './generate.js';
+export { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM, type KvBudget } from './kv-budget.js';
