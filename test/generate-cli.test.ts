@@ -38,8 +38,13 @@ describe('gtr generate', () => {
     const model = join(dir, 'ckpt');
     const lines = await runCli(['generate', '--model', model, '--prompt', 'Hello', '--chat', '--n', '2',
       '--max-new-tokens', '5', '--temperature', '0', '--json', '--no-stop']);
-    expect(lines.length).toBe(2);
+    expect(lines.length).toBe(3);  // two completions, then the engine statistics
     const rows = lines.map((l) => JSON.parse(l));
+    const { stats } = rows.pop();
+    expect(stats.promptPrefills).toBe(1);
+    expect(stats.kvBytes).toBeGreaterThan(0);
+    expect(stats.blocksInUseEnd).toBe(0);
+    expect(stats.preemptions).toBe(0);
     const tok = await Tokenizer.fromDir(model);
     const ids = tok.applyChatTemplate([{ role: 'user', content: 'Hello' }], { addGenerationPrompt: true, tokenize: true });
     const policy = await Policy.load(model);
@@ -58,7 +63,7 @@ describe('gtr generate', () => {
     const file = join(dir, 'p.jsonl');
     writeFileSync(file, '"2+2="\n{"prompt": "abc"}\n{"messages": [{"role": "user", "content": "hi"}]}\n');
     const lines = await runCli(['generate', '--model', model, '--prompts', file, '--max-new-tokens', '3', '--seed', '4', '--json']);
-    expect(lines.map((l) => JSON.parse(l).prompt)).toEqual([0, 1, 2]);
+    expect(lines.slice(0, -1).map((l) => JSON.parse(l).prompt)).toEqual([0, 1, 2]);
     writeFileSync(file, '"ok"\n{"nope": 1}\n');
     await expect(runCli(['generate', '--model', model, '--prompts', file])).rejects.toThrow(/p\.jsonl:2/);
   });

@@ -52,6 +52,23 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
     }
   });
 
+  describe('paged decode attention (block table, shared blocks) against the gathered float64 reference', () => {
+    const cases = [
+      { batch: 8, heads: 16, kvHeads: 8, headDim: 128, blockSize: 32, capacity: 300 },
+      { batch: 5, heads: 16, kvHeads: 8, headDim: 128, blockSize: 16, capacity: 4095 },
+      { batch: 3, heads: 8, kvHeads: 8, headDim: 64, blockSize: 256, capacity: 513 },
+      { batch: 33, heads: 32, kvHeads: 4, headDim: 128, blockSize: 1, capacity: 97 },
+    ];
+    for (const dtype of ['bfloat16', 'float32'] as DT[])
+      for (const c of cases)
+        it(`${dtype} ${JSON.stringify(c)}`, () => {
+          const r = check('decode_attention_paged', { ...c, dtype });
+          expect(r.finite).toBe(true);
+          expect(r.relErr as number).toBeLessThan(tol[dtype]);
+          expect(r.relErr as number).toBeLessThan(Math.max(3 * (r.refRelErr as number), dtype === 'float32' ? 1e-6 : 1e-3));
+        });
+  });
+
   for (const dtype of ['bfloat16', 'float32'] as DT[]) {
     it(`fused add + RMSNorm (${dtype})`, () => {
       for (const hidden of [2048, 128, 1000, 5120]) {

@@ -1,4 +1,6 @@
-// Flash-decoding attention over a KV cache with per-sequence lengths and GQA head grouping.
+// Flash-decoding attention over a KV cache with per-sequence lengths and GQA head grouping, over a
+// contiguous cache [slots, kv, capacity, D] or a paged pool [blocks, block_size, kv, D] read through
+// a block table (launch.h DecodeAttnArgs).
 // Grid (splits, kv_heads, B), 128 threads. A "group" of D / VEC lanes holds one key row (16-byte
 // loads, VEC = 8 bf16 or 4 fp32 per lane); a block has 128 / (D / VEC) groups, each walking keys
 // pos = base + u * groups + group for UNROLL keys per step with all K and V loads issued before
@@ -42,8 +44,12 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
 #pragma unroll
     for (int i = 0; i < VEC; ++i) qf[g][i] *= qscale;
   }
-  const T* kbase = static_cast<const T*>(a.k) + (int64_t)slot * a.k_sslot + (int64_t)kh * a.k_shead + lane * VEC;
-  const T* vbase = static_cast<const T*>(a.v) + (int64_t)slot * a.v_sslot + (int64_t)kh * a.v_shead + lane * VEC;
+  const bool paged = a.block_table != nullptr;
+  const int32_t* table = paged ? a.block_table + (int64_t)slot * a.bt_stride : nullptr;
+  const int bmask = (1 << a.block_shift) - 1;
+  // Contiguous: the slot's rows; paged: the head's column of the pool (the block is added per key).
+  const T* kbase = static_cast<const T*>(a.k) + (paged ? 0 : (int64_t)slot * a.k_sslot) + (int64_t)kh * a.k_shead + lane * VEC;
+  const T* vbase = static_cast<const T*>(a.v) + (paged ? 0 : (int64_t)slot * a.v_sslot) + (int64_t)kh * a.v_shead + lane * VEC;
 
   float m[G], l[G], acc[G][VEC];
 #pragma unroll
@@ -61,8 +67,17 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
       const int p = base + u * GROUPS + group;
       valid[u] = p < end;
       if (valid[u]) {
-        kr[u] = Vec<T>::load_raw(kbase + (int64_t)p * a.k_spos);
-        vr[u] = Vec<T>::load_raw(vbase + (int64_t)p * a.v_spos);
+        int64_t ko, vo;
+        if (paged) {
+          const int64_t blk = table[p >> a.block_shift], off = p & bmask;
+          ko = blk * a.k_sslot + off * a.k_spos;
+          vo = blk * a.v_sslot + off * a.v_spos;
+        } else {
+          ko = (int64_t)p * a.k_spos;
+          vo = (int64_t)p * a.v_spos;
+        }
+        kr[u] = Vec<T>::load_raw(kbase + ko);
+        vr[u] = Vec<T>::load_raw(vbase + vo);
       } else {
         kr[u] = make_uint4(0, 0, 0, 0);
         vr[u] = make_uint4(0, 0, 0, 0);

@@ -1,6 +1,7 @@
 // Kernel dispatch (see dispatch.h): CUDA kernels when built and applicable, libtorch otherwise.
 #include "cuda/dispatch.h"
 #include "model/qwen3.h"
+#include "generate/sampler.h"
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -60,6 +61,21 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   return o.contiguous();
 }
 
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
+                                  const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
+                                  double scale, int64_t max_length) {
+  const int64_t B = q.size(0), bs = k_pool.size(1), kv = k_pool.size(2), D = k_pool.size(3);
+  const int64_t L = std::max<int64_t>(max_length, 1);
+  at::Tensor pos = at::arange(L, at::TensorOptions().dtype(at::kLong).device(k_pool.device()));
+  at::Tensor table = block_table.to(k_pool.device(), at::kLong).index_select(0, slot_ids.to(k_pool.device(), at::kLong));
+  at::Tensor rows = (table.gather(1, pos.div(bs, "floor").unsqueeze(0).expand({B, L})) * bs + (pos % bs).unsqueeze(0)).reshape({-1});
+  auto gather = [&](const at::Tensor& pool) {
+    return pool.reshape({-1, kv, D}).index_select(0, rows).view({B, L, kv, D}).permute({0, 2, 1, 3});
+  };
+  at::Tensor seq = at::arange(B, pos.options());
+  return decode_attention(q, gather(k_pool), gather(v_pool), seq, lengths, scale, L);
+}
+
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(const at::Tensor& x, const at::Tensor& residual,
                                                      const at::Tensor& weight, double eps) {
   at::Tensor sum = x + residual;
@@ -86,12 +102,12 @@ at::Tensor sample_keep_mask(const at::Tensor& z, int64_t top_k, double top_p, do
   }
   if (top_p < 1.0) {
     at::Tensor w = at::exp(z - zmax) * keep;                    // mass of the top-k survivors
-    auto sorted = w.sort(1, /*descending=*/true);
+    auto sorted = top_mass(w, top_p);  // the candidates holding top_p of the mass, descending
     at::Tensor sw = std::get<0>(sorted), si = std::get<1>(sorted);
     at::Tensor cum = sw.cumsum(1);
     at::Tensor need = w.sum(1, true) * top_p;
     // first sorted index whose cumulative mass reaches the target
-    at::Tensor idx = (cum < need).sum(1, true).clamp_max(V - 1);
+    at::Tensor idx = (cum < need).sum(1, true).clamp_max(sw.size(1) - 1);
     at::Tensor cut = z.gather(1, si.gather(1, idx));             // z value at the crossing
     keep = keep & (z >= cut);
   }
@@ -167,6 +183,17 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
     return cuda::decode_attention(q, k_cache, v_cache, slot_ids, lengths, scale, max_length);
 #endif
   return ref::decode_attention(q, k_cache, v_cache, slot_ids, lengths, scale, max_length);
+}
+
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
+                                  const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
+                                  double scale, int64_t max_length) {
+#ifdef GTR_WITH_CUDA
+  if (on_cuda(q) && q.dim() == 3 && k_pool.dim() == 4 && k_pool.size(2) > 0 && q.size(1) % k_pool.size(2) == 0 &&
+      cuda::decode_attention_supported(q.scalar_type(), q.size(2), q.size(1) / k_pool.size(2)))
+    return cuda::decode_attention_paged(q, k_pool, v_pool, block_table, slot_ids, lengths, scale, max_length);
+#endif
+  return ref::decode_attention_paged(q, k_pool, v_pool, block_table, slot_ids, lengths, scale, max_length);
 }
 
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(at::Tensor& x, at::Tensor& residual, const at::Tensor& weight,

@@ -19,6 +19,11 @@ bool cuda_kernels_enabled();
 at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                             const at::Tensor& slot_ids, const at::Tensor& lengths, double scale,
                             int64_t max_length = -1);
+// Paged decode attention; q [B, heads, D], pools [blocks, block_size, kv_heads, D], block_table
+// int32 [rows, W] (see kernels.h decode_attention_paged).
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
+                                  const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
+                                  double scale, int64_t max_length);
 // In place: residual <- x + residual, x <- rms_norm(residual) * weight; returns (x, residual).
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(at::Tensor& x, at::Tensor& residual, const at::Tensor& weight,
                                                      double eps);
@@ -46,6 +51,11 @@ namespace ref {
 at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                             const at::Tensor& slot_ids, const at::Tensor& lengths, double scale,
                             int64_t max_length = -1);
+// Gathers each row's positions [0, max_length) from the pools by block table into a contiguous
+// cache [B, kv_heads, max_length, D] and runs the contiguous reference with slots 0..B-1.
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
+                                  const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
+                                  double scale, int64_t max_length);
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(const at::Tensor& x, const at::Tensor& residual,
                                                      const at::Tensor& weight, double eps);  // out of place
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);

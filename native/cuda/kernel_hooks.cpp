@@ -16,6 +16,8 @@
 #include "cuda/kernels.h"
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace gtr {
@@ -98,6 +100,30 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     if (!out.defined()) out = kernels::decode_attention(q, kc, vc, sid, len, scale, maxlen);
     at::Tensor ref64 = kernels::ref::decode_attention(f64(q), f64(kc), f64(vc), sid.cpu(), len.cpu(), scale, -1);
     at::Tensor refdt = kernels::ref::decode_attention(q, kc, vc, sid, len, scale, -1);
+    r.Set("relErr", rel_err(out, ref64));
+    r.Set("refRelErr", rel_err(refdt, ref64));
+    r.Set("maxAbsErr", max_abs(out, ref64));
+    r.Set("finite", finite(out));
+  } else if (name == "decode_attention_paged") {
+    // A pool of random blocks; each row's table is a slice of a random permutation, and the rows
+    // share their first blocks (as the samples of one prompt do). Reference: the float64 path
+    // over the rows gathered by the table.
+    const int64_t B = o.i64("batch", 8), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    const int64_t bs = o.i64("blockSize", 32), cap = o.i64("capacity", 300);
+    const int64_t W = (cap + bs - 1) / bs, NB = B * W + 1, shared = std::min(o.i64("sharedBlocks", 2), W);
+    at::Tensor q = c.randn({B, H, D});
+    at::Tensor kp = c.randn({NB, bs, KVH, D}), vp = c.randn({NB, bs, KVH, D});
+    at::Tensor perm = at::randperm(NB - 1, c.gen, at::TensorOptions().dtype(at::kLong)).add_(1);
+    at::Tensor table = perm.narrow(0, 0, B * W).view({B, W}).clone();
+    if (shared > 0 && B > 1) table.narrow(1, 0, shared).copy_(table.narrow(0, 0, 1).narrow(1, 0, shared).expand({B, shared}));
+    at::Tensor table_rows = at::cat({table, at::zeros({1, W}, table.options())}, 0).to(at::kInt);  // + a null row
+    at::Tensor sid = at::randperm(B, c.gen, at::TensorOptions().dtype(at::kLong)).to(c.dev, at::kInt);
+    at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+    at::Tensor tdev = table_rows.to(c.dev);
+    at::Tensor out = kernels::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
+    at::Tensor ref64 = kernels::ref::decode_attention_paged(f64(q), f64(kp), f64(vp), table_rows, sid.cpu(), len.cpu(), scale, cap);
+    at::Tensor refdt = kernels::ref::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
     r.Set("relErr", rel_err(out, ref64));
     r.Set("refRelErr", rel_err(refdt, ref64));
     r.Set("maxAbsErr", max_abs(out, ref64));
@@ -320,13 +346,21 @@ Napi::Value cuda_memory(Napi::Env env, bool reset, c10::DeviceIndex dev) {
   o.Set("peakAllocated", static_cast<double>(st.allocated_bytes[agg].peak));
   o.Set("reserved", static_cast<double>(st.reserved_bytes[agg].current));
   o.Set("peakReserved", static_cast<double>(st.reserved_bytes[agg].peak));
+  size_t free_b = 0, total_b = 0;
+  {
+    c10::cuda::CUDAGuard guard(dev);
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
+  }
+  o.Set("deviceFree", static_cast<double>(free_b));    // device memory no allocator holds
+  o.Set("deviceTotal", static_cast<double>(total_b));
   if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
   return o;
 }
 #endif
 
-// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved }
-// in bytes from the CUDA caching allocator (after a device synchronise), or null without CUDA.
+// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved,
+// deviceFree, deviceTotal } in bytes: the CUDA caching allocator's counters (after a device
+// synchronise) and cudaMemGetInfo's free / total; null without CUDA.
 // reset = true resets the peaks after reading them (benches: read + reset before the timed region).
 Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -50,9 +50,12 @@ bool decode_attention_supported(at::ScalarType dtype, int64_t head_dim, int64_t 
   return code >= 0 && raw::decode_attention_supported(code, static_cast<int>(head_dim), static_cast<int>(group));
 }
 
-at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
-                            const at::Tensor& slot_ids, const at::Tensor& lengths, double scale, int64_t max_length,
-                            int64_t num_splits) {
+namespace {
+// Shared by the contiguous and paged entry points. Paged: k_cache / v_cache are the pools viewed
+// [blocks, kv, block_size, D] and `table` is the int32 block table; capacity is then max_length.
+at::Tensor decode_attention_impl(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                                 const at::Tensor& slot_ids, const at::Tensor& lengths, double scale,
+                                 int64_t max_length, int64_t num_splits, const at::Tensor& table, int block_shift) {
   check_cuda(q, "decode_attention: q");
   check_cuda(k_cache, "decode_attention: k_cache");
   check_cuda(v_cache, "decode_attention: v_cache");
@@ -61,7 +64,9 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   TORCH_CHECK(k_cache.sizes() == v_cache.sizes(), "decode_attention: k_cache and v_cache shapes differ");
   TORCH_CHECK(k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type(),
               "decode_attention: q and caches must share a dtype");
-  const int64_t B = q.size(0), H = q.size(1), D = q.size(2), KVH = k_cache.size(1), cap = k_cache.size(2);
+  const bool paged = table.defined();
+  const int64_t B = q.size(0), H = q.size(1), D = q.size(2), KVH = k_cache.size(1);
+  const int64_t cap = paged ? (max_length > 0 ? max_length : table.size(1) << block_shift) : k_cache.size(2);
   TORCH_CHECK(k_cache.size(3) == D, "decode_attention: head_dim mismatch");
   TORCH_CHECK(KVH > 0 && H % KVH == 0, "decode_attention: heads must be a multiple of kv_heads");
   TORCH_CHECK(decode_attention_supported(q.scalar_type(), D, H / KVH), "decode_attention: unsupported dtype ",
@@ -103,6 +108,9 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   a.k = k_cache.data_ptr(); a.k_sslot = k_cache.stride(0); a.k_shead = k_cache.stride(1); a.k_spos = k_cache.stride(2);
   a.v = v_cache.data_ptr(); a.v_sslot = v_cache.stride(0); a.v_shead = v_cache.stride(1); a.v_spos = v_cache.stride(2);
   a.slot_ids = sid.data_ptr<int32_t>(); a.lengths = len.data_ptr<int32_t>();
+  if (paged) {
+    a.block_table = table.data_ptr<int32_t>(); a.bt_stride = table.stride(0); a.block_shift = block_shift;
+  }
   a.out = out.data_ptr();
   a.part_acc = splits > 1 ? part_acc.data_ptr<float>() : nullptr;
   a.part_ml = splits > 1 ? part_ml.data_ptr<float>() : nullptr;
@@ -112,6 +120,31 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   a.dtype = code;
   check(raw::decode_attention(a, stream()), "decode_attention");
   return out;
+}
+}  // namespace
+
+at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                            const at::Tensor& slot_ids, const at::Tensor& lengths, double scale, int64_t max_length,
+                            int64_t num_splits) {
+  return decode_attention_impl(q, k_cache, v_cache, slot_ids, lengths, scale, max_length, num_splits, at::Tensor(), 0);
+}
+
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
+                                  const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
+                                  double scale, int64_t max_length, int64_t num_splits) {
+  check_cuda(block_table, "decode_attention_paged: block_table");
+  TORCH_CHECK(k_pool.dim() == 4 && v_pool.dim() == 4 && k_pool.sizes() == v_pool.sizes(),
+              "decode_attention_paged: pools must be [blocks, block_size, kv_heads, D] of one shape");
+  const int64_t bs = k_pool.size(1);
+  TORCH_CHECK(bs >= 1 && (bs & (bs - 1)) == 0, "decode_attention_paged: block_size must be a power of two");
+  TORCH_CHECK(block_table.dim() == 2 && block_table.scalar_type() == at::kInt && block_table.stride(1) == 1,
+              "decode_attention_paged: block_table must be int32 [rows, W] with contiguous rows");
+  TORCH_CHECK(max_length > 0 && max_length <= block_table.size(1) * bs,
+              "decode_attention_paged: max_length must be in [1, W * block_size]");
+  int shift = 0;
+  while ((int64_t{1} << shift) < bs) ++shift;
+  return decode_attention_impl(q, k_pool.permute({0, 2, 1, 3}), v_pool.permute({0, 2, 1, 3}), slot_ids, lengths, scale,
+                               max_length, num_splits, block_table, shift);
 }
 
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(at::Tensor& x, at::Tensor& residual, const at::Tensor& weight,

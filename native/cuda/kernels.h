@@ -31,6 +31,15 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
                             const at::Tensor& slot_ids, const at::Tensor& lengths, double scale,
                             int64_t max_length = -1, int64_t num_splits = 0);
 
+// The same over a paged pool: k_pool, v_pool [num_blocks, block_size, kv_heads, D] (block_size a
+// power of two), block_table int32 [rows, W] on the device (contiguous rows); row b attends to
+// positions [0, lengths[b]) of the sequence in table row slot_ids[b], position p at block
+// block_table[slot, p / block_size], offset p % block_size. max_length (required): the longest
+// sequence the table can hold (<= W * block_size), which sizes the split grid.
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
+                                  const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
+                                  double scale, int64_t max_length, int64_t num_splits = 0);
+
 // In place: residual <- x + residual (rounded to dtype); x <- rms_norm(residual) * weight.
 // x, residual: [..., H] contiguous, same dtype; weight [H]. Returns (x, residual).
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(at::Tensor& x, at::Tensor& residual, const at::Tensor& weight,

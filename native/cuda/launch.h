@@ -19,6 +19,10 @@ enum DType : int { kF32 = 0, kBF16 = 1 };
 //   q: [B, heads, D] (strides q_sb, q_sh; last dim contiguous)
 //   k, v: cache viewed as [num_slots, kv_heads, capacity, D] with strides (s_slot, s_head, s_pos), last dim contiguous
 //   slot_ids, lengths: int32 [B]; sequence b attends to positions [0, lengths[b]) of slot slot_ids[b]
+//   paged (block_table != nullptr): k, v are pools [num_blocks, block_size, kv_heads, D] with strides
+//     (s_slot = per block, s_pos = per token in a block, s_head); position p of row b lives at block
+//     block_table[slot_ids[b] * bt_stride + (p >> block_shift)], offset p & ((1 << block_shift) - 1)
+//     (vLLM's PagedAttention addressing; one table lookup per key, an L1 hit within a block)
 //   out: [B, heads, D] contiguous, q's dtype
 //   part_acc: float [B, heads, splits, D], part_ml: float [B, heads, splits, 2] (only when splits > 1)
 // Supported: D in {64, 128} (and 256 for bf16), G in {1, 2, 4, 8}; `decode_attention_supported` says.
@@ -27,6 +31,7 @@ struct DecodeAttnArgs {
   const void* k; int64_t k_sslot, k_shead, k_spos;
   const void* v; int64_t v_sslot, v_shead, v_spos;
   const int32_t* slot_ids; const int32_t* lengths;
+  const int32_t* block_table; int64_t bt_stride; int block_shift;  // paged; nullptr = contiguous
   void* out;
   float* part_acc; float* part_ml;
   int B, heads, kv_heads, D, splits, split_len;

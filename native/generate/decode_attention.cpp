@@ -4,45 +4,38 @@
 
 namespace gtr {
 
-DecodeAttentionPlan make_decode_plan(const std::vector<int64_t>& slot_ids_host, const std::vector<int64_t>& lengths_host,
-                                     const at::Tensor& slot_ids, const at::Tensor& lengths,
-                                     const at::Tensor& span_lengths, int64_t cache_len) {
+DecodeAttentionPlan make_decode_plan(const std::vector<int64_t>& lengths_host, const at::Tensor& slot_ids,
+                                     const at::Tensor& lengths, const at::Tensor& block_table, int64_t block_size,
+                                     int64_t cache_len) {
   DecodeAttentionPlan p;
-  p.batch = static_cast<int64_t>(slot_ids_host.size());
+  p.batch = static_cast<int64_t>(lengths_host.size());
   if (p.batch == 0) throw std::invalid_argument("decode_attention: empty batch");
-  if (lengths_host.size() != slot_ids_host.size()) throw std::invalid_argument("decode_attention: slot / length counts differ");
-  p.slot_ids = slot_ids;
-  p.lengths = lengths;
-  p.span = slot_ids_host.back() + 1;
-  p.identity = p.span == p.batch;
   for (int64_t l : lengths_host) p.max_length = std::max(p.max_length, l);
   if (p.max_length > cache_len) throw std::invalid_argument("decode_attention: length beyond the cache");
   p.max_length = std::min(cache_len, (p.max_length + kLengthBucket - 1) / kLengthBucket * kLengthBucket);
-  TORCH_CHECK(span_lengths.numel() == p.span, "decode_attention: span_lengths has ", span_lengths.numel(),
-              " entries, expected ", p.span);
-  at::Tensor pos = at::arange(p.max_length, span_lengths.options());
-  p.span_mask = (pos.unsqueeze(0) < span_lengths.unsqueeze(1)).view({p.span, 1, 1, p.max_length});
+  const int64_t L = p.max_length;
+  at::Tensor pos = at::arange(L, lengths.options());                          // [L]
+  at::Tensor valid = pos.unsqueeze(0) < lengths.unsqueeze(1);                 // [B, L]
+  at::Tensor table = block_table.index_select(0, slot_ids).to(at::kLong);     // [B, W]
+  at::Tensor cols = pos.div(block_size, "floor").unsqueeze(0).expand({p.batch, L});  // [B, L]
+  at::Tensor rows = table.gather(1, cols) * block_size + (pos % block_size).unsqueeze(0);
+  p.token_rows = at::where(valid, rows, at::zeros_like(rows)).reshape({-1});  // null block row 0 when masked
+  p.mask = valid.view({p.batch, 1, 1, L});
   return p;
 }
 
-at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
                             const DecodeAttentionPlan& plan) {
   const int64_t B = q.size(0), heads = q.size(1), D = q.size(2);
-  const int64_t kv = k_cache.size(1), group = heads / kv;
+  const int64_t kv = k_pool.size(2), group = heads / kv, L = plan.max_length;
   TORCH_CHECK(B == plan.batch, "decode_attention: q has ", B, " rows, the plan ", plan.batch);
-  at::Tensor qs;
-  if (plan.identity) {
-    qs = q;
-  } else {
-    qs = at::zeros({plan.span, heads, D}, q.options());
-    qs.index_copy_(0, plan.slot_ids, q);
-  }
-  qs = qs.view({plan.span, kv, group, D});
-  at::Tensor k = k_cache.narrow(0, 0, plan.span).narrow(2, 0, plan.max_length);
-  at::Tensor v = v_cache.narrow(0, 0, plan.span).narrow(2, 0, plan.max_length);
-  at::Tensor o = at::scaled_dot_product_attention(qs, k, v, plan.span_mask);  // [span, kv, group, D]
-  o = o.reshape({plan.span, heads * D});
-  return plan.identity ? o : o.index_select(0, plan.slot_ids);
+  auto gather = [&](const at::Tensor& pool) {
+    // [NB * BS, kv, D] -> [B, L, kv, D] -> [B, kv, L, D], contiguous per head like a contiguous cache
+    return pool.view({-1, kv, D}).index_select(0, plan.token_rows).view({B, L, kv, D}).permute({0, 2, 1, 3}).contiguous();
+  };
+  at::Tensor qs = q.view({B, kv, group, D});
+  at::Tensor o = at::scaled_dot_product_attention(qs, gather(k_pool), gather(v_pool), plan.mask);  // [B, kv, group, D]
+  return o.reshape({B, heads * D});
 }
 
 }  // namespace gtr

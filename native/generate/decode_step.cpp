@@ -34,8 +34,8 @@ struct CudaDecodeStep::Graph {
 #ifdef GTR_DECODE_GRAPHS
   std::unique_ptr<at::cuda::CUDAGraph> graph;
 #endif
-  at::Tensor in;      // int64 [5 * Bb] on the device (static input)
-  at::Tensor staged;  // int64 [5 * Bb] pinned host staging
+  at::Tensor in;      // int64 [6 * Bb] on the device (static input)
+  at::Tensor staged;  // int64 [6 * Bb] pinned host staging
   at::Tensor tokens, logprobs;  // static outputs
 };
 
@@ -53,12 +53,11 @@ int64_t CudaDecodeStep::bucket(int64_t B) {
   return (B + 31) / 32 * 32;
 }
 
-at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos, const at::Tensor& slot,
-                                   const at::Tensor& len) {
+at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos, const at::Tensor& write,
+                                   const at::Tensor& slot, const at::Tensor& len) {
   const Qwen3Config& cfg = m_.config();
   const int64_t B = tok.size(0), D = cfg.head_dim, nh = cfg.num_attention_heads, kv = cfg.num_key_value_heads;
   const double eps = cfg.rms_norm_eps, scale = 1.0 / std::sqrt(static_cast<double>(D));
-  at::Tensor write_rows = ((slot * (kv * c_.max_len) + pos).unsqueeze(1) + c_.head_offsets.unsqueeze(0)).reshape({-1});
   Rope rope = rope_tables(pos, D, cfg.rope_theta);
   at::Tensor residual = at::embedding(m_.embed_tokens(), tok).contiguous();  // [B, H]
   at::Tensor x, mlp;
@@ -76,10 +75,10 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
     q = kernels::rms_norm(q, L.q_norm, eps).contiguous();
     k = kernels::rms_norm(k, L.k_norm, eps).contiguous();
     std::tie(q, k) = kernels::rope(q, k, rope.cos, rope.sin);
-    c_.kflat[static_cast<size_t>(l)].index_copy_(0, write_rows, k.reshape({B * kv, D}));
-    c_.vflat[static_cast<size_t>(l)].index_copy_(0, write_rows, v.reshape({B * kv, D}));
-    at::Tensor a = kernels::decode_attention(q.contiguous(), c_.kc[static_cast<size_t>(l)], c_.vc[static_cast<size_t>(l)],
-                                             slot, len, scale, c_.max_len)
+    c_.krows[static_cast<size_t>(l)].index_copy_(0, write, k);
+    c_.vrows[static_cast<size_t>(l)].index_copy_(0, write, v);
+    at::Tensor a = kernels::decode_attention_paged(q.contiguous(), c_.k[static_cast<size_t>(l)], c_.v[static_cast<size_t>(l)],
+                                                   c_.block_table, slot, len, scale, c_.cache_len)
                        .reshape({B, nh * D});
     at::Tensor o = at::linear(a, L.o_proj).contiguous();
     kernels::fused_add_rms_norm(o, residual, L.post_attention_layernorm, eps);  // residual += o; o = norm
@@ -96,33 +95,34 @@ std::pair<at::Tensor, at::Tensor> CudaDecodeStep::sample(const at::Tensor& hidde
 }
 
 std::pair<at::Tensor, at::Tensor> CudaDecodeStep::full_step(const at::Tensor& in, int64_t B) {
-  at::Tensor tok = in.narrow(0, 0, B), pos = in.narrow(0, B, B), slot = in.narrow(0, 2 * B, B),
-             len = in.narrow(0, 3 * B, B);
-  at::Tensor u = in.narrow(0, 4 * B, B).to(at::kFloat) * (1.0 / 16777216.0);
-  at::Tensor h = forward(tok, pos, slot, len);
+  at::Tensor tok = in.narrow(0, 0, B), pos = in.narrow(0, B, B), write = in.narrow(0, 2 * B, B),
+             slot = in.narrow(0, 3 * B, B), len = in.narrow(0, 4 * B, B);
+  at::Tensor u = in.narrow(0, 5 * B, B).to(at::kFloat) * (1.0 / 16777216.0);
+  at::Tensor h = forward(tok, pos, write, slot, len);
   return sample(h, u);
 }
 
 std::pair<at::Tensor, at::Tensor> CudaDecodeStep::graph_step(const std::vector<int64_t>& packed, int64_t B) {
 #ifdef GTR_DECODE_GRAPHS
-  if (static_cast<int64_t>(packed.size()) != 5 * B) throw std::invalid_argument("graph_step: packed size");
+  if (static_cast<int64_t>(packed.size()) != 6 * B) throw std::invalid_argument("graph_step: packed size");
   const int64_t Bb = bucket(B);
   auto it = graphs_.find(Bb);
   const bool fresh = it == graphs_.end();
   if (fresh) {
     auto g = std::make_unique<Graph>();
-    g->in = at::empty({5 * Bb}, at::TensorOptions().dtype(at::kLong).device(m_.device()));
-    g->staged = at::empty({5 * Bb}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
+    g->in = at::empty({6 * Bb}, at::TensorOptions().dtype(at::kLong).device(m_.device()));
+    g->staged = at::empty({6 * Bb}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
     it = graphs_.emplace(Bb, std::move(g)).first;
   }
   Graph& g = *it->second;
-  // Stage: rows [0, B) from `packed`, padding rows [B, Bb) on the scratch slot.
+  // Stage: rows [0, B) from `packed`, padding rows [B, Bb) on the null table row, writing the
+  // null block, length 1.
   int64_t* h = g.staged.data_ptr<int64_t>();
-  for (int64_t f = 0; f < 5; ++f)
+  for (int64_t f = 0; f < 6; ++f)
     for (int64_t r = 0; r < Bb; ++r) {
       int64_t v;
       if (r < B) v = packed[static_cast<size_t>(f * B + r)];
-      else v = f == 2 ? c_.pad_slot : f == 3 ? 1 : 0;
+      else v = f == 3 ? c_.pad_slot : f == 4 ? 1 : 0;
       h[f * Bb + r] = v;
     }
   g.in.copy_(g.staged, /*non_blocking=*/true);

@@ -1,37 +1,68 @@
+// The rollout engine: see engine.h for the design (paged KV pool, schedule / run / postprocess).
 #include "generate/engine.h"
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <set>
 #include <stdexcept>
 #include "cuda/dispatch.h"
+#include "generate/block_manager.h"
 #include "generate/decode_attention.h"
 #include "generate/decode_step.h"
 
 namespace gtr {
+
+int64_t kv_block_bytes(const Qwen3Model& model, int64_t block_size) {
+  const Qwen3Config& c = model.config();
+  return c.num_hidden_layers * 2 * block_size * c.num_key_value_heads * c.head_dim *
+         static_cast<int64_t>(c10::elementSize(model.dtype()));
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr double kGiB = 1073741824.0;
 
-struct SeqState {
+enum class SeqState { Waiting, Running, Done };
+
+struct Seq {
   int64_t prompt = 0, sample = 0;
-  int64_t slot = -1;
-  int64_t len = 0;       // tokens whose K/V are in the cache
-  int64_t pending = -1;  // last sampled token, not yet in the cache (-1: none)
-  bool done = false;
+  SeqState state = SeqState::Waiting;
+  int64_t slot = -1;             // block-table row while running
+  int64_t len = 0;               // tokens whose K/V are in the pool
+  int64_t pending = -1;          // last sampled token, not yet in the pool (-1: none)
+  std::vector<int32_t> blocks;   // block table: logical block i -> pool block
+  bool started = false;          // admitted at least once (a later admission is a resume)
   Clock::time_point admitted;
 };
 
-struct PromptState {
-  std::vector<int64_t> live_slots;  // slots whose positions [0, P) hold this prompt's K/V
-  at::Tensor last_hidden;           // [H] final hidden state of the last prompt token
-  int64_t waiting = 0;              // samples not yet admitted
+// The n samples of one prompt. While some were never admitted, the group holds references to the
+// prompt's full blocks and a copy of its partial last block, and the last hidden state.
+struct Group {
+  int64_t unadmitted = 0;
+  std::vector<int32_t> held;     // full prompt blocks, then the partial block's copy (if any)
+  int32_t tail_copy = 0;         // the group's copy of the partial block; 0 = none
+  bool tail_pending = false;     // first admitted this step; the copy is allocated if samples remain
+  at::Tensor last_hidden;        // [H]
   double prefill_ms = 0;
+  bool prefilled = false;
+};
+
+// What schedule() decided for one step.
+struct StepPlan {
+  enum class Kind { FirstOfGroup, LaterSample, Resume };
+  struct Admission {
+    int64_t seq;
+    Kind kind;
+  };
+  std::vector<Admission> admitted;  // in admission order: the first R rows of the step
+  std::vector<int64_t> decode;      // running sequences decoding this step, by sequence index
 };
 
 class Engine {
@@ -43,34 +74,67 @@ class Engine {
   GenerateOutput run();
 
  private:
+  // -- set-up
+  void validate();
+  void allocate_pool();
+  // -- the three phases of a step
+  StepPlan schedule();
+  SampleOut run_step(const StepPlan& plan, at::Tensor& logits);
+  void postprocess(const StepPlan& plan, const SampleOut& so, const at::Tensor& logits);
+  // -- scheduling helpers (host only)
+  int64_t blocks_to_admit(int64_t s) const;
+  void admit(int64_t s, StepPlan& plan);
+  void preempt(int64_t s);
+  int64_t pick_victim(const std::vector<int64_t>& candidates) const;
+  int64_t reserve_blocks() const;
+  void assign_block(Seq& q, int32_t b);
+  void release(Seq& q);
+  void check_blocks() const;
+  // -- device work
   at::Tensor upload(const std::vector<int64_t>& host) const;
   void sync_device(const at::Tensor& t) const {
     if (t.is_cuda() && t.numel() > 0) (void)t.reshape({-1}).narrow(0, 0, 1).to(at::kCPU);
   }
-  // Fills slots for the admitted sequences' prompts (prefill or sibling copy); returns their
-  // last-prompt-token hidden states [R, H] in `admitted` order.
-  at::Tensor admit(const std::vector<int64_t>& admitted);
-  void prefill(const std::vector<int64_t>& prompt_ids, const std::vector<std::vector<int64_t>>& dest_slots);
-  void copy_prompt_kv(const std::vector<int64_t>& src, const std::vector<int64_t>& dst, const std::vector<int64_t>& lens);
-  // Row indices into a layer's cache viewed as [slots * kv * max_len, D], for (slot, pos) bases
-  // slot * kv * max_len + pos (int64 [N] on device): [N * kv], head-major within each entry.
-  at::Tensor flat_rows(const at::Tensor& bases) const;
-  void release_slot(SeqState& s);
+  at::Tensor admit_rows(const StepPlan& plan);
+  struct PrefillItem {
+    std::vector<int32_t> tokens;
+    std::vector<std::pair<const std::vector<int32_t>*, int64_t>> dests;  // (block table, first position written)
+    int64_t group = -1;  // group whose last hidden state this item produces, or
+    int64_t seq = -1;    // the resumed sequence whose next token it samples
+  };
+  void prefill(std::vector<PrefillItem>& items, std::vector<at::Tensor>& resume_hidden);
+  void copy_tails(const std::vector<int64_t>& later);
+  at::Tensor decode_forward(const std::vector<int64_t>& rows, const at::Tensor& dev);
+  int64_t token_row(const Seq& q, int64_t pos) const {
+    return static_cast<int64_t>(q.blocks[static_cast<size_t>(pos / bs_)]) * bs_ + pos % bs_;
+  }
+  bool stop_string_hit(int64_t s, int32_t tok);
 
   Qwen3Model& m_;
   const Qwen3Config& cfg_;
   const std::vector<std::vector<int32_t>>& prompts_;
   const GenerateOptions& opt_;
   const GenerateHooks& hooks_;
-  int64_t kv_ = 0, D_ = 0, max_len_ = 0, slots_ = 0;
-  std::vector<at::Tensor> kc_, vc_, kflat_, vflat_;
-  at::Tensor head_offsets_;  // int64 [kv] = h * max_len
-  std::vector<SeqState> seqs_;
-  std::vector<PromptState> pstate_;
+  int64_t kv_ = 0, D_ = 0, bs_ = 32, cache_len_ = 0, width_ = 0, slots_ = 0, total_ = 0;
+  std::unique_ptr<BlockManager> bm_;
+  at::Tensor pool_;                       // [layers, 2, blocks, bs, kv, D]
+  std::vector<at::Tensor> kp_, vp_;       // per layer [blocks, bs, kv, D]
+  std::vector<at::Tensor> krows_, vrows_; // per layer [blocks * bs, kv, D] (token rows)
+  at::Tensor table_;                      // int32 [slots + 1, width] on the device (row `slots` = padding, all null)
+  std::vector<int64_t> table_delta_;      // (row * width + col, block) pairs not yet on the device
+  std::vector<Seq> seqs_;
+  std::vector<Group> groups_;
   std::vector<SequenceResult> results_;
-  std::vector<int64_t> slot_owner_;
+  std::deque<int64_t> waiting_;
+  std::vector<int64_t> running_;          // sequence ids, kept sorted
   std::set<int64_t> free_slots_;
+  std::vector<std::string> text_;         // per sequence: generated bytes (only with stop strings)
+  size_t longest_stop_ = 0;
+  std::set<int64_t> stop_ids_;
+  double rho_ = 0.7;                      // expected fraction of max_new_tokens still to come (SGLang)
+  int64_t finished_ = 0;
   GenerateStats stats_;
+  bool check_ = false;
   // CUDA decode step (native/cuda kernels, CUDA graphs): see decode_step.h. Off on CPU.
   bool fast_ = false, graphs_ = false;
   DecodeStepCaches caches_;
@@ -88,6 +152,243 @@ class Engine {
   }
 };
 
+// ------------------------------------------------------------------------------------------ set-up
+
+void Engine::validate() {
+  bs_ = opt_.block_size;
+  if (bs_ < 1 || bs_ > 1024 || (bs_ & (bs_ - 1)) != 0)
+    throw std::invalid_argument("generate: blockSize must be a power of two in [1, 1024], got " + std::to_string(bs_));
+  int64_t max_prompt = 0;
+  for (const auto& p : prompts_) {
+    if (p.empty()) throw std::invalid_argument("empty prompt");
+    for (int32_t t : p)
+      if (t < 0 || t >= cfg_.vocab_size) throw std::invalid_argument("token id outside the vocabulary");
+    max_prompt = std::max<int64_t>(max_prompt, static_cast<int64_t>(p.size()));
+  }
+  // Positions written are < longest prompt + max_new_tokens - 1 (the last token is never fed back).
+  cache_len_ = max_prompt + opt_.max_new_tokens - 1;
+  width_ = ceil_div(max_prompt + opt_.max_new_tokens, bs_);
+  if (!opt_.stop_strings.empty() && !opt_.token_bytes)
+    throw std::invalid_argument("generate: stop strings need the tokenizer's token bytes");
+  for (const auto& s : opt_.stop_strings) {
+    if (s.empty()) throw std::invalid_argument("generate: empty stop string");
+    longest_stop_ = std::max(longest_stop_, s.size());
+  }
+}
+
+void Engine::allocate_pool() {
+  const int64_t block_bytes = kv_block_bytes(m_, bs_);
+  // Worst case of the call: every sequence at full length, plus each group's held blocks.
+  int64_t unbounded = 0, min_needed = 0, hold_max = 0;
+  for (const auto& p : prompts_) {
+    const int64_t P = static_cast<int64_t>(p.size());
+    const int64_t seq = ceil_div(P + opt_.max_new_tokens - 1, bs_);
+    unbounded += opt_.n * seq + P / bs_ + 1;
+    min_needed = std::max(min_needed, seq);
+    hold_max = std::max(hold_max, P / bs_ + 1);
+  }
+  // The minimum that always makes progress: the longest sequence alone beside one group's holdings.
+  min_needed += hold_max;
+  int64_t blocks = unbounded;
+  if (opt_.kv_cache_blocks > 0) {
+    blocks = opt_.kv_cache_blocks;
+  } else if (opt_.kv_cache_bytes > 0) {
+    blocks = static_cast<int64_t>(opt_.kv_cache_bytes / static_cast<double>(block_bytes));
+  }
+  if (blocks < min_needed) {
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "generate: the KV cache budget (--kv-cache-gib / rollout.kv_cache_gib) of %.4g GiB holds %lld blocks "
+                  "of %lld tokens (%.4g MiB each); these prompts with max_new_tokens %lld need at least %lld blocks "
+                  "(%.4g GiB). Raise the budget or lower max_new_tokens.",
+                  static_cast<double>(blocks) * block_bytes / kGiB, static_cast<long long>(blocks),
+                  static_cast<long long>(bs_), block_bytes / 1048576.0, static_cast<long long>(opt_.max_new_tokens),
+                  static_cast<long long>(min_needed), static_cast<double>(min_needed) * block_bytes / kGiB);
+    throw std::invalid_argument(msg);
+  }
+  blocks = std::min(blocks, unbounded);  // never more than the call can use
+  bm_ = std::make_unique<BlockManager>(blocks + 1);
+  stats_.kv_blocks = blocks;
+  stats_.block_size = bs_;
+  stats_.kv_bytes = (blocks + 1) * block_bytes;
+  auto copt = at::TensorOptions().dtype(m_.dtype()).device(m_.device());
+  const int64_t L = cfg_.num_hidden_layers;
+  // Zeroed once: masked reads of the reference path multiply 0 weights by V, so V must be finite.
+  pool_ = at::zeros({L, 2, blocks + 1, bs_, kv_, D_}, copt);
+  for (int64_t l = 0; l < L; ++l) {
+    kp_.push_back(pool_[l][0]);
+    vp_.push_back(pool_[l][1]);
+    krows_.push_back(kp_.back().view({-1, kv_, D_}));
+    vrows_.push_back(vp_.back().view({-1, kv_, D_}));
+  }
+  table_ = at::zeros({slots_ + 1, width_}, copt.dtype(at::kInt));
+}
+
+// ------------------------------------------------------------------------------------- scheduling
+
+int64_t Engine::blocks_to_admit(int64_t s) const {
+  const Seq& q = seqs_[static_cast<size_t>(s)];
+  const int64_t P = static_cast<int64_t>(prompts_[static_cast<size_t>(q.prompt)].size());
+  if (q.started)  // resume: prompt + generated tokens, and one more position to grow into
+    return ceil_div(P + static_cast<int64_t>(results_[static_cast<size_t>(s)].tokens.size()) + 1, bs_);
+  const Group& g = groups_[static_cast<size_t>(q.prompt)];
+  const int64_t own = ceil_div(P + 1, bs_) - P / bs_;  // private blocks up to the first generated position
+  // While samples remain after this one, the group will need a copy of the partial block.
+  const int64_t hold = (!g.prefilled || g.tail_pending) && g.unadmitted > 1 && P % bs_ != 0 ? 1 : 0;
+  return (g.prefilled ? 0 : P / bs_) + own + hold;
+}
+
+void Engine::assign_block(Seq& q, int32_t b) {
+  const int64_t col = static_cast<int64_t>(q.blocks.size());
+  q.blocks.push_back(b);
+  if (q.slot >= 0) {
+    table_delta_.push_back(q.slot * width_ + col);
+    table_delta_.push_back(b);
+  }
+}
+
+void Engine::admit(int64_t s, StepPlan& plan) {
+  Seq& q = seqs_[static_cast<size_t>(s)];
+  Group& g = groups_[static_cast<size_t>(q.prompt)];
+  const int64_t P = static_cast<int64_t>(prompts_[static_cast<size_t>(q.prompt)].size());
+  q.slot = *free_slots_.begin();
+  free_slots_.erase(free_slots_.begin());
+  q.state = SeqState::Running;
+  q.admitted = Clock::now();
+  running_.insert(std::lower_bound(running_.begin(), running_.end(), s), s);
+  StepPlan::Kind kind;
+  if (q.started) {
+    kind = StepPlan::Kind::Resume;
+    // A resumed sequence recomputes prompt + every generated token (the pending one included).
+    q.len = P + static_cast<int64_t>(results_[static_cast<size_t>(s)].tokens.size());
+    for (int64_t i = 0; i < ceil_div(q.len, bs_); ++i) assign_block(q, bm_->alloc());
+    q.pending = -1;
+  } else {
+    q.started = true;
+    q.len = P;
+    kind = g.prefilled ? StepPlan::Kind::LaterSample : StepPlan::Kind::FirstOfGroup;
+    // The group's full blocks are allocated at its first admission (written by this step's
+    // prefill); the copy of its partial block only if samples remain when the step's admission
+    // moves on (close_group), so a group admitted whole never writes one.
+    if (!g.prefilled) {
+      for (int64_t i = 0; i < P / bs_; ++i) g.held.push_back(bm_->alloc());
+      g.prefilled = true;
+      g.tail_pending = P % bs_ != 0;
+    }
+    for (int64_t i = 0; i < P / bs_; ++i) {
+      bm_->retain(g.held[static_cast<size_t>(i)]);
+      assign_block(q, g.held[static_cast<size_t>(i)]);
+    }
+    if (P % bs_ != 0) assign_block(q, bm_->alloc());  // private partial block
+    --g.unadmitted;
+  }
+  plan.admitted.push_back({s, kind});
+}
+
+void Engine::release(Seq& q) {
+  bm_->release_all(q.blocks);
+  running_.erase(std::find(running_.begin(), running_.end(), &q - seqs_.data()));
+  free_slots_.insert(q.slot);
+  q.slot = -1;
+}
+
+void Engine::preempt(int64_t s) {
+  Seq& q = seqs_[static_cast<size_t>(s)];
+  release(q);
+  q.state = SeqState::Waiting;
+  q.len = 0;
+  q.pending = -1;
+  waiting_.push_front(s);
+  results_[static_cast<size_t>(s)].preemptions++;
+  stats_.preemptions++;
+  // SGLang's retract: expect more of the remaining budget to be used from now on.
+  int64_t gen = 0;
+  for (int64_t r : running_) gen += static_cast<int64_t>(results_[static_cast<size_t>(r)].tokens.size());
+  const double rows = static_cast<double>(std::max<size_t>(running_.size(), 1));
+  rho_ = std::min(1.0, (static_cast<double>(gen) + 20.0 * rows) / (rows * static_cast<double>(opt_.max_new_tokens)));
+}
+
+int64_t Engine::pick_victim(const std::vector<int64_t>& candidates) const {
+  // Fewest generated tokens first (the least work lost); ties to the highest (prompt, sample).
+  int64_t best = -1;
+  size_t best_gen = 0;
+  for (int64_t s : candidates) {
+    const size_t gen = results_[static_cast<size_t>(s)].tokens.size();
+    if (best < 0 || gen < best_gen || (gen == best_gen && s > best)) {
+      best = s;
+      best_gen = gen;
+    }
+  }
+  return best;
+}
+
+int64_t Engine::reserve_blocks() const {
+  int64_t r = 0;
+  for (int64_t s : running_) {
+    const double left = rho_ * static_cast<double>(opt_.max_new_tokens) -
+                        static_cast<double>(results_[static_cast<size_t>(s)].tokens.size());
+    if (left > 0) r += ceil_div(static_cast<int64_t>(std::ceil(left)), bs_);
+  }
+  return r;
+}
+
+StepPlan Engine::schedule() {
+  StepPlan plan;
+  // 1. Running sequences first: each row writes its pending token at position len; a row at a
+  //    block boundary needs a new block. Preempt until they all fit.
+  std::vector<int64_t> rows = running_;
+  if (opt_.preempt_every > 0 && stats_.steps > 0 && stats_.steps % opt_.preempt_every == 0 && rows.size() > 1) {
+    const int64_t v = pick_victim(rows);
+    preempt(v);
+    rows.erase(std::find(rows.begin(), rows.end(), v));
+  }
+  auto needs_block = [&](int64_t s) {
+    const Seq& q = seqs_[static_cast<size_t>(s)];
+    return q.len >= static_cast<int64_t>(q.blocks.size()) * bs_;
+  };
+  int64_t need = std::count_if(rows.begin(), rows.end(), needs_block);
+  while (need > bm_->free_blocks()) {
+    const int64_t v = pick_victim(rows);
+    if (needs_block(v)) --need;
+    preempt(v);
+    rows.erase(std::find(rows.begin(), rows.end(), v));
+  }
+  for (int64_t s : rows)
+    if (needs_block(s)) assign_block(seqs_[static_cast<size_t>(s)], bm_->alloc());
+  plan.decode = rows;
+  // 2. Admission in queue order while the pool keeps the running rows' expected growth. With
+  //    nothing running, the head of the queue is admitted whenever it fits at all (progress).
+  const int64_t watermark = bm_->capacity() / 100;
+  int64_t open = -1;  // group first admitted in this step, whose samples are being admitted
+  auto close_group = [&] {
+    if (open < 0) return;
+    Group& g = groups_[static_cast<size_t>(open)];
+    if (g.tail_pending && g.unadmitted > 0) {  // blocks_to_admit reserved this block
+      g.tail_copy = bm_->alloc();
+      g.held.push_back(g.tail_copy);
+    }
+    g.tail_pending = false;
+    open = -1;
+  };
+  while (!waiting_.empty() && !free_slots_.empty()) {
+    const int64_t s = waiting_.front();
+    const Seq& q = seqs_[static_cast<size_t>(s)];
+    if (q.started || q.prompt != open) close_group();
+    const int64_t n = blocks_to_admit(s);
+    const bool idle = running_.empty();
+    if (idle ? n > bm_->free_blocks() : n + reserve_blocks() + watermark > bm_->free_blocks()) break;
+    waiting_.pop_front();
+    const bool first = !q.started && !groups_[static_cast<size_t>(q.prompt)].prefilled;
+    admit(s, plan);
+    if (first) open = q.prompt;
+  }
+  close_group();
+  rho_ = std::max(0.14, rho_ - (0.7 - 0.14) / 600.0);
+  return plan;
+}
+
+// ------------------------------------------------------------------------------------- device work
+
 at::Tensor Engine::upload(const std::vector<int64_t>& host) const {
   auto opt = at::TensorOptions().dtype(at::kLong);
   if (m_.device().is_cuda()) opt = opt.pinned_memory(true);
@@ -96,26 +397,21 @@ at::Tensor Engine::upload(const std::vector<int64_t>& host) const {
   return m_.device().is_cuda() ? h.to(m_.device(), /*non_blocking=*/true) : h;
 }
 
-at::Tensor Engine::flat_rows(const at::Tensor& bases) const {
-  return (bases.unsqueeze(1) + head_offsets_.unsqueeze(0)).reshape({-1});
-}
-
-void Engine::prefill(const std::vector<int64_t>& prompt_ids, const std::vector<std::vector<int64_t>>& dest_slots) {
+void Engine::prefill(std::vector<PrefillItem>& items, std::vector<at::Tensor>& resume_hidden) {
   const auto t0 = Clock::now();
-  std::vector<int64_t> ids, pos, lens, last, src_tok, dst_base;
-  for (size_t j = 0; j < prompt_ids.size(); ++j) {
-    const auto& p = prompts_[static_cast<size_t>(prompt_ids[j])];
-    const int64_t start = static_cast<int64_t>(ids.size()), P = static_cast<int64_t>(p.size());
+  std::vector<int64_t> ids, pos, lens, last, src_tok, dst_row;
+  for (const PrefillItem& it : items) {
+    const int64_t start = static_cast<int64_t>(ids.size()), P = static_cast<int64_t>(it.tokens.size());
     for (int64_t t = 0; t < P; ++t) {
-      ids.push_back(p[static_cast<size_t>(t)]);
+      ids.push_back(it.tokens[static_cast<size_t>(t)]);
       pos.push_back(t);
     }
     lens.push_back(P);
     last.push_back(start + P - 1);
-    for (int64_t slot : dest_slots[j])
-      for (int64_t t = 0; t < P; ++t) {
+    for (const auto& d : it.dests)
+      for (int64_t t = d.second; t < P; ++t) {
         src_tok.push_back(start + t);
-        dst_base.push_back(slot * kv_ * max_len_ + t);
+        dst_row.push_back(static_cast<int64_t>((*d.first)[static_cast<size_t>(t / bs_)]) * bs_ + t % bs_);
       }
   }
   const int64_t T = static_cast<int64_t>(ids.size()), N = static_cast<int64_t>(src_tok.size());
@@ -123,21 +419,19 @@ void Engine::prefill(const std::vector<int64_t>& prompt_ids, const std::vector<s
   pack.insert(pack.end(), pos.begin(), pos.end());
   pack.insert(pack.end(), last.begin(), last.end());
   pack.insert(pack.end(), src_tok.begin(), src_tok.end());
-  pack.insert(pack.end(), dst_base.begin(), dst_base.end());
+  pack.insert(pack.end(), dst_row.begin(), dst_row.end());
   at::Tensor dev = upload(pack);
   const int64_t C = static_cast<int64_t>(last.size());
   at::Tensor ids_d = dev.narrow(0, 0, T), pos_d = dev.narrow(0, T, T), last_d = dev.narrow(0, 2 * T, C);
-  at::Tensor src_d = dev.narrow(0, 2 * T + C, N), rows = flat_rows(dev.narrow(0, 2 * T + C + N, N));
-  const bool same_rows = N == T;  // one destination slot per prompt: no gather of K/V rows needed
+  at::Tensor src_d = dev.narrow(0, 2 * T + C, N), rows = dev.narrow(0, 2 * T + C + N, N);
+  const bool same_rows = N == T;  // one destination per token: no gather of K/V rows needed
   const bool all_same = std::all_of(lens.begin(), lens.end(), [&](int64_t l) { return l == lens[0]; });
   Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
   at::Tensor x = at::embedding(m_.embed_tokens(), ids_d);
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-      at::Tensor ks = same_rows ? k : k.index_select(0, src_d);
-      at::Tensor vs = same_rows ? v : v.index_select(0, src_d);
-      kflat_[l].index_copy_(0, rows, ks.reshape({N * kv_, D_}));
-      vflat_[l].index_copy_(0, rows, vs.reshape({N * kv_, D_}));
+      krows_[static_cast<size_t>(l)].index_copy_(0, rows, same_rows ? k : k.index_select(0, src_d));
+      vrows_[static_cast<size_t>(l)].index_copy_(0, rows, same_rows ? v : v.index_select(0, src_d));
       if (C > 1 && all_same) {  // equal-length prompts: one batched causal SDPA instead of C calls
         const int64_t L = lens[0], H = q.size(1);
         auto bt = [&](const at::Tensor& t) { return t.view({C, L, t.size(1), D_}).transpose(1, 2); };
@@ -153,286 +447,343 @@ void Engine::prefill(const std::vector<int64_t>& prompt_ids, const std::vector<s
   const double ms = ms_since(t0);
   stats_.prefill_ms += ms;
   stats_.prefill_tokens += T;
-  stats_.prompt_prefills += C;
   for (int64_t j = 0; j < C; ++j) {
-    PromptState& ps = pstate_[static_cast<size_t>(prompt_ids[static_cast<size_t>(j)])];
-    ps.last_hidden = h.select(0, j);
-    ps.prefill_ms = ms;
-  }
-}
-
-void Engine::copy_prompt_kv(const std::vector<int64_t>& src, const std::vector<int64_t>& dst,
-                            const std::vector<int64_t>& lens) {
-  std::vector<int64_t> pack;
-  for (size_t i = 0; i < src.size(); ++i)
-    for (int64_t t = 0; t < lens[i]; ++t) pack.push_back(src[i] * kv_ * max_len_ + t);
-  const int64_t N = static_cast<int64_t>(pack.size());
-  for (size_t i = 0; i < dst.size(); ++i)
-    for (int64_t t = 0; t < lens[i]; ++t) pack.push_back(dst[i] * kv_ * max_len_ + t);
-  at::Tensor dev = upload(pack);
-  at::Tensor from = flat_rows(dev.narrow(0, 0, N)), to = flat_rows(dev.narrow(0, N, N));
-  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
-    kflat_[l].index_copy_(0, to, kflat_[l].index_select(0, from));
-    vflat_[l].index_copy_(0, to, vflat_[l].index_select(0, from));
-  }
-}
-
-at::Tensor Engine::admit(const std::vector<int64_t>& admitted) {
-  std::vector<int64_t> pf_prompts;
-  std::vector<std::vector<int64_t>> pf_dest;
-  std::vector<int64_t> cp_src, cp_dst, cp_len;
-  std::vector<int64_t> pf_index(pstate_.size(), -1);
-  for (int64_t s : admitted) {
-    SeqState& st = seqs_[static_cast<size_t>(s)];
-    PromptState& ps = pstate_[static_cast<size_t>(st.prompt)];
-    const int64_t P = static_cast<int64_t>(prompts_[static_cast<size_t>(st.prompt)].size());
-    if (pf_index[st.prompt] >= 0) {
-      pf_dest[static_cast<size_t>(pf_index[st.prompt])].push_back(st.slot);
-    } else if (!ps.live_slots.empty() && ps.last_hidden.defined()) {
-      cp_src.push_back(ps.live_slots.front());
-      cp_dst.push_back(st.slot);
-      cp_len.push_back(P);
+    PrefillItem& it = items[static_cast<size_t>(j)];
+    if (it.group >= 0) {
+      Group& g = groups_[static_cast<size_t>(it.group)];
+      g.last_hidden = h.select(0, j);
+      g.prefill_ms = ms;
+      stats_.prompt_prefills++;
     } else {
-      pf_index[st.prompt] = static_cast<int64_t>(pf_prompts.size());
-      pf_prompts.push_back(st.prompt);
-      pf_dest.push_back({st.slot});
+      resume_hidden[static_cast<size_t>(it.seq)] = h.select(0, j);
+      stats_.resume_prefills++;
     }
   }
-  // Packed prefill passes within the token budget (a longer prompt gets a pass of its own).
-  for (size_t i = 0; i < pf_prompts.size();) {
+}
+
+void Engine::copy_tails(const std::vector<int64_t>& later) {
+  // Later samples of a prompt: the partial last block comes from the group's copy.
+  std::vector<int64_t> pack;
+  for (int64_t s : later) {
+    const Seq& q = seqs_[static_cast<size_t>(s)];
+    const Group& g = groups_[static_cast<size_t>(q.prompt)];
+    const int64_t P = static_cast<int64_t>(prompts_[static_cast<size_t>(q.prompt)].size());
+    for (int64_t t = P / bs_ * bs_; t < P; ++t) pack.push_back(static_cast<int64_t>(g.tail_copy) * bs_ + t % bs_);
+  }
+  const int64_t N = static_cast<int64_t>(pack.size());
+  if (N == 0) return;
+  for (int64_t s : later) {
+    const Seq& q = seqs_[static_cast<size_t>(s)];
+    const int64_t P = static_cast<int64_t>(prompts_[static_cast<size_t>(q.prompt)].size());
+    for (int64_t t = P / bs_ * bs_; t < P; ++t) pack.push_back(token_row(q, t));
+  }
+  at::Tensor dev = upload(pack);
+  at::Tensor from = dev.narrow(0, 0, N), to = dev.narrow(0, N, N);
+  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+    krows_[static_cast<size_t>(l)].index_copy_(0, to, krows_[static_cast<size_t>(l)].index_select(0, from));
+    vrows_[static_cast<size_t>(l)].index_copy_(0, to, vrows_[static_cast<size_t>(l)].index_select(0, from));
+  }
+}
+
+// Hidden states [R, H] of the admitted rows, in admission order: prefills, tail copies, resumes.
+at::Tensor Engine::admit_rows(const StepPlan& plan) {
+  std::vector<PrefillItem> items;
+  std::vector<int64_t> later;
+  std::vector<int64_t> first_item(groups_.size(), -1);
+  for (const auto& a : plan.admitted) {
+    const Seq& q = seqs_[static_cast<size_t>(a.seq)];
+    const auto& prompt = prompts_[static_cast<size_t>(q.prompt)];
+    const int64_t P = static_cast<int64_t>(prompt.size());
+    if (a.kind == StepPlan::Kind::Resume) {
+      PrefillItem it;
+      it.tokens = prompt;
+      const auto& gen = results_[static_cast<size_t>(a.seq)].tokens;
+      it.tokens.insert(it.tokens.end(), gen.begin(), gen.end());
+      it.dests.push_back({&q.blocks, 0});
+      it.seq = a.seq;
+      items.push_back(std::move(it));
+    } else if (a.kind == StepPlan::Kind::FirstOfGroup || first_item[static_cast<size_t>(q.prompt)] >= 0) {
+      // The prompt's first admitted sample writes the full blocks and its partial block; every
+      // other sample admitted in the same step adds its own partial block as a destination.
+      int64_t& fi = first_item[static_cast<size_t>(q.prompt)];
+      if (fi < 0) {
+        fi = static_cast<int64_t>(items.size());
+        PrefillItem it;
+        it.tokens = prompt;
+        it.dests.push_back({&q.blocks, 0});
+        const Group& g = groups_[static_cast<size_t>(q.prompt)];
+        if (g.tail_copy != 0) it.dests.push_back({&g.held, P / bs_ * bs_});
+        it.group = q.prompt;
+        items.push_back(std::move(it));
+      } else if (P % bs_ != 0) {
+        items[static_cast<size_t>(fi)].dests.push_back({&q.blocks, P / bs_ * bs_});
+      }
+    } else {
+      later.push_back(a.seq);
+    }
+  }
+  std::vector<at::Tensor> resume_hidden(seqs_.size());
+  // Packed prefill passes within the token budget (a longer item gets a pass of its own).
+  for (size_t i = 0; i < items.size();) {
     size_t j = i;
     int64_t tokens = 0;
-    while (j < pf_prompts.size()) {
-      const int64_t P = static_cast<int64_t>(prompts_[static_cast<size_t>(pf_prompts[j])].size());
+    while (j < items.size()) {
+      const int64_t P = static_cast<int64_t>(items[j].tokens.size());
       if (j > i && tokens + P > opt_.prefill_tokens) break;
       tokens += P;
       ++j;
     }
-    prefill(std::vector<int64_t>(pf_prompts.begin() + i, pf_prompts.begin() + j),
-            std::vector<std::vector<int64_t>>(pf_dest.begin() + i, pf_dest.begin() + j));
+    std::vector<PrefillItem> pass(std::make_move_iterator(items.begin() + static_cast<int64_t>(i)),
+                                  std::make_move_iterator(items.begin() + static_cast<int64_t>(j)));
+    prefill(pass, resume_hidden);
     i = j;
   }
-  if (!cp_src.empty()) copy_prompt_kv(cp_src, cp_dst, cp_len);
+  copy_tails(later);
   std::vector<at::Tensor> rows;
-  for (int64_t s : admitted) {
-    SeqState& st = seqs_[static_cast<size_t>(s)];
-    PromptState& ps = pstate_[static_cast<size_t>(st.prompt)];
-    rows.push_back(ps.last_hidden);
-    ps.live_slots.push_back(st.slot);
-    SequenceResult& r = results_[static_cast<size_t>(s)];
-    r.prefill_ms = pf_index[st.prompt] >= 0 ? ps.prefill_ms : 0.0;
+  for (const auto& a : plan.admitted) {
+    const Seq& q = seqs_[static_cast<size_t>(a.seq)];
+    Group& g = groups_[static_cast<size_t>(q.prompt)];
+    const bool resume = a.kind == StepPlan::Kind::Resume;
+    rows.push_back(resume ? resume_hidden[static_cast<size_t>(a.seq)] : g.last_hidden);
+    // The wall time of the prefill pass that covered this sample (0 when its blocks were copied).
+    const bool copied = std::find(later.begin(), later.end(), a.seq) != later.end();
+    if (!resume) results_[static_cast<size_t>(a.seq)].prefill_ms = copied ? 0.0 : g.prefill_ms;
   }
-  for (int64_t s : admitted) {
-    PromptState& ps = pstate_[static_cast<size_t>(seqs_[static_cast<size_t>(s)].prompt)];
-    if (--ps.waiting == 0) ps.last_hidden = at::Tensor();  // every sample admitted: drop it
+  at::Tensor out = at::stack(rows, 0);
+  // Groups whose every sample is now admitted give up their held blocks and hidden state.
+  for (const auto& a : plan.admitted) {
+    Group& g = groups_[static_cast<size_t>(seqs_[static_cast<size_t>(a.seq)].prompt)];
+    if (g.unadmitted == 0 && (g.last_hidden.defined() || !g.held.empty())) {
+      g.last_hidden = at::Tensor();
+      bm_->release_all(g.held);
+      g.tail_copy = 0;
+    }
   }
-  return at::stack(rows, 0);
+  return out;
 }
 
-void Engine::release_slot(SeqState& s) {
-  auto& live = pstate_[static_cast<size_t>(s.prompt)].live_slots;
-  live.erase(std::find(live.begin(), live.end(), s.slot));
-  slot_owner_[static_cast<size_t>(s.slot)] = -1;
-  free_slots_.insert(s.slot);
-  s.slot = -1;
+at::Tensor Engine::decode_forward(const std::vector<int64_t>& rows, const at::Tensor& dev) {
+  // dev: tokens, positions, write rows, slots, lengths (B each).
+  const int64_t B = static_cast<int64_t>(rows.size());
+  at::Tensor tok_d = dev.narrow(0, 0, B), pos_d = dev.narrow(0, B, B), write_d = dev.narrow(0, 2 * B, B);
+  at::Tensor slot_d = dev.narrow(0, 3 * B, B), len_d = dev.narrow(0, 4 * B, B);
+  std::vector<int64_t> len_h;
+  for (int64_t s : rows) len_h.push_back(seqs_[static_cast<size_t>(s)].len + 1);
+  DecodeAttentionPlan plan = make_decode_plan(len_h, slot_d, len_d, table_, bs_, cache_len_);
+  Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
+  const auto t_enqueue = Clock::now();
+  at::Tensor x = at::embedding(m_.embed_tokens(), tok_d);
+  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
+    x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+      krows_[static_cast<size_t>(l)].index_copy_(0, write_d, k);
+      vrows_[static_cast<size_t>(l)].index_copy_(0, write_d, v);
+      return decode_attention(q, kp_[static_cast<size_t>(l)], vp_[static_cast<size_t>(l)], plan);
+    });
+  }
+  at::Tensor h = rms_norm(x, m_.final_norm(), cfg_.rms_norm_eps);
+  if (profile_) prof_[4] += ms_since(t_enqueue);
+  return h;
 }
+
+SampleOut Engine::run_step(const StepPlan& plan, at::Tensor& logits) {
+  at::Tensor new_hidden = plan.admitted.empty() ? at::Tensor() : admit_rows(plan);
+  const int64_t R = static_cast<int64_t>(plan.admitted.size()), B = static_cast<int64_t>(plan.decode.size());
+  // One packed upload: decode rows' tokens, positions, write rows, slots, lengths; uniforms of all
+  // rows; then the block-table deltas.
+  std::vector<int64_t> pack(static_cast<size_t>(5 * B + R + B), 0);
+  for (int64_t b = 0; b < B; ++b) {
+    const Seq& q = seqs_[static_cast<size_t>(plan.decode[static_cast<size_t>(b)])];
+    pack[static_cast<size_t>(b)] = q.pending;
+    pack[static_cast<size_t>(B + b)] = q.len;
+    pack[static_cast<size_t>(2 * B + b)] = token_row(q, q.len);
+    pack[static_cast<size_t>(3 * B + b)] = q.slot;
+    pack[static_cast<size_t>(4 * B + b)] = q.len + 1;
+  }
+  std::vector<int64_t> rows;
+  for (const auto& a : plan.admitted) rows.push_back(a.seq);
+  rows.insert(rows.end(), plan.decode.begin(), plan.decode.end());
+  for (int64_t r = 0; r < R + B; ++r) {
+    const Seq& q = seqs_[static_cast<size_t>(rows[static_cast<size_t>(r)])];
+    pack[static_cast<size_t>(5 * B + r)] = sequence_uniform24(
+        opt_.seed, q.prompt, q.sample, static_cast<int64_t>(results_[static_cast<size_t>(rows[static_cast<size_t>(r)])].tokens.size()));
+  }
+  const int64_t ndelta = static_cast<int64_t>(table_delta_.size()) / 2;
+  for (int64_t i = 0; i < ndelta; ++i) pack.push_back(table_delta_[static_cast<size_t>(2 * i)]);
+  for (int64_t i = 0; i < ndelta; ++i) pack.push_back(table_delta_[static_cast<size_t>(2 * i + 1)]);
+  table_delta_.clear();
+  at::Tensor dev = upload(pack);
+  if (ndelta > 0) {
+    const int64_t off = 5 * B + R + B;
+    table_.view({-1}).index_put_({dev.narrow(0, off, ndelta)}, dev.narrow(0, off + ndelta, ndelta).to(at::kInt));
+  }
+  mark(-1, dev);
+  SampleOut so;
+  if (graphs_ && R == 0 && B > 0) {
+    // Whole step through the CUDA graph of B's bucket.
+    std::vector<int64_t> gp(pack.begin(), pack.begin() + 6 * B);
+    try {
+      auto r = step_->graph_step(gp, B);
+      stats_.graph_steps++;
+      so.tokens = r.first;
+      so.logprobs = r.second;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gtr generate: CUDA graph capture failed (%s); eager kernels from now on\n", e.what());
+      graphs_ = false;
+    }
+    mark(0, so.logprobs.defined() ? so.logprobs : dev);
+    if (so.tokens.defined()) return so;
+  }
+  at::Tensor uniforms = dev.narrow(0, 5 * B, R + B).to(at::kFloat) * (1.0 / 16777216.0);
+  at::Tensor hidden = new_hidden;
+  if (B > 0) {
+    at::Tensor h = fast_ ? step_->forward(dev.narrow(0, 0, B), dev.narrow(0, B, B), dev.narrow(0, 2 * B, B),
+                                          dev.narrow(0, 3 * B, B), dev.narrow(0, 4 * B, B))
+                         : decode_forward(plan.decode, dev);
+    hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
+  }
+  mark(0, hidden);
+  if (fast_) {
+    auto r = step_->sample(hidden, uniforms);
+    so.tokens = r.first;
+    so.logprobs = r.second;
+  } else {
+    logits = at::linear(hidden, m_.lm_head()).to(at::kFloat);
+    mark(1, logits);
+    so = sample_tokens(logits, opt_.sampler, uniforms);
+  }
+  mark(2, so.logprobs);
+  return so;
+}
+
+// ------------------------------------------------------------------------------------ postprocess
+
+bool Engine::stop_string_hit(int64_t s, int32_t tok) {
+  std::string& text = text_[static_cast<size_t>(s)];
+  const size_t before = text.size();
+  text += (*opt_.token_bytes)[static_cast<size_t>(tok)];
+  // Only matches that end inside this token's bytes are new.
+  const size_t from = before >= longest_stop_ ? before - longest_stop_ + 1 : 0;
+  int64_t best = -1;
+  for (const auto& stop : opt_.stop_strings) {
+    const size_t at = text.find(stop, from);
+    if (at != std::string::npos && at + stop.size() > before && (best < 0 || static_cast<int64_t>(at) < best))
+      best = static_cast<int64_t>(at);
+  }
+  if (best < 0) return false;
+  results_[static_cast<size_t>(s)].stop_offset = best;
+  return true;
+}
+
+void Engine::postprocess(const StepPlan& plan, const SampleOut& so, const at::Tensor& logits) {
+  const int64_t R = static_cast<int64_t>(plan.admitted.size()), B = static_cast<int64_t>(plan.decode.size());
+  at::Tensor host = at::stack({so.tokens.to(at::kFloat), so.logprobs}, 0).to(at::kCPU).contiguous();
+  at::Tensor logits_host = opt_.return_logits ? logits.to(at::kCPU).contiguous() : at::Tensor();
+  const float* hp = host.data_ptr<float>();
+  mark(3, host);
+  for (int64_t r = 0; r < R + B; ++r) {
+    const int64_t s = r < R ? plan.admitted[static_cast<size_t>(r)].seq : plan.decode[static_cast<size_t>(r - R)];
+    Seq& q = seqs_[static_cast<size_t>(s)];
+    SequenceResult& res = results_[static_cast<size_t>(s)];
+    const int32_t tok = static_cast<int32_t>(hp[r]);
+    res.tokens.push_back(tok);
+    res.logprobs.push_back(hp[R + B + r]);
+    if (opt_.return_logits) {
+      const float* lr = logits_host.data_ptr<float>() + r * cfg_.vocab_size;
+      res.logits.insert(res.logits.end(), lr, lr + cfg_.vocab_size);
+    }
+    if (r >= R) q.len += 1;  // the pending token's K/V went in this step
+    stats_.generated_tokens++;
+    const bool stopped = stop_ids_.count(tok) > 0 || (!opt_.stop_strings.empty() && stop_string_hit(s, tok));
+    if (stopped || static_cast<int64_t>(res.tokens.size()) >= opt_.max_new_tokens) {
+      q.state = SeqState::Done;
+      q.pending = -1;
+      res.stopped = stopped;
+      res.decode_ms = ms_since(q.admitted);
+      release(q);
+      ++finished_;
+    } else {
+      q.pending = tok;
+    }
+  }
+}
+
+void Engine::check_blocks() const {
+  std::vector<int32_t> refs(static_cast<size_t>(bm_->num_blocks()), 0);
+  for (const Seq& q : seqs_)
+    for (int32_t b : q.blocks) refs[static_cast<size_t>(b)]++;
+  for (const Group& g : groups_)
+    for (int32_t b : g.held) refs[static_cast<size_t>(b)]++;
+  const std::string err = bm_->check(refs);
+  if (!err.empty()) throw std::logic_error("generate: KV block accounting: " + err);
+}
+
+// ------------------------------------------------------------------------------------------- run
 
 GenerateOutput Engine::run() {
   const auto t_start = Clock::now();
-  const int64_t nprompts = static_cast<int64_t>(prompts_.size()), total = nprompts * opt_.n;
-  if (total == 0) return {};
+  const int64_t nprompts = static_cast<int64_t>(prompts_.size());
+  total_ = nprompts * opt_.n;
+  if (total_ == 0) return {};
   kv_ = cfg_.num_key_value_heads;
   D_ = cfg_.head_dim;
-  int64_t max_prompt = 0;
-  for (const auto& p : prompts_) {
-    if (p.empty()) throw std::invalid_argument("empty prompt");
-    for (int32_t t : p)
-      if (t < 0 || t >= cfg_.vocab_size) throw std::invalid_argument("token id outside the vocabulary");
-    max_prompt = std::max<int64_t>(max_prompt, static_cast<int64_t>(p.size()));
-  }
-  max_len_ = max_prompt + opt_.max_new_tokens - 1;
-  slots_ = opt_.max_batch > 0 ? std::min(opt_.max_batch, total) : std::min<int64_t>(total, 256);
+  validate();
+  slots_ = opt_.max_batch > 0 ? std::min(opt_.max_batch, total_) : std::min<int64_t>(total_, 256);
   stats_.slots = slots_;
-  stats_.max_len = max_len_;
-  auto copt = at::TensorOptions().dtype(m_.dtype()).device(m_.device());
+  stats_.max_len = cache_len_;
+  const char* dbg = std::getenv("GTR_KV_DEBUG");
+  check_ = opt_.check_blocks || (dbg && std::strcmp(dbg, "1") == 0);
+  if (hooks_.cancelled && hooks_.cancelled()) throw std::runtime_error("generation cancelled");
+  allocate_pool();
   fast_ = cuda_decode_available(m_) && !opt_.return_logits;
   graphs_ = fast_ && cuda_graphs_enabled();
-  const int64_t cache_slots = slots_ + (fast_ ? 1 : 0);  // CUDA: one scratch slot for graph padding rows
-  for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
-    if (hooks_.cancelled && hooks_.cancelled()) throw std::runtime_error("generation cancelled");
-    kc_.push_back(at::zeros({cache_slots, kv_, max_len_, D_}, copt));
-    vc_.push_back(at::zeros({cache_slots, kv_, max_len_, D_}, copt));
-    kflat_.push_back(kc_.back().view({-1, D_}));
-    vflat_.push_back(vc_.back().view({-1, D_}));
-  }
-  head_offsets_ = at::arange(kv_, copt.dtype(at::kLong)) * max_len_;
   if (fast_) {
-    caches_ = DecodeStepCaches{kc_, vc_, kflat_, vflat_, head_offsets_, max_len_, slots_};
+    caches_ = DecodeStepCaches{kp_, vp_, krows_, vrows_, table_, bs_, cache_len_, slots_};
     step_ = std::make_unique<CudaDecodeStep>(m_, caches_, opt_.sampler);
   }
-  std::set<int64_t> stop(opt_.stop_token_ids.begin(), opt_.stop_token_ids.end());
-
-  seqs_.resize(static_cast<size_t>(total));
-  results_.resize(static_cast<size_t>(total));
-  pstate_.resize(static_cast<size_t>(nprompts));
-  std::deque<int64_t> waiting;
-  for (int64_t i = 0; i < total; ++i) {
-    seqs_[i].prompt = results_[i].prompt = i / opt_.n;
-    seqs_[i].sample = results_[i].sample = i % opt_.n;
-    pstate_[static_cast<size_t>(i / opt_.n)].waiting++;
-    waiting.push_back(i);
+  stop_ids_ = std::set<int64_t>(opt_.stop_token_ids.begin(), opt_.stop_token_ids.end());
+  seqs_.resize(static_cast<size_t>(total_));
+  results_.resize(static_cast<size_t>(total_));
+  groups_.resize(static_cast<size_t>(nprompts));
+  if (!opt_.stop_strings.empty()) text_.resize(static_cast<size_t>(total_));
+  for (int64_t i = 0; i < total_; ++i) {
+    seqs_[static_cast<size_t>(i)].prompt = results_[static_cast<size_t>(i)].prompt = i / opt_.n;
+    seqs_[static_cast<size_t>(i)].sample = results_[static_cast<size_t>(i)].sample = i % opt_.n;
+    groups_[static_cast<size_t>(i / opt_.n)].unadmitted++;
+    waiting_.push_back(i);
   }
-  slot_owner_.assign(static_cast<size_t>(slots_), -1);
   for (int64_t s = 0; s < slots_; ++s) free_slots_.insert(s);
 
-  int64_t finished = 0;
   auto last_report = Clock::now();
-  const at::Tensor& lm_head = m_.lm_head();
-  while (finished < total) {
-    if (hooks_.cancelled && hooks_.cancelled()) throw std::runtime_error("generation cancelled");
-    // 1. Admission: waiting sequences take the lowest free slots; their prompts are filled in.
-    std::vector<int64_t> admitted;
-    while (!free_slots_.empty() && !waiting.empty()) {
-      const int64_t s = waiting.front(), slot = *free_slots_.begin();
-      waiting.pop_front();
-      free_slots_.erase(free_slots_.begin());
-      seqs_[s].slot = slot;
-      seqs_[s].admitted = Clock::now();
-      slot_owner_[static_cast<size_t>(slot)] = s;
-      admitted.push_back(s);
+  while (finished_ < total_) {
+    if (hooks_.cancelled && hooks_.cancelled()) {
+      // Every block goes back before the error (checked under check_blocks like a finished call).
+      while (!running_.empty()) release(seqs_[static_cast<size_t>(running_.back())]);
+      for (Group& g : groups_) bm_->release_all(g.held);
+      if (check_) check_blocks();
+      if (bm_->used_blocks() != 0) throw std::logic_error("generate: KV blocks leaked on cancel");
+      throw std::runtime_error("generation cancelled");
     }
-    at::Tensor new_hidden = admitted.empty() ? at::Tensor() : admit(admitted);
+    const StepPlan plan = schedule();
+    if (plan.admitted.empty() && plan.decode.empty())
+      throw std::logic_error("generate: the scheduler made no progress (KV pool too small?)");
+    if (check_) check_blocks();
     const auto t_step = Clock::now();
-    // 2. One packed upload: decode rows' tokens, positions, slots, lengths, span lengths, uniforms.
-    std::vector<int64_t> dec;
-    for (int64_t slot = 0; slot < slots_; ++slot) {
-      const int64_t s = slot_owner_[static_cast<size_t>(slot)];
-      if (s >= 0 && seqs_[s].pending >= 0) dec.push_back(s);
-    }
-    const int64_t R = static_cast<int64_t>(admitted.size()), B = static_cast<int64_t>(dec.size());
-    const int64_t span = B > 0 ? seqs_[dec.back()].slot + 1 : 0;
-    std::vector<int64_t> pack(static_cast<size_t>(4 * B + span + R + B), 0);
-    std::vector<int64_t> slot_h(B), len_h(B);
-    for (int64_t b = 0; b < B; ++b) {
-      const SeqState& st = seqs_[dec[b]];
-      pack[b] = st.pending;
-      pack[B + b] = st.len;
-      pack[2 * B + b] = slot_h[b] = st.slot;
-      pack[3 * B + b] = len_h[b] = st.len + 1;
-    }
-    for (int64_t i = 0; i < span; ++i) pack[4 * B + i] = 1;
-    for (int64_t b = 0; b < B; ++b) pack[4 * B + slot_h[b]] = len_h[b];
-    std::vector<int64_t> rows(admitted);
-    rows.insert(rows.end(), dec.begin(), dec.end());
-    for (int64_t r = 0; r < R + B; ++r) {
-      const SeqState& st = seqs_[rows[r]];
-      pack[4 * B + span + r] = sequence_uniform24(opt_.seed, st.prompt, st.sample,
-                                                  static_cast<int64_t>(results_[rows[r]].tokens.size()));
-    }
-    SampleOut so;
     at::Tensor logits;
-    if (graphs_ && R == 0 && B > 0) {
-      // Whole step through the CUDA graph of B's bucket: tokens, positions, slots, lengths, uniforms.
-      std::vector<int64_t> gp(static_cast<size_t>(5 * B));
-      for (int64_t i = 0; i < 4 * B; ++i) gp[static_cast<size_t>(i)] = pack[static_cast<size_t>(i)];
-      for (int64_t b = 0; b < B; ++b) gp[static_cast<size_t>(4 * B + b)] = pack[static_cast<size_t>(4 * B + span + b)];
-      try {
-        auto r = step_->graph_step(gp, B);
-        stats_.graph_steps++;
-        so.tokens = r.first;
-        so.logprobs = r.second;
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "gtr generate: CUDA graph capture failed (%s); eager kernels from now on\n", e.what());
-        graphs_ = false;
-      }
-      mark(0, so.logprobs.defined() ? so.logprobs : head_offsets_);
-    }
-    if (!so.tokens.defined() && fast_) {
-      at::Tensor dev = upload(pack);
-      mark(-1, dev);
-      at::Tensor hidden = new_hidden;
-      if (B > 0) {
-        at::Tensor h = step_->forward(dev.narrow(0, 0, B), dev.narrow(0, B, B), dev.narrow(0, 2 * B, B),
-                                      dev.narrow(0, 3 * B, B));
-        hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
-      }
-      mark(0, hidden);
-      at::Tensor uniforms = dev.narrow(0, 4 * B + span, R + B).to(at::kFloat) * (1.0 / 16777216.0);
-      auto r = step_->sample(hidden, uniforms);
-      so.tokens = r.first;
-      so.logprobs = r.second;
-      mark(2, so.logprobs);
-    }
-    if (!so.tokens.defined()) {
-      at::Tensor dev = upload(pack);
-      mark(-1, dev);
-      // 3. Decode forward over the active slots.
-      at::Tensor hidden = new_hidden;
-      if (B > 0) {
-        at::Tensor tok_d = dev.narrow(0, 0, B), pos_d = dev.narrow(0, B, B);
-        at::Tensor slot_d = dev.narrow(0, 2 * B, B), len_d = dev.narrow(0, 3 * B, B);
-        DecodeAttentionPlan plan = make_decode_plan(slot_h, len_h, slot_d, len_d, dev.narrow(0, 4 * B, span), max_len_);
-        at::Tensor write_rows = flat_rows(slot_d * (kv_ * max_len_) + pos_d);
-        Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
-        const auto t_enqueue = Clock::now();
-        at::Tensor x = at::embedding(m_.embed_tokens(), tok_d);
-        for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
-          x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-            kflat_[l].index_copy_(0, write_rows, k.reshape({B * kv_, D_}));
-            vflat_[l].index_copy_(0, write_rows, v.reshape({B * kv_, D_}));
-            return decode_attention(q, kc_[l], vc_[l], plan);
-          });
-        }
-        at::Tensor h = rms_norm(x, m_.final_norm(), cfg_.rms_norm_eps);
-        if (profile_) prof_[4] += ms_since(t_enqueue);
-        hidden = hidden.defined() ? at::cat({hidden, h}, 0) : h;
-      }
-      mark(0, hidden);
-      // 4. Sample every row of this step; one device -> host copy of tokens and log-probs.
-      logits = at::linear(hidden, lm_head).to(at::kFloat);
-      mark(1, logits);
-      at::Tensor uniforms = dev.narrow(0, 4 * B + span, R + B).to(at::kFloat) * (1.0 / 16777216.0);
-      so = sample_tokens(logits, opt_.sampler, uniforms);
-      mark(2, so.logprobs);
-    }
-    at::Tensor host = at::stack({so.tokens.to(at::kFloat), so.logprobs}, 0).to(at::kCPU).contiguous();
-    at::Tensor logits_host = opt_.return_logits ? logits.to(at::kCPU).contiguous() : at::Tensor();
-    const float* hp = host.data_ptr<float>();
-    mark(3, host);
+    const SampleOut so = run_step(plan, logits);
+    postprocess(plan, so, logits);
     stats_.decode_ms += ms_since(t_step);
     stats_.steps++;
-    // 5. Bookkeeping on the host: append, detect stops, free slots.
-    for (int64_t r = 0; r < R + B; ++r) {
-      SeqState& st = seqs_[rows[r]];
-      SequenceResult& res = results_[rows[r]];
-      const int64_t tok = static_cast<int64_t>(hp[r]);
-      res.tokens.push_back(static_cast<int32_t>(tok));
-      res.logprobs.push_back(hp[R + B + r]);
-      if (opt_.return_logits) {
-        const float* lr = logits_host.data_ptr<float>() + r * cfg_.vocab_size;
-        res.logits.insert(res.logits.end(), lr, lr + cfg_.vocab_size);
-      }
-      st.len = r < R ? static_cast<int64_t>(prompts_[st.prompt].size()) : st.len + 1;
-      stats_.generated_tokens++;
-      const bool stopped = stop.count(tok) > 0;
-      if (stopped || static_cast<int64_t>(res.tokens.size()) >= opt_.max_new_tokens) {
-        st.done = true;
-        st.pending = -1;
-        res.stopped = stopped;
-        res.decode_ms = ms_since(st.admitted);
-        release_slot(st);
-        ++finished;
-      } else {
-        st.pending = tok;
-      }
-    }
-    if (hooks_.progress && (finished == total || ms_since(last_report) >= 100.0)) {
-      hooks_.progress({finished, total, stats_.generated_tokens});
+    stats_.decode_rows += static_cast<int64_t>(plan.decode.size());
+    if (hooks_.progress && (finished_ == total_ || ms_since(last_report) >= 100.0)) {
+      hooks_.progress({finished_, total_, stats_.generated_tokens});
       last_report = Clock::now();
     }
   }
+  if (check_) check_blocks();
   stats_.wall_ms = ms_since(t_start);
   stats_.cuda_kernels = fast_;
+  stats_.peak_blocks = bm_->peak_used();
+  stats_.blocks_in_use_end = bm_->used_blocks();
   if (step_) stats_.graphs = step_->graphs_captured();
   if (profile_)
     std::fprintf(stderr, "gtr generate profile (ms): decode forward %.1f (host enqueue %.1f), lm_head %.1f, sampler %.1f, copy %.1f; prefill %.1f; steps %lld\n",

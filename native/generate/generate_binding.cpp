@@ -78,6 +78,44 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.prefill_tokens = opt_int(o, "prefillTokens", 8192, 1);
   Napi::Value rl = o.Get("returnLogits");
   g.return_logits = rl.IsBoolean() && rl.As<Napi::Boolean>().Value();
+  g.block_size = opt_int(o, "blockSize", 32, 1);
+  const double gib = opt_number(o, "kvCacheGib", 0.0);
+  if (gib < 0) throw std::invalid_argument("generate: option kvCacheGib must be >= 0 (0 = as much as the call can use)");
+  g.kv_cache_bytes = gib * 1073741824.0;
+  g.kv_cache_blocks = opt_int(o, "kvCacheBlocks", 0, 0);
+  g.preempt_every = opt_int(o, "preemptEvery", 0, 0);
+  Napi::Value cb = o.Get("checkBlocks");
+  g.check_blocks = cb.IsBoolean() && cb.As<Napi::Boolean>().Value();
+  Napi::Value ss = o.Get("stopStrings");
+  if (!ss.IsUndefined() && !ss.IsNull()) {
+    if (!ss.IsArray()) throw std::invalid_argument("generate: option stopStrings must be an array of strings");
+    Napi::Array a = ss.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsString() || e.As<Napi::String>().Utf8Value().empty())
+        throw std::invalid_argument("generate: stopStrings[" + std::to_string(i) + "] must be a non-empty string");
+      g.stop_strings.push_back(e.As<Napi::String>().Utf8Value());
+    }
+  }
+  if (!g.stop_strings.empty()) {
+    // tokenBytes: { bytes: Uint8Array, offsets: Int32Array [vocab + 1] }: token id i is
+    // bytes[offsets[i], offsets[i + 1]) (ids past the tokenizer's vocabulary: empty).
+    Napi::Value tb = o.Get("tokenBytes");
+    if (!tb.IsObject()) throw std::invalid_argument("generate: stopStrings need tokenBytes {bytes, offsets}");
+    Napi::Value bytes = tb.As<Napi::Object>().Get("bytes");
+    if (!bytes.IsTypedArray() || bytes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw std::invalid_argument("generate: tokenBytes.bytes must be a Uint8Array");
+    Napi::Uint8Array b = bytes.As<Napi::Uint8Array>();
+    std::vector<int32_t> off = to_int_vector(tb.As<Napi::Object>().Get("offsets"), "tokenBytes.offsets");
+    if (off.empty() || off.front() != 0 || static_cast<size_t>(off.back()) != b.ElementLength())
+      throw std::invalid_argument("generate: tokenBytes.offsets must start at 0 and end at bytes.length");
+    auto table = std::make_shared<std::vector<std::string>>(static_cast<size_t>(vocab));
+    for (size_t i = 0; i + 1 < off.size() && i < static_cast<size_t>(vocab); ++i) {
+      if (off[i + 1] < off[i]) throw std::invalid_argument("generate: tokenBytes.offsets must not decrease");
+      (*table)[i].assign(reinterpret_cast<const char*>(b.Data()) + off[i], static_cast<size_t>(off[i + 1] - off[i]));
+    }
+    g.token_bytes = table;
+  }
   Napi::Value st = o.Get("stopTokenIds");
   if (!st.IsUndefined() && !st.IsNull()) {
     for (int32_t id : to_int_vector(st, "stopTokenIds")) {
@@ -150,6 +188,8 @@ class GenerateWorker : public Napi::AsyncProgressWorker<GenerateProgress> {
         o.Set("tokens", toks);
         o.Set("logprobs", lps);
         o.Set("finishReason", r.stopped ? "stop" : "length");
+        if (r.stop_offset >= 0) o.Set("stopOffset", Napi::Number::New(env, static_cast<double>(r.stop_offset)));
+        o.Set("preemptions", Napi::Number::New(env, static_cast<double>(r.preemptions)));
         Napi::Object t = Napi::Object::New(env);
         t.Set("prefillMs", r.prefill_ms);
         t.Set("decodeMs", r.decode_ms);
@@ -178,6 +218,15 @@ class GenerateWorker : public Napi::AsyncProgressWorker<GenerateProgress> {
     stats.Set("cudaKernels", Napi::Boolean::New(env, st.cuda_kernels));
     stats.Set("graphSteps", Napi::Number::New(env, static_cast<double>(st.graph_steps)));
     stats.Set("graphs", Napi::Number::New(env, static_cast<double>(st.graphs)));
+    auto num = [&](const char* k, int64_t v) { stats.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+    num("kvBlocks", st.kv_blocks);
+    num("blockSize", st.block_size);
+    num("kvBytes", st.kv_bytes);
+    num("peakBlocks", st.peak_blocks);
+    num("blocksInUseEnd", st.blocks_in_use_end);
+    num("preemptions", st.preemptions);
+    num("resumePrefills", st.resume_prefills);
+    stats.Set("meanRunning", st.steps > 0 ? static_cast<double>(st.decode_rows) / static_cast<double>(st.steps) : 0.0);
     Napi::Object res = Napi::Object::New(env);
     res.Set("rollouts", groups);
     res.Set("stats", stats);

@@ -19,6 +19,16 @@ uint32_t sequence_uniform24(uint64_t seed, int64_t prompt, int64_t sample, int64
   return static_cast<uint32_t>(h >> 40);
 }
 
+std::pair<at::Tensor, at::Tensor> top_mass(const at::Tensor& w, double fraction) {
+  const int64_t V = w.size(1);
+  at::Tensor total = w.sum(-1);
+  for (int64_t k = std::min<int64_t>(V, 64);; k = std::min<int64_t>(V, k * 4)) {
+    auto top = w.topk(k, -1, /*largest=*/true, /*sorted=*/true);
+    if (k == V || (std::get<0>(top).sum(-1) >= total * fraction).all().item<bool>())
+      return {std::get<0>(top), std::get<1>(top)};
+  }
+}
+
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -40,13 +50,20 @@ Warped warp(const at::Tensor& logits, const SamplerOptions& o) {
   const bool use_min = o.min_p > 0.0;
   Warped w;
   if (use_p) {
-    auto sorted = s.sort(/*dim=*/-1, /*descending=*/true);
-    at::Tensor sv = std::get<0>(sorted);
-    w.sorted_idx = std::get<1>(sorted);
-    if (use_k) sv = sv.masked_fill(sv < sv.narrow(1, o.top_k - 1, 1), kNegInf);
-    // Ascending cumulative probability (transformers sorts ascending) at each descending position.
-    at::Tensor cum_asc = sv.softmax(-1).flip(-1).cumsum(-1).flip(-1);
-    at::Tensor drop = cum_asc <= (1.0 - o.top_p);
+    if (use_k) {
+      at::Tensor kth = std::get<0>(s.topk(o.top_k, -1, /*largest=*/true, /*sorted=*/true)).narrow(1, o.top_k - 1, 1);
+      s = s.masked_fill(s < kth, kNegInf);
+    }
+    // Only the candidates that hold top_p of the mass are sorted (top_mass); every other token is
+    // dropped by the rule below anyway. transformers drops a token when the ascending cumulative
+    // probability up to and including it is <= 1 - top_p, i.e. when the mass of the tokens before
+    // it in descending order is >= top_p.
+    at::Tensor p = s.softmax(-1);
+    auto cand = top_mass(p, o.top_p);
+    at::Tensor pv = std::get<0>(cand);
+    w.sorted_idx = std::get<1>(cand);
+    at::Tensor sv = s.gather(1, w.sorted_idx);
+    at::Tensor drop = (pv.cumsum(-1) - pv) >= o.top_p;
     drop.select(1, 0).fill_(false);  // min_tokens_to_keep = 1: the top token stays
     sv = sv.masked_fill(drop, kNegInf);
     if (use_min) {
@@ -97,7 +114,7 @@ at::Tensor kept_mask(const at::Tensor& logits, const SamplerOptions& o) {
   Warped w = warp(logits, o);
   at::Tensor keep = w.scores > kNegInf;
   if (!w.sorted_idx.defined()) return keep;
-  return at::zeros_like(keep).scatter(1, w.sorted_idx, keep);
+  return at::zeros(logits.sizes(), keep.options()).scatter(1, w.sorted_idx, keep);
 }
 
 }  // namespace gtr

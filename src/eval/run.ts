@@ -23,6 +23,8 @@ export interface EvalRunSettings {
   maxNewTokens: number;
   seed: number;
   stopTokenIds: number[];
+  /** Rollout KV cache budget in GiB (0 / absent = each call sized to its worst case). */
+  kvCacheGib?: number;
   dataDir?: string | null;
   graderTimeoutMs?: number;
   modelName: string;
@@ -82,6 +84,7 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
       generate: async (texts, n) => {
         const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
           n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
+          kvCacheGib: s.kvCacheGib,
         }, s.signal);
         return out.map((group) => group.map((r) => ({ text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason })));
       },

@@ -56,9 +56,12 @@ export const RolloutSchema = z
     top_p: z.number().gt(0).max(1).default(1.0).describe('Nucleus sampling mass; 1 = off'),
     top_k: nonNegInt().default(0).describe('Keep only the k most likely tokens; 0 = off'),
     min_p: prob().default(0).describe('Drop tokens with probability below min_p x the top probability; 0 = off'),
-    stop: z.array(z.string().min(1)).default([]).describe('Stop strings (the response ends after the first match; EOS always stops)'),
+    stop: z.array(z.string().min(1)).default([]).describe('Stop strings: the response ends at the token completing the first match, and is graded without the stop string (EOS always stops)'),
     stop_token_ids: z.array(nonNegInt()).default([]).describe('Extra stop token ids besides the tokenizer EOS'),
     seed: z.number().int().default(0).describe('Sampling seed (per-step seeds are derived from it and the step)'),
+    kv_cache_gib: z.number().min(0).nullable().default(null).describe('KV cache budget of the rollout in GiB (the paged block pool); null = on CUDA, the memory free after the model and the trainer state less a margin, on CPU each call sized to hold every sequence at full length. Too small a budget preempts and recomputes sequences; below the longest sequence it is an error'),
+    block_size: z.number().int().refine((v) => v >= 1 && v <= 1024 && (v & (v - 1)) === 0, 'must be a power of two in [1, 1024]').default(32).describe('Tokens per KV cache block (a power of two)'),
+    max_num_seqs: posInt().default(256).describe('Sequences decoding at once at most (the rollout batch; vLLM max_num_seqs)'),
   })
   .describe('Response sampling');
 

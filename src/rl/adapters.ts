@@ -4,18 +4,25 @@
  */
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
-import { generate } from '../rollout/index.js';
+import { generateWithStats } from '../rollout/index.js';
 import { Trainer } from '../train/trainer.js';
 import type { LossConfig } from '../train/loss-config.js';
-import type { LossSettings, RolloutEngine, StepMetrics, TrainerEngine } from './engines.js';
+import type { LossSettings, RolloutEngine, RolloutStats, StepMetrics, TrainerEngine } from './engines.js';
 
-/** The native rollout engine for a policy. */
+/** The native rollout engine for a policy (paged KV cache; its last call's statistics kept). */
 export function rolloutEngine(policy: Policy): RolloutEngine {
+  let last: RolloutStats | undefined;
   return {
-    generate: (prompts, r, signal) => generate(policy, prompts, {
-      n: r.n, maxNewTokens: r.maxNewTokens, temperature: r.temperature, topP: r.topP, topK: r.topK, minP: r.minP,
-      stopTokenIds: r.stopTokenIds, seed: r.seed, signal,
-    }),
+    generate: async (prompts, r, signal) => {
+      const { rollouts, stats } = await generateWithStats(policy, prompts, {
+        n: r.n, maxNewTokens: r.maxNewTokens, temperature: r.temperature, topP: r.topP, topK: r.topK, minP: r.minP,
+        stopTokenIds: r.stopTokenIds, seed: r.seed, signal, stopStrings: r.stopStrings, tokenBytes: r.tokenBytes,
+        kvCacheGib: r.kvCacheGib, blockSize: r.blockSize, maxBatchSize: r.maxNumSeqs,
+      });
+      last = stats;
+      return rollouts;
+    },
+    lastStats: () => last,
   };
 }
 

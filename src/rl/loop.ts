@@ -25,8 +25,9 @@ import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import type { RolloutEngine, TrainerEngine, LossSettings } from './engines.js';
-import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
+import { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/kv-budget.js';
+import type { RolloutEngine, RolloutStats, TrainerEngine, LossSettings } from './engines.js';
+import { renderPrompt, rolloutMetrics, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
 import { openRun, type OpenedRun } from './resume.js';
 import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
 import { RunObservers } from './run-observers.js';
@@ -90,7 +91,6 @@ function resolveDevice(d: string): string {
  */
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  if (recipe.rollout.stop.length > 0) throw new Error('rollout.stop: stop strings are not supported yet; use rollout.stop_token_ids');
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
   // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
   const evalBenchmarks = recipe.eval.every_steps > 0
@@ -114,6 +114,9 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const policy = await Policy.load(modelDir, { device, dtype });
   const loss = lossSettings(recipe);
   const reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
+  // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
+  const kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
+  log(kv.describe);
   const { rollout, trainer } = opts.engines(policy, reference, recipe);
   let state: LoopState | undefined;
   if (resumeFrom) {
@@ -211,11 +214,14 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       const request = {
         n: G, maxNewTokens: recipe.rollout.max_new_tokens, temperature: recipe.rollout.temperature, topP: recipe.rollout.top_p,
         topK: recipe.rollout.top_k, minP: recipe.rollout.min_p, stopTokenIds, seed: mixSeeds(recipe.rollout.seed, step),
+        stopStrings: recipe.rollout.stop, tokenBytes: recipe.rollout.stop.length > 0 ? tokenizer.tokenBytes() : undefined,
+        kvCacheGib: kv.gib, blockSize: recipe.rollout.block_size, maxNumSeqs: recipe.rollout.max_num_seqs,
       };
       const rewards = { overlong: { enabled: recipe.reward.overlong.enabled, bufferTokens: recipe.reward.overlong.buffer_tokens, penalty: recipe.reward.overlong.penalty }, maxNewTokens: recipe.rollout.max_new_tokens };
       const ds = recipe.algorithm.dynamic_sampling;
       let groups: Group[] = [];
       let generateMs = 0, rewardMs = 0, rounds = 0;
+      const rolloutStats: RolloutStats[] = [];
       const kept: Group[] = [];
       let samples: ReturnType<typeof toTrainSamples>['samples'] = [];
       try {
@@ -224,6 +230,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
           const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - kept.length;
           const r = await sampleAndGrade(nextPrompts(want), rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal, (p) => opts.onPhase?.(p, step));
           generateMs += r.generateMs;
+          if (r.rolloutStats) rolloutStats.push(r.rolloutStats);
           rewardMs += r.rewardMs;
           groups = groups.concat(r.groups);
           const ts = toTrainSamples(r.groups, recipe.algorithm.advantage, ds.enabled);
@@ -262,6 +269,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         [M.batchPrompts]: groups.length, [M.batchKeptGroups]: kept.length, [M.batchSamples]: samples.length, [M.batchRolloutRounds]: rounds,
         [M.batchSkippedLongPrompts]: skippedPrompts,
         [M.rolloutLogprobDiff]: upd?.logprobGap ?? 0,
+        ...rolloutMetrics(rolloutStats),
         [M.timeGen]: generateMs / 1000, [M.timeReward]: rewardMs / 1000,
         [M.timeOldLogProb]: (upd?.oldLogprobMs ?? 0) / 1000, [M.timeSnapshotLogProb]: (upd?.snapshotMs ?? 0) / 1000, [M.timeUpdateActor]: (upd?.updateMs ?? 0) / 1000,
         [M.timeStep]: (performance.now() - t0) / 1000,

@@ -9,7 +9,9 @@ import type { GradeResult, GraderPool } from '../grading/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { computeAdvantages, dynamicSamplingFilter, overlongPenalty } from './advantages.js';
 import type { TrainSample } from './batch.js';
-import type { GenerateRequest, RolloutEngine } from './engines.js';
+import { cutAtStop } from '../rollout/index.js';
+import { M } from './metric-names.js';
+import type { GenerateRequest, RolloutEngine, RolloutStats } from './engines.js';
 
 /** A prompt ready for the engine. */
 export interface PromptItem {
@@ -77,14 +79,20 @@ export interface RewardSettings {
 export async function sampleAndGrade(
   items: PromptItem[], engine: RolloutEngine, tokenizer: Tokenizer, grader: GraderPool,
   request: GenerateRequest, rewards: RewardSettings, signal?: AbortSignal, onPhase?: (phase: 'generate' | 'grade') => void,
-): Promise<{ groups: Group[]; generateMs: number; rewardMs: number }> {
+): Promise<{ groups: Group[]; generateMs: number; rewardMs: number; rolloutStats?: RolloutStats }> {
   onPhase?.('generate');
   let t = performance.now();
   const out = await engine.generate(items.map((p) => p.tokens), request, signal);
+  const rolloutStats = engine.lastStats?.();
   const generateMs = performance.now() - t;
   onPhase?.('grade');
   t = performance.now();
-  const flat = items.flatMap((p, i) => out[i].map((r) => ({ p, r, text: decodeResponse(tokenizer, r.tokens) })));
+  // A response that ended on a stop string is graded without it (vLLM's default output text).
+  const textOf = (r: { tokens: Int32Array; finishReason: string }) => {
+    const text = decodeResponse(tokenizer, r.tokens);
+    return r.finishReason === 'stop' && request.stopStrings?.length ? cutAtStop(text, request.stopStrings) : text;
+  };
+  const flat = items.flatMap((p, i) => out[i].map((r) => ({ p, r, text: textOf(r) })));
   const grades = await grader.grade(flat.map((f) => ({ response: f.text, row: graderRow(f.p.row), prompt: f.p.text })));
   const groups: Group[] = items.map((prompt) => ({ prompt, responses: [] }));
   flat.forEach((f, k) => {
@@ -96,7 +104,27 @@ export async function sampleAndGrade(
       reward: grades[k].score + shaping, grade: grades[k],
     });
   });
-  return { groups, generateMs, rewardMs: performance.now() - t };
+  return { groups, generateMs, rewardMs: performance.now() - t, rolloutStats };
+}
+
+/**
+ * The rollout engine's KV statistics as step metrics (summed or maxed over the step's rollout
+ * rounds): pool size and peak in GiB, blocks left in use at the end (0 unless a leak), preemptions,
+ * prompt prefills, mean running sequences.
+ */
+export function rolloutMetrics(stats: RolloutStats[]): Record<string, number> {
+  if (stats.length === 0) return {};
+  const GiB = 2 ** 30;
+  const max = (f: (s: RolloutStats) => number) => Math.max(...stats.map(f));
+  const sum = (f: (s: RolloutStats) => number) => stats.reduce((a, s) => a + f(s), 0);
+  return {
+    [M.rolloutKvCacheGib]: max((s) => s.kvBytes) / GiB,
+    [M.rolloutKvPeakGib]: max((s) => (s.peakBlocks * s.kvBytes) / Math.max(s.kvBlocks + 1, 1)) / GiB,
+    [M.rolloutKvBlocksInUseEnd]: max((s) => s.blocksInUseEnd),
+    [M.rolloutPreemptions]: sum((s) => s.preemptions),
+    [M.rolloutPromptPrefills]: sum((s) => s.promptPrefills),
+    [M.rolloutMeanRunning]: sum((s) => s.meanRunning * s.wallMs) / Math.max(sum((s) => s.wallMs), 1e-9),
+  };
 }
 
 /**

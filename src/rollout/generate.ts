@@ -50,8 +50,30 @@ export interface GenerateOptions {
   stopTokenIds?: ArrayLike<number>;
   /** Integer in [0, 2^53). Default 0. */
   seed?: number;
-  /** Concurrent sequences (KV-cache slots). Default min(prompts x n, 256). */
+  /** Running sequences at most (block-table rows). Default min(prompts x n, 256). */
   maxBatchSize?: number;
+  /** Tokens per KV block, a power of two in [1, 1024]. Default 32. */
+  blockSize?: number;
+  /**
+   * KV cache budget in GiB: the size of the call's block pool. 0 / absent = what the call can use
+   * at most (every sequence at full length). A smaller budget preempts and recomputes sequences
+   * when blocks run out; too small for the longest sequence is an error naming the minimum.
+   */
+  kvCacheGib?: number;
+  /** KV pool size in blocks (overrides kvCacheGib; tests and benchmarks). */
+  kvCacheBlocks?: number;
+  /**
+   * Stop strings: a sample stops (finishReason 'stop') at the token that completes the first
+   * match in its generated text; needs `tokenBytes` (Tokenizer.tokenBytes()). Cut the text with
+   * {@link cutAtStop}.
+   */
+  stopStrings?: string[];
+  /** The byte string of every token id (Tokenizer.tokenBytes()); needed by stopStrings. */
+  tokenBytes?: { bytes: Uint8Array; offsets: Int32Array };
+  /** Debug: check the KV block allocator's invariants every step. */
+  checkBlocks?: boolean;
+  /** Test hook: preempt one running sequence every k decode steps. */
+  preemptEvery?: number;
   /** Token budget of one packed prefill pass. Default 8192. */
   prefillTokens?: number;
   /** Debug: also return each step's raw float32 logits ([tokens x vocab] per sample). Small models only. */
@@ -93,6 +115,19 @@ export function toPromptArrays(prompts: ReadonlyArray<ArrayLike<number>>): Int32
 }
 
 /**
+ * A response text cut before the first occurrence of any stop string (vLLM's default,
+ * include_stop_str_in_output = false); the text unchanged when none occurs.
+ */
+export function cutAtStop(text: string, stopStrings: readonly string[]): string {
+  let cut = -1;
+  for (const s of stopStrings) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+  }
+  return cut < 0 ? text : text.slice(0, cut);
+}
+
+/**
  * Samples `n` continuations of every prompt; returns them with the engine's statistics.
  * @param prompts token ids, any lengths (each non-empty)
  * @returns rollouts[prompt][sample] and stats (wall / prefill / decode ms, steps, tokens, slots)
@@ -108,6 +143,7 @@ export async function generateWithStats(
   const { onProgress, signal, stopTokenIds, ...rest } = options;
   if (signal?.aborted) throw new Error('generation cancelled');
   const nativeOptions: NativeGenerateOptions = { ...rest };
+  if (rest.stopStrings?.length && !rest.tokenBytes) throw new Error('generate: stopStrings need tokenBytes (Tokenizer.tokenBytes())');
   if (stopTokenIds !== undefined) nativeOptions.stopTokenIds = Int32Array.from(stopTokenIds);
   const progress = onProgress
     ? (p: GenerateProgress) => {

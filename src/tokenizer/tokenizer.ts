@@ -88,6 +88,8 @@ export class Tokenizer {
 
   private readonly hf: HfTokenizer;
   private readonly specialIds: Set<number>;
+  private readonly byteLevel: boolean;
+  private tokenBytesCache: { bytes: Uint8Array; offsets: Int32Array } | undefined;
 
   /**
    * Builds a tokenizer from already-parsed JSON.
@@ -112,6 +114,10 @@ export class Tokenizer {
     let maxId = -1;
     for (const id of vocab.values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
+    // Byte-level BPE (GPT-2 / Qwen): vocabulary strings spell bytes through the bytes_to_unicode map.
+    const decoder = tokenizerJson.decoder as JsonObject | null | undefined;
+    const decoders = decoder && Array.isArray(decoder.decoders) ? (decoder.decoders as JsonObject[]) : decoder ? [decoder] : [];
+    this.byteLevel = decoders.some((d) => d && d.type === 'ByteLevel');
     this.specialIds = new Set();
     for (const [id, tok] of this.hf.get_added_tokens_decoder()) if (tok.special) this.specialIds.add(id);
 
@@ -192,6 +198,57 @@ export class Tokenizer {
       skip_special_tokens: options.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: false,
     });
+  }
+
+  /**
+   * The bytes each token id stands for, for matching stop strings on generated token ids (the
+   * rollout engine concatenates them): id i is bytes[offsets[i], offsets[i + 1]); ids without a
+   * token (none in the vocabulary) are empty. Byte-level vocabularies are read through GPT-2's
+   * bytes_to_unicode map (openai/gpt-2 encoder.py); added tokens are their UTF-8 content; other
+   * vocabularies use the UTF-8 of the token's decoded text. Computed once per tokenizer.
+   */
+  tokenBytes(): { bytes: Uint8Array; offsets: Int32Array } {
+    if (this.tokenBytesCache) return this.tokenBytesCache;
+    const unicodeToByte = new Map<number, number>();
+    let extra = 0;
+    for (let b = 0; b < 256; b++) {
+      const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+      unicodeToByte.set(printable ? b : 256 + extra++, b);
+    }
+    const byId = new Map<number, string>();
+    for (const [tok, id] of this.hf.get_vocab(true)) byId.set(id, tok);
+    const added = new Map<number, string>();
+    for (const [id, tok] of this.hf.get_added_tokens_decoder()) added.set(id, tok.content);
+    const enc = new TextEncoder();
+    const parts: Uint8Array[] = [];
+    const offsets = new Int32Array(this.vocabSize + 1);
+    let total = 0;
+    for (let id = 0; id < this.vocabSize; id++) {
+      const tok = byId.get(id);
+      let bytes: Uint8Array;
+      if (tok === undefined) bytes = new Uint8Array(0);
+      else if (added.has(id)) bytes = enc.encode(added.get(id)!);
+      else if (this.byteLevel) {
+        const out: number[] = [];
+        for (const ch of tok) {
+          const b = unicodeToByte.get(ch.codePointAt(0)!);
+          if (b === undefined) out.push(...enc.encode(ch));
+          else out.push(b);
+        }
+        bytes = Uint8Array.from(out);
+      } else bytes = enc.encode(this.hf.decode([id], { skip_special_tokens: false }));
+      parts.push(bytes);
+      total += bytes.length;
+      offsets[id + 1] = total;
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    this.tokenBytesCache = { bytes: all, offsets };
+    return this.tokenBytesCache;
   }
 
   /** Id of a token string (e.g. '<|im_end|>', '<think>'), or undefined when not in the vocabulary. */

@@ -11,6 +11,7 @@ import { runEvaluation } from '../../eval/run.js';
 import { loadEvalReport } from '../../eval/schema.js';
 import { reportToMarkdown, writeEvalOutputs } from '../../eval/writers.js';
 import { Policy } from '../../policy.js';
+import { resolveKvBudget } from '../../rollout/index.js';
 import { rolloutEngine } from '../../rl/adapters.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { parseDTypeFlag } from './init-model.js';
@@ -48,13 +49,17 @@ export function register(program: Command): void {
     .option('--device <device>', 'cpu | cuda | cuda:N (default: cuda when available)')
     .option('--dtype <dtype>', 'fp32 | bf16')
     .option('--out <dir>', 'output directory (report.json, report.md, per-problem JSONL)')
+    .option('--kv-cache-gib <gib>', 'rollout KV cache budget in GiB (default: on CUDA the free memory less a margin)', num('--kv-cache-gib', 0))
     .action(async (o) => {
       if (!o.model) throw new Error('gtr eval: --model is required');
       if (!o.out) throw new Error('gtr eval: --out is required');
       const tokenizer = await Tokenizer.fromDir(o.model);
       const policy = await Policy.load(o.model, { device: o.device ?? 'cpu', dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
       try {
+        const kv = resolveKvBudget(o.kvCacheGib, o.device ?? 'cpu', 0, '--kv-cache-gib');
+        console.error(kv.describe);
         const report = await runEvaluation(rolloutEngine(policy), tokenizer, {
+          kvCacheGib: kv.gib,
           benchmarks: o.benchmarks, n: o.n, k: o.k, limit: o.limit ?? null,
           rendering: { template: o.template, chat: !!o.chat, enableThinking: false },
           temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens, seed: o.seed,

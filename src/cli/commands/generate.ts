@@ -13,7 +13,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { Policy } from '../../policy.js';
-import { generateWithStats } from '../../rollout/index.js';
+import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
 import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
 import { parseDTypeFlag } from './init-model.js';
 
@@ -31,6 +31,9 @@ interface GenerateFlags {
   minP?: string;
   seed: string;
   maxBatchSize?: string;
+  kvCacheGib?: string;
+  blockSize?: string;
+  stopString: string[];
   stop: boolean;
   device: string;
   dtype?: string;
@@ -86,7 +89,11 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)')
     .option('--min-p <p>', 'min-p threshold in [0, 1]')
     .option('--seed <s>', 'random seed', '0')
-    .option('--max-batch-size <n>', 'concurrent sequences (KV-cache slots)')
+    .option('--max-batch-size <n>', 'sequences decoding at once at most')
+    .option('--kv-cache-gib <gib>', 'KV cache budget in GiB (default: on CUDA the free memory less a margin; on CPU what the call needs)')
+    .option('--block-size <n>', 'tokens per KV cache block (a power of two)', '32')
+    .option('--stop-string <s>', 'stop string (repeatable): the completion ends at its first match, cut before it',
+      (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--no-stop', 'do not stop at the tokenizer EOS ids')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--dtype <dtype>', 'compute dtype: fp32 or bf16')
@@ -107,6 +114,9 @@ export function register(program: Command): void {
       });
       const policy = await Policy.load(opts.model, { device: opts.device, dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined });
       try {
+        const kv = resolveKvBudget(num('--kv-cache-gib', opts.kvCacheGib), opts.device, 0, '--kv-cache-gib');
+        if (!opts.json) console.error(kv.describe);
+        const stopStrings = opts.stopString;
         const temperature = num('--temperature', opts.temperature)!;
         const { rollouts, stats } = await generateWithStats(policy, prompts, {
           n: num('--n', opts.n),
@@ -118,14 +128,19 @@ export function register(program: Command): void {
           seed: num('--seed', opts.seed),
           maxBatchSize: num('--max-batch-size', opts.maxBatchSize),
           stopTokenIds: opts.stop ? tokenizer.eosTokenIds : [],
+          kvCacheGib: kv.gib,
+          blockSize: num('--block-size', opts.blockSize),
+          stopStrings,
+          tokenBytes: stopStrings.length > 0 ? tokenizer.tokenBytes() : undefined,
         });
         for (const group of rollouts) {
           for (const r of group) {
-            const text = tokenizer.decode(r.tokens);
+            const decoded = tokenizer.decode(r.tokens);
+            const text = r.finishReason === 'stop' && stopStrings.length > 0 ? cutAtStop(decoded, stopStrings) : decoded;
             if (opts.json) {
               console.log(JSON.stringify({
                 prompt: r.promptIndex, sample: r.sampleIndex, text, tokens: Array.from(r.tokens),
-                logprobs: Array.from(r.logprobs), finishReason: r.finishReason, timings: r.timings,
+                logprobs: Array.from(r.logprobs), finishReason: r.finishReason, timings: r.timings, preemptions: r.preemptions,
               }));
               continue;
             }
@@ -136,9 +151,13 @@ export function register(program: Command): void {
             console.log(`logprobs: ${Array.from(r.logprobs, (x) => x.toFixed(4)).join(' ')}`);
           }
         }
-        if (!opts.json) {
+        if (opts.json) {
+          console.log(JSON.stringify({ stats }));  // the last line: the engine's statistics (KV pool, preemptions, timings)
+        } else {
           const tps = stats.generatedTokens / Math.max(stats.wallMs / 1000, 1e-9);
-          console.error(`${stats.generatedTokens} tokens in ${stats.wallMs.toFixed(0)} ms (${tps.toFixed(1)} tok/s, ${stats.slots} slots, ${stats.steps} steps)`);
+          console.error(`${stats.generatedTokens} tokens in ${stats.wallMs.toFixed(0)} ms (${tps.toFixed(1)} tok/s, ${stats.steps} steps, ` +
+            `${stats.meanRunning.toFixed(1)} running on average); KV pool ${(stats.kvBytes / 2 ** 30).toFixed(3)} GiB ` +
+            `(${stats.kvBlocks} blocks of ${stats.blockSize}), peak ${stats.peakBlocks} blocks, ${stats.preemptions} preemptions`);
         }
       } finally {
         policy.dispose();
