@@ -22,6 +22,8 @@ import { saveResolvedRecipe, type Recipe } from '../recipe/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import type { RolloutEngine, TrainerEngine, LossSettings } from './engines.js';
 import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
+import { checkGrader, graderStepStats } from './grader-health.js';
+import { preflightTraining } from './preflight.js';
 import { RunDir } from './run-dir.js';
 import { updatePolicy } from './update.js';
 
@@ -71,6 +73,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const log = opts.log ?? ((s: string) => console.log(s));
   if (recipe.rollout.stop.length > 0) throw new Error('rollout.stop: stop strings are not supported yet; use rollout.stop_token_ids');
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
+  await preflightTraining(recipe);
   const run = new RunDir(resolve(recipe.run.dir));
   const resumeFrom = opts.resume ? run.latest() : undefined;
   if (opts.resume && !run.holdsRun()) throw new Error(`--resume: ${run.dir} holds no run to resume`);
@@ -102,7 +105,8 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const sampler = state ? PromptSampler.fromState(state.sampler, data.rows.length) : new PromptSampler(data.rows.length, recipe.train.seed);
   const rendering = { template: recipe.data.template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
   const stopTokenIds = [...new Set([...tokenizer.eosTokenIds, ...recipe.rollout.stop_token_ids])];
-  const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms });
+  const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms, isolation: recipe.reward.isolation, maxMemoryMb: recipe.reward.max_memory_mb });
+  await checkGrader(grader, data.rows[0]!).catch(async (e) => { await grader.destroy(); throw e; });
   const G = recipe.rollout.samples_per_prompt;
   let skippedPrompts = 0;
 
@@ -185,6 +189,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         if (opts.signal?.aborted) { interrupted = true; break; }
         throw e;
       }
+      const graderStats = graderStepStats(groups.flatMap((g) => g.responses.map((r) => r.grade)), step, log);
       const upd = samples.length > 0
         ? await updatePolicy(trainer, samples, {
           epochs: recipe.train.epochs_per_step, miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch, tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
@@ -197,7 +202,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         step, kind: 'train',
         'reward/mean': mean(all.map((r) => r.reward)),
         'reward/accuracy': mean(all.map((r) => (r.grade.correct ? 1 : 0))),
-        'reward/timeouts': all.filter((r) => r.grade.timedOut).length,
+        'reward/grader_errors': graderStats.errors, 'reward/grader_timeouts': graderStats.timeouts,
         'response/length_mean': mean(all.map((r) => r.tokens.length)),
         'response/clip_fraction': mean(all.map((r) => (r.finishReason === 'length' ? 1 : 0))),
         'batch/prompts': groups.length, 'batch/kept_groups': kept.length, 'batch/samples': samples.length, 'batch/rollout_rounds': rounds,

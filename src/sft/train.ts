@@ -18,6 +18,7 @@
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../data/load.js';
+import { preflightInputs } from '../rl/preflight.js';
 import { PromptSampler } from '../data/sampler.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
@@ -61,6 +62,7 @@ export const SFT_LOSS = { name: 'grpo', clipLow: 0.2, clipHigh: 0.28, aggregatio
 export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<SftSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
   const t0 = performance.now();
+  preflightInputs(recipe);
   const run = new RunDir(resolve(recipe.run.dir));
   run.startFresh();
   saveResolvedRecipe(recipe, run.dir);

@@ -1,0 +1,27 @@
+/**
+ * The child-process side of `isolation: 'process'` (see process-lanes.ts): a forked Node process
+ * that grades one task per IPC message with the same code as a worker thread (./worker.ts). A
+ * grader that calls process.exit, crashes the runtime or runs out of memory ends only this process.
+ *
+ * Protocol: parent -> child `{ id, task }`; child -> parent `{ id, started: true }` when the task
+ * starts, then `{ id, result }` or `{ id, error }`.
+ */
+import gradeTask, { type GradeTask } from './worker.js';
+
+/** A task as it crosses the IPC channel (no MessagePort). */
+export interface ProcessTaskMessage {
+  id: number;
+  task: Omit<GradeTask, 'startPort'>;
+}
+
+if (!process.send) throw new Error('process-worker: must be started with child_process.fork');
+
+process.on('message', (msg: ProcessTaskMessage) => {
+  process.send!({ id: msg.id, started: true });
+  gradeTask(msg.task).then(
+    (result) => process.send!({ id: msg.id, result }),
+    (err: unknown) => process.send!({ id: msg.id, error: (err as Error)?.message ?? String(err) }),
+  );
+});
+// Tell the parent the module graph (compute engine, tsx) is loaded.
+process.send({ ready: true });
