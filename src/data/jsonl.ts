@@ -30,7 +30,7 @@ export function assertUsable(file: string, result: ReadResult): ReadResult {
  * Decodes a file's bytes as UTF-8, strictly: a byte sequence that is not UTF-8 (a Latin-1 export,
  * a binary file) is an error naming the file and its first bad line, not U+FFFD replacements in
  * problems and gold answers. A leading BOM is dropped.
- * @throws Error `<file>:<line>: not valid UTF-8 (byte 0xNN at column C)`.
+ * @throws Error `<file>:<line>: not valid UTF-8 (byte 0xNN at byte N of the line); ...`.
  */
 export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
   try {
@@ -44,15 +44,7 @@ export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
         new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, i));
       } catch {
         const seg = bytes.subarray(start, i);
-        let col = 0;
-        while (col < seg.length) {
-          try {
-            new TextDecoder('utf-8', { fatal: true }).decode(seg.subarray(0, col + 1), { stream: true });
-            col++;
-          } catch {
-            break;
-          }
-        }
+        const col = firstBadByte(seg);
         const byte = seg[col] ?? 0;
         throw new Error(`${file}:${line}: not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')} at byte ${col + 1} of the line); re-encode the file as UTF-8`);
       }
@@ -61,6 +53,28 @@ export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
     }
     throw new Error(`${file}: not valid UTF-8; re-encode the file as UTF-8`);
   }
+}
+
+/**
+ * Index of the first byte of the first invalid UTF-8 sequence in `seg` (which holds one): fed byte
+ * by byte to a streaming fatal decoder, the failure shows at the byte that breaks the sequence; an
+ * unfinished multi-byte sequence before it is where the bad sequence started.
+ */
+function firstBadByte(seg: Uint8Array): number {
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let e = 0;
+  for (; e < seg.length; e++) {
+    try {
+      dec.decode(seg.subarray(e, e + 1), { stream: true });
+    } catch {
+      break;
+    }
+  }
+  let j = e - 1;
+  while (j >= 0 && (seg[j]! & 0xc0) === 0x80) j--;
+  if (j < 0 || seg[j]! < 0xc0) return e;
+  const len = seg[j]! >= 0xf0 ? 4 : seg[j]! >= 0xe0 ? 3 : 2;
+  return j + len > e ? j : e;
 }
 
 /**

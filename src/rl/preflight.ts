@@ -48,7 +48,7 @@ export async function preflightTraining(recipe: Recipe): Promise<void> {
   const limit = join(recipe.model.path, 'config.json');
   const maxPos = config.native.maxPositionEmbeddings;
   checkContextLength(recipe.data.max_prompt_tokens, recipe.rollout.max_new_tokens, maxPos, {
-    prompt: `data.max_prompt_tokens (a prompt of up to ${recipe.data.max_prompt_tokens} tokens)`, maxNewTokens: 'rollout.max_new_tokens', limit,
+    prompt: `data.max_prompt_tokens`, maxNewTokens: 'rollout.max_new_tokens', limit,
   });
   if (recipe.eval.every_steps > 0) checkContextLength(0, recipe.eval.max_new_tokens, maxPos, { prompt: '', maxNewTokens: 'eval.max_new_tokens', limit });
 }
