@@ -16,7 +16,7 @@ beforeAll(async () => {
   await gtr(['init-model', '--config', 'tiny', '--seed', '1', '--out', model]);
 }, 120_000);
 
-/** Runs the CLI expecting failure; returns stderr. */
+// fails(args): runs the CLI expecting exit 1 and returns its stderr.
 async function fails(args: string[]): Promise<string> {
   const r = await gtr(args).then(() => null, (e: { code: number; stderr: string }) => e);
   expect(r, `gtr ${args.join(' ')} should fail`).not.toBeNull();

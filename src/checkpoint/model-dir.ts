@@ -27,7 +27,8 @@ export function checkModelDir(dir: string, what: string, options: { tokenizerOnl
   } catch {
     if (looksLikeHubId(dir)) {
       throw new Error(`${what}: model directory not found: ${abs}. "${dir}" looks like a Hugging Face hub id, but ${what} must be a local directory (gtr downloads no models); `
-        + `fetch it first, e.g. \`hf download ${dir} --local-dir models/${dir.split('/')[1]}\` (or huggingface-cli download), and give that directory`);
+        + `fetch it first, e.g. \`hf download ${dir} --local-dir models/${dir.split('/')[1]}\`, or into the HF cache with `
+        + `\`node -e "import('@huggingface/hub').then(async (h) => console.log(await h.snapshotDownload({repo: '${dir}'})))"\` (prints the directory), and give that directory`);
     }
     throw new Error(`${what}: model directory not found: ${abs}`);
   }

@@ -27,8 +27,8 @@ const prob = () => z.number().min(0).max(1);
 
 export const ModelSchema = z
   .strictObject({
-    path: z.string().min(1).default('Qwen/Qwen3-1.7B-Base').describe('Model directory (HF layout: config.json, *.safetensors, tokenizer files) or hub id; relative paths are resolved against the working directory'),
-    tokenizer: z.string().min(1).nullable().default(null).describe('Tokenizer directory or hub id; null = same as model.path'),
+    path: z.string().min(1).default('Qwen/Qwen3-1.7B-Base').describe('Local model directory (HF layout: config.json, *.safetensors, tokenizer files), resolved against the working directory; nothing is downloaded: fetch a hub model first, e.g. `hf download Qwen/Qwen3-1.7B-Base --local-dir Qwen/Qwen3-1.7B-Base`'),
+    tokenizer: z.string().min(1).nullable().default(null).describe('Local tokenizer directory (tokenizer.json, tokenizer_config.json); null = same as model.path'),
     dtype: z.enum(['float32', 'bfloat16', 'float16']).default('bfloat16').describe('Parameter/compute dtype (optimizer state is float32 regardless)'),
     device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:N').default('auto').describe('auto | cpu | cuda | cuda:N; auto = cuda when available, else cpu'),
     chat_template: z.boolean().default(false).describe('Render prompts through the tokenizer chat template (instruct models); false = raw prompt text (base models)'),
