@@ -23,5 +23,7 @@ process.on('message', (msg: ProcessTaskMessage) => {
     (err: unknown) => process.send!({ id: msg.id, error: (err as Error)?.message ?? String(err) }),
   );
 });
+// A parent that died (SIGKILL, crash) closes the channel: exit rather than linger as an orphan.
+process.on('disconnect', () => process.exit(0));
 // Tell the parent the module graph (compute engine, tsx) is loaded.
 process.send({ ready: true });

@@ -18,8 +18,8 @@ export interface GraderStepStats {
 /**
  * Loads the recipe's grader in a worker and grades one probe: `row`'s own gold answer written as
  * `\boxed{answer}` / `Answer: answer`. Throws `reward.grader: <the grader's error>` when the module
- * cannot load, or the probe call throws, returns something that is not a score, times out or kills
- * its worker; the probe's verdict itself (right or wrong) does not matter.
+ * cannot load, or the probe call throws, returns something that is not a score or kills its worker;
+ * the probe's verdict itself (right or wrong) and a probe timeout do not matter.
  */
 export async function checkGrader(pool: GraderPool, row: DatasetRow): Promise<void> {
   try {
@@ -29,7 +29,9 @@ export async function checkGrader(pool: GraderPool, row: DatasetRow): Promise<vo
   }
   const probe = `The answer is $\\boxed{${row.answer}}$.\nAnswer: ${row.answer}`;
   const [r] = await pool.grade([{ response: probe, row: graderRow(row), prompt: row.problem }]);
-  if (r!.error !== undefined) {
+  // A probe that only timed out is let through: a slow answer (symbolic, huge) is not a broken grader,
+  // and a grader that always hangs is caught by the first step's all-failed check.
+  if (r!.error !== undefined && r!.timedOut !== true) {
     throw new Error(`reward.grader: failed on a probe (row "${row.id}" with its own answer): ${r!.error}`);
   }
 }
