@@ -1,10 +1,13 @@
 // Issue 19 items 7, 8, 14: bad custom graders are found before training, counted per step, and
 // contained (heap cap for worker threads; child processes for graders that kill their process).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraderPool } from '../src/grading/index.js';
 import { checkGrader, graderStepStats } from '../src/rl/grader-health.js';
 import type { GradeResult } from '../src/grading/index.js';
+import { cliPath } from './helpers/paths.js';
 
 const bad = (f: string) => fileURLToPath(new URL(`./fixtures/bad-input/graders/${f}`, import.meta.url));
 const CUSTOM = fileURLToPath(new URL('./fixtures/grader/custom-graders.ts', import.meta.url));
@@ -110,4 +113,29 @@ describe('worker memory cap and process isolation', () => {
     const missing = makePool({ grader: { module: bad('missing.mjs') }, threads: 1, isolation: 'process' });
     await expect(missing.check()).rejects.toThrow(/cannot load module/);
   }, 120_000);
+});
+
+describe('grader child processes do not outlive the trainer', () => {
+  /** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
+  const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const childrenOf = (pid: number) => (readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+
+  it('a child stuck in a hung grader dies within seconds of its parent being SIGKILLed', async () => {
+    const parent = spawn(process.execPath, [cliPath, 'grade', '--grader', CUSTOM, '--gold', '1', '--response', 'hang', '--isolation', 'process', '--timeout', '60000'], { stdio: 'ignore' });
+    let kids: number[] = [];
+    for (let i = 0; i < 100 && kids.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      kids = childrenOf(parent.pid!);
+    }
+    expect(kids.length).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500)); // the child is now in the grader's endless loop
+    parent.kill('SIGKILL');
+    let gone = false;
+    for (let i = 0; i < 50 && !gone; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      gone = !alive(kids[0]!);
+    }
+    if (!gone) process.kill(kids[0]!, 'SIGKILL');
+    expect(gone).toBe(true);
+  }, 60_000);
 });

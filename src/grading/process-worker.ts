@@ -6,6 +6,7 @@
  * Protocol: parent -> child `{ id, task }`; child -> parent `{ id, started: true }` when the task
  * starts, then `{ id, result }` or `{ id, error }`.
  */
+import { Worker } from 'node:worker_threads';
 import gradeTask, { type GradeTask } from './worker.js';
 
 /** A task as it crosses the IPC channel (no MessagePort). */
@@ -25,5 +26,10 @@ process.on('message', (msg: ProcessTaskMessage) => {
 });
 // A parent that died (SIGKILL, crash) closes the channel: exit rather than linger as an orphan.
 process.on('disconnect', () => process.exit(0));
-// Tell the parent the module graph (compute engine, tsx) is loaded.
-process.send({ ready: true });
+// A grader stuck in a loop never sees 'disconnect', so a watchdog thread (which runs beside the
+// busy main thread) kills this process once it has been re-parented, i.e. the trainer is gone.
+new Worker(
+  `const { workerData } = require('node:worker_threads');
+   setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, 'SIGKILL'); }, 1000);`,
+  { eval: true, workerData: process.ppid },
+).unref();
