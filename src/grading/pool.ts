@@ -1,6 +1,7 @@
 /**
  * GraderPool: grades items on a piscina worker pool with a per-item timeout (a stuck worker is
- * terminated) and crash isolation (a throwing or dying grader only fails its own item).
+ * terminated) and crash isolation (a throwing or dying grader only fails its own item); each
+ * worker's heap is capped, and `isolation: 'process'` runs graders in child processes instead.
  */
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
