@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gtr } from './helpers/cli.js';
-import { repoRoot } from './helpers/paths.js';
+import { dataDir, repoRoot } from './helpers/paths.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-bad-cli-'));
 const model = join(scratch, 'tiny');
@@ -45,6 +45,8 @@ describe('context length and ranges (items 9, 16)', () => {
   it('--max-new-tokens 1e9 names the flag (generate, eval), not a libtorch allocation', async () => {
     expect(await fails(['generate', '--model', model, '--prompt', '1', '--max-new-tokens', '1e9'])).toContain("--max-new-tokens 1000000000 does not fit the model's context of 4096 tokens");
     expect(await fails(['eval', '--model', model, '--benchmarks', 'math500', '--max-new-tokens', '1e9', '--out', join(scratch, 'e')])).toContain('--max-new-tokens 1000000000 does not fit');
+    expect(await fails(['eval', '--model', model, '--benchmarks', 'amc23', '--limit', '1', '--n', '1', '--k', '1', '--max-new-tokens', '4090', '--data-dir', dataDir, '--out', join(scratch, 'e')]))
+      .toMatch(/benchmark amc23 problem "[^"]+": the prompt is \d+ tokens \+ --max-new-tokens 4090 = \d+, past the model's context of 4096 tokens/);
   }, 60_000);
 
   it('init-model names the config file and field for vocab_size 1e12, and refuses a model bigger than memory', async () => {

@@ -71,4 +71,9 @@ describe('inputs named by recipe key (items 9, 16)', () => {
       .rejects.toThrow(`data.max_prompt_tokens is 512 tokens + rollout.max_new_tokens 3600 = 4112, past the model's context of 4096 tokens (max_position_embeddings in ${modelDir}/config.json)`);
     for (const run of ['d1', 'd2', 'd3']) expect(existsSync(join(scratch, run))).toBe(false);
   }, 60_000);
+
+  it('checks each periodic-evaluation prompt against the context, naming eval.max_new_tokens', async () => {
+    await expect(train(recipe('evalctx', ['eval.every_steps=1', 'eval.benchmarks=[amc23]', 'eval.limit=1', 'eval.n=1', 'eval.k=[1]', 'eval.max_new_tokens=4090']), { engines: nativeEngines, log }))
+      .rejects.toThrow(/^benchmark amc23 problem "[^"]+": the prompt is \d+ tokens \+ eval\.max_new_tokens 4090 = \d+, past the model's context of 4096 tokens/);
+  }, 120_000);
 });

@@ -143,6 +143,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
       benchmarks: e.benchmarks, n: e.n, k: e.k, limit: e.limit, rendering: { ...rendering, template: e.template },
       temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
       stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
+      context: { maxPositions: policy.config.native.maxPositionEmbeddings, maxNewTokensName: 'eval.max_new_tokens', source: join(recipe.model.path, 'config.json') },
     }, grader);
     const dir = join(run.dir, 'eval');
     mkdirSync(dir, { recursive: true });
