@@ -9,6 +9,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  checkModelFitsMemory,
   generationConfigFor,
   parseQwen3Config,
   planLoad,
@@ -65,6 +66,7 @@ export class Policy {
     const config = await readQwen3Config(dir);
     const device = options.device ?? 'cpu';
     const dtype = options.dtype ?? defaultDType(device);
+    checkModelFitsMemory(config.native, dtype, device, join(dir, 'config.json'));
     const Ctor = native().Policy;
     const np = new Ctor(config.native, { device, dtype });
     try {
@@ -86,6 +88,7 @@ export class Policy {
     const config = parseQwen3Config(hfConfig, 'config');
     const device = options.device ?? 'cpu';
     const dtype = options.dtype ?? defaultDType(device);
+    checkModelFitsMemory(config.native, dtype, device, 'config');
     const np = new (native().Policy)(config.native, { device, dtype });
     const std = options.std ?? (typeof hfConfig.initializer_range === 'number' ? hfConfig.initializer_range : 0.02);
     await np.initRandom(seed, std);

@@ -42,7 +42,7 @@ describe('GraderPool', () => {
 
   it('times out a hanging custom grader, scores it wrong, and keeps grading other items', async () => {
     const pool = makePool({ grader: { module: CUSTOM }, threads: 2, timeoutMs: 3000 });
-    const items = ['a', 'hang', 'b', 'c', 'd', 'x'].map((response) => ({ response, row: { gold: response === 'x' ? 'y' : response } }));
+    const items = ['a', 'hang', 'b', 'c', 'd', 'x'].map((response) => ({ response, row: { answer: response === 'x' ? 'y' : response } }));
     const results = await pool.grade(items);
     expect(results[1]).toMatchObject({ score: 0, correct: false, extracted: null, timedOut: true });
     expect(results[1]!.error).toMatch(/timed out after 3000 ms/);
@@ -50,7 +50,7 @@ describe('GraderPool', () => {
     expect(results[5]).toMatchObject({ score: 0, correct: false });
     expect(results[5]!.timedOut).toBeUndefined();
     // the pool still works after a worker was terminated
-    const again = await pool.grade([{ response: 'z', row: { gold: 'z' } }]);
+    const again = await pool.grade([{ response: 'z', row: { answer: 'z' } }]);
     expect(again[0]).toMatchObject({ score: 1, correct: true });
   });
 
@@ -77,8 +77,8 @@ describe('GraderPool', () => {
   it('runs an async custom grader with extra metrics and the prompt', async () => {
     const pool = makePool({ grader: { module: CUSTOM, export: 'withMetrics' }, threads: 1 });
     const [good, bad] = await pool.grade([
-      { response: ' 7 ', row: { gold: 7 }, prompt: 'What is 3+4?' },
-      { response: '8', row: { gold: 7 } },
+      { response: ' 7 ', row: { answer: 7 }, prompt: 'What is 3+4?' },
+      { response: '8', row: { answer: 7 } },
     ]);
     expect(good).toEqual({ score: 2, correct: true, extracted: null, length: 3, promptChars: 12, tag: 'async' });
     expect(bad).toMatchObject({ score: -0.5, correct: false, length: 1, promptChars: 0 });

@@ -14,7 +14,7 @@ const tokenIds = z.union([z.number().int().nonnegative(), z.array(z.number().int
 export const qwen3ConfigSchema = z.looseObject({
   model_type: z.literal('qwen3'),
   architectures: z.array(z.string()).optional(),
-  vocab_size: posInt,
+  vocab_size: posInt.max(2 ** 31 - 1, 'must be below 2^31 (token ids are int32)'),
   hidden_size: posInt,
   intermediate_size: posInt,
   num_hidden_layers: posInt,

@@ -4,3 +4,5 @@ export * from './config.js';
 export * from './checkpoint.js';
 export * from './save.js';
 export * from './encode.js';
+export * from './limits.js';
+export * from './model-dir.js';

@@ -3,8 +3,7 @@
  * not an object, missing/empty problem or answer) are reported as `file:line: reason`, skipped and
  * counted; blank lines are ignored. A file with no usable row is an error naming the file.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readFile } from 'node:fs/promises';
 import { mapRecord, type FieldMapping, IDENTITY_MAPPING } from './mapping.js';
 import type { DatasetRow, ReadResult, RowIssue } from './types.js';
 
@@ -28,10 +27,61 @@ export function assertUsable(file: string, result: ReadResult): ReadResult {
 }
 
 /**
+ * Decodes a file's bytes as UTF-8, strictly: a byte sequence that is not UTF-8 (a Latin-1 export,
+ * a binary file) is an error naming the file and its first bad line, not U+FFFD replacements in
+ * problems and gold answers. A leading BOM is dropped.
+ * @throws Error `<file>:<line>: not valid UTF-8 (byte 0xNN at byte N of the line); ...`.
+ */
+export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, i));
+      } catch {
+        const seg = bytes.subarray(start, i);
+        const col = firstBadByte(seg);
+        const byte = seg[col] ?? 0;
+        throw new Error(`${file}:${line}: not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')} at byte ${col + 1} of the line); re-encode the file as UTF-8`);
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new Error(`${file}: not valid UTF-8; re-encode the file as UTF-8`);
+  }
+}
+
+/**
+ * Index of the first byte of the first invalid UTF-8 sequence in `seg` (which holds one): fed byte
+ * by byte to a streaming fatal decoder, the failure shows at the byte that breaks the sequence; an
+ * unfinished multi-byte sequence before it is where the bad sequence started.
+ */
+function firstBadByte(seg: Uint8Array): number {
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let e = 0;
+  for (; e < seg.length; e++) {
+    try {
+      dec.decode(seg.subarray(e, e + 1), { stream: true });
+    } catch {
+      break;
+    }
+  }
+  let j = e - 1;
+  while (j >= 0 && (seg[j]! & 0xc0) === 0x80) j--;
+  if (j < 0 || seg[j]! < 0xc0) return e;
+  const len = seg[j]! >= 0xf0 ? 4 : seg[j]! >= 0xe0 ? 3 : 2;
+  return j + len > e ? j : e;
+}
+
+/**
  * Reads a JSONL dataset file line by line.
  * @param file path of the .jsonl file (UTF-8)
  * @returns the usable rows in file order, and the skipped ones with their 1-based line numbers
- * @throws when the file cannot be read or has no usable row
+ * @throws when the file cannot be read, is not UTF-8 (naming the line), or has no usable row
  */
 export async function readJsonl(file: string, opts: ReadOptions = {}): Promise<ReadResult> {
   const mapping = opts.mapping ?? IDENTITY_MAPPING;
@@ -44,10 +94,13 @@ export async function readJsonl(file: string, opts: ReadOptions = {}): Promise<R
     issues.push(issue);
     opts.onIssue?.(issue);
   };
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const text = decodeUtf8Strict(await readFile(file), file);
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
   let lineNo = 0;
   let index = 0; // 0-based index among non-blank lines, for `$index` and fallback ids
-  for await (const line of lines) {
+  for (const raw0 of lines) {
+    const line = raw0.endsWith('\r') ? raw0.slice(0, -1) : raw0;
     lineNo++;
     if (line.trim() === '') continue;
     let raw: unknown;

@@ -2,7 +2,8 @@
  * `loadDataset`: a registered dataset as common rows, from the local data dir or downloaded from
  * its remote source (see datasets/manifest.json).
  */
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { dedupeByProblem } from './dedupe.js';
 import { downloadSource, type DownloadOptions } from './download.js';
 import { readJsonl } from './jsonl.js';
@@ -68,6 +69,9 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
   if (isDatasetFile(name)) {
     // A user's own file with the local copies' fields (id, problem, answer, extra fields kept).
     file = name;
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) throw new Error(`dataset file ${resolve(file)} does not exist`);
+    if (!st.isFile()) throw new Error(`dataset file ${resolve(file)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`);
     result = await readDataFile(file, name.endsWith('.parquet') ? 'parquet' : 'jsonl', IDENTITY_MAPPING, name, onIssue);
     return finishRows(name, 'train', file, result.rows, result, opts);
   }

@@ -105,7 +105,7 @@ function sftRecipe(out: string, steps: number, s: DemoSizes, seed: number): Reci
 export function rlRecipe(out: string, algo: 'gtr' | 'grpo', steps: number, s: DemoSizes, seed: number): Recipe {
   return parseRecipe(JSON.stringify({
     model: { path: join(out, 'sft', 'model'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: { train: join(out, 'data', 'rl.jsonl'), template: 'plain', max_prompt_tokens: 512 },
+    data: { train: join(out, 'data', 'rl.jsonl'), template: 'plain', max_prompt_tokens: 512 - MAX_NEW_TOKENS },
     rollout: { samples_per_prompt: s.group, max_new_tokens: MAX_NEW_TOKENS, temperature: 1.0, seed },
     reward: { grader: 'math', timeout_ms: 5000 },
     algorithm: {

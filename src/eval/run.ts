@@ -5,6 +5,7 @@
  */
 import { loadDataset } from '../data/load.js';
 import { GraderPool } from '../grading/index.js';
+import { checkContextLength } from '../checkpoint/limits.js';
 import type { RolloutEngine } from '../rl/engines.js';
 import { decodeResponse, graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -28,6 +29,12 @@ export interface EvalRunSettings {
   dataDir?: string | null;
   graderTimeoutMs?: number;
   modelName: string;
+  /**
+   * The model's context (max_position_embeddings, from `source`): each prompt plus `maxNewTokens`
+   * must fit, else the run stops naming the benchmark, problem and `maxNewTokensName` (the flag or
+   * key the user set). Unchecked when absent.
+   */
+  context?: { maxPositions: number; maxNewTokensName: string; source: string };
   onProgress?: (e: { benchmark: string; done: number; total: number }) => void;
   /** Benchmarks already loaded (see {@link loadBenchmarks}); undefined = load `benchmarks` now. */
   preloaded?: BenchmarkInput[];
@@ -74,8 +81,13 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
       metrics,
       onProgress: s.onProgress,
       settings: { template: s.rendering.template, chat: s.rendering.chat, temperature: s.temperature, top_p: s.topP, max_new_tokens: s.maxNewTokens, seed: s.seed },
-      buildPrompt: (row) => {
+      buildPrompt: (row, bench) => {
         const p = renderPrompt(tokenizer, { id: row.id, problem: row.problem, answer: row.answer, extra: row.extra ?? {} }, s.rendering);
+        if (s.context) {
+          checkContextLength(p.tokens.length, s.maxNewTokens, s.context.maxPositions, {
+            prompt: `benchmark ${bench} problem "${row.id}": the prompt`, maxNewTokens: s.context.maxNewTokensName, limit: s.context.source,
+          });
+        }
         prompts.set(p.text, p.tokens);
         return p.text;
       },

@@ -37,9 +37,20 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
   if (/\.[cm]?ts$/.test(file)) {
     const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    return unwrapCommonJs((await tsImport(url, import.meta.url)) as Record<string, unknown>);
   }
-  return (await import(url)) as Record<string, unknown>;
+  return unwrapCommonJs((await import(url)) as Record<string, unknown>);
+}
+
+/**
+ * The ES exports of a module namespace. Outside an ESM package (no `"type": "module"` above it) tsx
+ * compiles a `.ts` file to CommonJS, and `import()` then yields `{ default: module.exports }` with the
+ * real exports (`default`, named ones) inside, marked `__esModule`; those are returned instead.
+ */
+function unwrapCommonJs(mod: Record<string, unknown>): Record<string, unknown> {
+  const inner = mod.default as Record<string, unknown> | null | undefined;
+  if (inner !== null && typeof inner === 'object' && inner.__esModule === true) return inner;
+  return mod;
 }
 
 /**

@@ -11,4 +11,5 @@ export { gradeMath, mathGrader, goldAnswer, rowTolerance } from './math-grader.j
 export { gradeDapo, dapoGrader, DAPO_TAIL_CHARS } from './dapo-grader.js';
 export { getGrader, graderNames, isGraderName, unknownGraderError, type GraderEntry } from './registry.js';
 export { loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
-export { GraderPool, type GraderPoolOptions } from './pool.js';
+export { GraderPool, DEFAULT_GRADER_MEMORY_MB, type GraderPoolOptions } from './pool.js';
+export { graderRow } from './row.js';

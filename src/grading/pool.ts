@@ -1,6 +1,7 @@
 /**
  * GraderPool: grades items on a piscina worker pool with a per-item timeout (a stuck worker is
- * terminated) and crash isolation (a throwing or dying grader only fails its own item).
+ * terminated) and crash isolation (a throwing or dying grader only fails its own item); each
+ * worker's heap is capped, and `isolation: 'process'` runs graders in child processes instead.
  */
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
@@ -8,6 +9,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { customLabel } from './custom.js';
+import { LaneError, ProcessLanes } from './process-lanes.js';
 import { getGrader } from './registry.js';
 import type { GradeItem, GradeResult, GraderSpec } from './types.js';
 import type { GradeTask } from './worker.js';
@@ -30,7 +33,24 @@ export interface GraderPoolOptions {
   startupTimeoutMs?: number;
   /** Score for items that time out or fail (default: the registry grader's wrong score, else 0). */
   failureScore?: number;
+  /**
+   * Where graders run (default `'thread'`). `'thread'`: piscina worker threads, which share the
+   * trainer's process: a grader's process.exit ends only its thread, and its heap is capped, but a
+   * native crash, process.abort() or process.kill(process.pid) ends the trainer too. `'process'`:
+   * forked child processes (./process-lanes.ts), for untrusted graders: any of those ends only the
+   * child. Neither sandboxes the file system or network.
+   */
+  isolation?: 'thread' | 'process';
+  /**
+   * Heap cap of each worker in MiB (default 1024): the V8 old generation (piscina resourceLimits
+   * maxOldGenerationSizeMb for threads, --max-old-space-size for processes). A grader past it fails
+   * its item and its worker is replaced.
+   */
+  maxMemoryMb?: number;
 }
+
+/** Default heap cap of a grader worker, MiB. */
+export const DEFAULT_GRADER_MEMORY_MB = 1024;
 
 const RUNNING_TS = import.meta.url.endsWith('.ts');
 
@@ -58,7 +78,8 @@ function describe(err: unknown): { message: string; aborted: boolean } {
  * starts when a worker picks the item up, so worker start-up (compute engine, tsx) is not counted.
  */
 export class GraderPool {
-  private readonly pool: Piscina<GradeTask, GradeResult>;
+  private readonly pool: Piscina<GradeTask, GradeResult> | undefined;
+  private readonly lanes: ProcessLanes | undefined;
   private readonly grader: GraderSpec;
   private readonly threads: number;
   private readonly timeoutMs: number;
@@ -78,6 +99,13 @@ export class GraderPool {
     this.startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
     if (!(this.timeoutMs > 0)) throw new Error(`GraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
     if (!(this.startupTimeoutMs >= 0)) throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
+    const maxMemoryMb = options.maxMemoryMb ?? DEFAULT_GRADER_MEMORY_MB;
+    if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16)) throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
+    if (options.isolation === 'process') {
+      this.lanes = new ProcessLanes({ timeoutMs: this.timeoutMs, startupTimeoutMs: this.startupTimeoutMs, maxMemoryMb });
+      return;
+    }
+    if (options.isolation !== undefined && options.isolation !== 'thread') throw new Error(`GraderPool: isolation must be "thread" or "process" (got "${options.isolation}")`);
     const { filename, execArgv } = workerSetup();
     this.pool = new Piscina<GradeTask, GradeResult>({
       filename,
@@ -85,16 +113,41 @@ export class GraderPool {
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: 30_000,
+      resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb },
     });
     // Aborts race with worker exits; without a listener an 'error' event would crash the process.
     this.pool.on('error', () => {});
   }
 
   /**
+   * Loads the grader once in a worker (a custom module is imported and its export checked to be a
+   * function) and resolves when that worked. Throws `custom grader <path>#<export>: cannot load
+   * module: ...` (or: no such export, not a function, the worker died, it did not load within the
+   * timeouts). Registry graders always pass.
+   */
+  async check(): Promise<void> {
+    if (typeof this.grader === 'string') return;
+    const [r] = await this.runAll([{ response: '', row: {}, prompt: '' }], true);
+    if (r!.error !== undefined) {
+      const label = customLabel(this.grader);
+      throw new Error(r!.error.startsWith(label) ? r!.error : `${label}: ${r!.error}`);
+    }
+  }
+
+  /**
    * Grades one item; never rejects. The worker reports the start of the task over a
    * MessageChannel; the `timeoutMs` clock starts then (before that, `startupTimeoutMs` more applies).
    */
-  private async gradeOne(item: GradeItem): Promise<GradeResult> {
+  private async gradeOne(item: GradeItem, check = false): Promise<GradeResult> {
+    const fail: GradeResult = { score: this.failureScore, correct: false, extracted: null };
+    if (this.lanes) {
+      try {
+        return await this.lanes.run({ grader: this.grader, response: item.response, row: item.row, prompt: item.prompt ?? '', check });
+      } catch (err) {
+        const timedOut = err instanceof LaneError && err.timedOut;
+        return { ...fail, ...(timedOut ? { timedOut: true } : {}), error: (err as Error).message };
+      }
+    }
     const { port1, port2 } = new MessageChannel();
     const abort = new AbortController();
     let started = false;
@@ -110,12 +163,12 @@ export class GraderPool {
       row: item.row,
       prompt: item.prompt ?? '',
       startPort: port2,
+      check,
     };
     try {
-      return await this.pool.run(task, { signal: abort.signal, transferList: [port2] });
+      return await this.pool!.run(task, { signal: abort.signal, transferList: [port2] });
     } catch (err) {
       const { message, aborted } = describe(err);
-      const fail: GradeResult = { score: this.failureScore, correct: false, extracted: null };
       if (!aborted) return { ...fail, error: message };
       const why = started ? `grader timed out after ${this.timeoutMs} ms` : `no grader worker started within ${this.timeoutMs + this.startupTimeoutMs} ms`;
       return { ...fail, timedOut: true, error: why };
@@ -130,13 +183,17 @@ export class GraderPool {
    * Throws only when the pool was destroyed.
    */
   async grade(items: readonly GradeItem[]): Promise<GradeResult[]> {
+    return this.runAll(items, false);
+  }
+
+  private async runAll(items: readonly GradeItem[], check: boolean): Promise<GradeResult[]> {
     if (this.destroyed) throw new Error('GraderPool: grade() called after destroy()');
     const results = new Array<GradeResult>(items.length);
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < items.length) {
         const i = next++;
-        results[i] = await this.gradeOne(items[i]!);
+        results[i] = await this.gradeOne(items[i]!, check);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.threads, items.length) }, lane));
@@ -147,6 +204,7 @@ export class GraderPool {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    await this.pool.destroy();
+    await this.pool?.destroy();
+    await this.lanes?.destroy();
   }
 }

@@ -18,8 +18,9 @@ export interface GradeResult {
 }
 
 /**
- * A grader function: `(response, row, prompt)`. `row` is the dataset row (the gold answer is
- * `row.gold` or `row.answer`); sync or async.
+ * A grader function: `(response, row, prompt)`. `row` is the dataset row as ./row.ts shapes it,
+ * `{ ...extra, id, problem, answer }` (the gold answer is `row.answer`; the built-in graders also
+ * accept a `gold` field); sync or async.
  */
 export type GraderFn = (
   response: string,

@@ -17,6 +17,8 @@ export interface GradeTask {
   prompt: string;
   /** Posted to (then closed) as soon as the worker starts the task: the pool's timeout starts then. */
   startPort?: MessagePort;
+  /** Only load the grader (GraderPool.check): resolves to a placeholder verdict once it loaded. */
+  check?: boolean;
 }
 
 computeEngine();
@@ -46,6 +48,7 @@ export default async function gradeTask(task: GradeTask): Promise<GradeResult> {
     task.startPort.close();
   }
   const fn = await resolveGrader(task.grader);
+  if (task.check) return { score: 0, correct: false, extracted: null };
   const result = await fn(task.response, task.row, task.prompt);
   try {
     return structuredClone(result);

@@ -27,8 +27,8 @@ const prob = () => z.number().min(0).max(1);
 
 export const ModelSchema = z
   .strictObject({
-    path: z.string().min(1).default('Qwen/Qwen3-1.7B-Base').describe('Model directory (HF layout: config.json, *.safetensors, tokenizer files) or hub id; relative paths are resolved against the working directory'),
-    tokenizer: z.string().min(1).nullable().default(null).describe('Tokenizer directory or hub id; null = same as model.path'),
+    path: z.string().min(1).default('Qwen/Qwen3-1.7B-Base').describe('Local model directory (HF layout: config.json, *.safetensors, tokenizer files), resolved against the working directory; nothing is downloaded: fetch a hub model first, e.g. `hf download Qwen/Qwen3-1.7B-Base --local-dir Qwen/Qwen3-1.7B-Base`'),
+    tokenizer: z.string().min(1).nullable().default(null).describe('Local tokenizer directory (tokenizer.json, tokenizer_config.json); null = same as model.path'),
     dtype: z.enum(['float32', 'bfloat16', 'float16']).default('bfloat16').describe('Parameter/compute dtype (optimizer state is float32 regardless)'),
     device: z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, 'expected auto, cpu, cuda or cuda:N').default('auto').describe('auto | cpu | cuda | cuda:N; auto = cuda when available, else cpu'),
     chat_template: z.boolean().default(false).describe('Render prompts through the tokenizer chat template (instruct models); false = raw prompt text (base models)'),
@@ -50,7 +50,9 @@ export const DataSchema = z
 
 export const RolloutSchema = z
   .strictObject({
-    samples_per_prompt: posInt().default(8).describe('Responses sampled per prompt (GRPO group size G)'),
+    samples_per_prompt: z.number().int()
+      .min(2, 'must be at least 2: every advantage estimator (grpo, dr_grpo, rloo) compares a response with its group, so a group of 1 has advantage 0 and trains nothing')
+      .default(8).describe('Responses sampled per prompt (GRPO group size G, >= 2)'),
     max_new_tokens: posInt().default(4096).describe('Maximum response length in tokens'),
     temperature: z.number().min(0).default(1.0).describe('Sampling temperature; 0 = greedy'),
     top_p: z.number().gt(0).max(1).default(1.0).describe('Nucleus sampling mass; 1 = off'),
@@ -77,6 +79,9 @@ export const RewardSchema = z
       .default('dapo')
       .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | {module, export} custom grader'),
     timeout_ms: posInt().default(5000).describe('Per-response grading timeout; a timeout scores 0'),
+    isolation: z.enum(['thread', 'process']).default('thread')
+      .describe('Where graders run: thread (worker threads: heap capped, process.exit ends only the thread) | process (child processes, for untrusted graders: a crash, abort or kill ends only the child). Neither sandboxes files or network'),
+    max_memory_mb: z.number().int().min(16).default(1024).describe('Heap cap of each grader worker in MiB; a grader past it fails its item'),
     overlong: z
       .strictObject({
         enabled: z.boolean().default(false).describe('DAPO soft overlong punishment'),

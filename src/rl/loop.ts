@@ -32,6 +32,8 @@ import { openRun, type OpenedRun } from './resume.js';
 import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
 import { RunObservers } from './run-observers.js';
 import { M, evalLengthName, evalMeanName, evalMetricName, trainerMetricName } from './metric-names.js';
+import { checkGrader, graderStepStats } from './grader-health.js';
+import { preflightTraining } from './preflight.js';
 import { updatePolicy } from './update.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
@@ -92,6 +94,7 @@ function resolveDevice(d: string): string {
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
+  await preflightTraining(recipe);
   // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
   const evalBenchmarks = recipe.eval.every_steps > 0
     ? await loadBenchmarks(recipe.eval.benchmarks, opts.dataDir ?? recipe.data.data_dir, recipe.eval.limit, 'eval.benchmarks')
@@ -130,7 +133,8 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const sampler = state ? PromptSampler.fromState(state.sampler, data.rows.length) : new PromptSampler(data.rows.length, recipe.train.seed);
   const rendering = { template: recipe.data.template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
   const stopTokenIds = [...new Set([...tokenizer.eosTokenIds, ...recipe.rollout.stop_token_ids])];
-  const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms });
+  const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms, isolation: recipe.reward.isolation, maxMemoryMb: recipe.reward.max_memory_mb });
+  await checkGrader(grader, data.rows[0]!).catch(async (e) => { await grader.destroy(); throw e; });
   const G = recipe.rollout.samples_per_prompt;
   let skippedPrompts = 0;
   const observers = new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log });
@@ -172,6 +176,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
       stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
       preloaded: evalBenchmarks, signal: opts.signal,
+      context: { maxPositions: policy.config.native.maxPositionEmbeddings, maxNewTokensName: 'eval.max_new_tokens', source: join(recipe.model.path, 'config.json') },
     }, grader);
     const dir = join(run.dir, 'eval');
     mkdirSync(dir, { recursive: true });
@@ -242,6 +247,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         if (opts.signal?.aborted) { interrupted = true; break; }
         throw e;
       }
+      const graderStats = graderStepStats(groups.flatMap((g) => g.responses.map((r) => r.grade)), step, log);
       const upd = samples.length > 0
         ? await updatePolicy(trainer, samples, {
           epochs: recipe.train.epochs_per_step, miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch, tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
@@ -260,7 +266,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         [M.accuracy]: mean(all.map((r) => (r.grade.correct ? 1 : 0))),
         [M.advantagesMax]: advantages.length ? Math.max(...advantages) : 0,
         [M.advantagesMin]: advantages.length ? Math.min(...advantages) : 0,
-        [M.graderTimeouts]: all.filter((r) => r.grade.timedOut).length,
+        [M.graderErrors]: graderStats.errors, [M.graderTimeouts]: graderStats.timeouts,
         [M.responseLengthMean]: mean(lengths),
         [M.responseLengthMax]: lengths.length ? Math.max(...lengths) : 0,
         [M.responseLengthMin]: lengths.length ? Math.min(...lengths) : 0,

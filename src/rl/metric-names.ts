@@ -17,6 +17,7 @@ export const M = {
   accuracy: 'critic/accuracy/mean',
   advantagesMax: 'critic/advantages/max',
   advantagesMin: 'critic/advantages/min',
+  graderErrors: 'reward/grader_errors',
   graderTimeouts: 'reward/grader_timeouts',
   responseLengthMean: 'response_length/mean',
   responseLengthMax: 'response_length/max',

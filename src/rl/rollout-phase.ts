@@ -6,6 +6,7 @@
 import type { DatasetRow } from '../data/types.js';
 import { buildPrompt } from '../data/templates.js';
 import type { GradeResult, GraderPool } from '../grading/index.js';
+import { graderRow } from '../grading/row.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { computeAdvantages, dynamicSamplingFilter, overlongPenalty } from './advantages.js';
 import type { TrainSample } from './batch.js';
@@ -47,10 +48,8 @@ export function decodeResponse(tokenizer: Tokenizer, tokens: Int32Array): string
   return tokenizer.decode(ids, { skipSpecialTokens: true });
 }
 
-/** The row as graders see it: gold `answer`, and the source's extra fields (tolerances, units). */
-export function graderRow(row: DatasetRow): Record<string, unknown> {
-  return { ...row.extra, id: row.id, problem: row.problem, answer: row.answer };
-}
+/** The row as graders see it (one shape everywhere; see grading/row.ts). */
+export { graderRow };
 
 export interface GradedResponse {
   text: string;

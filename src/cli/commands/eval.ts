@@ -4,8 +4,10 @@
  * and `gtr eval compare a.json b.json ...`.
  */
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { datasetNames } from '../../data/manifest.js';
 import { compareReports } from '../../eval/compare.js';
 import { runEvaluation } from '../../eval/run.js';
 import { loadEvalReport } from '../../eval/schema.js';
@@ -14,6 +16,7 @@ import { Policy } from '../../policy.js';
 import { resolveKvBudget } from '../../rollout/index.js';
 import { rolloutEngine } from '../../rl/adapters.js';
 import { Tokenizer } from '../../tokenizer/index.js';
+import { intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -22,29 +25,43 @@ const ints = (flag: string) => (s: string) => list(s).map((x) => {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${flag}: "${x}" is not a positive integer`);
   return v;
 });
-function num(flag: string, min = -Infinity) {
-  return (s: string) => {
-    const v = Number(s);
-    if (!Number.isFinite(v) || v < min) throw new Error(`${flag}: "${s}" is not a number >= ${min}`);
-    return v;
-  };
-}
+const num = (flag: string, min: number) => numberFlag(flag, { min });
 
+/**
+ * Checks `--out` before any work: it must be a directory or not exist yet (it is created here), so
+ * a bad path fails in a second, not after the whole evaluation.
+ * @throws Error `--out: <path> is a file, not a directory`, or naming why it cannot be created.
+ */
+export function prepareOutDir(out: string): void {
+  const abs = resolve(out);
+  let isDir: boolean | undefined;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch {
+    isDir = undefined;
+  }
+  if (isDir === false) throw new Error(`--out: ${abs} is a file, not a directory (the report is written as report.json, report.md and per-benchmark JSONL inside it)`);
+  try {
+    mkdirSync(abs, { recursive: true });
+  } catch (e) {
+    throw new Error(`--out: cannot create ${abs}: ${(e as Error).message}`);
+  }
+}
 export function register(program: Command): void {
   const cmd = program.command('eval').description('evaluate a checkpoint with pass@k / mean@n / maj@n on math benchmarks');
   cmd
     .option('--model <dir>', 'checkpoint directory (HF layout)')
     .option('--benchmarks <names>', 'comma-separated: math500, olympiadbench, minerva, amc23, aime24, aime25', list, ['math500', 'olympiadbench', 'minerva', 'amc23'])
-    .option('--n <n>', 'samples per problem', num('--n', 1), 16)
+    .option('--n <n>', 'samples per problem', intFlag('--n', { min: 1 }), 16)
     .option('--k <list>', 'pass@k values', ints('--k'), [1, 4])
-    .option('--limit <n>', 'first N problems of each benchmark', num('--limit', 1))
+    .option('--limit <n>', 'first N problems of each benchmark', intFlag('--limit', { min: 1 }))
     .option('--template <name>', 'prompt template: dapo | boxed', 'dapo')
     .option('--chat', 'render prompts through the chat template (instruct models)')
     .option('--temperature <t>', 'sampling temperature', num('--temperature', 0), 1.0)
-    .option('--top-p <p>', 'nucleus mass', num('--top-p', 0), 1.0)
-    .option('--top-k <k>', 'top-k (0 = off)', num('--top-k', 0), 0)
-    .option('--max-new-tokens <n>', 'response length limit', num('--max-new-tokens', 1), 4096)
-    .option('--seed <s>', 'sampling seed', num('--seed', 0), 0)
+    .option('--top-p <p>', 'nucleus mass', numberFlag('--top-p', { min: 0, max: 1 }), 1.0)
+    .option('--top-k <k>', 'top-k (0 = off)', intFlag('--top-k', { min: 0 }), 0)
+    .option('--max-new-tokens <n>', 'response length limit', intFlag('--max-new-tokens', { min: 1 }), 4096)
+    .option('--seed <s>', 'sampling seed', seedFlag(), 0)
     .option('--data-dir <dir>', 'local dataset copies (else downloaded)')
     .option('--device <device>', 'cpu | cuda | cuda:N (default: cuda when available)')
     .option('--dtype <dtype>', 'fp32 | bf16')
@@ -53,6 +70,12 @@ export function register(program: Command): void {
     .action(async (o) => {
       if (!o.model) throw new Error('gtr eval: --model is required');
       if (!o.out) throw new Error('gtr eval: --out is required');
+      if (o.benchmarks.length === 0) throw new Error(`--benchmarks: no benchmark named; give a comma-separated list of ${datasetNames('eval').join(', ')}`);
+      checkModelDir(o.model, '--model');
+      const config = await readQwen3Config(o.model);
+      const context = { maxPositions: config.native.maxPositionEmbeddings, maxNewTokensName: '--max-new-tokens', source: join(o.model, 'config.json') };
+      checkContextLength(0, o.maxNewTokens, context.maxPositions, { prompt: '', maxNewTokens: '--max-new-tokens', limit: context.source });
+      prepareOutDir(o.out);
       const tokenizer = await Tokenizer.fromDir(o.model);
       const policy = await Policy.load(o.model, { device: o.device ?? 'cpu', dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
       try {
@@ -63,7 +86,7 @@ export function register(program: Command): void {
           benchmarks: o.benchmarks, n: o.n, k: o.k, limit: o.limit ?? null,
           rendering: { template: o.template, chat: !!o.chat, enableThinking: false },
           temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens, seed: o.seed,
-          stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model,
+          stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model, context,
           onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
         });
         process.stderr.write('\n');

@@ -12,9 +12,12 @@
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
 import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
 import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
+import { intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';
 
 interface GenerateFlags {
@@ -42,11 +45,18 @@ interface GenerateFlags {
 
 type PromptInput = { text: string } | { messages: ChatMessage[] };
 
-function num(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`${flag} must be a number, got "${v}"`);
-  return x;
+/** `parse(v)`, or undefined for an absent flag. */
+function opt(v: string | undefined, parse: (s: string) => number): number | undefined {
+  return v === undefined ? undefined : parse(v);
+}
+
+/**
+ * Text of a sampled response. The model's vocabulary is padded past the tokenizer's (a random or
+ * real checkpoint may sample an id there); such ids have no text and are dropped, as training and
+ * eval do (rl/rollout-phase.ts decodeResponse), while `tokens` in the output keeps every id.
+ */
+export function decodeSampled(tokenizer: Tokenizer, tokens: ArrayLike<number>): string {
+  return tokenizer.decode(Array.from(tokens).filter((id) => id < tokenizer.vocabSize));
 }
 
 /**
@@ -100,6 +110,19 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object per completion')
     .action(async (opts: GenerateFlags) => {
       if ((opts.prompt === undefined) === (opts.prompts === undefined)) throw new Error('give exactly one of --prompt or --prompts');
+      // Every flag is checked before any file is read or any memory is allocated.
+      const sampling = {
+        n: intFlag('--n', { min: 1 })(opts.n),
+        maxNewTokens: intFlag('--max-new-tokens', { min: 1 })(opts.maxNewTokens),
+        temperature: numberFlag('--temperature', { min: 0 })(opts.temperature),
+        topP: opt(opts.topP, numberFlag('--top-p', { min: 0, max: 1 })),
+        topK: opt(opts.topK, intFlag('--top-k', { min: 0 })),
+        minP: opt(opts.minP, numberFlag('--min-p', { min: 0, max: 1 })),
+        seed: seedFlag()(opts.seed),
+        maxBatchSize: opt(opts.maxBatchSize, intFlag('--max-batch-size', { min: 1 })),
+      };
+      checkModelDir(opts.model, '--model');
+      const modelConfig = await readQwen3Config(opts.model);
       const inputs: PromptInput[] = opts.prompt !== undefined ? [{ text: opts.prompt }] : await readPromptsFile(opts.prompts!);
       const tokenizer = await Tokenizer.fromDir(opts.model);
       const chatOpts = { addGenerationPrompt: true, enableThinking: opts.enableThinking, tokenize: true as const };
@@ -110,32 +133,27 @@ export function register(program: Command): void {
             ? tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], chatOpts)
             : tokenizer.encode(p.text);
         if (ids.length === 0) throw new Error(`prompt ${i} encodes to no tokens`);
+        checkContextLength(ids.length, sampling.maxNewTokens, modelConfig.native.maxPositionEmbeddings, {
+          prompt: opts.prompt !== undefined ? '--prompt' : `${opts.prompts}:prompt ${i + 1}`, maxNewTokens: '--max-new-tokens', limit: join(opts.model, 'config.json'),
+        });
         return ids;
       });
       const policy = await Policy.load(opts.model, { device: opts.device, dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined });
       try {
-        const kv = resolveKvBudget(num('--kv-cache-gib', opts.kvCacheGib), opts.device, 0, '--kv-cache-gib');
+        const kv = resolveKvBudget(opt(opts.kvCacheGib, numberFlag('--kv-cache-gib', { min: 0 })), opts.device, 0, '--kv-cache-gib');
         if (!opts.json) console.error(kv.describe);
         const stopStrings = opts.stopString;
-        const temperature = num('--temperature', opts.temperature)!;
         const { rollouts, stats } = await generateWithStats(policy, prompts, {
-          n: num('--n', opts.n),
-          maxNewTokens: num('--max-new-tokens', opts.maxNewTokens),
-          temperature,
-          topP: num('--top-p', opts.topP),
-          topK: num('--top-k', opts.topK),
-          minP: num('--min-p', opts.minP),
-          seed: num('--seed', opts.seed),
-          maxBatchSize: num('--max-batch-size', opts.maxBatchSize),
+          ...sampling,
           stopTokenIds: opts.stop ? tokenizer.eosTokenIds : [],
           kvCacheGib: kv.gib,
-          blockSize: num('--block-size', opts.blockSize),
+          blockSize: intFlag('--block-size', { min: 1 })(opts.blockSize ?? '32'),
           stopStrings,
           tokenBytes: stopStrings.length > 0 ? tokenizer.tokenBytes() : undefined,
         });
         for (const group of rollouts) {
           for (const r of group) {
-            const decoded = tokenizer.decode(r.tokens);
+            const decoded = decodeSampled(tokenizer, r.tokens);
             const text = r.finishReason === 'stop' && stopStrings.length > 0 ? cutAtStop(decoded, stopStrings) : decoded;
             if (opts.json) {
               console.log(JSON.stringify({

@@ -1,11 +1,13 @@
 /**
  * `gtr grade`: grade one response (`--gold`, `--response`) or a JSONL file of `{gold, response}`
  * rows (`--input`) with a registry grader (`math`, `dapo`) or a custom module (`path[#export]`).
+ * Graders get the row in the shape training gives them (grading/row.ts): the gold is `row.answer`.
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { GraderPool } from '../../grading/pool.js';
 import { parseGraderSpec } from '../../grading/custom.js';
+import { graderRow } from '../../grading/row.js';
 import type { GradeItem, GradeResult } from '../../grading/types.js';
 
 interface GradeOptions {
@@ -17,12 +19,16 @@ interface GradeOptions {
   json?: boolean;
   threads?: string;
   timeout: string;
+  isolation?: string;
+  maxMemoryMb?: string;
 }
 
 /**
- * Reads `{gold, response[, prompt]}` rows from a JSONL file (`answer` is accepted for `gold`;
- * other fields, e.g. OlympiadBench `error`, are passed to the grader in the row). Blank lines are
- * skipped. Throws `<file>:<line>: ...` for invalid JSON, a non-object line, or a missing field.
+ * Reads `{gold, response[, prompt]}` rows from a JSONL file (`answer` is accepted for `gold`).
+ * Each item's row has the training shape `{ ...other fields, id, problem, answer }` (id defaults to
+ * the line number, problem to the prompt), so other fields, e.g. OlympiadBench `error`, reach the
+ * grader. Blank lines are skipped. Throws `<file>:<line>: ...` for invalid JSON, a non-object line,
+ * or a missing field.
  */
 export function readGradeRows(file: string): GradeItem[] {
   let text: string;
@@ -45,7 +51,15 @@ export function readGradeRows(file: string): GradeItem[] {
     const gold = r.gold ?? r.answer;
     if (typeof gold !== 'string' && typeof gold !== 'number') throw new Error(`${file}:${i + 1}: missing string field "gold"`);
     if (typeof r.response !== 'string') throw new Error(`${file}:${i + 1}: missing string field "response"`);
-    items.push({ response: r.response, row: { ...r, gold: String(gold) }, prompt: typeof r.prompt === 'string' ? r.prompt : '' });
+    const { gold: _g, answer: _a, response, prompt, id, problem, ...extra } = r;
+    const promptText = typeof prompt === 'string' ? prompt : '';
+    const shaped = graderRow({
+      id: typeof id === 'string' || typeof id === 'number' ? String(id) : String(i + 1),
+      problem: typeof problem === 'string' ? problem : promptText,
+      answer: String(gold),
+      extra: extra as Record<string, unknown>,
+    });
+    items.push({ response: response as string, row: shaped, prompt: promptText });
   });
   return items;
 }
@@ -72,11 +86,17 @@ export async function runGrade(opts: GradeOptions, out: (line: string) => void =
   if (single && (opts.gold === undefined || opts.response === undefined)) throw new Error('--gold and --response go together');
   const grader = parseGraderSpec(opts.grader);
   const items: GradeItem[] = single
-    ? [{ response: opts.response!, row: { gold: opts.gold! }, prompt: opts.prompt ?? '' }]
+    ? [{ response: opts.response!, row: graderRow({ id: '1', problem: opts.prompt ?? '', answer: opts.gold!, extra: {} }), prompt: opts.prompt ?? '' }]
     : readGradeRows(opts.input!);
   const threads = opts.threads !== undefined ? positiveInt('threads', opts.threads) : single ? 1 : undefined;
-  const pool = new GraderPool({ grader, threads, timeoutMs: positiveInt('timeout', opts.timeout) });
+  const isolation = opts.isolation ?? 'thread';
+  if (isolation !== 'thread' && isolation !== 'process') throw new Error(`--isolation must be thread or process (got "${isolation}")`);
+  const maxMemoryMb = opts.maxMemoryMb !== undefined ? positiveInt('max-memory-mb', opts.maxMemoryMb) : undefined;
+  if (maxMemoryMb !== undefined && maxMemoryMb < 16) throw new Error(`--max-memory-mb must be at least 16 (got "${opts.maxMemoryMb}")`);
+  const pool = new GraderPool({ grader, threads, timeoutMs: positiveInt('timeout', opts.timeout), isolation, maxMemoryMb });
   try {
+    // A module that cannot load is an error of the command (exit 1), not a wrong verdict per row.
+    await pool.check();
     const results = await pool.grade(items);
     if (single && !opts.json) out(verdictLine(results[0]!));
     else results.forEach((r, i) => out(JSON.stringify(single ? r : { line: i + 1, ...r })));
@@ -104,6 +124,8 @@ export function register(program: Command): void {
     .option('--json', 'print the single verdict as JSON')
     .option('--threads <n>', 'grader worker threads')
     .option('--timeout <ms>', 'per-item grading timeout in ms', '10000')
+    .option('--isolation <mode>', 'thread (worker threads) or process (child processes, for untrusted graders)', 'thread')
+    .option('--max-memory-mb <n>', 'heap cap of each grader worker in MiB (default 1024)')
     .action(async (opts: GradeOptions) => {
       await runGrade(opts);
     });

@@ -6,8 +6,9 @@
 import type { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { QWEN3_PRESETS, presetConfig, type Qwen3PresetName } from '../../checkpoint/index.js';
+import { QWEN3_PRESETS, checkModelFitsMemory, parseQwen3Config, presetConfig, type Qwen3PresetName } from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
+import { numberFlag, seedFlag } from '../flags.js';
 
 /** 'bf16' | 'bfloat16' | 'fp32' | 'float32' -> DType; throws naming the flag. */
 export function parseDTypeFlag(v: string): 'float32' | 'bfloat16' {
@@ -16,7 +17,11 @@ export function parseDTypeFlag(v: string): 'float32' | 'bfloat16' {
   throw new Error(`--dtype must be bf16 or fp32, got "${v}"`);
 }
 
-/** A preset name or a path to a config.json, as a config object. */
+/**
+ * A preset name or a path to a config.json, as a config object. A file is validated here, so its
+ * errors name it: a bad field (`<file>: field vocab_size: ...`) or a model too big for this
+ * machine's memory.
+ */
 export async function resolveConfigArg(arg: string, dtype?: 'float32' | 'bfloat16'): Promise<Record<string, unknown>> {
   if ((QWEN3_PRESETS as readonly string[]).includes(arg)) return presetConfig(arg as Qwen3PresetName, dtype);
   let text: string;
@@ -25,12 +30,15 @@ export async function resolveConfigArg(arg: string, dtype?: 'float32' | 'bfloat1
   } catch {
     throw new Error(`--config: "${arg}" is neither a preset (${QWEN3_PRESETS.join(', ')}) nor a readable config.json`);
   }
+  let cfg: Record<string, unknown>;
   try {
-    const cfg = JSON.parse(text) as Record<string, unknown>;
-    return dtype ? { ...cfg, torch_dtype: dtype } : cfg;
+    cfg = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`${arg}: invalid JSON (${(e as Error).message})`);
   }
+  const parsed = parseQwen3Config(cfg, arg);
+  checkModelFitsMemory(parsed.native, dtype ?? (cfg.torch_dtype === 'float32' ? 'float32' : 'bfloat16'), 'cpu', arg);
+  return dtype ? { ...cfg, torch_dtype: dtype } : cfg;
 }
 
 /**
@@ -67,7 +75,7 @@ export function register(program: Command): void {
       const stored = dtype ?? (cfg.torch_dtype === 'float32' ? 'float32' : 'bfloat16');
       const t0 = Date.now();
       // Random init and the save run in the stored dtype, so a 1.7B bf16 model needs ~3.4 GB.
-      const policy = await Policy.random(cfg, Number(opts.seed), { device: 'cpu', dtype: stored, std: opts.std ? Number(opts.std) : undefined });
+      const policy = await Policy.random(cfg, seedFlag()(opts.seed), { device: 'cpu', dtype: stored, std: opts.std ? numberFlag('--std', { min: 0 })(opts.std) : undefined });
       try {
         await policy.save(opts.out);
         console.log(`wrote ${opts.out}: ${policy.numParameters.toLocaleString('en-US')} parameters, ${stored}, seed ${opts.seed} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

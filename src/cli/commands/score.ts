@@ -4,6 +4,8 @@
  * for i >= 1 and null at i = 0.
  */
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { parseDTypeFlag } from './init-model.js';
@@ -18,9 +20,14 @@ export function register(program: Command): void {
     .option('--dtype <dtype>', 'compute dtype: fp32 or bf16')
     .option('--json', 'print JSON')
     .action(async (opts: { model: string; text: string; device: string; dtype?: string; json?: boolean }) => {
+      checkModelDir(opts.model, '--model');
+      const config = await readQwen3Config(opts.model);
       const tokenizer = await Tokenizer.fromDir(opts.model);
       const tokens = tokenizer.encode(opts.text);
       if (tokens.length === 0) throw new Error('--text encodes to no tokens');
+      checkContextLength(tokens.length, 0, config.native.maxPositionEmbeddings, {
+        prompt: '--text', maxNewTokens: '--text', limit: join(opts.model, 'config.json'),
+      });
       const policy = await Policy.load(opts.model, { device: opts.device, dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined });
       try {
         const lp = await policy.score(tokens);

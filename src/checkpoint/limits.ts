@@ -1,0 +1,58 @@
+/**
+ * Range checks made before anything is allocated or run: the context length of a request against
+ * the model's `max_position_embeddings`, and a model's size against the machine's memory. Both turn
+ * what would be a raw libtorch allocation error (or a silent run past the trained positions) into an
+ * error naming the flag, key or file.
+ */
+import { totalmem } from 'node:os';
+import type { NativeQwen3Config } from '../native/types.js';
+
+/**
+ * Refuses a request whose prompt plus response would not fit the model's context.
+ * @param promptTokens prompt length in tokens (0 to check `maxNewTokens` alone)
+ * @param maxNewTokens response length limit in tokens
+ * @param maxPositions the model's `max_position_embeddings`
+ * @param names how the user named things: `prompt` (e.g. `prompt 3`), `maxNewTokens` (e.g.
+ *   `--max-new-tokens`), `limit` (where the limit comes from, e.g. `/ckpt/config.json`)
+ * @throws Error `<prompt> is N tokens + <flag> M = T, past the model's context of P tokens
+ *   (max_position_embeddings in <limit>); ...` (with `maxNewTokens` 0, as for scoring, the prompt
+ *   alone is checked; with `promptTokens` 0, `maxNewTokens` alone must leave room for one token)
+ */
+export function checkContextLength(
+  promptTokens: number, maxNewTokens: number, maxPositions: number,
+  names: { prompt: string; maxNewTokens: string; limit: string },
+): void {
+  if (promptTokens + maxNewTokens <= maxPositions) return;
+  const where = `the model's context of ${maxPositions} tokens (max_position_embeddings in ${names.limit})`;
+  if (maxNewTokens === 0) throw new Error(`${names.prompt} is ${promptTokens} tokens, past ${where}; shorten it`);
+  if (promptTokens === 0 || maxNewTokens >= maxPositions) {
+    throw new Error(`${names.maxNewTokens} ${maxNewTokens} does not fit ${where}; use at most ${maxPositions - Math.max(promptTokens, 1)}`);
+  }
+  throw new Error(`${names.prompt} is ${promptTokens} tokens + ${names.maxNewTokens} ${maxNewTokens} = ${promptTokens + maxNewTokens}, past ${where}; `
+    + `shorten the prompt or lower ${names.maxNewTokens}`);
+}
+
+/** Parameter count of a Qwen3 model (tied lm_head counted once), from its hyper-parameters. */
+export function qwen3ParameterCount(c: NativeQwen3Config): number {
+  const h = c.hiddenSize;
+  const q = c.numAttentionHeads * c.headDim;
+  const kv = c.numKeyValueHeads * c.headDim;
+  const layer = h * q + 2 * h * kv + q * h + 2 * c.headDim + 3 * h * c.intermediateSize + 2 * h;
+  return c.vocabSize * h * (c.tieWordEmbeddings ? 1 : 2) + c.numHiddenLayers * layer + h;
+}
+
+/**
+ * Refuses a model whose weights alone cannot fit in this machine's memory (CPU devices only; the
+ * GPU's memory is not known here), before the native side tries to allocate them.
+ * @param source the config's file name for the message
+ * @throws Error `<source>: a model of N parameters needs X GB in <dtype>, more than this machine's
+ *   Y GB (vocab_size V, hidden_size H, ...)`
+ */
+export function checkModelFitsMemory(c: NativeQwen3Config, dtype: string, device: string, source: string): void {
+  if (!device.startsWith('cpu')) return;
+  const bytes = qwen3ParameterCount(c) * (dtype === 'float32' ? 4 : 2);
+  if (bytes <= totalmem()) return;
+  const gb = (x: number) => (x / 1e9).toFixed(1);
+  throw new Error(`${source}: a model of ${qwen3ParameterCount(c).toExponential(2)} parameters needs ${gb(bytes)} GB in ${dtype}, more than this machine's ${gb(totalmem())} GB `
+    + `(vocab_size ${c.vocabSize}, hidden_size ${c.hiddenSize}, intermediate_size ${c.intermediateSize}, num_hidden_layers ${c.numHiddenLayers})`);
+}

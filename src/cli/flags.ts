@@ -1,0 +1,47 @@
+/**
+ * Numeric command-line flags, parsed strictly: `--seed xyz`, `--n 2.5` or `--max-new-tokens 1e99`
+ * are errors naming the flag, never a silent 0 / NaN / huge allocation. Usable as commander
+ * argument parsers (`.option('--n <n>', 'doc', intFlag('--n', { min: 1 }), 1)`) or called directly.
+ */
+
+/** Bounds of a numeric flag (inclusive). */
+export interface FlagRange {
+  min?: number;
+  max?: number;
+}
+
+function rangeText(r: FlagRange): string {
+  if (r.min !== undefined && r.max !== undefined) return ` in [${r.min}, ${r.max}]`;
+  if (r.min !== undefined) return ` >= ${r.min}`;
+  if (r.max !== undefined) return ` <= ${r.max}`;
+  return '';
+}
+
+/**
+ * A parser of an integer flag (any numeral whose value is a safe integer: `12`, `1e3`).
+ * @throws Error `<flag> must be an integer >= min, got "<value>"` for anything else.
+ */
+export function intFlag(flag: string, range: FlagRange = {}): (value: string) => number {
+  return (value: string) => {
+    const v = value.trim() === '' ? Number.NaN : Number(value);
+    const ok = Number.isSafeInteger(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
+    if (!ok) throw new Error(`${flag} must be an integer${rangeText(range)}, got "${value}"`);
+    return v;
+  };
+}
+
+/**
+ * A parser of a finite number flag.
+ * @throws Error `<flag> must be a number >= min, got "<value>"` for anything else (empty, NaN, Infinity).
+ */
+export function numberFlag(flag: string, range: FlagRange = {}): (value: string) => number {
+  return (value: string) => {
+    const v = value.trim() === '' ? Number.NaN : Number(value);
+    const ok = Number.isFinite(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
+    if (!ok) throw new Error(`${flag} must be a number${rangeText(range)}, got "${value}"`);
+    return v;
+  };
+}
+
+/** Seeds: non-negative safe integers (the native samplers take them as 64-bit unsigned). */
+export const seedFlag = (flag = '--seed') => intFlag(flag, { min: 0 });

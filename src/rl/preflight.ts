@@ -1,0 +1,54 @@
+/**
+ * Checks a recipe's inputs before `gtr train` (or `gtr sft`) touches the run directory or loads
+ * anything big: the model and tokenizer directories, the training file, and whether prompts plus
+ * responses fit the model's context. Each error names the recipe key and the path or limit.
+ */
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { checkContextLength, checkModelDir, readQwen3Config } from '../checkpoint/index.js';
+import { isDatasetFile } from '../data/load.js';
+import type { Recipe } from '../recipe/index.js';
+
+/**
+ * Checks that `file` (a recipe's dataset file, e.g. `data.train`) is an existing regular file.
+ * @throws Error `<key>: <abs path> does not exist` or `<key>: <abs path> is a directory, not a
+ *   .jsonl / .parquet file`.
+ */
+export function checkDataFile(file: string, key: string): void {
+  const abs = resolve(file);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new Error(`${key}: ${abs} does not exist`);
+  }
+  if (!st.isFile()) throw new Error(`${key}: ${abs} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`);
+}
+
+/**
+ * The checks shared by `gtr train` and `gtr sft`: `model.path` (and `model.tokenizer`) are model
+ * directories, and `data.train`, when a file, exists. Throws naming the key and path.
+ */
+export function preflightInputs(recipe: Recipe): void {
+  checkModelDir(recipe.model.path, 'model.path');
+  if (recipe.model.tokenizer) checkModelDir(recipe.model.tokenizer, 'model.tokenizer', { tokenizerOnly: true });
+  if (isDatasetFile(recipe.data.train)) checkDataFile(recipe.data.train, 'data.train');
+}
+
+/**
+ * {@link preflightInputs}, then the context check of `gtr train`: `data.max_prompt_tokens +
+ * rollout.max_new_tokens` (and, with periodic evaluation, `eval.max_new_tokens`) must fit the
+ * model's max_position_embeddings. Prompts longer than data.max_prompt_tokens are skipped, so
+ * every rollout then fits.
+ * @throws Error naming the keys, their values and `<model.path>/config.json`'s limit.
+ */
+export async function preflightTraining(recipe: Recipe): Promise<void> {
+  preflightInputs(recipe);
+  const config = await readQwen3Config(recipe.model.path);
+  const limit = join(recipe.model.path, 'config.json');
+  const maxPos = config.native.maxPositionEmbeddings;
+  checkContextLength(recipe.data.max_prompt_tokens, recipe.rollout.max_new_tokens, maxPos, {
+    prompt: `data.max_prompt_tokens`, maxNewTokens: 'rollout.max_new_tokens', limit,
+  });
+  if (recipe.eval.every_steps > 0) checkContextLength(0, recipe.eval.max_new_tokens, maxPos, { prompt: '', maxNewTokens: 'eval.max_new_tokens', limit });
+}
