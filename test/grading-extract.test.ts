@@ -78,7 +78,8 @@ describe('normalisation and structure', () => {
   });
 
   it('applies per-call tolerances', () => {
-    expect(answersEquivalent('0.50001', '0.5')).toBe(true);
+    expect(answersEquivalent('0.50001', '0.5')).toBe(false);
+    expect(answersEquivalent('0.50001', '0.5', { relTol: 1e-4 })).toBe(true);
     expect(answersEquivalent('0.50001', '0.5', { relTol: 1e-6 })).toBe(false);
     expect(answersEquivalent('4.25', '4.2')).toBe(false);
     expect(answersEquivalent('4.25', '4.2', { absTol: 0.1 })).toBe(true);

@@ -2,7 +2,7 @@
  * Reward graders: `math` and `dapo`, custom grader modules, and the worker pool that runs them.
  */
 export type { CustomGraderSpec, GradeItem, GradeResult, GraderFn, GraderSpec } from './types.js';
-export { extractFinalAnswer, lastAnswerLine, lastBoxed } from './extract.js';
+export { extractAnswerLoose, extractFinalAnswer, finalBoxed, lastAnswerLine, lastBoxed } from './extract.js';
 export { normalizeAnswer, squash, isTextAnswer } from './normalize-math.js';
 export { normalizeDapoAnswer } from './normalize-dapo.js';
 export { answersEquivalent, type EquivalenceOptions } from './equivalence.js';
