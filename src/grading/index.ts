@@ -12,3 +12,4 @@ export { gradeDapo, dapoGrader, DAPO_TAIL_CHARS } from './dapo-grader.js';
 export { getGrader, graderNames, isGraderName, unknownGraderError, type GraderEntry } from './registry.js';
 export { loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
 export { GraderPool, type GraderPoolOptions } from './pool.js';
+export { PythonGraderPool, mathVerifyAvailable, MATH_VERIFY_GRADER, MATH_VERIFY_VERSION, type PythonGraderPoolOptions } from './python-pool.js';

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { MATH_VERIFY_GRADER, PythonGraderPool } from './python-pool.js';
 import { getGrader } from './registry.js';
 import type { GradeItem, GradeResult, GraderSpec } from './types.js';
 import type { GradeTask } from './worker.js';
@@ -58,7 +59,9 @@ function describe(err: unknown): { message: string; aborted: boolean } {
  * starts when a worker picks the item up, so worker start-up (compute engine, tsx) is not counted.
  */
 export class GraderPool {
-  private readonly pool: Piscina<GradeTask, GradeResult>;
+  private readonly pool: Piscina<GradeTask, GradeResult> | null = null;
+  /** The `math_verify` grader runs in Python worker processes instead of piscina threads. */
+  private readonly python: PythonGraderPool | null = null;
   private readonly grader: GraderSpec;
   private readonly threads: number;
   private readonly timeoutMs: number;
@@ -78,6 +81,10 @@ export class GraderPool {
     this.startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
     if (!(this.timeoutMs > 0)) throw new Error(`GraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
     if (!(this.startupTimeoutMs >= 0)) throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
+    if (spec === MATH_VERIFY_GRADER) {
+      this.python = new PythonGraderPool({ processes: this.threads, timeoutMs: this.timeoutMs, startupTimeoutMs: this.startupTimeoutMs, failureScore: this.failureScore });
+      return;
+    }
     const { filename, execArgv } = workerSetup();
     this.pool = new Piscina<GradeTask, GradeResult>({
       filename,
@@ -112,7 +119,7 @@ export class GraderPool {
       startPort: port2,
     };
     try {
-      return await this.pool.run(task, { signal: abort.signal, transferList: [port2] });
+      return await this.pool!.run(task, { signal: abort.signal, transferList: [port2] });
     } catch (err) {
       const { message, aborted } = describe(err);
       const fail: GradeResult = { score: this.failureScore, correct: false, extracted: null };
@@ -131,6 +138,7 @@ export class GraderPool {
    */
   async grade(items: readonly GradeItem[]): Promise<GradeResult[]> {
     if (this.destroyed) throw new Error('GraderPool: grade() called after destroy()');
+    if (this.python) return this.python.grade(items);
     const results = new Array<GradeResult>(items.length);
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -147,6 +155,7 @@ export class GraderPool {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    await this.pool.destroy();
+    await this.python?.destroy();
+    await this.pool?.destroy();
   }
 }

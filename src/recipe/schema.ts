@@ -70,9 +70,9 @@ const CustomGraderSchema = z.strictObject({
 export const RewardSchema = z
   .strictObject({
     grader: z
-      .union([z.enum(['math', 'dapo']), CustomGraderSchema])
+      .union([z.enum(['math', 'dapo', 'math_verify']), CustomGraderSchema])
       .default('dapo')
-      .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | {module, export} custom grader'),
+      .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | math_verify (the math-verify Python package) | {module, export} custom grader'),
     timeout_ms: posInt().default(5000).describe('Per-response grading timeout; a timeout scores 0'),
     overlong: z
       .strictObject({
