@@ -163,8 +163,12 @@ function numericValue(e: Expr): [number, number] | null {
   return [re, typeof im === 'number' && !Number.isNaN(im) ? im : 0];
 }
 
-/** Fixed, irrational-ish sample values for free variables (deterministic across runs). */
-const SAMPLES = [0.5772156649, 1.4142135623, 2.7182818284, 0.3183098862, 1.6180339887];
+/**
+ * Fixed, irrational-ish sample values for free variables (deterministic across runs). Some are
+ * large and one is negative: with small points only, step functions agree by accident
+ * (`\lfloor (2n-1)/5 \rfloor` and `\lfloor (2n-1)/6 \rfloor` match for n < 3).
+ */
+const SAMPLES = [0.5772156649, 1.4142135623, 2.7182818284, 0.3183098862, 1.6180339887, 7.3890560989, 13.7155375, -2.2360679775, 31.4159265359];
 
 /**
  * True when the two scalar LaTeX answers are equal in value: two integer literals must match exactly

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { MATH_VERIFY_GRADER, PythonGraderPool } from './python-pool.js';
+import { MATH_VERIFY_GRADER, MATH_VERIFY_VERSION, PythonGraderPool } from './python-pool.js';
 import { getGrader } from './registry.js';
 import type { GradeItem, GradeResult, GraderSpec } from './types.js';
 import type { GradeTask } from './worker.js';
@@ -130,6 +130,18 @@ export class GraderPool {
       clearTimeout(timer);
       port1.close();
     }
+  }
+
+  /**
+   * Which grader and rule version this pool runs, for reports: registry graders give their
+   * `version`; `math_verify` gives `math-verify==X` as its workers report it (the pinned version
+   * before any worker started); custom graders give their module and export.
+   */
+  get graderId(): { name: string; version: string } {
+    const g = this.grader;
+    if (typeof g !== 'string') return { name: `${g.module}#${g.export ?? 'default'}`, version: 'custom module' };
+    if (this.python) return { name: g, version: `math-verify==${this.python.version || MATH_VERIFY_VERSION}` };
+    return { name: g, version: getGrader(g).version };
   }
 
   /**

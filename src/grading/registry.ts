@@ -12,6 +12,11 @@ export interface GraderEntry {
   fn: GraderFn;
   wrongScore: number;
   description: string;
+  /**
+   * The rule revision, recorded in eval reports next to the name: bumped whenever a change can flip a
+   * verdict, so two reports' numbers are comparable only at equal versions.
+   */
+  version: string;
 }
 
 /** `math_verify` is graded by the Python pool (python-pool.ts), never in a JS worker. */
@@ -20,9 +25,9 @@ function pythonOnly(): never {
 }
 
 const GRADERS: ReadonlyMap<string, GraderEntry> = new Map([
-  ['dapo', { name: 'dapo', fn: dapoGrader, wrongScore: -1, description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1" }],
-  ['math', { name: 'math', fn: mathGrader, wrongScore: 0, description: 'boxed / Answer: extraction; string, structural, relation, numeric (exact or 4-digit rounding) and symbolic equivalence; 1 / 0' }],
-  ['math_verify', { name: 'math_verify', fn: pythonOnly, wrongScore: 0, description: "Hugging Face's math-verify package (Python worker processes; verl's wrapper rules); 1 / 0" }],
+  ['dapo', { name: 'dapo', version: 'dapo/1 (verl math_dapo, non-strict)', fn: dapoGrader, wrongScore: -1, description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1" }],
+  ['math', { name: 'math', version: 'math/2 (exact decimals or 4-digit rounding, relations, \\pm; see README Graders)', fn: mathGrader, wrongScore: 0, description: 'boxed / Answer: extraction; string, structural, relation, numeric (exact or 4-digit rounding) and symbolic equivalence; 1 / 0' }],
+  ['math_verify', { name: 'math_verify', version: 'math-verify (version reported by the workers)', fn: pythonOnly, wrongScore: 0, description: "Hugging Face's math-verify package (Python worker processes; verl's wrapper rules); 1 / 0" }],
 ]);
 
 /** The registered grader names, sorted. */
