@@ -89,7 +89,7 @@ describe('normalisation and structure', () => {
 
 describe('registry and custom specs', () => {
   it('lists graders and names them in the unknown-grader error', () => {
-    expect(graderNames()).toEqual(['dapo', 'math']);
+    expect(graderNames()).toEqual(['dapo', 'math', 'math_verify']);
     expect(getGrader('math').wrongScore).toBe(0);
     expect(() => getGrader('mathh')).toThrow('unknown grader "mathh"; valid graders: dapo, math');
   });
