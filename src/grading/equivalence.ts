@@ -1,7 +1,8 @@
 /**
  * Answer equivalence for the `math` grader: normalise both answers, compare as strings, then
  * structurally (lists / sets / unions order-insensitive; tuples, intervals, matrices element-wise
- * with bracket kinds), then scalar values numerically / symbolically (see numeric.ts).
+ * with bracket kinds; `a \pm b` as two answers), as relations (see relations.ts), then scalar
+ * values numerically / symbolically (see numeric.ts).
  */
 import { isTextAnswer, normalizeAnswer, squash } from './normalize-math.js';
 import { DEFAULT_TOLERANCE, proportional, type Tolerance, valuesEqual } from './numeric.js';

@@ -1,5 +1,6 @@
 /**
- * Reward graders: `math` and `dapo`, custom grader modules, and the worker pool that runs them.
+ * Reward graders: `math`, `dapo` and `math_verify` (Python), custom grader modules, and the worker
+ * pools that run them.
  */
 export type { CustomGraderSpec, GradeItem, GradeResult, GraderFn, GraderSpec } from './types.js';
 export { extractAnswerLoose, extractFinalAnswer, finalBoxed, lastAnswerLine, lastBoxed } from './extract.js';

@@ -5,7 +5,9 @@
  *
  * Documented choices: `\%` is dropped (so `50\%` equals `50`, not `0.5`); `^\circ` is dropped (so
  * `90^\circ` equals `90`); a trailing unit (`\text{ cm}`, `\mathrm{~m/s}`, `5 cm`) after a number is
- * dropped; `x = 5` keeps `5` (done per element by the equivalence check, see `stripLeftSide`).
+ * dropped; `x = 5` keeps `5` (done per element by the equivalence check, see relations.ts);
+ * `pct` / `percentage` are units; `>=`, `<=`, `!=`, `\lt`, `\gt` become `\ge`, `\le`, `\neq`, `<`, `>`;
+ * `x \approx 11` keeps `11`; `x \in [a,b]` keeps `[a,b]`.
  */
 
 /** Unit words removed after a number (Minerva's list plus common SI / time units). */

@@ -15,7 +15,10 @@ import type { GradeTask } from './worker.js';
 
 /** Pool settings. */
 export interface GraderPoolOptions {
-  /** Registry name or custom module (default `'math'`). Relative module paths resolve against cwd. */
+  /**
+   * Registry name or custom module (default `'math'`). Relative module paths resolve against cwd.
+   * `'math_verify'` runs in Python worker processes (python-pool.ts) with the same timeout rules.
+   */
   grader?: GraderSpec;
   /** Worker threads (default min(4, available cores)). */
   threads?: number;

@@ -101,17 +101,6 @@ export function parseStructure(s: string): Structure {
 }
 
 /**
- * `x = 5` -> `5`: the text after the last top-level `=`, when there is one and something follows
- * it. Applies to equations too (`y = 2x+1` -> `2x+1`), so `a = 2` and `b = 2` compare equal; that is
- * the documented trade-off. Never throws.
- */
-export function stripLeftSide(s: string): string {
-  const parts = splitTopLevel(s, '=');
-  const last = parts[parts.length - 1]!;
-  return parts.length > 1 && last !== '' ? last : s;
-}
-
-/**
  * `a \pm b` as the two answers it stands for: each top-level list item holding `\pm` / `\mp`
  * (outside `\begin..\end`) becomes one item per sign choice (`3 \pm 2\sqrt{2}` -> `3 + 2\sqrt{2},
  * 3 - 2\sqrt{2}`; `\pm 2021` -> `2021, -2021`), at most 8 per item. So `5 \pm 1` is a list, never the
