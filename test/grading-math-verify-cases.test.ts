@@ -119,3 +119,21 @@ describe('reward hacks are never graded correct', () => {
     expect(gradeMath(box('671.03'), '671.02', { absTol: 0.1 }).correct).toBe(true);
   });
 });
+
+describe('reward hacks: more shapes', () => {
+  const box = (s: string) => `So $\\boxed{${s}}$.`;
+  it('an integer gold is exact; a sum on the left is not an assignment', () => {
+    expect(gradeMath(box('1234.4'), '1234').correct).toBe(false);
+    expect(gradeMath(box('1234.0'), '1234').correct).toBe(true);
+    expect(gradeMath(box('5'), 'x+y=5').correct).toBe(false);
+    expect(gradeMath(box('y = 5 - x'), 'x+y=5').correct).toBe(true);
+  });
+  it('several boxes or a list never match a single gold', () => {
+    expect(gradeMath('So $\\boxed{3}$ or $\\boxed{5}$.', '5').correct).toBe(false);
+    expect(gradeMath(box('3, 5'), '5').correct).toBe(false);
+    expect(gradeMath('So $\\boxed{3}$ and $\\boxed{5}$.', '3, 5').correct).toBe(true);
+  });
+  it('step functions are told apart at large sample points', () => {
+    expect(gradeMath(box('\\lfloor\\frac{2n-1}{6}\\rfloor'), '\\lfloor\\frac{2 n-1}{5}\\rfloor').correct).toBe(false);
+  });
+});

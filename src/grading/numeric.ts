@@ -86,26 +86,28 @@ function align(a: Decimal, b: Decimal): [bigint, bigint, number] {
 
 /**
  * Exact comparison of two decimal literals: the same value, or the shorter one (fewer decimals,
- * at least `MIN_ROUNDED_DIGITS` significant digits) is the longer one rounded to its decimals
- * (a tie, e.g. 0.3563 for 0.35625, is not).
+ * at least `MIN_ROUNDED_DIGITS` significant digits and at least one decimal) is the longer one
+ * rounded to its decimals (a tie, e.g. 0.3563 for 0.35625, is not).
  */
 export function decimalsEqual(a: Decimal, b: Decimal): boolean {
   const [x, y, scale] = align(a, b);
   if (x === y) return true;
   const short = a.scale <= b.scale ? a : b;
-  if (short.sig < MIN_ROUNDED_DIGITS || a.scale === b.scale) return false;
+  // An integer (scale <= 0) is exact: 1234.4 is not 1234.
+  if (short.sig < MIN_ROUNDED_DIGITS || a.scale === b.scale || short.scale <= 0) return false;
   // |x - y| < 0.5 * 10^-short.scale, at the common scale: 2|x-y| < 10^(scale - short.scale).
   return 2n * abs(x - y) < 10n ** BigInt(scale - short.scale);
 }
 
 /**
  * True when the decimal literal `d` is the exact value `v` rounded to d's decimals, d having at
- * least `MIN_ROUNDED_DIGITS` significant digits (or `v` equals d up to float noise).
+ * least `MIN_ROUNDED_DIGITS` significant digits and at least one decimal (an integer is exact), or
+ * when `v` equals d up to float noise.
  */
 export function roundsTo(v: number, d: Decimal): boolean {
   const dv = Number(d.int) * 10 ** -d.scale;
   if (closeEnough(v, dv, DEFAULT_TOLERANCE)) return true;
-  if (d.sig < MIN_ROUNDED_DIGITS || !Number.isFinite(v)) return false;
+  if (d.sig < MIN_ROUNDED_DIGITS || d.scale <= 0 || !Number.isFinite(v)) return false;
   return Math.abs(v - dv) < 0.5 * 10 ** -d.scale * (1 - 1e-7);
 }
 

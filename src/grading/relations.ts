@@ -79,12 +79,13 @@ export function isAssignment(r: Relation): boolean {
 /**
  * True when a left side is built from symbols alone, as Math-Verify's `is_expr_of_only_symbols`:
  * letters (with subscripts), `\theta`-like commands, function applications, tuples `(p,q)`,
- * ratios `A:B`, `\frac{NO}{BO}`, `|AB|`, sums of symbols; no number and no power outside subscripts
- * (so `a+3z` and `a^2+b` are not).
+ * ratios `A:B`, `\frac{NO}{BO}`, `|AB|`; no number and no power outside subscripts (so `a+3z` and
+ * `a^2+b` are not). Stricter than Math-Verify in one way: a sum or difference (`x+y`) is not an
+ * assignment either, so gold `x+y=5` never equals a bare `5`.
  */
 export function onlySymbols(lhs: string): boolean {
   const l = lhs.replace(/\s+/g, '').replace(/_\{[^{}]*\}|_[A-Za-z0-9]/g, '').replace(/\\(?:frac|cdot|left|right)(?![A-Za-z])/g, '').replace(/\\[A-Za-z]+/g, 'a');
-  return /[A-Za-z]/.test(l) && /^[A-Za-z(),:|/{}'+\-]+$/.test(l);
+  return /[A-Za-z]/.test(l) && /^[A-Za-z(),:|/{}']+$/.test(l);
 }
 
 /** An `=` chain reduced to its first left side and last right side (`x = 5+5+1 = 11` -> `x = 11`). */
