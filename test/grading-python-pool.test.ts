@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraderPool, mathVerifyAvailable, PythonGraderPool } from '../src/grading/index.js';
@@ -56,7 +58,19 @@ describe.skipIf(!hasPython)('PythonGraderPool: timeout, crash isolation, replace
     const pool = new PythonGraderPool({ python: 'python3-does-not-exist', processes: 1 });
     await expect(pool.grade([{ response: '1', row: row('1') }])).rejects.toThrow(/python3-does-not-exist/);
     await pool.destroy();
-  });
+    // A Python without site-packages cannot import math_verify: the error says how to install it.
+    const dir = mkdtempSync(join(tmpdir(), 'gtr-py-'));
+    try {
+      const bare = join(dir, 'python-bare');
+      writeFileSync(bare, '#!/bin/sh\nexec python3 -S "$@"\n');
+      chmodSync(bare, 0o755);
+      const p2 = new PythonGraderPool({ python: bare, processes: 1 });
+      await expect(p2.grade([{ response: '1', row: row('1') }])).rejects.toThrow(/cannot import math_verify .*pip install math-verify==0\.9\.0/);
+      await p2.destroy();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe.skipIf(!mv.ok)('math_verify grader: agrees with the package run directly', () => {

@@ -21,7 +21,8 @@ def main():
 
         from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
     except Exception as exc:  # noqa: BLE001 - report any import failure to the pool
-        print(json.dumps({"ready": False, "error": f"cannot import math_verify: {exc}"}), flush=True)
+        hint = f"{sys.executable} -m pip install math-verify==0.9.0"
+        print(json.dumps({"ready": False, "error": f"cannot import math_verify ({exc}); install it with: {hint}"}), flush=True)
         sys.exit(3)
     gold_targets = [LatexExtractionConfig()]
     pred_targets = [ExprExtractionConfig(), LatexExtractionConfig()]
