@@ -91,13 +91,13 @@ export function lastAnswerLine(text: string): Located | null {
  */
 function cleanAnswerLine(line: string): string {
   let s = line.trim().replace(/^[*_]+|[*_]+$/g, '').trim();
-  const minerva = /^the final answer is\s*(.*?)\s*\.?\s*I hope it is correct/i.exec(s) ?? /^the final answer is\s*(.*?)\s*$/i.exec(s);
+  const minerva = /^the final answer is\s*([\s\S]*?)\s*\.?\s*I hope it is correct/i.exec(s) ?? /^the final answer is\s*([\s\S]*?)\s*$/i.exec(s);
   if (minerva) s = minerva[1]!;
   const box = lastBoxed(s);
   if (box) return box.text.trim();
   s = s.replace(/\s*\.?\s*I hope it is correct[\s\S]*$/i, '');
   // A sentence ("The largest $n$ is 34."): its last math span or number is the answer.
-  const words = s.replace(/\$[^$]*\$|\\[A-Za-z]+/g, ' ').match(/[A-Za-z]{3,}/g) ?? [];
+  const words = s.replace(/\$[^$]*\$|\\[A-Za-z]+\s*(?:\{[^{}]*\})?/g, ' ').match(/[A-Za-z]{3,}/g) ?? [];
   if (words.length >= 2) {
     const found = lastSpanOrNumber(s, false);
     if (found) return found.text;
