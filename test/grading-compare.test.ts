@@ -1,3 +1,4 @@
+/** Grader comparison (`gtr grade --compare`) and the grader identity recorded in eval reports. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
