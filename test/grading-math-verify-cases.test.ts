@@ -40,7 +40,6 @@ const KNOWN_FALSE_NEGATIVES: Record<string, string> = {
   'mv-096': 'chain `1 = \\zzz = x = 0` read as an equation, not as the value 0',
   'mv-110': 'a sum of matrices is not evaluated',
   'mv-111': 'a product of matrices is not evaluated',
-  'mv-120': '0.33 for 1/3 at float_rounding=2 inside a matrix',
   'mv-149': '{1,3} (a set) is not the tuple/interval (1,3)',
   'mv-182': '1 <= |z| <= 3/2 is not turned into a union of intervals',
   'mv-188': '`p=5,q=2;p=7,q=2` is not regrouped into tuples',
