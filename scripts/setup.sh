@@ -10,6 +10,13 @@ if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
     "$PY" -m pip install --quiet "torch==${GTR_TORCH_VERSION:-2.13.0}"
   fi
 fi
+# The math_verify grader (src/grading/python-pool.ts) runs Hugging Face's math-verify in Python
+# workers. Optional: without it only that grader (and its tests) is unavailable.
+if ! "$PY" -c 'import math_verify' 2>/dev/null; then
+  echo "setup: installing math-verify==0.9.0 for the math_verify grader"
+  "$PY" -m pip install --quiet "math-verify==0.9.0" \
+    || echo "setup: WARNING: could not install math-verify; the math_verify grader will be unavailable" >&2
+fi
 # `npm install` (not `npm ci`): npm 11 prunes other platforms' optional packages from the lockfile,
 # which makes `npm ci` refuse it; with exact pins and the lockfile, install resolves the same tree.
 npm install --no-audit --no-fund

@@ -23,8 +23,12 @@ describe('gtr eval', () => {
     const args = (out: string, seed: string) => ['eval', '--model', model, '--benchmarks', 'amc23,minerva', '--limit', '2', '--n', '4', '--k', '1,2',
       '--max-new-tokens', '6', '--seed', seed, '--data-dir', dataDir, '--out', join(scratch, out)];
     await gtr(args('a', '1'));
-    await gtr(args('b', '2'));
+    await gtr([...args('b', '2'), '--grader', 'dapo']);
     const report = JSON.parse(readFileSync(join(scratch, 'a', 'report.json'), 'utf8'));
+    // The report says which grader, at which rule version, produced its numbers.
+    expect(report.settings.grader).toEqual({ name: 'math', version: expect.stringMatching(/^math\/2/) });
+    expect(JSON.parse(readFileSync(join(scratch, 'b', 'report.json'), 'utf8')).settings.grader.name).toBe('dapo');
+    expect(readFileSync(join(scratch, 'b', 'report.md'), 'utf8')).toMatch(/Graded by dapo \(dapo\/1/);
     expect(report.benchmarks.map((b: { name: string }) => b.name)).toEqual(['amc23', 'minerva']);
     for (const b of report.benchmarks) {
       expect(b.problems).toBe(2);

@@ -78,7 +78,8 @@ describe('normalisation and structure', () => {
   });
 
   it('applies per-call tolerances', () => {
-    expect(answersEquivalent('0.50001', '0.5')).toBe(true);
+    expect(answersEquivalent('0.50001', '0.5')).toBe(false);
+    expect(answersEquivalent('0.50001', '0.5', { relTol: 1e-4 })).toBe(true);
     expect(answersEquivalent('0.50001', '0.5', { relTol: 1e-6 })).toBe(false);
     expect(answersEquivalent('4.25', '4.2')).toBe(false);
     expect(answersEquivalent('4.25', '4.2', { absTol: 0.1 })).toBe(true);
@@ -88,7 +89,7 @@ describe('normalisation and structure', () => {
 
 describe('registry and custom specs', () => {
   it('lists graders and names them in the unknown-grader error', () => {
-    expect(graderNames()).toEqual(['dapo', 'math']);
+    expect(graderNames()).toEqual(['dapo', 'math', 'math_verify']);
     expect(getGrader('math').wrongScore).toBe(0);
     expect(() => getGrader('mathh')).toThrow('unknown grader "mathh"; valid graders: dapo, math');
   });

@@ -1,10 +1,11 @@
 /**
  * Evaluation wired to the real pieces: benchmark datasets from the registry, prompts through the
- * template (and chat template), n samples per problem through the rollout engine, the math grader on
- * the worker pool. Used by `gtr eval` and by `gtr train` every K steps.
+ * template (and chat template), n samples per problem through the rollout engine, the grader (`math`
+ * unless `grader` or a pool says otherwise) on the worker pool; the report's `settings.grader`
+ * records the grader's name and rule version. Used by `gtr eval` and by `gtr train` every K steps.
  */
 import { loadDataset } from '../data/load.js';
-import { GraderPool } from '../grading/index.js';
+import { GraderPool, type GraderSpec } from '../grading/index.js';
 import { checkContextLength } from '../checkpoint/limits.js';
 import type { RolloutEngine } from '../rl/engines.js';
 import { decodeResponse, graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
@@ -28,6 +29,8 @@ export interface EvalRunSettings {
   kvCacheGib?: number;
   dataDir?: string | null;
   graderTimeoutMs?: number;
+  /** Grader when no pool is passed (default `'math'`): a registry name or a custom module. */
+  grader?: GraderSpec;
   modelName: string;
   /**
    * The model's context (max_position_embeddings, from `source`): each prompt plus `maxNewTokens`
@@ -71,10 +74,10 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
   const metrics = evalMetrics(s.n, s.k);
   const benchmarks = s.preloaded ?? await loadBenchmarks(s.benchmarks, s.dataDir, s.limit);
   const ownPool = !pool;
-  const grader = pool ?? new GraderPool({ grader: 'math', timeoutMs: s.graderTimeoutMs ?? 5000 });
+  const grader = pool ?? new GraderPool({ grader: s.grader ?? 'math', timeoutMs: s.graderTimeoutMs ?? 5000 });
   const prompts = new Map<string, Int32Array>();
   try {
-    return await evaluate({
+    const result = await evaluate({
       model: s.modelName,
       benchmarks,
       n: s.n,
@@ -105,6 +108,10 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
         return res.map((r) => ({ correct: r.correct, score: r.score, extracted: r.extracted }));
       },
     });
+    // Every number in the report comes from this grader at this rule version (read after grading:
+    // the math_verify workers report their package version when they start).
+    result.settings.grader = grader.graderId;
+    return result;
   } finally {
     if (ownPool) await grader.destroy();
   }

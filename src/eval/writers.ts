@@ -63,7 +63,7 @@ export function reportToJson(report: EvalReport): string {
 export function reportToMarkdown(report: EvalReport, opts: FormatOptions = {}): string {
   const cols = metricColumns(report.benchmarks);
   const lines: string[] = [];
-  lines.push(`## Evaluation: ${mdCell(report.model)}`, '', `Created ${report.createdAt}.`, '');
+  lines.push(`## Evaluation: ${mdCell(report.model)}`, '', `Created ${report.createdAt}.${graderNote(report.settings.grader)}`, '');
   lines.push(`| benchmark | problems | n | ${cols.join(' | ')} | mean tokens |`);
   lines.push(`| --- | ---: | ---: | ${cols.map(() => '---:').join(' | ')} | ---: |`);
   for (const b of report.benchmarks) {
@@ -76,6 +76,12 @@ export function reportToMarkdown(report: EvalReport, opts: FormatOptions = {}): 
     lines.push(`| **macro** | | | ${cells.join(' | ')} | ${tok.toFixed(1)} |`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** ` Graded by NAME (VERSION).` when the report records its grader (`settings.grader`), else empty. */
+function graderNote(g: unknown): string {
+  const r = g as { name?: unknown; version?: unknown } | undefined;
+  return r && typeof r.name === 'string' ? ` Graded by ${mdCell(r.name)}${typeof r.version === 'string' ? ` (${mdCell(r.version)})` : ''}.` : '';
 }
 
 /** One line of the per-problem JSONL (see {@link problemsToJsonl}). */

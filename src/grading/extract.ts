@@ -21,12 +21,17 @@ export function lastBoxed(text: string): Located | null {
   let last: RegExpExecArray | null = null;
   for (const m of text.matchAll(BOX_RE)) last = m;
   if (!last) return null;
+  return boxAt(text, last);
+}
+
+/** The box opened by the match `last` (see `lastBoxed`), with its end index in `end`. */
+function boxAt(text: string, last: RegExpExecArray): (Located & { end: number }) | null {
   let i = last.index + last[0].length;
   while (i < text.length && (text[i] === ' ' || text[i] === '\t')) i++;
   if (text[i] !== '{') {
     if (i === last.index + last[0].length) return null;
     const m = /^[^\s$]+/.exec(text.slice(i));
-    return m ? { text: m[0], index: last.index } : null;
+    return m ? { text: m[0], index: last.index, end: i + m[0].length } : null;
   }
   let depth = 0;
   for (let j = i; j < text.length; j++) {
@@ -34,10 +39,38 @@ export function lastBoxed(text: string): Located | null {
     if (c === '{') depth++;
     else if (c === '}') {
       depth--;
-      if (depth === 0) return { text: text.slice(i + 1, j), index: last.index };
+      if (depth === 0) return { text: text.slice(i + 1, j), index: last.index, end: j + 1 };
     }
   }
   return null;
+}
+
+/** Text between two boxes that still joins them into one answer (`\boxed{1} and \boxed{2}`). */
+function joinsBoxes(gap: string): boolean {
+  const words = gap.replace(/\\[A-Za-z]+/g, ' ').match(/[A-Za-z]+/g) ?? [];
+  return gap.length <= 40 && words.length <= 4 && !/[=0-9]/.test(gap) && !/\n\s*\n/.test(gap) && !/[.!?:]\s+[A-Z]/.test(gap);
+}
+
+/**
+ * The final boxed answer: the last `\boxed{}` together with the boxes right before it that are
+ * separated only by short connecting text (`\boxed{(2,2)} \text{ and } \boxed{(6,2)}`,
+ * `\boxed{1}, \boxed{2}`), joined with `, ` into one list answer; null when there is no closed box.
+ * Never throws.
+ */
+export function finalBoxed(text: string): Located | null {
+  const matches = [...text.matchAll(BOX_RE)];
+  const boxes: (Located & { end: number })[] = [];
+  for (let k = matches.length - 1; k >= 0; k--) {
+    const b = boxAt(text, matches[k]!);
+    if (!b) {
+      if (boxes.length === 0) return null;
+      break;
+    }
+    if (boxes.length > 0 && (b.end > boxes[0]!.index || !joinsBoxes(text.slice(b.end, boxes[0]!.index)))) break;
+    boxes.unshift(b);
+  }
+  if (boxes.length === 0) return null;
+  return { text: boxes.map((b) => b.text.trim()).join(', '), index: boxes[boxes.length - 1]!.index };
 }
 
 const ANSWER_RE = /Answer\s*:\s*([^\n]+)/gi;
@@ -58,10 +91,17 @@ export function lastAnswerLine(text: string): Located | null {
  */
 function cleanAnswerLine(line: string): string {
   let s = line.trim().replace(/^[*_]+|[*_]+$/g, '').trim();
-  const minerva = /^the final answer is\s*(.*?)\s*(?:\.\s*I hope it is correct\.?)?$/i.exec(s);
+  const minerva = /^the final answer is\s*([\s\S]*?)\s*\.?\s*I hope it is correct/i.exec(s) ?? /^the final answer is\s*([\s\S]*?)\s*$/i.exec(s);
   if (minerva) s = minerva[1]!;
   const box = lastBoxed(s);
   if (box) return box.text.trim();
+  s = s.replace(/\s*\.?\s*I hope it is correct[\s\S]*$/i, '');
+  // A sentence ("The largest $n$ is 34."): its last math span or number is the answer.
+  const words = s.replace(/\$[^$]*\$|\\[A-Za-z]+\s*(?:\{[^{}]*\})?/g, ' ').match(/[A-Za-z]{3,}/g) ?? [];
+  if (words.length >= 2) {
+    const found = lastSpanOrNumber(s, false);
+    if (found) return found.text;
+  }
   return s.replace(/\s*\.$/, '').replace(/\$\s*\.$/, '$').trim();
 }
 
@@ -72,10 +112,70 @@ function cleanAnswerLine(line: string): string {
  * `normalizeAnswer`). Never throws.
  */
 export function extractFinalAnswer(response: string): string | null {
-  const box = lastBoxed(response);
+  const box = finalBoxed(response);
   const line = lastAnswerLine(response);
+  const minerva = lastMinerva(response);
   let out: string | null = null;
-  if (line && (!box || line.index > box.index)) out = cleanAnswerLine(line.text);
+  if (minerva && (!box || minerva.index > box.index) && (!line || minerva.index >= line.index)) out = cleanAnswerLine(minerva.text);
+  else if (line && (!box || line.index > box.index)) out = cleanAnswerLine(line.text);
   else if (box) out = box.text.trim();
   return out ? out : null;
+}
+
+const MINERVA_RE = /The final answer is\s*([\s\S]*?)\s*\.?\s*I hope it is correct/gi;
+
+/** Minerva's closing sentence anywhere: "The final answer is X. I hope it is correct." (X raw). */
+function lastMinerva(text: string): Located | null {
+  let last: RegExpExecArray | null = null;
+  for (const m of text.matchAll(MINERVA_RE)) last = m;
+  return last && last[1]!.length <= 200 ? { text: `The final answer is ${last[1]!}`, index: last.index } : null;
+}
+
+const SPAN_RE = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([^\n]+?)\\\)|(?<!\\)\$((?:[^$\n\\]|\\[\s\S])+?)\$/g;
+const NUMBER_RE = /-?\d[\d,]*(?:\.\d+)?(?:\/\d+)?\s*%?/g;
+
+/**
+ * A looser final answer for text that is not a boxed model response: gold answers written as
+ * solutions, and free text (Math-Verify's suite). `extractFinalAnswer` first; else, in the sentence
+ * before "I hope it is correct" when there is one (else the whole text), whichever comes later of
+ * the last math span (`$..$` on one line, `$$..$$`, `\[..\]`, `\(..\)`) and the last number; else the
+ * whole text, trimmed (`latexOnly` skips the bare-number reading, as Math-Verify's LaTeX-only
+ * extraction does). Not used for rewards (a policy must box or state its answer). Never throws.
+ */
+export function extractAnswerLoose(text: string, latexOnly = false): string {
+  const strict = extractFinalAnswer(text);
+  if (strict !== null) return strict;
+  const hope = /I hope it is correct/i.exec(text);
+  let region = text;
+  if (hope) {
+    const before = text.slice(0, hope.index).replace(/[\s.]+$/, '');
+    region = before.slice(Math.max(before.lastIndexOf('. '), before.lastIndexOf('\n')) + 1);
+  }
+  const found = lastSpanOrNumber(region, latexOnly);
+  if (found !== null && found.kind === 'span') return found.text;
+  const plain = text.trim();
+  const words = plain.replace(/\\[A-Za-z]+/g, ' ').match(/[A-Za-z]{3,}/g) ?? [];
+  if (words.length === 0) return plain; // bare math, e.g. `\frac{10}{9}`
+  return found?.text ?? plain;
+}
+
+/**
+ * In `region`, whichever comes later of the last math span (spans joined by `and` / `or` / `,`
+ * form one answer) and, unless `latexOnly`, the last number; null when there is neither.
+ */
+function lastSpanOrNumber(region: string, latexOnly: boolean): { text: string; kind: 'span' | 'number' } | null {
+  let span: Located | null = null;
+  const spans = [...region.matchAll(SPAN_RE)];
+  if (spans.length > 0) {
+    // Spans joined by `and` / `or` / `,` form one answer (`$21,16$ or $11$`).
+    let k = spans.length - 1;
+    const parts = [spans[k]!];
+    while (k > 0 && /^\s*,?\s*(?:and|or|,)\s*$/.test(region.slice(spans[k - 1]!.index + spans[k - 1]![0].length, spans[k]!.index))) parts.unshift(spans[--k]!);
+    const last = spans[spans.length - 1]!;
+    span = { text: parts.map((m) => (m[1] ?? m[2] ?? m[3] ?? m[4]!).trim()).join(', '), index: last.index + last[0].length };
+  }
+  let num: Located | null = null;
+  if (!latexOnly) for (const m of region.matchAll(NUMBER_RE)) num = { text: m[0].trim(), index: m.index };
+  if (span && (!num || span.index >= num.index)) return { text: span.text, kind: 'span' };
+  return num ? { text: num.text, kind: 'number' } : null;
 }

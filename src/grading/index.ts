@@ -1,8 +1,9 @@
 /**
- * Reward graders: `math` and `dapo`, custom grader modules, and the worker pool that runs them.
+ * Reward graders: `math`, `dapo` and `math_verify` (Python), custom grader modules, and the worker
+ * pools that run them.
  */
 export type { CustomGraderSpec, GradeItem, GradeResult, GraderFn, GraderSpec } from './types.js';
-export { extractFinalAnswer, lastAnswerLine, lastBoxed } from './extract.js';
+export { extractAnswerLoose, extractFinalAnswer, finalBoxed, lastAnswerLine, lastBoxed } from './extract.js';
 export { normalizeAnswer, squash, isTextAnswer } from './normalize-math.js';
 export { normalizeDapoAnswer } from './normalize-dapo.js';
 export { answersEquivalent, type EquivalenceOptions } from './equivalence.js';
@@ -13,3 +14,4 @@ export { getGrader, graderNames, isGraderName, unknownGraderError, type GraderEn
 export { loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
 export { GraderPool, DEFAULT_GRADER_MEMORY_MB, type GraderPoolOptions } from './pool.js';
 export { graderRow } from './row.js';
+export { PythonGraderPool, mathVerifyAvailable, MATH_VERIFY_GRADER, MATH_VERIFY_VERSION, type PythonGraderPoolOptions } from './python-pool.js';

@@ -31,7 +31,7 @@ export function rowTolerance(row: Record<string, unknown>): number | undefined {
 
 /**
  * Grades one response against a gold answer. Score 1 when the extracted answer is equivalent to
- * `gold` (see `answersEquivalent`; `options.relTol` / `options.absTol` override the tolerance),
+ * `gold` (see `answersEquivalent`; `options.relTol` / `options.absTol` widen the tolerance),
  * else 0; a response with no `\boxed{}` / `Answer:` scores 0 with `extracted: null`. Never throws.
  */
 export function gradeMath(response: string, gold: string, options: EquivalenceOptions = {}): GradeResult {
@@ -42,7 +42,8 @@ export function gradeMath(response: string, gold: string, options: EquivalenceOp
 
 /**
  * Registry form of the math grader: gold from `goldAnswer(row)`, absolute tolerance from
- * `row.error` when present (OlympiadBench), relative tolerance 1e-4 otherwise. Throws when the row
+ * `row.error` when present (OlympiadBench), otherwise the exact / 4-digit rounding rule of
+ * numeric.ts (no blanket relative tolerance). Throws when the row
  * has no gold answer.
  */
 export function mathGrader(response: string, row: Record<string, unknown>): GradeResult {

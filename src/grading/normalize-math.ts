@@ -5,7 +5,9 @@
  *
  * Documented choices: `\%` is dropped (so `50\%` equals `50`, not `0.5`); `^\circ` is dropped (so
  * `90^\circ` equals `90`); a trailing unit (`\text{ cm}`, `\mathrm{~m/s}`, `5 cm`) after a number is
- * dropped; `x = 5` keeps `5` (done per element by the equivalence check, see `stripLeftSide`).
+ * dropped; `x = 5` keeps `5` (done per element by the equivalence check, see relations.ts);
+ * `pct` / `percentage` are units; `>=`, `<=`, `!=`, `\lt`, `\gt` become `\ge`, `\le`, `\neq`, `<`, `>`;
+ * `x \approx 11` keeps `11`; `x \in [a,b]` keeps `[a,b]`.
  */
 
 /** Unit words removed after a number (Minerva's list plus common SI / time units). */
@@ -16,7 +18,7 @@ const UNIT_WORDS = new Set([
   'metres', 'meals', 'edges', 'students', 'multiples', 'seconds', 'second', 'sec', 'days', 'day',
   'years', 'year', 'miles', 'mile', 'people', 'numbers', 'times', 'grams', 'liters', 'kmh', 'km/h',
   'm/s', 'cm^2', 'cm^3', 'm^2', 'm^3', 'sq', 'yards', 'yd', 'ounces', 'oz', 'percent',
-  'radians', 'kelvin', 'ev', 'kev', 'mev', 'gev', 'hz', 'khz', 'mhz', 'ghz', 'nm', 'um', 'μm', 'pc',
+  'radians', 'pct', 'percentage', 'kelvin', 'ev', 'kev', 'mev', 'gev', 'hz', 'khz', 'mhz', 'ghz', 'nm', 'um', 'μm', 'pc',
   'kpc', 'mpc', 'au', 'ly', 'arcsec', 'arcmin', 'erg', 'ergs', 'joules', 'watts', 'volts', 'amps',
 ]);
 
@@ -82,6 +84,8 @@ export function normalizeAnswer(raw: string): string {
   let s = raw.trim();
   for (const [re, to] of UNICODE) s = s.replace(re, to);
   s = unwrapBox(s);
+  if (!s.includes('\\begin')) s = s.replace(/\\\\(?=[A-Za-z]{2,})/g, '\\'); // `\\frac` from doubled escapes
+  s = s.replace(/^\\?"(.*?)\\?"$/s, '$1');
   s = s.replace(/\\\$/g, '').replace(/\$/g, '');
   s = s.replace(/\\[()[\]]/g, ' ');
   s = unwrapBox(s.trim());
@@ -89,14 +93,18 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\\[dt]frac/g, '\\frac').replace(/\\[dt]binom/g, '\\binom');
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)\s*\./g, '');
   s = s.replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![A-Za-z])/g, '');
+  s = s.replace(/(\d)\s*,\s*\\!\s*(?=\d{3}(?!\d))/g, '$1'); // 11,\! 111,\! 100: thousands
   s = s.replace(/\\!/g, '');
-  s = s.replace(/\\(?:,|;|:|>|quad|qquad|hspace\{[^}]*\})|~/g, ' ');
+  s = s.replace(/\\(?:,|;|:|>|quad|qquad|hspace\{[^}]*\})|~|(?<!\\)\\ /g, ' ');
+  s = s.replace(/\)\s*(?:or|and)\s*\(/g, '), (');
   s = s.replace(/([_^])\{\s*([A-Za-z0-9])\s*\}/g, '$1$2');
   s = s.replace(/\\geqslant|\\geq(?![A-Za-z])/g, '\\ge').replace(/\\leqslant|\\leq(?![A-Za-z])/g, '\\le');
   s = s.replace(/\\ne(?![A-Za-z])/g, '\\neq');
+  s = s.replace(/>=/g, '\\ge ').replace(/<=/g, '\\le ').replace(/!=/g, '\\neq ');
+  s = s.replace(/\\lt(?![A-Za-z])/g, '<').replace(/\\gt(?![A-Za-z])/g, '>');
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree/g, '');
   s = s.replace(/\\%|%/g, '');
-  s = s.replace(/\{,\}/g, '');
+  s = s.replace(/\{\s*,\s*\}/g, '');
   s = dropTextUnits(s.trim());
   s = unwrapTextCommands(s);
   s = s.replace(/\s+/g, ' ').trim();
@@ -104,8 +112,23 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/[.;,]+$/, '').trim();
   s = dropWordUnits(s);
   s = s.replace(/(^|[\s{(,\-=])\.(\d)/g, '$10.$2');
+  s = approximate(s);
+  s = s.replace(/^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*\\in(?![A-Za-z])\s*/, ''); // x \in [a,b]
+  s = s.replace(/^[([]\s*(\\begin\{([a-zA-Z]*matrix|array)\}[\s\S]*\\end\{\2\})\s*[)\]]$/, '$1');
   if (/^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s) || /^-?\d{1,3}( \d{3})+(\.\d+)?$/.test(s)) s = s.replace(/[ ,]/g, '');
   return s;
+}
+
+/**
+ * `\approx` in an answer: `x \approx 11` keeps `11` (a bare symbol on the left); otherwise the part
+ * before the first `\approx` is the answer (`x = 1/3 \approx 0.33` keeps `x = 1/3`).
+ */
+function approximate(s: string): string {
+  const parts = s.split(/\\approx(?![A-Za-z])/);
+  if (parts.length < 2) return s;
+  const head = parts[0]!.trim();
+  if (head === '' || /^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?$/.test(head)) return parts[parts.length - 1]!.trim();
+  return head;
 }
 
 /** The string-equality form of a normalised answer: all whitespace removed. */

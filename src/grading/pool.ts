@@ -11,13 +11,17 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { customLabel } from './custom.js';
 import { LaneError, ProcessLanes } from './process-lanes.js';
+import { MATH_VERIFY_GRADER, MATH_VERIFY_VERSION, PythonGraderPool } from './python-pool.js';
 import { getGrader } from './registry.js';
 import type { GradeItem, GradeResult, GraderSpec } from './types.js';
 import type { GradeTask } from './worker.js';
 
 /** Pool settings. */
 export interface GraderPoolOptions {
-  /** Registry name or custom module (default `'math'`). Relative module paths resolve against cwd. */
+  /**
+   * Registry name or custom module (default `'math'`). Relative module paths resolve against cwd.
+   * `'math_verify'` runs in Python worker processes (python-pool.ts) with the same timeout rules.
+   */
   grader?: GraderSpec;
   /** Worker threads (default min(4, available cores)). */
   threads?: number;
@@ -80,6 +84,8 @@ function describe(err: unknown): { message: string; aborted: boolean } {
 export class GraderPool {
   private readonly pool: Piscina<GradeTask, GradeResult> | undefined;
   private readonly lanes: ProcessLanes | undefined;
+  /** The `math_verify` grader runs in Python worker processes instead of piscina threads. */
+  private readonly python: PythonGraderPool | undefined;
   private readonly grader: GraderSpec;
   private readonly threads: number;
   private readonly timeoutMs: number;
@@ -99,6 +105,10 @@ export class GraderPool {
     this.startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
     if (!(this.timeoutMs > 0)) throw new Error(`GraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
     if (!(this.startupTimeoutMs >= 0)) throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
+    if (spec === MATH_VERIFY_GRADER) {
+      this.python = new PythonGraderPool({ processes: this.threads, timeoutMs: this.timeoutMs, startupTimeoutMs: this.startupTimeoutMs, failureScore: this.failureScore });
+      return;
+    }
     const maxMemoryMb = options.maxMemoryMb ?? DEFAULT_GRADER_MEMORY_MB;
     if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16)) throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
     if (options.isolation === 'process') {
@@ -179,6 +189,18 @@ export class GraderPool {
   }
 
   /**
+   * Which grader and rule version this pool runs, for reports: registry graders give their
+   * `version`; `math_verify` gives `math-verify==X` as its workers report it (the pinned version
+   * before any worker started); custom graders give their module and export.
+   */
+  get graderId(): { name: string; version: string } {
+    const g = this.grader;
+    if (typeof g !== 'string') return { name: `${g.module}#${g.export ?? 'default'}`, version: 'custom module' };
+    if (this.python) return { name: g, version: `math-verify==${this.python.version || MATH_VERIFY_VERSION}` };
+    return { name: g, version: getGrader(g).version };
+  }
+
+  /**
    * Grades `items` (at most `threads` in flight) and resolves to their results in input order.
    * Throws only when the pool was destroyed.
    */
@@ -188,6 +210,7 @@ export class GraderPool {
 
   private async runAll(items: readonly GradeItem[], check: boolean): Promise<GradeResult[]> {
     if (this.destroyed) throw new Error('GraderPool: grade() called after destroy()');
+    if (this.python) return this.python.grade(items);
     const results = new Array<GradeResult>(items.length);
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -204,6 +227,7 @@ export class GraderPool {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    await this.python?.destroy();
     await this.pool?.destroy();
     await this.lanes?.destroy();
   }

@@ -1,5 +1,5 @@
 /**
- * The name-keyed grader registry (`math`, `dapo`). Custom graders are modules, not registry entries
+ * The name-keyed grader registry (`math`, `dapo`, `math_verify`). Custom graders are modules, not registry entries
  * (see custom.ts).
  */
 import { dapoGrader } from './dapo-grader.js';
@@ -12,11 +12,22 @@ export interface GraderEntry {
   fn: GraderFn;
   wrongScore: number;
   description: string;
+  /**
+   * The rule revision, recorded in eval reports next to the name: bumped whenever a change can flip a
+   * verdict, so two reports' numbers are comparable only at equal versions.
+   */
+  version: string;
+}
+
+/** `math_verify` is graded by the Python pool (python-pool.ts), never in a JS worker. */
+function pythonOnly(): never {
+  throw new Error('the math_verify grader runs in Python worker processes: grade through GraderPool / PythonGraderPool');
 }
 
 const GRADERS: ReadonlyMap<string, GraderEntry> = new Map([
-  ['dapo', { name: 'dapo', fn: dapoGrader, wrongScore: -1, description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1" }],
-  ['math', { name: 'math', fn: mathGrader, wrongScore: 0, description: 'boxed / Answer: extraction; string, structural, numeric (rel 1e-4) and symbolic equivalence; 1 / 0' }],
+  ['dapo', { name: 'dapo', version: 'dapo/1 (verl math_dapo, non-strict)', fn: dapoGrader, wrongScore: -1, description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1" }],
+  ['math', { name: 'math', version: 'math/2 (exact decimals or 4-digit rounding, relations, \\pm; see README Graders)', fn: mathGrader, wrongScore: 0, description: 'boxed / Answer: extraction; string, structural, relation, numeric (exact or 4-digit rounding) and symbolic equivalence; 1 / 0' }],
+  ['math_verify', { name: 'math_verify', version: 'math-verify (version reported by the workers)', fn: pythonOnly, wrongScore: 0, description: "Hugging Face's math-verify package (Python worker processes; verl's wrapper rules); 1 / 0" }],
 ]);
 
 /** The registered grader names, sorted. */

@@ -85,22 +85,37 @@ export function parseStructure(s: string): Structure {
     const inner = t.slice(2, -2).trim();
     return { kind: 'set', items: inner === '' ? [] : splitTopLevel(inner, ',') };
   }
+  // A list in plain braces, `{1, 2, 3}` (LaTeX grouping braces around a comma list read as a set).
+  if (t.startsWith('{') && t.endsWith('}') && matchingClose(t, 0) === t.length - 1) {
+    const items = splitTopLevel(t.slice(1, -1), ',');
+    if (items.length > 1) return { kind: 'set', items };
+  }
   const open = t[0];
   const close = t[t.length - 1];
   if ((open === '(' || open === '[') && (close === ')' || close === ']') && matchingClose(t, 0) === t.length - 1) {
-    const items = splitTopLevel(t.slice(1, -1), ',');
+    let items = splitTopLevel(t.slice(1, -1), ',');
+    if (items.length === 1) items = splitTopLevel(t.slice(1, -1), ';'); // (0;-2;6)
     if (items.length > 1) return { kind: 'bracket', open, close, items };
   }
   return { kind: 'scalar', text: t };
 }
 
 /**
- * `x = 5` -> `5`: the text after the last top-level `=`, when there is one and something follows
- * it. Applies to equations too (`y = 2x+1` -> `2x+1`), so `a = 2` and `b = 2` compare equal; that is
- * the documented trade-off. Never throws.
+ * `a \pm b` as the two answers it stands for: each top-level list item holding `\pm` / `\mp`
+ * (outside `\begin..\end`) becomes one item per sign choice (`3 \pm 2\sqrt{2}` -> `3 + 2\sqrt{2},
+ * 3 - 2\sqrt{2}`; `\pm 2021` -> `2021, -2021`), at most 8 per item. So `5 \pm 1` is a list, never the
+ * number 5. Returns `s` unchanged when it has no `\pm`. Never throws.
  */
-export function stripLeftSide(s: string): string {
-  const parts = splitTopLevel(s, '=');
-  const last = parts[parts.length - 1]!;
-  return parts.length > 1 && last !== '' ? last : s;
+export function expandPlusMinus(s: string): string {
+  if (!/\\(?:pm|mp)(?![A-Za-z])/.test(s) || /\\begin/.test(s)) return s;
+  const expandItem = (item: string): string[] => {
+    const m = /\\(pm|mp)(?![A-Za-z])/.exec(item);
+    if (!m) return [item];
+    const head = item.slice(0, m.index);
+    const tail = item.slice(m.index + m[0].length);
+    const [first, second] = m[1] === 'pm' ? ['+', '-'] : ['-', '+'];
+    const tidy = (x: string) => x.replace(/(^|[=(\[{,]\s*)\+\s*/g, '$1').replace(/\s+/g, ' ').trim();
+    return [...expandItem(tidy(`${head}${first}${tail}`)), ...expandItem(tidy(`${head}${second}${tail}`))].slice(0, 8);
+  };
+  return splitTopLevel(s, ',').flatMap(expandItem).join(', ');
 }

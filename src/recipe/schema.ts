@@ -75,9 +75,9 @@ const CustomGraderSchema = z.strictObject({
 export const RewardSchema = z
   .strictObject({
     grader: z
-      .union([z.enum(['math', 'dapo']), CustomGraderSchema])
+      .union([z.enum(['math', 'dapo', 'math_verify']), CustomGraderSchema])
       .default('dapo')
-      .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | {module, export} custom grader'),
+      .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | math_verify (the math-verify Python package) | {module, export} custom grader'),
     timeout_ms: posInt().default(5000).describe('Per-response grading timeout; a timeout scores 0'),
     isolation: z.enum(['thread', 'process']).default('thread')
       .describe('Where graders run: thread (worker threads: heap capped, process.exit ends only the thread) | process (child processes, for untrusted graders: a crash, abort or kill ends only the child). Neither sandboxes files or network'),

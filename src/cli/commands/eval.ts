@@ -1,6 +1,7 @@
 /**
  * `gtr eval --model DIR --benchmarks a,b [--n 16] [--k 1,4] [--limit N] [--template dapo|boxed]
- *   [--temperature T] [--top-p P] [--max-new-tokens N] [--data-dir DIR] --out DIR`
+ *   [--temperature T] [--top-p P] [--max-new-tokens N] [--data-dir DIR] [--grader math|math_verify|dapo|module]
+ *   --out DIR`
  * and `gtr eval compare a.json b.json ...`.
  */
 import type { Command } from 'commander';
@@ -12,6 +13,7 @@ import { compareReports } from '../../eval/compare.js';
 import { runEvaluation } from '../../eval/run.js';
 import { loadEvalReport } from '../../eval/schema.js';
 import { reportToMarkdown, writeEvalOutputs } from '../../eval/writers.js';
+import { parseGraderSpec } from '../../grading/custom.js';
 import { Policy } from '../../policy.js';
 import { resolveKvBudget } from '../../rollout/index.js';
 import { rolloutEngine } from '../../rl/adapters.js';
@@ -67,6 +69,7 @@ export function register(program: Command): void {
     .option('--dtype <dtype>', 'fp32 | bf16')
     .option('--out <dir>', 'output directory (report.json, report.md, per-problem JSONL)')
     .option('--kv-cache-gib <gib>', 'rollout KV cache budget in GiB (default: on CUDA the free memory less a margin)', num('--kv-cache-gib', 0))
+    .option('--grader <name|module[#export]>', 'grader: math, math_verify, dapo, or a custom module (recorded in the report)', 'math')
     .action(async (o) => {
       if (!o.model) throw new Error('gtr eval: --model is required');
       if (!o.out) throw new Error('gtr eval: --out is required');
@@ -76,6 +79,7 @@ export function register(program: Command): void {
       const context = { maxPositions: config.native.maxPositionEmbeddings, maxNewTokensName: '--max-new-tokens', source: join(o.model, 'config.json') };
       checkContextLength(0, o.maxNewTokens, context.maxPositions, { prompt: '', maxNewTokens: '--max-new-tokens', limit: context.source });
       prepareOutDir(o.out);
+      const grader = parseGraderSpec(o.grader);
       const tokenizer = await Tokenizer.fromDir(o.model);
       const policy = await Policy.load(o.model, { device: o.device ?? 'cpu', dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
       try {
@@ -86,7 +90,7 @@ export function register(program: Command): void {
           benchmarks: o.benchmarks, n: o.n, k: o.k, limit: o.limit ?? null,
           rendering: { template: o.template, chat: !!o.chat, enableThinking: false },
           temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens, seed: o.seed,
-          stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model, context,
+          stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model, context, grader,
           onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
         });
         process.stderr.write('\n');

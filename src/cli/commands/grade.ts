@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { GraderPool } from '../../grading/pool.js';
 import { parseGraderSpec } from '../../grading/custom.js';
 import { graderRow } from '../../grading/row.js';
+import { compareGraders, comparisonToMarkdown } from '../../grading/compare.js';
 import type { GradeItem, GradeResult } from '../../grading/types.js';
 
 interface GradeOptions {
@@ -21,6 +22,7 @@ interface GradeOptions {
   timeout: string;
   isolation?: string;
   maxMemoryMb?: string;
+  compare?: string;
 }
 
 /**
@@ -80,6 +82,7 @@ function positiveInt(name: string, value: string): number {
 
 /** Runs the command; see `register`. Throws for bad options or input rows. */
 export async function runGrade(opts: GradeOptions, out: (line: string) => void = (l) => console.log(l)): Promise<void> {
+  if (opts.compare !== undefined) return runCompare(opts, out);
   const single = opts.gold !== undefined || opts.response !== undefined;
   if (single && opts.input !== undefined) throw new Error('use either --gold/--response or --input, not both');
   if (!single && opts.input === undefined) throw new Error('nothing to grade: give --gold and --response, or --input file.jsonl');
@@ -106,11 +109,38 @@ export async function runGrade(opts: GradeOptions, out: (line: string) => void =
 }
 
 /**
+ * `--compare a,b,c`: grades every row of `--input` with each grader (one pool at a time) and prints
+ * the agreement table and the disagreements (markdown; JSON with `--json`). Throws for fewer than
+ * two graders, an unknown grader, or no `--input`.
+ */
+async function runCompare(opts: GradeOptions, out: (line: string) => void): Promise<void> {
+  if (opts.input === undefined) throw new Error('--compare needs --input file.jsonl');
+  const names = opts.compare!.split(',').map((x) => x.trim()).filter(Boolean);
+  if (names.length < 2) throw new Error(`--compare needs at least two graders, comma-separated (got "${opts.compare}")`);
+  const specs = names.map((n) => parseGraderSpec(n));
+  const items = readGradeRows(opts.input);
+  const threads = opts.threads !== undefined ? positiveInt('threads', opts.threads) : undefined;
+  const results: Record<string, GradeResult[]> = {};
+  for (let k = 0; k < names.length; k++) {
+    const pool = new GraderPool({ grader: specs[k]!, threads, timeoutMs: positiveInt('timeout', opts.timeout) });
+    try {
+      results[names[k]!] = await pool.grade(items);
+    } finally {
+      await pool.destroy();
+    }
+  }
+  const cmp = compareGraders(items, results);
+  out(opts.json ? JSON.stringify(cmp) : comparisonToMarkdown(cmp));
+}
+
+/**
  * Registers `gtr grade`:
  * `gtr grade --gold G --response R [--grader math|dapo|path[#export]] [--json]` prints one verdict
  * (`CORRECT  score=1  extracted="5"`, or a JSON object with `--json`);
  * `gtr grade --input rows.jsonl [--grader ...]` prints one JSON line per row
- * (`{"line":1,"score":1,"correct":true,"extracted":"5"}`).
+ * (`{"line":1,"score":1,"correct":true,"extracted":"5"}`);
+ * `gtr grade --input rows.jsonl --compare math,math_verify,dapo` prints the graders' pairwise
+ * agreement and their disagreements.
  */
 export function register(program: Command): void {
   program
@@ -120,12 +150,13 @@ export function register(program: Command): void {
     .option('--response <text>', 'model response to grade (with --gold)')
     .option('--prompt <text>', 'prompt passed to custom graders')
     .option('--input <file.jsonl>', 'JSONL rows {gold, response[, prompt]}; one JSON verdict per line')
-    .option('--grader <name|module[#export]>', 'math, dapo, or a custom grader module path', 'math')
+    .option('--grader <name|module[#export]>', 'math, dapo, math_verify, or a custom grader module path', 'math')
     .option('--json', 'print the single verdict as JSON')
     .option('--threads <n>', 'grader worker threads')
     .option('--timeout <ms>', 'per-item grading timeout in ms', '10000')
     .option('--isolation <mode>', 'thread (worker threads) or process (child processes, for untrusted graders)', 'thread')
     .option('--max-memory-mb <n>', 'heap cap of each grader worker in MiB (default 1024)')
+    .option('--compare <graders>', 'with --input: comma-separated graders to compare (e.g. math,math_verify,dapo)')
     .action(async (opts: GradeOptions) => {
       await runGrade(opts);
     });
