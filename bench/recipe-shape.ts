@@ -38,3 +38,17 @@ export async function recipeShape(o: { dataDir: string; prompts: number; n: numb
   }
   return { prompts, n: o.n, maxNewTokens: o.maxNewTokens, targetLengths };
 }
+
+// `npx tsx bench/recipe-shape.ts --write FILE [--data-dir DIR]`: the shape as JSON, for a machine
+// without the datasets (bench/generate.ts --shape recipe --shape-file FILE).
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  const { parseArgs } = await import('node:util');
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  const { values } = parseArgs({ options: { write: { type: 'string' }, 'data-dir': { type: 'string', default: '../shared/datasets' }, seed: { type: 'string', default: '0' } } });
+  if (!values.write) throw new Error('recipe-shape: --write FILE is required');
+  const shape = await recipeShape({ dataDir: values['data-dir']!, prompts: 128, n: 8, maxNewTokens: 4096, meanLength: 1500, seed: Number(values.seed) });
+  mkdirSync(dirname(values.write), { recursive: true });
+  writeFileSync(values.write, JSON.stringify({ ...shape, prompts: shape.prompts.map((p) => Array.from(p)), targetLengths: Array.from(shape.targetLengths) }));
+  console.log(`wrote ${values.write}: ${shape.prompts.length} prompts x ${shape.n}`);
+}
