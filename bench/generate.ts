@@ -12,6 +12,15 @@
  *   --seed S, --warmup-tokens N (16), --out DIR.
  * tokens/s = generated tokens / wall time of the call (prefill included); decode tokens/s excludes
  * prefill passes.
+ *
+ * --shape recipe: the paper recipe's rollout instead (bench/recipe-shape.ts: 128 DAPO-Math-17k
+ * prompts through the dapo template, n = 8, max_new_tokens 4096, temperature 1, lognormal target
+ * lengths standing in for EOS), read from --shape-file (written beforehand by
+ * `npx tsx bench/recipe-shape.ts --write FILE --data-dir DIR`, since the device has no datasets),
+ * with the trainer's fp32 state (masters, gradients, AdamW moments: 16 bytes per parameter)
+ * resident beside it (--trainer-state, default on) and the KV budget from the memory left
+ * (--kv-cache-gib to override). Reports tok/s, peak KV GiB, mean running sequences, preemptions
+ * and the floor: (weights + the KV actually read per step) / measured copy bandwidth.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +42,11 @@ const { values } = parseArgs({
     'top-p': { type: 'string', default: '1' },
     seed: { type: 'string', default: '0' },
     'warmup-tokens': { type: 'string', default: '16' },
+    shape: { type: 'string', default: 'fixed' },
+    'shape-file': { type: 'string', default: '.device/recipe-shape.json' },
+    'trainer-state': { type: 'boolean', default: true },
+    'kv-cache-gib': { type: 'string' },
+    'max-num-seqs': { type: 'string', default: '256' },
     out: { type: 'string', default: join(import.meta.dirname ?? '.', 'results') },
   },
 });
@@ -70,7 +84,51 @@ await generateWithStats(policy, randomPrompts(Math.min(4, batches[0]!), promptLe
 });
 
 const rows: Record<string, number>[] = [];
-for (const batch of batches) {
+if (values.shape === 'recipe') {
+  const { readFileSync } = await import('node:fs');
+  const { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } = await import('../src/rollout/index.js');
+  const shape = JSON.parse(readFileSync(values['shape-file']!, 'utf8')) as { prompts: number[][]; n: number; maxNewTokens: number; targetLengths: number[] };
+  // The trainer's resident state: one real optimizer step on a short sequence allocates the fp32
+  // masters, gradients and AdamW moments (lr 0, so the weights stay as they were).
+  const stateBytes = TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters;
+  let trainer: InstanceType<typeof import('../src/train/index.js').Trainer> | undefined;
+  if (values['trainer-state']) {
+    const { Trainer } = await import('../src/train/index.js');
+    trainer = new Trainer(policy.native, { schedule: { lr: 0 }, tokenBudget: 4096, checkpointLayers: true, fp32Master: true });
+    const tokens = Int32Array.from({ length: 64 }, (_, i) => (i * 7919) % vocab);
+    const responseMask = Uint8Array.from({ length: 64 }, (_, i) => (i >= 32 ? 1 : 0));
+    const packed = { tokens, seqLens: Int32Array.of(64), responseMask };
+    const old = await trainer.logprobs(packed, 1);
+    await trainer.trainStep({ ...packed, advantages: new Float32Array(64).fill(1), oldLogprobs: old.logprobs }, { name: 'grpo' }, []);
+  }
+  const kv = resolveKvBudget(values['kv-cache-gib'] !== undefined ? Number(values['kv-cache-gib']) : null, device, 0, '--kv-cache-gib');
+  console.log(`${trainer ? `trainer state resident: ${(stateBytes / 2 ** 30).toFixed(1)} GiB; ` : ''}${kv.describe}`);
+  const prompts = shape.prompts.map((p) => Int32Array.from(p, (t) => t % vocab));
+  const start = performance.now();
+  const { stats } = await generateWithStats(policy, prompts, {
+    n: shape.n, maxNewTokens: shape.maxNewTokens, targetLengths: Int32Array.from(shape.targetLengths), seed, ...sampling,
+    kvCacheGib: kv.gib, maxBatchSize: Number(values['max-num-seqs']),
+  });
+  const wallS = (performance.now() - start) / 1000;
+  // Floor: every decode step reads the weights once and the KV of the running rows.
+  const weightBytes = policy.numParameters * 2;
+  const kvPerToken = stats.kvBytes / ((stats.kvBlocks + 1) * stats.blockSize);
+  const totalTokens = shape.targetLengths.reduce((a, b) => a + b, 0);
+  const meanContext = shape.prompts.reduce((a, p) => a + p.length, 0) / shape.prompts.length + shape.targetLengths.reduce((a, b) => a + b * b, 0) / (2 * totalTokens);
+  const bytesRead = stats.steps * weightBytes + totalTokens * meanContext * kvPerToken;
+  const row = {
+    shape: 'recipe', sequences: prompts.length * shape.n, generatedTokens: stats.generatedTokens, wallS, tokensPerS: stats.generatedTokens / wallS,
+    steps: stats.steps, meanRunning: stats.meanRunning, peakKvGiB: (stats.peakBlocks * kvPerToken * stats.blockSize) / 2 ** 30,
+    kvPoolGiB: stats.kvBytes / 2 ** 30, preemptions: stats.preemptions, graphSteps: stats.graphSteps, bytesReadGB: bytesRead / 1e9,
+    trainerStateGiB: trainer ? stateBytes / 2 ** 30 : 0,
+  } as Record<string, number | string>;
+  rows.push(row as Record<string, number>);
+  console.log(`recipe shape: ${row.generatedTokens} tokens in ${wallS.toFixed(1)} s = ${(row.tokensPerS as number).toFixed(0)} tok/s; ` +
+    `mean running ${stats.meanRunning.toFixed(0)}, peak KV ${(row.peakKvGiB as number).toFixed(1)} GiB of a ${(row.kvPoolGiB as number).toFixed(1)} GiB pool, ` +
+    `${stats.preemptions} preemptions; bytes read ${(bytesRead / 1e9).toFixed(0)} GB (floor = that / the copy bandwidth in floor.json)`);
+  trainer?.dispose();
+}
+for (const batch of values.shape === 'recipe' ? [] : batches) {
   const prompts = randomPrompts(batch, promptLen, vocab, seed + batch);
   const start = performance.now();
   const { stats } = await generateWithStats(policy, prompts, { maxNewTokens: newTokens, maxBatchSize: batch, seed, ...sampling });

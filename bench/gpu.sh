@@ -5,7 +5,8 @@
 # write JSON + a final table. See bench/README.md. Usage (on the device, from the repo root):
 #   bash bench/gpu.sh                       # everything
 #   GTR_BENCH_PHASES=build,tests bash bench/gpu.sh
-# Phases: build, tests, kernels, floor, generate, train, step, generate_eager, peer, peer_compiled
+# Phases: build, tests, kernels, floor, generate, train, step, generate_eager, recipe_generate,
+#   recipe_train, peer, peer_compiled
 # (generate_eager: bs 256 with GTR_CUDA_GRAPHS=0; the last is off by default: ~3 min of compiling). Output: $OUT (device tool) or bench/results/out/:
 # results-<date>-<device>.json, tests.log, bench.log, build.log. Needs python3 with torch (CUDA),
 # cmake, ninja, nvcc; Node from PATH or .node/node.xz.
@@ -16,7 +17,7 @@ OUTDIR="${OUT:-$ROOT/bench/results/out}"
 mkdir -p "$OUTDIR"
 WORK="$(mktemp -d /tmp/gtr-bench.XXXX)"
 export GTR_BENCH_OUT="$WORK"
-PHASES="${GTR_BENCH_PHASES:-build,tests,kernels,floor,generate,train,step,peer}"
+PHASES="${GTR_BENCH_PHASES:-build,tests,kernels,floor,generate,train,step,recipe_generate,recipe_train,peer}"
 has() { [[ ",$PHASES," == *",$1,"* ]]; }
 DATE="${GTR_BENCH_DATE:-$(date -u +%F)}"
 t_start=$(date +%s)
@@ -165,6 +166,32 @@ if has generate_eager && [[ -f bench/generate.ts ]] && fits 60 generate_eager; t
   tail -5 "$WORK/generate_eager.log"
   cp "$WORK"/generate_eager/*.json "$WORK/generate_eager.json" 2>/dev/null || true
   report
+fi
+
+# ---- the paper recipe's rollout shape and a two-step paper-recipe run (prepared inputs are carried
+# in .device/: recipe-shape.json from `npx tsx bench/recipe-shape.ts --write .device/recipe-shape.json`
+# and datasets/dapo-math-17k.jsonl, a slice of the local copy; the device has no datasets).
+if has recipe_generate && [[ -f .device/recipe-shape.json ]] && fits 200 recipe_generate; then
+  stamp "generate, recipe shape (128 DAPO prompts x 8, 4096 max new, trainer state resident)"
+  mkdir -p "$WORK/recipe_generate"
+  timeout $(( $(left) - 5 )) node node_modules/tsx/dist/cli.mjs bench/generate.ts --shape recipe \
+    --shape-file .device/recipe-shape.json --max-num-seqs "${GTR_BENCH_MAX_NUM_SEQS:-512}" --out "$WORK/recipe_generate" > "$WORK/recipe_generate.log" 2>&1
+  { echo "==== generate --shape recipe"; cat "$WORK/recipe_generate.log"; } >> "$OUTDIR/bench.log"
+  tail -5 "$WORK/recipe_generate.log"
+  cp "$WORK"/recipe_generate/*.json "$WORK/recipe_generate.json" 2>/dev/null || true
+  report
+fi
+if has recipe_train && [[ -f .device/datasets/dapo-math-17k.jsonl ]] && fits 240 recipe_train; then
+  stamp "gtr train recipes/qwen3-1.7b-gtr-dapo.yaml, 2 steps on a random Qwen3-1.7B-Base"
+  node bin/gtr.js init-model --config qwen3-1.7b-base --seed 0 --dtype bf16 --out "$WORK/qwen3-1.7b-base" > "$WORK/recipe_train.log" 2>&1
+  timeout $(( $(left) - 5 )) node bin/gtr.js train recipes/qwen3-1.7b-gtr-dapo.yaml --data-dir .device/datasets \
+    --set model.path="$WORK/qwen3-1.7b-base" --set run.dir="$WORK/recipe-run" --set train.steps=2 \
+    --set train.prompts_per_step="${GTR_BENCH_RECIPE_PROMPTS:-32}" --set eval.every_steps=0 --set checkpoint.every_steps=0 \
+    >> "$WORK/recipe_train.log" 2>&1
+  echo "recipe_train_rc=$?" >> "$WORK/recipe_train.log"
+  cp "$WORK/recipe-run/metrics.jsonl" "$OUTDIR/recipe-train-metrics.jsonl" 2>/dev/null || true
+  { echo "==== recipe train"; cat "$WORK/recipe_train.log"; } >> "$OUTDIR/bench.log"
+  tail -8 "$WORK/recipe_train.log"
 fi
 
 if has peer && fits 150 peer; then

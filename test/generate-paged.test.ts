@@ -115,6 +115,18 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     for (let i = 0; i < 16; i++) expect(again.rollouts.flat()[i]!.logprobs).toEqual(forced.rollouts.flat()[i]!.logprobs);
   });
 
+  it('a dry run schedules exactly like a real call (blocks, preemptions, steps) without running the model', async () => {
+    const targetLengths = Int32Array.from({ length: 12 }, (_, i) => 40 + ((i * 7) % 21));
+    const opts = { ...budgetOptions, kvCacheBlocks: 10, targetLengths };
+    const realRun = await generateWithStats(policy, budgetPrompts, opts);
+    const dry = await generateWithStats(policy, budgetPrompts, { ...opts, dryRun: true });
+    for (const k of ['steps', 'peakBlocks', 'preemptions', 'resumePrefills', 'promptPrefills', 'generatedTokens', 'kvBlocks', 'meanRunning'] as const)
+      expect(dry.stats[k], k).toBe(realRun.stats[k]);
+    expect(realRun.stats.preemptions).toBeGreaterThan(0);
+    expect(realRun.rollouts.flat().map((r) => r.tokens.length)).toEqual(Array.from(targetLengths));
+    expect(dry.rollouts.flat().every((r) => r.tokens.every((t) => t === 0))).toBe(true);
+  });
+
   it('sharing: one prompt of 100 tokens, n = 8, block size 32 uses 3 shared + 8 private blocks', async () => {
     const prompt = Array.from({ length: 100 }, (_, i) => 3 + ((i * 37) % 500));
     // 28 new tokens: positions up to 100 + 27 = 127 stay in block 3, so each sample owns one block.

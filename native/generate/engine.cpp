@@ -96,6 +96,7 @@ class Engine {
     if (t.is_cuda() && t.numel() > 0) (void)t.reshape({-1}).narrow(0, 0, 1).to(at::kCPU);
   }
   at::Tensor admit_rows(const StepPlan& plan);
+  void release_admitted_groups(const StepPlan& plan);
   struct PrefillItem {
     std::vector<int32_t> tokens;
     std::vector<std::pair<const std::vector<int32_t>*, int64_t>> dests;  // (block table, first position written)
@@ -168,6 +169,12 @@ void Engine::validate() {
   // Positions written are < longest prompt + max_new_tokens - 1 (the last token is never fed back).
   cache_len_ = max_prompt + opt_.max_new_tokens - 1;
   width_ = ceil_div(max_prompt + opt_.max_new_tokens, bs_);
+  if (!opt_.target_lengths.empty()) {
+    if (static_cast<int64_t>(opt_.target_lengths.size()) != static_cast<int64_t>(prompts_.size()) * opt_.n)
+      throw std::invalid_argument("generate: targetLengths must hold prompts x n entries");
+    for (int64_t t : opt_.target_lengths)
+      if (t < 1 || t > opt_.max_new_tokens) throw std::invalid_argument("generate: targetLengths entries must be in [1, maxNewTokens]");
+  }
   if (!opt_.stop_strings.empty() && !opt_.token_bytes)
     throw std::invalid_argument("generate: stop strings need the tokenizer's token bytes");
   for (const auto& s : opt_.stop_strings) {
@@ -211,6 +218,7 @@ void Engine::allocate_pool() {
   stats_.kv_blocks = blocks;
   stats_.block_size = bs_;
   stats_.kv_bytes = (blocks + 1) * block_bytes;
+  if (opt_.dry_run) return;
   auto copt = at::TensorOptions().dtype(m_.dtype()).device(m_.device());
   const int64_t L = cfg_.num_hidden_layers;
   // Zeroed once: masked reads of the reference path multiply 0 weights by V, so V must be finite.
@@ -550,6 +558,11 @@ at::Tensor Engine::admit_rows(const StepPlan& plan) {
     if (!resume) results_[static_cast<size_t>(a.seq)].prefill_ms = copied ? 0.0 : g.prefill_ms;
   }
   at::Tensor out = at::stack(rows, 0);
+  release_admitted_groups(plan);
+  return out;
+}
+
+void Engine::release_admitted_groups(const StepPlan& plan) {
   // Groups whose every sample is now admitted give up their held blocks and hidden state.
   for (const auto& a : plan.admitted) {
     Group& g = groups_[static_cast<size_t>(seqs_[static_cast<size_t>(a.seq)].prompt)];
@@ -559,7 +572,6 @@ at::Tensor Engine::admit_rows(const StepPlan& plan) {
       g.tail_copy = 0;
     }
   }
-  return out;
 }
 
 at::Tensor Engine::decode_forward(const std::vector<int64_t>& rows, const at::Tensor& dev) {
@@ -586,8 +598,17 @@ at::Tensor Engine::decode_forward(const std::vector<int64_t>& rows, const at::Te
 }
 
 SampleOut Engine::run_step(const StepPlan& plan, at::Tensor& logits) {
-  at::Tensor new_hidden = plan.admitted.empty() ? at::Tensor() : admit_rows(plan);
   const int64_t R = static_cast<int64_t>(plan.admitted.size()), B = static_cast<int64_t>(plan.decode.size());
+  if (opt_.dry_run) {
+    for (const auto& a : plan.admitted) {
+      if (a.kind == StepPlan::Kind::FirstOfGroup) stats_.prompt_prefills++;
+      if (a.kind == StepPlan::Kind::Resume) stats_.resume_prefills++;
+    }
+    release_admitted_groups(plan);
+    table_delta_.clear();
+    return {at::zeros({R + B}, at::kLong), at::zeros({R + B}, at::kFloat)};
+  }
+  at::Tensor new_hidden = plan.admitted.empty() ? at::Tensor() : admit_rows(plan);
   // One packed upload: decode rows' tokens, positions, write rows, slots, lengths; uniforms of all
   // rows; then the block-table deltas.
   std::vector<int64_t> pack(static_cast<size_t>(5 * B + R + B), 0);
@@ -694,7 +715,8 @@ void Engine::postprocess(const StepPlan& plan, const SampleOut& so, const at::Te
     if (r >= R) q.len += 1;  // the pending token's K/V went in this step
     stats_.generated_tokens++;
     const bool stopped = stop_ids_.count(tok) > 0 || (!opt_.stop_strings.empty() && stop_string_hit(s, tok));
-    if (stopped || static_cast<int64_t>(res.tokens.size()) >= opt_.max_new_tokens) {
+    const int64_t cap = opt_.target_lengths.empty() ? opt_.max_new_tokens : opt_.target_lengths[static_cast<size_t>(s)];
+    if (stopped || static_cast<int64_t>(res.tokens.size()) >= cap) {
       q.state = SeqState::Done;
       q.pending = -1;
       res.stopped = stopped;
@@ -734,7 +756,7 @@ GenerateOutput Engine::run() {
   check_ = opt_.check_blocks || (dbg && std::strcmp(dbg, "1") == 0);
   if (hooks_.cancelled && hooks_.cancelled()) throw std::runtime_error("generation cancelled");
   allocate_pool();
-  fast_ = cuda_decode_available(m_) && !opt_.return_logits;
+  fast_ = cuda_decode_available(m_) && !opt_.return_logits && !opt_.dry_run;
   graphs_ = fast_ && cuda_graphs_enabled();
   if (fast_) {
     caches_ = DecodeStepCaches{kp_, vp_, krows_, vrows_, table_, bs_, cache_len_, slots_};

@@ -81,6 +81,13 @@ struct GenerateOptions {
   std::shared_ptr<const std::vector<std::string>> token_bytes;  // [vocab] bytes of each token id
   bool check_blocks = false;         // debug: allocator invariants every step (GTR_KV_DEBUG=1 also sets it)
   int64_t preempt_every = 0;         // test hook: preempt one running sequence every k steps; 0 = off
+  // Benchmarks: per-sequence length caps (prompt-major, prompts x n; each in [1, max_new_tokens]),
+  // standing in for EOS with random weights (nano-vllm's bench.py ignore_eos + random max_tokens).
+  std::vector<int64_t> target_lengths;
+  // Benchmarks: schedule only. Blocks are allocated, shared, preempted and freed exactly as in a
+  // real call, but no model runs and no pool is allocated; every sampled token is 0 and its
+  // log-prob 0. With target_lengths this measures a shape's KV memory in seconds on any machine.
+  bool dry_run = false;
 };
 
 // Bytes of one KV block of `model`: layers x 2 (K, V) x block_size x kv_heads x head_dim x dtype size.

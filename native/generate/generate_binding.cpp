@@ -84,6 +84,11 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.kv_cache_bytes = gib * 1073741824.0;
   g.kv_cache_blocks = opt_int(o, "kvCacheBlocks", 0, 0);
   g.preempt_every = opt_int(o, "preemptEvery", 0, 0);
+  Napi::Value tl = o.Get("targetLengths");
+  if (!tl.IsUndefined() && !tl.IsNull())
+    for (int32_t v : to_int_vector(tl, "targetLengths")) g.target_lengths.push_back(v);
+  Napi::Value dr = o.Get("dryRun");
+  g.dry_run = dr.IsBoolean() && dr.As<Napi::Boolean>().Value();
   Napi::Value cb = o.Get("checkBlocks");
   g.check_blocks = cb.IsBoolean() && cb.As<Napi::Boolean>().Value();
   Napi::Value ss = o.Get("stopStrings");

@@ -138,6 +138,16 @@ export interface NativeGenerateOptions {
   checkBlocks?: boolean;
   /** Test hook: preempt one running sequence every k decode steps (0 = off). */
   preemptEvery?: number;
+  /**
+   * Benchmarks: a length cap per sequence (prompt-major, prompts x n entries in [1, maxNewTokens]),
+   * standing in for EOS with random weights (finishReason 'length' at the cap).
+   */
+  targetLengths?: Int32Array;
+  /**
+   * Benchmarks: schedule only (blocks allocated, shared, preempted and freed as in a real call; no
+   * model runs, every token is 0). Measures a shape's KV memory in seconds.
+   */
+  dryRun?: boolean;
 }
 
 /** One sample as the native engine returns it. */

@@ -74,6 +74,10 @@ export interface GenerateOptions {
   checkBlocks?: boolean;
   /** Test hook: preempt one running sequence every k decode steps. */
   preemptEvery?: number;
+  /** Benchmarks: a length cap per sequence (prompt-major, prompts x n), standing in for EOS. */
+  targetLengths?: Int32Array;
+  /** Benchmarks: schedule only (no model runs; tokens are 0): a shape's KV memory in seconds. */
+  dryRun?: boolean;
   /** Token budget of one packed prefill pass. Default 8192. */
   prefillTokens?: number;
   /** Debug: also return each step's raw float32 logits ([tokens x vocab] per sample). Small models only. */
