@@ -8,20 +8,12 @@ import { GraderPool } from '../src/grading/index.js';
 import { checkGrader, graderStepStats } from '../src/rl/grader-health.js';
 import type { GradeResult } from '../src/grading/index.js';
 import { cliPath } from './helpers/paths.js';
+import { makePool } from './helpers/pools.js';
 
 const bad = (f: string) => fileURLToPath(new URL(`./fixtures/bad-input/graders/${f}`, import.meta.url));
 const CUSTOM = fileURLToPath(new URL('./fixtures/grader/custom-graders.ts', import.meta.url));
 const row = { id: 'r1', problem: 'What is 3+4?', answer: '7', extra: {} };
 
-const pools: GraderPool[] = [];
-function makePool(...args: ConstructorParameters<typeof GraderPool>): GraderPool {
-  const p = new GraderPool(...args);
-  pools.push(p);
-  return p;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.destroy()));
-});
 
 describe('grader validation before step 1', () => {
   it('check() names the module when it is missing or does not parse, and passes a good one', async () => {

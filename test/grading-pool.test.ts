@@ -1,19 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraderPool } from '../src/grading/index.js';
+import { makePool } from './helpers/pools.js';
 
 const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/grader/${f}`, import.meta.url));
 const CUSTOM = fixture('custom-graders.ts');
 
-const pools: GraderPool[] = [];
-function makePool(...args: ConstructorParameters<typeof GraderPool>): GraderPool {
-  const p = new GraderPool(...args);
-  pools.push(p);
-  return p;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.destroy()));
-});
 
 describe('GraderPool', () => {
   it('grades with the math grader and returns results in input order', async () => {

@@ -170,6 +170,15 @@ function numericValue(e: Expr): [number, number] | null {
  * large and one is negative: with small points only, step functions agree by accident
  * (`\lfloor (2n-1)/5 \rfloor` and `\lfloor (2n-1)/6 \rfloor` match for n < 3).
  */
+/** The values of `ea` and `eb` at each sample point of the free variables `vars` (shifted per variable). */
+function* valuesAtSamples(ea: Expr, eb: Expr, vars: string[]): Generator<[[number, number] | null, [number, number] | null]> {
+  for (let k = 0; k < SAMPLES.length; k++) {
+    const point: Record<string, number> = {};
+    vars.forEach((v, i) => (point[v] = SAMPLES[(k + i) % SAMPLES.length]! + i * 0.1));
+    yield [numericValue(ea.subs(point)), numericValue(eb.subs(point))];
+  }
+}
+
 const SAMPLES = [0.5772156649, 1.4142135623, 2.7182818284, 0.3183098862, 1.6180339887, 7.3890560989, 13.7155375, -2.2360679775, 31.4159265359];
 
 /**
@@ -216,11 +225,7 @@ export function valuesEqual(a: string, b: string, tol: Tolerance = DEFAULT_TOLER
     return closeEnough(va[0], vb[0], tol) && imagOk;
   }
   let agreed = 0;
-  for (let k = 0; k < SAMPLES.length; k++) {
-    const point: Record<string, number> = {};
-    vars.forEach((v, i) => (point[v] = SAMPLES[(k + i) % SAMPLES.length]! + i * 0.1));
-    const va = numericValue(ea.subs(point));
-    const vb = numericValue(eb.subs(point));
+  for (const [va, vb] of valuesAtSamples(ea, eb, vars)) {
     if (!va && !vb) continue;
     if (!va || !vb) return false;
     if (!closeEnough(va[0], vb[0], tol) || !closeEnough(va[1], vb[1], { ...tol, absTol: Math.max(tol.absTol, 1e-9) })) return false;
@@ -245,11 +250,7 @@ export function proportional(a: string, b: string, positive: boolean): boolean {
   if (vars.length === 0) return false;
   let ratio: number | null = null;
   let agreed = 0;
-  for (let k = 0; k < SAMPLES.length; k++) {
-    const point: Record<string, number> = {};
-    vars.forEach((v, i) => (point[v] = SAMPLES[(k + i) % SAMPLES.length]! + i * 0.1));
-    const va = numericValue(ea.subs(point));
-    const vb = numericValue(eb.subs(point));
+  for (const [va, vb] of valuesAtSamples(ea, eb, vars)) {
     if (!va || !vb || !Number.isFinite(va[0]) || !Number.isFinite(vb[0])) continue;
     if (Math.abs(va[1]) > 1e-9 || Math.abs(vb[1]) > 1e-9) return false;
     if (Math.abs(vb[0]) < 1e-12 || Math.abs(va[0]) < 1e-12) {

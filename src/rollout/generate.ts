@@ -33,55 +33,16 @@ export interface GenerateProgress {
   generatedTokens: number;
 }
 
-export interface GenerateOptions {
-  /** Samples per prompt (group size), integer >= 1. Default 1. */
-  n?: number;
-  /** Maximum new tokens per sample, integer >= 1. Default 128. */
-  maxNewTokens?: number;
-  /** >= 0; 0 = greedy. Default 1. */
-  temperature?: number;
-  /** (0, 1]; 1 = off. */
-  topP?: number;
-  /** Integer >= 0; 0 = off. */
-  topK?: number;
-  /** [0, 1]; 0 = off. */
-  minP?: number;
+/**
+ * Options of {@link generate}: the native engine's (NativeGenerateOptions in ../native/types.ts,
+ * where every field is documented: sampling, stop tokens and strings, seed, the KV cache budget and
+ * block size, test and benchmark hooks), with stop token ids as any array, plus progress and
+ * cancellation. Stop strings need `tokenBytes` (Tokenizer.tokenBytes()); cut the text with
+ * {@link cutAtStop}.
+ */
+export interface GenerateOptions extends Omit<NativeGenerateOptions, 'stopTokenIds'> {
   /** Ids that end a sample; the stop token is included as the sample's last token. */
   stopTokenIds?: ArrayLike<number>;
-  /** Integer in [0, 2^53). Default 0. */
-  seed?: number;
-  /** Running sequences at most (block-table rows). Default min(prompts x n, 256). */
-  maxBatchSize?: number;
-  /** Tokens per KV block, a power of two in [1, 1024]. Default 32. */
-  blockSize?: number;
-  /**
-   * KV cache budget in GiB: the size of the call's block pool. 0 / absent = what the call can use
-   * at most (every sequence at full length). A smaller budget preempts and recomputes sequences
-   * when blocks run out; too small for the longest sequence is an error naming the minimum.
-   */
-  kvCacheGib?: number;
-  /** KV pool size in blocks (overrides kvCacheGib; tests and benchmarks). */
-  kvCacheBlocks?: number;
-  /**
-   * Stop strings: a sample stops (finishReason 'stop') at the token that completes the first
-   * match in its generated text; needs `tokenBytes` (Tokenizer.tokenBytes()). Cut the text with
-   * {@link cutAtStop}.
-   */
-  stopStrings?: string[];
-  /** The byte string of every token id (Tokenizer.tokenBytes()); needed by stopStrings. */
-  tokenBytes?: { bytes: Uint8Array; offsets: Int32Array };
-  /** Debug: check the KV block allocator's invariants every step. */
-  checkBlocks?: boolean;
-  /** Test hook: preempt one running sequence every k decode steps. */
-  preemptEvery?: number;
-  /** Benchmarks: a length cap per sequence (prompt-major, prompts x n), standing in for EOS. */
-  targetLengths?: Int32Array;
-  /** Benchmarks: schedule only (no model runs; tokens are 0): a shape's KV memory in seconds. */
-  dryRun?: boolean;
-  /** Token budget of one packed prefill pass. Default 8192. */
-  prefillTokens?: number;
-  /** Debug: also return each step's raw float32 logits ([tokens x vocab] per sample). Small models only. */
-  returnLogits?: boolean;
   /** Called from the event loop with progress (at most ~10 times a second, and at the end). */
   onProgress?: (p: GenerateProgress) => void;
   /** Aborting rejects the promise with Error('generation cancelled'). */
