@@ -50,6 +50,8 @@ export interface GenerateOptions {
   stopTokenIds?: ArrayLike<number>;
   /** Integer in [0, 2^53). Default 0. */
   seed?: number;
+  /** Added to each prompt's index in the sampling stream (a data-parallel rank's first global prompt). Default 0. */
+  promptIndexOffset?: number;
   /** Running sequences at most (block-table rows). Default min(prompts x n, 256). */
   maxBatchSize?: number;
   /** Tokens per KV block, a power of two in [1, 1024]. Default 32. */
