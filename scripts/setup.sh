@@ -10,6 +10,14 @@ if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
     "$PY" -m pip install --quiet "torch==${GTR_TORCH_VERSION:-2.13.0}"
   fi
 fi
+# The CPU backend of data-parallel training (`gtr train --nproc-per-node N`): gloo from Debian's
+# libgloo-dev, linked by the addon's small gtr_gloo.so. Optional: without it the addon builds and
+# multi-rank CPU runs say how to install it. Installed here when apt is usable (root, Debian/Ubuntu).
+if [ ! -e /usr/include/gloo/allreduce.h ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing libgloo-dev (CPU collectives for data-parallel training)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgloo-dev >/dev/null; } \
+    || echo "setup: could not install libgloo-dev; multi-rank CPU training and its tests will be unavailable"
+fi
 # `npm install` (not `npm ci`): npm 11 prunes other platforms' optional packages from the lockfile,
 # which makes `npm ci` refuse it; with exact pins and the lockfile, install resolves the same tree.
 npm install --no-audit --no-fund
