@@ -65,14 +65,23 @@ export class DistContext {
     return Array.from(await this.gather([n], label));
   }
 
-  /** Rank 0's JSON value on every rank (others pass anything; undefined travels as null). */
-  async broadcastJson<T>(value: T, label: string): Promise<T> {
+  /** Rank `root`'s JSON value on every rank (others pass anything; undefined travels as null). */
+  async broadcastJson<T>(value: T, label: string, root = 0): Promise<T> {
     if (!this.group) return value;
-    const mine = this.isMain ? new TextEncoder().encode(JSON.stringify(value ?? null)) : new Uint8Array(0);
-    const [len] = await this.group.allReduceSum(Float64Array.of(this.isMain ? mine.length : 0), `${label} (size)`);
-    const buf = this.isMain ? mine : new Uint8Array(len);
-    await this.group.broadcast(buf, 0, label);
+    const isRoot = this.rank === root;
+    const mine = isRoot ? new TextEncoder().encode(JSON.stringify(value ?? null)) : new Uint8Array(0);
+    const [len] = await this.group.allReduceSum(Float64Array.of(isRoot ? mine.length : 0), `${label} (size)`);
+    const buf = isRoot ? mine : new Uint8Array(len);
+    await this.group.broadcast(buf, root, label);
     return JSON.parse(new TextDecoder().decode(buf)) as T;
+  }
+
+  /** Every rank's JSON value, in rank order, on every rank (one broadcast per rank). */
+  async gatherJson<T>(value: T, label: string): Promise<T[]> {
+    if (!this.group) return [value];
+    const out: T[] = [];
+    for (let r = 0; r < this.worldSize; r++) out.push(await this.broadcastJson(value, `${label} (from rank ${r})`, r));
+    return out;
   }
 
   async barrier(label: string): Promise<void> {

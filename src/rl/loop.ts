@@ -135,7 +135,9 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
 async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, evalBenchmarks: Awaited<ReturnType<typeof loadBenchmarks>>, dist: DistContext): Promise<TrainSummary> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
-  const device = resolveDevice(recipe.model.device);
+  const resolved = resolveDevice(recipe.model.device);
+  // One GPU per rank: rank LOCAL_RANK of this machine uses cuda:LOCAL_RANK (torchrun's convention).
+  const device = dist.distributed && resolved === 'cuda' ? `cuda:${dist.localRank}` : resolved;
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(recipe.model.tokenizer ?? recipe.model.path);
@@ -307,7 +309,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         const limit = ds.enabled && ds.mode === 'refill' ? recipe.train.prompts_per_step : Infinity;
         samples = toTrainSamples(kept.filter((k) => k.globalIndex < limit).map((k) => k.group), recipe.algorithm.advantage, false).samples;
       } catch (e) {
-        if (opts.signal?.aborted) { interrupted = true; break; }
+        if (!dist.distributed && opts.signal?.aborted) { interrupted = true; break; }
         throw e;
       }
       // Every rank joins the update when any rank has samples (the optimizer steps are collective).
