@@ -56,6 +56,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_kernel_hooks(env, exports);
   exports.Set("Trainer", TrainerWrap::Define(env));
   { void register_generate(Napi::Env, Napi::Object&); register_generate(env, exports); }  // native/generate
+  { void register_dist(Napi::Env, Napi::Object&); register_dist(env, exports); }  // native/dist
   return exports;
 }
 

@@ -17,6 +17,14 @@ if ! "$PY" -c 'import math_verify' 2>/dev/null; then
   "$PY" -m pip install --quiet "math-verify==0.9.0" \
     || echo "setup: WARNING: could not install math-verify; the math_verify grader will be unavailable" >&2
 fi
+# The CPU backend of data-parallel training (`gtr train --nproc-per-node N`): gloo from Debian's
+# libgloo-dev, linked by the addon's small gtr_gloo.so. Optional: without it the addon builds and
+# multi-rank CPU runs say how to install it. Installed here when apt is usable (root, Debian/Ubuntu).
+if [ ! -e /usr/include/gloo/allreduce.h ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing libgloo-dev (CPU collectives for data-parallel training)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgloo-dev >/dev/null; } \
+    || echo "setup: could not install libgloo-dev; multi-rank CPU training and its tests will be unavailable"
+fi
 # `npm install` (not `npm ci`): npm 11 prunes other platforms' optional packages from the lockfile,
 # which makes `npm ci` refuse it; with exact pins and the lockfile, install resolves the same tree.
 npm install --no-audit --no-fund

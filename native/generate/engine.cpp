@@ -626,7 +626,7 @@ SampleOut Engine::run_step(const StepPlan& plan, at::Tensor& logits) {
   for (int64_t r = 0; r < R + B; ++r) {
     const Seq& q = seqs_[static_cast<size_t>(rows[static_cast<size_t>(r)])];
     pack[static_cast<size_t>(5 * B + r)] = sequence_uniform24(
-        opt_.seed, q.prompt, q.sample, static_cast<int64_t>(results_[static_cast<size_t>(rows[static_cast<size_t>(r)])].tokens.size()));
+        opt_.seed, q.prompt + opt_.prompt_index_offset, q.sample, static_cast<int64_t>(results_[static_cast<size_t>(rows[static_cast<size_t>(r)])].tokens.size()));
   }
   const int64_t ndelta = static_cast<int64_t>(table_delta_.size()) / 2;
   for (int64_t i = 0; i < ndelta; ++i) pack.push_back(table_delta_[static_cast<size_t>(2 * i)]);

@@ -71,6 +71,9 @@ struct GenerateOptions {
   SamplerOptions sampler;
   std::vector<int64_t> stop_token_ids;
   uint64_t seed = 0;
+  // Added to each prompt's index in the random stream (sequence_uniform24), so a data-parallel rank
+  // that samples prompts [offset, offset + P) of a global batch draws exactly their streams.
+  int64_t prompt_index_offset = 0;
   int64_t max_batch = 0;             // running sequences at most (table rows); 0 = min(total sequences, 256)
   int64_t prefill_tokens = 8192;     // token budget of one packed prefill pass
   bool return_logits = false;        // debug: keep each step's float32 logits per sequence

@@ -74,6 +74,7 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.max_new_tokens = opt_int(o, "maxNewTokens", 128, 1);
   g.sampler = sampler_from_js(o, vocab);
   g.seed = static_cast<uint64_t>(opt_int(o, "seed", 0, 0));
+  g.prompt_index_offset = opt_int(o, "promptIndexOffset", 0, 0);
   g.max_batch = opt_int(o, "maxBatchSize", 0, 0);
   g.prefill_tokens = opt_int(o, "prefillTokens", 8192, 1);
   Napi::Value rl = o.Get("returnLogits");

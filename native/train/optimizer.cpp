@@ -157,6 +157,14 @@ void AdamW::zero_grad() {
   }
 }
 
+std::vector<at::Tensor>& AdamW::materialized_grads() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const at::Tensor& p = params_[i].second;
+    if (!grads_[i].defined()) grads_[i] = at::zeros(p.sizes(), p.options().dtype(uses_master(i) ? at::kFloat : p.scalar_type()));
+  }
+  return grads_;
+}
+
 bool AdamW::has_grads() const {
   for (const auto& g : grads_)
     if (g.defined()) return true;

@@ -65,6 +65,10 @@ class AdamW {
   bool has_grads() const;
   // The accumulated gradient of each parameter (undefined when none), fp32 or param dtype.
   const std::vector<at::Tensor>& grads() const { return grads_; }
+  // Every parameter's accumulation buffer, zeros where no gradient arrived (so every data-parallel
+  // rank holds the same list for the all-reduce); fp32 with masters, else the param dtype. A zero
+  // gradient updates the moments exactly as an absent one (m b1 + 0, v b2 + 0).
+  std::vector<at::Tensor>& materialized_grads();
 
   // One update with learning rate `lr`. When `skip_reason` is non-empty, or the gradient norm is
   // not finite, nothing is written to the params or moments (bitwise), the step is reported

@@ -141,9 +141,97 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   return local.summarize();
 }
 
+void Trainer::set_process_group(std::shared_ptr<dist::ProcessGroup> pg) {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  pg_ = pg && pg->size() > 1 ? std::move(pg) : nullptr;
+  if (!pg_) return;
+  // DDP's start: every rank begins from rank 0's weights (the rollout engine shares these tensors).
+  std::vector<at::Tensor> params;
+  for (auto& [n, t] : model_->parameters()) params.push_back(t);
+  pg_->broadcast(params, 0, "initial weights from rank 0");
+}
+
+void Trainer::verify_replicas() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  if (!pg_) return;
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> copies;
+  for (auto& [n, t] : model_->parameters()) copies.push_back(t.detach().clone());
+  pg_->broadcast(copies, 0, "weights check (rank 0's weights)");
+  int64_t first_bad = -1;
+  size_t i = 0;
+  for (auto& [n, t] : model_->parameters()) {
+    if (first_bad < 0 && !at::equal(copies[i], t)) first_bad = static_cast<int64_t>(i);
+    ++i;
+  }
+  std::vector<at::Tensor> bad{at::zeros({pg_->size()}, at::kDouble)};
+  bad[0][pg_->rank()] = first_bad < 0 ? 0.0 : static_cast<double>(first_bad + 1);
+  pg_->allreduce_sum(bad, "weights check (verdict)");
+  std::string ranks;
+  int64_t param = -1;
+  for (int r = 0; r < pg_->size(); ++r) {
+    const double v = bad[0][r].item<double>();
+    if (v != 0) {
+      ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+      if (param < 0) param = static_cast<int64_t>(v) - 1;
+    }
+  }
+  if (!ranks.empty())
+    throw std::runtime_error("data-parallel replicas diverged: the weights of rank(s) " + ranks +
+                             " differ from rank 0's (first at parameter " + model_->parameters()[param].first + ")");
+}
+
+void Trainer::reduce_over_ranks() {
+  // Gradients: summed (the loss denominators are global, so the sum is the global gradient).
+  std::vector<at::Tensor>& grads = adamw_.materialized_grads();
+  std::vector<at::Tensor> f32, other;
+  std::vector<size_t> other_idx;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble) f32.push_back(grads[i]);
+    else {
+      other_idx.push_back(i);
+      other.push_back(grads[i].to(at::kFloat));
+    }
+  }
+  std::vector<at::Tensor> all = f32;
+  all.insert(all.end(), other.begin(), other.end());
+  pg_->allreduce_sum(all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
+  for (size_t k = 0; k < other_idx.size(); ++k) grads[other_idx[k]].copy_(other[k]);
+  // Scalars and the skip decision: one rank's non-finite loss skips the step on every rank.
+  at::Tensor sc = at::zeros({9 + pg_->size()}, at::kDouble);
+  double* p = sc.data_ptr<double>();
+  p[0] = accum_.loss; p[1] = accum_.pg; p[2] = accum_.pen; p[3] = accum_.kl; p[4] = accum_.ent_bonus;
+  p[5] = static_cast<double>(accum_.tokens); p[6] = static_cast<double>(accum_.seqs); p[7] = static_cast<double>(accum_.micro);
+  p[9 + pg_->rank()] = poison_.empty() ? 0.0 : 1.0;
+  std::vector<at::Tensor> scv{sc};
+  pg_->allreduce_sum(scv, "step metrics");
+  p = sc.data_ptr<double>();
+  accum_.loss = p[0]; accum_.pg = p[1]; accum_.pen = p[2]; accum_.kl = p[3]; accum_.ent_bonus = p[4];
+  accum_.tokens = static_cast<int64_t>(p[5]); accum_.seqs = static_cast<int64_t>(p[6]); accum_.micro = static_cast<int64_t>(p[7]);
+  if (poison_.empty())
+    for (int r = 0; r < pg_->size(); ++r)
+      if (p[9 + r] != 0) {
+        poison_ = "non-finite loss on rank " + std::to_string(r);
+        break;
+      }
+  // Per-token metric values: gathered, so means and quantiles are those of the global batch.
+  for (auto* v : {&accum_.ratio, &accum_.clow, &accum_.chigh, &accum_.dual, &accum_.pen_tok, &accum_.pen_grad,
+                  &accum_.akl, &accum_.refkl, &accum_.ent}) {
+    std::vector<at::Tensor> parts;
+    for (const auto& t : *v) parts.push_back(t.detach().to(at::kCPU, at::kDouble).reshape({-1}));
+    at::Tensor local = parts.empty() ? at::zeros({0}, at::kDouble) : at::cat(parts);
+    at::Tensor global = pg_->all_gather_cat(local, "step metrics (per token)");
+    v->clear();
+    if (global.numel()) v->push_back(global);
+  }
+}
+
 Metrics Trainer::step(double lr, std::string* reason_out) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
+  if (pg_) reduce_over_ranks();
   StepResult r = adamw_.step(lr, poison_);
   Metrics m = accum_.summarize();
   m.emplace_back("gradNorm", r.grad_norm);

@@ -4,6 +4,7 @@
 // value i of a per-token array is about token i as predicted from tokens [< i] of its sequence
 // (so a sequence's first token never carries a log-prob and must not be in the response mask).
 #pragma once
+#include "dist/process_group.h"
 #include <ATen/ATen.h>
 #include <atomic>
 #include <memory>
@@ -72,6 +73,17 @@ class Trainer {
   // The accumulated gradients (test hook), by parameter name; float32 CPU copies.
   NamedTensors gradients();
 
+  // Data parallelism: with a group of more than one rank, the policy's parameters are broadcast from
+  // rank 0 now, and every step() all-reduces (sums) the accumulated gradients in buckets before
+  // clipping, agrees on skipping when any rank's loss was non-finite, and reduces the step's
+  // metrics over ranks (so they equal one process's on the same global batch). The loss
+  // denominators passed to train_micro_batch must then be the global ones. nullptr: single process.
+  void set_process_group(std::shared_ptr<dist::ProcessGroup> pg);
+  // Checks that every rank holds bitwise rank 0's weights (rank 0's are broadcast and compared with
+  // at::equal; the verdict is agreed over ranks). Throws naming the first differing parameter and
+  // the ranks that differ. A no-op without a group.
+  void verify_replicas();
+
   int64_t step_count() const { return step_count_.load(); }
   int64_t vocab_size() const { return model_->config().vocab_size; }
   const TrainerOptions& options() const { return opt_; }
@@ -94,6 +106,9 @@ class Trainer {
   AdamW adamw_;
   Accum accum_;
   std::string poison_;
+  std::shared_ptr<dist::ProcessGroup> pg_;
+  // Sums the gradients and merges the metric accumulators of every rank (in rank order).
+  void reduce_over_ranks();
   std::atomic<int64_t> step_count_{0};
 };
 

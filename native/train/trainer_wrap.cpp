@@ -1,4 +1,5 @@
 #include "train/trainer_wrap.h"
+#include "dist/dist_binding.h"
 #include <cstring>
 #include "core/async.h"
 #include "core/convert.h"
@@ -144,6 +145,8 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
     InstanceMethod("saveState", &TrainerWrap::SaveState),
     InstanceMethod("loadState", &TrainerWrap::LoadState),
     InstanceMethod("gradients", &TrainerWrap::Gradients),
+    InstanceMethod("setProcessGroup", &TrainerWrap::SetProcessGroup),
+    InstanceMethod("verifyReplicas", &TrainerWrap::VerifyReplicas),
     InstanceMethod("dispose", &TrainerWrap::Dispose),
     InstanceAccessor("stepCount", &TrainerWrap::StepCount, nullptr),
     StaticMethod("lossNames", &TrainerWrap::LossNames),
@@ -307,6 +310,25 @@ Napi::Value TrainerWrap::Gradients(const Napi::CallbackInfo& info) {
                      }
                      return a;
                    }, {info.This()});
+}
+
+// setProcessGroup(pg | null): data-parallel training over pg's ranks (broadcasts rank 0's weights).
+Napi::Value TrainerWrap::SetProcessGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<dist::ProcessGroup> pg;
+  if (info.Length() >= 1 && !info[0].IsNull() && !info[0].IsUndefined()) {
+    pg = ProcessGroupWrap::GroupOf(info[0]);
+    if (!pg) return rejected(env, "setProcessGroup: a ProcessGroup (or null) expected");
+  }
+  std::shared_ptr<Trainer> t;
+  GTR_JS_TRY(env, t = get());
+  return run_async(env, [t, pg] { t->set_process_group(pg); }, nullptr, {info.This(), info.Length() ? info[0] : env.Undefined()});
+}
+
+Napi::Value TrainerWrap::VerifyReplicas(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Trainer> t;
+  GTR_JS_TRY(info.Env(), t = get());
+  return run_async(info.Env(), [t] { t->verify_replicas(); }, nullptr, {info.This()});
 }
 
 Napi::Value TrainerWrap::StepCount(const Napi::CallbackInfo& info) {

@@ -10,7 +10,9 @@ import { checkContextLength } from '../checkpoint/limits.js';
 import type { RolloutEngine } from '../rl/engines.js';
 import { decodeResponse, graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { evaluate, type BenchmarkInput, type EvaluateResult } from './evaluate.js';
+import { DistContext } from '../dist/context.js';
+import { shardRange } from '../dist/shard.js';
+import { evaluate, type BenchmarkInput, type EvalDeps, type EvaluateResult } from './evaluate.js';
 
 export interface EvalRunSettings {
   benchmarks: string[];
@@ -43,6 +45,12 @@ export interface EvalRunSettings {
   preloaded?: BenchmarkInput[];
   /** Aborting cancels the generation under way (the evaluation then rejects). */
   signal?: AbortSignal;
+  /**
+   * Data parallelism: each rank samples and grades its contiguous block of every batch's problems
+   * (sampling streams seeded by the problem's index in the batch, as in one process) and the
+   * results are gathered, so every rank returns the single-process report. All ranks must call.
+   */
+  dist?: DistContext;
 }
 
 /** The metric names reported for n samples and the requested k values. */
@@ -76,6 +84,20 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
   const ownPool = !pool;
   const grader = pool ?? new GraderPool({ grader: s.grader ?? 'math', timeoutMs: s.graderTimeoutMs ?? 5000 });
   const prompts = new Map<string, Int32Array>();
+  const dist = s.dist ?? DistContext.single();
+  /** The block of the last generate call this rank sampled (its grading block is the same). */
+  let block = { start: 0, end: 0, n: 1, total: 0 };
+  const generateAll = async (texts: string[], n: number) => {
+    const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
+      n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
+      kvCacheGib: s.kvCacheGib, promptIndexOffset: block.start,
+    }, s.signal);
+    return out.map((group) => group.map((r) => ({ text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason })));
+  };
+  const gradeAll = async (items: Parameters<EvalDeps['grade']>[0]) => {
+    const res = await grader.grade(items.map((it) => ({ response: it.response, row: graderRow({ id: it.problemId, problem: it.problem, answer: it.gold, extra: it.extra ?? {} }) })));
+    return res.map((r) => ({ correct: r.correct, score: r.score, extracted: r.extracted }));
+  };
   try {
     const result = await evaluate({
       model: s.modelName,
@@ -97,15 +119,17 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
       generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, seed: s.seed },
     }, {
       generate: async (texts, n) => {
-        const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
-          n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
-          kvCacheGib: s.kvCacheGib,
-        }, s.signal);
-        return out.map((group) => group.map((r) => ({ text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason })));
+        if (!dist.distributed) return generateAll(texts, n);
+        const sh = shardRange(texts.length, dist.rank, dist.worldSize);
+        block = { ...sh, n, total: texts.length };
+        const mine = sh.end > sh.start ? await generateAll(texts.slice(sh.start, sh.end), n) : [];
+        return (await dist.gatherJson(mine, 'evaluation samples')).flat();
       },
       grade: async (items) => {
-        const res = await grader.grade(items.map((it) => ({ response: it.response, row: graderRow({ id: it.problemId, problem: it.problem, answer: it.gold, extra: it.extra ?? {} }) })));
-        return res.map((r) => ({ correct: r.correct, score: r.score, extracted: r.extracted }));
+        if (!dist.distributed) return gradeAll(items);
+        if (items.length !== block.total * block.n) throw new Error('internal: evaluation grading does not follow its generation');
+        const mine = block.end > block.start ? await gradeAll(items.slice(block.start * block.n, block.end * block.n)) : [];
+        return (await dist.gatherJson(mine, 'evaluation verdicts')).flat();
       },
     });
     // Every number in the report comes from this grader at this rule version (read after grading:

@@ -114,6 +114,11 @@ export interface NativeGenerateOptions {
   stopTokenIds?: Int32Array | number[];
   /** Integer in [0, 2^53). Default 0. */
   seed?: number;
+  /**
+   * Added to each prompt's index in the sampling stream (integer >= 0, default 0): a data-parallel
+   * rank sampling prompts [offset, offset + P) of a global batch draws exactly their tokens.
+   */
+  promptIndexOffset?: number;
   /** Running sequences at most (block-table rows); 0 / absent = min(total sequences, 256). */
   maxBatchSize?: number;
   /** Token budget of one packed prefill pass. Default 8192. */
@@ -400,6 +405,14 @@ export interface NativeTrainer {
   loadState(path: string): Promise<void>;
   /** Test hook: accumulated gradients by parameter name (float32 copies; zeros when none). */
   gradients(): Promise<{ name: string; grad: Float32Array }[]>;
+  /**
+   * Data parallelism over `pg` (null: single process): broadcasts rank 0's weights now; then every
+   * step() sums the gradients over ranks (in buckets, before clipping), skips on every rank when
+   * any rank's loss was non-finite, and reduces the step's metrics. Denominators must be global.
+   */
+  setProcessGroup(pg: NativeProcessGroup | null): Promise<void>;
+  /** Rejects unless every rank holds bitwise rank 0's weights (names the ranks and the first parameter). */
+  verifyReplicas(): Promise<void>;
   /** Updates applied so far. */
   readonly stepCount: number;
   /** Frees the optimizer state now (workers in flight finish first); the object is unusable after. */
@@ -458,7 +471,52 @@ export interface NativeCudaMemory {
   deviceTotal: number;
 }
 
+/** Options of `new ProcessGroup(...)` (native/dist/process_group.h). */
+export interface NativeProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  /** The rendezvous TCPStore's host and port (MASTER_ADDR / MASTER_PORT). */
+  masterAddr: string;
+  masterPort: number;
+  /** This process serves the store (rank 0 of a `--nproc-per-node` launch); false under torchrun (its agent serves it). */
+  storeServer: boolean;
+  /** 'gloo' (CPU tensors; Debian libgloo through build/Release/gtr_gloo.so) | 'nccl' (CUDA; c10d::ProcessGroupNCCL). */
+  backend: 'gloo' | 'nccl';
+  /** Store connect and every collective time out after this (ms). Default 30 min (torch's). */
+  timeoutMs?: number;
+  /** gloo: network interface to bind (GLOO_SOCKET_IFNAME); else `hostname`, else this host's name. */
+  iface?: string;
+  hostname?: string;
+  /** nccl: this rank's CUDA device (LOCAL_RANK). */
+  deviceIndex?: number;
+  /** Path of gtr_gloo.so (default: next to the addon). */
+  glooLibrary?: string;
+}
+
+/**
+ * A group of ranks on a distributed engine (gloo or NCCL). Every rank must issue the same
+ * collectives in the same order (await each before the next). A failure (a peer that exited, a
+ * timeout) rejects with an Error naming this rank, the operation and its label. Construction
+ * blocks until every rank joined (or throws after the timeout).
+ */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly size: number;
+  readonly backend: string;
+  /** In-place sum over ranks; resolves to the same array. */
+  allReduceSum<T extends Float64Array | Float32Array>(values: T, label: string): Promise<T>;
+  /** Every rank's array concatenated in rank order (lengths may differ); bitwise the inputs. */
+  allGather(values: Float64Array, label: string): Promise<Float64Array>;
+  /** Overwrites `bytes` on every rank with root's (same length everywhere). */
+  broadcast(bytes: Uint8Array, root: number, label: string): Promise<Uint8Array>;
+  barrier(label: string): Promise<void>;
+  /** Drops this process's handle (the connection closes when no call uses it). */
+  close(): void;
+}
+
 export interface NativeAddon {
+  /** The distributed engine's process group (native/dist). */
+  ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
   versions(): NativeVersions;
   Policy: new (config: NativeQwen3Config, options: NativePolicyOptions) => NativePolicy;
   /** Test hook: a native call that sleeps `ms` on the worker thread (async-worker tests). */

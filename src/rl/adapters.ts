@@ -16,7 +16,7 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
     generate: async (prompts, r, signal) => {
       const { rollouts, stats } = await generateWithStats(policy, prompts, {
         n: r.n, maxNewTokens: r.maxNewTokens, temperature: r.temperature, topP: r.topP, topK: r.topK, minP: r.minP,
-        stopTokenIds: r.stopTokenIds, seed: r.seed, signal, stopStrings: r.stopStrings, tokenBytes: r.tokenBytes,
+        stopTokenIds: r.stopTokenIds, seed: r.seed, promptIndexOffset: r.promptIndexOffset, signal, stopStrings: r.stopStrings, tokenBytes: r.tokenBytes,
         kvCacheGib: r.kvCacheGib, blockSize: r.blockSize, maxBatchSize: r.maxNumSeqs,
       });
       last = stats;
@@ -60,6 +60,8 @@ export function trainerEngine(policy: Policy, reference: Policy | undefined, rec
     step: async () => ({ ...(await trainer.step()) }) as unknown as StepMetrics,
     saveState: (p) => trainer.saveState(p),
     loadState: (p) => trainer.loadState(p),
+    setProcessGroup: (g) => trainer.native.setProcessGroup(g),
+    verifyReplicas: () => trainer.native.verifyReplicas(),
     dispose: () => trainer.dispose(),
   };
 }

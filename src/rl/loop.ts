@@ -17,6 +17,9 @@ import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { loadDataset } from '../data/load.js';
 import { PromptSampler, type PromptSamplerState } from '../data/sampler.js';
+import { DistContext } from '../dist/context.js';
+import { shardRange } from '../dist/shard.js';
+import { globalRollout } from '../dist/rollout-columns.js';
 import { mixSeeds } from '../data/prng.js';
 import { loadBenchmarks, runEvaluation } from '../eval/run.js';
 import { reportToMarkdown } from '../eval/writers.js';
@@ -29,7 +32,7 @@ import { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/kv-bu
 import type { RolloutEngine, RolloutStats, TrainerEngine, LossSettings } from './engines.js';
 import { renderPrompt, rolloutMetrics, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
 import { openRun, type OpenedRun } from './resume.js';
-import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
+import { LOOP_STATE_FILE, RunDir, TRAINER_STATE_FILE } from './run-dir.js';
 import { RunObservers } from './run-observers.js';
 import { M, evalLengthName, evalMeanName, evalMetricName, trainerMetricName } from './metric-names.js';
 import { checkGrader, graderStepStats } from './grader-health.js';
@@ -52,6 +55,11 @@ export interface TrainOptions {
   /** Called when a phase of a step starts (the progress bar). */
   onPhase?: (phase: TrainPhase, step: number) => void;
   engines: EngineFactory;
+  /**
+   * Data parallelism (src/dist): this rank's context. Every rank draws the same prompts and generates,
+   * grades and trains its block of them; rank 0 alone writes the run directory. Default: one process.
+   */
+  dist?: DistContext;
 }
 
 export interface TrainSummary {
@@ -99,18 +107,40 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const evalBenchmarks = recipe.eval.every_steps > 0
     ? await loadBenchmarks(recipe.eval.benchmarks, opts.dataDir ?? recipe.data.data_dir, recipe.eval.limit, 'eval.benchmarks')
     : [];
-  const opened = openRun(recipe, { resume: opts.resume, allowRecipeChange: opts.allowRecipeChange, log });
+  const dist = opts.dist ?? DistContext.single();
+  // Rank 0 alone opens (locks, cleans, resumes) the run directory and tells the others what it found.
+  let opened: OpenedRun | undefined;
+  let openError: Error | undefined;
+  if (dist.isMain) {
+    try {
+      opened = openRun(recipe, { resume: opts.resume, allowRecipeChange: opts.allowRecipeChange, log });
+    } catch (e) {
+      if (!dist.distributed) throw e;
+      openError = e as Error;
+    }
+  }
+  if (dist.distributed) {
+    type Shared = { error: string | null; dir: string; resumeFrom: OpenedRun['resumeFrom'] | null };
+    const shared = await dist.broadcastJson<Shared>({ error: openError?.message ?? null, dir: opened?.run.dir ?? '', resumeFrom: opened?.resumeFrom ?? null }, 'run directory from rank 0');
+    if (shared.error !== null) {
+      opened?.release();
+      throw openError ?? new Error(`rank ${dist.rank}: rank 0 could not open the run directory: ${shared.error}`);
+    }
+    if (!dist.isMain) opened = { run: new RunDir(shared.dir), release: () => {}, resumeFrom: shared.resumeFrom ?? undefined };
+  }
   try {
-    return await trainOpened(recipe, opts, log, opened, evalBenchmarks);
+    return await trainOpened(recipe, opts, log, opened!, evalBenchmarks, dist);
   } finally {
-    opened.release();
+    opened!.release();
   }
 }
 
-async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, evalBenchmarks: Awaited<ReturnType<typeof loadBenchmarks>>): Promise<TrainSummary> {
+async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, evalBenchmarks: Awaited<ReturnType<typeof loadBenchmarks>>, dist: DistContext): Promise<TrainSummary> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
-  const device = resolveDevice(recipe.model.device);
+  const resolved = resolveDevice(recipe.model.device);
+  // One GPU per rank: rank LOCAL_RANK of this machine uses cuda:LOCAL_RANK (torchrun's convention).
+  const device = dist.distributed && resolved === 'cuda' ? `cuda:${dist.localRank}` : resolved;
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(recipe.model.tokenizer ?? recipe.model.path);
@@ -126,6 +156,11 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     await trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
     state = opened.resumeFrom!.state as LoopState;
   }
+  // After the resume load, so a mismatch cannot survive: every rank starts from rank 0's weights.
+  if (dist.distributed) {
+    if (!trainer.setProcessGroup) throw new Error('internal: this trainer engine has no data-parallel support');
+    await trainer.setProcessGroup(dist.group!);
+  }
 
   const data = await loadDataset(recipe.data.train, {
     dataDir: opts.dataDir ?? recipe.data.data_dir ?? undefined, limit: recipe.data.limit ?? undefined, dropConflicts: recipe.data.drop_conflicts,
@@ -137,11 +172,12 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   await checkGrader(grader, data.rows[0]!).catch(async (e) => { await grader.destroy(); throw e; });
   const G = recipe.rollout.samples_per_prompt;
   let skippedPrompts = 0;
-  const observers = new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log });
-  /** Appends a metrics row to metrics.jsonl and hands it to TensorBoard. */
+  const observers = dist.isMain ? new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log }) : undefined;
+  /** Appends a metrics row to metrics.jsonl and hands it to TensorBoard (rank 0 only). */
   const record = (row: Record<string, unknown>): void => {
+    if (!dist.isMain) return;
     run.appendMetrics(row);
-    observers.metrics(row);
+    observers!.metrics(row);
   };
 
   /** The next `count` prompts that fit max_prompt_tokens (longer ones are skipped and counted). */
@@ -156,7 +192,18 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     return out;
   };
 
+  /** Rank 0 writes (atomically: a temporary directory renamed); every rank waits for it. */
   const saveCheckpoint = async (step: number): Promise<void> => {
+    if (dist.distributed) {
+      // DDP's guarantee, checked: what rank 0 saves is every rank's model.
+      await trainer.verifyReplicas!();
+      log(`rank ${dist.rank}: weights at step ${step} bitwise equal to rank 0's on all ${dist.worldSize} ranks`);
+    }
+    await dist.barrier(`before checkpoint step ${step}`);
+    if (dist.isMain) await saveCheckpointMain(step);
+    await dist.barrier(`checkpoint step ${step} written by rank 0`);
+  };
+  const saveCheckpointMain = async (step: number): Promise<void> => {
     const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
       await policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
       await trainer.saveState(join(tmp, TRAINER_STATE_FILE));
@@ -195,6 +242,13 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
 
   /** The step is already saved: an evaluation that fails is logged and counted, and training goes on. */
   const evaluateGuarded = async (step: number): Promise<void> => {
+    if (dist.distributed) {
+      if (dist.isMain) await evaluateGuardedMain(step);
+      return dist.barrier(`evaluation at step ${step} on rank 0`);
+    }
+    return evaluateGuardedMain(step);
+  };
+  const evaluateGuardedMain = async (step: number): Promise<void> => {
     try {
       await evaluateAt(step);
     } catch (e) {
@@ -214,7 +268,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   let interrupted = false;
   try {
     for (let step = startStep + 1; step <= recipe.train.steps; step++) {
-      if (opts.signal?.aborted) { interrupted = true; break; }
+      if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) { interrupted = true; break; }
       const t0 = performance.now();
       const request = {
         n: G, maxNewTokens: recipe.rollout.max_new_tokens, temperature: recipe.rollout.temperature, topP: recipe.rollout.top_p,
@@ -227,37 +281,56 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       let groups: Group[] = [];
       let generateMs = 0, rewardMs = 0, rounds = 0;
       const rolloutStats: RolloutStats[] = [];
-      const kept: Group[] = [];
+      // This rank's kept groups with their index in the global kept order (round-major, then prompt).
+      const kept: { group: Group; globalIndex: number }[] = [];
+      let globalKept = 0;
+      /** Per local group: its order key in the global batch (round, then global prompt index). */
+      const groupKeys: number[] = [];
       let samples: ReturnType<typeof toTrainSamples>['samples'] = [];
       try {
-        // Dynamic sampling 'refill': keep sampling prompts until prompts_per_step groups carry signal.
+        // Dynamic sampling 'refill': keep sampling prompts until prompts_per_step groups carry signal
+        // (counted over all ranks, so every rank makes the same decision).
         do {
-          const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - kept.length;
-          const r = await sampleAndGrade(nextPrompts(want), rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal, (p) => opts.onPhase?.(p, step));
+          const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - globalKept;
+          // Every rank draws the same prompts; each samples and grades its block, streams seeded by global index.
+          const prompts = nextPrompts(want);
+          const sh = shardRange(prompts.length, dist.rank, dist.worldSize);
+          const mine = prompts.slice(sh.start, sh.end);
+          const r = mine.length > 0
+            ? await sampleAndGrade(mine, rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds), promptIndexOffset: sh.start }, rewards, dist.distributed ? undefined : opts.signal, (p) => opts.onPhase?.(p, step))
+            : { groups: [], generateMs: 0, rewardMs: 0, rolloutStats: undefined };
           generateMs += r.generateMs;
           if (r.rolloutStats) rolloutStats.push(r.rolloutStats);
           rewardMs += r.rewardMs;
           groups = groups.concat(r.groups);
+          r.groups.forEach((_, i) => groupKeys.push(rounds * 2 ** 20 + sh.start + i));
           const ts = toTrainSamples(r.groups, recipe.algorithm.advantage, ds.enabled);
-          kept.push(...ts.keptGroups.map((i) => r.groups[i]));
+          const counts = await dist.counts(ts.keptGroups.length, 'dynamic sampling kept groups');
+          const before = globalKept + counts.slice(0, dist.rank).reduce((a, b) => a + b, 0);
+          ts.keptGroups.forEach((gi, k) => kept.push({ group: r.groups[gi], globalIndex: before + k }));
+          globalKept += counts.reduce((a, b) => a + b, 0);
           rounds++;
-        } while (ds.enabled && ds.mode === 'refill' && kept.length < recipe.train.prompts_per_step && rounds <= ds.max_refill_batches);
-        samples = toTrainSamples(kept.slice(0, ds.enabled && ds.mode === 'refill' ? recipe.train.prompts_per_step : kept.length), recipe.algorithm.advantage, false).samples;
+        } while (ds.enabled && ds.mode === 'refill' && globalKept < recipe.train.prompts_per_step && rounds <= ds.max_refill_batches);
+        const limit = ds.enabled && ds.mode === 'refill' ? recipe.train.prompts_per_step : Infinity;
+        samples = toTrainSamples(kept.filter((k) => k.globalIndex < limit).map((k) => k.group), recipe.algorithm.advantage, false).samples;
       } catch (e) {
-        if (opts.signal?.aborted) { interrupted = true; break; }
+        if (!dist.distributed && opts.signal?.aborted) { interrupted = true; break; }
         throw e;
       }
       const graderStats = graderStepStats(groups.flatMap((g) => g.responses.map((r) => r.grade)), step, log);
-      const upd = samples.length > 0
+      // Every rank joins the update when any rank has samples (the optimizer steps are collective).
+      const anySamples = dist.distributed ? (await dist.sum([samples.length], 'sample count'))[0] > 0 : samples.length > 0;
+      const upd = anySamples
         ? await updatePolicy(trainer, samples, {
           epochs: recipe.train.epochs_per_step, miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch, tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
           loss, anchor: recipe.algorithm.loss.anchor, useReference: !!reference, seed: recipe.train.seed,
-        }, step, (p) => opts.onPhase?.(p, step))
+        }, step, (p) => opts.onPhase?.(p, step), dist)
         : undefined;
-      const all = groups.flatMap((g) => g.responses);
+      const g = await globalRollout(dist, groups, groupKeys, samples.map((x) => x.advantage));
+      const all = g.responses;
       const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       const lengths = all.map((r) => r.tokens.length);
-      const advantages = samples.map((x) => x.advantage);
+      const advantages = g.advantages;
       const row: Record<string, unknown> = {
         step, kind: 'train',
         [M.scoreMean]: mean(all.map((r) => r.reward)),
@@ -271,8 +344,8 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         [M.responseLengthMax]: lengths.length ? Math.max(...lengths) : 0,
         [M.responseLengthMin]: lengths.length ? Math.min(...lengths) : 0,
         [M.responseLengthClipRatio]: mean(all.map((r) => (r.finishReason === 'length' ? 1 : 0))),
-        [M.promptLengthMean]: mean(groups.map((g) => g.prompt.tokens.length)),
-        [M.batchPrompts]: groups.length, [M.batchKeptGroups]: kept.length, [M.batchSamples]: samples.length, [M.batchRolloutRounds]: rounds,
+        [M.promptLengthMean]: mean(g.promptLengths),
+        [M.batchPrompts]: g.promptLengths.length, [M.batchKeptGroups]: globalKept, [M.batchSamples]: advantages.length, [M.batchRolloutRounds]: rounds,
         [M.batchSkippedLongPrompts]: skippedPrompts,
         [M.rolloutLogprobDiff]: upd?.logprobGap ?? 0,
         ...rolloutMetrics(rolloutStats),
@@ -290,29 +363,30 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       }
       if (upd && upd.optimizerSteps > 0) consecutiveSkipped = upd.skippedSteps === upd.optimizerSteps ? consecutiveSkipped + 1 : 0;
       record(row);
-      run.appendSamples(groups.slice(0, recipe.run.log_samples_per_step).map((g) => ({
+      if (dist.isMain) run.appendSamples(groups.slice(0, recipe.run.log_samples_per_step).map((g) => ({
         step, id: g.prompt.row.id, prompt: g.prompt.text, gold: g.prompt.row.answer, response: g.responses[0].text, reward: g.responses[0].reward, extracted: g.responses[0].grade.extracted,
       })));
       opts.onStep?.(row);
       lastDone = step;
       const last = step === recipe.train.steps;
       // The step is saved before the evaluation, so an evaluation that fails or is interrupted loses no training.
-      if ((recipe.checkpoint.every_steps > 0 && step % recipe.checkpoint.every_steps === 0) || last || opts.signal?.aborted) {
+      const stopping = await dist.any(!!opts.signal?.aborted, `interrupt check after step ${step}`);
+      if ((recipe.checkpoint.every_steps > 0 && step % recipe.checkpoint.every_steps === 0) || last || stopping) {
         opts.onPhase?.('checkpoint', step);
         await saveCheckpoint(step);
       }
-      if (!opts.signal?.aborted && recipe.eval.every_steps > 0 && (step % recipe.eval.every_steps === 0 || last)) {
+      if ((dist.distributed ? !stopping : !opts.signal?.aborted) && recipe.eval.every_steps > 0 && (step % recipe.eval.every_steps === 0 || last)) {
         opts.onPhase?.('eval', step);
         await evaluateGuarded(step);
       }
-      observers.refresh();
-      if (opts.signal?.aborted) { interrupted = true; break; }
+      observers?.refresh();
+      if (stopping || (!dist.distributed && opts.signal?.aborted)) { interrupted = true; break; }
       if (maxSkipped > 0 && consecutiveSkipped >= maxSkipped) {
         stopError = new Error(`train.max_consecutive_skipped_steps = ${maxSkipped}: ${consecutiveSkipped} steps in a row, the last step ${step}, skipped every optimizer update (non-finite loss or gradient), so the policy no longer learns; stopped after saving step ${step}. Lower train.lr or set train.max_grad_norm, then resume with --allow-recipe-change`);
         break;
       }
     }
-    if ((interrupted || stopError) && lastDone > 0 && run.latest() !== run.checkpointDir(lastDone)) await saveCheckpoint(lastDone);
+    if ((interrupted || stopError) && lastDone > 0 && await dist.broadcastJson(dist.isMain && run.latest() !== run.checkpointDir(lastDone), 'final checkpoint needed')) await saveCheckpoint(lastDone);
   } finally {
     await grader.destroy();
     trainer.dispose?.();

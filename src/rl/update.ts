@@ -9,6 +9,7 @@
  * micro-batches), so every ratio is exactly 1 before the epoch's first update, on any device.
  */
 import { gatherPerToken, microBatches, miniBatches, packSamples, responseTokenCount, scatterPerSample, type TrainSample } from './batch.js';
+import { DistContext } from '../dist/context.js';
 import type { LossSettings, StepMetrics, TrainerEngine } from './engines.js';
 
 export interface UpdateSettings {
@@ -36,17 +37,34 @@ export interface UpdateResult {
   updateMs: number;
 }
 
-/** An epoch's plan: its mini-batches, each cut into micro-batches (sample indices). */
-type EpochPlan = number[][][];
+/**
+ * An epoch's plan: its mini-batches, each cut into micro-batches (indices of this rank's samples),
+ * with the loss denominators of the whole (global) mini-batch.
+ */
+type EpochPlan = { micro: number[][]; denominators: { tokens: number; sequences: number } }[];
 
-function planEpoch(samples: TrainSample[], s: UpdateSettings, step: number, epoch: number): EpochPlan {
-  return miniBatches(samples, s.miniBatchesPerEpoch, s.seed, step, epoch).map((mini) => microBatches(samples, mini, s.tokensPerMicroBatch));
+/**
+ * The epoch's mini-batches. Data-parallel: every rank draws the single-process shuffle of the
+ * global sample list (rank blocks concatenated in rank order; only response lengths are needed),
+ * trains its own members of each global mini-batch, and divides by the global counts, so the summed
+ * gradient is the single-process one. A rank with no member still joins the optimizer step.
+ */
+function planEpoch(samples: TrainSample[], s: UpdateSettings, step: number, epoch: number, global?: { lengths: Float64Array; offset: number }): EpochPlan {
+  const all = global ? Array.from(global.lengths, (n) => ({ responseTokens: { length: n } }) as unknown as TrainSample) : samples;
+  const offset = global?.offset ?? 0;
+  return miniBatches(all, s.miniBatchesPerEpoch, s.seed, step, epoch).map((mini) => {
+    const local = mini.filter((i) => i >= offset && i < offset + samples.length).map((i) => i - offset);
+    return {
+      micro: local.length ? microBatches(samples, local, s.tokensPerMicroBatch) : [],
+      denominators: { tokens: responseTokenCount(all, mini), sequences: mini.length },
+    };
+  });
 }
 
 /** No-grad log-probs per sample (response positions only), scored micro-batch by micro-batch as `plan` packs them. */
 async function score(trainer: TrainerEngine, samples: TrainSample[], plan: EpochPlan, reference = false): Promise<Float32Array[]> {
   const lp: Float32Array[] = samples.map(() => new Float32Array(0));
-  for (const micro of plan.flat()) {
+  for (const micro of plan.flatMap((m) => m.micro)) {
     const b = packSamples(samples, micro);
     const r = await trainer.logprobs({ tokens: b.tokens, seqLens: b.seqLens, responseMask: b.responseMask }, { reference });
     scatterPerSample(samples, b, r.logprobs, lp);
@@ -56,12 +74,23 @@ async function score(trainer: TrainerEngine, samples: TrainSample[], plan: Epoch
 
 /**
  * Runs the update phase on the step's samples. Throws what the trainer throws. `onPhase` is told
- * when the old log-probs and the updates start (the progress bar).
+ * when the old log-probs and the updates start (the progress bar). With a distributed `dist`,
+ * `samples` are this rank's block of the global batch (ranks in order) and every rank must call
+ * this together; the trainer must have the same process group (gradients summed at each step).
  */
 export async function updatePolicy(
   trainer: TrainerEngine, samples: TrainSample[], s: UpdateSettings, step: number, onPhase?: (phase: 'old_log_prob' | 'update') => void,
+  dist: DistContext = DistContext.single(),
 ): Promise<UpdateResult> {
-  const plans = Array.from({ length: s.epochs }, (_, e) => planEpoch(samples, s, step, e));
+  let global: { lengths: Float64Array; offset: number } | undefined;
+  if (dist.distributed) {
+    const counts = await dist.counts(samples.length, 'sample counts');
+    global = {
+      lengths: await dist.gather(samples.map((x) => x.responseTokens.length), 'response lengths'),
+      offset: counts.slice(0, dist.rank).reduce((a, b) => a + b, 0),
+    };
+  }
+  const plans = Array.from({ length: s.epochs }, (_, e) => planEpoch(samples, s, step, e, global));
   onPhase?.('old_log_prob');
   let t = performance.now();
   const old = await score(trainer, samples, plans[0]);
@@ -72,6 +101,7 @@ export async function updatePolicy(
       gapN++;
     }
   });
+  [gap, gapN] = await dist.sum([gap, gapN], 'rollout/training log-prob gap');
   const ref = s.useReference ? await score(trainer, samples, plans[0], true) : undefined;
   const oldLogprobMs = performance.now() - t;
   onPhase?.('update');
@@ -87,10 +117,8 @@ export async function updatePolicy(
       snapshotMs += performance.now() - t;
     }
     t = performance.now();
-    for (const mini of plans[epoch]) {
-      const indices = mini.flat();
-      const denominators = { tokens: responseTokenCount(samples, indices), sequences: indices.length };
-      for (const micro of mini) {
+    for (const { micro: minis, denominators } of plans[epoch]) {
+      for (const micro of minis) {
         const b = packSamples(samples, micro);
         await trainer.trainMicroBatch({
           tokens: b.tokens,

@@ -20,6 +20,9 @@ import { rolloutEngine } from '../../rl/adapters.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';
+import { DistContext } from '../../dist/context.js';
+import { readDistEnv } from '../../dist/env.js';
+import { maybeLaunch } from './train.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const ints = (flag: string) => (s: string) => list(s).map((x) => {
@@ -70,10 +73,18 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output directory (report.json, report.md, per-problem JSONL)')
     .option('--kv-cache-gib <gib>', 'rollout KV cache budget in GiB (default: on CUDA the free memory less a margin)', num('--kv-cache-gib', 0))
     .option('--grader <name|module[#export]>', 'grader: math, math_verify, dapo, or a custom module (recorded in the report)', 'math')
+    .option('--nproc-per-node <n>', 'data-parallel ranks on this machine, each sampling a block of the problems (multi-node: torchrun)')
     .action(async (o) => {
       if (!o.model) throw new Error('gtr eval: --model is required');
       if (!o.out) throw new Error('gtr eval: --out is required');
       if (o.benchmarks.length === 0) throw new Error(`--benchmarks: no benchmark named; give a comma-separated list of ${datasetNames('eval').join(', ')}`);
+      const launched = await maybeLaunch(o.nprocPerNode);
+      if (launched !== undefined) {
+        process.exitCode = launched;
+        return;
+      }
+      const env = readDistEnv();
+      const dist = env ? DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
       checkModelDir(o.model, '--model');
       const config = await readQwen3Config(o.model);
       const context = { maxPositions: config.native.maxPositionEmbeddings, maxNewTokensName: '--max-new-tokens', source: join(o.model, 'config.json') };
@@ -81,7 +92,8 @@ export function register(program: Command): void {
       prepareOutDir(o.out);
       const grader = parseGraderSpec(o.grader);
       const tokenizer = await Tokenizer.fromDir(o.model);
-      const policy = await Policy.load(o.model, { device: o.device ?? 'cpu', dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
+      const device = dist.distributed && (o.device ?? 'cpu') === 'cuda' ? `cuda:${dist.localRank}` : o.device ?? 'cpu';
+      const policy = await Policy.load(o.model, { device, dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
       try {
         const kv = resolveKvBudget(o.kvCacheGib, o.device ?? 'cpu', 0, '--kv-cache-gib');
         console.error(kv.describe);
@@ -91,16 +103,21 @@ export function register(program: Command): void {
           rendering: { template: o.template, chat: !!o.chat, enableThinking: false },
           temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens, seed: o.seed,
           stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model, context, grader,
-          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
+          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `), dist,
         });
         process.stderr.write('\n');
-        mkdirSync(o.out, { recursive: true });
-        const { results, ...rep } = report;
-        await writeEvalOutputs(o.out, rep, results);
-        console.log(reportToMarkdown(rep));
-        console.log(`wrote ${o.out}`);
+        // Every rank holds the whole report; rank 0 alone writes it, the others wait for the write.
+        if (dist.isMain) {
+          mkdirSync(o.out, { recursive: true });
+          const { results, ...rep } = report;
+          await writeEvalOutputs(o.out, rep, results);
+          console.log(reportToMarkdown(rep));
+          console.log(`wrote ${o.out}`);
+        }
+        await dist.barrier('evaluation report written by rank 0');
       } finally {
         policy.dispose();
+        dist.close();
       }
     });
   cmd

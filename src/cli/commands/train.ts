@@ -4,10 +4,16 @@
  * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT or
  * SIGTERM (what schedulers and containers send) cancels the generation or evaluation under way,
  * saves a checkpoint and exits (130, or 143 for SIGTERM); a second signal exits at once.
+ * Data parallelism (src/dist): `--nproc-per-node N` starts N ranks here; under torchrun (or with
+ * RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT set) this process is one rank of the job.
  */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { formatRecipeHelp, loadRecipe } from '../../recipe/index.js';
+import { DistContext } from '../../dist/context.js';
+import { readDistEnv } from '../../dist/env.js';
+import { launchLocal, stripNprocFlag } from '../../dist/launch.js';
+import { native } from '../../native/binding.js';
+import { formatRecipeHelp, loadRecipe, type Recipe } from '../../recipe/index.js';
 import { nativeEngines } from '../../rl/adapters.js';
 import { train, type TrainPhase } from '../../rl/loop.js';
 import { M } from '../../rl/metric-names.js';
@@ -19,6 +25,29 @@ const PHASE_LABEL: Record<TrainPhase, string> = {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** This process's rank context: joined from the torchrun-style environment, or a single process. */
+export function joinFromEnv(recipe: Recipe): DistContext | undefined {
+  const env = readDistEnv();
+  if (!env) return undefined;
+  const d = recipe.model.device;
+  const cuda = d.startsWith('cuda') || (d === 'auto' && native().versions().cudaAvailable);
+  return DistContext.join(env, cuda ? 'cuda' : 'cpu');
+}
+
+/**
+ * `--nproc-per-node N` (N > 1) outside a distributed launch: runs N ranks of this same command and
+ * resolves to their exit code; undefined when this process should run the command itself.
+ * @throws Error when the flag is used inside a distributed launch (torchrun already made the ranks)
+ */
+export async function maybeLaunch(nproc: string | undefined): Promise<number | undefined> {
+  if (nproc === undefined) return undefined;
+  const n = Number(nproc);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--nproc-per-node ${nproc}: an integer >= 1 expected`);
+  if (readDistEnv()) throw new Error('--nproc-per-node: this process is already one rank of a distributed launch (RANK / WORLD_SIZE are set); drop the flag');
+  if (n === 1) return undefined;
+  return launchLocal(n, stripNprocFlag(process.argv.slice(2)));
+}
+
 export function register(program: Command): void {
   program
     .command('train')
@@ -29,7 +58,8 @@ export function register(program: Command): void {
     .option('--allow-recipe-change', 'with --resume: accept recipe changes that alter training (recorded in <run.dir>/recipe-changes.jsonl)')
     .option('--data-dir <dir>', 'local dataset copies (overrides data.data_dir)')
     .option('--help-recipe', 'list every recipe key with its default and doc')
-    .action(async (recipePath: string | undefined, o: { set: string[]; resume?: boolean; allowRecipeChange?: boolean; dataDir?: string; helpRecipe?: boolean }) => {
+    .option('--nproc-per-node <n>', 'data-parallel ranks to start on this machine (multi-node: run under torchrun instead)')
+    .action(async (recipePath: string | undefined, o: { set: string[]; resume?: boolean; allowRecipeChange?: boolean; dataDir?: string; helpRecipe?: boolean; nprocPerNode?: string }) => {
       if (o.helpRecipe) {
         console.log(formatRecipeHelp());
         return;
@@ -37,6 +67,12 @@ export function register(program: Command): void {
       if (!recipePath) throw new Error('gtr train: a recipe file is required (see recipes/)');
       if (o.allowRecipeChange && !o.resume) throw new Error('--allow-recipe-change applies only with --resume');
       const recipe = loadRecipe(recipePath, o.set);
+      const launched = await maybeLaunch(o.nprocPerNode);
+      if (launched !== undefined) {
+        process.exitCode = launched;
+        return;
+      }
+      const dist = joinFromEnv(recipe);
       const ac = new AbortController();
       let signals = 0;
       let exitCode = 130;
@@ -49,7 +85,7 @@ export function register(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const tty = process.stderr.isTTY === true;
+      const tty = process.stderr.isTTY === true && (dist?.isMain ?? true);
       // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
       const bar = tty ? new SingleBar({
         format: 'step {value}/{total} {bar} {phase} | reward {reward} | acc {acc} | {step_s}s/step | ETA {eta_formatted}',
@@ -60,7 +96,7 @@ export function register(program: Command): void {
       const fmt = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '-');
       try {
         const res = await train(recipe, {
-          resume: o.resume, allowRecipeChange: o.allowRecipeChange, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines,
+          resume: o.resume, allowRecipeChange: o.allowRecipeChange, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines, dist,
           // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
           log: (line) => (bar ? process.stderr.write('\r\x1b[2K') : undefined, console.log(line)),
           onPhase: (phase, step) => {
@@ -81,6 +117,7 @@ export function register(program: Command): void {
         if (res.interrupted) process.exitCode = exitCode;
       } finally {
         bar?.stop();
+        dist?.close();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       }

@@ -1,0 +1,156 @@
+#include "dist/dist_binding.h"
+#include <dlfcn.h>
+#include <string>
+#include "core/async.h"
+
+namespace gtr {
+
+Napi::FunctionReference* ProcessGroupWrap::ctor_ = nullptr;
+
+Napi::Function ProcessGroupWrap::Define(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "ProcessGroup", {
+    InstanceAccessor("rank", &ProcessGroupWrap::Rank, nullptr),
+    InstanceAccessor("size", &ProcessGroupWrap::Size, nullptr),
+    InstanceAccessor("backend", &ProcessGroupWrap::Backend, nullptr),
+    InstanceMethod("allReduceSum", &ProcessGroupWrap::AllReduceSum),
+    InstanceMethod("allGather", &ProcessGroupWrap::AllGather),
+    InstanceMethod("broadcast", &ProcessGroupWrap::Broadcast),
+    InstanceMethod("barrier", &ProcessGroupWrap::Barrier),
+    InstanceMethod("close", &ProcessGroupWrap::Close),
+  });
+  ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
+  return f;
+}
+
+std::shared_ptr<dist::ProcessGroup> ProcessGroupWrap::GroupOf(const Napi::Value& v) {
+  if (!ctor_ || !v.IsObject() || !v.As<Napi::Object>().InstanceOf(ctor_->Value())) return nullptr;
+  return Napi::ObjectWrap<ProcessGroupWrap>::Unwrap(v.As<Napi::Object>())->pg_;
+}
+
+// The directory of this addon (gtr_gloo.so is built next to it).
+static std::string addon_dir() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&addon_dir), &info) && info.dli_fname) {
+    std::string p = info.dli_fname;
+    auto slash = p.rfind('/');
+    return slash == std::string::npos ? "." : p.substr(0, slash);
+  }
+  return ".";
+}
+
+ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroupWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "new ProcessGroup({ rank, worldSize, masterAddr, masterPort, ... })").ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto num = [&](const char* k, double d) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d; };
+  auto str = [&](const char* k, const std::string& d) { Napi::Value v = o.Get(k); return v.IsString() ? v.As<Napi::String>().Utf8Value() : d; };
+  dist::GroupOptions g;
+  g.rank = static_cast<int>(num("rank", 0));
+  g.size = static_cast<int>(num("worldSize", 1));
+  g.master_addr = str("masterAddr", "127.0.0.1");
+  g.master_port = static_cast<int>(num("masterPort", 29500));
+  g.store_server = o.Get("storeServer").IsBoolean() && o.Get("storeServer").As<Napi::Boolean>().Value();
+  g.backend = str("backend", "gloo");
+  g.timeout_ms = static_cast<int64_t>(num("timeoutMs", 30 * 60 * 1000));
+  g.iface = str("iface", "");
+  g.hostname = str("hostname", "");
+  g.device_index = static_cast<int>(num("deviceIndex", 0));
+  g.gloo_library = str("glooLibrary", addon_dir() + "/gtr_gloo.so");
+  try {
+    pg_ = dist::create_process_group(g);
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, exception_message(e)).ThrowAsJavaScriptException();
+  }
+}
+
+std::shared_ptr<dist::ProcessGroup> ProcessGroupWrap::group(Napi::Env env) {
+  if (!pg_) Napi::Error::New(env, "the process group was closed").ThrowAsJavaScriptException();
+  return pg_;
+}
+
+Napi::Value ProcessGroupWrap::Rank(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pg_ ? pg_->rank() : -1); }
+Napi::Value ProcessGroupWrap::Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pg_ ? pg_->size() : 0); }
+Napi::Value ProcessGroupWrap::Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), pg_ ? pg_->backend() : ""); }
+
+static std::string label_of(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : "collective";
+}
+
+// allReduceSum(Float64Array | Float32Array, label): sums in place over ranks; resolves to the array.
+Napi::Value ProcessGroupWrap::AllReduceSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pg = group(env);
+  if (!pg) return Napi::Value();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) return rejected(env, "allReduceSum(Float64Array | Float32Array, label)");
+  auto ta = info[0].As<Napi::TypedArray>();
+  const auto type = ta.TypedArrayType();
+  if (type != napi_float64_array && type != napi_float32_array) return rejected(env, "allReduceSum: Float64Array or Float32Array expected");
+  auto dtype = type == napi_float64_array ? at::kDouble : at::kFloat;
+  void* data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  at::Tensor t = at::from_blob(data, {static_cast<int64_t>(ta.ElementLength())}, at::TensorOptions().dtype(dtype));
+  std::string label = label_of(info, 1);
+  Napi::Reference<Napi::Value> keep = Napi::Persistent(info[0]);
+  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(std::move(keep));
+  return run_async(env, [pg, t, label]() mutable {
+    std::vector<at::Tensor> v{t};
+    pg->allreduce_sum(v, label);
+  }, [ref](Napi::Env) { return ref->Value(); }, {info[0]});
+}
+
+// allGather(Float64Array, label): resolves to the concatenation over ranks (rank order).
+Napi::Value ProcessGroupWrap::AllGather(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pg = group(env);
+  if (!pg) return Napi::Value();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    return rejected(env, "allGather(Float64Array, label)");
+  auto a = info[0].As<Napi::Float64Array>();
+  at::Tensor local = at::empty({static_cast<int64_t>(a.ElementLength())}, at::kDouble);
+  std::memcpy(local.data_ptr(), a.Data(), a.ElementLength() * sizeof(double));
+  std::string label = label_of(info, 1);
+  auto out = std::make_shared<at::Tensor>();
+  return run_async(env, [pg, local, label, out] { *out = pg->all_gather_cat(local, label); },
+                   [out](Napi::Env env) -> Napi::Value {
+                     auto r = Napi::Float64Array::New(env, static_cast<size_t>(out->numel()));
+                     if (out->numel()) std::memcpy(r.Data(), out->data_ptr(), out->numel() * sizeof(double));
+                     return r;
+                   });
+}
+
+// broadcast(Uint8Array, root, label): overwrites the bytes on every rank but root with root's.
+Napi::Value ProcessGroupWrap::Broadcast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pg = group(env);
+  if (!pg) return Napi::Value();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
+    return rejected(env, "broadcast(Uint8Array, root, label)");
+  auto a = info[0].As<Napi::Uint8Array>();
+  at::Tensor t = at::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, at::TensorOptions().dtype(at::kByte));
+  const int root = info[1].As<Napi::Number>().Int32Value();
+  std::string label = label_of(info, 2);
+  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+  return run_async(env, [pg, t, root, label]() mutable {
+    std::vector<at::Tensor> v{t};
+    pg->broadcast(v, root, label);
+  }, [ref](Napi::Env) { return ref->Value(); }, {info[0]});
+}
+
+Napi::Value ProcessGroupWrap::Barrier(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pg = group(env);
+  if (!pg) return Napi::Value();
+  std::string label = label_of(info, 0);
+  return run_async(env, [pg, label] { pg->barrier(label); }, nullptr);
+}
+
+Napi::Value ProcessGroupWrap::Close(const Napi::CallbackInfo& info) {
+  pg_.reset();
+  return info.Env().Undefined();
+}
+
+void register_dist(Napi::Env env, Napi::Object& exports) { exports.Set("ProcessGroup", ProcessGroupWrap::Define(env)); }
+
+}  // namespace gtr

@@ -1,0 +1,31 @@
+// JS class ProcessGroup (src/native/types.ts NativeProcessGroup) over dist::ProcessGroup.
+#pragma once
+#include <napi.h>
+#include <memory>
+#include "dist/process_group.h"
+
+namespace gtr {
+
+class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // The group behind a JS value, or nullptr when `v` is not a ProcessGroup.
+  static std::shared_ptr<dist::ProcessGroup> GroupOf(const Napi::Value& v);
+  explicit ProcessGroupWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Rank(const Napi::CallbackInfo& info);
+  Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Backend(const Napi::CallbackInfo& info);
+  Napi::Value AllReduceSum(const Napi::CallbackInfo& info);
+  Napi::Value AllGather(const Napi::CallbackInfo& info);
+  Napi::Value Broadcast(const Napi::CallbackInfo& info);
+  Napi::Value Barrier(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  std::shared_ptr<dist::ProcessGroup> group(Napi::Env env);
+
+  std::shared_ptr<dist::ProcessGroup> pg_;
+  static Napi::FunctionReference* ctor_;
+};
+
+}  // namespace gtr
