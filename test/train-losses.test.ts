@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native/binding.js';
 import type { NativeLossConfig, NativeLossDebugResult } from '../src/native/types.js';
-import { resolveLossConfig } from '../src/train/loss-config.js';
+import { RECIPE_PENALTIES } from '../src/recipe/schema.js';
+import { LOSS_NAMES, PENALTY_NAMES, RECIPE_PENALTY_LOSS, resolveLossConfig } from '../src/train/loss-config.js';
 
 const T = native().Trainer;
 
@@ -20,7 +21,9 @@ interface Case {
   denominators?: { tokens: number; sequences: number };
 }
 
-function run(c: Case, cfg: NativeLossConfig, logp = c.logp): NativeLossDebugResult {
+/** The references below use the symmetric clip 0.2 unless a case sets its own (the defaults are the recipe's 0.2 / 0.28). */
+function run(c: Case, config: NativeLossConfig, logp = c.logp): NativeLossDebugResult {
+  const cfg: NativeLossConfig = { clipLow: 0.2, clipHigh: 0.2, ...config };
   const f = (a: number[]) => Float64Array.from(a);
   const extra: Parameters<typeof T.lossDebug>[6] = {};
   if (c.ref) extra.ref = f(c.ref);
@@ -84,6 +87,13 @@ describe('loss registry', () => {
     expect(() => run(base, { name: 'ppo', penalty: 'huber' })).toThrow(/valid: none, gaussian/);
     expect(() => run(base, { name: 'grpo', dualClip: 0.5 })).toThrow(/dualClip/);
     expect(() => resolveLossConfig({ name: 'trpo' as never })).toThrow(/grpo, ppo, gtr/);
+  });
+
+  it('TypeScript names agree with the native registries, and every recipe penalty maps onto a loss', () => {
+    expect([...T.lossNames()].sort()).toEqual([...LOSS_NAMES].sort());
+    expect([...T.penaltyNames()]).toEqual([...PENALTY_NAMES]);
+    expect(() => run(base, { name: 'ppo', penalty: 'huber' })).toThrow(`valid: ${PENALTY_NAMES.join(', ')})`);
+    for (const p of RECIPE_PENALTIES) expect(T.lossNames()).toContain(RECIPE_PENALTY_LOSS[p]);
   });
 });
 

@@ -1,8 +1,10 @@
 // Learning-rate schedules, micro-batch splitting and the loss-config defaults (pure TS).
 import { describe, expect, it } from 'vitest';
 import {
-  countResponse, DEFAULT_LOSS, lrAt, resolveLossConfig, seqRange, sliceBatch, splitByTokenBudget, toNativeLoss,
+  countResponse, DEFAULT_LOSS, lossFromSettings, packSequences, lrAt, resolveLossConfig, seqRange, sliceBatch, splitByTokenBudget, toNativeLoss,
 } from '../src/train/index.js';
+import { RecipeSchema } from '../src/recipe/schema.js';
+import { lossSettings } from '../src/rl/loop.js';
 
 describe('lrAt', () => {
   it('linear warmup then constant', () => {
@@ -44,6 +46,19 @@ describe('micro-batches', () => {
   });
 });
 
+describe('packSequences', () => {
+  it('puts each prompt then its response end to end, masking the prompts', () => {
+    const b = packSequences([
+      { promptTokens: Int32Array.from([1, 2]), responseTokens: Int32Array.from([3]) },
+      { promptTokens: Int32Array.from([4]), responseTokens: Int32Array.from([5, 6]) },
+    ]);
+    expect(Array.from(b.tokens)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(b.seqLens)).toEqual([3, 3]);
+    expect(Array.from(b.responseMask)).toEqual([0, 0, 1, 0, 1, 1]);
+    expect(countResponse(b)).toEqual({ tokens: 3, sequences: 2 });
+  });
+});
+
 describe('loss config', () => {
   it('fills defaults and validates', () => {
     const c = resolveLossConfig({ name: 'ppo', penalty: 'pearson' });
@@ -52,5 +67,12 @@ describe('loss config', () => {
     expect(() => resolveLossConfig({ dualClip: 1 })).toThrow(/dualClip/);
     expect(() => resolveLossConfig({ aggregation: 'sum' as never })).toThrow(/token-mean/);
     expect(() => resolveLossConfig({ sigma: 0 })).toThrow(/sigma/);
+  });
+
+  it('takes its defaults from the recipe schema: a default recipe trains with DEFAULT_LOSS', () => {
+    expect(DEFAULT_LOSS).toMatchObject({ name: 'gtr', clipLow: 0.2, clipHigh: 0.28, sigma: 0.2, beta: 1, dualClip: 0 });
+    expect(lossFromSettings(lossSettings(RecipeSchema.parse({})))).toEqual(DEFAULT_LOSS);
+    const grpo = lossFromSettings(lossSettings(RecipeSchema.parse({ algorithm: { name: 'grpo' } })));
+    expect(grpo).toMatchObject({ name: 'grpo', beta: 0 });
   });
 });

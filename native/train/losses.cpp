@@ -9,7 +9,7 @@ const std::map<std::string, LossSpec>& loss_registry() {
       {"grpo", {Surrogate::Clip, false, Penalty::None,
                 "GRPO / DAPO: PPO clipped surrogate (clip-higher, optional dual clip), no trust-region penalty"}},
       {"ppo", {Surrogate::Clip, true, Penalty::None,
-               "PPO clipped surrogate plus the penalty named by `penalty` (none, gaussian, pearson, spo, kl, k3)"}},
+               "PPO clipped surrogate plus the penalty named by `penalty` (see penalty_registry())"}},
       {"gtr", {Surrogate::Clip, false, Penalty::Gaussian,
                "GTR: clipped surrogate + beta * mixture-anchored Gaussian penalty (docs/GTR.md, paper eq. 6)"}},
       {"pearson", {Surrogate::Clip, false, Penalty::Pearson,
@@ -28,25 +28,33 @@ std::string loss_names() {
   return s;
 }
 
+const std::vector<PenaltySpec>& penalty_registry() {
+  static const std::vector<PenaltySpec> reg = {
+      {"none", Penalty::None, "no trust-region penalty"},
+      {"gaussian", Penalty::Gaussian, "sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2))) (paper eq. 3 / 21)"},
+      {"pearson", Penalty::Pearson, "(r-1)^2 (Pearson chi^2, paper A.2 eq. 20)"},
+      {"spo", Penalty::Spo, "|A| / (2 eps) (r-1)^2 (SPO)"},
+      {"kl", Penalty::ReverseKl, "r log r - r + 1 (reverse KL to the anchor, paper A.2 eq. 19)"},
+      {"k3", Penalty::K3, "1/r + log r - 1 (Schulman's k3 with the anchor as reference)"},
+  };
+  return reg;
+}
+
+std::string penalty_names() {
+  std::string s;
+  for (const auto& p : penalty_registry()) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s;
+}
+
 static Penalty parse_penalty(const std::string& s) {
-  if (s == "none") return Penalty::None;
-  if (s == "gaussian") return Penalty::Gaussian;
-  if (s == "pearson") return Penalty::Pearson;
-  if (s == "spo") return Penalty::Spo;
-  if (s == "kl") return Penalty::ReverseKl;
-  if (s == "k3") return Penalty::K3;
-  throw std::invalid_argument("loss.penalty: unknown penalty '" + s + "' (valid: none, gaussian, pearson, spo, kl, k3)");
+  for (const auto& p : penalty_registry())
+    if (s == p.name) return p.penalty;
+  throw std::invalid_argument("loss.penalty: unknown penalty '" + s + "' (valid: " + penalty_names() + ")");
 }
 
 static const char* penalty_name(Penalty p) {
-  switch (p) {
-    case Penalty::None: return "none";
-    case Penalty::Gaussian: return "gaussian";
-    case Penalty::Pearson: return "pearson";
-    case Penalty::Spo: return "spo";
-    case Penalty::ReverseKl: return "kl";
-    case Penalty::K3: return "k3";
-  }
+  for (const auto& e : penalty_registry())
+    if (e.penalty == p) return e.name;
   return "?";
 }
 

@@ -34,13 +34,15 @@ enum class BetaMode { Fixed, Advantage };
 enum class KlEstimator { K1, K2, K3 };
 enum class Aggregation { TokenMean, SeqMeanTokenMean, SeqMeanTokenSum };
 
-// The user-facing loss configuration (src/train/loss-config.ts LossConfig, camelCase there).
+// The user-facing loss configuration (src/train/loss-config.ts LossConfig, camelCase there). The
+// defaults are the recipe schema's (src/recipe/schema.ts LossSchema, the one source of them); the
+// TypeScript side always sends a complete configuration, so these matter only to the lossDebug hook.
 struct LossConfig {
-  std::string name = "grpo";
-  double clip_low = 0.2, clip_high = 0.2;
+  std::string name = "gtr";
+  double clip_low = 0.2, clip_high = 0.28;
   double dual_clip = 0;          // 0 = off; otherwise c > 1, applied where A < 0
   std::string penalty;           // "" = the loss's own; only 'ppo' takes any penalty name
-  double sigma = 0.5;            // Gaussian width, in ratio units
+  double sigma = 0.2;            // Gaussian width, in ratio units
   double beta = 1.0;             // penalty weight
   std::string beta_mode = "fixed";  // "fixed" | "advantage"
   double penalty_eps = -1;       // eps of beta*|A|/eps and of SPO; < 0 means clip_low
@@ -62,6 +64,18 @@ struct LossSpec {
 const std::map<std::string, LossSpec>& loss_registry();
 // "grpo, ppo, ..." for error messages.
 std::string loss_names();
+
+// The penalty registry (the phi of docs/GTR.md "Mixture Gaussian anchor"): the names a LossConfig's
+// `penalty` takes, in the order error messages list them. Adding a penalty: an enum value, an entry
+// here, and its phi / f in losses.cpp penalty_of().
+struct PenaltySpec {
+  const char* name;
+  Penalty penalty;
+  const char* doc;
+};
+const std::vector<PenaltySpec>& penalty_registry();
+// "none, gaussian, ..." for error messages.
+std::string penalty_names();
 
 // A validated configuration. Throws std::invalid_argument naming the field at fault; an unknown
 // loss name lists the registry's names, an unknown penalty / mode lists the valid ones.

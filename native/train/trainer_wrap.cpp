@@ -150,6 +150,7 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
     InstanceMethod("dispose", &TrainerWrap::Dispose),
     InstanceAccessor("stepCount", &TrainerWrap::StepCount, nullptr),
     StaticMethod("lossNames", &TrainerWrap::LossNames),
+    StaticMethod("penaltyNames", &TrainerWrap::PenaltyNames),
     StaticMethod("lossDebug", &TrainerWrap::LossDebug),
     StaticMethod("chunkedLogprobDebug", &TrainerWrap::ChunkedLogprobDebug),
   });
@@ -344,6 +345,14 @@ Napi::Value TrainerWrap::LossNames(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(env);
   uint32_t i = 0;
   for (const auto& [name, spec] : loss_registry()) a.Set(i++, name);
+  return a;
+}
+
+Napi::Value TrainerWrap::PenaltyNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& p : penalty_registry()) a.Set(i++, p.name);
   return a;
 }
 

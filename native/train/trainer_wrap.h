@@ -30,6 +30,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Score(const Napi::CallbackInfo& info, bool reference);
 
   static Napi::Value LossNames(const Napi::CallbackInfo& info);
+  static Napi::Value PenaltyNames(const Napi::CallbackInfo& info);
   static Napi::Value LossDebug(const Napi::CallbackInfo& info);
   static Napi::Value ChunkedLogprobDebug(const Napi::CallbackInfo& info);
 

@@ -443,6 +443,8 @@ export interface NativeTrainerConstructor {
   new (policy: NativePolicy, options?: NativeTrainerOptions): NativeTrainer;
   /** The loss registry's names. */
   lossNames(): string[];
+  /** The penalty registry's names (what `penalty` takes with loss 'ppo'), in registry order. */
+  penaltyNames(): string[];
   /**
    * Test hook (synchronous): the registry's loss on float64 tensors with autograd. Arrays have one
    * entry per token; only `mask` tokens count. extra: seqLens (default one sequence), ref, entropy,

@@ -93,15 +93,22 @@ export const RewardSchema = z
   })
   .describe('Reward');
 
+/**
+ * The recipe's trust-region penalties (docs/GTR.md "Other penalties"), the one vocabulary users
+ * write; src/train/loss-config.ts maps each onto the native loss registry (RECIPE_PENALTY_LOSS).
+ */
+export const RECIPE_PENALTIES = ['gtr', 'pearson', 'spo', 'kl', 'none'] as const;
+export type RecipePenalty = (typeof RECIPE_PENALTIES)[number];
+
+/** algorithm.loss: its defaults are the loss defaults everywhere (src/train/loss-config.ts DEFAULT_LOSS). */
 export const LossSchema = z
   .strictObject({
     clip_ratio_low: z.number().gt(0).lt(1).default(0.2).describe('PPO clip: ratio lower bound 1 - clip_ratio_low'),
     clip_ratio_high: z.number().gt(0).default(0.28).describe('PPO clip: ratio upper bound 1 + clip_ratio_high (0.28 = DAPO clip-higher)'),
     dual_clip: z.number().gt(1).nullable().default(null).describe('Dual-clip constant c (> 1) bounding the loss of negative-advantage tokens; null = off'),
     aggregation: z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum']).default('token-mean').describe('Loss aggregation over the mini-batch (token-mean = DAPO token-level)'),
-    penalty: z.enum(['gtr', 'pearson', 'spo', 'kl', 'none']).nullable().default(null).describe('Trust-region penalty; null = gtr when algorithm.name is gtr, none when grpo'),
+    penalty: z.enum(RECIPE_PENALTIES).nullable().default(null).describe('Trust-region penalty; null = gtr when algorithm.name is gtr, none when grpo'),
     anchor: z.enum(['mixture', 'behavior']).default('mixture').describe('Penalty anchors: mixture = average over per-epoch snapshots (GTR); behavior = the behavior policy only'),
-    snapshot_logprobs: z.enum(['forward', 'recorded']).default('forward').describe('Snapshot log-probs: forward = one no-grad pass at each epoch start; recorded = reuse those computed during the previous epoch'),
     sigma: z.number().positive().default(0.2).describe('Gaussian kernel width sigma in phi(r) = sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2)))'),
     beta: z.number().nonnegative().default(1.0).describe('Penalty coefficient beta'),
     beta_mode: z.enum(['fixed', 'advantage']).default('fixed').describe('fixed: beta; advantage: beta * |A| / clip_ratio_low (paper: control tasks only)'),

@@ -6,8 +6,8 @@ import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { generateWithStats } from '../rollout/index.js';
 import { Trainer } from '../train/trainer.js';
-import type { LossConfig } from '../train/loss-config.js';
-import type { LossSettings, RolloutEngine, RolloutStats, StepMetrics, TrainerEngine } from './engines.js';
+import { lossFromSettings } from '../train/loss-config.js';
+import type { RolloutEngine, RolloutStats, StepMetrics, TrainerEngine } from './engines.js';
 
 /** The native rollout engine for a policy (paged KV cache; its last call's statistics kept). */
 export function rolloutEngine(policy: Policy): RolloutEngine {
@@ -23,15 +23,6 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
       return rollouts;
     },
     lastStats: () => last,
-  };
-}
-
-/** The recipe's penalty as the trainer's loss registry names it (docs/GTR.md: plain GRPO is beta = 0). */
-export function toLossConfig(l: LossSettings): Partial<LossConfig> {
-  const name = ({ gtr: 'gtr', none: 'grpo', pearson: 'pearson', spo: 'spo', kl: 'kl' } as const)[l.penalty];
-  return {
-    name, clipLow: l.clipLow, clipHigh: l.clipHigh, dualClip: l.dualClip ?? 0, sigma: l.sigma, beta: l.beta, betaMode: l.betaMode,
-    klCoef: l.klCoef, klEstimator: l.klEstimator, entropyCoef: l.entropyCoef, aggregation: l.aggregation,
   };
 }
 
@@ -54,7 +45,7 @@ export function trainerEngine(policy: Policy, reference: Policy | undefined, rec
       const metrics = await trainer.accumulate({
         tokens: mb.tokens, seqLens: mb.seqLens, responseMask: mb.responseMask, advantages: mb.advantages,
         oldLogprobs: mb.oldLogprobs, ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
-      }, toLossConfig(loss), mb.anchorLogprobs, mb.denominators);
+      }, lossFromSettings(loss), mb.anchorLogprobs, mb.denominators);
       return metrics[metrics.length - 1] as unknown as Record<string, number>;
     },
     step: async () => ({ ...(await trainer.step()) }) as unknown as StepMetrics,

@@ -9,6 +9,7 @@
  * budget and over response tokens for the loss denominators.
  */
 import { Xoshiro128, mixSeeds, shuffleInPlace } from '../data/prng.js';
+import { packSequences, splitByTokenBudget, type PackedBatch } from '../train/microbatch.js';
 
 /** One graded response, with what the trainer needs. */
 export interface TrainSample {
@@ -22,45 +23,32 @@ export interface TrainSample {
   advantage: number;
 }
 
-/** A packed set of sequences, the unit of one native forward. All arrays are per token. */
-export interface PackedBatch {
+/** Samples packed for one native forward (src/train/microbatch.ts layout), with their indices and advantages. */
+export interface PackedSamples extends PackedBatch {
   /** Indices into the step's sample list, in packing order. */
   samples: number[];
-  tokens: Int32Array;
-  seqLens: Int32Array;
-  /** 1 on response tokens (the ones the loss covers), 0 on prompt tokens. */
-  responseMask: Uint8Array;
   /** Advantage per token (0 on prompt tokens). */
   advantages: Float32Array;
 }
 
 /** Packs the given samples (by index) into one batch. */
-export function packSamples(all: readonly TrainSample[], indices: readonly number[]): PackedBatch {
-  let total = 0;
-  for (const i of indices) total += all[i].promptTokens.length + all[i].responseTokens.length;
-  const tokens = new Int32Array(total);
-  const responseMask = new Uint8Array(total);
-  const advantages = new Float32Array(total);
-  const seqLens = new Int32Array(indices.length);
+export function packSamples(all: readonly TrainSample[], indices: readonly number[]): PackedSamples {
+  const packed = packSequences(indices.map((i) => all[i]));
+  const advantages = new Float32Array(packed.tokens.length);
   let o = 0;
   indices.forEach((i, k) => {
-    const s = all[i];
-    const p = s.promptTokens.length, r = s.responseTokens.length;
-    tokens.set(s.promptTokens, o);
-    tokens.set(s.responseTokens, o + p);
-    responseMask.fill(1, o + p, o + p + r);
-    advantages.fill(s.advantage, o + p, o + p + r);
-    seqLens[k] = p + r;
-    o += p + r;
+    const p = all[i].promptTokens.length;
+    advantages.fill(all[i].advantage, o + p, o + packed.seqLens[k]);
+    o += packed.seqLens[k];
   });
-  return { samples: [...indices], tokens, seqLens, responseMask, advantages };
+  return { ...packed, samples: [...indices], advantages };
 }
 
 /**
  * Per-token values of a packed batch gathered from per-sample response arrays (e.g. old or snapshot
  * log-probs stored per sample): prompt positions get 0.
  */
-export function gatherPerToken(all: readonly TrainSample[], batch: PackedBatch, perSample: readonly Float32Array[]): Float32Array {
+export function gatherPerToken(all: readonly TrainSample[], batch: PackedSamples, perSample: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(batch.tokens.length);
   let o = 0;
   batch.samples.forEach((i, k) => {
@@ -72,7 +60,7 @@ export function gatherPerToken(all: readonly TrainSample[], batch: PackedBatch, 
 }
 
 /** Splits a packed batch's per-token values back into per-sample response arrays. */
-export function scatterPerSample(all: readonly TrainSample[], batch: PackedBatch, perToken: Float32Array, into: Float32Array[]): void {
+export function scatterPerSample(all: readonly TrainSample[], batch: PackedSamples, perToken: Float32Array, into: Float32Array[]): void {
   let o = 0;
   batch.samples.forEach((i, k) => {
     const p = all[i].promptTokens.length, r = all[i].responseTokens.length;
@@ -87,21 +75,8 @@ export function scatterPerSample(all: readonly TrainSample[], batch: PackedBatch
  */
 export function microBatches(all: readonly TrainSample[], indices: readonly number[], tokenBudget: number): number[][] {
   if (!(tokenBudget > 0)) throw new Error(`tokens_per_micro_batch must be > 0, got ${tokenBudget}`);
-  const out: number[][] = [];
-  let cur: number[] = [];
-  let used = 0;
-  for (const i of indices) {
-    const len = all[i].promptTokens.length + all[i].responseTokens.length;
-    if (cur.length > 0 && used + len > tokenBudget) {
-      out.push(cur);
-      cur = [];
-      used = 0;
-    }
-    cur.push(i);
-    used += len;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
+  const lens = indices.map((i) => all[i].promptTokens.length + all[i].responseTokens.length);
+  return splitByTokenBudget(lens, tokenBudget).map((r) => indices.slice(r.seqStart, r.seqEnd));
 }
 
 /**

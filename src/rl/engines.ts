@@ -4,6 +4,7 @@
  * native addon. Per-token arrays follow the packed layout of ./batch.ts.
  */
 import type { NativeProcessGroup } from '../native/types.js';
+import type { LossSettings } from '../train/loss-config.js';
 
 /** One sampled response. */
 export interface GeneratedResponse {
@@ -57,19 +58,7 @@ export interface RolloutEngine {
 }
 
 /** The loss knobs the trainer takes (camelCase of recipe algorithm.loss, penalty resolved). */
-export interface LossSettings {
-  clipLow: number;
-  clipHigh: number;
-  dualClip: number | null;
-  aggregation: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
-  penalty: 'gtr' | 'pearson' | 'spo' | 'kl' | 'none';
-  sigma: number;
-  beta: number;
-  betaMode: 'fixed' | 'advantage';
-  klCoef: number;
-  klEstimator: 'k1' | 'k2' | 'k3';
-  entropyCoef: number;
-}
+export type { LossSettings };
 
 export interface PackedTokens {
   tokens: Int32Array;

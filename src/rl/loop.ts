@@ -78,10 +78,10 @@ interface LoopState {
   sampler: PromptSamplerState;
 }
 
-/** The penalty the recipe means: null resolves by algorithm name (docs/GTR.md: plain GRPO is beta = 0). */
+/** The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md: plain GRPO is beta = 0). */
 export function lossSettings(recipe: Recipe): LossSettings {
   const l = recipe.algorithm.loss;
-  const penalty = l.penalty ?? (recipe.algorithm.name === 'gtr' ? 'gtr' : 'none');
+  const penalty = l.penalty;
   return {
     clipLow: l.clip_ratio_low, clipHigh: l.clip_ratio_high, dualClip: l.dual_clip, aggregation: l.aggregation,
     penalty, sigma: l.sigma, beta: penalty === 'none' ? 0 : l.beta, betaMode: l.beta_mode,
@@ -101,7 +101,6 @@ function resolveDevice(d: string): string {
  */
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
   await preflightTraining(recipe);
   // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
   const evalBenchmarks = recipe.eval.every_steps > 0

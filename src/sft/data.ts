@@ -16,13 +16,6 @@ export interface SftExample {
   responseTokens: Int32Array;
 }
 
-/** A packed batch: sequences end to end, responseMask = 1 on the response tokens. */
-export interface SftBatch {
-  tokens: Int32Array;
-  seqLens: Int32Array;
-  responseMask: Uint8Array;
-}
-
 /**
  * Tokenises rows into SFT examples.
  * @throws Error naming the row when its response field is missing / not a string, when the prompt is
@@ -41,22 +34,4 @@ export function buildSftExamples(rows: readonly DatasetRow[], tokenizer: Tokeniz
     const resp = tokenizer.encode(response, { addSpecialTokens: false });
     return { id: row.id, promptTokens: prompt.tokens, responseTokens: Int32Array.from([...resp, eos]) };
   });
-}
-
-/** Packs examples (in order) into one batch; prompt positions are masked out. */
-export function packSft(examples: readonly SftExample[]): SftBatch {
-  let total = 0;
-  for (const e of examples) total += e.promptTokens.length + e.responseTokens.length;
-  const tokens = new Int32Array(total);
-  const responseMask = new Uint8Array(total);
-  const seqLens = new Int32Array(examples.length);
-  let pos = 0;
-  examples.forEach((e, i) => {
-    tokens.set(e.promptTokens, pos);
-    tokens.set(e.responseTokens, pos + e.promptTokens.length);
-    responseMask.fill(1, pos + e.promptTokens.length, pos + e.promptTokens.length + e.responseTokens.length);
-    seqLens[i] = e.promptTokens.length + e.responseTokens.length;
-    pos += seqLens[i]!;
-  });
-  return { tokens, seqLens, responseMask };
 }

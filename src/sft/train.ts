@@ -26,7 +26,8 @@ import type { Recipe } from '../recipe/index.js';
 import { openRun } from '../rl/resume.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { Trainer } from '../train/trainer.js';
-import { buildSftExamples, packSft } from './data.js';
+import { packSequences } from '../train/microbatch.js';
+import { buildSftExamples } from './data.js';
 
 /** Options of {@link sftTrain}. */
 export interface SftOptions {
@@ -100,7 +101,7 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
   try {
     for (step = 1; step <= t.steps; step++) {
       const ts = performance.now();
-      const batch = packSft(sampler.next(t.prompts_per_step).map((i) => examples[i]!));
+      const batch = packSequences(sampler.next(t.prompts_per_step).map((i) => examples[i]!));
       // Old log-probs = the current policy's, through the trainer's own forward and micro-batch split: r = 1 exactly.
       const old = await trainer.logprobs(batch);
       let nll = 0, ent = 0, n = 0;

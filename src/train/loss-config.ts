@@ -15,16 +15,17 @@
  * - aggregation (verl agg_loss): token-mean (DAPO, default), seq-mean-token-mean, seq-mean-token-sum,
  *   always normalised by the MINI-BATCH's counts.
  *
- * Defaults not given by the paper (its LLM numbers were lost, docs/GTR.md) are this project's choices:
- * clip 0.2 / 0.28 (DAPO clip-higher), sigma 0.5, beta 1, no dual clip, no KL, no entropy bonus.
+ * Defaults are the recipe schema's (src/recipe/schema.ts LossSchema, the one place they live):
+ * clip 0.2 / 0.28 (DAPO clip-higher), sigma 0.2, beta 1, no dual clip, no KL, no entropy bonus.
  */
 import type { NativeLossConfig } from '../native/types.js';
+import { LossSchema, type RecipePenalty } from '../recipe/schema.js';
 
-/** Names of the native loss registry. */
+/** Names of the native loss registry (native/train/losses.cpp loss_registry; test/train-losses.test.ts checks they agree). */
 export const LOSS_NAMES = ['grpo', 'ppo', 'gtr', 'pearson', 'spo', 'kl'] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 
-/** Penalties that loss 'ppo' can take (the other names fix their own). */
+/** Penalties that loss 'ppo' can take (the other names fix their own); native/train/losses.cpp penalty_registry. */
 export const PENALTY_NAMES = ['none', 'gaussian', 'pearson', 'spo', 'kl', 'k3'] as const;
 export type PenaltyName = (typeof PENALTY_NAMES)[number];
 
@@ -36,15 +37,15 @@ export type BetaMode = 'fixed' | 'advantage';
 export interface LossConfig {
   /** Registry name: grpo (clip, no penalty), ppo (clip + `penalty`), gtr (clip + gaussian), pearson, spo, kl. */
   name: LossName;
-  /** eps_low: the ratio's lower clip is 1 - clipLow (applies where A < 0). Default 0.2. */
+  /** eps_low: the ratio's lower clip is 1 - clipLow (applies where A < 0). Default: recipe clip_ratio_low. */
   clipLow: number;
-  /** eps_high: the upper clip is 1 + clipHigh (A > 0). Default 0.28 (DAPO clip-higher). */
+  /** eps_high: the upper clip is 1 + clipHigh (A > 0). Default: recipe clip_ratio_high (0.28, DAPO clip-higher). */
   clipHigh: number;
   /** Dual-clip constant c > 1 for A < 0 (loss capped at -c A); 0 = off. Default 0. */
   dualClip: number;
   /** Penalty for name 'ppo'; must match (or be absent) for the other names. */
   penalty?: PenaltyName;
-  /** Gaussian width in ratio units (phi bounded by sigma^2). Default 0.5. */
+  /** Gaussian width in ratio units (phi bounded by sigma^2). Default: recipe sigma (0.2). */
   sigma: number;
   /** Penalty weight. Default 1. */
   beta: number;
@@ -62,19 +63,44 @@ export interface LossConfig {
   aggregation: Aggregation;
 }
 
-export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze({
-  name: 'gtr',
-  clipLow: 0.2,
-  clipHigh: 0.28,
-  dualClip: 0,
-  sigma: 0.5,
-  beta: 1,
-  betaMode: 'fixed',
-  klCoef: 0,
-  klEstimator: 'k3',
-  entropyCoef: 0,
-  aggregation: 'token-mean',
+/** Recipe penalty name -> native loss registry name (the recipe's `none` is plain GRPO, beta = 0). */
+export const RECIPE_PENALTY_LOSS: Readonly<Record<RecipePenalty, LossName>> = Object.freeze({
+  gtr: 'gtr', none: 'grpo', pearson: 'pearson', spo: 'spo', kl: 'kl',
 });
+
+/** The recipe's algorithm.loss (its defaults filled, penalty resolved) in camelCase. */
+export interface LossSettings {
+  clipLow: number;
+  clipHigh: number;
+  dualClip: number | null;
+  aggregation: Aggregation;
+  penalty: RecipePenalty;
+  sigma: number;
+  beta: number;
+  betaMode: BetaMode;
+  klCoef: number;
+  klEstimator: KlEstimator;
+  entropyCoef: number;
+}
+
+/** The trainer's loss configuration for recipe-vocabulary settings (every field set). */
+export function lossFromSettings(l: LossSettings): LossConfig {
+  return {
+    name: RECIPE_PENALTY_LOSS[l.penalty], clipLow: l.clipLow, clipHigh: l.clipHigh, dualClip: l.dualClip ?? 0,
+    sigma: l.sigma, beta: l.beta, betaMode: l.betaMode, klCoef: l.klCoef, klEstimator: l.klEstimator,
+    entropyCoef: l.entropyCoef, aggregation: l.aggregation,
+  };
+}
+
+const SCHEMA_DEFAULTS = LossSchema.parse({});
+
+/** The recipe schema's defaults (penalty gtr, as algorithm.name's default gtr resolves it). */
+export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze(lossFromSettings({
+  clipLow: SCHEMA_DEFAULTS.clip_ratio_low, clipHigh: SCHEMA_DEFAULTS.clip_ratio_high, dualClip: SCHEMA_DEFAULTS.dual_clip,
+  aggregation: SCHEMA_DEFAULTS.aggregation, penalty: 'gtr', sigma: SCHEMA_DEFAULTS.sigma, beta: SCHEMA_DEFAULTS.beta,
+  betaMode: SCHEMA_DEFAULTS.beta_mode, klCoef: SCHEMA_DEFAULTS.kl_ref.coef, klEstimator: SCHEMA_DEFAULTS.kl_ref.estimator,
+  entropyCoef: SCHEMA_DEFAULTS.entropy_coef,
+}));
 
 const AGGREGATIONS: readonly Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
 

@@ -14,6 +14,34 @@ export interface PackedBatch {
   responseMask: Uint8Array;
 }
 
+/** One sequence to pack: prompt tokens, then the response tokens the loss covers. */
+export interface PromptResponse {
+  promptTokens: Int32Array;
+  responseTokens: Int32Array;
+}
+
+/**
+ * Packs sequences (in order) end to end: each is its prompt then its response, with
+ * responseMask = 1 on the response tokens. The one packer of the RL loop (src/rl/batch.ts) and SFT.
+ */
+export function packSequences(seqs: readonly PromptResponse[]): PackedBatch {
+  let total = 0;
+  for (const q of seqs) total += q.promptTokens.length + q.responseTokens.length;
+  const tokens = new Int32Array(total);
+  const responseMask = new Uint8Array(total);
+  const seqLens = new Int32Array(seqs.length);
+  let pos = 0;
+  seqs.forEach((q, k) => {
+    const p = q.promptTokens.length, r = q.responseTokens.length;
+    tokens.set(q.promptTokens, pos);
+    tokens.set(q.responseTokens, pos + p);
+    responseMask.fill(1, pos + p, pos + p + r);
+    seqLens[k] = p + r;
+    pos += p + r;
+  });
+  return { tokens, seqLens, responseMask };
+}
+
 /** A packed rollout batch with what the loss needs (float32 [T] each). */
 export interface TrainBatch extends PackedBatch {
   /** Per-token advantages (GRPO: the sequence's advantage on each of its response tokens). */
