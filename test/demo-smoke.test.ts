@@ -2,12 +2,13 @@
 // native/train; skipped when the addon has no Trainer): task, tokenizer, random model, 3 SFT
 // steps, a tiny pass@k evaluation, 2 GTR steps through train(), evaluation again, summary and
 // report. Checks the pipeline and its outputs, not that anything is learned (--fast is too short).
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatSummaryFooter, formatSummaryTable, runDemo } from '../src/demo/run.js';
+import { demoWarmUp, formatSummaryFooter, formatSummaryTable, runDemo, SIZES } from '../src/demo/run.js';
+import type { ArithmeticProblem } from '../src/demo/task.js';
 import { parseRecipe } from '../src/recipe/index.js';
 import { sftTrain } from '../src/sft/train.js';
 import { readMetricsJsonl } from '../src/report/html.js';
@@ -73,5 +74,15 @@ describe.skipIf(!hasTrainer)('gtr demo --fast (needs the native trainer)', () =>
     expect(r.stoppedEarly).toBe(true);
     expect(readMetricsJsonl(join(dir, 'sft-stop', 'metrics.jsonl'))).toHaveLength(4);
     expect(existsSync(join(dir, 'sft-stop', 'model', 'model.safetensors'))).toBe(true);
+
+    // demoWarmUp with a target a 3-step model cannot reach: a check after steps 1 and 2, then one at the cap.
+    const w = join(dir, 'warm');
+    mkdirSync(w);
+    for (const d of ['model-init', 'tokenizer', 'data']) cpSync(join(dir, d), join(w, d), { recursive: true });
+    const dev = readFileSync(join(dir, 'data', 'heldout.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ArithmeticProblem);
+    const warm = await demoWarmUp(w, dev, { ...SIZES.fast, sftTarget: 1, sftCheckEvery: 1 }, 0, 3, () => {});
+    expect(warm.checks.map((c) => c.step)).toEqual([1, 2, 3]);
+    expect(warm.sft.stoppedEarly).toBe(false);
+    for (const c of warm.checks) expect(c.accuracy).toBeLessThan(1);
   });
 });

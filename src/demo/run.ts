@@ -4,11 +4,17 @@
  * 1. the synthetic arithmetic task (./task.ts): SFT rows, RL rows (fresh problems) and a disjoint
  *    held-out split, as JSONL under <out>/data;
  * 2. the small tokenizer (./tokenizer.ts) and a random small Qwen3 on its vocabulary (<out>/model-init);
- * 3. an SFT warm-up (src/sft) sized so the model is right only part of the time (prompts rendered
- *    with the `plain` template, "47+38=", responses "Answer: 85");
- * 4. pass@1 / pass@k on the held-out split (./eval.ts), GTR (or GRPO, or both with --compare) via
+ * 3. an SFT warm-up (src/sft, {@link demoWarmUp}; prompts rendered with the `plain` template,
+ *    "47+38=", responses "Answer: 85") at a constant learning rate that stops once the greedy
+ *    accuracy on a validation split reaches a target (0.5, step cap 1200): the jump in accuracy comes
+ *    at a step that depends on the data order, so a fixed step count (the old 350-step cosine run)
+ *    left some seeds before it; the stop rule starts RL from the same place on every seed, where
+ *    the model is right part of the time;
+ * 4. pass@1 / pass@k with standard errors on the held-out split (./eval.ts), GTR (or GRPO, or both with --compare) via
  *    src/rl/loop.ts `train()` from the warmed-up checkpoint with the same seed, evaluation again;
- * 5. a before/after table on stdout, <out>/summary.json and <out>/report.html (src/report, the
+ * 5. the paired gain (after - before, over the same problems) with its standard error, with
+ *    --compare the paired GRPO - GTR difference and whether it is within noise (|z| < 2), the wall
+ *    time of each phase; a before/after table on stdout, <out>/summary.json and <out>/report.html (src/report, the
  *    same report `gtr report` writes, with the before/after table and the SFT warm-up added).
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,13 +25,13 @@ import { parseRecipe, type Recipe } from '../recipe/index.js';
 import { nativeEngines } from '../rl/adapters.js';
 import { train } from '../rl/loop.js';
 import { RunDir } from '../rl/run-dir.js';
-import { sftTrain } from '../sft/train.js';
+import { sftTrain, type SftSummary } from '../sft/train.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { evaluateDemo, evaluatePolicy, pairedDiff, type DemoEvalResult, type DemoEvalSettings } from './eval.js';
 import { M } from '../rl/metric-names.js';
 import { readMetricsJsonl, writeReport, type ReportTable } from '../report/html.js';
 import { loadRun, trainingSection } from '../report/run-report.js';
-import { generateTask, writeTaskJsonl } from './task.js';
+import { generateTask, writeTaskJsonl, type ArithmeticProblem } from './task.js';
 import { writeDemoTokenizer } from './tokenizer.js';
 
 /** Options of {@link runDemo} (the CLI flags). */
@@ -217,6 +223,55 @@ export function formatSummaryFooter(s: DemoSummary): string[] {
   return lines;
 }
 
+/** What {@link demoWarmUp} did: the SFT run and the validation checks of its stop rule. */
+export interface DemoWarmUp {
+  sft: SftSummary;
+  /** Greedy validation accuracy at each check ({ step, accuracy }); the last is where SFT stopped (also at the cap). Empty without a stop rule. */
+  checks: { step: number; accuracy: number }[];
+}
+
+/**
+ * The demo's SFT warm-up with its stop rule: SFT of <out>/model-init on <out>/data/sft.jsonl (the
+ * layout {@link runDemo} writes) into <out>/sft, at most `maxSteps` steps, stopping at the first
+ * check (every `s.sftCheckEvery` steps) where the greedy accuracy on `dev` reaches `s.sftTarget`
+ * (no checks when sftTarget is 0 or > 1). When the cap comes first, the final model is checked
+ * once more and SFT still returns it.
+ * @throws what sftTrain and the evaluation throw (a missing file, native errors).
+ */
+export async function demoWarmUp(out: string, dev: readonly ArithmeticProblem[], s: DemoSizes, seed: number, maxSteps: number, log: (line: string) => void): Promise<DemoWarmUp> {
+  const stopRule = s.sftTarget > 0 && s.sftTarget <= 1;
+  log(`demo: SFT warm-up, up to ${maxSteps} steps of ${s.sftBatch} examples` + (stopRule ? `, until greedy accuracy on ${dev.length} validation problems >= ${s.sftTarget} (checked every ${s.sftCheckEvery} steps)` : ''));
+  const tokenizer = await Tokenizer.fromDir(join(out, 'tokenizer'));
+  const checks: { step: number; accuracy: number }[] = [];
+  const greedy: DemoEvalSettings = { n: 1, k: [1], temperature: 0, maxNewTokens: MAX_NEW_TOKENS, seed };
+  let nll = Number.NaN;
+  const sft = await sftTrain(sftRecipe(out, maxSteps, s, seed), {
+    log,
+    onStep: (r) => {
+      nll = r['sft/nll'] as number;
+      if ((r.step as number) % 100 === 0 && !stopRule) log(`  sft step ${r.step}: nll ${nll.toFixed(3)}`);
+    },
+    stopCheckEvery: s.sftCheckEvery,
+    stopWhen: stopRule ? async (step, policy) => {
+      const acc = (await evaluatePolicy(policy, tokenizer, dev, greedy)).meanAccuracy;
+      checks.push({ step, accuracy: acc });
+      log(`  sft step ${step}: nll ${nll.toFixed(3)}, validation greedy accuracy ${acc.toFixed(3)}`);
+      return acc >= s.sftTarget;
+    } : undefined,
+  });
+  if (stopRule && !sft.stoppedEarly) {
+    const p = await Policy.load(sft.modelDir, { device: 'cpu', dtype: 'float32' });
+    try {
+      const acc = (await evaluatePolicy(p, tokenizer, dev, greedy)).meanAccuracy;
+      checks.push({ step: sft.steps, accuracy: acc });
+      log(`demo: the warm-up reached the step cap (${sft.steps}) at validation greedy accuracy ${acc.toFixed(3)} < ${s.sftTarget}; RL starts from there`);
+    } finally {
+      p.dispose();
+    }
+  }
+  return { sft, checks };
+}
+
 /**
  * Runs the whole demo (see the module doc). Replaces <out>/{data,tokenizer,model-init,sft,rl-*,
  * report.html,summary.json}; nothing else in <out> is touched.
@@ -250,35 +305,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   timings.setup = (performance.now() - t0) / 1000;
 
   const stopRule = s.sftTarget > 0 && s.sftTarget <= 1;
-  log(`demo: SFT warm-up, up to ${o.sftSteps} steps of ${s.sftBatch} examples` + (stopRule ? `, until greedy accuracy on ${dev.length} validation problems >= ${s.sftTarget} (checked every ${s.sftCheckEvery} steps)` : ''));
-  const tokenizer = await Tokenizer.fromDir(join(out, 'tokenizer'));
-  const checks: { step: number; accuracy: number }[] = [];
-  const greedy: DemoEvalSettings = { n: 1, k: [1], temperature: 0, maxNewTokens: MAX_NEW_TOKENS, seed: o.seed };
-  let nll = Number.NaN;
-  const sft = await sftTrain(sftRecipe(out, o.sftSteps, s, o.seed), {
-    log,
-    onStep: (r) => {
-      nll = r['sft/nll'] as number;
-      if ((r.step as number) % 100 === 0 && !stopRule) log(`  sft step ${r.step}: nll ${nll.toFixed(3)}`);
-    },
-    stopCheckEvery: s.sftCheckEvery,
-    stopWhen: stopRule ? async (step, policy) => {
-      const acc = (await evaluatePolicy(policy, tokenizer, dev, greedy)).meanAccuracy;
-      checks.push({ step, accuracy: acc });
-      log(`  sft step ${step}: nll ${nll.toFixed(3)}, validation greedy accuracy ${acc.toFixed(3)}`);
-      return acc >= s.sftTarget;
-    } : undefined,
-  });
-  if (stopRule && !sft.stoppedEarly) {
-    const p = await Policy.load(sft.modelDir, { device: 'cpu', dtype: 'float32' });
-    try {
-      const acc = (await evaluatePolicy(p, tokenizer, dev, greedy)).meanAccuracy;
-      checks.push({ step: sft.steps, accuracy: acc });
-      log(`demo: the warm-up reached the step cap (${sft.steps}) at validation greedy accuracy ${acc.toFixed(3)} < ${s.sftTarget}; RL starts from there`);
-    } finally {
-      p.dispose();
-    }
-  }
+  const { sft, checks } = await demoWarmUp(out, dev, s, o.seed, o.sftSteps, log);
   timings.sft = (performance.now() - t0) / 1000 - timings.setup;
 
   let te = performance.now();
@@ -337,10 +364,10 @@ export function writeDemoReport(s: DemoSummary): void {
   const ks = Object.keys(s.before.passAt);
   const table: ReportTable = {
     title: 'Held-out evaluation (before / after RL)',
-    columns: ['model', ...ks, 'mean accuracy', 'response tokens'],
+    columns: ['model', ...ks.flatMap((k) => [k, `${k} SE`]), 'pass@1 gain (paired)', 'gain SE', 'response tokens'],
     rows: [
-      ['after SFT (before RL)', ...ks.map((k) => s.before.passAt[k]!), s.before.meanAccuracy, s.before.meanResponseTokens],
-      ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.map((k) => r.after.passAt[k]!), r.after.meanAccuracy, r.after.meanResponseTokens]),
+      ['after SFT (before RL)', ...ks.flatMap((k) => [s.before.passAt[k]!, s.before.stdErr[k]!]), '', '', s.before.meanResponseTokens],
+      ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.flatMap((k) => [r.after.passAt[k]!, r.after.stdErr[k]!]), r.gain.diff, r.gain.stdErr, r.after.meanResponseTokens]),
     ],
   };
   const metrics = (dir: string) => {
@@ -351,8 +378,10 @@ export function writeDemoReport(s: DemoSummary): void {
   writeReport(s.reportPath, {
     title: 'GTR-RL demo: arithmetic on a tiny Qwen3 (CPU)',
     notes: [
-      `Total ${s.seconds.toFixed(0)} s. SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token.`,
-      `Held-out problems: ${s.before.problems}. RL runs start from the same warmed-up checkpoint and seed.`,
+      `Total ${s.seconds.toFixed(0)} s (${Object.entries(s.timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}). SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token`
+        + (s.sft.checks.length > 0 ? `, validation greedy accuracy ${s.sft.checks.at(-1)!.accuracy.toFixed(3)} (target ${s.sft.target}, ${s.sft.reachedTarget ? 'reached' : 'not reached by the step cap'}).` : '.'),
+      `Held-out problems: ${s.before.problems}, ${s.before.n} samples each at temperature 1; SE = one standard error over problems; the gain is paired over problems. RL runs start from the same warmed-up checkpoint and seed.`,
+      ...(s.compare ? [formatSummaryFooter(s)[0]!] : []),
       'Plots: the numeric series of each run\'s metrics.jsonl, key metrics first (names: the README\'s metric table); series that never change are listed, not plotted.',
     ],
     tables: [table],
