@@ -4,11 +4,17 @@
  * 1. the synthetic arithmetic task (./task.ts): SFT rows, RL rows (fresh problems) and a disjoint
  *    held-out split, as JSONL under <out>/data;
  * 2. the small tokenizer (./tokenizer.ts) and a random small Qwen3 on its vocabulary (<out>/model-init);
- * 3. an SFT warm-up (src/sft) sized so the model is right only part of the time (prompts rendered
- *    with the `plain` template, "47+38=", responses "Answer: 85");
- * 4. pass@1 / pass@k on the held-out split (./eval.ts), GTR (or GRPO, or both with --compare) via
+ * 3. an SFT warm-up (src/sft, {@link demoWarmUp}; prompts rendered with the `plain` template,
+ *    "47+38=", responses "Answer: 85") at a constant learning rate that stops once the greedy
+ *    accuracy on a validation split reaches a target (0.5, step cap 1200): the jump in accuracy comes
+ *    at a step that depends on the data order, so a fixed step count (the old 350-step cosine run)
+ *    left some seeds before it; the stop rule starts RL from the same place on every seed, where
+ *    the model is right part of the time;
+ * 4. pass@1 / pass@k with standard errors on the held-out split (./eval.ts), GTR (or GRPO, or both with --compare) via
  *    src/rl/loop.ts `train()` from the warmed-up checkpoint with the same seed, evaluation again;
- * 5. a before/after table on stdout, <out>/summary.json and <out>/report.html (src/report, the
+ * 5. the paired gain (after - before, over the same problems) with its standard error, with
+ *    --compare the paired GRPO - GTR difference and whether it is within noise (|z| < 2), the wall
+ *    time of each phase; a before/after table on stdout, <out>/summary.json and <out>/report.html (src/report, the
  *    same report `gtr report` writes, with the before/after table and the SFT warm-up added).
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,12 +25,13 @@ import { parseRecipe, type Recipe } from '../recipe/index.js';
 import { nativeEngines } from '../rl/adapters.js';
 import { train } from '../rl/loop.js';
 import { RunDir } from '../rl/run-dir.js';
-import { sftTrain } from '../sft/train.js';
-import { evaluateDemo, type DemoEvalResult, type DemoEvalSettings } from './eval.js';
+import { sftTrain, type SftSummary } from '../sft/train.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { evaluateDemo, evaluatePolicy, pairedDiff, type DemoEvalResult, type DemoEvalSettings } from './eval.js';
 import { M } from '../rl/metric-names.js';
 import { readMetricsJsonl, writeReport, type ReportTable } from '../report/html.js';
 import { loadRun, trainingSection } from '../report/run-report.js';
-import { generateTask, writeTaskJsonl } from './task.js';
+import { generateTask, writeTaskJsonl, type ArithmeticProblem } from './task.js';
 import { writeDemoTokenizer } from './tokenizer.js';
 
 /** Options of {@link runDemo} (the CLI flags). */
@@ -33,7 +40,10 @@ export interface DemoOptions {
   out: string;
   /** RL steps per algorithm. */
   steps: number;
-  /** SFT warm-up steps. */
+  /**
+   * SFT warm-up steps at most: the warm-up stops earlier, at a check every `sizes.sftCheckEvery`
+   * steps, once the greedy accuracy on the validation split reaches `sizes.sftTarget`.
+   */
   sftSteps: number;
   seed: number;
   algos: ('gtr' | 'grpo')[];
@@ -47,8 +57,16 @@ export interface DemoOptions {
 /** Sizes and hyperparameters that differ between the default run and --fast. */
 export interface DemoSizes {
   sftRows: number; rlRows: number; heldOut: number;
-  /** SFT examples per step and peak learning rate (cosine schedule). */
-  sftBatch: number; sftLr: number;
+  /** Validation problems (from the training pool, disjoint from SFT / RL rows and the held-out split) for the warm-up's stop rule. */
+  devRows: number;
+  /** SFT examples per step, peak learning rate and schedule (warm-up, then constant or cosine to the step cap). */
+  sftBatch: number; sftLr: number; sftSchedule: 'constant' | 'cosine';
+  /**
+   * The warm-up's starting point: SFT stops at the first check (every `sftCheckEvery` steps) where
+   * the greedy accuracy on the `devRows` validation problems is >= sftTarget (0 or > 1: never, run
+   * all steps).
+   */
+  sftTarget: number; sftCheckEvery: number;
   /** RL prompts per step, samples per prompt, learning rate, epochs and mini-batches per step. */
   prompts: number; group: number; rlLr: number; epochs: number; miniBatches: number;
   /** Dynamic sampling (refill) of RL groups whose rewards are all equal. */
@@ -61,19 +79,19 @@ export interface DemoSizes {
 
 export const SIZES: Record<'full' | 'fast', DemoSizes> = {
   full: {
-    sftRows: 6000, rlRows: 4000, heldOut: 200, sftBatch: 64, sftLr: 3e-3,
-    prompts: 32, group: 8, rlLr: 1e-4, epochs: 2, miniBatches: 2, refill: false,
-    evalN: 4, evalK: [1, 4], hidden: 256, layers: 2,
+    sftRows: 6000, rlRows: 4000, heldOut: 1000, devRows: 200, sftBatch: 64, sftLr: 3e-3, sftSchedule: 'constant', sftTarget: 0.5, sftCheckEvery: 25,
+    prompts: 32, group: 8, rlLr: 3e-4, epochs: 2, miniBatches: 2, refill: false,
+    evalN: 8, evalK: [1, 4], hidden: 256, layers: 2,
   },
   fast: {
-    sftRows: 200, rlRows: 200, heldOut: 8, sftBatch: 8, sftLr: 3e-3,
+    sftRows: 200, rlRows: 200, heldOut: 8, devRows: 8, sftBatch: 8, sftLr: 3e-3, sftSchedule: 'constant', sftTarget: 0, sftCheckEvery: 1,
     prompts: 2, group: 4, rlLr: 1e-4, epochs: 2, miniBatches: 2, refill: false,
     evalN: 2, evalK: [1, 2], hidden: 128, layers: 2,
   },
 };
 
 /** Default step counts (CLI defaults). */
-export const DEMO_DEFAULTS = { steps: 120, sftSteps: 350, fastSteps: 2, fastSftSteps: 3 } as const;
+export const DEMO_DEFAULTS = { steps: 120, sftSteps: 1200, fastSteps: 2, fastSftSteps: 3 } as const;
 
 /** Longest response sampled in RL and evaluation ("Answer: -123" + EOS is 11 tokens). */
 const MAX_NEW_TOKENS = 16;
@@ -93,7 +111,7 @@ function sftRecipe(out: string, steps: number, s: DemoSizes, seed: number): Reci
     model: { path: join(out, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
     data: { train: join(out, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
     train: {
-      steps, prompts_per_step: s.sftBatch, lr: s.sftLr, warmup_steps: Math.min(20, Math.floor(steps / 10)), schedule: 'cosine',
+      steps, prompts_per_step: s.sftBatch, lr: s.sftLr, warmup_steps: Math.min(20, Math.floor(steps / 10)), schedule: s.sftSchedule,
       weight_decay: 0, activation_checkpointing: false, tokens_per_micro_batch: 8192, seed,
     },
     checkpoint: { every_steps: 0, keep_last: 1 },
@@ -126,17 +144,37 @@ export function rlRecipe(out: string, algo: 'gtr' | 'grpo', steps: number, s: De
 export interface DemoRunResult {
   algo: 'gtr' | 'grpo';
   after: DemoEvalResult;
+  /** Wall time of the RL run (s), without the evaluation after it (`evalSeconds`). */
   seconds: number;
+  evalSeconds: number;
   firstReward: number;
   lastReward: number;
+  /** Held-out pass@1 after RL minus before, paired over problems, with its standard error and z = diff / SE. */
+  gain: PairedDiff;
 }
+
+/** A paired difference over held-out problems (see ./eval.ts `pairedDiff`). */
+export type PairedDiff = ReturnType<typeof pairedDiff>;
 
 /** What the demo measured. */
 export interface DemoSummary {
   out: string;
+  seed: number;
   before: DemoEvalResult;
   runs: DemoRunResult[];
-  sft: { steps: number; firstNll: number; lastNll: number; seconds: number };
+  sft: {
+    steps: number; firstNll: number; lastNll: number; seconds: number;
+    /** The stop rule: target greedy accuracy on `devProblems` validation problems, checked every `checkEvery` steps, at most `maxSteps`. */
+    target: number; checkEvery: number; maxSteps: number; devProblems: number;
+    /** Greedy validation accuracy at each check ({ step, accuracy }), the last one where SFT stopped. */
+    checks: { step: number; accuracy: number }[];
+    /** Whether the target was reached (false: the warm-up ran to the step cap). */
+    reachedTarget: boolean;
+  };
+  /** With two runs (--compare): the second's held-out pass@1 minus the first's, paired over problems; |z| < 2 is within noise. */
+  compare?: PairedDiff & { a: string; b: string; withinNoise: boolean };
+  /** Wall time per phase (s): setup (task, tokenizer, model), SFT, the evaluation before RL, each RL run and its evaluation. */
+  timings: Record<string, number>;
   seconds: number;
   reportPath: string;
 }
@@ -148,18 +186,90 @@ function windowMean(rows: Record<string, unknown>[], key: string, w: number, las
   return sel.reduce((a, b) => a + b, 0) / Math.max(1, sel.length);
 }
 
-/** The before/after table as text (one row per model, one column per metric). */
+/** "0.296 ± 0.021": a pass@k with its standard error. */
+function withSe(r: DemoEvalResult, k: string): string {
+  return `${r.passAt[k]!.toFixed(3)} ± ${(r.stdErr?.[k] ?? Number.NaN).toFixed(3)}`;
+}
+
+/** "+0.046 ± 0.012 (z 3.8)": a paired difference. */
+export function formatPaired(d: PairedDiff): string {
+  return `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(3)} ± ${d.stdErr.toFixed(3)} (z ${d.z.toFixed(1)})`;
+}
+
+/** The before/after table as text (one row per model, one column per metric; ± is one standard error over held-out problems). */
 export function formatSummaryTable(s: DemoSummary): string {
   const ks = Object.keys(s.before.passAt);
-  const header = ['model', ...ks, 'mean acc', 'resp tokens', 'RL reward (first5 -> last5)', 'time'];
+  const header = ['model', ...ks.map((k) => `${k} ± SE`), 'pass@1 gain (paired)', 'resp tokens', 'RL reward (first5 -> last5)', 'time'];
   const rows: string[][] = [
-    ['after SFT (before RL)', ...ks.map((k) => s.before.passAt[k]!.toFixed(3)), s.before.meanAccuracy.toFixed(3), s.before.meanResponseTokens.toFixed(1), '', `${s.sft.seconds.toFixed(0)} s (SFT)`],
-    ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.map((k) => r.after.passAt[k]!.toFixed(3)), r.after.meanAccuracy.toFixed(3), r.after.meanResponseTokens.toFixed(1),
+    ['after SFT (before RL)', ...ks.map((k) => withSe(s.before, k)), '', s.before.meanResponseTokens.toFixed(1), '', `${s.sft.seconds.toFixed(0)} s (SFT, ${s.sft.steps} steps)`],
+    ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.map((k) => withSe(r.after, k)), r.gain ? formatPaired(r.gain) : '', r.after.meanResponseTokens.toFixed(1),
       `${r.firstReward.toFixed(3)} -> ${r.lastReward.toFixed(3)}`, `${r.seconds.toFixed(0)} s (RL)`]),
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** The lines printed after the table: the GTR-vs-GRPO verdict (with --compare) and the wall time of each phase. */
+export function formatSummaryFooter(s: DemoSummary): string[] {
+  const lines: string[] = [];
+  if (s.compare) {
+    const c = s.compare;
+    lines.push(`${c.b.toUpperCase()} - ${c.a.toUpperCase()} held-out pass@1, paired over ${s.before.problems} problems: ${formatPaired(c)}; `
+      + (c.withinNoise ? 'within noise (|z| < 2): this run does not tell the two apart' : `outside noise (|z| >= 2): ${c.diff > 0 ? c.b.toUpperCase() : c.a.toUpperCase()} is ahead on this seed`));
+  }
+  const t = Object.entries(s.timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ');
+  lines.push(`wall time: ${t}; total ${s.seconds.toFixed(0)} s`);
+  return lines;
+}
+
+/** What {@link demoWarmUp} did: the SFT run and the validation checks of its stop rule. */
+export interface DemoWarmUp {
+  sft: SftSummary;
+  /** Greedy validation accuracy at each check ({ step, accuracy }); the last is where SFT stopped (also at the cap). Empty without a stop rule. */
+  checks: { step: number; accuracy: number }[];
+}
+
+/**
+ * The demo's SFT warm-up with its stop rule: SFT of <out>/model-init on <out>/data/sft.jsonl (the
+ * layout {@link runDemo} writes) into <out>/sft, at most `maxSteps` steps, stopping at the first
+ * check (every `s.sftCheckEvery` steps) where the greedy accuracy on `dev` reaches `s.sftTarget`
+ * (no checks when sftTarget is 0 or > 1). When the cap comes first, the final model is checked
+ * once more and SFT still returns it.
+ * @throws what sftTrain and the evaluation throw (a missing file, native errors).
+ */
+export async function demoWarmUp(out: string, dev: readonly ArithmeticProblem[], s: DemoSizes, seed: number, maxSteps: number, log: (line: string) => void): Promise<DemoWarmUp> {
+  const stopRule = s.sftTarget > 0 && s.sftTarget <= 1;
+  log(`demo: SFT warm-up, up to ${maxSteps} steps of ${s.sftBatch} examples` + (stopRule ? `, until greedy accuracy on ${dev.length} validation problems >= ${s.sftTarget} (checked every ${s.sftCheckEvery} steps)` : ''));
+  const tokenizer = await Tokenizer.fromDir(join(out, 'tokenizer'));
+  const checks: { step: number; accuracy: number }[] = [];
+  const greedy: DemoEvalSettings = { n: 1, k: [1], temperature: 0, maxNewTokens: MAX_NEW_TOKENS, seed };
+  let nll = Number.NaN;
+  const sft = await sftTrain(sftRecipe(out, maxSteps, s, seed), {
+    log,
+    onStep: (r) => {
+      nll = r['sft/nll'] as number;
+      if ((r.step as number) % 100 === 0 && !stopRule) log(`  sft step ${r.step}: nll ${nll.toFixed(3)}`);
+    },
+    stopCheckEvery: s.sftCheckEvery,
+    stopWhen: stopRule ? async (step, policy) => {
+      const acc = (await evaluatePolicy(policy, tokenizer, dev, greedy)).meanAccuracy;
+      checks.push({ step, accuracy: acc });
+      log(`  sft step ${step}: nll ${nll.toFixed(3)}, validation greedy accuracy ${acc.toFixed(3)}`);
+      return acc >= s.sftTarget;
+    } : undefined,
+  });
+  if (stopRule && !sft.stoppedEarly) {
+    const p = await Policy.load(sft.modelDir, { device: 'cpu', dtype: 'float32' });
+    try {
+      const acc = (await evaluatePolicy(p, tokenizer, dev, greedy)).meanAccuracy;
+      checks.push({ step: sft.steps, accuracy: acc });
+      log(`demo: the warm-up reached the step cap (${sft.steps}) at validation greedy accuracy ${acc.toFixed(3)} < ${s.sftTarget}; RL starts from there`);
+    } finally {
+      p.dispose();
+    }
+  }
+  return { sft, checks };
 }
 
 /**
@@ -170,32 +280,40 @@ export function formatSummaryTable(s: DemoSummary): string {
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const log = o.log ?? ((s: string) => console.log(s));
   const t0 = performance.now();
+  const timings: Record<string, number> = {};
   const out = resolve(o.out);
   const s: DemoSizes = { ...SIZES[o.fast ? 'fast' : 'full'], ...o.sizes };
   for (const d of ['data', 'tokenizer', 'model-init', 'sft', 'rl-gtr', 'rl-grpo', 'report.html', 'summary.json']) rmSync(join(out, d), { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
 
-  const task = generateTask({ train: s.sftRows + s.rlRows, heldOut: s.heldOut, seed: o.seed });
+  // SFT rows, then RL rows, then the validation rows: the SFT and RL rows are the same problems as
+  // before the validation split existed (the generator draws in sequence).
+  const task = generateTask({ train: s.sftRows + s.rlRows + s.devRows, heldOut: s.heldOut, seed: o.seed });
+  const dev = task.train.slice(s.sftRows + s.rlRows);
   writeTaskJsonl(join(out, 'data', 'sft.jsonl'), task.train.slice(0, s.sftRows));
-  writeTaskJsonl(join(out, 'data', 'rl.jsonl'), task.train.slice(s.sftRows));
+  writeTaskJsonl(join(out, 'data', 'rl.jsonl'), task.train.slice(s.sftRows, s.sftRows + s.rlRows));
+  writeTaskJsonl(join(out, 'data', 'dev.jsonl'), dev);
   writeTaskJsonl(join(out, 'data', 'heldout.jsonl'), task.heldOut);
   const tok = writeDemoTokenizer(join(out, 'tokenizer'));
   const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, s.hidden, s.layers), o.seed, { device: 'cpu', dtype: 'float32' });
   try {
     await init.save(join(out, 'model-init'), { tokenizerFrom: join(out, 'tokenizer') });
-    log(`demo: ${task.train.length} train / ${task.heldOut.length} held-out problems, vocabulary ${tok.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`);
+    log(`demo: ${s.sftRows} SFT / ${s.rlRows} RL / ${dev.length} validation / ${task.heldOut.length} held-out problems, vocabulary ${tok.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`);
   } finally {
     init.dispose();
   }
+  timings.setup = (performance.now() - t0) / 1000;
 
-  log(`demo: SFT warm-up, ${o.sftSteps} steps of ${s.sftBatch} examples`);
-  const sft = await sftTrain(sftRecipe(out, o.sftSteps, s, o.seed), {
-    log,
-    onStep: (r) => { if ((r.step as number) % 100 === 0) log(`  sft step ${r.step}: nll ${(r['sft/nll'] as number).toFixed(3)}`); },
-  });
+  const stopRule = s.sftTarget > 0 && s.sftTarget <= 1;
+  const { sft, checks } = await demoWarmUp(out, dev, s, o.seed, o.sftSteps, log);
+  timings.sft = (performance.now() - t0) / 1000 - timings.setup;
+
+  let te = performance.now();
   const evalSettings: DemoEvalSettings = { n: s.evalN, k: s.evalK, temperature: 1.0, maxNewTokens: MAX_NEW_TOKENS, seed: o.seed + 7919 };
   const before = await evaluateDemo(sft.modelDir, task.heldOut, evalSettings);
-  log(`demo: held-out before RL: ${Object.entries(before.passAt).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
+  timings.eval_before = (performance.now() - te) / 1000;
+  const passLine = (r: DemoEvalResult) => Object.keys(r.passAt).map((k) => `${k} ${withSe(r, k)}`).join(', ');
+  log(`demo: held-out before RL: ${passLine(before)}`);
 
   const runs: DemoRunResult[] = [];
   for (const algo of o.algos) {
@@ -208,16 +326,32 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const latest = new RunDir(res.runDir).latest();
     if (!latest) throw new Error(`${res.runDir}: the RL run left no checkpoint`);
     const seconds = (performance.now() - tr) / 1000;
+    te = performance.now();
     const after = await evaluateDemo(join(latest, 'policy'), task.heldOut, evalSettings);
+    const evalSeconds = (performance.now() - te) / 1000;
+    timings[`rl_${algo}`] = seconds;
+    timings[`eval_${algo}`] = evalSeconds;
     const rows = readMetricsJsonl(join(res.runDir, 'metrics.jsonl')).filter((r) => r.kind === 'train');
     const w = Math.max(1, Math.min(5, Math.floor(rows.length / 2)));
-    runs.push({ algo, after, seconds, firstReward: windowMean(rows, M.scoreMean, w, false), lastReward: windowMean(rows, M.scoreMean, w, true) });
-    log(`demo: held-out after ${algo.toUpperCase()}: ${Object.entries(after.passAt).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
+    const gain = pairedDiff(before, after, 1);
+    runs.push({ algo, after, seconds, evalSeconds, firstReward: windowMean(rows, M.scoreMean, w, false), lastReward: windowMean(rows, M.scoreMean, w, true), gain });
+    log(`demo: held-out after ${algo.toUpperCase()}: ${passLine(after)}; pass@1 gain ${formatPaired(gain)}`);
   }
 
+  let compare: DemoSummary['compare'];
+  if (runs.length === 2) {
+    const d = pairedDiff(runs[0]!.after, runs[1]!.after, 1);
+    compare = { ...d, a: runs[0]!.algo, b: runs[1]!.algo, withinNoise: !(Math.abs(d.z) >= 2) };
+  }
   const reportPath = join(out, 'report.html');
   const summary: DemoSummary = {
-    out, before, runs, sft: { steps: sft.steps, firstNll: sft.firstNll, lastNll: sft.lastNll, seconds: sft.seconds },
+    out, seed: o.seed, before, runs,
+    sft: {
+      steps: sft.steps, firstNll: sft.firstNll, lastNll: sft.lastNll, seconds: sft.seconds,
+      target: stopRule ? s.sftTarget : 0, checkEvery: s.sftCheckEvery, maxSteps: o.sftSteps, devProblems: dev.length, checks, reachedTarget: sft.stoppedEarly,
+    },
+    compare,
+    timings,
     seconds: (performance.now() - t0) / 1000, reportPath,
   };
   writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -230,10 +364,10 @@ export function writeDemoReport(s: DemoSummary): void {
   const ks = Object.keys(s.before.passAt);
   const table: ReportTable = {
     title: 'Held-out evaluation (before / after RL)',
-    columns: ['model', ...ks, 'mean accuracy', 'response tokens'],
+    columns: ['model', ...ks.flatMap((k) => [k, `${k} SE`]), 'pass@1 gain (paired)', 'gain SE', 'response tokens'],
     rows: [
-      ['after SFT (before RL)', ...ks.map((k) => s.before.passAt[k]!), s.before.meanAccuracy, s.before.meanResponseTokens],
-      ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.map((k) => r.after.passAt[k]!), r.after.meanAccuracy, r.after.meanResponseTokens]),
+      ['after SFT (before RL)', ...ks.flatMap((k) => [s.before.passAt[k]!, s.before.stdErr[k]!]), '', '', s.before.meanResponseTokens],
+      ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.flatMap((k) => [r.after.passAt[k]!, r.after.stdErr[k]!]), r.gain.diff, r.gain.stdErr, r.after.meanResponseTokens]),
     ],
   };
   const metrics = (dir: string) => {
@@ -244,8 +378,10 @@ export function writeDemoReport(s: DemoSummary): void {
   writeReport(s.reportPath, {
     title: 'GTR-RL demo: arithmetic on a tiny Qwen3 (CPU)',
     notes: [
-      `Total ${s.seconds.toFixed(0)} s. SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token.`,
-      `Held-out problems: ${s.before.problems}. RL runs start from the same warmed-up checkpoint and seed.`,
+      `Total ${s.seconds.toFixed(0)} s (${Object.entries(s.timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}). SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token`
+        + (s.sft.checks.length > 0 ? `, validation greedy accuracy ${s.sft.checks.at(-1)!.accuracy.toFixed(3)} (target ${s.sft.target}, ${s.sft.reachedTarget ? 'reached' : 'not reached by the step cap'}).` : '.'),
+      `Held-out problems: ${s.before.problems}, ${s.before.n} samples each at temperature 1; SE = one standard error over problems; the gain is paired over problems. RL runs start from the same warmed-up checkpoint and seed.`,
+      ...(s.compare ? [formatSummaryFooter(s)[0]!] : []),
       'Plots: the numeric series of each run\'s metrics.jsonl, key metrics first (names: the README\'s metric table); series that never change are listed, not plotted.',
     ],
     tables: [table],

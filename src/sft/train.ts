@@ -38,6 +38,16 @@ export interface SftOptions {
   onStep?: (row: Record<string, unknown>) => void;
   /** Aborting stops after the current step (the model is still saved). */
   signal?: AbortSignal;
+  /**
+   * Early stop: called after every `stopCheckEvery`-th step's update (and not after the last step)
+   * with the step and the policy being trained (its weights are the current ones; generating with
+   * it is fine, training resumes after the promise settles). Returning true ends SFT there; the
+   * model is saved as after the last step. Used by `gtr demo` to stop once a validation accuracy
+   * is reached, so the warm-up ends at a stated starting point whatever the data order.
+   */
+  stopWhen?: (step: number, policy: Policy) => boolean | Promise<boolean>;
+  /** Steps between `stopWhen` calls (integer >= 1). Default 50. */
+  stopCheckEvery?: number;
 }
 
 /** What {@link sftTrain} did. */
@@ -50,6 +60,8 @@ export interface SftSummary {
   firstNll: number;
   lastNll: number;
   seconds: number;
+  /** True when `stopWhen` ended the run before `train.steps`. */
+  stoppedEarly: boolean;
 }
 
 /** The SFT loss: PPO-clip at ratio 1 with A = 1 (see the module doc: its gradient is the NLL's). */
@@ -98,6 +110,9 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
   let firstNll = Number.NaN;
   let lastNll = Number.NaN;
   let step = 0;
+  let stoppedEarly = false;
+  const checkEvery = opts.stopCheckEvery ?? 50;
+  if (!Number.isInteger(checkEvery) || checkEvery < 1) throw new Error(`sft: stopCheckEvery must be an integer >= 1, got ${checkEvery}`);
   try {
     for (step = 1; step <= t.steps; step++) {
       const ts = performance.now();
@@ -129,13 +144,17 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
         run.prune(recipe.checkpoint.keep_last);
       }
       if (opts.signal?.aborted) break;
+      if (opts.stopWhen && step % checkEvery === 0 && step < t.steps && await opts.stopWhen(step, policy)) {
+        stoppedEarly = true;
+        break;
+      }
     }
     step = Math.min(step, t.steps);
     const modelDir = join(run.dir, 'model');
     await save(modelDir);
     const seconds = (performance.now() - t0) / 1000;
-    log(`sft: ${step} steps, NLL ${firstNll.toFixed(3)} -> ${lastNll.toFixed(3)} nats/token, ${seconds.toFixed(1)} s; model ${modelDir}`);
-    return { runDir: run.dir, modelDir, steps: step, firstNll, lastNll, seconds };
+    log(`sft: ${step} steps${stoppedEarly ? ' (stopped early)' : ''}, NLL ${firstNll.toFixed(3)} -> ${lastNll.toFixed(3)} nats/token, ${seconds.toFixed(1)} s; model ${modelDir}`);
+    return { runDir: run.dir, modelDir, steps: step, firstNll, lastNll, seconds, stoppedEarly };
   } finally {
     trainer.dispose();
     policy.dispose();

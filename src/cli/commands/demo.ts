@@ -5,7 +5,7 @@
  * after, a summary table and <out>/report.html.
  */
 import type { Command } from 'commander';
-import { DEMO_DEFAULTS, formatSummaryTable, runDemo } from '../../demo/run.js';
+import { DEMO_DEFAULTS, formatSummaryFooter, formatSummaryTable, runDemo } from '../../demo/run.js';
 
 /** A non-negative integer flag; throws naming the flag. */
 function intFlag(name: string, v: string | undefined, dflt: number, min = 0): number {
@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .description('a first run that learns on a CPU: synthetic arithmetic, tiny model, SFT warm-up, GTR, before/after pass@k')
     .option('--out <dir>', 'output directory', 'runs/demo')
     .option('--steps <n>', `RL steps (default ${DEMO_DEFAULTS.steps}; --fast: ${DEMO_DEFAULTS.fastSteps})`)
-    .option('--sft-steps <n>', `SFT warm-up steps (default ${DEMO_DEFAULTS.sftSteps}; --fast: ${DEMO_DEFAULTS.fastSftSteps})`)
+    .option('--sft-steps <n>', `SFT warm-up steps at most; it stops earlier once the validation greedy accuracy reaches the target (default ${DEMO_DEFAULTS.sftSteps}; --fast: ${DEMO_DEFAULTS.fastSftSteps})`)
     .option('--seed <n>', 'seed of the task, the model and the runs', '0')
     .option('--algo <name>', 'gtr or grpo', 'gtr')
     .option('--compare', 'run GTR and GRPO from the same warmed-up checkpoint and seed, side by side')
@@ -40,6 +40,8 @@ export function register(program: Command): void {
       });
       console.log('');
       console.log(formatSummaryTable(summary));
-      console.log(`\ntotal ${summary.seconds.toFixed(0)} s; report ${summary.reportPath}`);
+      console.log('');
+      for (const l of formatSummaryFooter(summary)) console.log(l);
+      console.log(`report ${summary.reportPath}`);
     });
 }
