@@ -15,12 +15,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
-import { loadDataset } from '../data/load.js';
-import { PromptSampler, type PromptSamplerState } from '../data/sampler.js';
+import type { PromptSamplerState } from '../data/sampler.js';
 import { mixSeeds } from '../data/prng.js';
-import { loadBenchmarks, runEvaluation } from '../eval/run.js';
+import { runEvaluation } from '../eval/run.js';
 import { reportToMarkdown } from '../eval/writers.js';
-import { GraderPool } from '../grading/index.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
@@ -33,6 +31,7 @@ import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
 import { RunObservers } from './run-observers.js';
 import { M, evalLengthName, evalMeanName, evalMetricName, trainerMetricName } from './metric-names.js';
 import { updatePolicy } from './update.js';
+import { PhasedData, type PhasedState } from './phased-data.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
 export type EngineFactory = (policy: Policy, reference: Policy | undefined, recipe: Recipe) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
@@ -65,7 +64,10 @@ export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eva
 
 interface LoopState {
   step: number;
-  sampler: PromptSamplerState;
+  /** The prompt order of a run without data.schedule. */
+  sampler?: PromptSamplerState;
+  /** Each phase's prompt order (data.schedule). */
+  phases?: PhasedState;
 }
 
 /** The penalty the recipe means: null resolves by algorithm name (docs/GTR.md: plain GRPO is beta = 0). */
@@ -92,45 +94,47 @@ function resolveDevice(d: string): string {
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
-  // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
-  const evalBenchmarks = recipe.eval.every_steps > 0
-    ? await loadBenchmarks(recipe.eval.benchmarks, opts.dataDir ?? recipe.data.data_dir, recipe.eval.limit, 'eval.benchmarks')
-    : [];
   const opened = openRun(recipe, { resume: opts.resume, allowRecipeChange: opts.allowRecipeChange, log });
   try {
-    return await trainOpened(recipe, opts, log, opened, evalBenchmarks);
+    return await trainOpened(recipe, opts, log, opened);
   } finally {
     opened.release();
   }
 }
 
-async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, evalBenchmarks: Awaited<ReturnType<typeof loadBenchmarks>>): Promise<TrainSummary> {
+async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun): Promise<TrainSummary> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
   const device = resolveDevice(recipe.model.device);
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(recipe.model.tokenizer ?? recipe.model.path);
-  const policy = await Policy.load(modelDir, { device, dtype });
+  const state: LoopState | undefined = resumeFrom ? opened.resumeFrom!.state as LoopState : undefined;
+  // Every phase's data and benchmark is resolved now, so a missing file or failed download stops the run before step 1.
+  const phased = await PhasedData.open(recipe, { dataDir: opts.dataDir ?? recipe.data.data_dir, evaluate: recipe.eval.every_steps > 0, state: state?.phases, legacySampler: state?.sampler });
   const loss = lossSettings(recipe);
-  const reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
-  // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
-  const kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
-  log(kv.describe);
-  const { rollout, trainer } = opts.engines(policy, reference, recipe);
-  let state: LoopState | undefined;
-  if (resumeFrom) {
-    await trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
-    state = opened.resumeFrom!.state as LoopState;
+  let policy: Policy | undefined, reference: Policy | undefined;
+  let engines: ReturnType<EngineFactory>;
+  let kv: ReturnType<typeof resolveKvBudget>;
+  try {
+    policy = await Policy.load(modelDir, { device, dtype });
+    reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
+    // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
+    kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
+    log(kv.describe);
+    engines = opts.engines(policy, reference, recipe);
+    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
+  } catch (e) {
+    // The grader workers would keep the process alive.
+    await phased.destroy();
+    reference?.dispose();
+    policy?.dispose();
+    throw e;
   }
+  const { rollout, trainer } = engines;
 
-  const data = await loadDataset(recipe.data.train, {
-    dataDir: opts.dataDir ?? recipe.data.data_dir ?? undefined, limit: recipe.data.limit ?? undefined, dropConflicts: recipe.data.drop_conflicts,
-  });
-  const sampler = state ? PromptSampler.fromState(state.sampler, data.rows.length) : new PromptSampler(data.rows.length, recipe.train.seed);
-  const rendering = { template: recipe.data.template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
+  const renderingOf = (template: string) => ({ template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking });
   const stopTokenIds = [...new Set([...tokenizer.eosTokenIds, ...recipe.rollout.stop_token_ids])];
-  const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms });
   const G = recipe.rollout.samples_per_prompt;
   let skippedPrompts = 0;
   const observers = new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log });
@@ -140,8 +144,10 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     observers.metrics(row);
   };
 
-  /** The next `count` prompts that fit max_prompt_tokens (longer ones are skipped and counted). */
-  const nextPrompts = (count: number): PromptItem[] => {
+  /** The next `count` prompts of the step's phase that fit max_prompt_tokens (longer ones are skipped and counted). */
+  const nextPrompts = (count: number, step: number): PromptItem[] => {
+    const { data, sampler, spec } = phased.at(step).phase;
+    const rendering = renderingOf(spec.template);
     const out: PromptItem[] = [];
     for (let guard = 0; out.length < count && guard < 100 * count; guard++) {
       const p = renderPrompt(tokenizer, data.rows[sampler.next(1)[0]], rendering);
@@ -156,7 +162,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
       await policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
       await trainer.saveState(join(tmp, TRAINER_STATE_FILE));
-      await writeFile(join(tmp, LOOP_STATE_FILE), JSON.stringify({ step, sampler: sampler.state() } satisfies LoopState));
+      await writeFile(join(tmp, LOOP_STATE_FILE), JSON.stringify((phased.scheduled ? { step, phases: phased.state() } : { step, sampler: phased.phases[0]!.sampler.state() }) satisfies LoopState));
     });
     run.markLatest(step);
     run.prune(recipe.checkpoint.keep_last);
@@ -167,25 +173,30 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const evaluateAt = async (step: number): Promise<void> => {
     const e = recipe.eval;
     const t0 = performance.now();
-    const report = await runEvaluation(rollout, tokenizer, {
-      benchmarks: e.benchmarks, n: e.n, k: e.k, limit: e.limit, rendering: { ...rendering, template: e.template },
-      temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
-      stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
-      preloaded: evalBenchmarks, signal: opts.signal,
-    }, grader);
-    const dir = join(run.dir, 'eval');
-    mkdirSync(dir, { recursive: true });
-    const { results, ...rep } = report;
-    writeFileSync(join(dir, `step-${String(step).padStart(6, '0')}.json`), JSON.stringify(rep, null, 2));
     const val: Record<string, number> = {};
-    for (const b of report.benchmarks) {
-      for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(b.name, k)] = v;
-      val[evalLengthName(b.name)] = b.meanResponseTokens;
+    // Every phase is evaluated (with its own template and grader under a schedule), so forgetting and transition both show.
+    for (const phase of phased.phases) {
+      const report = await runEvaluation(rollout, tokenizer, {
+        benchmarks: phase.spec.eval, n: e.n, k: e.k, limit: e.limit, rendering: renderingOf(phased.scheduled ? phase.spec.template : e.template),
+        temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
+        stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
+        preloaded: phase.benchmarks, signal: opts.signal,
+      }, phase.grader);
+      const dir = join(run.dir, 'eval');
+      mkdirSync(dir, { recursive: true });
+      const { results, ...rep } = report;
+      const suffix = phased.scheduled ? `-${phase.spec.name}` : '';
+      writeFileSync(join(dir, `step-${String(step).padStart(6, '0')}${suffix}.json`), JSON.stringify(rep, null, 2));
+      for (const b of report.benchmarks) {
+        const label = phased.benchmarkLabel(phase, b.name);
+        for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(label, k)] = v;
+        val[evalLengthName(label)] = b.meanResponseTokens;
+      }
+      for (const [k, v] of Object.entries(report.macro)) val[phased.scheduled ? evalMetricName(phase.spec.name, `mean/${k}`) : evalMeanName(k)] = v;
+      log(`${phased.scheduled ? `phase ${phase.spec.name}:\n` : ''}${reportToMarkdown(report)}`);
+      void results;
     }
-    for (const [k, v] of Object.entries(report.macro)) val[evalMeanName(k)] = v;
     record({ step, kind: 'eval', ...val, [M.timeTesting]: (performance.now() - t0) / 1000, [M.valFailed]: 0, [M.valFailuresTotal]: evalErrors });
-    log(reportToMarkdown(report));
-    void results;
   };
 
   /** The step is already saved: an evaluation that fails is logged and counted, and training goes on. */
@@ -228,7 +239,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         // Dynamic sampling 'refill': keep sampling prompts until prompts_per_step groups carry signal.
         do {
           const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - kept.length;
-          const r = await sampleAndGrade(nextPrompts(want), rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal, (p) => opts.onPhase?.(p, step));
+          const r = await sampleAndGrade(nextPrompts(want, step), rollout, tokenizer, phased.at(step).phase.grader, { ...request, seed: mixSeeds(request.seed, rounds) }, rewards, opts.signal, (p) => opts.onPhase?.(p, step));
           generateMs += r.generateMs;
           if (r.rolloutStats) rolloutStats.push(r.rolloutStats);
           rewardMs += r.rewardMs;
@@ -253,7 +264,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       const lengths = all.map((r) => r.tokens.length);
       const advantages = samples.map((x) => x.advantage);
       const row: Record<string, unknown> = {
-        step, kind: 'train',
+        step, kind: 'train', ...(phased.scheduled ? { phase: phased.at(step).phase.spec.name } : {}),
         [M.scoreMean]: mean(all.map((r) => r.reward)),
         [M.scoreMax]: all.length ? Math.max(...all.map((r) => r.reward)) : 0,
         [M.scoreMin]: all.length ? Math.min(...all.map((r) => r.reward)) : 0,
@@ -308,7 +319,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     }
     if ((interrupted || stopError) && lastDone > 0 && run.latest() !== run.checkpointDir(lastDone)) await saveCheckpoint(lastDone);
   } finally {
-    await grader.destroy();
+    await phased.destroy();
     trainer.dispose?.();
     reference?.dispose();
     policy.dispose();
