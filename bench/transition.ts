@@ -5,9 +5,11 @@
  *
  * Run: npx tsx bench/transition.ts [--smoke] [--out DIR] [--seeds 1,2,3,4,5] [--algos gtr,grpo,kl,pearson,spo]
  *        [--sigma 0.2] [--beta 1] [--epochs 2] [--lr 1e-4] [--schedule A:4,B:16,A:12] [--tag NAME]
- * Writes DIR/transition.json and DIR/report.html (DIR default
- * bench/results/transition-<date>-cpu<tag>), with every run's metrics under DIR/runs.
+ * Writes DIR/transition.json and DIR/report.html, with the warm start under DIR/world and every
+ * run's metrics under DIR/runs (DIR default runs/transition-<date>-cpu<tag>), and copies the JSON
+ * and the report to bench/results/transition-<date>-cpu<tag>.{json,html} (the committed results).
  */
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ALGORITHMS, FULL_CONFIG, SMOKE_CONFIG, runTransitionBench, type AlgoKey, type TransitionConfig } from '../src/transition/bench.js';
@@ -52,9 +54,15 @@ if (values.schedule) {
     return { mode: mode as Mode, steps: num('schedule', steps) };
   });
 }
-const out = values.out ?? join('bench', 'results', `transition-${new Date().toISOString().slice(0, 10)}-cpu${values.tag ? `-${values.tag}` : ''}`);
+const name = `transition-${new Date().toISOString().slice(0, 10)}-cpu${values.smoke ? '-smoke' : ''}${values.tag ? `-${values.tag}` : ''}`;
+const out = values.out ?? join('runs', name);
 const r = await runTransitionBench(out, c);
-console.log(`transition: done in ${(r.seconds / 60).toFixed(1)} min; ${join(out, 'transition.json')}, ${join(out, 'report.html')}`);
+if (!values.out) {
+  mkdirSync(join('bench', 'results'), { recursive: true });
+  copyFileSync(join(out, 'transition.json'), join('bench', 'results', `${name}.json`));
+  copyFileSync(join(out, 'report.html'), join('bench', 'results', `${name}.html`));
+}
+console.log(`transition: done in ${(r.seconds / 60).toFixed(1)} min; ${join(out, 'transition.json')}, ${join(out, 'report.html')}${values.out ? '' : ` (copied to bench/results/${name}.{json,html})`}`);
 for (const [algo, ss] of Object.entries(r.summary)) {
   console.log(`  ${ALGORITHMS[algo as AlgoKey].label}: ${ss.map((s) => `${s.switch.from}->${s.switch.to} steps ${s.stepsToTarget.mean.toFixed(1)} ± ${s.stepsToTarget.halfWidth.toFixed(1)} (not reached ${s.notReached}), new ${s.newAccuracy.mean.toFixed(2)} ± ${s.newAccuracy.halfWidth.toFixed(2)}, old ${s.retention.mean.toFixed(2)} ± ${s.retention.halfWidth.toFixed(2)}`).join('; ')}`);
 }

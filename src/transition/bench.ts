@@ -11,7 +11,7 @@
  * - retention: accuracy on the old phase's mode at that same point.
  * Writes <out>/transition.json (every curve and number) and <out>/report.html (./report.ts).
  */
-import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Policy } from '../policy.js';
@@ -63,14 +63,18 @@ export interface TransitionConfig {
   fixedSteps: number;
 }
 
-/** The full sweep's settings (about an hour on 2 CPU cores; see docs/TRANSITION.md). */
+/**
+ * The full sweep's settings (about 40 minutes on 2 shared CPU cores; docs/TRANSITION.md says why
+ * each value). lr 2e-4 with 4 epochs per step: at 1e-4 / 2 epochs the ratios stay within the clip
+ * and no trust region acts; at 1e-3 every algorithm collapses within a few steps.
+ */
 export const FULL_CONFIG: TransitionConfig = {
   algos: ['gtr', 'grpo', 'kl', 'pearson', 'spo'], seeds: [1, 2, 3, 4, 5],
-  phases: [{ mode: 'A', steps: 4 }, { mode: 'B', steps: 16 }, { mode: 'A', steps: 12 }],
+  phases: [{ mode: 'A', steps: 5 }, { mode: 'B', steps: 35 }, { mode: 'A', steps: 30 }],
   trainRows: 800, heldOut: 100, shareB: 0.1, worldSeed: 0,
-  hidden: 128, layers: 2, sftSteps: 300, sftBatch: 32, sftLr: 3e-3,
-  prompts: 16, group: 8, lr: 1e-4, epochs: 2, miniBatches: 2,
-  sigma: 0.2, beta: 1.0, evalEvery: 2, evalN: 1, target: 0.5, fixedSteps: 8,
+  hidden: 128, layers: 2, sftSteps: 1200, sftBatch: 32, sftLr: 3e-3,
+  prompts: 16, group: 8, lr: 2e-4, epochs: 4, miniBatches: 2,
+  sigma: 0.2, beta: 1.0, evalEvery: 3, evalN: 1, target: 0.4, fixedSteps: 15,
 };
 
 /** The CI smoke (a few seconds of training): the pipeline, not a measurement. */
@@ -253,15 +257,16 @@ export function readCurve(runDir: string, warm: { A: number; B: number }, evalN:
 
 /**
  * Runs the benchmark into `outDir` (replaced: world/, runs/, transition.json, report.html) and
- * returns the results. `onRun` sees each finished run (progress).
+ * returns the results. `o.world`: an existing world directory (data, tokenizer, warmed-up model of
+ * a run with the same task and model settings) to start from instead of building one.
  * @throws what training throws (native errors, a recipe error)
  */
-export async function runTransitionBench(outDir: string, c: TransitionConfig, log: (l: string) => void = console.log): Promise<TransitionResults> {
+export async function runTransitionBench(outDir: string, c: TransitionConfig, log: (l: string) => void = console.log, o: { world?: string } = {}): Promise<TransitionResults> {
   const t0 = performance.now();
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   rmSync(join(out, 'runs'), { recursive: true, force: true });
-  const w = await buildWorld(out, c, log);
+  const w = o.world ? { world: resolve(o.world), sftSeconds: 0, lastNll: NaN } : await buildWorld(out, c, log);
   const warm = await evaluateModes(w.world, join(w.world, 'sft', 'model'), c);
   log(`transition: warm start (SFT ${w.sftSeconds.toFixed(0)} s, NLL ${w.lastNll.toFixed(3)}): mode A ${warm.A.toFixed(3)}, mode B ${warm.B.toFixed(3)}`);
   const switches = switchesOf(c.phases);
@@ -277,16 +282,23 @@ export async function runTransitionBench(outDir: string, c: TransitionConfig, lo
       log(`transition: ${algo} seed ${seed}: ${r.seconds.toFixed(0)} s; ${r.switches.map((m, i) => `switch ${i + 1} (${switches[i]!.from}->${switches[i]!.to}): steps to ${c.target} ${m.stepsToTarget ?? 'not reached'}, new ${m.newAccuracy.toFixed(2)}, old ${m.retention.toFixed(2)}`).join('; ')}`);
       // Keep metrics and evals; drop the checkpoint weights (the results do not need them).
       rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
+      // Written after every run (seeds outermost): a sweep cut short still leaves whole seeds.
+      write();
     }
   }
-  const results: TransitionResults = {
-    date: new Date().toISOString(),
-    device: { kind: 'cpu', cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
-    config: c, warmStart: { ...warm, sftSeconds: w.sftSeconds, lastNll: w.lastNll }, switches, runs,
-    summary: summarize(runs, switches), seconds: (performance.now() - t0) / 1000,
-  };
-  writeFileSync(join(out, 'transition.json'), JSON.stringify(results, null, 2) + '\n');
-  writeTransitionReport(join(out, 'report.html'), results);
-  if (!existsSync(join(out, 'report.html'))) throw new Error('internal: report not written');
-  return results;
+  return write();
+
+  function write(): TransitionResults {
+    const results: TransitionResults = {
+      date: new Date().toISOString(),
+      device: { kind: 'cpu', cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
+      config: c, warmStart: { ...warm, sftSeconds: w.sftSeconds, lastNll: w.lastNll }, switches, runs,
+      summary: summarize(runs, switches), seconds: (performance.now() - t0) / 1000,
+    };
+    const tmp = join(out, `transition.json.tmp-${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(results, null, 2) + '\n');
+    renameSync(tmp, join(out, 'transition.json'));
+    writeTransitionReport(join(out, 'report.html'), results);
+    return results;
+  }
 }
