@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ALGORITHMS, FULL_CONFIG, SMOKE_CONFIG, runTransitionBench, type AlgoKey, type TransitionConfig } from '../src/transition/bench.js';
 import type { Mode } from '../src/transition/task.js';
+import { summaryMarkdown } from '../src/transition/report.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,3 +67,4 @@ console.log(`transition: done in ${(r.seconds / 60).toFixed(1)} min; ${join(out,
 for (const [algo, ss] of Object.entries(r.summary)) {
   console.log(`  ${ALGORITHMS[algo as AlgoKey].label}: ${ss.map((s) => `${s.switch.from}->${s.switch.to} steps ${s.stepsToTarget.mean.toFixed(1)} ± ${s.stepsToTarget.halfWidth.toFixed(1)} (not reached ${s.notReached}), new ${s.newAccuracy.mean.toFixed(2)} ± ${s.newAccuracy.halfWidth.toFixed(2)}, old ${s.retention.mean.toFixed(2)} ± ${s.retention.halfWidth.toFixed(2)}`).join('; ')}`);
 }
+console.log(summaryMarkdown(r));

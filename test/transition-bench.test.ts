@@ -51,13 +51,13 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 describe('transition benchmark smoke', () => {
   it('runs the tiny configuration end to end and writes the JSON and the report', { timeout: 120_000 }, async () => {
     const r = await runTransitionBench(scratch, SMOKE_CONFIG, () => {});
-    expect(r.runs.map((x) => `${x.algo}${x.seed}`).sort()).toEqual(['gtr1', 'gtr2', 'grpo1', 'grpo2']);
+    expect(r.runs.map((x) => `${x.algo}${x.seed}`).sort()).toEqual(['grpo1', 'grpo2', 'gtr1', 'gtr2']);
     for (const run of r.runs) {
       expect(run.curve.map((p) => p.step)).toEqual([0, 1, 2, 3, 4]);
       for (const p of run.curve) for (const m of ['A', 'B'] as const) expect(p[m]).toBeGreaterThanOrEqual(0);
       expect(run.switches).toHaveLength(2);
     }
-    expect(Object.keys(r.summary).sort()).toEqual(['gtr', 'grpo']);
+    expect(Object.keys(r.summary).sort()).toEqual(['grpo', 'gtr']);
     expect(r.device.kind).toBe('cpu');
     const json = JSON.parse(readFileSync(join(scratch, 'transition.json'), 'utf8'));
     expect(json.summary.gtr[0].switch).toMatchObject({ from: 'A', to: 'B', atStep: 2 });

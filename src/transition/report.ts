@@ -57,6 +57,14 @@ function plot(results: TransitionResults, mode: Mode): string {
 
 const ci = (m: { mean: number; halfWidth: number }, d = 2) => `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
 
+/** The summary as a Markdown table (the README's results): one row per algorithm, mean ± 95% half-width per measure and switch. */
+export function summaryMarkdown(r: TransitionResults): string {
+  const c = r.config;
+  const head = ['algorithm', ...r.switches.flatMap((sw) => [`${sw.from}→${sw.to}: steps to ${c.target} (not reached)`, `${sw.to} acc. after ${c.fixedSteps}`, `${sw.from} retained`])];
+  const rows = Object.entries(r.summary).map(([algo, ss]) => [ALGORITHMS[algo as AlgoKey].label, ...ss.flatMap((s) => [`${ci(s.stepsToTarget, 1)} (${s.notReached}/${s.stepsToTarget.n})`, ci(s.newAccuracy), ci(s.retention)])]);
+  return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
 /** The report as an HTML string. */
 export function renderTransitionReport(r: TransitionResults): string {
   const c = r.config;
