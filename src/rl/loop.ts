@@ -31,7 +31,7 @@ import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
 import { RunObservers } from './run-observers.js';
 import { M, evalLengthName, evalMeanName, evalMetricName, trainerMetricName } from './metric-names.js';
 import { updatePolicy } from './update.js';
-import { PhasedData, type PhasedState } from './phased-data.js';
+import { PhasedData, loadPhaseBenchmarks, type PhasedState } from './phased-data.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
 export type EngineFactory = (policy: Policy, reference: Policy | undefined, recipe: Recipe) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
@@ -94,15 +94,17 @@ function resolveDevice(d: string): string {
 export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
   if (recipe.algorithm.loss.snapshot_logprobs !== 'forward') throw new Error('algorithm.loss.snapshot_logprobs: only "forward" is implemented');
+  // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
+  const benchmarks = recipe.eval.every_steps > 0 ? await loadPhaseBenchmarks(recipe, opts.dataDir ?? recipe.data.data_dir) : [];
   const opened = openRun(recipe, { resume: opts.resume, allowRecipeChange: opts.allowRecipeChange, log });
   try {
-    return await trainOpened(recipe, opts, log, opened);
+    return await trainOpened(recipe, opts, log, opened, benchmarks);
   } finally {
     opened.release();
   }
 }
 
-async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun): Promise<TrainSummary> {
+async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, benchmarks: Awaited<ReturnType<typeof loadPhaseBenchmarks>>): Promise<TrainSummary> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
   const device = resolveDevice(recipe.model.device);
@@ -110,8 +112,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(recipe.model.tokenizer ?? recipe.model.path);
   const state: LoopState | undefined = resumeFrom ? opened.resumeFrom!.state as LoopState : undefined;
-  // Every phase's data and benchmark is resolved now, so a missing file or failed download stops the run before step 1.
-  const phased = await PhasedData.open(recipe, { dataDir: opts.dataDir ?? recipe.data.data_dir, evaluate: recipe.eval.every_steps > 0, state: state?.phases, legacySampler: state?.sampler });
+  const phased = await PhasedData.open(recipe, { dataDir: opts.dataDir ?? recipe.data.data_dir, benchmarks, state: state?.phases, legacySampler: state?.sampler });
   const loss = lossSettings(recipe);
   let policy: Policy | undefined, reference: Policy | undefined;
   let engines: ReturnType<EngineFactory>;

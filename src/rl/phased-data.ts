@@ -14,6 +14,20 @@ import { GraderPool } from '../grading/index.js';
 import type { Recipe } from '../recipe/schema.js';
 import { phaseSpans, resolvePhases, spanAt, type PhaseSpan, type ResolvedPhase } from './schedule.js';
 
+/**
+ * Every phase's held-out benchmarks (in {@link resolvePhases} order), loaded before the run
+ * directory is touched, so a missing file stops the run first.
+ * @throws Error `eval.benchmarks: cannot load ...` (or `data.schedule phase "B" eval: ...`)
+ */
+export async function loadPhaseBenchmarks(recipe: Recipe, dataDir: string | null | undefined): Promise<BenchmarkInput[][]> {
+  const scheduled = recipe.data.schedule !== null;
+  const out: BenchmarkInput[][] = [];
+  for (const spec of resolvePhases(recipe)) {
+    out.push(await loadBenchmarks(spec.eval, dataDir, recipe.eval.limit, scheduled ? `data.schedule phase "${spec.name}" eval` : 'eval.benchmarks'));
+  }
+  return out;
+}
+
 /** One phase's loaded resources. */
 export interface PhaseData {
   spec: ResolvedPhase;
@@ -35,12 +49,13 @@ export class PhasedData {
   private constructor(readonly phases: PhaseData[], readonly spans: PhaseSpan[], readonly scheduled: boolean) {}
 
   /**
-   * Loads each phase's training rows and held-out benchmarks and starts its grader pool. The prompt
+   * Loads each phase's training rows and starts its grader pool; `benchmarks` are
+   * {@link loadPhaseBenchmarks}'s (one list per phase, [] when evaluation is off). The prompt
    * order of a phase is seeded by train.seed (and, past the first phase, the phase's index) or
    * restored from `state`.
    * @throws Error naming the phase when a dataset does not load or a restored state is missing
    */
-  static async open(recipe: Recipe, o: { dataDir?: string | null; evaluate: boolean; state?: PhasedState; legacySampler?: PromptSamplerState }): Promise<PhasedData> {
+  static async open(recipe: Recipe, o: { dataDir?: string | null; benchmarks: BenchmarkInput[][]; state?: PhasedState; legacySampler?: PromptSamplerState }): Promise<PhasedData> {
     const specs = resolvePhases(recipe);
     const scheduled = recipe.data.schedule !== null;
     const phases: PhaseData[] = [];
@@ -56,7 +71,7 @@ export class PhasedData {
         const saved = scheduled ? o.state?.[spec.name] : o.legacySampler;
         if ((o.state || o.legacySampler) && !saved) throw new Error(`resume: the checkpoint holds no prompt order for ${where}`);
         const sampler = saved ? PromptSampler.fromState(saved, data.rows.length) : new PromptSampler(data.rows.length, i === 0 ? recipe.train.seed : mixSeeds(recipe.train.seed, 0x9a5e, i));
-        const benchmarks = o.evaluate ? await loadBenchmarks(spec.eval, o.dataDir, recipe.eval.limit, scheduled ? `${where} eval` : 'eval.benchmarks') : [];
+        const benchmarks = o.benchmarks[i] ?? [];
         phases.push({ spec, data, sampler, benchmarks, grader: new GraderPool({ grader: spec.grader, timeoutMs: recipe.reward.timeout_ms }) });
       }
     } catch (e) {
