@@ -20,6 +20,8 @@ is out of date. Where each concern lives: [ARCHITECTURE.md](ARCHITECTURE.md).
 
 FALLBACK = [
     (r"^bench/results/demo-seeds-.*\.json$", "gtr demo on seeds 0-4 on a CPU (dated, with the device), written by bench/demo-seeds.ts"),
+    (r"^bench/results/transition-.*\.json$", "behavior-transition benchmark results: every curve, measure and setting (dated, with the device)"),
+    (r"^bench/results/transition-.*\.html$", "behavior-transition benchmark report: accuracy curves per algorithm, switches marked"),
     (r"^bench/results/.*\.json$", "GPU benchmark / test results (dated, with the device)"),
     (r"^datasets/manifest\.json$", "the dataset registry: hub / URL sources, local file names, field mappings"),
     (r"^package\.json$", "package, pinned dependencies, scripts (setup, build, test, demo), library exports"),

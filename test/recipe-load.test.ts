@@ -114,7 +114,7 @@ describe('shipped recipes', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
   it('ships the paper and tiny recipes', () => {
-    expect(files.sort()).toEqual(['qwen3-1.7b-gtr-dapo.yaml', 'qwen3-1.7b-grpo-dapo.yaml', 'tiny-gtr-dapo.yaml', 'tiny-grpo-dapo.yaml'].sort());
+    expect(files.sort()).toEqual(['qwen3-1.7b-gtr-dapo.yaml', 'qwen3-1.7b-grpo-dapo.yaml', 'qwen3-1.7b-transition-dapo.yaml', 'tiny-gtr-dapo.yaml', 'tiny-grpo-dapo.yaml'].sort());
   });
 
   for (const f of files) {

@@ -9,6 +9,7 @@ import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, type D
 import type { z } from 'zod';
 import { checkKeyPath, keysAt } from './keys.js';
 import { RecipeSchema, type Recipe } from './schema.js';
+import { scheduleKeyPath } from '../rl/schedule.js';
 
 /** A recipe that failed to load; `problems` holds one located message per problem. */
 export class RecipeError extends Error {
@@ -96,7 +97,7 @@ function locate(issue: z.core.$ZodIssue, source: string, doc: Document, lc: Line
       ? issue.keys.map((k) => ({ path: [...issue.path, k], key: k, msg: `unknown key (valid keys${issue.path.length ? ` under ${issue.path.join('.')}` : ''}: ${validKeys(issue.path)})` }))
       : [{ path: issue.path, msg: issueMessage(issue) }];
   return entries.map(({ path, msg, key }) => {
-    const keyPath = path.length ? path.map(String).join('.') : '(root)';
+    const keyPath = path.length ? scheduleKeyPath(path, (i) => doc.getIn(['data', 'schedule', i, 'name'])) ?? path.map(String).join('.') : '(root)';
     const ov = [...overrides].reverse().find((o) => path.length > 0 && (isPrefix(o.path, path) || isPrefix(path, o.path)));
     if (ov) return `--set ${ov.text}: ${keyPath}: ${msg}`;
     const line = key !== undefined ? lineAt(doc, lc, path.slice(0, -1), key) : lineAt(doc, lc, path);

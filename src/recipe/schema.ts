@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { datasetNames } from '../data/manifest.js';
 import { isDatasetFile } from '../data/load.js';
 import { TEMPLATE_NAMES } from '../data/templates.js';
+import { checkSchedule } from '../rl/schedule.js';
 
 const templateEnum = z.enum(TEMPLATE_NAMES as [string, ...string[]]);
 
@@ -24,6 +25,25 @@ const datasetName = (role?: 'train' | 'eval') =>
 const posInt = () => z.number().int().positive();
 const nonNegInt = () => z.number().int().nonnegative();
 const prob = () => z.number().min(0).max(1);
+
+const CustomGraderSchema = z.strictObject({
+  module: z.string().min(1).describe('Path of an ES module exporting the grader'),
+  export: z.string().min(1).default('default').describe('Name of the export'),
+});
+
+const graderSpec = () => z.union([z.enum(['math', 'dapo', 'math_verify']), CustomGraderSchema]);
+
+/** One phase of a non-stationary schedule (data.schedule); unset fields fall back to the recipe's own. */
+export const PhaseSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . - (it names the phase\'s metrics)').describe('Phase name; phases that share a name are the same phase (cycles A, B, A: one prompt order, one eval)'),
+    steps: posInt().describe('Training steps of this phase'),
+    train: datasetName().nullable().default(null).describe('Training dataset of this phase; null = data.train'),
+    template: templateEnum.nullable().default(null).describe('Prompt template of this phase (training and its evaluation); null = data.template'),
+    grader: graderSpec().nullable().default(null).describe('Grader of this phase (training and its evaluation); null = reward.grader'),
+    eval: z.array(datasetName()).nullable().default(null).describe('Held-out datasets this phase is evaluated on at every eval point; null = eval.benchmarks'),
+  })
+  .describe('A training phase');
 
 export const ModelSchema = z
   .strictObject({
@@ -45,6 +65,7 @@ export const DataSchema = z
     drop_conflicts: z.boolean().default(true).describe('Drop training rows whose duplicates disagree on the gold answer (11 DAPO rows)'),
     limit: posInt().nullable().default(null).describe('Use only the first N rows of the training set; null = all'),
     response_field: z.string().min(1).default('solution').describe('gtr sft only: the row.extra field holding the target response'),
+    schedule: z.array(PhaseSchema).min(1).nullable().default(null).describe('Non-stationary training: phases run in order, each for its steps (their sum must equal train.steps); a name may recur (A, B, A). Every eval point evaluates every phase. null = one stationary phase'),
   })
   .describe('Training prompts');
 
@@ -67,15 +88,10 @@ export const RolloutSchema = z
   })
   .describe('Response sampling');
 
-const CustomGraderSchema = z.strictObject({
-  module: z.string().min(1).describe('Path of an ES module exporting the grader'),
-  export: z.string().min(1).default('default').describe('Name of the export'),
-});
 
 export const RewardSchema = z
   .strictObject({
-    grader: z
-      .union([z.enum(['math', 'dapo', 'math_verify']), CustomGraderSchema])
+    grader: graderSpec()
       .default('dapo')
       .describe('math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | math_verify (the math-verify Python package) | {module, export} custom grader'),
     timeout_ms: posInt().default(5000).describe('Per-response grading timeout; a timeout scores 0'),
@@ -215,6 +231,8 @@ export const RecipeSchema = z.strictObject({
   eval: EvalSchema.prefault({}),
   checkpoint: CheckpointSchema.prefault({}),
   run: RunSchema.prefault({}),
+}).superRefine((r, ctx) => {
+  for (const issue of checkSchedule(r)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
 });
 
 /** A fully resolved recipe (every default filled, `algorithm.loss.penalty` resolved). */

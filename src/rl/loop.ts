@@ -15,8 +15,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
-import { loadDataset } from '../data/load.js';
-import { PromptSampler, type PromptSamplerState } from '../data/sampler.js';
+import type { PromptSamplerState } from '../data/sampler.js';
 import { DistContext } from '../dist/context.js';
 import { shardRange } from '../dist/shard.js';
 import { globalRollout } from '../dist/rollout-columns.js';
@@ -38,6 +37,7 @@ import { M, evalLengthName, evalMeanName, evalMetricName, trainerMetricName } fr
 import { checkGrader, graderStepStats } from './grader-health.js';
 import { preflightTraining } from './preflight.js';
 import { updatePolicy } from './update.js';
+import { PhasedData, loadPhaseBenchmarks, type PhasedState } from './phased-data.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
 export type EngineFactory = (policy: Policy, reference: Policy | undefined, recipe: Recipe) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
@@ -75,7 +75,10 @@ export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eva
 
 interface LoopState {
   step: number;
-  sampler: PromptSamplerState;
+  /** The prompt order of a run without data.schedule. */
+  sampler?: PromptSamplerState;
+  /** Each phase's prompt order (data.schedule). */
+  phases?: PhasedState;
 }
 
 /** The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md: plain GRPO is beta = 0). */
@@ -103,9 +106,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const log = opts.log ?? ((s: string) => console.log(s));
   await preflightTraining(recipe);
   // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
-  const evalBenchmarks = recipe.eval.every_steps > 0
-    ? await loadBenchmarks(recipe.eval.benchmarks, opts.dataDir ?? recipe.data.data_dir, recipe.eval.limit, 'eval.benchmarks')
-    : [];
+  const benchmarks = recipe.eval.every_steps > 0 ? await loadPhaseBenchmarks(recipe, opts.dataDir ?? recipe.data.data_dir) : [];
   const dist = opts.dist ?? DistContext.single();
   // Rank 0 alone opens (locks, cleans, resumes) the run directory and tells the others what it found.
   let opened: OpenedRun | undefined;
@@ -128,13 +129,13 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     if (!dist.isMain) opened = { run: new RunDir(shared.dir), release: () => {}, resumeFrom: shared.resumeFrom ?? undefined };
   }
   try {
-    return await trainOpened(recipe, opts, log, opened!, evalBenchmarks, dist);
+    return await trainOpened(recipe, opts, log, opened!, benchmarks, dist);
   } finally {
     opened!.release();
   }
 }
 
-async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, evalBenchmarks: Awaited<ReturnType<typeof loadBenchmarks>>, dist: DistContext): Promise<TrainSummary> {
+async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, opened: OpenedRun, benchmarks: Awaited<ReturnType<typeof loadPhaseBenchmarks>>, dist: DistContext): Promise<TrainSummary> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
   const resolved = resolveDevice(recipe.model.device);
@@ -143,32 +144,38 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(recipe.model.tokenizer ?? recipe.model.path);
-  const policy = await Policy.load(modelDir, { device, dtype });
+  const state: LoopState | undefined = resumeFrom ? opened.resumeFrom!.state as LoopState : undefined;
+  const phased = await PhasedData.open(recipe, { dataDir: opts.dataDir ?? recipe.data.data_dir, benchmarks, state: state?.phases, legacySampler: state?.sampler });
   const loss = lossSettings(recipe);
-  const reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
-  // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
-  const kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
-  log(kv.describe);
-  const { rollout, trainer } = opts.engines(policy, reference, recipe);
-  let state: LoopState | undefined;
-  if (resumeFrom) {
-    await trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
-    state = opened.resumeFrom!.state as LoopState;
+  let policy: Policy | undefined, reference: Policy | undefined;
+  let engines: ReturnType<EngineFactory>;
+  let kv: ReturnType<typeof resolveKvBudget>;
+  try {
+    // Every phase's grader is loaded and called once before step 1.
+    for (const phase of phased.phases) await checkGrader(phase.grader, phase.data.rows[0]!);
+    policy = await Policy.load(modelDir, { device, dtype });
+    reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
+    // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
+    kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
+    log(kv.describe);
+    engines = opts.engines(policy, reference, recipe);
+    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
+  } catch (e) {
+    // The grader workers would keep the process alive.
+    await phased.destroy();
+    reference?.dispose();
+    policy?.dispose();
+    throw e;
   }
+  const { rollout, trainer } = engines;
   // After the resume load, so a mismatch cannot survive: every rank starts from rank 0's weights.
   if (dist.distributed) {
     if (!trainer.setProcessGroup) throw new Error('internal: this trainer engine has no data-parallel support');
     await trainer.setProcessGroup(dist.group!);
   }
 
-  const data = await loadDataset(recipe.data.train, {
-    dataDir: opts.dataDir ?? recipe.data.data_dir ?? undefined, limit: recipe.data.limit ?? undefined, dropConflicts: recipe.data.drop_conflicts,
-  });
-  const sampler = state ? PromptSampler.fromState(state.sampler, data.rows.length) : new PromptSampler(data.rows.length, recipe.train.seed);
-  const rendering = { template: recipe.data.template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
+  const renderingOf = (template: string) => ({ template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking });
   const stopTokenIds = [...new Set([...tokenizer.eosTokenIds, ...recipe.rollout.stop_token_ids])];
-  const grader = new GraderPool({ grader: recipe.reward.grader, timeoutMs: recipe.reward.timeout_ms, isolation: recipe.reward.isolation, maxMemoryMb: recipe.reward.max_memory_mb });
-  await checkGrader(grader, data.rows[0]!).catch(async (e) => { await grader.destroy(); throw e; });
   const G = recipe.rollout.samples_per_prompt;
   let skippedPrompts = 0;
   const observers = dist.isMain ? new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log }) : undefined;
@@ -179,8 +186,10 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     observers!.metrics(row);
   };
 
-  /** The next `count` prompts that fit max_prompt_tokens (longer ones are skipped and counted). */
-  const nextPrompts = (count: number): PromptItem[] => {
+  /** The next `count` prompts of the step's phase that fit max_prompt_tokens (longer ones are skipped and counted). */
+  const nextPrompts = (count: number, step: number): PromptItem[] => {
+    const { data, sampler, spec } = phased.at(step).phase;
+    const rendering = renderingOf(spec.template);
     const out: PromptItem[] = [];
     for (let guard = 0; out.length < count && guard < 100 * count; guard++) {
       const p = renderPrompt(tokenizer, data.rows[sampler.next(1)[0]], rendering);
@@ -206,7 +215,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
       await policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
       await trainer.saveState(join(tmp, TRAINER_STATE_FILE));
-      await writeFile(join(tmp, LOOP_STATE_FILE), JSON.stringify({ step, sampler: sampler.state() } satisfies LoopState));
+      await writeFile(join(tmp, LOOP_STATE_FILE), JSON.stringify((phased.scheduled ? { step, phases: phased.state() } : { step, sampler: phased.phases[0]!.sampler.state() }) satisfies LoopState));
     });
     run.markLatest(step);
     run.prune(recipe.checkpoint.keep_last);
@@ -217,26 +226,31 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
   const evaluateAt = async (step: number): Promise<void> => {
     const e = recipe.eval;
     const t0 = performance.now();
-    const report = await runEvaluation(rollout, tokenizer, {
-      benchmarks: e.benchmarks, n: e.n, k: e.k, limit: e.limit, rendering: { ...rendering, template: e.template },
-      temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
-      stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
-      preloaded: evalBenchmarks, signal: opts.signal,
-      context: { maxPositions: policy.config.native.maxPositionEmbeddings, maxNewTokensName: 'eval.max_new_tokens', source: join(recipe.model.path, 'config.json') },
-    }, grader);
-    const dir = join(run.dir, 'eval');
-    mkdirSync(dir, { recursive: true });
-    const { results, ...rep } = report;
-    writeFileSync(join(dir, `step-${String(step).padStart(6, '0')}.json`), JSON.stringify(rep, null, 2));
     const val: Record<string, number> = {};
-    for (const b of report.benchmarks) {
-      for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(b.name, k)] = v;
-      val[evalLengthName(b.name)] = b.meanResponseTokens;
+    // Every phase is evaluated (with its own template and grader under a schedule), so forgetting and transition both show.
+    for (const phase of phased.phases) {
+      const report = await runEvaluation(rollout, tokenizer, {
+        benchmarks: phase.spec.eval, n: e.n, k: e.k, limit: e.limit, rendering: renderingOf(phased.scheduled ? phase.spec.template : e.template),
+        temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
+        stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
+        preloaded: phase.benchmarks, signal: opts.signal,
+        context: { maxPositions: policy!.config.native.maxPositionEmbeddings, maxNewTokensName: 'eval.max_new_tokens', source: join(recipe.model.path, 'config.json') },
+      }, phase.grader);
+      const dir = join(run.dir, 'eval');
+      mkdirSync(dir, { recursive: true });
+      const { results, ...rep } = report;
+      const suffix = phased.scheduled ? `-${phase.spec.name}` : '';
+      writeFileSync(join(dir, `step-${String(step).padStart(6, '0')}${suffix}.json`), JSON.stringify(rep, null, 2));
+      for (const b of report.benchmarks) {
+        const label = phased.benchmarkLabel(phase, b.name);
+        for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(label, k)] = v;
+        val[evalLengthName(label)] = b.meanResponseTokens;
+      }
+      for (const [k, v] of Object.entries(report.macro)) val[phased.scheduled ? evalMetricName(phase.spec.name, `mean/${k}`) : evalMeanName(k)] = v;
+      log(`${phased.scheduled ? `phase ${phase.spec.name}:\n` : ''}${reportToMarkdown(report)}`);
+      void results;
     }
-    for (const [k, v] of Object.entries(report.macro)) val[evalMeanName(k)] = v;
     record({ step, kind: 'eval', ...val, [M.timeTesting]: (performance.now() - t0) / 1000, [M.valFailed]: 0, [M.valFailuresTotal]: evalErrors });
-    log(reportToMarkdown(report));
-    void results;
   };
 
   /** The step is already saved: an evaluation that fails is logged and counted, and training goes on. */
@@ -292,11 +306,11 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
         do {
           const want = rounds === 0 ? recipe.train.prompts_per_step : recipe.train.prompts_per_step - globalKept;
           // Every rank draws the same prompts; each samples and grades its block, streams seeded by global index.
-          const prompts = nextPrompts(want);
+          const prompts = nextPrompts(want, step);
           const sh = shardRange(prompts.length, dist.rank, dist.worldSize);
           const mine = prompts.slice(sh.start, sh.end);
           const r = mine.length > 0
-            ? await sampleAndGrade(mine, rollout, tokenizer, grader, { ...request, seed: mixSeeds(request.seed, rounds), promptIndexOffset: sh.start }, rewards, dist.distributed ? undefined : opts.signal, (p) => opts.onPhase?.(p, step))
+            ? await sampleAndGrade(mine, rollout, tokenizer, phased.at(step).phase.grader, { ...request, seed: mixSeeds(request.seed, rounds), promptIndexOffset: sh.start }, rewards, dist.distributed ? undefined : opts.signal, (p) => opts.onPhase?.(p, step))
             : { groups: [], generateMs: 0, rewardMs: 0, rolloutStats: undefined };
           generateMs += r.generateMs;
           if (r.rolloutStats) rolloutStats.push(r.rolloutStats);
@@ -331,7 +345,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
       const lengths = all.map((r) => r.tokens.length);
       const advantages = g.advantages;
       const row: Record<string, unknown> = {
-        step, kind: 'train',
+        step, kind: 'train', ...(phased.scheduled ? { phase: phased.at(step).phase.spec.name } : {}),
         [M.scoreMean]: mean(all.map((r) => r.reward)),
         [M.scoreMax]: all.length ? Math.max(...all.map((r) => r.reward)) : 0,
         [M.scoreMin]: all.length ? Math.min(...all.map((r) => r.reward)) : 0,
@@ -387,7 +401,7 @@ async function trainOpened(recipe: Recipe, opts: TrainOptions, log: (line: strin
     }
     if ((interrupted || stopError) && lastDone > 0 && await dist.broadcastJson(dist.isMain && run.latest() !== run.checkpointDir(lastDone), 'final checkpoint needed')) await saveCheckpoint(lastDone);
   } finally {
-    await grader.destroy();
+    await phased.destroy();
     trainer.dispose?.();
     reference?.dispose();
     policy.dispose();

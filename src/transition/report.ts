@@ -1,0 +1,91 @@
+/**
+ * The transition benchmark's HTML report: per mode, one plot of held-out accuracy against RL step
+ * with each algorithm's mean over seeds and its 95% Student-t band (./stats.ts), the phase
+ * switches marked by dashed vertical lines; then the summary table (mean ± half-width per measure
+ * and switch) and the settings. Self-contained (inline SVG, no scripts); written atomically.
+ */
+import { renameSync, writeFileSync } from 'node:fs';
+import { escapeHtml } from '../report/html.js';
+import { meanCi } from './stats.js';
+import { ALGORITHMS, type AlgoKey, type TransitionResults } from './bench.js';
+import type { Mode } from './task.js';
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+
+/** Mean and band per eval step of one algorithm's runs for one mode. */
+export function meanBand(results: TransitionResults, algo: AlgoKey, mode: Mode): { step: number; mean: number; lo: number; hi: number }[] {
+  const runs = results.runs.filter((r) => r.algo === algo);
+  const steps = [...new Set(runs.flatMap((r) => r.curve.map((p) => p.step)))].sort((a, b) => a - b);
+  return steps.flatMap((step) => {
+    const xs = runs.map((r) => r.curve.find((p) => p.step === step)?.[mode]).filter((v): v is number => typeof v === 'number');
+    if (xs.length === 0) return [];
+    const ci = meanCi(xs);
+    return [{ step, mean: ci.mean, lo: Number.isFinite(ci.lo) ? Math.max(0, ci.lo) : ci.mean, hi: Number.isFinite(ci.hi) ? Math.min(1, ci.hi) : ci.mean }];
+  });
+}
+
+function plot(results: TransitionResults, mode: Mode): string {
+  const W = 640, H = 300, L = 48, R = 12, T = 28, B = 36;
+  const total = results.config.phases.reduce((s, p) => s + p.steps, 0);
+  const x = (s: number) => L + (s / Math.max(1, total)) * (W - L - R);
+  const y = (v: number) => T + (1 - v) * (H - T - B);
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="mode ${mode} accuracy">`];
+  parts.push(`<text x="${L}" y="16" font-size="13">Held-out accuracy, mode ${mode} (${mode === 'A' ? '"Answer: N"' : '"#### N"'}); mean and 95% t band over seeds</text>`);
+  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v}</text>`);
+  }
+  parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(results.config.target)}" y2="${y(results.config.target)}" stroke="#999" stroke-dasharray="2,3"/>`);
+  for (const sw of results.switches) {
+    const sx = x(sw.atStep - 1);
+    parts.push(`<line x1="${sx}" x2="${sx}" y1="${T}" y2="${H - B}" stroke="#555" stroke-dasharray="5,4"/><text x="${sx + 3}" y="${T + 10}" font-size="10">${sw.from}→${sw.to}</text>`);
+  }
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" font-size="11" text-anchor="middle">RL step</text>`);
+  for (let s = 0; s <= total; s += Math.max(1, Math.ceil(total / 8))) parts.push(`<text x="${x(s)}" y="${H - B + 14}" font-size="10" text-anchor="middle">${s}</text>`);
+  const algos = [...new Set(results.runs.map((r) => r.algo))];
+  algos.forEach((algo, i) => {
+    const c = COLORS[i % COLORS.length];
+    const pts = meanBand(results, algo, mode);
+    if (pts.length === 0) return;
+    const band = [...pts.map((p) => `${x(p.step).toFixed(1)},${y(p.hi).toFixed(1)}`), ...[...pts].reverse().map((p) => `${x(p.step).toFixed(1)},${y(p.lo).toFixed(1)}`)].join(' ');
+    parts.push(`<polygon points="${band}" fill="${c}" fill-opacity="0.15" stroke="none"/>`);
+    parts.push(`<polyline points="${pts.map((p) => `${x(p.step).toFixed(1)},${y(p.mean).toFixed(1)}`).join(' ')}" fill="none" stroke="${c}" stroke-width="2"/>`);
+    parts.push(`<rect x="${W - R - 150}" y="${T + 6 + 14 * i}" width="10" height="10" fill="${c}"/><text x="${W - R - 136}" y="${T + 15 + 14 * i}" font-size="11">${escapeHtml(ALGORITHMS[algo].label)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+const ci = (m: { mean: number; halfWidth: number }, d = 2) => `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
+
+/** The summary as a Markdown table (the README's results): one row per algorithm, mean ± 95% half-width per measure and switch. */
+export function summaryMarkdown(r: TransitionResults): string {
+  const c = r.config;
+  const head = ['algorithm', ...r.switches.flatMap((sw) => [`${sw.from}→${sw.to}: steps to ${c.target} (not reached)`, `${sw.to} acc. after ${c.fixedSteps}`, `${sw.from} retained`])];
+  const rows = Object.entries(r.summary).map(([algo, ss]) => [ALGORITHMS[algo as AlgoKey].label, ...ss.flatMap((s) => [`${ci(s.stepsToTarget, 1)} (${s.notReached}/${s.stepsToTarget.n})`, ci(s.newAccuracy), ci(s.retention)])]);
+  return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
+/** The report as an HTML string. */
+export function renderTransitionReport(r: TransitionResults): string {
+  const c = r.config;
+  const head = ['algorithm', ...r.switches.flatMap((sw) => [`switch ${sw.index + 1} ${sw.from}→${sw.to} (step ${sw.atStep}): steps to ${c.target} [not reached]`, `${sw.to} after ${c.fixedSteps} steps`, `${sw.from} retained`])];
+  const rows = Object.entries(r.summary).map(([algo, ss]) => [ALGORITHMS[algo as AlgoKey].label, ...ss.flatMap((s) => [`${ci(s.stepsToTarget, 1)} [${s.notReached}/${s.stepsToTarget.n}]`, ci(s.newAccuracy), ci(s.retention)])]);
+  const table = `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
+  return [
+    '<!doctype html><html><head><meta charset="utf-8"><title>GTR-RL behavior-transition benchmark</title>',
+    '<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}pre{background:#f6f6f6;padding:6px;font-size:11px}</style></head><body>',
+    '<h1>Behavior-transition benchmark (docs/TRANSITION.md)</h1>',
+    `<p>${escapeHtml(`${r.date}, ${r.device.cpus} × ${r.device.model}, ${(r.seconds / 60).toFixed(1)} min. Schedule ${c.phases.map((p) => `${p.mode} ${p.steps}`).join(', ')} steps; ${c.seeds.length} seeds per algorithm from one warm start (mode A ${r.warmStart.A.toFixed(2)}, mode B ${r.warmStart.B.toFixed(2)} held-out accuracy). Intervals: mean ± 95% Student-t half-width over seeds. A run that never reached the target counts as the phase length.`)}</p>`,
+    plot(r, 'A'), plot(r, 'B'),
+    '<h2>Summary</h2>', table,
+    '<h2>Settings</h2>', `<pre>${escapeHtml(JSON.stringify(c, null, 1))}</pre>`,
+    '</body></html>',
+  ].join('\n');
+}
+
+/** Writes the report to `path` atomically (temporary file, then rename). */
+export function writeTransitionReport(path: string, r: TransitionResults): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, renderTransitionReport(r));
+  renameSync(tmp, path);
+}

@@ -1,0 +1,70 @@
+// The transition benchmark: its measures on hand-made curves (labelled cases), and a smoke run of
+// the whole pipeline (tiny world, 2 algorithms x 2 seeds, 4 steps through the A, B, A schedule):
+// JSON and HTML written, every run's curve holds both modes at every eval point. The smoke checks
+// the plumbing, not what is learned.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SMOKE_CONFIG, measureSwitch, runTransitionBench, summarize, switchesOf, type CurvePoint, type RunResult } from '../src/transition/bench.js';
+
+describe('transition measures', () => {
+  const phases = [{ mode: 'A' as const, steps: 2 }, { mode: 'B' as const, steps: 6 }, { mode: 'A' as const, steps: 4 }];
+  const sw = switchesOf(phases);
+  it('finds the switches', () => {
+    expect(sw).toEqual([
+      { index: 0, from: 'A', to: 'B', atStep: 3, phaseSteps: 6 },
+      { index: 1, from: 'B', to: 'A', atStep: 9, phaseSteps: 4 },
+    ]);
+  });
+  // Eval every 2 steps; B rises after the switch at step 3 (steps 3..8), A comes back after step 9.
+  const curve: CurvePoint[] = [
+    { step: 0, A: 0.9, B: 0.1 }, { step: 2, A: 0.9, B: 0.0 }, { step: 4, A: 0.7, B: 0.2 }, { step: 6, A: 0.3, B: 0.5 },
+    { step: 8, A: 0.1, B: 0.8 }, { step: 10, A: 0.2, B: 0.6 }, { step: 12, A: 0.6, B: 0.1 },
+  ];
+  it('reads steps to target, new-mode accuracy and retention', () => {
+    // B >= 0.5 first at step 6 = 4 steps after the phase began (step 3 is its 1st step).
+    expect(measureSwitch(curve, sw[0]!, 0.5, 4)).toEqual({ stepsToTarget: 4, newAccuracy: 0.5, retention: 0.3 });
+    // K = 3 steps after the switch is step 5: the last eval at or before it (step 4).
+    expect(measureSwitch(curve, sw[0]!, 0.5, 3)).toEqual({ stepsToTarget: 4, newAccuracy: 0.2, retention: 0.7 });
+    // A never reaches 0.7 in its last phase (steps 9..12).
+    expect(measureSwitch(curve, sw[1]!, 0.7, 2)).toEqual({ stepsToTarget: null, newAccuracy: 0.2, retention: 0.6 });
+  });
+  it('summarizes per algorithm, counting a missed target as the phase length', () => {
+    const runs: RunResult[] = [0, 1].map((seed) => ({
+      algo: 'gtr', seed, curve, seconds: 1,
+      switches: [{ stepsToTarget: seed === 0 ? 2 : null, newAccuracy: 0.5 + seed * 0.2, retention: 0.3 }, { stepsToTarget: 4, newAccuracy: 0.2, retention: 0.6 }],
+    }));
+    const s = summarize(runs, sw).gtr!;
+    expect(s[0]!.stepsToTarget.mean).toBe(4); // (2 + 6) / 2
+    expect(s[0]!.notReached).toBe(1);
+    expect(s[0]!.newAccuracy.mean).toBeCloseTo(0.6, 12);
+    // t(0.975, 1) = 12.7062047361747 (scipy), sd = 0.141421356, n = 2
+    expect(s[0]!.newAccuracy.halfWidth).toBeCloseTo(12.706204736174694 * Math.SQRT2 * 0.1 / Math.SQRT2, 9);
+    expect(s[1]!.retention.halfWidth).toBe(0);
+  });
+});
+
+const scratch = mkdtempSync(join(tmpdir(), 'gtr-transition-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('transition benchmark smoke', () => {
+  it('runs the tiny configuration end to end and writes the JSON and the report', { timeout: 120_000 }, async () => {
+    const r = await runTransitionBench(scratch, SMOKE_CONFIG, () => {});
+    expect(r.runs.map((x) => `${x.algo}${x.seed}`).sort()).toEqual(['grpo1', 'grpo2', 'gtr1', 'gtr2']);
+    for (const run of r.runs) {
+      expect(run.curve.map((p) => p.step)).toEqual([0, 1, 2, 3, 4]);
+      for (const p of run.curve) for (const m of ['A', 'B'] as const) expect(p[m]).toBeGreaterThanOrEqual(0);
+      expect(run.switches).toHaveLength(2);
+    }
+    expect(Object.keys(r.summary).sort()).toEqual(['grpo', 'gtr']);
+    expect(r.device.kind).toBe('cpu');
+    const json = JSON.parse(readFileSync(join(scratch, 'transition.json'), 'utf8'));
+    expect(json.summary.gtr[0].switch).toMatchObject({ from: 'A', to: 'B', atStep: 2 });
+    expect(typeof json.date).toBe('string');
+    const html = readFileSync(join(scratch, 'report.html'), 'utf8');
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).toContain('A→B');
+    expect(html).toContain('GRPO (clip only)');
+  });
+});

@@ -1,0 +1,46 @@
+// The GPU transition recipe (recipes/qwen3-1.7b-transition-dapo.yaml) validates, its schedule is
+// A 100, B 200, A 200 on the paper's setting, its grader modules load; and the two one-format
+// graders against labelled responses.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRecipe } from '../src/recipe/index.js';
+import { phaseSpans, resolvePhases } from '../src/rl/schedule.js';
+import { answerLineOnly, boxedOnly } from '../src/transition/dapo-formats.js';
+import { repoRoot } from './helpers/paths.js';
+
+describe('qwen3-1.7b-transition-dapo.yaml', () => {
+  it('parses: the paper setting with an A, B, A grader schedule', async () => {
+    const r = loadRecipe(join(repoRoot, 'recipes', 'qwen3-1.7b-transition-dapo.yaml'));
+    const paper = loadRecipe(join(repoRoot, 'recipes', 'qwen3-1.7b-gtr-dapo.yaml'));
+    expect({ ...r.algorithm }).toEqual(paper.algorithm);
+    expect(r.train).toEqual(paper.train);
+    expect(r.model.path).toBe('Qwen/Qwen3-1.7B-Base');
+    const phases = resolvePhases(r);
+    expect(phases.map((p) => [p.name, (p.grader as { export: string }).export, p.train, p.template, p.eval])).toEqual([
+      ['A', 'answerLineOnly', 'dapo-math-17k', 'dapo', ['math500']],
+      ['B', 'boxedOnly', 'dapo-math-17k', 'dapo', ['math500']],
+    ]);
+    expect(phaseSpans(r).map((s) => [s.firstStep, s.lastStep])).toEqual([[1, 100], [101, 300], [301, 500]]);
+    for (const p of phases) {
+      const g = p.grader as { module: string; export: string };
+      const mod = await import(join(repoRoot, g.module));
+      expect(typeof mod[g.export]).toBe('function');
+    }
+  });
+});
+
+describe('one-format graders', () => {
+  const row = { answer: '12' };
+  it.each([
+    ['So x = 12.\nAnswer: 12', 1, 0],
+    ['So x = 12, and the answer is $\\boxed{12}$.', 0, 1],
+    ['$\\boxed{12}$\nAnswer: 12', 0, 0],
+    ['Answer: 13', 0, 0],
+    ['\\boxed{13}', 0, 0],
+    ['\\boxed{\\frac{24}{2}}', 0, 1],
+    ['no answer', 0, 0],
+  ] as const)('%j -> answerLineOnly %d, boxedOnly %d', (response, a, b) => {
+    expect(answerLineOnly(response, row).score).toBe(a);
+    expect(boxedOnly(response, row).score).toBe(b);
+  });
+});
