@@ -3,21 +3,15 @@
 // and the report equals the 1-rank report. Skips, saying why, when the addon has no CPU backend.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { presetConfig } from '../src/checkpoint/index.js';
-import { native } from '../src/native/binding.js';
 import { Policy } from '../src/policy.js';
 import { cliPath, dataDir, repoRoot } from './helpers/paths.js';
+import { distSkipReason } from './helpers/dist.js';
 
-const addonPath = process.env.GTR_NATIVE_PATH ?? join(repoRoot, 'build', 'Release', 'gtr_native.node');
-const glooLib = join(dirname(addonPath), 'gtr_gloo.so');
-const skipWhy = !('ProcessGroup' in native())
-  ? 'the native addon predates data parallelism (rebuild: npm run build:native)'
-  : !existsSync(glooLib)
-    ? `no CPU collectives backend (${glooLib}): install libgloo-dev (scripts/setup.sh does) and rebuild the addon`
-    : undefined;
+const skipWhy = distSkipReason();
 if (skipWhy) console.warn(`dist-eval tests skipped: ${skipWhy}`);
 
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-dist-eval-'));

@@ -10,30 +10,23 @@
 // (~1e-7 relative), and AdamW's first updates are ~lr * g / |g| per element, which turns last-bit
 // differences of near-zero gradient elements into differences of order lr in those elements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { presetConfig } from '../src/checkpoint/index.js';
 import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
-import { native } from '../src/native/binding.js';
 import { Policy } from '../src/policy.js';
-import { cliPath, dataDir, repoRoot } from './helpers/paths.js';
+import { dataDir, repoRoot } from './helpers/paths.js';
+import { distSkipReason } from './helpers/dist.js';
+import { killAll, startTrain } from './helpers/train-process.js';
 
-const addonPath = process.env.GTR_NATIVE_PATH ?? join(repoRoot, 'build', 'Release', 'gtr_native.node');
-const glooLib = join(dirname(addonPath), 'gtr_gloo.so');
-const skipWhy = !('ProcessGroup' in native())
-  ? 'the native addon predates data parallelism (rebuild: npm run build:native)'
-  : !existsSync(glooLib)
-    ? `no CPU collectives backend (${glooLib}): install libgloo-dev (scripts/setup.sh does) and rebuild the addon`
-    : undefined;
+const skipWhy = distSkipReason();
 if (skipWhy) console.warn(`dist-train tests skipped: ${skipWhy}`);
 
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-dist-'));
 const modelDir = join(scratch, 'model');
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   rmSync(scratch, { recursive: true, force: true });
 });
 beforeAll(async () => {
@@ -52,24 +45,7 @@ const args = (run: string, extra: string[] = []) => [
 ];
 
 function start(trainArgs: string[]) {
-  const child = spawn(process.execPath, [cliPath, 'train', ...trainArgs], {
-    cwd: repoRoot, env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  const waitFor = (re: RegExp) => Promise.race([
-    new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve }))),
-    exited.then(() => { if (!re.test(out)) throw new Error(`gtr train exited before printing ${re}:\n${out}`); }),
-  ]);
-  return { child, exited, waitFor, out: () => out };
+  return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
 }
 
 const jsonl = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));

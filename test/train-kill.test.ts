@@ -4,21 +4,20 @@
 // lock left, and end with weights bitwise equal to an uninterrupted run (CPU, fp32). SIGTERM saves
 // and exits 143, like SIGINT.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { presetConfig } from '../src/checkpoint/index.js';
 import { Policy } from '../src/policy.js';
-import { cliPath, dataDir, fixturesDir, repoRoot } from './helpers/paths.js';
+import { dataDir, fixturesDir, repoRoot } from './helpers/paths.js';
+import { killAll, startTrain } from './helpers/train-process.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-kill-'));
 const modelDir = join(scratch, 'model');
 const hook = pathToFileURL(join(fixturesDir, 'faults', 'pause-in-checkpoint.mjs')).href;
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   rmSync(scratch, { recursive: true, force: true });
 });
 beforeAll(async () => {
@@ -35,24 +34,7 @@ const args = (run: string, steps: number, extra: string[] = []) => [
 
 /** Starts `gtr train` (with the fault hook preloaded); `waitFor` resolves once the output matches. */
 function start(trainArgs: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', hook, cliPath, 'train', ...trainArgs], {
-    cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  const waitFor = (re: RegExp) => Promise.race([
-    new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve }))),
-    exited.then(() => { if (!re.test(out)) throw new Error(`gtr train exited before printing ${re}:\n${out}`); }),
-  ]);
-  return { child, exited, waitFor, out: () => out };
+  return startTrain(trainArgs, env, ['--import', hook]);
 }
 
 const jsonl = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
