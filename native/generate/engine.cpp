@@ -87,6 +87,7 @@ class Engine {
   void preempt(int64_t s);
   int64_t pick_victim(const std::vector<int64_t>& candidates) const;
   int64_t reserve_blocks() const;
+  int64_t reserve_of(int64_t s) const;
   void assign_block(Seq& q, int32_t b);
   void release(Seq& q);
   void check_blocks() const;
@@ -330,13 +331,15 @@ int64_t Engine::pick_victim(const std::vector<int64_t>& candidates) const {
   return best;
 }
 
+int64_t Engine::reserve_of(int64_t s) const {
+  const double left = rho_ * static_cast<double>(opt_.max_new_tokens) -
+                      static_cast<double>(results_[static_cast<size_t>(s)].tokens.size());
+  return left > 0 ? ceil_div(static_cast<int64_t>(std::ceil(left)), bs_) : 0;
+}
+
 int64_t Engine::reserve_blocks() const {
   int64_t r = 0;
-  for (int64_t s : running_) {
-    const double left = rho_ * static_cast<double>(opt_.max_new_tokens) -
-                        static_cast<double>(results_[static_cast<size_t>(s)].tokens.size());
-    if (left > 0) r += ceil_div(static_cast<int64_t>(std::ceil(left)), bs_);
-  }
+  for (int64_t s : running_) r += reserve_of(s);
   return r;
 }
 
@@ -367,6 +370,7 @@ StepPlan Engine::schedule() {
   // 2. Admission in queue order while the pool keeps the running rows' expected growth. With
   //    nothing running, the head of the queue is admitted whenever it fits at all (progress).
   const int64_t watermark = bm_->capacity() / 100;
+  int64_t reserve = reserve_blocks();  // summed once; each admission adds its own share
   int64_t open = -1;  // group first admitted in this step, whose samples are being admitted
   auto close_group = [&] {
     if (open < 0) return;
@@ -384,10 +388,11 @@ StepPlan Engine::schedule() {
     if (q.started || q.prompt != open) close_group();
     const int64_t n = blocks_to_admit(s);
     const bool idle = running_.empty();
-    if (idle ? n > bm_->free_blocks() : n + reserve_blocks() + watermark > bm_->free_blocks()) break;
+    if (idle ? n > bm_->free_blocks() : n + reserve + watermark > bm_->free_blocks()) break;
     waiting_.pop_front();
     const bool first = !q.started && !groups_[static_cast<size_t>(q.prompt)].prefilled;
     admit(s, plan);
+    reserve += reserve_of(s);
     if (first) open = q.prompt;
   }
   close_group();

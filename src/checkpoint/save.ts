@@ -3,11 +3,23 @@
  * (model-0000K-of-0000N.safetensors + model.safetensors.index.json).
  */
 import { randomBytes } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SafetensorsDType } from '../native/types.js';
 import { buildSafetensorsHeader, tensorBytes, type HeaderTensor } from './safetensors.js';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint.js';
+
+/**
+ * Writes `text` to `path` atomically (a temporary file in the same directory, then a rename): a
+ * reader sees the old file or the new one, never half of one. Used by the run's reports and the
+ * benchmark results.
+ */
+export function writeFileAtomicSync(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
 
 /** HF's default max shard size: "5GB" = 5 x 10^9 bytes. */
 export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;

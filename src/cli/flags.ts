@@ -22,12 +22,7 @@ function rangeText(r: FlagRange): string {
  * @throws Error `<flag> must be an integer >= min, got "<value>"` for anything else.
  */
 export function intFlag(flag: string, range: FlagRange = {}): (value: string) => number {
-  return (value: string) => {
-    const v = value.trim() === '' ? Number.NaN : Number(value);
-    const ok = Number.isSafeInteger(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
-    if (!ok) throw new Error(`${flag} must be an integer${rangeText(range)}, got "${value}"`);
-    return v;
-  };
+  return numeric(flag, range, 'an integer', Number.isSafeInteger);
 }
 
 /**
@@ -35,10 +30,15 @@ export function intFlag(flag: string, range: FlagRange = {}): (value: string) =>
  * @throws Error `<flag> must be a number >= min, got "<value>"` for anything else (empty, NaN, Infinity).
  */
 export function numberFlag(flag: string, range: FlagRange = {}): (value: string) => number {
+  return numeric(flag, range, 'a number', Number.isFinite);
+}
+
+/** The parser both use: `valid` decides the kind (`what` names it in the error), then the range. */
+function numeric(flag: string, range: FlagRange, what: string, valid: (v: number) => boolean): (value: string) => number {
   return (value: string) => {
     const v = value.trim() === '' ? Number.NaN : Number(value);
-    const ok = Number.isFinite(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
-    if (!ok) throw new Error(`${flag} must be a number${rangeText(range)}, got "${value}"`);
+    const ok = valid(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);
+    if (!ok) throw new Error(`${flag} must be ${what}${rangeText(range)}, got "${value}"`);
     return v;
   };
 }

@@ -8,7 +8,8 @@
  * and a browsable sample log (`<details>` per step) follow. No scripts, no external resources: it
  * opens offline in any browser.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../checkpoint/save.js';
 
 /** One run's metric rows (one JSON object per line of metrics.jsonl). */
 export interface ReportRun {
@@ -282,7 +283,5 @@ export function renderReport(input: ReportInput): string {
 
 /** Renders the report and writes it to `path` atomically (a reader never sees half a report). */
 export function writeReport(path: string, input: ReportInput): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, renderReport(input));
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, renderReport(input));
 }

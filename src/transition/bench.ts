@@ -11,7 +11,7 @@
  * - retention: accuracy on the old phase's mode at that same point.
  * Writes <out>/transition.json (every curve and number) and <out>/report.html (./report.ts).
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Policy } from '../policy.js';
@@ -28,6 +28,7 @@ import { writeDemoTokenizer } from '../demo/tokenizer.js';
 import { meanCi, type MeanCi } from './stats.js';
 import { generateTransitionTask, graderModule, writeTransitionJsonl, type Mode } from './task.js';
 import { writeTransitionReport } from './report.js';
+import { writeFileAtomicSync } from '../checkpoint/save.js';
 
 /** The compared algorithms: recipe algorithm.name + algorithm.loss.penalty. */
 export const ALGORITHMS = {
@@ -295,9 +296,7 @@ export async function runTransitionBench(outDir: string, c: TransitionConfig, lo
       config: c, warmStart: { ...warm, sftSeconds: w.sftSeconds, lastNll: w.lastNll }, switches, runs,
       summary: summarize(runs, switches), seconds: (performance.now() - t0) / 1000,
     };
-    const tmp = join(out, `transition.json.tmp-${process.pid}`);
-    writeFileSync(tmp, JSON.stringify(results, null, 2) + '\n');
-    renameSync(tmp, join(out, 'transition.json'));
+    writeFileAtomicSync(join(out, 'transition.json'), JSON.stringify(results, null, 2) + '\n');
     writeTransitionReport(join(out, 'report.html'), results);
     return results;
   }

@@ -4,11 +4,11 @@
  * switches marked by dashed vertical lines; then the summary table (mean ± half-width per measure
  * and switch) and the settings. Self-contained (inline SVG, no scripts); written atomically.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { escapeHtml } from '../report/html.js';
 import { meanCi } from './stats.js';
 import { ALGORITHMS, type AlgoKey, type TransitionResults } from './bench.js';
 import type { Mode } from './task.js';
+import { writeFileAtomicSync } from '../checkpoint/save.js';
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
@@ -85,7 +85,5 @@ export function renderTransitionReport(r: TransitionResults): string {
 
 /** Writes the report to `path` atomically (temporary file, then rename). */
 export function writeTransitionReport(path: string, r: TransitionResults): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, renderTransitionReport(r));
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, renderTransitionReport(r));
 }
