@@ -1,6 +1,7 @@
 /**
  * Rollout engine sampling: kept-token sets of top-k / top-p / min-p against a TS reimplementation
- * of transformers' warpers, sampling frequencies against the softmax (chi-square), log-probs against
+ * of transformers' warpers, the draw token by token against the engine's uniforms (inverse CDF in
+ * vocabulary order), sampling frequencies against the softmax (chi-square), log-probs against
  * full-forward recomputation, seeds, and what changes with batch composition.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,62 @@ describe('sampling frequencies match the (warped) softmax', () => {
       for (const s of res[0]!.slice(0, 20)) {
         expect(s.logprobs[0]).toBeCloseTo(logSoftmaxAt(logits.map((x) => x / T), s.tokens[0]!), 5);
       }
+    });
+  }
+});
+
+/** The engine's per-sequence uniform (native/generate/sampler.cpp sequence_uniform24), in BigInt. */
+function sequenceUniform(seed: number, prompt: number, sample: number, step: number): number {
+  const M = (1n << 64n) - 1n;
+  const mix = (x: bigint): bigint => {
+    x = (x + 0x9e3779b97f4a7c15n) & M;
+    x = ((x ^ (x >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+    x = ((x ^ (x >> 27n)) * 0x94d049bb133111ebn) & M;
+    return x ^ (x >> 31n);
+  };
+  let h = mix(BigInt(seed));
+  for (const v of [prompt, sample, step]) h = mix(h ^ BigInt(v));
+  return Number(h >> 40n) / 16777216;
+}
+
+describe('the draw: inverse CDF of the kept distribution in vocabulary order', () => {
+  // The one libtorch sampler and the CUDA kernel (native/cuda/sampler.cu) cumulate the kept
+  // probabilities in vocabulary order, so a seed gives the same tokens on every path. Checked
+  // here token by token against the uniforms the engine draws, on a random 8-token model.
+  let policy: Policy;
+  const prompt = [3, 1, 4, 1, 5];
+  let logits: number[];
+  beforeAll(async () => {
+    const hf = { ...presetConfig('tiny'), vocab_size: 8 };
+    policy = await Policy.random(hf, 11, { device: 'cpu', dtype: 'float32', std: 0.6 });
+    const all = await policy.native.forwardLogits(Int32Array.from(prompt), Int32Array.of(prompt.length));
+    logits = Array.from(all.subarray((prompt.length - 1) * 8));
+  });
+  afterAll(() => policy?.dispose());
+
+  const cases: Warp[] = [{ temperature: 1 }, { temperature: 1.3, topP: 0.8 }, { temperature: 0.7, topK: 3 }, { topP: 0.6, minP: 0.2 }];
+  for (const c of cases) {
+    it(JSON.stringify(c), async () => {
+      const n = 300;
+      const seed = 99;
+      const res = await generate(policy, [prompt], { ...c, n, maxNewTokens: 1, seed });
+      const probs = softmax(warpTs(logits, c));
+      let checked = 0;
+      for (let s = 0; s < n; s++) {
+        const u = sequenceUniform(seed, 0, s, 0);
+        let cum = 0;
+        let expected = -1;
+        let nearEdge = false;
+        for (let v = 0; v < probs.length; v++) {
+          cum += probs[v]!;
+          if (Math.abs(cum - u) < 1e-5) nearEdge = true;  // float32 rounding may fall either way
+          if (expected < 0 && cum > u) expected = v;
+        }
+        if (nearEdge) continue;
+        expect(res[0]![s]!.tokens[0], `sample ${s}, u = ${u}`).toBe(expected);
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(n - 5);
     });
   }
 });

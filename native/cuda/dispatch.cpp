@@ -92,53 +92,6 @@ std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k,
 
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) { return at::silu(gate) * up; }
 
-at::Tensor sample_keep_mask(const at::Tensor& z, int64_t top_k, double top_p, double min_p) {
-  const int64_t V = z.size(1);
-  at::Tensor keep = at::ones_like(z, z.options().dtype(at::kBool));
-  at::Tensor zmax = std::get<0>(z.max(1, true));
-  if (top_k > 0 && top_k < V) {
-    at::Tensor kth = std::get<0>(z.topk(top_k, 1, true, true)).narrow(1, top_k - 1, 1);
-    keep = keep & (z >= kth);
-  }
-  if (top_p < 1.0) {
-    at::Tensor w = at::exp(z - zmax) * keep;                    // mass of the top-k survivors
-    auto sorted = top_mass(w, top_p);  // the candidates holding top_p of the mass, descending
-    at::Tensor sw = std::get<0>(sorted), si = std::get<1>(sorted);
-    at::Tensor cum = sw.cumsum(1);
-    at::Tensor need = w.sum(1, true) * top_p;
-    // first sorted index whose cumulative mass reaches the target
-    at::Tensor idx = (cum < need).sum(1, true).clamp_max(sw.size(1) - 1);
-    at::Tensor cut = z.gather(1, si.gather(1, idx));             // z value at the crossing
-    keep = keep & (z >= cut);
-  }
-  if (min_p > 0.0) keep = keep & (z >= zmax + std::log(min_p));
-  return keep;
-}
-
-std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double temperature, int64_t top_k,
-                                                double top_p, double min_p, const at::Tensor& uniforms) {
-  const bool greedy = !(temperature > 0.0);
-  at::Tensor z = logits.to(at::kFloat);
-  if (!greedy && temperature != 1.0) z = z / temperature;
-  at::Tensor lsm = at::log_softmax(z, 1);
-  at::Tensor tokens;
-  if (greedy) {
-    tokens = z.argmax(1);
-  } else {
-    at::Tensor keep = sample_keep_mask(z, top_k, top_p, min_p);
-    at::Tensor w = (at::exp(z - std::get<0>(z.max(1, true))) * keep).to(at::kDouble);
-    at::Tensor cum = w.cumsum(1);
-    at::Tensor target = uniforms.to(z.device(), at::kDouble).view({-1, 1}) * cum.narrow(1, z.size(1) - 1, 1);
-    at::Tensor idx = (cum <= target).sum(1).clamp_max(z.size(1) - 1);  // first index with cum > target
-    // rounding guard: land on a kept token (the last kept one when past the end)
-    at::Tensor kept_at = keep.gather(1, idx.unsqueeze(1)).squeeze(1);
-    at::Tensor last_kept = (keep.to(at::kLong) * at::arange(z.size(1), idx.options()).unsqueeze(0)).amax(1);
-    tokens = at::where(kept_at, idx, last_kept);
-  }
-  at::Tensor lp = lsm.gather(1, tokens.unsqueeze(1)).squeeze(1);
-  return {tokens, lp};
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor> chunk_logprob_entropy(const at::Tensor& logits,
                                                                      const at::Tensor& targets) {
   at::Tensor z = upcast(logits);
@@ -260,7 +213,8 @@ std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double
   if (on_cuda(logits) && logits.dim() == 2 && logits.size(1) < (int64_t(1) << 31))
     return cuda::sample_tokens(logits, temperature, top_k, top_p, min_p, uniforms);
 #endif
-  return ref::sample_tokens(logits, temperature, top_k, top_p, min_p, uniforms);
+  SampleOut out = gtr::sample_tokens(logits, SamplerOptions{temperature, top_k, top_p, min_p}, uniforms);
+  return {out.tokens, out.logprobs};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> chunk_logprob_entropy(const at::Tensor& logits,

@@ -35,7 +35,8 @@ std::pair<at::Tensor, at::Tensor> rope(at::Tensor& q, at::Tensor& k, const at::T
 // silu(gate) * up and its fused-input form (gate_up [..., 2I], gate first).
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
 at::Tensor swiglu_fused(const at::Tensor& gate_up);
-// (tokens int64 [B], logprobs float32 [B]) from logits [B, V]; see kernels.h / sampler.cu.
+// (tokens int64 [B], logprobs float32 [B]) from logits [B, V]: the kernel (sampler.cu) or the one
+// libtorch sampler (generate/sampler.h), which defines what the kernel must compute.
 std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double temperature, int64_t top_k,
                                                 double top_p, double min_p, const at::Tensor& uniforms);
 // (logprob, entropy, lse) float32 [N] from logits [N, V] and targets int64 [N]; no autograd.
@@ -62,10 +63,6 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 std::pair<at::Tensor, at::Tensor> rope(const at::Tensor& q, const at::Tensor& k, const at::Tensor& cos,
                                        const at::Tensor& sin);
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
-// Keep-mask [B, V] of the sampler's filter (top-k, top-p, min-p on z = logits / temperature).
-at::Tensor sample_keep_mask(const at::Tensor& z, int64_t top_k, double top_p, double min_p);
-std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double temperature, int64_t top_k,
-                                                double top_p, double min_p, const at::Tensor& uniforms);
 std::tuple<at::Tensor, at::Tensor, at::Tensor> chunk_logprob_entropy(const at::Tensor& logits,
                                                                      const at::Tensor& targets);
 at::Tensor chunk_logprob_entropy_backward(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& lse,

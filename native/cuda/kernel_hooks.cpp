@@ -8,6 +8,7 @@
 #include "cuda/dispatch.h"
 #include "core/errors.h"
 #include "core/convert.h"
+#include "generate/sampler.h"
 #include "model/qwen3.h"
 #include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
@@ -205,7 +206,9 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     at::Tensor z = c.randn({B, V}, o.num("std", 3.0));
     at::Tensor u = c.rand({B});
     auto [tk, lpk] = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u);
-    auto [tr, lpr] = kernels::ref::sample_tokens(z, temp, top_k, top_p, min_p, u);
+    const SamplerOptions so{temp, top_k, top_p, min_p};
+    SampleOut ref = sample_tokens(z, so, u);  // the libtorch sampler the kernel must equal
+    at::Tensor tr = ref.tokens, lpr = ref.logprobs;
     const double mismatch = (tk != tr).to(at::kDouble).mean().item<double>();
     r.Set("mismatchFraction", mismatch);
     // the kernel's logprob against log_softmax(z / T) at the kernel's own token (rows where the
@@ -216,8 +219,7 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     r.Set("logprobMaxAbsDiff", max_abs(lpk, lp_at));
     r.Set("refLogprobMaxAbsDiff", max_abs(lpr, at::log_softmax(zl.to(at::kDouble), 1).gather(1, tr.unsqueeze(1)).squeeze(1)));
     if (temp > 0) {
-      at::Tensor zz = z.to(at::kFloat) / temp;
-      at::Tensor keep = kernels::ref::sample_keep_mask(zz, top_k, top_p, min_p);
+      at::Tensor keep = kept_mask(z, so);
       r.Set("inKeepFraction", keep.gather(1, tk.unsqueeze(1)).to(at::kDouble).mean().item<double>());
       r.Set("keptMean", keep.to(at::kDouble).sum(1).mean().item<double>());
     } else {
@@ -234,7 +236,7 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     at::Tensor tk = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u).first;
     at::Tensor counts = at::bincount(tk.cpu(), {}, V).to(at::kDouble);
     at::Tensor zz = row.to(at::kCPU, at::kFloat) / temp;
-    at::Tensor keep = kernels::ref::sample_keep_mask(zz, top_k, top_p, min_p).squeeze(0);
+    at::Tensor keep = kept_mask(row, SamplerOptions{temp, top_k, top_p, min_p}).squeeze(0).cpu();
     at::Tensor p = (at::softmax(zz.to(at::kDouble), 1).squeeze(0) * keep);
     p = p / p.sum();
     at::Tensor expct = p * static_cast<double>(draws);
@@ -294,7 +296,7 @@ Napi::Object bench(Napi::Env env, const std::string& name, const Opts& o) {
     const double t = o.num("temperature", 1.0), p = o.num("topP", 1.0), mp = o.num("minP", 0.0);
     const int64_t k = o.i64("topK", 0);
     kms = cuda::time_cuda_ms([&] { cuda::sample_tokens(z, t, k, p, mp, u); }, 3, iters);
-    rms = cuda::time_cuda_ms([&] { kernels::ref::sample_tokens(z, t, k, p, mp, u); }, 2, 5);
+    rms = cuda::time_cuda_ms([&] { sample_tokens(z, SamplerOptions{t, k, p, mp}, u); }, 2, 5);
     bytes = 1.0 * B * V * 2;
   } else if (name == "logprob_entropy") {
     const int64_t N = o.i64("rows", 1024), V = o.i64("vocab", 151936);

@@ -33,88 +33,64 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// The warped scores and, when sorting was needed (top-p), the permutation they are in:
-// `sorted_idx` [B, V] maps sorted position -> token id (descending scores); undefined otherwise.
-struct Warped {
-  at::Tensor scores;
-  at::Tensor sorted_idx;
-};
+bool is_greedy(const SamplerOptions& o) { return !(o.temperature > 0.0); }
 
-bool is_greedy(const SamplerOptions& o) { return o.temperature == 0.0; }
+at::Tensor check_logits(const at::Tensor& logits, const char* what) {
+  TORCH_CHECK(logits.dim() == 2 && at::isFloatingType(logits.scalar_type()), what, ": logits must be floating [B, V]");
+  return logits.to(at::kFloat);
+}
 
-Warped warp(const at::Tensor& logits, const SamplerOptions& o) {
-  const int64_t V = logits.size(1);
-  at::Tensor s = o.temperature == 1.0 ? logits : logits / o.temperature;
-  const bool use_k = o.top_k > 0 && o.top_k < V;
-  const bool use_p = o.top_p < 1.0;
-  const bool use_min = o.min_p > 0.0;
-  Warped w;
-  if (use_p) {
-    if (use_k) {
-      at::Tensor kth = std::get<0>(s.topk(o.top_k, -1, /*largest=*/true, /*sorted=*/true)).narrow(1, o.top_k - 1, 1);
-      s = s.masked_fill(s < kth, kNegInf);
-    }
-    // Only the candidates that hold top_p of the mass are sorted (top_mass); every other token is
-    // dropped by the rule below anyway. transformers drops a token when the ascending cumulative
-    // probability up to and including it is <= 1 - top_p, i.e. when the mass of the tokens before
-    // it in descending order is >= top_p.
-    at::Tensor p = s.softmax(-1);
-    auto cand = top_mass(p, o.top_p);
-    at::Tensor pv = std::get<0>(cand);
-    w.sorted_idx = std::get<1>(cand);
-    at::Tensor sv = s.gather(1, w.sorted_idx);
-    at::Tensor drop = (pv.cumsum(-1) - pv) >= o.top_p;
-    drop.select(1, 0).fill_(false);  // min_tokens_to_keep = 1: the top token stays
-    sv = sv.masked_fill(drop, kNegInf);
-    if (use_min) {
-      at::Tensor p = sv.softmax(-1);
-      sv = sv.masked_fill(p < p.narrow(1, 0, 1) * o.min_p, kNegInf);
-    }
-    w.scores = sv;
-    return w;
+// z = logits / T (float32) and the keep mask over it: z >= max(t_k, t_p, t_m), see sampler.h.
+at::Tensor keep_of(const at::Tensor& z, const SamplerOptions& o) {
+  const int64_t V = z.size(1);
+  at::Tensor keep = at::ones_like(z, z.options().dtype(at::kBool));
+  at::Tensor zmax = std::get<0>(z.max(1, /*keepdim=*/true));
+  if (o.top_k > 0 && o.top_k < V) {
+    at::Tensor kth = std::get<0>(z.topk(o.top_k, 1, /*largest=*/true, /*sorted=*/true)).narrow(1, o.top_k - 1, 1);
+    keep = keep & (z >= kth);
   }
-  if (use_k) {
-    at::Tensor kth = std::get<0>(s.topk(o.top_k, -1, /*largest=*/true, /*sorted=*/true)).narrow(1, o.top_k - 1, 1);
-    s = s.masked_fill(s < kth, kNegInf);
+  if (o.top_p < 1.0) {
+    // The top-k survivors' mass; only the candidates holding top_p of it are sorted (top_mass).
+    at::Tensor w = at::exp(z - zmax) * keep;
+    auto cand = top_mass(w, o.top_p);
+    at::Tensor sw = std::get<0>(cand), si = std::get<1>(cand);
+    // The first sorted position whose inclusive cumulative mass reaches top_p is the last kept one:
+    // transformers drops a token when the mass before it in descending order is >= top_p.
+    at::Tensor pos = (sw.cumsum(1) < w.sum(1, /*keepdim=*/true) * o.top_p).sum(1, /*keepdim=*/true).clamp_max(sw.size(1) - 1);
+    keep = keep & (z >= z.gather(1, si.gather(1, pos)));
   }
-  if (use_min) {
-    at::Tensor p = s.softmax(-1);
-    s = s.masked_fill(p < std::get<0>(p.max(-1, /*keepdim=*/true)) * o.min_p, kNegInf);
-  }
-  w.scores = s;
-  return w;
+  if (o.min_p > 0.0) keep = keep & (z >= zmax + std::log(o.min_p));
+  return keep;
+}
+
+at::Tensor scaled(const at::Tensor& z, const SamplerOptions& o) {
+  return is_greedy(o) || o.temperature == 1.0 ? z : z / o.temperature;
 }
 
 }  // namespace
 
 SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& o, const at::Tensor& uniforms) {
-  TORCH_CHECK(logits.dim() == 2 && logits.scalar_type() == at::kFloat, "sample_tokens: logits must be float32 [B, V]");
+  at::Tensor z = scaled(check_logits(logits, "sample_tokens"), o);
   SampleOut out;
   if (is_greedy(o)) {
-    out.tokens = logits.argmax(-1);
-    out.logprobs = logits.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - logits.logsumexp(-1);
-    return out;
+    out.tokens = z.argmax(-1);
+  } else {
+    TORCH_CHECK(uniforms.numel() == z.size(0), "sample_tokens: need one uniform per row");
+    at::Tensor cdf = z.masked_fill(keep_of(z, o).logical_not(), kNegInf).softmax(-1).cumsum(-1);
+    at::Tensor total = cdf.narrow(1, cdf.size(1) - 1, 1);
+    // x in [0, total): the first position whose cdf exceeds x has positive probability, so it is kept.
+    at::Tensor u = uniforms.to(z.device(), at::kFloat).view({-1, 1});
+    at::Tensor x = at::minimum(u * total, at::nextafter(total, at::zeros_like(total)));
+    out.tokens = at::searchsorted(cdf, x, /*out_int32=*/false, /*right=*/true).clamp_max(cdf.size(1) - 1).squeeze(1);
   }
-  TORCH_CHECK(uniforms.numel() == logits.size(0), "sample_tokens: need one uniform per row");
-  at::Tensor scaled = o.temperature == 1.0 ? logits : logits / o.temperature;
-  Warped w = warp(logits, o);
-  at::Tensor cdf = w.scores.softmax(-1).cumsum(-1);
-  at::Tensor total = cdf.narrow(1, cdf.size(1) - 1, 1);
-  // x in [0, total): the first position whose cdf exceeds x has positive probability.
-  at::Tensor x = at::minimum(uniforms.view({-1, 1}) * total, at::nextafter(total, at::zeros_like(total)));
-  at::Tensor pos = at::searchsorted(cdf, x, /*out_int32=*/false, /*right=*/true).clamp_max(cdf.size(1) - 1);
-  out.tokens = (w.sorted_idx.defined() ? w.sorted_idx.gather(1, pos) : pos).squeeze(1);
-  out.logprobs = scaled.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - scaled.logsumexp(-1);
+  out.logprobs = z.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - z.logsumexp(-1);
   return out;
 }
 
 at::Tensor kept_mask(const at::Tensor& logits, const SamplerOptions& o) {
-  TORCH_CHECK(logits.dim() == 2 && logits.scalar_type() == at::kFloat, "kept_mask: logits must be float32 [B, V]");
-  if (is_greedy(o)) return at::ones_like(logits, logits.options().dtype(at::kBool));
-  Warped w = warp(logits, o);
-  at::Tensor keep = w.scores > kNegInf;
-  if (!w.sorted_idx.defined()) return keep;
-  return at::zeros(logits.sizes(), keep.options()).scatter(1, w.sorted_idx, keep);
+  at::Tensor z = check_logits(logits, "kept_mask");
+  if (is_greedy(o)) return at::ones_like(z, z.options().dtype(at::kBool));
+  return keep_of(scaled(z, o), o);
 }
 
 }  // namespace gtr

@@ -1,16 +1,19 @@
-// Token sampling for the rollout engine, as Hugging Face transformers' logits processors define it
-// (generation/logits_process.py), applied in transformers' order:
-//   TemperatureLogitsWarper (scores / T), TopKLogitsWarper (keep scores >= the k-th largest, ties
-//   kept), TopPLogitsWarper (min_tokens_to_keep = 1: sort ascending, drop tokens whose ascending
-//   cumulative probability is <= 1 - top_p), MinPLogitsWarper (drop probs < min_p * max prob).
-// Each warper sees the scores the previous one left (-inf for dropped tokens). temperature 0 is
-// greedy argmax (no warper applies). Disabled values: top_k 0, top_p 1, min_p 0.
+// Token sampling for the rollout engine: the one libtorch sampler (CPU, and CUDA wherever the
+// kernel in native/cuda/sampler.cu does not apply), and the reference that kernel must equal.
+// Which tokens survive is Hugging Face transformers' logits processors (generation/logits_process.py)
+// in their order: z = logits / T (TemperatureLogitsWarper); top-k keeps z >= the k-th largest z
+// (TopKLogitsWarper, ties kept); top-p keeps, among the top-k survivors in descending order, every
+// token the mass before which is < top_p of their mass (TopPLogitsWarper, min_tokens_to_keep = 1);
+// min-p keeps z >= max z + log(min_p) (MinPLogitsWarper: prob >= min_p * max prob). As thresholds:
+// keep z >= max(t_k, t_p, t_m), ties at a threshold kept. temperature 0 is greedy argmax (lowest
+// index on ties; no warper applies). Disabled values: top_k 0, top_p 1, min_p 0.
 //
 // Randomness: one uniform per (row, step), drawn by the caller from a counter-based hash of
 // (seed, prompt index, sample index, step) (sequence_uniform24), so a sequence's stream never
-// depends on which other sequences share the batch. The token is the inverse CDF of the warped
-// distribution at that uniform (float32 cumulative sum; in descending-score order over the top-p
-// candidates (top_mass) when top-p is on, in vocabulary order otherwise).
+// depends on which other sequences share the batch. The token is the inverse CDF of the kept
+// distribution at that uniform, cumulated in vocabulary order in float32, as the CUDA kernel does,
+// so CPU, the libtorch fallback and the kernel draw the same token for the same seed (up to the
+// rounding of the cumulative sum at a boundary).
 //
 // Returned log-prob: log softmax(logits / T)[token], the temperature-scaled, *untruncated*
 // distribution (what RL trainers recompute); log softmax(logits)[token] at temperature 0.
@@ -36,7 +39,8 @@ struct SampleOut {
 // A 24-bit uniform integer for (seed, prompt, sample, step) (splitmix64 chain); u = value / 2^24.
 uint32_t sequence_uniform24(uint64_t seed, int64_t prompt, int64_t sample, int64_t step);
 
-// logits float32 [B, V]; uniforms float32 [B] in [0, 1) (ignored when greedy). Throws on bad shapes.
+// logits floating [B, V] (computed in float32); uniforms float32 [B] in [0, 1) (ignored when greedy).
+// Throws c10::Error on bad shapes.
 SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& opt, const at::Tensor& uniforms);
 
 // The largest entries of each row of non-negative weights w [B, V], in descending order: (values,
@@ -45,7 +49,8 @@ SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& opt, con
 // full sort of [256, 151936] costs ~3 ms a step on an H100, topk of 64 a fraction of that).
 std::pair<at::Tensor, at::Tensor> top_mass(const at::Tensor& w, double fraction);
 
-// Which tokens the warpers keep: bool [B, V] (all true for greedy / no truncation). Test hook.
+// Which tokens the warpers keep: bool [B, V] (all true for greedy / no truncation); logits floating
+// [B, V]. The tests compare it with a reimplementation of transformers' warpers.
 at::Tensor kept_mask(const at::Tensor& logits, const SamplerOptions& opt);
 
 }  // namespace gtr
