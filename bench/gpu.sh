@@ -116,7 +116,7 @@ const cases = [
 const out = [];
 for (const [name, opts] of cases) {
   try {
-    const r = a.kernelBench(name, opts);
+    const r = a.testing.kernelBench(name, opts);
     out.push({ name, opts, ...r });
     console.log(`${name.padEnd(18)} ${JSON.stringify(opts).padEnd(44)} kernel ${r.kernelMs.toFixed(4)} ms (${r.kernelGBps.toFixed(0)} GB/s)  libtorch ${r.refMs.toFixed(4)} ms  x${(r.refMs / r.kernelMs).toFixed(1)}`);
   } catch (e) { console.log(name, 'FAILED', e.message); out.push({ name, opts, error: e.message }); }

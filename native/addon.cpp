@@ -10,7 +10,11 @@
 #include "policy/policy_wrap.h"
 #include "cuda/kernel_hooks.h"
 #include "train/trainer_wrap.h"
+#include "core/errors.h"
 #ifdef GTR_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <cuda_runtime_api.h>
 #endif
 
@@ -42,21 +46,71 @@ static Napi::Value Versions(const Napi::CallbackInfo& info) {
   return o;
 }
 
+#ifdef GTR_WITH_CUDA
+static Napi::Value cuda_memory(Napi::Env env, bool reset, c10::DeviceIndex dev) {
+  c10::cuda::device_synchronize();
+  const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
+  const size_t agg = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("allocated", static_cast<double>(st.allocated_bytes[agg].current));
+  o.Set("peakAllocated", static_cast<double>(st.allocated_bytes[agg].peak));
+  o.Set("reserved", static_cast<double>(st.reserved_bytes[agg].current));
+  o.Set("peakReserved", static_cast<double>(st.reserved_bytes[agg].peak));
+  size_t free_b = 0, total_b = 0;
+  {
+    c10::cuda::CUDAGuard guard(dev);
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
+  }
+  o.Set("deviceFree", static_cast<double>(free_b));    // device memory no allocator holds
+  o.Set("deviceTotal", static_cast<double>(total_b));
+  if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
+  return o;
+}
+#endif
+
+// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved,
+// deviceFree, deviceTotal } in bytes: the CUDA caching allocator's counters (after a device
+// synchronise) and cudaMemGetInfo's free / total; null without CUDA.
+// reset = true resets the peaks after reading them (benches: read + reset before the timed region).
+static Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef GTR_WITH_CUDA
+  if (!at::hasCUDA()) return env.Null();
+  const bool reset = info.Length() >= 1 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  const auto dev = static_cast<c10::DeviceIndex>(info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0);
+  GTR_JS_TRY(env, return cuda_memory(env, reset, dev));
+#else
+  return env.Null();
+#endif
+}
+
+
+// Test hook: sleeps `ms` on a worker thread (the async-worker tests).
 static Napi::Value SleepAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsNumber(), "sleepAsync(ms)");
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 1 && info[0].IsNumber(), "sleepAsync(ms)");
   const int64_t ms = info[0].As<Napi::Number>().Int64Value();
   return run_async(env, [ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }, nullptr);
 }
 
+void register_generate(Napi::Env, Napi::Object& exports, Napi::Object& testing);  // native/generate
+void register_dist(Napi::Env, Napi::Object& exports);                              // native/dist
+void register_train_hooks(Napi::Env, Napi::Object& testing);                       // native/train
+
+// The production surface on `exports`; test and bench hooks apart on `exports.testing`
+// (src/native/types.ts NativeAddon and NativeTesting; test/native-exports.test.ts checks both).
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("versions", Napi::Function::New(env, Versions));
-  exports.Set("sleepAsync", Napi::Function::New(env, SleepAsync));
+  Napi::Object testing = Napi::Object::New(env);
+  exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
+  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
   exports.Set("Policy", PolicyWrap::Define(env));
-  register_kernel_hooks(env, exports);
   exports.Set("Trainer", TrainerWrap::Define(env));
-  { void register_generate(Napi::Env, Napi::Object&); register_generate(env, exports); }  // native/generate
-  { void register_dist(Napi::Env, Napi::Object&); register_dist(env, exports); }  // native/dist
+  register_generate(env, exports, testing);
+  register_dist(env, exports);
+  register_kernel_hooks(env, testing);
+  register_train_hooks(env, testing);
+  testing.Set("sleepAsync", Napi::Function::New(env, SleepAsync, "sleepAsync"));
+  exports.Set("testing", testing);
   return exports;
 }
 

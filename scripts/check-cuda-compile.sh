@@ -2,7 +2,7 @@
 # Compile check of the CUDA kernels for sm_90, runnable where nothing can run them (CI).
 # Compiles every native/cuda/*.cu with nvcc (-std=c++17 -arch=sm_90, raw CUDA only: the .cu files
 # include no ATen), and, when python3's torch headers are found, syntax-checks the CUDA-only
-# at::Tensor glue (native/cuda/kernels.cpp, dispatch.cpp, kernel_hooks.cpp) and the CUDA decode
+# at::Tensor glue (native/addon.cpp, cuda/kernels.cpp, dispatch.cpp, kernel_hooks.cpp) and the CUDA decode
 # step with its graphs (native/generate/decode_step.cpp, engine.cpp) with GTR_WITH_CUDA defined. Exits 0 with a notice when nvcc is absent (NVCC=/path overrides), non-zero on any error.
 # Usage: bash scripts/check-cuda-compile.sh [-v]   (-v prints ptxas register / spill reports)
 set -euo pipefail
@@ -36,8 +36,8 @@ if [[ -n "$CXX" && -n "$inc" ]]; then
   napi=()
   [[ -d "$root/node_modules/node-addon-api" ]] && napi+=(-I"$root/node_modules/node-addon-api")
   [[ -d "$root/node_modules/node-api-headers/include" ]] && napi+=(-I"$root/node_modules/node-api-headers/include")
-  for f in cuda/kernels.cpp cuda/dispatch.cpp cuda/kernel_hooks.cpp generate/decode_step.cpp generate/engine.cpp; do
-    [[ "$f" == cuda/kernel_hooks.cpp && ${#napi[@]} -eq 0 ]] && continue
+  for f in addon.cpp cuda/kernels.cpp cuda/dispatch.cpp cuda/kernel_hooks.cpp generate/decode_step.cpp generate/engine.cpp; do
+    [[ ( "$f" == cuda/kernel_hooks.cpp || "$f" == addon.cpp ) && ${#napi[@]} -eq 0 ]] && continue
     incs=()
     for d in $inc; do incs+=(-I"$d"); done
     if "$CXX" -std=c++17 -fsyntax-only -w -DNAPI_VERSION=8 -DGTR_WITH_CUDA=1 "${napi[@]}" -I"$root/native" \

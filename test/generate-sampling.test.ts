@@ -72,7 +72,7 @@ describe('sampler warpers keep exactly the right token sets', () => {
   ];
   for (const c of cases) {
     it(JSON.stringify(c), () => {
-      const kept = native().sampleDebug(logits, V, c);
+      const kept = native().testing.sampleDebug(logits, V, c);
       let mismatches = 0;
       for (let i = 0; i < rows; i++) {
         const row = Array.from(logits.subarray(i * V, (i + 1) * V), (x) => x);
@@ -83,7 +83,7 @@ describe('sampler warpers keep exactly the right token sets', () => {
     });
   }
   it('ties with the k-th score are kept (as transformers)', () => {
-    const kept = native().sampleDebug(Float32Array.of(3, 1, 2, 2, 0), 5, { topK: 2 });
+    const kept = native().testing.sampleDebug(Float32Array.of(3, 1, 2, 2, 0), 5, { topK: 2 });
     expect(Array.from(kept)).toEqual([1, 0, 1, 1, 0]);
   });
 });

@@ -31,7 +31,7 @@ describe('native async calls', () => {
   it('sleepAsync resolves off the JS thread', async () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
-    await native().sleepAsync(120);
+    await native().testing.sleepAsync(120);
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(5);
   });

@@ -32,7 +32,7 @@ describe('chunked log-probs and entropy', () => {
   const gradLogp = Float32Array.from({ length: N }, () => r() - 0.5);
   const gradEntropy = Float32Array.from({ length: N }, () => r() - 0.5);
   const args = { hidden, weight, targets, hiddenSize: H, gradLogp, gradEntropy, chunk: 1 };
-  const naive = addon.Trainer.chunkedLogprobDebug({ ...args, naive: true });
+  const naive = addon.testing.chunkedLogprobDebug({ ...args, naive: true });
 
   it('the naive reference matches a float64 JS log-softmax', () => {
     for (let i = 0; i < N; i++) {
@@ -51,7 +51,7 @@ describe('chunked log-probs and entropy', () => {
 
   for (const chunk of [1, 4, 16, 36, 37, 1000]) {
     it(`chunk ${chunk}: values and gradients (hidden and lm_head) equal the full-logits version within 1e-5`, () => {
-      const c = addon.Trainer.chunkedLogprobDebug({ ...args, chunk });
+      const c = addon.testing.chunkedLogprobDebug({ ...args, chunk });
       expect(maxAbsDiff(c.logprobs, naive.logprobs)).toBeLessThan(1e-5);
       expect(maxAbsDiff(c.entropy, naive.entropy)).toBeLessThan(1e-5);
       expect(maxAbsDiff(c.gradHidden, naive.gradHidden)).toBeLessThan(1e-5);
@@ -61,15 +61,15 @@ describe('chunked log-probs and entropy', () => {
 
   it('an unused entropy output contributes no gradient', () => {
     const zero = new Float32Array(N);
-    const c = addon.Trainer.chunkedLogprobDebug({ ...args, gradEntropy: zero, chunk: 8 });
-    const n = addon.Trainer.chunkedLogprobDebug({ ...args, gradEntropy: zero, naive: true });
+    const c = addon.testing.chunkedLogprobDebug({ ...args, gradEntropy: zero, chunk: 8 });
+    const n = addon.testing.chunkedLogprobDebug({ ...args, gradEntropy: zero, naive: true });
     expect(maxAbsDiff(c.gradHidden, n.gradHidden)).toBeLessThan(1e-5);
     expect(maxAbsDiff(c.gradWeight, n.gradWeight)).toBeLessThan(1e-5);
   });
 
   it('rejects bad shapes', () => {
-    expect(() => addon.Trainer.chunkedLogprobDebug({ ...args, chunk: 0 })).toThrow(/chunk/);
-    expect(() => addon.Trainer.chunkedLogprobDebug({ ...args, targets: Int32Array.from([V]), gradLogp: new Float32Array(1), gradEntropy: new Float32Array(1), hidden: hidden.subarray(0, H) })).toThrow(/targets/);
+    expect(() => addon.testing.chunkedLogprobDebug({ ...args, chunk: 0 })).toThrow(/chunk/);
+    expect(() => addon.testing.chunkedLogprobDebug({ ...args, targets: Int32Array.from([V]), gradLogp: new Float32Array(1), gradEntropy: new Float32Array(1), hidden: hidden.subarray(0, H) })).toThrow(/targets/);
   });
 });
 

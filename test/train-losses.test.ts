@@ -8,6 +8,7 @@ import { RECIPE_PENALTIES } from '../src/recipe/schema.js';
 import { LOSS_NAMES, PENALTY_NAMES, RECIPE_PENALTY_LOSS, resolveLossConfig } from '../src/train/loss-config.js';
 
 const T = native().Trainer;
+const hooks = native().testing;
 
 interface Case {
   logp: number[];
@@ -25,12 +26,12 @@ interface Case {
 function run(c: Case, config: NativeLossConfig, logp = c.logp): NativeLossDebugResult {
   const cfg: NativeLossConfig = { clipLow: 0.2, clipHigh: 0.2, ...config };
   const f = (a: number[]) => Float64Array.from(a);
-  const extra: Parameters<typeof T.lossDebug>[6] = {};
+  const extra: Parameters<typeof hooks.lossDebug>[6] = {};
   if (c.ref) extra.ref = f(c.ref);
   if (c.entropy) extra.entropy = f(c.entropy);
   if (c.seqLens) extra.seqLens = Int32Array.from(c.seqLens);
   if (c.denominators) extra.denominators = c.denominators;
-  return T.lossDebug(f(logp), f(c.old), (c.anchors ?? []).map(f), f(c.adv),
+  return hooks.lossDebug(f(logp), f(c.old), (c.anchors ?? []).map(f), f(c.adv),
     Uint8Array.from(c.mask ?? c.logp.map(() => 1)), cfg, extra);
 }
 

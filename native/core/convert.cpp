@@ -39,20 +39,56 @@ Napi::Float32Array to_float32_array(Napi::Env env, const at::Tensor& t) {
   return out;
 }
 
-double get_number(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw std::invalid_argument(std::string("field '") + key + "' must be a number");
-  return v.As<Napi::Number>().DoubleValue();
+at::Tensor float_tensor_from_js(const Napi::Value& v, const std::string& what) {
+  std::vector<float> f = to_float_vector(v, what.c_str());
+  return at::tensor(at::ArrayRef<float>(f), at::TensorOptions().dtype(at::kFloat));
 }
-bool get_bool(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) throw std::invalid_argument(std::string("field '") + key + "' must be a boolean");
-  return v.As<Napi::Boolean>().Value();
+
+at::Tensor double_tensor_from_js(const Napi::Value& v, const std::string& what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw std::invalid_argument(what + " must be a Float64Array");
+  auto a = v.As<Napi::Float64Array>();
+  return at::tensor(at::ArrayRef<double>(a.Data(), a.ElementLength()), at::TensorOptions().dtype(at::kDouble));
 }
-std::string get_string(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) throw std::invalid_argument(std::string("field '") + key + "' must be a string");
-  return v.As<Napi::String>().Utf8Value();
+
+at::Tensor bool_tensor_from_js(const Napi::Value& v, const std::string& what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw std::invalid_argument(what + " must be a Uint8Array (1 = response token)");
+  auto a = v.As<Napi::Uint8Array>();
+  std::vector<uint8_t> b(a.Data(), a.Data() + a.ElementLength());
+  return at::tensor(at::ArrayRef<uint8_t>(b), at::TensorOptions().dtype(at::kByte)).to(at::kBool);
+}
+
+Napi::Float64Array to_float64_array(Napi::Env env, const at::Tensor& t) {
+  at::Tensor c = t.to(at::kCPU, at::kDouble).contiguous();
+  auto out = Napi::Float64Array::New(env, static_cast<size_t>(c.numel()));
+  if (c.numel() > 0) std::memcpy(out.Data(), c.data_ptr<double>(), sizeof(double) * c.numel());
+  return out;
+}
+
+std::vector<int64_t> seq_lens_from_js(const Napi::Value& v, int64_t total) {
+  std::vector<int64_t> lens;
+  int64_t sum = 0;
+  for (int32_t l : to_int_vector(v, "seqLens")) {
+    if (l <= 0) throw std::invalid_argument("seqLens: every sequence needs at least one token");
+    lens.push_back(l);
+    sum += l;
+  }
+  if (sum != total)
+    throw std::invalid_argument("seqLens sum to " + std::to_string(sum) + " but tokens has " + std::to_string(total));
+  return lens;
+}
+
+PackedTokens packed_tokens_from_js(const Napi::Value& tokens, const Napi::Value& seq_lens, int64_t vocab) {
+  std::vector<int32_t> toks = to_int_vector(tokens, "tokens");
+  PackedTokens b;
+  b.lens = seq_lens_from_js(seq_lens, static_cast<int64_t>(toks.size()));
+  for (size_t i = 0; i < toks.size(); ++i)
+    if (toks[i] < 0 || toks[i] >= vocab)
+      throw std::invalid_argument("token id " + std::to_string(toks[i]) + " at position " + std::to_string(i) +
+                                  " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+  b.ids = at::tensor(at::ArrayRef<int32_t>(toks), at::TensorOptions().dtype(at::kInt)).to(at::kLong);
+  return b;
 }
 
 at::ScalarType parse_dtype(const std::string& s) {

@@ -199,14 +199,6 @@ at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
   return ref::swiglu(gate, up);
 }
 
-at::Tensor swiglu_fused(const at::Tensor& gate_up) {
-  const int64_t I = gate_up.size(-1) / 2;
-#ifdef GTR_WITH_CUDA
-  if (on_cuda(gate_up) && !(at::GradMode::is_enabled() && gate_up.requires_grad())) return cuda::swiglu_fused(gate_up);
-#endif
-  return ref::swiglu(gate_up.narrow(-1, 0, I), gate_up.narrow(-1, I, I));
-}
-
 std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double temperature, int64_t top_k,
                                                 double top_p, double min_p, const at::Tensor& uniforms) {
 #ifdef GTR_WITH_CUDA

@@ -32,9 +32,8 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // RoPE on q [T, hq, D] and k [T, hk, D] with cos / sin float32 [T, D]; in place when the kernel
 // runs, and always returns the rotated (q, k) (callers use the returned tensors).
 std::pair<at::Tensor, at::Tensor> rope(at::Tensor& q, at::Tensor& k, const at::Tensor& cos, const at::Tensor& sin);
-// silu(gate) * up and its fused-input form (gate_up [..., 2I], gate first).
+// silu(gate) * up; gate, up [..., I] with contiguous last dims (rows may be strided).
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
-at::Tensor swiglu_fused(const at::Tensor& gate_up);
 // (tokens int64 [B], logprobs float32 [B]) from logits [B, V]: the kernel (sampler.cu) or the one
 // libtorch sampler (generate/sampler.h), which defines what the kernel must compute.
 std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double temperature, int64_t top_k,

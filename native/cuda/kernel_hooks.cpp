@@ -1,4 +1,4 @@
-// Test and benchmark hooks for the kernels (no ObjectWrap): registers on the addon's exports
+// Test and benchmark hooks for the kernels (no ObjectWrap): registers on the addon's `testing` object
 //   kernelDebug(name, opts) -> object of error metrics (kernel vs float64 reference, and the
 //     libtorch reference in the kernel's dtype vs float64), on inputs drawn from opts.seed
 //   kernelBench(name, opts) -> { kernelMs, refMs, bytes, kernelGBps, refGBps } (CUDA builds only)
@@ -8,6 +8,7 @@
 #include "cuda/dispatch.h"
 #include "core/errors.h"
 #include "core/convert.h"
+#include "core/options.h"
 #include "generate/sampler.h"
 #include "model/qwen3.h"
 #include <ATen/CPUGeneratorImpl.h>
@@ -15,35 +16,19 @@
 #include <string>
 #ifdef GTR_WITH_CUDA
 #include "cuda/kernels.h"
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <cuda_runtime_api.h>
 #endif
 
 namespace gtr {
 namespace {
 
-struct Opts {
-  Napi::Object o;
-  double num(const char* k, double d) const {
-    return o.Has(k) && o.Get(k).IsNumber() ? o.Get(k).As<Napi::Number>().DoubleValue() : d;
-  }
-  int64_t i64(const char* k, int64_t d) const { return static_cast<int64_t>(num(k, static_cast<double>(d))); }
-  bool flag(const char* k, bool d) const { return o.Has(k) && o.Get(k).IsBoolean() ? o.Get(k).As<Napi::Boolean>().Value() : d; }
-  std::string str(const char* k, const std::string& d) const {
-    return o.Has(k) && o.Get(k).IsString() ? o.Get(k).As<Napi::String>().Utf8Value() : d;
-  }
-};
-
 struct Ctx {
   at::Device dev{at::kCPU};
   at::ScalarType dtype = at::kBFloat16;
   at::Generator gen;
-  explicit Ctx(const Opts& o)
-      : dev(parse_device(o.str("device", at::hasCUDA() ? "cuda" : "cpu"))),
-        dtype(parse_dtype(o.str("dtype", "bfloat16"))),
-        gen(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.i64("seed", 1)))) {}
+  explicit Ctx(const JsOptions& o)
+      : dev(parse_device(o.string("device", at::hasCUDA() ? "cuda" : "cpu"))),
+        dtype(parse_dtype(o.string("dtype", "bfloat16"))),
+        gen(at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.integer("seed", 1)))) {}
   // normal(0, std) drawn on the CPU in float32 (reproducible), then moved and cast.
   at::Tensor randn(at::IntArrayRef shape, double std = 1.0) {
     at::Tensor t = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
@@ -76,23 +61,23 @@ void sync(const at::Device& d) {
   if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).item<float>();  // a device -> host copy syncs
 }
 
-Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
+Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
   Ctx c(o);
   Napi::Object r = Napi::Object::New(env);
   const bool kernel = kernels::cuda_kernels_enabled() && c.dev.is_cuda();
   r.Set("usedKernel", kernel);
   if (name == "decode_attention") {
-    const int64_t B = o.i64("batch", 8), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
-    const int64_t cap = o.i64("capacity", 300), slots = o.i64("slots", B + 3), splits = o.i64("splits", 0);
-    const bool bshd = o.str("layout", "bhsd") == "bshd";
+    const int64_t B = o.integer("batch", 8), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
+    const int64_t cap = o.integer("capacity", 300), slots = o.integer("slots", B + 3), splits = o.integer("splits", 0);
+    const bool bshd = o.string("layout", "bhsd") == "bshd";
     at::Tensor q = c.randn({B, H, D});
     at::Tensor kbuf = bshd ? c.randn({slots, cap, KVH, D}) : c.randn({slots, KVH, cap, D});
     at::Tensor vbuf = bshd ? c.randn({slots, cap, KVH, D}) : c.randn({slots, KVH, cap, D});
     at::Tensor kc = bshd ? kbuf.permute({0, 2, 1, 3}) : kbuf, vc = bshd ? vbuf.permute({0, 2, 1, 3}) : vbuf;
     at::Tensor sid = at::randperm(slots, c.gen, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, B).to(c.dev, at::kInt);
     at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
-    if (o.flag("zeroLength", false) && B > 1) len.narrow(0, 0, 1).fill_(0);
-    const int64_t maxlen = o.i64("maxLength", -1);
+    if (o.boolean("zeroLength", false) && B > 1) len.narrow(0, 0, 1).fill_(0);
+    const int64_t maxlen = o.integer("maxLength", -1);
     const double scale = 1.0 / std::sqrt(static_cast<double>(D));
     at::Tensor out;
 #ifdef GTR_WITH_CUDA
@@ -109,9 +94,9 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     // A pool of random blocks; each row's table is a slice of a random permutation, and the rows
     // share their first blocks (as the samples of one prompt do). Reference: the float64 path
     // over the rows gathered by the table.
-    const int64_t B = o.i64("batch", 8), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
-    const int64_t bs = o.i64("blockSize", 32), cap = o.i64("capacity", 300);
-    const int64_t W = (cap + bs - 1) / bs, NB = B * W + 1, shared = std::min(o.i64("sharedBlocks", 2), W);
+    const int64_t B = o.integer("batch", 8), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
+    const int64_t bs = o.integer("blockSize", 32), cap = o.integer("capacity", 300);
+    const int64_t W = (cap + bs - 1) / bs, NB = B * W + 1, shared = std::min(o.integer("sharedBlocks", 2), W);
     at::Tensor q = c.randn({B, H, D});
     at::Tensor kp = c.randn({NB, bs, KVH, D}), vp = c.randn({NB, bs, KVH, D});
     at::Tensor perm = at::randperm(NB - 1, c.gen, at::TensorOptions().dtype(at::kLong)).add_(1);
@@ -130,10 +115,10 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     r.Set("maxAbsErr", max_abs(out, ref64));
     r.Set("finite", finite(out));
   } else if (name == "rms_norm") {
-    const int64_t rows = o.i64("rows", 64), Hd = o.i64("hidden", 2048);
+    const int64_t rows = o.integer("rows", 64), Hd = o.integer("hidden", 2048);
     at::Tensor x = c.randn({rows, Hd}), res = c.randn({rows, Hd}), w = c.randn({Hd}, 0.5).add_(1.0);
     const double eps = 1e-6;
-    if (o.flag("residual", true)) {
+    if (o.boolean("residual", true)) {
       at::Tensor xk = x.clone(), rk = res.clone();
       kernels::fused_add_rms_norm(xk, rk, w, eps);
       auto refdt = kernels::ref::fused_add_rms_norm(x, res, w, eps);
@@ -154,10 +139,10 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
       r.Set("finite", finite(out));
     }
   } else if (name == "rope") {
-    const int64_t T = o.i64("tokens", 64), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    const int64_t T = o.integer("tokens", 64), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
     at::Tensor q = c.randn({T, H, D}), k = c.randn({T, KVH, D});
-    at::Tensor pos = c.randint(0, o.i64("maxPosition", 40000), {T});
-    Rope rp = rope_tables(pos, D, o.num("theta", 1e6));
+    at::Tensor pos = c.randint(0, o.integer("maxPosition", 40000), {T});
+    Rope rp = rope_tables(pos, D, o.number("theta", 1e6));
     at::Tensor qk = q.clone(), kk = k.clone();
     auto out = kernels::rope(qk, kk, rp.cos, rp.sin);
     auto refdt = kernels::ref::rope(q, k, rp.cos, rp.sin);
@@ -169,10 +154,12 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     r.Set("inPlace", out.first.data_ptr() == qk.data_ptr());
     r.Set("finite", finite(out.first) && finite(out.second));
   } else if (name == "swiglu") {
-    const int64_t rows = o.i64("rows", 64), I = o.i64("inter", 6144);
+    const int64_t rows = o.integer("rows", 64), I = o.integer("inter", 6144);
     at::Tensor gu = c.randn({rows, 2 * I}, 2.0);
     at::Tensor g = gu.narrow(1, 0, I), u = gu.narrow(1, I, I);
-    at::Tensor out = o.flag("fused", false) ? kernels::swiglu_fused(gu) : kernels::swiglu(g.contiguous(), u.contiguous());
+    // strided: gate and up as views of one [rows, 2I] tensor (row stride 2I), as a fused gate_up
+    // projection would give; contiguous copies otherwise.
+    at::Tensor out = o.boolean("strided", false) ? kernels::swiglu(g, u) : kernels::swiglu(g.contiguous(), u.contiguous());
     at::Tensor refdt = kernels::ref::swiglu(g, u);
     at::Tensor ref64 = kernels::ref::swiglu(f64(g), f64(u));
     r.Set("relErr", rel_err(out, ref64));
@@ -180,8 +167,8 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     r.Set("maxAbsVsRef", max_abs(out, refdt));
     r.Set("finite", finite(out));
   } else if (name == "logprob_entropy") {
-    const int64_t N = o.i64("rows", 32), V = o.i64("vocab", 151936);
-    at::Tensor z = c.randn({N, V}, o.num("std", 3.0));
+    const int64_t N = o.integer("rows", 32), V = o.integer("vocab", 151936);
+    at::Tensor z = c.randn({N, V}, o.number("std", 3.0));
     at::Tensor tg = c.randint(0, V, {N});
     auto [lp, ent, lse] = kernels::chunk_logprob_entropy(z, tg);
     auto [lp64, ent64, lse64] = kernels::ref::chunk_logprob_entropy(f64(z), tg.cpu());
@@ -200,10 +187,10 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     r.Set("refGradRelErr", rel_err(kernels::ref::chunk_logprob_entropy_backward(z, tg, lse64.to(c.dev), ent64.to(c.dev), glp, gent), z64.grad()));
     r.Set("finite", finite(lp) && finite(ent) && finite(gk));
   } else if (name == "sample") {
-    const int64_t B = o.i64("batch", 64), V = o.i64("vocab", 151936);
-    const double temp = o.num("temperature", 1.0), top_p = o.num("topP", 1.0), min_p = o.num("minP", 0.0);
-    const int64_t top_k = o.i64("topK", 0);
-    at::Tensor z = c.randn({B, V}, o.num("std", 3.0));
+    const int64_t B = o.integer("batch", 64), V = o.integer("vocab", 151936);
+    const double temp = o.number("temperature", 1.0), top_p = o.number("topP", 1.0), min_p = o.number("minP", 0.0);
+    const int64_t top_k = o.integer("topK", 0);
+    at::Tensor z = c.randn({B, V}, o.number("std", 3.0));
     at::Tensor u = c.rand({B});
     auto [tk, lpk] = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u);
     const SamplerOptions so{temp, top_k, top_p, min_p};
@@ -227,10 +214,10 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
     }
     r.Set("tokensInRange", ((tk >= 0) & (tk < V)).all().item<bool>());
   } else if (name == "sample_stats") {
-    const int64_t draws = o.i64("draws", 200000), V = o.i64("vocab", 64);
-    const double temp = o.num("temperature", 1.0), top_p = o.num("topP", 1.0), min_p = o.num("minP", 0.0);
-    const int64_t top_k = o.i64("topK", 0);
-    at::Tensor row = c.randn({1, V}, o.num("std", 1.5));
+    const int64_t draws = o.integer("draws", 200000), V = o.integer("vocab", 64);
+    const double temp = o.number("temperature", 1.0), top_p = o.number("topP", 1.0), min_p = o.number("minP", 0.0);
+    const int64_t top_k = o.integer("topK", 0);
+    at::Tensor row = c.randn({1, V}, o.number("std", 1.5));
     at::Tensor z = row.expand({draws, V});  // row stride 0: one distribution, many draws
     at::Tensor u = c.rand({draws});
     at::Tensor tk = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u).first;
@@ -255,15 +242,15 @@ Napi::Object debug(Napi::Env env, const std::string& name, const Opts& o) {
 }
 
 #ifdef GTR_WITH_CUDA
-Napi::Object bench(Napi::Env env, const std::string& name, const Opts& o) {
+Napi::Object bench(Napi::Env env, const std::string& name, const JsOptions& o) {
   at::NoGradGuard ng;
   at::Device dev(at::kCUDA, 0);
   auto opt = at::TensorOptions().device(dev).dtype(at::kBFloat16);
   double bytes = 0, kms = 0, rms = 0;
-  const int iters = static_cast<int>(o.i64("iters", 20));
+  const int iters = static_cast<int>(o.integer("iters", 20));
   if (name == "decode_attention") {
-    const int64_t B = o.i64("batch", 256), L = o.i64("length", 512), cap = o.i64("capacity", 768);
-    const int64_t H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    const int64_t B = o.integer("batch", 256), L = o.integer("length", 512), cap = o.integer("capacity", 768);
+    const int64_t H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
     at::Tensor q = at::randn({B, H, D}, opt), kc = at::randn({B, KVH, cap, D}, opt), vc = at::randn({B, KVH, cap, D}, opt);
     at::Tensor sid = at::arange(B, opt.dtype(at::kInt)), len = at::full({B}, L, opt.dtype(at::kInt));
     const double sc = 1.0 / std::sqrt(static_cast<double>(D));
@@ -271,35 +258,35 @@ Napi::Object bench(Napi::Env env, const std::string& name, const Opts& o) {
     rms = cuda::time_cuda_ms([&] { kernels::ref::decode_attention(q, kc, vc, sid, len, sc, L); }, 2, 5);
     bytes = 2.0 * B * L * KVH * D * 2 + 2.0 * B * H * D * 2;
   } else if (name == "rms_norm") {
-    const int64_t rows = o.i64("rows", 256), Hd = o.i64("hidden", 2048);
+    const int64_t rows = o.integer("rows", 256), Hd = o.integer("hidden", 2048);
     at::Tensor x = at::randn({rows, Hd}, opt), res = at::randn({rows, Hd}, opt), w = at::randn({Hd}, opt);
     kms = cuda::time_cuda_ms([&] { cuda::fused_add_rms_norm(x, res, w, 1e-6); }, 3, iters);
     rms = cuda::time_cuda_ms([&] { kernels::ref::fused_add_rms_norm(x, res, w, 1e-6); }, 3, iters);
     bytes = 4.0 * rows * Hd * 2;
   } else if (name == "rope") {
-    const int64_t T = o.i64("tokens", 256), H = o.i64("heads", 16), KVH = o.i64("kvHeads", 8), D = o.i64("headDim", 128);
+    const int64_t T = o.integer("tokens", 256), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
     at::Tensor q = at::randn({T, H, D}, opt), k = at::randn({T, KVH, D}, opt);
     Rope rp = rope_tables(at::arange(T, opt.dtype(at::kLong)), D, 1e6);
     kms = cuda::time_cuda_ms([&] { cuda::rope_inplace(q, k, rp.cos, rp.sin); }, 3, iters);
     rms = cuda::time_cuda_ms([&] { kernels::ref::rope(q, k, rp.cos, rp.sin); }, 3, iters);
     bytes = 2.0 * T * (H + KVH) * D * 2 + 2.0 * T * D * 4;
   } else if (name == "swiglu") {
-    const int64_t rows = o.i64("rows", 256), I = o.i64("inter", 6144);
+    const int64_t rows = o.integer("rows", 256), I = o.integer("inter", 6144);
     at::Tensor gu = at::randn({rows, 2 * I}, opt);
-    kms = cuda::time_cuda_ms([&] { cuda::swiglu_fused(gu); }, 3, iters);
+    kms = cuda::time_cuda_ms([&] { cuda::swiglu(gu.narrow(1, 0, I), gu.narrow(1, I, I)); }, 3, iters);
     rms = cuda::time_cuda_ms([&] { kernels::ref::swiglu(gu.narrow(1, 0, I), gu.narrow(1, I, I)); }, 3, iters);
     bytes = 3.0 * rows * I * 2;
   } else if (name == "sample") {
-    const int64_t B = o.i64("batch", 256), V = o.i64("vocab", 151936);
+    const int64_t B = o.integer("batch", 256), V = o.integer("vocab", 151936);
     at::Tensor z = at::randn({B, V}, opt).mul_(3.0);
     at::Tensor u = at::rand({B}, opt.dtype(at::kFloat));
-    const double t = o.num("temperature", 1.0), p = o.num("topP", 1.0), mp = o.num("minP", 0.0);
-    const int64_t k = o.i64("topK", 0);
+    const double t = o.number("temperature", 1.0), p = o.number("topP", 1.0), mp = o.number("minP", 0.0);
+    const int64_t k = o.integer("topK", 0);
     kms = cuda::time_cuda_ms([&] { cuda::sample_tokens(z, t, k, p, mp, u); }, 3, iters);
     rms = cuda::time_cuda_ms([&] { sample_tokens(z, SamplerOptions{t, k, p, mp}, u); }, 2, 5);
     bytes = 1.0 * B * V * 2;
   } else if (name == "logprob_entropy") {
-    const int64_t N = o.i64("rows", 1024), V = o.i64("vocab", 151936);
+    const int64_t N = o.integer("rows", 1024), V = o.integer("vocab", 151936);
     at::Tensor z = at::randn({N, V}, opt);
     at::Tensor tg = at::randint(0, V, {N}, opt.dtype(at::kLong));
     kms = cuda::time_cuda_ms([&] { cuda::chunk_logprob_entropy(z, tg); }, 3, iters);
@@ -322,8 +309,7 @@ Napi::Value KernelDebug(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsString(), "kernelDebug(name, opts?)");
   const std::string name = info[0].As<Napi::String>().Utf8Value();
-  Opts o{info.Length() >= 2 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env)};
-  GTR_JS_TRY(env, return debug(env, name, o));
+  return js_try(env, [&] { return debug(env, name, JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "kernelDebug: option ")); });
 }
 
 Napi::Value KernelBench(const Napi::CallbackInfo& info) {
@@ -331,57 +317,17 @@ Napi::Value KernelBench(const Napi::CallbackInfo& info) {
   GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsString(), "kernelBench(name, opts?)");
 #ifdef GTR_WITH_CUDA
   const std::string name = info[0].As<Napi::String>().Utf8Value();
-  Opts o{info.Length() >= 2 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env)};
-  GTR_JS_TRY(env, return bench(env, name, o));
+  return js_try(env, [&] { return bench(env, name, JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "kernelBench: option ")); });
 #else
   GTR_THROW_ERROR(env, "kernelBench: this addon was built without CUDA");
 #endif
 }
 
-#ifdef GTR_WITH_CUDA
-Napi::Value cuda_memory(Napi::Env env, bool reset, c10::DeviceIndex dev) {
-  c10::cuda::device_synchronize();
-  const auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(dev);
-  const size_t agg = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("allocated", static_cast<double>(st.allocated_bytes[agg].current));
-  o.Set("peakAllocated", static_cast<double>(st.allocated_bytes[agg].peak));
-  o.Set("reserved", static_cast<double>(st.reserved_bytes[agg].current));
-  o.Set("peakReserved", static_cast<double>(st.reserved_bytes[agg].peak));
-  size_t free_b = 0, total_b = 0;
-  {
-    c10::cuda::CUDAGuard guard(dev);
-    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
-  }
-  o.Set("deviceFree", static_cast<double>(free_b));    // device memory no allocator holds
-  o.Set("deviceTotal", static_cast<double>(total_b));
-  if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
-  return o;
-}
-#endif
-
-// cudaMemory(reset?: boolean, device?: number) -> { allocated, peakAllocated, reserved, peakReserved,
-// deviceFree, deviceTotal } in bytes: the CUDA caching allocator's counters (after a device
-// synchronise) and cudaMemGetInfo's free / total; null without CUDA.
-// reset = true resets the peaks after reading them (benches: read + reset before the timed region).
-Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-#ifdef GTR_WITH_CUDA
-  if (!at::hasCUDA()) return env.Null();
-  const bool reset = info.Length() >= 1 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
-  const auto dev = static_cast<c10::DeviceIndex>(info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0);
-  GTR_JS_TRY(env, return cuda_memory(env, reset, dev));
-#else
-  return env.Null();
-#endif
-}
-
 }  // namespace
 
-void register_kernel_hooks(Napi::Env env, Napi::Object exports) {
-  exports.Set("kernelDebug", Napi::Function::New(env, KernelDebug));
-  exports.Set("kernelBench", Napi::Function::New(env, KernelBench));
-  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory));
+void register_kernel_hooks(Napi::Env env, Napi::Object& testing) {
+  testing.Set("kernelDebug", Napi::Function::New(env, KernelDebug, "kernelDebug"));
+  testing.Set("kernelBench", Napi::Function::New(env, KernelBench, "kernelBench"));
 }
 
 }  // namespace gtr

@@ -218,15 +218,6 @@ at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
   return swiglu_impl(gate, up);
 }
 
-at::Tensor swiglu_fused(const at::Tensor& gate_up) {
-  check_cuda(gate_up, "swiglu_fused: gate_up");
-  const int64_t I2 = gate_up.size(-1);
-  TORCH_CHECK(I2 % 2 == 0, "swiglu_fused: last dim must be even");
-  c10::cuda::CUDAGuard guard(gate_up.device());
-  at::Tensor gu = gate_up.stride(-1) == 1 ? gate_up : gate_up.contiguous();
-  return swiglu_impl(gu.narrow(-1, 0, I2 / 2), gu.narrow(-1, I2 / 2, I2 / 2));
-}
-
 std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits_in, double temperature, int64_t top_k,
                                                 double top_p, double min_p, const at::Tensor& uniforms) {
   check_cuda(logits_in, "sample_tokens: logits");

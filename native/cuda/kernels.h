@@ -53,8 +53,6 @@ void rope_inplace(at::Tensor& q, at::Tensor& k, const at::Tensor& cos, const at:
 
 // silu(gate) * up: gate, up [..., I] (rows may be strided, last dim contiguous) -> [..., I] contiguous.
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
-// The same on a fused [..., 2I] gate_up (gate first): -> [..., I].
-at::Tensor swiglu_fused(const at::Tensor& gate_up);
 
 // Samples one token per row of logits [B, V] (bf16 | fp32, last dim contiguous) with
 // temperature / top-k (<= 0: off) / top-p (>= 1: off) / min-p (<= 0: off) in one kernel, driven

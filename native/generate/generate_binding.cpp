@@ -1,4 +1,4 @@
-// JS bindings of the rollout engine (see src/native/types.ts: NativeAddon.generate, sampleDebug).
+// JS bindings of the rollout engine (see src/native/types.ts: NativeAddon.generate, NativeTesting.sampleDebug).
 // Arguments are converted and validated on the JS thread; generation runs on a libuv pool thread
 // (Napi::AsyncProgressWorker) holding the policy handle's mutex, so the event loop never blocks.
 // Progress goes through the worker's thread-safe channel (only the latest report is delivered if
@@ -11,6 +11,7 @@
 #include <string>
 #include "core/convert.h"
 #include "core/errors.h"
+#include "core/options.h"
 #include "generate/engine.h"
 #include "policy/policy_wrap.h"
 
@@ -35,66 +36,43 @@ std::vector<std::vector<int32_t>> prompts_from_js(const Napi::Value& v, int64_t 
   return out;
 }
 
-// An optional numeric field: `def` when absent / undefined; throws naming the field otherwise.
-double opt_number(const Napi::Object& o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw std::invalid_argument(std::string("generate: option ") + key + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) throw std::invalid_argument(std::string("generate: option ") + key + " must be finite");
-  return d;
-}
-
-int64_t opt_int(const Napi::Object& o, const char* key, int64_t def, int64_t min) {
-  const double d = opt_number(o, key, static_cast<double>(def));
-  if (d != std::floor(d) || d < static_cast<double>(min) || d > 9007199254740991.0)
-    throw std::invalid_argument(std::string("generate: option ") + key + " must be an integer >= " + std::to_string(min) +
-                                ", got " + std::to_string(d));
-  return static_cast<int64_t>(d);
-}
-
-SamplerOptions sampler_from_js(const Napi::Object& o, int64_t vocab) {
+SamplerOptions sampler_from_js(const JsOptions& o, int64_t vocab) {
   SamplerOptions s;
-  s.temperature = opt_number(o, "temperature", 1.0);
-  if (s.temperature < 0) throw std::invalid_argument("generate: option temperature must be >= 0 (0 = greedy)");
-  s.top_p = opt_number(o, "topP", 1.0);
-  if (!(s.top_p > 0.0 && s.top_p <= 1.0)) throw std::invalid_argument("generate: option topP must be in (0, 1], got " + std::to_string(s.top_p));
-  s.top_k = opt_int(o, "topK", 0, 0);
+  s.temperature = o.number("temperature", 1.0);
+  if (s.temperature < 0) o.fail("temperature", "must be >= 0 (0 = greedy)");
+  s.top_p = o.number("topP", 1.0);
+  if (!(s.top_p > 0.0 && s.top_p <= 1.0)) o.fail("topP", "must be in (0, 1], got " + std::to_string(s.top_p));
+  s.top_k = o.integer("topK", 0, 0);
   if (s.top_k > vocab) s.top_k = 0;  // keeps everything, as transformers' min(top_k, vocab)
-  s.min_p = opt_number(o, "minP", 0.0);
-  if (!(s.min_p >= 0.0 && s.min_p <= 1.0)) throw std::invalid_argument("generate: option minP must be in [0, 1], got " + std::to_string(s.min_p));
+  s.min_p = o.number("minP", 0.0);
+  if (!(s.min_p >= 0.0 && s.min_p <= 1.0)) o.fail("minP", "must be in [0, 1], got " + std::to_string(s.min_p));
   return s;
 }
 
 GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
-  if (!v.IsObject()) throw std::invalid_argument("generate: options must be an object");
-  Napi::Object o = v.As<Napi::Object>();
+  const JsOptions o(v, "generate: option ");
   GenerateOptions g;
-  g.n = opt_int(o, "n", 1, 1);
-  g.max_new_tokens = opt_int(o, "maxNewTokens", 128, 1);
+  g.n = o.integer("n", 1, 1);
+  g.max_new_tokens = o.integer("maxNewTokens", 128, 1);
   g.sampler = sampler_from_js(o, vocab);
-  g.seed = static_cast<uint64_t>(opt_int(o, "seed", 0, 0));
-  g.prompt_index_offset = opt_int(o, "promptIndexOffset", 0, 0);
-  g.max_batch = opt_int(o, "maxBatchSize", 0, 0);
-  g.prefill_tokens = opt_int(o, "prefillTokens", 8192, 1);
-  Napi::Value rl = o.Get("returnLogits");
-  g.return_logits = rl.IsBoolean() && rl.As<Napi::Boolean>().Value();
-  g.block_size = opt_int(o, "blockSize", 32, 1);
-  const double gib = opt_number(o, "kvCacheGib", 0.0);
-  if (gib < 0) throw std::invalid_argument("generate: option kvCacheGib must be >= 0 (0 = as much as the call can use)");
+  g.seed = static_cast<uint64_t>(o.integer("seed", 0, 0));
+  g.prompt_index_offset = o.integer("promptIndexOffset", 0, 0);
+  g.max_batch = o.integer("maxBatchSize", 0, 0);
+  g.prefill_tokens = o.integer("prefillTokens", 8192, 1);
+  g.return_logits = o.boolean("returnLogits", false);
+  g.block_size = o.integer("blockSize", 32, 1);
+  const double gib = o.number("kvCacheGib", 0.0);
+  if (gib < 0) o.fail("kvCacheGib", "must be >= 0 (0 = as much as the call can use)");
   g.kv_cache_bytes = gib * 1073741824.0;
-  g.kv_cache_blocks = opt_int(o, "kvCacheBlocks", 0, 0);
-  g.preempt_every = opt_int(o, "preemptEvery", 0, 0);
-  Napi::Value tl = o.Get("targetLengths");
-  if (!tl.IsUndefined() && !tl.IsNull())
-    for (int32_t v : to_int_vector(tl, "targetLengths")) g.target_lengths.push_back(v);
-  Napi::Value dr = o.Get("dryRun");
-  g.dry_run = dr.IsBoolean() && dr.As<Napi::Boolean>().Value();
-  Napi::Value cb = o.Get("checkBlocks");
-  g.check_blocks = cb.IsBoolean() && cb.As<Napi::Boolean>().Value();
-  Napi::Value ss = o.Get("stopStrings");
-  if (!ss.IsUndefined() && !ss.IsNull()) {
-    if (!ss.IsArray()) throw std::invalid_argument("generate: option stopStrings must be an array of strings");
+  g.kv_cache_blocks = o.integer("kvCacheBlocks", 0, 0);
+  g.preempt_every = o.integer("preemptEvery", 0, 0);
+  if (o.has("targetLengths"))
+    for (int32_t v : to_int_vector(o.get("targetLengths"), "generate: option targetLengths")) g.target_lengths.push_back(v);
+  g.dry_run = o.boolean("dryRun", false);
+  g.check_blocks = o.boolean("checkBlocks", false);
+  if (o.has("stopStrings")) {
+    Napi::Value ss = o.get("stopStrings");
+    if (!ss.IsArray()) o.fail("stopStrings", "must be an array of strings");
     Napi::Array a = ss.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       Napi::Value e = a.Get(i);
@@ -106,13 +84,13 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   if (!g.stop_strings.empty()) {
     // tokenBytes: { bytes: Uint8Array, offsets: Int32Array [vocab + 1] }: token id i is
     // bytes[offsets[i], offsets[i + 1]) (ids past the tokenizer's vocabulary: empty).
-    Napi::Value tb = o.Get("tokenBytes");
-    if (!tb.IsObject()) throw std::invalid_argument("generate: stopStrings need tokenBytes {bytes, offsets}");
-    Napi::Value bytes = tb.As<Napi::Object>().Get("bytes");
+    if (!o.has("tokenBytes")) o.fail("stopStrings", "need option tokenBytes {bytes, offsets}");
+    const JsOptions tb = o.object("tokenBytes");
+    Napi::Value bytes = tb.get("bytes");
     if (!bytes.IsTypedArray() || bytes.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
       throw std::invalid_argument("generate: tokenBytes.bytes must be a Uint8Array");
     Napi::Uint8Array b = bytes.As<Napi::Uint8Array>();
-    std::vector<int32_t> off = to_int_vector(tb.As<Napi::Object>().Get("offsets"), "tokenBytes.offsets");
+    std::vector<int32_t> off = to_int_vector(tb.get("offsets"), "generate: option tokenBytes.offsets");
     if (off.empty() || off.front() != 0 || static_cast<size_t>(off.back()) != b.ElementLength())
       throw std::invalid_argument("generate: tokenBytes.offsets must start at 0 and end at bytes.length");
     auto table = std::make_shared<std::vector<std::string>>(static_cast<size_t>(vocab));
@@ -122,9 +100,8 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
     }
     g.token_bytes = table;
   }
-  Napi::Value st = o.Get("stopTokenIds");
-  if (!st.IsUndefined() && !st.IsNull()) {
-    for (int32_t id : to_int_vector(st, "stopTokenIds")) {
+  if (o.has("stopTokenIds")) {
+    for (int32_t id : to_int_vector(o.get("stopTokenIds"), "generate: option stopTokenIds")) {
       if (id < 0 || id >= vocab)
         throw std::invalid_argument("generate: stopTokenIds has " + std::to_string(id) + ", outside the vocabulary [0, " +
                                     std::to_string(vocab) + ")");
@@ -294,7 +271,7 @@ Napi::Value SampleDebug(const Napi::CallbackInfo& info) {
     const int64_t vocab = info[1].As<Napi::Number>().Int64Value();
     if (vocab < 1 || l.size() % static_cast<size_t>(vocab) != 0)
       throw std::invalid_argument("sampleDebug: logits length is not a multiple of vocab");
-    SamplerOptions so = sampler_from_js(info[2].As<Napi::Object>(), vocab);
+    SamplerOptions so = sampler_from_js(JsOptions(info[2], "sampleDebug: option "), vocab);
     at::NoGradGuard no_grad;
     at::Tensor t = at::from_blob(l.data(), {static_cast<int64_t>(l.size()) / vocab, vocab}, at::kFloat);
     at::Tensor keep = kept_mask(t, so).to(at::kByte).contiguous();
@@ -307,10 +284,11 @@ Napi::Value SampleDebug(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// Registers generate and sampleDebug on the addon's exports (called from native/addon.cpp Init).
-void register_generate(Napi::Env env, Napi::Object& exports) {
+// Registers generate on the addon's exports and sampleDebug on its `testing` object (called from
+// native/addon.cpp Init).
+void register_generate(Napi::Env env, Napi::Object& exports, Napi::Object& testing) {
   exports.Set("generate", Napi::Function::New(env, Generate, "generate"));
-  exports.Set("sampleDebug", Napi::Function::New(env, SampleDebug, "sampleDebug"));
+  testing.Set("sampleDebug", Napi::Function::New(env, SampleDebug, "sampleDebug"));
 }
 
 }  // namespace gtr

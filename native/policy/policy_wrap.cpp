@@ -2,25 +2,27 @@
 #include <map>
 #include "core/async.h"
 #include "core/convert.h"
+#include "core/options.h"
 #include "io/tensor_io.h"
 
 namespace gtr {
 
 static Napi::FunctionReference* g_policy_ctor = nullptr;
 
-static Qwen3Config config_from_js(const Napi::Object& o) {
+static Qwen3Config config_from_js(const Napi::Value& v) {
+  const JsOptions o(v, "new Policy: config.");
   Qwen3Config c;
-  c.vocab_size = static_cast<int64_t>(get_number(o, "vocabSize"));
-  c.hidden_size = static_cast<int64_t>(get_number(o, "hiddenSize"));
-  c.intermediate_size = static_cast<int64_t>(get_number(o, "intermediateSize"));
-  c.num_hidden_layers = static_cast<int64_t>(get_number(o, "numHiddenLayers"));
-  c.num_attention_heads = static_cast<int64_t>(get_number(o, "numAttentionHeads"));
-  c.num_key_value_heads = static_cast<int64_t>(get_number(o, "numKeyValueHeads"));
-  c.head_dim = static_cast<int64_t>(get_number(o, "headDim"));
-  c.rms_norm_eps = get_number(o, "rmsNormEps");
-  c.rope_theta = get_number(o, "ropeTheta");
-  c.tie_word_embeddings = get_bool(o, "tieWordEmbeddings");
-  c.max_position_embeddings = static_cast<int64_t>(get_number(o, "maxPositionEmbeddings"));
+  c.vocab_size = o.integer("vocabSize");
+  c.hidden_size = o.integer("hiddenSize");
+  c.intermediate_size = o.integer("intermediateSize");
+  c.num_hidden_layers = o.integer("numHiddenLayers");
+  c.num_attention_heads = o.integer("numAttentionHeads");
+  c.num_key_value_heads = o.integer("numKeyValueHeads");
+  c.head_dim = o.integer("headDim");
+  c.rms_norm_eps = o.number("rmsNormEps");
+  c.rope_theta = o.number("ropeTheta");
+  c.tie_word_embeddings = o.boolean("tieWordEmbeddings");
+  c.max_position_embeddings = o.integer("maxPositionEmbeddings");
   return c;
 }
 
@@ -54,10 +56,10 @@ PolicyWrap::PolicyWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Policy
     return;
   }
   try {
-    Qwen3Config cfg = config_from_js(info[0].As<Napi::Object>());
-    Napi::Object opt = info[1].As<Napi::Object>();
-    at::Device device = parse_device(get_string(opt, "device"));
-    at::ScalarType dtype = parse_dtype(get_string(opt, "dtype"));
+    Qwen3Config cfg = config_from_js(info[0]);
+    const JsOptions opt(info[1], "new Policy: option ");
+    at::Device device = parse_device(opt.string("device"));
+    at::ScalarType dtype = parse_dtype(opt.string("dtype"));
     handle_ = std::make_shared<PolicyHandle>();
     handle_->model = std::make_shared<Qwen3Model>(cfg, device, dtype);
   } catch (const std::exception& e) {
@@ -86,7 +88,7 @@ Napi::Value PolicyWrap::ParameterInfo(const Napi::CallbackInfo& info) {
 
 Napi::Value PolicyWrap::InitRandom(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 2 && info[0].IsNumber() && info[1].IsNumber(), "initRandom(seed, std)");
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 2 && info[0].IsNumber() && info[1].IsNumber(), "initRandom(seed, std)");
   const uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   const double std = info[1].As<Napi::Number>().DoubleValue();
   std::shared_ptr<Qwen3Model> model;
@@ -100,23 +102,23 @@ Napi::Value PolicyWrap::InitRandom(const Napi::CallbackInfo& info) {
 
 Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsArray(), "loadTensors(sources: TensorSource[])");
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 1 && info[0].IsArray(), "loadTensors(sources: TensorSource[])");
   std::vector<TensorSource> sources;
   std::shared_ptr<Qwen3Model> model;
   GTR_ASYNC_TRY(env, {
     model = handle_->get();
     Napi::Array a = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value ev = a.Get(i);
-      if (!ev.IsObject()) throw std::invalid_argument("sources[" + std::to_string(i) + "] is not an object");
-      Napi::Object o = ev.As<Napi::Object>();
+      const JsOptions o(a.Get(i), "loadTensors: sources[" + std::to_string(i) + "].");
       TensorSource s;
-      s.name = get_string(o, "name");
-      s.file = get_string(o, "file");
-      s.dtype = get_string(o, "dtype");
-      for (int32_t d : to_int_vector(o.Get("shape"), "shape")) s.shape.push_back(d);
-      s.offset = static_cast<uint64_t>(get_number(o, "offset"));
-      s.length = static_cast<uint64_t>(get_number(o, "length"));
+      s.name = o.string("name");
+      s.file = o.string("file");
+      s.dtype = o.string("dtype");
+      for (int32_t d : to_int_vector(o.get("shape"), "shape")) s.shape.push_back(d);
+      for (const char* k : {"offset", "length"})
+        if (o.integer(k) < 0) o.fail(k, "must be >= 0");
+      s.offset = static_cast<uint64_t>(o.integer("offset"));
+      s.length = static_cast<uint64_t>(o.integer("length"));
       sources.push_back(std::move(s));
     }
   });
@@ -139,7 +141,7 @@ Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
 
 Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 4 && info[0].IsString() && info[1].IsTypedArray() && info[2].IsArray() && info[3].IsString(),
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 4 && info[0].IsString() && info[1].IsTypedArray() && info[2].IsArray() && info[3].IsString(),
                 "writeSafetensors(path, header: Uint8Array, names: string[], dtype)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   auto hdr = info[1].As<Napi::Uint8Array>();
@@ -160,31 +162,6 @@ Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {
   }, nullptr, {info.This()});
 }
 
-// Shared argument handling of the packed-batch calls: tokens (Int32Array) and seqLens.
-struct PackedBatch {
-  at::Tensor ids;
-  std::vector<int64_t> lens;
-};
-
-static PackedBatch packed_from_js(const Napi::CallbackInfo& info, int64_t vocab) {
-  std::vector<int32_t> toks = to_int_vector(info[0], "tokens");
-  std::vector<int32_t> lens32 = to_int_vector(info[1], "seqLens");
-  PackedBatch b;
-  int64_t total = 0;
-  for (int32_t l : lens32) {
-    if (l <= 0) throw std::invalid_argument("seqLens: every sequence needs at least one token");
-    b.lens.push_back(l);
-    total += l;
-  }
-  if (total != static_cast<int64_t>(toks.size()))
-    throw std::invalid_argument("seqLens sum to " + std::to_string(total) + " but tokens has " + std::to_string(toks.size()));
-  for (size_t i = 0; i < toks.size(); ++i)
-    if (toks[i] < 0 || toks[i] >= vocab)
-      throw std::invalid_argument("token id " + std::to_string(toks[i]) + " at position " + std::to_string(i) +
-                                  " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
-  b.ids = at::tensor(at::ArrayRef<int32_t>(toks), at::TensorOptions().dtype(at::kInt)).to(at::kLong);
-  return b;
-}
 
 // The shared shape of the packed-batch calls: arguments converted on the JS thread, then
 // `compute(model, batch)` on a worker under the policy's lock and without gradient, its float32
@@ -193,10 +170,10 @@ template <typename Compute>
 static Napi::Value run_packed(const Napi::CallbackInfo& info, const std::shared_ptr<PolicyHandle>& handle,
                               const char* usage, Compute compute) {
   Napi::Env env = info.Env();
-  GTR_CHECK_ARG(env, info.Length() >= 2, usage);
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 2, usage);
   std::shared_ptr<Qwen3Model> model;
-  PackedBatch b;
-  GTR_ASYNC_TRY(env, { model = handle->get(); b = packed_from_js(info, model->config().vocab_size); });
+  PackedTokens b;
+  GTR_ASYNC_TRY(env, { model = handle->get(); b = packed_tokens_from_js(info[0], info[1], model->config().vocab_size); });
   auto result = std::make_shared<at::Tensor>();
   return run_async(env, [handle, model, b, result, compute] {
     std::lock_guard<std::mutex> lock(handle->mu);
@@ -206,14 +183,14 @@ static Napi::Value run_packed(const Napi::CallbackInfo& info, const std::shared_
 }
 
 Napi::Value PolicyWrap::ForwardLogits(const Napi::CallbackInfo& info) {
-  return run_packed(info, handle_, "forwardLogits(tokens, seqLens)", [](Qwen3Model& model, const PackedBatch& b) {
+  return run_packed(info, handle_, "forwardLogits(tokens, seqLens)", [](Qwen3Model& model, const PackedTokens& b) {
     at::Tensor hidden = model.forward_hidden(b.ids.to(model.device()), b.lens);
     return at::linear(hidden, model.lm_head()).to(at::kCPU, at::kFloat).contiguous();
   });
 }
 
 Napi::Value PolicyWrap::TokenLogprobs(const Napi::CallbackInfo& info) {
-  return run_packed(info, handle_, "tokenLogprobs(tokens, seqLens)", [](Qwen3Model& model, const PackedBatch& b) {
+  return run_packed(info, handle_, "tokenLogprobs(tokens, seqLens)", [](Qwen3Model& model, const PackedTokens& b) {
     at::Tensor ids = b.ids.to(model.device());
     at::Tensor hidden = model.forward_hidden(ids, b.lens);
     // Row t predicts token t+1 of the same sequence; the first token of each sequence gets 0.

@@ -1,11 +1,16 @@
 // The `Trainer` ObjectWrap (see src/native/types.ts NativeTrainer): a training engine bound to one
-// JS Policy (and optionally a frozen reference Policy), plus static test hooks.
+// JS Policy (and optionally a frozen reference Policy), with the loss and penalty registries' names
+// as statics. Its test hooks are in train_hooks.cpp.
 #pragma once
 #include <napi.h>
 #include <memory>
 #include "train/trainer.h"
 
 namespace gtr {
+
+// The loss object of trainMicroBatch / lossDebug ({name, clipLow, ..., aggregation}; absent fields
+// take LossConfig's defaults). Throws std::invalid_argument naming the field ("loss.sigma ...").
+LossConfig loss_config_from_js(const Napi::Value& v);
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
@@ -31,8 +36,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   static Napi::Value LossNames(const Napi::CallbackInfo& info);
   static Napi::Value PenaltyNames(const Napi::CallbackInfo& info);
-  static Napi::Value LossDebug(const Napi::CallbackInfo& info);
-  static Napi::Value ChunkedLogprobDebug(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Trainer> trainer_;
 };

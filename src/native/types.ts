@@ -239,7 +239,7 @@ export type KernelName =
  * headDim, capacity (KV slots' positions), hidden, inter (MLP width), vocab; dtype 'bfloat16'
  * (default) | 'float32'; device 'cuda' | 'cpu'; seed (inputs are drawn from it). Kernel specific:
  * decode_attention { layout: 'bhsd' | 'bshd', splits (0 = auto), maxLength, zeroLength };
- * rms_norm { residual }; swiglu { fused }; sample / sample_stats { temperature, topK, topP, minP,
+ * rms_norm { residual }; swiglu { strided }; sample / sample_stats { temperature, topK, topP, minP,
  * draws, std }.
  */
 export type KernelHookOptions = Record<string, number | string | boolean>;
@@ -438,29 +438,13 @@ export interface NativeLossDebugResult {
   dualClipped: Float64Array;
 }
 
-/** The Trainer class with its static test hooks. */
+/** The Trainer class with its registries' names as statics. */
 export interface NativeTrainerConstructor {
   new (policy: NativePolicy, options?: NativeTrainerOptions): NativeTrainer;
   /** The loss registry's names. */
   lossNames(): string[];
   /** The penalty registry's names (what `penalty` takes with loss 'ppo'), in registry order. */
   penaltyNames(): string[];
-  /**
-   * Test hook (synchronous): the registry's loss on float64 tensors with autograd. Arrays have one
-   * entry per token; only `mask` tokens count. extra: seqLens (default one sequence), ref, entropy,
-   * denominators (default: this call's counts).
-   */
-  lossDebug(logp: Float64Array, old: Float64Array, anchors: Float64Array[], adv: Float64Array, mask: Uint8Array,
-    config: NativeLossConfig, extra?: { seqLens?: Int32Array; ref?: Float64Array; entropy?: Float64Array;
-      denominators?: { tokens: number; sequences: number } }): NativeLossDebugResult;
-  /**
-   * Test hook (synchronous, float32): chunked (or, with naive, full-logits) log-probs and entropies of
-   * hidden [N x hiddenSize] against weight [V x hiddenSize], and the gradients of
-   * sum(logp * gradLogp) + sum(entropy * gradEntropy) with respect to hidden and weight.
-   */
-  chunkedLogprobDebug(args: { hidden: Float32Array; weight: Float32Array; targets: Int32Array; hiddenSize: number;
-    chunk: number; gradLogp: Float32Array; gradEntropy: Float32Array; naive?: boolean }): {
-    logprobs: Float32Array; entropy: Float32Array; gradHidden: Float32Array; gradWeight: Float32Array };
 }
 
 /** What cudaMemory reports, in bytes. */
@@ -521,16 +505,6 @@ export interface NativeAddon {
   ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
   versions(): NativeVersions;
   Policy: new (config: NativeQwen3Config, options: NativePolicyOptions) => NativePolicy;
-  /** Test hook: a native call that sleeps `ms` on the worker thread (async-worker tests). */
-  sleepAsync(ms: number): Promise<void>;
-  /**
-   * Test hook (synchronous): runs kernel `name` and its libtorch reference on random inputs drawn
-   * from opts.seed and returns error metrics. Uses the CUDA kernel when the device is CUDA and the
-   * addon has CUDA kernels, the reference path otherwise (metrics are then trivially small).
-   */
-  kernelDebug(name: KernelName, opts?: KernelHookOptions): KernelDebugResult;
-  /** Bench hook (synchronous, CUDA builds only; throws otherwise): kernel vs libtorch timing. */
-  kernelBench(name: Exclude<KernelName, 'sample_stats'>, opts?: KernelHookOptions): KernelBenchResult;
   /**
    * CUDA memory in bytes (after a device synchronise): the caching allocator's current and peak
    * allocated / reserved bytes, and the device's free and total memory (cudaMemGetInfo); null in
@@ -545,11 +519,47 @@ export interface NativeAddon {
    */
   generate(policy: NativePolicy, prompts: Int32Array[], options: NativeGenerateOptions,
     onProgress?: (p: NativeGenerateProgress) => void): NativeGenerateHandle;
+  /** The training engine (native/train): losses, chunked log-probs, AdamW, state. */
+  Trainer: NativeTrainerConstructor;
+  /** Test and bench hooks, apart from the production surface above. */
+  testing: NativeTesting;
+}
+
+/**
+ * The addon's test and bench hooks (`native().testing`): small synchronous entry points that run a
+ * piece of the engine on given or seeded inputs so tests can compare it with an independent
+ * reference. Not for production use; their inputs are not validated beyond what the tests need.
+ */
+export interface NativeTesting {
+  /** Test hook: a native call that sleeps `ms` on the worker thread (async-worker tests). */
+  sleepAsync(ms: number): Promise<void>;
+  /**
+   * Test hook (synchronous): runs kernel `name` and its libtorch reference on random inputs drawn
+   * from opts.seed and returns error metrics. Uses the CUDA kernel when the device is CUDA and the
+   * addon has CUDA kernels, the reference path otherwise (metrics are then trivially small).
+   */
+  kernelDebug(name: KernelName, opts?: KernelHookOptions): KernelDebugResult;
+  /** Bench hook (synchronous, CUDA builds only; throws otherwise): kernel vs libtorch timing. */
+  kernelBench(name: Exclude<KernelName, 'sample_stats'>, opts?: KernelHookOptions): KernelBenchResult;
   /**
    * Test hook: which tokens the sampler's warpers keep for float32 logits [rows x vocab] (row-major)
    * under the sampling options; returns a 0/1 Uint8Array of the same length. Synchronous.
    */
   sampleDebug(logits: Float32Array, vocab: number, options: NativeGenerateOptions): Uint8Array;
-  /** The training engine (native/train): losses, chunked log-probs, AdamW, state. */
-  Trainer: NativeTrainerConstructor;
+  /**
+   * Test hook (synchronous): the registry's loss on float64 tensors with autograd. Arrays have one
+   * entry per token; only `mask` tokens count. extra: seqLens (default one sequence), ref, entropy,
+   * denominators (default: this call's counts).
+   */
+  lossDebug(logp: Float64Array, old: Float64Array, anchors: Float64Array[], adv: Float64Array, mask: Uint8Array,
+    config: NativeLossConfig, extra?: { seqLens?: Int32Array; ref?: Float64Array; entropy?: Float64Array;
+      denominators?: { tokens: number; sequences: number } }): NativeLossDebugResult;
+  /**
+   * Test hook (synchronous, float32): chunked (or, with naive, full-logits) log-probs and entropies of
+   * hidden [N x hiddenSize] against weight [V x hiddenSize], and the gradients of
+   * sum(logp * gradLogp) + sum(entropy * gradEntropy) with respect to hidden and weight.
+   */
+  chunkedLogprobDebug(args: { hidden: Float32Array; weight: Float32Array; targets: Int32Array; hiddenSize: number;
+    chunk: number; gradLogp: Float32Array; gradEntropy: Float32Array; naive?: boolean }): {
+    logprobs: Float32Array; entropy: Float32Array; gradHidden: Float32Array; gradWeight: Float32Array };
 }
