@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeSafetensors, parseSafetensorsHeader, planLoad, qwen3TensorInfo, resolveCheckpointFiles, saveCheckpointAtomic,
   saveSafetensorsCheckpoint, shardPlan, writeSafetensorsFile, DEFAULT_MAX_SHARD_BYTES, type HeaderTensor,
-  type WriteSafetensors,
+  type WriteSafetensors, commitTempFile, tempPathFor, writeFileAtomic, writeFileAtomicSync, writeFileAtomicWith,
 } from '../src/checkpoint/index.js';
 import type { NativeQwen3Config, TensorInfo } from '../src/native/types.js';
 
@@ -239,5 +239,55 @@ describe('saveCheckpointAtomic', () => {
     expect(await readdir(d)).toEqual(['model.safetensors']);
     expect((await planLoad(d, infos)).length).toBe(infos.length);
     expect(encodeSafetensors([]).length).toBe(16);
+  });
+});
+
+describe('writeFileAtomic (the one writer of result and state files)', () => {
+  it('writes and replaces a file, text or bytes, leaving no temporary sibling', async () => {
+    const parent = await fresh();
+    const p = join(parent, 'report.json');
+    await writeFileAtomic(p, 'one');
+    expect(await readFile(p, 'utf8')).toBe('one');
+    await writeFileAtomic(p, new Uint8Array([0x74, 0x77, 0x6f]));
+    expect(await readFile(p, 'utf8')).toBe('two');
+    writeFileAtomicSync(p, 'three');
+    expect(await readFile(p, 'utf8')).toBe('three');
+    expect(await readdir(parent)).toEqual(['report.json']);
+  });
+
+  it('keeps the old file and removes the temporary when the write fails', async () => {
+    const parent = await fresh();
+    const p = join(parent, 'optimizer.safetensors');
+    await writeFileAtomic(p, 'old');
+    let seenTmp = '';
+    await expect(writeFileAtomicWith(p, async (tmp) => {
+      seenTmp = tmp;
+      await writeFile(tmp, 'half-written');
+      throw new Error('disk full');
+    })).rejects.toThrow('disk full');
+    // RunDir.removeStaleTemporaries recognizes this name after a kill.
+    expect(seenTmp).toMatch(/optimizer\.safetensors\.tmp-\d+-[0-9a-f]+$/);
+    expect(await readFile(p, 'utf8')).toBe('old');
+    expect(await readdir(parent)).toEqual(['optimizer.safetensors']);
+  });
+
+  it('removes the temporary when the rename fails (a non-empty directory is in the way)', async () => {
+    const parent = await fresh();
+    const p = join(parent, 'latest');
+    await mkdir(join(p, 'inside'), { recursive: true });
+    await expect(writeFileAtomic(p, 'x')).rejects.toThrow(/latest/);
+    expect(() => writeFileAtomicSync(p, 'x')).toThrow(/latest/);
+    expect(await readdir(parent)).toEqual(['latest']);
+  });
+
+  it('commits a temporary written by someone else, and names a missing one', async () => {
+    const parent = await fresh();
+    const p = join(parent, 'state.bin');
+    const tmp = tempPathFor(p);
+    await writeFile(tmp, 'native bytes');
+    await commitTempFile(tmp, p);
+    expect(await readFile(p, 'utf8')).toBe('native bytes');
+    await expect(commitTempFile(tempPathFor(p), p)).rejects.toThrow(/state\.bin\.tmp-/);
+    expect(await readdir(parent)).toEqual(['state.bin']);
   });
 });

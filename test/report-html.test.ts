@@ -1,12 +1,13 @@
 // The HTML report renderer (src/report/html.ts): from a hand-made metrics.jsonl, one inline SVG per
 // series that changes (runs drawn on shared axes), constant series folded into one table, key
 // metrics first, moving averages, the eval table, the sample log, escaping, and a self-contained,
-// balanced document.
+// balanced document; and the band plot (mean line over a shaded interval per series, markers),
+// its coordinates checked against the frame's arithmetic done by hand.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { movingAverage, numericSeries, readMetricsJsonl, renderReport, writeReport } from '../src/report/html.js';
+import { movingAverage, numericSeries, readMetricsJsonl, renderReport, svgBandPlot, svgPlot, writeReport } from '../src/report/html.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -107,5 +108,53 @@ describe('report renderer', () => {
     expect(html.match(/<svg /g)).toHaveLength(1);
     expect(html).toContain('<circle');
     expect(html).not.toContain('NaN');
+  });
+});
+
+describe('band plot', () => {
+  // 320 x 190 px, margins L 48, R 10, T 22, B 28: x in [0, 10] maps to 48 + 26.2 x, y in [0, 1] to
+  // 22 + 140 (1 - y).
+  const series = [
+    { name: 'GTR', points: [{ x: 0, mean: 0.5, lo: 0.4, hi: 0.6 }, { x: 10, mean: 0.8, lo: 0.7, hi: 0.9 }] },
+    { name: 'GRPO <clip>', points: [{ x: 5, mean: 0.3, lo: 0.2, hi: 0.4 }] },
+    { name: 'no data', points: [] },
+  ];
+  const svg = svgBandPlot('accuracy', series, {
+    xRange: [0, 10], yRange: [0, 1], markers: [{ x: 4, label: 'A→B' }, { x: 7, label: 'B→A' }], reference: 0.5,
+  });
+
+  it('draws one band polygon and one mean mark per series with points, in the series colour', () => {
+    const bands = [...svg.matchAll(/<polygon class="band" points="([^"]*)" fill="([^"]*)"/g)];
+    expect(bands.map((m) => m[1])).toEqual([
+      '48.0,78.0 310.0,36.0 310.0,64.0 48.0,106.0', // upper edge left to right, lower edge back
+      '179.0,106.0 179.0,134.0',
+    ]);
+    expect(bands.map((m) => m[2])).toEqual(['#1f77b4', '#d62728']);
+    expect([...svg.matchAll(/<polyline class="mean"[^>]* points="([^"]*)"/g)].map((m) => m[1])).toEqual(['48.0,92.0 310.0,50.0']);
+    expect(svg).toContain('<circle class="mean" cx="179.0" cy="120.0" r="2" fill="#d62728"/>');
+    expect(svg).toContain('GRPO &lt;clip&gt;');
+    expect(svg).not.toContain('no data'); // an empty series is left out of plot and legend
+  });
+
+  it('marks each switch with a dashed vertical line and its label, and the reference line', () => {
+    const markers = [...svg.matchAll(/<line class="marker" x1="([^"]*)" y1="22" x2="([^"]*)" y2="162"/g)];
+    expect(markers.map((m) => [m[1], m[2]])).toEqual([['152.8', '152.8'], ['231.4', '231.4']]);
+    expect(svg).toContain('>A→B</text>');
+    expect(svg).toContain('>B→A</text>');
+    expect(svg).toContain('<line class="reference" x1="48" y1="92.0" x2="310" y2="92.0"');
+  });
+
+  it('shares the line plots\' frame (same size, axes, title and tick style)', () => {
+    const line = svgPlot('accuracy', [{ name: 'GTR', points: [[0, 0], [10, 1]] }]);
+    const frame = (s: string) => s.slice(0, s.indexOf('<line x1="48" y1="22"'));
+    expect(frame(svg)).toBe(frame(line));
+    expect(svg.match(/<svg /g)).toHaveLength(1);
+    expect(svg.endsWith('</svg>')).toBe(true);
+  });
+
+  it('refuses a non-finite point or an interval that does not hold its mean, naming the series', () => {
+    expect(() => svgBandPlot('t', [{ name: 'KL', points: [{ x: 1, mean: NaN, lo: 0, hi: 1 }] }])).toThrow(/series "KL" at x=1: .*finite/);
+    expect(() => svgBandPlot('t', [{ name: 'SPO', points: [{ x: 2, mean: 0.1, lo: 0.2, hi: 0.3 }] }])).toThrow(/series "SPO" at x=2: need lo <= mean <= hi/);
+    expect(() => svgBandPlot('t', [])).toThrow(/nothing to plot/);
   });
 });

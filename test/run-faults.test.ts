@@ -142,10 +142,11 @@ describe('temporaries of a killed writer', () => {
     writeFileSync(join(ck, 'step-000002.old-4242-00ff00ff00ff', 'loop-state.json'), '{"step":2}');
     mkdirSync(join(ck, 'step-000001'), { recursive: true });
     mkdirSync(join(ck, 'step-000001.old-4242-abcdefabcdef'), { recursive: true });
-    writeFileSync(join(dir, 'latest.tmp'), 'x');
+    writeFileSync(join(dir, 'latest.tmp'), 'x'); // earlier versions' names
     writeFileSync(join(dir, 'resolved.yaml.4242.tmp'), 'x');
+    writeFileSync(join(dir, 'latest.tmp-4242-0a1b2c3d'), 'x'); // writeFileAtomic's
     writeFileSync(join(dir, 'notes.txt'), 'mine');
-    expect(new RunDir(dir).removeStaleTemporaries()).toHaveLength(6);
+    expect(new RunDir(dir).removeStaleTemporaries()).toHaveLength(7);
     expect(readdirSync(ck).sort()).toEqual(['step-000001', 'step-000002']);
     expect(readFileSync(join(ck, 'step-000002', 'loop-state.json'), 'utf8')).toBe('{"step":2}');
     expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'notes.txt']);

@@ -1,12 +1,14 @@
 // The transition benchmark: its measures on hand-made curves (labelled cases), and a smoke run of
 // the whole pipeline (tiny world, 2 algorithms x 2 seeds, 4 steps through the A, B, A schedule):
 // JSON and HTML written, every run's curve holds both modes at every eval point. The smoke checks
-// the plumbing, not what is learned.
+// the plumbing, not what is learned. The report's plots on hand-made runs: one band and one mean
+// line per algorithm, one marker per switch, coordinates worked out by hand.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SMOKE_CONFIG, measureSwitch, runTransitionBench, summarize, switchesOf, type CurvePoint, type RunResult } from '../src/transition/bench.js';
+import { SMOKE_CONFIG, measureSwitch, runTransitionBench, summarize, switchesOf, type CurvePoint, type RunResult, type TransitionResults } from '../src/transition/bench.js';
+import { renderTransitionReport } from '../src/transition/report.js';
 
 describe('transition measures', () => {
   const phases = [{ mode: 'A' as const, steps: 2 }, { mode: 'B' as const, steps: 6 }, { mode: 'A' as const, steps: 4 }];
@@ -42,6 +44,53 @@ describe('transition measures', () => {
     // t(0.975, 1) = 12.7062047361747 (scipy), sd = 0.141421356, n = 2
     expect(s[0]!.newAccuracy.halfWidth).toBeCloseTo(12.706204736174694 * Math.SQRT2 * 0.1 / Math.SQRT2, 9);
     expect(s[1]!.retention.halfWidth).toBe(0);
+  });
+});
+
+describe('transition report plots', () => {
+  const phases = [{ mode: 'A' as const, steps: 2 }, { mode: 'B' as const, steps: 6 }, { mode: 'A' as const, steps: 4 }];
+  const sw = switchesOf(phases);
+  const curve = (d: number): CurvePoint[] => [0, 4, 8, 12].map((step, i) => ({ step, A: [0.9, 0.5, 0.2, 0.7][i]! - d, B: [0.1, 0.4, 0.8, 0.3][i]! - d }));
+  const runs: RunResult[] = [
+    { algo: 'gtr', seed: 0, curve: curve(0), switches: [], seconds: 1 },
+    { algo: 'gtr', seed: 1, curve: curve(0.1), switches: [], seconds: 1 },
+    { algo: 'grpo', seed: 0, curve: curve(-0.05), switches: [], seconds: 1 },
+    { algo: 'grpo', seed: 1, curve: curve(-0.05), switches: [], seconds: 1 },
+  ];
+  for (const r of runs) r.switches = sw.map((s) => measureSwitch(r.curve, s, 0.5, 4));
+  const results: TransitionResults = {
+    date: '2026-11-29', device: { kind: 'cpu', cpus: 2, model: 'test' },
+    config: { ...SMOKE_CONFIG, algos: ['gtr', 'grpo'], seeds: [0, 1], phases, target: 0.5, fixedSteps: 4 },
+    warmStart: { A: 0.9, B: 0.1, sftSeconds: 1, lastNll: 1 }, switches: sw, runs, summary: summarize(runs, sw), seconds: 60,
+  };
+  const svgs = renderTransitionReport(results).match(/<svg [\s\S]*?<\/svg>/g)!;
+
+  it('per mode, one band and one mean line per algorithm and one marker per switch', () => {
+    expect(svgs).toHaveLength(2);
+    for (const svg of svgs) {
+      expect(svg.match(/<polygon class="band"/g)).toHaveLength(2);
+      expect(svg.match(/<polyline class="mean"/g)).toHaveLength(2);
+      // 640 x 300 px, margins L 48, R 10: RL step s of 12 at 48 + 48.5 s; the switches after steps 2 and 8.
+      expect([...svg.matchAll(/<line class="marker" x1="([^"]*)"/g)].map((m) => m[1])).toEqual(['145.0', '436.0']);
+      expect(svg).toContain('>A→B</text>');
+      expect(svg).toContain('>B→A</text>');
+      expect(svg).toContain('>GTR</text>');
+      expect(svg).toContain('>GRPO (clip only)</text>');
+    }
+  });
+
+  it('draws the same numbers: mean over seeds, 95% t band clipped to [0, 1]', () => {
+    // GTR, mode A, step 0: seeds 0.9 and 0.8, mean 0.85 at y = 22 + 250 (1 - 0.85) = 59.5; half-width
+    // t(0.975, 1) sd / sqrt 2 = 12.7062047 x 0.05 = 0.6353 (scipy), so hi clips to 1 (y 22.0) and
+    // lo = 0.2147 (y 218.3). GRPO's two seeds agree (0.95): a zero-width band on its mean.
+    const gtr = svgs[0]!.match(/<polygon class="band" points="([^"]*)"/)![1]!.split(' ');
+    expect(gtr).toHaveLength(8);
+    expect(gtr[0]).toBe('48.0,22.0');
+    expect(gtr.at(-1)).toBe('48.0,218.3');
+    const grpo = [...svgs[0]!.matchAll(/<polygon class="band" points="([^"]*)"/g)][1]![1]!.split(' ');
+    expect([grpo[0], grpo.at(-1)]).toEqual(['48.0,34.5', '48.0,34.5']);
+    const means = [...svgs[0]!.matchAll(/<polyline class="mean"[^>]* points="([^"]*)"/g)].map((m) => m[1]!.split(' ')[0]);
+    expect(means).toEqual(['48.0,59.5', '48.0,34.5']); // GRPO: 0.95 at y = 22 + 250 x 0.05
   });
 });
 

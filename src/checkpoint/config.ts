@@ -2,10 +2,11 @@
  * Qwen3 config.json: validation (zod), mapping to the native model's config, and presets written as
  * full Hugging Face config.json content (loadable by transformers' Qwen3ForCausalLM).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { DType, NativeQwen3Config } from '../native/types.js';
+import { writeFileAtomic } from './save.js';
 
 const posInt = z.number().int().positive();
 const tokenIds = z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().optional();
@@ -212,13 +213,13 @@ export function generationConfigFor(hf: Record<string, unknown>): Record<string,
 }
 
 /**
- * Writes `config` (validated first) as `dir/config.json`, 2-space indented.
+ * Writes `config` (validated first) as `dir/config.json`, 2-space indented, atomically.
  * @throws Error when the config does not validate (see {@link parseQwen3Config}) or the write fails.
  */
 export async function writeConfigJson(dir: string, config: Record<string, unknown>): Promise<void> {
   const path = join(dir, 'config.json');
   parseQwen3Config(config, path);
-  await writeFile(path, `${JSON.stringify(config, null, 2)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** The native dtype for a stored dtype: float32 stays float32, bf16/f16 load as bfloat16. */

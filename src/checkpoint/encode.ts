@@ -1,7 +1,7 @@
 /** Whole-file safetensors encoding in JS, for small files (tests, fixtures, tools); the policy's
  * weights are written by the native addon instead. */
-import { writeFile } from 'node:fs/promises';
 import { buildSafetensorsHeader, tensorBytes, type HeaderTensor } from './safetensors.js';
+import { writeFileAtomic } from './save.js';
 
 /** A tensor with its raw little-endian bytes. */
 export interface TensorWithData extends HeaderTensor {
@@ -28,7 +28,7 @@ export function encodeSafetensors(tensors: TensorWithData[], metadata?: Record<s
   return out;
 }
 
-/** Writes {@link encodeSafetensors}'s bytes to `path`. @throws as encodeSafetensors, or the write's error. */
+/** Writes {@link encodeSafetensors}'s bytes to `path` atomically. @throws as encodeSafetensors, or the write's error. */
 export async function writeSafetensorsFile(path: string, tensors: TensorWithData[], metadata?: Record<string, string>): Promise<void> {
-  await writeFile(path, encodeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

@@ -1,25 +1,15 @@
 /**
- * Checkpoint writes: atomic directory replacement, and the HF shard layout
- * (model-0000K-of-0000N.safetensors + model.safetensors.index.json).
+ * Atomic writes: single files (results, reports, state) and checkpoint directories, each written
+ * to a temporary sibling, fsynced, renamed into place, then its directory fsynced; and the HF shard
+ * layout (model-0000K-of-0000N.safetensors + model.safetensors.index.json).
  */
 import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SafetensorsDType } from '../native/types.js';
 import { buildSafetensorsHeader, tensorBytes, type HeaderTensor } from './safetensors.js';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint.js';
-
-/**
- * Writes `text` to `path` atomically (a temporary file in the same directory, then a rename): a
- * reader sees the old file or the new one, never half of one. Used by the run's reports and the
- * benchmark results.
- */
-export function writeFileAtomicSync(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 /** HF's default max shard size: "5GB" = 5 x 10^9 bytes. */
 export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
@@ -39,6 +29,104 @@ async function fsyncPath(path: string, isDir: boolean): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The temporary sibling a single-file atomic write uses for `path`: `path.tmp-<pid>-<hex>` (same
+ * directory, so the rename stays on one file system; the random part keeps two writes of one
+ * process apart). A killed writer's leftover matches RunDir's `.tmp-<pid>` clean-up pattern.
+ */
+export function tempPathFor(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+function fsyncPathSync(path: string, isDir: boolean): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    if (isDir) return; // some platforms cannot open directories
+    throw e;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if (!isDir) throw e; // fsync on a directory is unsupported on some platforms
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Makes a complete temporary file the file at `path`: fsyncs `tmp`, renames it over `path`, then
+ * fsyncs the directory, so after return the new content survives a crash and a reader sees the old
+ * file or the new one, never half of one. For temporaries written by someone else (the native
+ * addon's trainer state); {@link writeFileAtomic} is the usual entry. `tmp` must be in `path`'s
+ * directory (see {@link tempPathFor}).
+ * @throws the fsync's or rename's error; `tmp` is then removed and `path` is left as it was.
+ */
+export async function commitTempFile(tmp: string, path: string): Promise<void> {
+  try {
+    await fsyncPath(tmp, false);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncPath(dirname(path), true);
+}
+
+/** Synchronous {@link commitTempFile}. */
+export function commitTempFileSync(tmp: string, path: string): void {
+  try {
+    fsyncPathSync(tmp, false);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  fsyncPathSync(dirname(path), true);
+}
+
+/**
+ * Writes a file atomically through `writeTemp`, which must create the file at the temporary path
+ * it is given (e.g. the native addon writing trainer state); then {@link commitTempFile}.
+ * @throws whatever `writeTemp` or the commit throws; the temporary file is then removed and
+ *   `path` is left as it was.
+ */
+export async function writeFileAtomicWith(path: string, writeTemp: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    await writeTemp(tmp);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await commitTempFile(tmp, path);
+}
+
+/**
+ * Writes `data` to `path` atomically and durably (temporary sibling, fsync, rename, directory
+ * fsync): a reader sees the old file or the new one, never half of one, and a crash after return
+ * keeps the new one. The one writer of result and state files: run reports, eval outputs, trainer
+ * state, the resolved recipe, `latest`, benchmark results. The directory must exist.
+ * @throws the write's, fsync's or rename's error (naming the path, as node:fs does); `path` is
+ *   then left as it was.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await writeFileAtomicWith(path, (tmp) => writeFile(tmp, data));
+}
+
+/** Synchronous {@link writeFileAtomic}. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const tmp = tempPathFor(path);
+  try {
+    writeFileSync(tmp, data);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  commitTempFileSync(tmp, path);
 }
 
 async function fsyncTree(dir: string): Promise<void> {

@@ -7,16 +7,17 @@
  * - `url` sources are a plain `fetch` of a commit-pinned URL.
  *
  * Cache layout: `{cacheDir}/hf/{repo}/{revision}/{path}` and `{cacheDir}/url/{sha256(url)[:16]}/{basename}`.
- * A cached file is reused as-is; files are written to a temporary name and renamed, so an
- * interrupted download never leaves a truncated cache entry.
+ * A cached file is reused as-is; files are written atomically and durably (src/checkpoint/save.ts),
+ * so an interrupted download or a crash never leaves a truncated cache entry.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { downloadFile } from '@huggingface/hub';
 import type { HfSource, RemoteSource, UrlSource } from './manifest.js';
+import { writeFileAtomic } from '../checkpoint/save.js';
 
 /** Options of the downloaders. */
 export interface DownloadOptions {
@@ -47,14 +48,7 @@ export function cachePath(source: RemoteSource, cacheDir: string = defaultCacheD
 
 async function writeAtomic(dest: string, data: Uint8Array): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, dest);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(dest, data);
 }
 
 /**

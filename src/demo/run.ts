@@ -17,9 +17,9 @@
  *    time of each phase; a before/after table on stdout, <out>/summary.json and <out>/report.html (src/report, the
  *    same report `gtr report` writes, with the before/after table and the SFT warm-up added).
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { presetConfig } from '../checkpoint/index.js';
+import { presetConfig, writeFileAtomicSync } from '../checkpoint/index.js';
 import { Policy } from '../policy.js';
 import { parseRecipe, type Recipe } from '../recipe/index.js';
 import { nativeEngines } from '../rl/adapters.js';
@@ -354,7 +354,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     timings,
     seconds: (performance.now() - t0) / 1000, reportPath,
   };
-  writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileAtomicSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeDemoReport(summary);
   return summary;
 }

@@ -1,8 +1,9 @@
 /**
  * Report writers: JSON report, markdown table, per-problem JSONL, and a helper writing all three.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../checkpoint/save.js';
 import { defaultAnswerKey, problemMajority, type AnswerKey } from './aggregate.js';
 import type { BenchmarkReport, EvalReport, ProblemResult } from './types.js';
 
@@ -132,15 +133,9 @@ export function safeFileName(name: string): string {
   return s === '' || s === '.' || s === '..' ? '_' : s;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, 'utf8');
-  await rename(tmp, path);
-}
-
 /**
  * Writes `report.json`, `report.md` and, for each benchmark with results, `<benchmark>.jsonl`
- * into `dir` (created if missing). Each file is written to a temp name and renamed into place.
+ * into `dir` (created if missing). Each file is written atomically (src/checkpoint/save.ts).
  * @returns the paths written.
  */
 export async function writeEvalOutputs(
@@ -152,10 +147,10 @@ export async function writeEvalOutputs(
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
   const jsonPath = join(dir, 'report.json');
-  await writeAtomic(jsonPath, reportToJson(report));
+  await writeFileAtomic(jsonPath, reportToJson(report));
   written.push(jsonPath);
   const mdPath = join(dir, 'report.md');
-  await writeAtomic(mdPath, reportToMarkdown(report, options.format));
+  await writeFileAtomic(mdPath, reportToMarkdown(report, options.format));
   written.push(mdPath);
   const files = new Map<string, string>();
   for (const name of Object.keys(results)) {
@@ -166,7 +161,7 @@ export async function writeEvalOutputs(
   }
   for (const [name, problems] of Object.entries(results)) {
     const p = join(dir, `${safeFileName(name)}.jsonl`);
-    await writeAtomic(p, problemsToJsonl(name, problems, options.answerKey));
+    await writeFileAtomic(p, problemsToJsonl(name, problems, options.answerKey));
     written.push(p);
   }
   return written;

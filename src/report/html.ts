@@ -7,6 +7,10 @@
  * series that never change are folded into one table instead of a plot each. Tables (evaluation)
  * and a browsable sample log (`<details>` per step) follow. No scripts, no external resources: it
  * opens offline in any browser.
+ *
+ * The reports' one SVG plotting module: `svgPlot` (lines) and `svgBandPlot` (mean lines over
+ * shaded intervals, with vertical markers; the transition benchmark's report) share one frame,
+ * so every plot looks alike.
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
@@ -140,21 +144,33 @@ export interface PlotLine {
   smooth?: number;
 }
 
+/** Margins of every plot (px): room for the y tick labels (left), the title (top), the x ticks (bottom). */
+const MARGIN = { L: 48, R: 10, T: 22, B: 28 };
+
+/** The shared frame of every plot: data ranges, tick values and the x axis' name. */
+interface PlotAxes {
+  width: number;
+  height: number;
+  x: [number, number];
+  y: [number, number];
+  xTicks: number[];
+  yTicks: number[];
+  xLabel: string;
+}
+
 /**
- * One SVG line plot (320 x 190 px) of a series for several runs (one colour each, legend inside).
- * Single points are drawn as dots; a constant series gets a unit-wide y range around its value.
+ * Opens an SVG plot the way every plot of the reports looks: white background, centred title,
+ * axis lines, faint horizontal grid lines at the y ticks, x tick labels, the x axis' name at the
+ * bottom right. Returns the parts so far (the caller appends its marks and `</svg>`) and the
+ * data-to-pixel maps.
  */
-export function svgPlot(title: string, lines: PlotLine[]): string {
-  const W = 320, H = 190, L = 48, R = 10, T = 22, B = 28;
-  const all = lines.flatMap((l) => l.points);
-  let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
-  let [y0, y1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
-  if (x1 === x0) { x0 -= 1; x1 += 1; }
-  if (y1 === y0) { const d = Math.abs(y0) > 0 ? Math.abs(y0) * 0.5 : 0.5; y0 -= d; y1 += d; }
+function plotFrame(title: string, label: string, a: PlotAxes): { parts: string[]; px: (x: number) => number; py: (y: number) => number } {
+  const { width: W, height: H } = a;
+  const { L, R, T, B } = MARGIN;
+  const [x0, x1] = a.x;
+  const [y0, y1] = a.y;
   const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const py = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
-  const smoothed = lines.some((l) => (l.smooth ?? 0) > 1 && l.points.length > 2);
-  const label = smoothed ? `${title} (avg of ${Math.max(...lines.map((l) => l.smooth ?? 0))})` : title;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(title)}">`,
     `<title>${escapeHtml(title)}</title>`,
@@ -163,12 +179,40 @@ export function svgPlot(title: string, lines: PlotLine[]): string {
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#888"/>`,
     `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#888"/>`,
   ];
-  for (const y of [y0, (y0 + y1) / 2, y1]) {
+  for (const y of a.yTicks) {
     parts.push(`<text x="${L - 4}" y="${py(y) + 4}" text-anchor="end" font-size="10" font-family="sans-serif">${fmt(y)}</text>`);
     parts.push(`<line x1="${L}" y1="${py(y)}" x2="${W - R}" y2="${py(y)}" stroke="#eee"/>`);
   }
-  for (const x of [x0, x1]) parts.push(`<text x="${px(x)}" y="${H - B + 14}" text-anchor="middle" font-size="10" font-family="sans-serif">${fmt(x)}</text>`);
-  parts.push(`<text x="${W - R}" y="${H - 3}" text-anchor="end" font-size="10" font-family="sans-serif" fill="#666">step</text>`);
+  for (const x of a.xTicks) parts.push(`<text x="${px(x)}" y="${H - B + 14}" text-anchor="middle" font-size="10" font-family="sans-serif">${fmt(x)}</text>`);
+  parts.push(`<text x="${W - R}" y="${H - 3}" text-anchor="end" font-size="10" font-family="sans-serif" fill="#666">${escapeHtml(a.xLabel)}</text>`);
+  return { parts, px, py };
+}
+
+/** A data range widened when empty (a constant series gets a unit-wide or +-50% range around its value). */
+function padRange(lo: number, hi: number, unitWideX = false): [number, number] {
+  if (hi !== lo) return [lo, hi];
+  if (unitWideX) return [lo - 1, hi + 1];
+  const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 0.5;
+  return [lo - d, hi + d];
+}
+
+/** A series' legend entry: its name in its colour, stacked at the top left. */
+const legendEntry = (name: string, i: number, c: string) =>
+  `<text x="${MARGIN.L + 6}" y="${MARGIN.T + 12 + 12 * i}" font-size="10" font-family="sans-serif" fill="${c}">${escapeHtml(name)}</text>`;
+
+/**
+ * One SVG line plot (320 x 190 px) of a series for several runs (one colour each, legend inside).
+ * Single points are drawn as dots; a constant series gets a unit-wide y range around its value.
+ */
+export function svgPlot(title: string, lines: PlotLine[]): string {
+  const all = lines.flatMap((l) => l.points);
+  const [x0, x1] = padRange(Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0])), true);
+  const [y0, y1] = padRange(Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1])));
+  const smoothed = lines.some((l) => (l.smooth ?? 0) > 1 && l.points.length > 2);
+  const label = smoothed ? `${title} (avg of ${Math.max(...lines.map((l) => l.smooth ?? 0))})` : title;
+  const { parts, px, py } = plotFrame(title, label, {
+    width: 320, height: 190, x: [x0, x1], y: [y0, y1], xTicks: [x0, x1], yTicks: [y0, (y0 + y1) / 2, y1], xLabel: 'step',
+  });
   const poly = (pts: [number, number][], c: string, extra: string) =>
     `<polyline fill="none" stroke="${c}" stroke-width="1.5"${extra} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`;
   lines.forEach((l, i) => {
@@ -177,7 +221,91 @@ export function svgPlot(title: string, lines: PlotLine[]): string {
     if (l.points.length > 1) parts.push(poly(l.points, c, smooth ? ' stroke-opacity="0.3" class="raw"' : ''));
     if (smooth) parts.push(poly(movingAverage(l.points, l.smooth!), c, ' class="avg"'));
     if (l.points.length <= 20) for (const [x, y] of l.points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2" fill="${c}"/>`);
-    if (lines.length > 1) parts.push(`<text x="${L + 6}" y="${T + 12 + 12 * i}" font-size="10" font-family="sans-serif" fill="${c}">${escapeHtml(l.name)}</text>`);
+    if (lines.length > 1) parts.push(legendEntry(l.name, i, c));
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** One point of a band series: the mean at `x` and its interval [lo, hi] (e.g. a 95% CI over seeds). */
+export interface BandPoint {
+  x: number;
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+/** One series of a band plot (e.g. one algorithm's mean over seeds), points in x order. */
+export interface BandSeries {
+  name: string;
+  points: BandPoint[];
+}
+
+/** How a band plot is framed; every field is optional (ranges default to the data's). */
+export interface BandPlotOptions {
+  /** Size in px (default 320 x 190, the other plots' size). */
+  width?: number;
+  height?: number;
+  /** Axis ranges (default: the data's, markers included for x). */
+  xRange?: [number, number];
+  yRange?: [number, number];
+  /** Tick values (default: both ends of x; both ends and the middle of y). */
+  xTicks?: number[];
+  yTicks?: number[];
+  /** Name of the x axis (default 'step'). */
+  xLabel?: string;
+  /** Vertical dashed markers (e.g. the steps where a schedule switches phase), labelled at the top. */
+  markers?: { x: number; label: string }[];
+  /** A dotted horizontal reference line (e.g. a target accuracy). */
+  reference?: number;
+}
+
+/**
+ * One SVG plot of several series, each a mean line over a shaded band (its interval), in the look
+ * of {@link svgPlot}: per series with points, one `<polygon class="band">` (upper edge left to right,
+ * then lower edge back) and one `<polyline class="mean">` (a `<circle class="mean">` for a single
+ * point); one `<line class="marker">` and its label per marker. A series without points is left
+ * out but keeps its colour, so colours stay tied to the series' order.
+ * @throws Error naming the series and x of a point whose mean, lo or hi is not finite, or whose
+ *   lo > mean or mean > hi
+ */
+export function svgBandPlot(title: string, series: BandSeries[], options: BandPlotOptions = {}): string {
+  for (const s of series) {
+    for (const p of s.points) {
+      if (![p.x, p.mean, p.lo, p.hi].every(Number.isFinite)) throw new Error(`svgBandPlot "${title}": series "${s.name}" at x=${p.x}: x, mean, lo and hi must be finite`);
+      if (p.lo > p.mean || p.mean > p.hi) throw new Error(`svgBandPlot "${title}": series "${s.name}" at x=${p.x}: need lo <= mean <= hi, got ${p.lo}, ${p.mean}, ${p.hi}`);
+    }
+  }
+  const all = series.flatMap((s) => s.points);
+  const markers = options.markers ?? [];
+  const xs = [...all.map((p) => p.x), ...markers.map((m) => m.x)];
+  const [x0, x1] = options.xRange ?? padRange(Math.min(...xs, Infinity), Math.max(...xs, -Infinity), true);
+  const [y0, y1] = options.yRange ?? padRange(Math.min(...all.map((p) => p.lo), options.reference ?? Infinity), Math.max(...all.map((p) => p.hi), options.reference ?? -Infinity));
+  if (![x0, x1, y0, y1].every(Number.isFinite)) throw new Error(`svgBandPlot "${title}": nothing to plot (no points and no ranges given)`);
+  const H = options.height ?? 190;
+  const { parts, px, py } = plotFrame(title, title, {
+    width: options.width ?? 320, height: H, x: [x0, x1], y: [y0, y1],
+    xTicks: options.xTicks ?? [x0, x1], yTicks: options.yTicks ?? [y0, (y0 + y1) / 2, y1], xLabel: options.xLabel ?? 'step',
+  });
+  const xy = (x: number, y: number) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`;
+  const { L, R, T, B } = MARGIN;
+  if (options.reference !== undefined) {
+    parts.push(`<line class="reference" x1="${L}" y1="${py(options.reference).toFixed(1)}" x2="${(options.width ?? 320) - R}" y2="${py(options.reference).toFixed(1)}" stroke="#999" stroke-dasharray="2,3"/>`);
+  }
+  for (const m of markers) {
+    const mx = px(m.x).toFixed(1);
+    parts.push(`<line class="marker" x1="${mx}" y1="${T}" x2="${mx}" y2="${H - B}" stroke="#555" stroke-dasharray="5,4"/>`);
+    parts.push(`<text x="${(px(m.x) + 3).toFixed(1)}" y="${T + 10}" font-size="10" font-family="sans-serif">${escapeHtml(m.label)}</text>`);
+  }
+  series.forEach((s, i) => {
+    if (s.points.length === 0) return;
+    const c = COLORS[i % COLORS.length];
+    const band = [...s.points.map((p) => xy(p.x, p.hi)), ...[...s.points].reverse().map((p) => xy(p.x, p.lo))].join(' ');
+    parts.push(`<polygon class="band" points="${band}" fill="${c}" fill-opacity="0.15" stroke="none"/>`);
+    parts.push(s.points.length > 1
+      ? `<polyline class="mean" fill="none" stroke="${c}" stroke-width="1.5" points="${s.points.map((p) => xy(p.x, p.mean)).join(' ')}"/>`
+      : `<circle class="mean" cx="${px(s.points[0]!.x).toFixed(1)}" cy="${py(s.points[0]!.mean).toFixed(1)}" r="2" fill="${c}"/>`);
+    parts.push(legendEntry(s.name, i, c));
   });
   parts.push('</svg>');
   return parts.join('');

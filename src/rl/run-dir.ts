@@ -10,8 +10,9 @@
  * renamed into place only once complete (saveCheckpointAtomic), so resuming scans checkpoints/
  * rather than trusting `latest`, which survives moving the run directory and a deleted `latest`.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomicSync } from '../checkpoint/save.js';
 
 export const RECIPE_FILE = 'resolved.yaml';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -33,7 +34,11 @@ export interface ResumableCheckpoint {
 
 /** A committed checkpoint directory name: step-N (no .tmp- / .old- suffix). */
 const STEP_DIR = /^step-(\d+)$/;
-/** Temporaries of an atomic write (saveCheckpointAtomic, saveResolvedRecipe, markLatest, Policy.save). */
+/**
+ * Temporaries of an atomic write (src/checkpoint/save.ts: `X.tmp-<pid>...` for files and checkpoint
+ * directories); `X.<pid>.tmp` and `latest.tmp` are the names earlier versions used, still cleared so
+ * that a run killed by one resumes cleanly.
+ */
 const TEMPORARY = /\.tmp-\d+|\.\d+\.tmp$|^latest\.tmp$/;
 /** The backup an atomic replace keeps between its two renames (saveCheckpointAtomic). */
 const BACKUP = /^(.*)\.old-\d+-[0-9a-f]+$/;
@@ -73,11 +78,9 @@ export class RunDir {
     return join(this.dir, CHECKPOINTS_DIR, `step-${String(step).padStart(6, '0')}`);
   }
 
-  /** Marks a fully written checkpoint as the latest (atomic rename of a small file; the path is relative to the run dir). */
+  /** Marks a fully written checkpoint as the latest (a small file written atomically; the path is relative to the run dir). */
   markLatest(step: number): void {
-    const tmp = join(this.dir, `${LATEST_FILE}.tmp`);
-    writeFileSync(tmp, `${CHECKPOINTS_DIR}/step-${String(step).padStart(6, '0')}\n`);
-    renameSync(tmp, join(this.dir, LATEST_FILE));
+    writeFileAtomicSync(join(this.dir, LATEST_FILE), `${CHECKPOINTS_DIR}/step-${String(step).padStart(6, '0')}\n`);
   }
 
   /** The committed step-N checkpoint directories, oldest first. */
@@ -134,7 +137,7 @@ export class RunDir {
 
   /**
    * Clears what a killed process (SIGKILL, power loss) left behind: the temporaries of atomic
-   * writes (`*.tmp-<pid>...`, `latest.tmp`, `resolved.yaml.<pid>.tmp`) are removed; the backup an
+   * writes (`*.tmp-<pid>...`; earlier versions' `latest.tmp`, `resolved.yaml.<pid>.tmp`) are removed; the backup an
    * atomic replace keeps between its two renames (`X.old-<pid>-<hex>`) is put back as X when X is
    * missing (it is the complete old version), else removed. Call only while holding the run lock
    * (./run-lock.ts), so that no live writer owns them.
@@ -204,10 +207,8 @@ export class RunDir {
       }
       if (aside.length === 0) continue;
       const to = join(this.dir, `${name.replace(/\.jsonl$/, '')}.after-step-${step}.${timestamp()}.jsonl`);
-      writeFileSync(to, aside.join('\n') + '\n');
-      const tmp = `${f}.${process.pid}.tmp`;
-      writeFileSync(tmp, keep.length ? keep.join('\n') + '\n' : '');
-      renameSync(tmp, f);
+      writeFileAtomicSync(to, aside.join('\n') + '\n'); // durable before the lines leave the log
+      writeFileAtomicSync(f, keep.length ? keep.join('\n') + '\n' : '');
       moved.push(to);
     }
     const evalDir = join(this.dir, 'eval');

@@ -4,7 +4,7 @@
  * schedule, the multi-epoch mixture-anchor loop (docs/GTR.md "Mixture Gaussian anchor") and state files.
  * The RL loop (src/rl/update.ts) drives the epochs, snapshots and mini-batches with these methods.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { native } from '../native/binding.js';
 import type {
@@ -15,6 +15,7 @@ import {
   checkBatch, countResponse, seqRange, sliceBatch, splitByTokenBudget, type PackedBatch, type SeqRange, type TrainBatch,
 } from './microbatch.js';
 import { lrAt, type LrSchedule } from './schedule.js';
+import { writeFileAtomic, writeFileAtomicWith } from '../checkpoint/save.js';
 
 export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> {
   /** Learning-rate schedule (the lr of optimizer step k is lrAt(k, schedule)). */
@@ -164,22 +165,20 @@ export class Trainer {
 
   /**
    * Writes `dir/optimizer.safetensors` (AdamW moments, fp32 masters, step counters, RNG states;
-   * native, atomic) and `dir/trainer_state.json` (step, schedule, options; tmp + rename). Weights are
-   * saved separately by src/checkpoint. Call between steps.
+   * written by the native addon to a temporary path) and `dir/trainer_state.json` (step, schedule,
+   * options), each committed atomically by src/checkpoint/save.ts (fsync, rename, directory fsync).
+   * Weights are saved separately by src/checkpoint. Call between steps.
    * @throws Error when gradients are pending or a write fails
    */
   async saveState(dir: string): Promise<void> {
     this.check();
     await mkdir(dir, { recursive: true });
-    await this.native.saveState(join(dir, STATE_TENSORS_FILE));
+    await writeFileAtomicWith(join(dir, STATE_TENSORS_FILE), (tmp) => this.native.saveState(tmp));
     const json: StateJson = {
       format: 'gtr-trainer-state', version: 1, step: this.stepCount, tokenBudget: this.tokenBudget,
       schedule: this.schedule, options: this.options,
     };
-    const path = join(dir, STATE_JSON_FILE);
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(json, null, 2) + '\n');
-    await rename(tmp, path);
+    await writeFileAtomic(join(dir, STATE_JSON_FILE), JSON.stringify(json, null, 2) + '\n');
   }
 
   /**

@@ -1,16 +1,15 @@
 /**
  * The transition benchmark's HTML report: per mode, one plot of held-out accuracy against RL step
  * with each algorithm's mean over seeds and its 95% Student-t band (./stats.ts), the phase
- * switches marked by dashed vertical lines; then the summary table (mean ± half-width per measure
- * and switch) and the settings. Self-contained (inline SVG, no scripts); written atomically.
+ * switches marked by dashed vertical lines (drawn by src/report/html.ts's svgBandPlot); then the
+ * summary table (mean ± half-width per measure and switch) and the settings. Self-contained (inline
+ * SVG, no scripts); written atomically.
  */
-import { escapeHtml } from '../report/html.js';
+import { escapeHtml, svgBandPlot } from '../report/html.js';
 import { meanCi } from './stats.js';
 import { ALGORITHMS, type AlgoKey, type TransitionResults } from './bench.js';
 import type { Mode } from './task.js';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
-
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 /** Mean and band per eval step of one algorithm's runs for one mode. */
 export function meanBand(results: TransitionResults, algo: AlgoKey, mode: Mode): { step: number; mean: number; lo: number; hi: number }[] {
@@ -24,35 +23,27 @@ export function meanBand(results: TransitionResults, algo: AlgoKey, mode: Mode):
   });
 }
 
+/**
+ * One mode's plot: per algorithm, the mean over seeds and its 95% t band at each eval step, the
+ * target as a dotted line, and the phase switches as dashed markers at the last step before each.
+ */
 function plot(results: TransitionResults, mode: Mode): string {
-  const W = 640, H = 300, L = 48, R = 12, T = 28, B = 36;
   const total = results.config.phases.reduce((s, p) => s + p.steps, 0);
-  const x = (s: number) => L + (s / Math.max(1, total)) * (W - L - R);
-  const y = (v: number) => T + (1 - v) * (H - T - B);
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="mode ${mode} accuracy">`];
-  parts.push(`<text x="${L}" y="16" font-size="13">Held-out accuracy, mode ${mode} (${mode === 'A' ? '"Answer: N"' : '"#### N"'}); mean and 95% t band over seeds</text>`);
-  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v}</text>`);
-  }
-  parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(results.config.target)}" y2="${y(results.config.target)}" stroke="#999" stroke-dasharray="2,3"/>`);
-  for (const sw of results.switches) {
-    const sx = x(sw.atStep - 1);
-    parts.push(`<line x1="${sx}" x2="${sx}" y1="${T}" y2="${H - B}" stroke="#555" stroke-dasharray="5,4"/><text x="${sx + 3}" y="${T + 10}" font-size="10">${sw.from}→${sw.to}</text>`);
-  }
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" font-size="11" text-anchor="middle">RL step</text>`);
-  for (let s = 0; s <= total; s += Math.max(1, Math.ceil(total / 8))) parts.push(`<text x="${x(s)}" y="${H - B + 14}" font-size="10" text-anchor="middle">${s}</text>`);
   const algos = [...new Set(results.runs.map((r) => r.algo))];
-  algos.forEach((algo, i) => {
-    const c = COLORS[i % COLORS.length];
-    const pts = meanBand(results, algo, mode);
-    if (pts.length === 0) return;
-    const band = [...pts.map((p) => `${x(p.step).toFixed(1)},${y(p.hi).toFixed(1)}`), ...[...pts].reverse().map((p) => `${x(p.step).toFixed(1)},${y(p.lo).toFixed(1)}`)].join(' ');
-    parts.push(`<polygon points="${band}" fill="${c}" fill-opacity="0.15" stroke="none"/>`);
-    parts.push(`<polyline points="${pts.map((p) => `${x(p.step).toFixed(1)},${y(p.mean).toFixed(1)}`).join(' ')}" fill="none" stroke="${c}" stroke-width="2"/>`);
-    parts.push(`<rect x="${W - R - 150}" y="${T + 6 + 14 * i}" width="10" height="10" fill="${c}"/><text x="${W - R - 136}" y="${T + 15 + 14 * i}" font-size="11">${escapeHtml(ALGORITHMS[algo].label)}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('');
+  const xTicks: number[] = [];
+  for (let s = 0; s <= total; s += Math.max(1, Math.ceil(total / 8))) xTicks.push(s);
+  return svgBandPlot(
+    `Held-out accuracy, mode ${mode} (${mode === 'A' ? '"Answer: N"' : '"#### N"'}); mean and 95% t band over seeds`,
+    algos.map((algo) => ({
+      name: ALGORITHMS[algo].label,
+      points: meanBand(results, algo, mode).map((p) => ({ x: p.step, mean: p.mean, lo: p.lo, hi: p.hi })),
+    })),
+    {
+      width: 640, height: 300, xRange: [0, Math.max(1, total)], yRange: [0, 1], xTicks, yTicks: [0, 0.25, 0.5, 0.75, 1], xLabel: 'RL step',
+      markers: results.switches.map((sw) => ({ x: sw.atStep - 1, label: `${sw.from}→${sw.to}` })),
+      reference: results.config.target,
+    },
+  );
 }
 
 const ci = (m: { mean: number; halfWidth: number }, d = 2) => `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
@@ -83,7 +74,7 @@ export function renderTransitionReport(r: TransitionResults): string {
   ].join('\n');
 }
 
-/** Writes the report to `path` atomically (temporary file, then rename). */
+/** Writes the report to `path` atomically (src/checkpoint/save.ts). */
 export function writeTransitionReport(path: string, r: TransitionResults): void {
   writeFileAtomicSync(path, renderTransitionReport(r));
 }

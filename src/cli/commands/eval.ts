@@ -5,9 +5,9 @@
  * and `gtr eval compare a.json b.json ...`.
  */
 import type { Command } from 'commander';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { checkContextLength, checkModelDir, readQwen3Config, writeFileAtomicSync } from '../../checkpoint/index.js';
 import { datasetNames } from '../../data/manifest.js';
 import { compareReports } from '../../eval/compare.js';
 import { runEvaluation } from '../../eval/run.js';
@@ -129,7 +129,7 @@ export function register(program: Command): void {
       const reports = await Promise.all(files.map((f) => loadEvalReport(f)));
       const names = files.map((f, i) => `${i + 1}:${basename(f.replace(/\/report\.json$/, ''))}`);
       const cmp = compareReports(reports, names);
-      if (o.out) writeFileSync(o.out, cmp.markdown);
+      if (o.out) writeFileAtomicSync(o.out, cmp.markdown);
       console.log(o.json ? JSON.stringify(cmp.json, null, 2) : cmp.markdown);
     });
 }
