@@ -11,7 +11,7 @@ import { shardRange } from '../dist/shard.js';
 import type { RolloutStats } from './engines.js';
 import { graderStepStats, type GraderStepStats } from './grader-health.js';
 import type { TrainSample } from './batch.js';
-import { renderPrompt, sampleAndGrade, toTrainSamples, type Group, type PromptItem } from './rollout-phase.js';
+import { renderPrompt, sampleAndGrade, toUpdateSamples, type Group, type PromptItem } from './rollout-phase.js';
 import { promptRendering, type RunContext } from './run-context.js';
 
 /** What a step collected on this rank, for the update and the metrics row. */
@@ -20,7 +20,7 @@ export interface CollectedGroups {
   groups: Group[];
   /** Per group: its order key in the global batch (round * 2^20 + global prompt index). */
   groupKeys: number[];
-  /** The update's samples: the kept groups' responses with their advantages (refill: the first prompts_per_step kept groups). */
+  /** The update's samples: the kept groups' responses with their advantages (refill: the first prompts_per_step kept). */
   samples: TrainSample[];
   /** Groups kept by dynamic sampling, over all ranks and rounds (all groups when it is off). */
   keptGroups: number;
@@ -88,16 +88,16 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
       c.rewardMs += r.rewardMs;
       c.groups = c.groups.concat(r.groups);
       r.groups.forEach((_, i) => c.groupKeys.push(c.rounds * 2 ** 20 + sh.start + i));
-      const ts = toTrainSamples(r.groups, recipe.algorithm.advantage, ds.enabled);
-      const counts = await dist.counts(ts.keptGroups.length, 'dynamic sampling kept groups');
+      const scored = toUpdateSamples(r.groups, recipe.algorithm.advantage, ds.enabled);
+      const counts = await dist.counts(scored.keptGroups.length, 'dynamic sampling kept groups');
       const before = c.keptGroups + counts.slice(0, dist.rank).reduce((a, b) => a + b, 0);
-      ts.keptGroups.forEach((gi, k) => kept.push({ group: r.groups[gi], globalIndex: before + k }));
+      scored.keptGroups.forEach((gi, k) => kept.push({ group: r.groups[gi], globalIndex: before + k }));
       c.keptGroups += counts.reduce((a, b) => a + b, 0);
       c.rounds++;
     } while (ds.enabled && ds.mode === 'refill' && c.keptGroups < perStep && c.rounds <= ds.max_refill_batches);
     // Refill may overshoot in its last round; the update takes exactly prompts_per_step groups.
     const limit = ds.enabled && ds.mode === 'refill' ? perStep : Infinity;
-    c.samples = toTrainSamples(kept.filter((k) => k.globalIndex < limit).map((k) => k.group), recipe.algorithm.advantage, false).samples;
+    c.samples = toUpdateSamples(kept.filter((k) => k.globalIndex < limit).map((k) => k.group), recipe.algorithm.advantage, false).samples;
   } catch (e) {
     if (!dist.distributed && opts.signal?.aborted) return undefined;
     throw e;

@@ -1,6 +1,6 @@
 /**
- * `train()`, the RL loop behind `gtr train`: recipe -> rollout -> reward -> advantage -> loss ->
- * update -> checkpoint. It reads top-down as its steps, each a named function:
+ * `train()`, the RL loop behind `gtr train`, as a short sequence of named steps.
+ * Recipe -> rollout -> reward -> advantage -> loss -> update -> checkpoint; the steps:
  *
  * - open the run: ./run-context.ts (run directory locked, cleaned and resumed by ./resume.ts on
  *   rank 0; tokenizer, phased data, graders, policy and engines into one RunContext);
@@ -18,7 +18,8 @@
  * Vocabulary: "train" names this run of the RL loop (`train()`, `gtr train`, TrainOptions,
  * TrainPhase, the recipe's `train` section, `kind: 'train'` metrics rows); the engine that
  * computes log-probs and gradients and steps the optimizer is "the trainer" (TrainerEngine here,
- * the native Trainer in src/train/).
+ * the native Trainer in src/train/), and what it trains on in a step are "the update's samples"
+ * (./collect.ts, ./update.ts).
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -141,7 +142,9 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
  * optimizer steps are collective); undefined when no rank has any (every group dropped). Counts the
  * steps in a row whose every optimizer update was skipped, and warns about any skipped one.
  */
-async function updateStep(ctx: RunContext, collected: CollectedGroups, step: number): Promise<UpdateResult | undefined> {
+async function updateStep(
+  ctx: RunContext, collected: CollectedGroups, step: number,
+): Promise<UpdateResult | undefined> {
   const { recipe, dist, progress } = ctx;
   const samples = collected.samples;
   const anySamples = dist.distributed ? (await dist.sum([samples.length], 'sample count'))[0] > 0 : samples.length > 0;
@@ -162,13 +165,16 @@ async function updateStep(ctx: RunContext, collected: CollectedGroups, step: num
  * ones), records the metrics row (./step-metrics.ts), appends the first run.log_samples_per_step
  * decoded samples (rank 0) and hands the row to `opts.onStep` (the progress bar).
  */
-async function logStep(ctx: RunContext, step: number, c: CollectedGroups, update: UpdateResult | undefined, t0: number): Promise<void> {
+async function logStep(
+  ctx: RunContext, step: number, c: CollectedGroups, update: UpdateResult | undefined, t0: number,
+): Promise<void> {
   const { dist, phased } = ctx;
   const rollout = await globalRollout(dist, c.groups, c.groupKeys, c.samples.map((x) => x.advantage));
   const row = stepMetricsRow({
     step, phase: phased.scheduled ? phased.at(step).phase.spec.name : undefined, rollout,
     keptGroups: c.keptGroups, rounds: c.rounds, skippedPrompts: ctx.progress.skippedPrompts, grader: c.grader, update,
-    rolloutStats: c.rolloutStats, generateMs: c.generateMs, rewardMs: c.rewardMs, stepSeconds: (performance.now() - t0) / 1000,
+    rolloutStats: c.rolloutStats, generateMs: c.generateMs, rewardMs: c.rewardMs,
+    stepSeconds: (performance.now() - t0) / 1000,
   });
   recordMetrics(ctx, row);
   if (dist.isMain) ctx.run.appendSamples(c.groups.slice(0, ctx.recipe.run.log_samples_per_step).map((g) => ({
@@ -191,7 +197,8 @@ function checkpointDue(ctx: RunContext, step: number, stopping: boolean): boolea
 function evaluationDue(ctx: RunContext, step: number, stopping: boolean): boolean {
   const { recipe, dist, opts } = ctx;
   const every = recipe.eval.every_steps;
-  return (dist.distributed ? !stopping : !opts.signal?.aborted) && every > 0 && (step % every === 0 || step === recipe.train.steps);
+  const notStopping = dist.distributed ? !stopping : !opts.signal?.aborted;
+  return notStopping && every > 0 && (step % every === 0 || step === recipe.train.steps);
 }
 
 /**
@@ -212,7 +219,9 @@ function skippedUpdatesStop(ctx: RunContext, step: number): Error | undefined {
 async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
   const { dist, run, progress } = ctx;
   const last = progress.lastDone;
-  if ((progress.interrupted || progress.stopError) && last > 0 && await dist.broadcastJson(dist.isMain && run.latest() !== run.checkpointDir(last), 'final checkpoint needed')) await saveCheckpoint(ctx, last);
+  if (!(progress.interrupted || progress.stopError) || last === 0) return;
+  const unsaved = await dist.broadcastJson(dist.isMain && run.latest() !== run.checkpointDir(last), 'final checkpoint needed');
+  if (unsaved) await saveCheckpoint(ctx, last);
 }
 
 /**

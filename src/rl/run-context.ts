@@ -80,7 +80,9 @@ export interface RunContext {
  * and tells the others what it found, so all ranks resume from the same checkpoint.
  * @throws what openRun throws (on rank 0), or on other ranks an Error naming rank 0's failure
  */
-export async function openRunOnAllRanks(recipe: Recipe, opts: TrainOptions, log: (line: string) => void, dist: DistContext): Promise<OpenedRun> {
+export async function openRunOnAllRanks(
+  recipe: Recipe, opts: TrainOptions, log: (line: string) => void, dist: DistContext,
+): Promise<OpenedRun> {
   let opened: OpenedRun | undefined;
   let openError: Error | undefined;
   if (dist.isMain) {
@@ -159,7 +161,9 @@ export async function openRunContext(
     recipe, opts, log, dist, run, tokenizer, phased, policy, reference, rollout, trainer, loss,
     kvCacheGib: kv.gib,
     stopTokenIds: [...new Set([...tokenizer.eosTokenIds, ...recipe.rollout.stop_token_ids])],
-    observers: dist.isMain ? new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log }) : undefined,
+    observers: dist.isMain
+      ? new RunObservers(run.dir, { tensorboard: recipe.run.tensorboard, report: recipe.run.report, log })
+      : undefined,
     startStep,
     progress: { skippedPrompts: 0, evalErrors: 0, consecutiveSkipped: 0, lastDone: startStep, interrupted: false },
   };
