@@ -127,10 +127,10 @@ export function rolloutMetrics(stats: RolloutStats[]): Record<string, number> {
 }
 
 /**
- * Advantages per group (registry name) and the training samples; with `dynamicSampling`, groups
- * whose rewards are all equal (zero advantage everywhere) are dropped.
+ * Advantages per group (registry name) and the samples the update phase (./update.ts) trains on;
+ * with `dynamicSampling`, groups whose rewards are all equal (zero advantage everywhere) are dropped.
  */
-export function toTrainSamples(groups: Group[], advantage: string, dynamicSampling: boolean): { samples: TrainSample[]; keptGroups: number[] } {
+export function toUpdateSamples(groups: Group[], advantage: string, dynamicSampling: boolean): { samples: TrainSample[]; keptGroups: number[] } {
   if (groups.length === 0) return { samples: [], keptGroups: [] };
   const G = groups[0].responses.length;
   const rewards = Float64Array.from(groups.flatMap((g) => g.responses.map((r) => r.reward)));

@@ -1,0 +1,76 @@
+/**
+ * A training step's metrics row (metrics.jsonl `kind: 'train'`, TensorBoard, the progress bar), in
+ * verl's names (./metric-names.ts). Pure: the loop gathers the inputs, this lays them out, in a fixed
+ * key order so metrics.jsonl reads the same run after run.
+ */
+import type { GlobalRollout } from '../dist/rollout-columns.js';
+import type { RolloutStats } from './engines.js';
+import type { GraderStepStats } from './grader-health.js';
+import { M, trainerMetricName } from './metric-names.js';
+import { rolloutMetrics } from './rollout-phase.js';
+import type { UpdateResult } from './update.js';
+
+/** What one step's row is made of. */
+export interface StepMetricsInput {
+  step: number;
+  /** The data.schedule phase the step drew from; omitted from the row without a schedule. */
+  phase?: string;
+  /** The step's responses, prompts and trained advantages over all ranks (src/dist/rollout-columns.ts). */
+  rollout: GlobalRollout;
+  /** Groups kept by dynamic sampling over all ranks; rollout rounds. */
+  keptGroups: number;
+  rounds: number;
+  /** Prompts skipped as too long or empty since this process started. */
+  skippedPrompts: number;
+  grader: GraderStepStats;
+  /** The update's result; undefined when no rank had a sample to train on. */
+  update: UpdateResult | undefined;
+  rolloutStats: RolloutStats[];
+  generateMs: number;
+  rewardMs: number;
+  /** Wall time of the whole step so far, seconds. */
+  stepSeconds: number;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+/**
+ * The row: reward and accuracy, advantages, grader failures, response and prompt lengths, batch
+ * sizes, the sampler/trainer log-prob gap, rollout KV statistics, phase times (seconds), optimizer
+ * step counts, then the trainer's own metrics averaged over the step's optimizer updates. Empty
+ * lists give 0 (a step where every group was dropped still logs a row).
+ */
+export function stepMetricsRow(s: StepMetricsInput): Record<string, unknown> {
+  const all = s.rollout.responses;
+  const lengths = all.map((r) => r.tokens.length);
+  const advantages = s.rollout.advantages;
+  const upd = s.update;
+  const row: Record<string, unknown> = {
+    step: s.step, kind: 'train', ...(s.phase !== undefined ? { phase: s.phase } : {}),
+    [M.scoreMean]: mean(all.map((r) => r.reward)),
+    [M.scoreMax]: all.length ? Math.max(...all.map((r) => r.reward)) : 0,
+    [M.scoreMin]: all.length ? Math.min(...all.map((r) => r.reward)) : 0,
+    [M.accuracy]: mean(all.map((r) => (r.grade.correct ? 1 : 0))),
+    [M.advantagesMax]: advantages.length ? Math.max(...advantages) : 0,
+    [M.advantagesMin]: advantages.length ? Math.min(...advantages) : 0,
+    [M.graderErrors]: s.grader.errors, [M.graderTimeouts]: s.grader.timeouts,
+    [M.responseLengthMean]: mean(lengths),
+    [M.responseLengthMax]: lengths.length ? Math.max(...lengths) : 0,
+    [M.responseLengthMin]: lengths.length ? Math.min(...lengths) : 0,
+    [M.responseLengthClipRatio]: mean(all.map((r) => (r.finishReason === 'length' ? 1 : 0))),
+    [M.promptLengthMean]: mean(s.rollout.promptLengths),
+    [M.batchPrompts]: s.rollout.promptLengths.length, [M.batchKeptGroups]: s.keptGroups, [M.batchSamples]: advantages.length, [M.batchRolloutRounds]: s.rounds,
+    [M.batchSkippedLongPrompts]: s.skippedPrompts,
+    [M.rolloutLogprobDiff]: upd?.logprobGap ?? 0,
+    ...rolloutMetrics(s.rolloutStats),
+    [M.timeGen]: s.generateMs / 1000, [M.timeReward]: s.rewardMs / 1000,
+    [M.timeOldLogProb]: (upd?.oldLogprobMs ?? 0) / 1000, [M.timeSnapshotLogProb]: (upd?.snapshotMs ?? 0) / 1000, [M.timeUpdateActor]: (upd?.updateMs ?? 0) / 1000,
+    [M.timeStep]: s.stepSeconds,
+    [M.optimizerSteps]: upd?.optimizerSteps ?? 0, [M.skippedSteps]: upd?.skippedSteps ?? 0,
+  };
+  for (const [k, v] of Object.entries(upd?.metrics ?? {})) {
+    const name = trainerMetricName(k);
+    if (name) row[name] = v;
+  }
+  return row;
+}
