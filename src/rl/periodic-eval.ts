@@ -4,7 +4,8 @@
  * checkpoint, so an evaluation that fails is logged and counted and training goes on; rank 0 alone
  * evaluates and the other ranks wait.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomicSync } from '../checkpoint/save.js';
 import { join } from 'node:path';
 import { mixSeeds } from '../data/prng.js';
 import { runEvaluation } from '../eval/run.js';
@@ -59,7 +60,7 @@ async function evaluateAt(ctx: RunContext, step: number): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const { results, ...rep } = report;
     const suffix = phased.scheduled ? `-${phase.spec.name}` : '';
-    writeFileSync(join(dir, `step-${String(step).padStart(6, '0')}${suffix}.json`), JSON.stringify(rep, null, 2));
+    writeFileAtomicSync(join(dir, `step-${String(step).padStart(6, '0')}${suffix}.json`), JSON.stringify(rep, null, 2));
     for (const b of report.benchmarks) {
       const label = phased.benchmarkLabel(phase, b.name);
       for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(label, k)] = v;
