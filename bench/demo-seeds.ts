@@ -36,7 +36,10 @@ const seeds = values.seeds!.split(',').map((x) => {
 const algos: ('gtr' | 'grpo')[] = values.compare ? ['gtr', 'grpo'] : ['gtr'];
 const cpu = cpus();
 const device = values.device ?? `${cpu[0]?.model.trim() ?? 'cpu'} x${cpu.length}`;
-const slug = device.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const slug = device
+  .toLowerCase()
+  .replace(/[^a-z0-9]+/g, '-')
+  .replace(/^-|-$/g, '');
 const date = new Date().toISOString().slice(0, 10);
 
 /** Mean, sample sd, min and max. */
@@ -55,18 +58,25 @@ const write = () => {
   const md: string[] = [
     `# gtr demo on ${rows.length} seed(s), ${date}, ${device}`,
     '',
-    `${values.fast ? '--fast demo (a check of this script; the sizes below are the default run\'s, not used)' : 'Default demo'} (${algos.join(' + ')}; SFT warm-up up to ${DEMO_DEFAULTS.sftSteps} steps until validation greedy accuracy >= ${SIZES.full.sftTarget}; `
-      + `${DEMO_DEFAULTS.steps} RL steps of ${SIZES.full.prompts} x ${SIZES.full.group}; ${SIZES.full.heldOut} held-out problems x ${SIZES.full.evalN} samples at temperature 1). `
-      + '± is one standard error over held-out problems; the gain is paired over problems (after - before), z = gain / SE.',
+    `${values.fast ? "--fast demo (a check of this script; the sizes below are the default run's, not used)" : 'Default demo'} (${algos.join(' + ')}; SFT warm-up up to ${DEMO_DEFAULTS.sftSteps} steps until validation greedy accuracy >= ${SIZES.full.sftTarget}; ` +
+      `${DEMO_DEFAULTS.steps} RL steps of ${SIZES.full.prompts} x ${SIZES.full.group}; ${SIZES.full.heldOut} held-out problems x ${SIZES.full.evalN} samples at temperature 1). ` +
+      '± is one standard error over held-out problems; the gain is paired over problems (after - before), z = gain / SE.',
     '',
-      `| seed | SFT steps | val. greedy acc | ${ks.map((k) => `before ${k}`).join(' | ')} | ${algos.map((a) => `${ks.map((k) => `after ${a.toUpperCase()} ${k}`).join(' | ')} | ${a.toUpperCase()} pass@1 gain`).join(' | ')} | wall time (s) | load avg before |`,
+    `| seed | SFT steps | val. greedy acc | ${ks.map((k) => `before ${k}`).join(' | ')} | ${algos.map((a) => `${ks.map((k) => `after ${a.toUpperCase()} ${k}`).join(' | ')} | ${a.toUpperCase()} pass@1 gain`).join(' | ')} | wall time (s) | load avg before |`,
     `| ---: | ---: | ---: | ${ks.map(() => '---:').join(' | ')} | ${algos.map(() => [...ks, 'g'].map(() => '---:').join(' | ')).join(' | ')} | ---: | ---: |`,
   ];
   for (const { seed, loadBefore, summary: s } of rows) {
     const last = s.sft.checks.at(-1);
-    md.push(`| ${seed} | ${s.sft.steps} | ${last ? f(last.accuracy, 2) : ''} | ${ks.map((k) => `${f(s.before.passAt[k]!)} ± ${f(s.before.stdErr[k]!)}`).join(' | ')} | `
-      + s.runs.map((r) => `${ks.map((k) => `${f(r.after.passAt[k]!)} ± ${f(r.after.stdErr[k]!)}`).join(' | ')} | ${formatPaired(r.gain)}`).join(' | ')
-      + ` | ${f(s.seconds, 0)} | ${f(loadBefore, 2)} |`);
+    md.push(
+      `| ${seed} | ${s.sft.steps} | ${last ? f(last.accuracy, 2) : ''} | ${ks.map((k) => `${f(s.before.passAt[k]!)} ± ${f(s.before.stdErr[k]!)}`).join(' | ')} | ` +
+        s.runs
+          .map(
+            (r) =>
+              `${ks.map((k) => `${f(r.after.passAt[k]!)} ± ${f(r.after.stdErr[k]!)}`).join(' | ')} | ${formatPaired(r.gain)}`,
+          )
+          .join(' | ') +
+        ` | ${f(s.seconds, 0)} | ${f(loadBefore, 2)} |`,
+    );
   }
   const agg: Record<string, ReturnType<typeof stats>> = {};
   if (rows.length > 0) {
@@ -79,23 +89,54 @@ const write = () => {
     }
     if (algos.length === 2) agg['grpo_minus_gtr/pass@1'] = stats(rows.map((r) => r.summary.compare!.diff));
     agg.seconds = stats(rows.map((r) => r.summary.seconds));
-    md.push('', `Over the ${rows.length} seeds (mean ± sample sd, [min, max]):`, '', '| quantity | mean | sd | min | max |', '| --- | ---: | ---: | ---: | ---: |');
-    for (const [k, v] of Object.entries(agg)) md.push(`| ${k} | ${f(v.mean)} | ${f(v.sd)} | ${f(v.min)} | ${f(v.max)} |`);
+    md.push(
+      '',
+      `Over the ${rows.length} seeds (mean ± sample sd, [min, max]):`,
+      '',
+      '| quantity | mean | sd | min | max |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const [k, v] of Object.entries(agg))
+      md.push(`| ${k} | ${f(v.mean)} | ${f(v.sd)} | ${f(v.min)} | ${f(v.max)} |`);
     const phases = Object.keys(rows[0]!.summary.timings);
-    md.push('', 'Wall time per phase (s, mean over seeds): ' + phases.map((p) => `${p} ${f(stats(rows.map((r) => r.summary.timings[p] ?? 0)).mean, 0)}`).join(', ') + '.');
+    md.push(
+      '',
+      'Wall time per phase (s, mean over seeds): ' +
+        phases.map((p) => `${p} ${f(stats(rows.map((r) => r.summary.timings[p] ?? 0)).mean, 0)}`).join(', ') +
+        '.',
+    );
   }
   const json = {
-    date, device, cores: cpu.length, algos, seeds: rows.map((r) => r.seed),
+    date,
+    device,
+    cores: cpu.length,
+    algos,
+    seeds: rows.map((r) => r.seed),
     settings: { sizes: SIZES.full, defaults: DEMO_DEFAULTS },
     aggregate: agg,
     runs: rows.map(({ seed, loadBefore, summary: s }) => ({
-      seed, loadBefore, sft: s.sft, before: { passAt: s.before.passAt, stdErr: s.before.stdErr },
-      runs: s.runs.map((r) => ({ algo: r.algo, passAt: r.after.passAt, stdErr: r.after.stdErr, gain: r.gain, firstReward: r.firstReward, lastReward: r.lastReward })),
-      compare: s.compare, timings: s.timings, seconds: s.seconds,
+      seed,
+      loadBefore,
+      sft: s.sft,
+      before: { passAt: s.before.passAt, stdErr: s.before.stdErr },
+      runs: s.runs.map((r) => ({
+        algo: r.algo,
+        passAt: r.after.passAt,
+        stdErr: r.after.stdErr,
+        gain: r.gain,
+        firstReward: r.firstReward,
+        lastReward: r.lastReward,
+      })),
+      compare: s.compare,
+      timings: s.timings,
+      seconds: s.seconds,
     })),
   };
   // Atomic: a temporary then rename, so a killed run leaves the previous table whole.
-  for (const [ext, text] of [['json', JSON.stringify(json, null, 2) + '\n'], ['md', md.join('\n') + '\n']] as const) {
+  for (const [ext, text] of [
+    ['json', JSON.stringify(json, null, 2) + '\n'],
+    ['md', md.join('\n') + '\n'],
+  ] as const) {
     writeFileSync(`${base}.${ext}.tmp`, text);
     renameSync(`${base}.${ext}.tmp`, `${base}.${ext}`);
   }
@@ -107,8 +148,12 @@ for (const seed of seeds) {
   const loadBefore = loadavg()[0]!;
   console.log(`== seed ${seed} (load average ${loadBefore.toFixed(2)})`);
   const summary = await runDemo({
-    out: join(values.work!, `seed-${seed}`), seed, algos, fast: values.fast!,
-    steps: values.fast ? DEMO_DEFAULTS.fastSteps : DEMO_DEFAULTS.steps, sftSteps: values.fast ? DEMO_DEFAULTS.fastSftSteps : DEMO_DEFAULTS.sftSteps,
+    out: join(values.work!, `seed-${seed}`),
+    seed,
+    algos,
+    fast: values.fast!,
+    steps: values.fast ? DEMO_DEFAULTS.fastSteps : DEMO_DEFAULTS.steps,
+    sftSteps: values.fast ? DEMO_DEFAULTS.fastSftSteps : DEMO_DEFAULTS.sftSteps,
     log: (l) => console.log(`[seed ${seed}] ${l}`),
   });
   rows.push({ seed, loadBefore, summary });

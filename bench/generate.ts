@@ -52,9 +52,14 @@ const { values } = parseArgs({
 });
 
 const device = values.device!;
-const dtype = values.dtype === 'fp32' || values.dtype === 'float32' ? 'float32'
-  : values.dtype === 'bf16' || values.dtype === 'bfloat16' ? 'bfloat16'
-    : device.startsWith('cuda') ? 'bfloat16' : 'float32';
+const dtype =
+  values.dtype === 'fp32' || values.dtype === 'float32'
+    ? 'float32'
+    : values.dtype === 'bf16' || values.dtype === 'bfloat16'
+      ? 'bfloat16'
+      : device.startsWith('cuda')
+        ? 'bfloat16'
+        : 'float32';
 const batches = values.batch!.split(',').map(Number);
 const promptLen = Number(values['prompt-len']);
 const newTokens = Number(values['new-tokens']);
@@ -75,63 +80,109 @@ const hf = presetConfig(values.config as Qwen3PresetName, dtype);
 const vocab = hf.vocab_size as number;
 const t0 = performance.now();
 const policy = await Policy.random(hf, seed, { device, dtype });
-console.log(`model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 const versions = native().versions();
 
 const sampling = { temperature: Number(values.temperature), topP: Number(values['top-p']) };
 await generateWithStats(policy, randomPrompts(Math.min(4, batches[0]!), promptLen, vocab, seed + 99), {
-  maxNewTokens: Number(values['warmup-tokens']), ...sampling, seed,
+  maxNewTokens: Number(values['warmup-tokens']),
+  ...sampling,
+  seed,
 });
 
 const rows: Record<string, number>[] = [];
 if (values.shape === 'recipe') {
   const { readFileSync } = await import('node:fs');
   const { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } = await import('../src/rollout/index.js');
-  const shape = JSON.parse(readFileSync(values['shape-file']!, 'utf8')) as { prompts: number[][]; n: number; maxNewTokens: number; targetLengths: number[] };
+  const shape = JSON.parse(readFileSync(values['shape-file']!, 'utf8')) as {
+    prompts: number[][];
+    n: number;
+    maxNewTokens: number;
+    targetLengths: number[];
+  };
   // The trainer's resident state: one real optimizer step on a short sequence allocates the fp32
   // masters, gradients and AdamW moments (lr 0, so the weights stay as they were).
   const stateBytes = TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters;
   let trainer: InstanceType<typeof import('../src/train/index.js').Trainer> | undefined;
   if (values['trainer-state']) {
     const { Trainer } = await import('../src/train/index.js');
-    trainer = new Trainer(policy.native, { schedule: { lr: 0 }, tokenBudget: 4096, checkpointLayers: true, fp32Master: true });
+    trainer = new Trainer(policy.native, {
+      schedule: { lr: 0 },
+      tokenBudget: 4096,
+      checkpointLayers: true,
+      fp32Master: true,
+    });
     const tokens = Int32Array.from({ length: 64 }, (_, i) => (i * 7919) % vocab);
     const responseMask = Uint8Array.from({ length: 64 }, (_, i) => (i >= 32 ? 1 : 0));
     const packed = { tokens, seqLens: Int32Array.of(64), responseMask };
     const old = await trainer.logprobs(packed, 1);
-    await trainer.trainStep({ ...packed, advantages: new Float32Array(64).fill(1), oldLogprobs: old.logprobs }, { name: 'grpo' }, []);
+    await trainer.trainStep(
+      { ...packed, advantages: new Float32Array(64).fill(1), oldLogprobs: old.logprobs },
+      { name: 'grpo' },
+      [],
+    );
   }
-  const kv = resolveKvBudget(values['kv-cache-gib'] !== undefined ? Number(values['kv-cache-gib']) : null, device, 0, '--kv-cache-gib');
+  const kv = resolveKvBudget(
+    values['kv-cache-gib'] !== undefined ? Number(values['kv-cache-gib']) : null,
+    device,
+    0,
+    '--kv-cache-gib',
+  );
   console.log(`${trainer ? `trainer state resident: ${(stateBytes / 2 ** 30).toFixed(1)} GiB; ` : ''}${kv.describe}`);
   const prompts = shape.prompts.map((p) => Int32Array.from(p, (t) => t % vocab));
   const start = performance.now();
   const { stats } = await generateWithStats(policy, prompts, {
-    n: shape.n, maxNewTokens: shape.maxNewTokens, targetLengths: Int32Array.from(shape.targetLengths), seed, ...sampling,
-    kvCacheGib: kv.gib, maxBatchSize: Number(values['max-num-seqs']),
+    n: shape.n,
+    maxNewTokens: shape.maxNewTokens,
+    targetLengths: Int32Array.from(shape.targetLengths),
+    seed,
+    ...sampling,
+    kvCacheGib: kv.gib,
+    maxBatchSize: Number(values['max-num-seqs']),
   });
   const wallS = (performance.now() - start) / 1000;
   // Floor: every decode step reads the weights once and the KV of the running rows.
   const weightBytes = policy.numParameters * 2;
   const kvPerToken = stats.kvBytes / ((stats.kvBlocks + 1) * stats.blockSize);
   const totalTokens = shape.targetLengths.reduce((a, b) => a + b, 0);
-  const meanContext = shape.prompts.reduce((a, p) => a + p.length, 0) / shape.prompts.length + shape.targetLengths.reduce((a, b) => a + b * b, 0) / (2 * totalTokens);
+  const meanContext =
+    shape.prompts.reduce((a, p) => a + p.length, 0) / shape.prompts.length +
+    shape.targetLengths.reduce((a, b) => a + b * b, 0) / (2 * totalTokens);
   const bytesRead = stats.steps * weightBytes + totalTokens * meanContext * kvPerToken;
   const row = {
-    shape: 'recipe', sequences: prompts.length * shape.n, generatedTokens: stats.generatedTokens, wallS, tokensPerS: stats.generatedTokens / wallS,
-    steps: stats.steps, meanRunning: stats.meanRunning, peakKvGiB: (stats.peakBlocks * kvPerToken * stats.blockSize) / 2 ** 30,
-    kvPoolGiB: stats.kvBytes / 2 ** 30, preemptions: stats.preemptions, graphSteps: stats.graphSteps, bytesReadGB: bytesRead / 1e9,
+    shape: 'recipe',
+    sequences: prompts.length * shape.n,
+    generatedTokens: stats.generatedTokens,
+    wallS,
+    tokensPerS: stats.generatedTokens / wallS,
+    steps: stats.steps,
+    meanRunning: stats.meanRunning,
+    peakKvGiB: (stats.peakBlocks * kvPerToken * stats.blockSize) / 2 ** 30,
+    kvPoolGiB: stats.kvBytes / 2 ** 30,
+    preemptions: stats.preemptions,
+    graphSteps: stats.graphSteps,
+    bytesReadGB: bytesRead / 1e9,
     trainerStateGiB: trainer ? stateBytes / 2 ** 30 : 0,
   } as Record<string, number | string>;
   rows.push(row as Record<string, number>);
-  console.log(`recipe shape: ${row.generatedTokens} tokens in ${wallS.toFixed(1)} s = ${(row.tokensPerS as number).toFixed(0)} tok/s; ` +
-    `mean running ${stats.meanRunning.toFixed(0)}, peak KV ${(row.peakKvGiB as number).toFixed(1)} GiB of a ${(row.kvPoolGiB as number).toFixed(1)} GiB pool, ` +
-    `${stats.preemptions} preemptions; bytes read ${(bytesRead / 1e9).toFixed(0)} GB (floor = that / the copy bandwidth in floor.json)`);
+  console.log(
+    `recipe shape: ${row.generatedTokens} tokens in ${wallS.toFixed(1)} s = ${(row.tokensPerS as number).toFixed(0)} tok/s; ` +
+      `mean running ${stats.meanRunning.toFixed(0)}, peak KV ${(row.peakKvGiB as number).toFixed(1)} GiB of a ${(row.kvPoolGiB as number).toFixed(1)} GiB pool, ` +
+      `${stats.preemptions} preemptions; bytes read ${(bytesRead / 1e9).toFixed(0)} GB (floor = that / the copy bandwidth in floor.json)`,
+  );
   trainer?.dispose();
 }
 for (const batch of values.shape === 'recipe' ? [] : batches) {
   const prompts = randomPrompts(batch, promptLen, vocab, seed + batch);
   const start = performance.now();
-  const { stats } = await generateWithStats(policy, prompts, { maxNewTokens: newTokens, maxBatchSize: batch, seed, ...sampling });
+  const { stats } = await generateWithStats(policy, prompts, {
+    maxNewTokens: newTokens,
+    maxBatchSize: batch,
+    seed,
+    ...sampling,
+  });
   const wallS = (performance.now() - start) / 1000;
   const row = {
     batch,
@@ -147,14 +198,34 @@ for (const batch of values.shape === 'recipe' ? [] : batches) {
     msPerStep: stats.decodeMs / stats.steps,
   };
   rows.push(row);
-  console.log(`batch ${String(batch).padStart(4)}: ${row.generatedTokens} tokens in ${wallS.toFixed(2)} s = ${row.tokensPerS.toFixed(0)} tok/s ` +
-    `(decode ${row.decodeTokensPerS.toFixed(0)} tok/s, ${row.msPerStep.toFixed(2)} ms/step, prefill ${row.prefillMs.toFixed(0)} ms)`);
+  console.log(
+    `batch ${String(batch).padStart(4)}: ${row.generatedTokens} tokens in ${wallS.toFixed(2)} s = ${row.tokensPerS.toFixed(0)} tok/s ` +
+      `(decode ${row.decodeTokensPerS.toFixed(0)} tok/s, ${row.msPerStep.toFixed(2)} ms/step, prefill ${row.prefillMs.toFixed(0)} ms)`,
+  );
 }
 policy.dispose();
 
 mkdirSync(values.out!, { recursive: true });
-const file = join(values.out!, `generate-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({
-  bench: 'generate', config: values.config, device, dtype, sampling, seed, versions, date: new Date().toISOString(), results: rows,
-}, null, 2)}\n`);
+const file = join(
+  values.out!,
+  `generate-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+);
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      bench: 'generate',
+      config: values.config,
+      device,
+      dtype,
+      sampling,
+      seed,
+      versions,
+      date: new Date().toISOString(),
+      results: rows,
+    },
+    null,
+    2,
+  )}\n`,
+);
 console.log(`wrote ${file}`);

@@ -22,18 +22,30 @@ export interface RecipeShape {
   targetLengths: Int32Array;
 }
 
-export async function recipeShape(o: { dataDir: string; prompts: number; n: number; maxNewTokens: number; meanLength: number; seed: number }): Promise<RecipeShape> {
+export async function recipeShape(o: {
+  dataDir: string;
+  prompts: number;
+  n: number;
+  maxNewTokens: number;
+  meanLength: number;
+  seed: number;
+}): Promise<RecipeShape> {
   const tokenizer = await Tokenizer.fromDir(bundledTokenizerDir());
   const data = await loadDataset('dapo-math-17k', { dataDir: o.dataDir });
   const sampler = new PromptSampler(data.rows.length, o.seed);
-  const prompts = sampler.next(o.prompts).map((i) =>
-    renderPrompt(tokenizer, data.rows[i]!, { template: 'dapo', chat: false, enableThinking: false }).tokens);
+  const prompts = sampler
+    .next(o.prompts)
+    .map(
+      (i) => renderPrompt(tokenizer, data.rows[i]!, { template: 'dapo', chat: false, enableThinking: false }).tokens,
+    );
   const rng = new Xoshiro128(o.seed + 1);
   const sigma = 0.75;
-  const mu = Math.log(o.meanLength) - (sigma * sigma) / 2;  // E[lognormal] = exp(mu + sigma^2 / 2)
+  const mu = Math.log(o.meanLength) - (sigma * sigma) / 2; // E[lognormal] = exp(mu + sigma^2 / 2)
   const targetLengths = new Int32Array(o.prompts * o.n);
   for (let i = 0; i < targetLengths.length; i++) {
-    const z = Math.sqrt(-2 * Math.log(1 - (rng.nextUint32() / 4294967296))) * Math.cos(2 * Math.PI * (rng.nextUint32() / 4294967296));  // Box-Muller
+    const z =
+      Math.sqrt(-2 * Math.log(1 - rng.nextUint32() / 4294967296)) *
+      Math.cos(2 * Math.PI * (rng.nextUint32() / 4294967296)); // Box-Muller
     targetLengths[i] = Math.max(16, Math.min(o.maxNewTokens, Math.round(Math.exp(mu + sigma * z))));
   }
   return { prompts, n: o.n, maxNewTokens: o.maxNewTokens, targetLengths };
@@ -45,10 +57,30 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const { parseArgs } = await import('node:util');
   const { writeFileSync, mkdirSync } = await import('node:fs');
   const { dirname } = await import('node:path');
-  const { values } = parseArgs({ options: { write: { type: 'string' }, 'data-dir': { type: 'string', default: '../shared/datasets' }, seed: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({
+    options: {
+      write: { type: 'string' },
+      'data-dir': { type: 'string', default: '../shared/datasets' },
+      seed: { type: 'string', default: '0' },
+    },
+  });
   if (!values.write) throw new Error('recipe-shape: --write FILE is required');
-  const shape = await recipeShape({ dataDir: values['data-dir']!, prompts: 128, n: 8, maxNewTokens: 4096, meanLength: 1500, seed: Number(values.seed) });
+  const shape = await recipeShape({
+    dataDir: values['data-dir']!,
+    prompts: 128,
+    n: 8,
+    maxNewTokens: 4096,
+    meanLength: 1500,
+    seed: Number(values.seed),
+  });
   mkdirSync(dirname(values.write), { recursive: true });
-  writeFileSync(values.write, JSON.stringify({ ...shape, prompts: shape.prompts.map((p) => Array.from(p)), targetLengths: Array.from(shape.targetLengths) }));
+  writeFileSync(
+    values.write,
+    JSON.stringify({
+      ...shape,
+      prompts: shape.prompts.map((p) => Array.from(p)),
+      targetLengths: Array.from(shape.targetLengths),
+    }),
+  );
   console.log(`wrote ${values.write}: ${shape.prompts.length} prompts x ${shape.n}`);
 }

@@ -38,19 +38,32 @@ const { values } = parseArgs({
 });
 const device = values.device!;
 const dtype = device.startsWith('cuda') ? 'bfloat16' : 'float32';
-const P = Number(values.prompts), n = Number(values.samples), promptLen = Number(values['prompt-len']);
-const newTokens = Number(values['new-tokens']), epochs = Number(values.epochs), minis = Number(values['mini-batches']);
+const P = Number(values.prompts),
+  n = Number(values.samples),
+  promptLen = Number(values['prompt-len']);
+const newTokens = Number(values['new-tokens']),
+  epochs = Number(values.epochs),
+  minis = Number(values['mini-batches']);
 
 const hf = presetConfig(values.config as Qwen3PresetName, dtype);
 const vocab = hf.vocab_size as number;
 const t0 = performance.now();
 const policy = await Policy.random(hf, Number(values.seed), { device, dtype });
-console.log(`model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-const trainer = new Trainer(policy.native, { schedule: { lr: 1e-6 }, tokenBudget: Number(values['token-budget']), checkpointLayers: true, fp32Master: true });
+console.log(
+  `model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
+const trainer = new Trainer(policy.native, {
+  schedule: { lr: 1e-6 },
+  tokenBudget: Number(values['token-budget']),
+  checkpointLayers: true,
+  fp32Master: true,
+});
 
 let s = 777;
 const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-const prompts = Array.from({ length: P }, () => Int32Array.from({ length: promptLen }, () => Math.floor(rnd() * vocab)));
+const prompts = Array.from({ length: P }, () =>
+  Int32Array.from({ length: promptLen }, () => Math.floor(rnd() * vocab)),
+);
 const phases: Record<string, number> = {};
 const time = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
   const ts = performance.now();
@@ -60,7 +73,9 @@ const time = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
 };
 
 // 1. generation
-const gen = await time('generate', () => generateWithStats(policy, prompts, { n, maxNewTokens: newTokens, maxBatchSize: P * n, seed: 1, temperature: 1 }));
+const gen = await time('generate', () =>
+  generateWithStats(policy, prompts, { n, maxNewTokens: newTokens, maxBatchSize: P * n, seed: 1, temperature: 1 }),
+);
 // 2. batch: prompt + response, group-normalised advantages of random 0/1 rewards
 const seqs: { tokens: Int32Array; promptLen: number; adv: number }[] = [];
 for (let p = 0; p < P; p++) {
@@ -76,7 +91,9 @@ for (let p = 0; p < P; p++) {
   }
 }
 const T = seqs.reduce((a, q) => a + q.tokens.length, 0);
-const tokens = new Int32Array(T), responseMask = new Uint8Array(T), advantages = new Float32Array(T);
+const tokens = new Int32Array(T),
+  responseMask = new Uint8Array(T),
+  advantages = new Float32Array(T);
 const seqLens = Int32Array.from(seqs.map((q) => q.tokens.length));
 let off = 0;
 for (const q of seqs) {
@@ -98,21 +115,60 @@ for (let e = 0; e < epochs; e++) {
   for (let m = 0; m < minis; m++) {
     const r = seqRange(seqLens, Math.floor((m * seqs.length) / minis), Math.floor(((m + 1) * seqs.length) / minis));
     const mb = sliceBatch(batch, r);
-    const res = await time('update', () => trainer.trainStep(mb, { name: 'gtr' }, anchors.map((a) => a.subarray(r.tokStart, r.tokEnd))));
+    const res = await time('update', () =>
+      trainer.trainStep(
+        mb,
+        { name: 'gtr' },
+        anchors.map((a) => a.subarray(r.tokStart, r.tokEnd)),
+      ),
+    );
     stepMetrics.push(res as unknown as Record<string, unknown>);
   }
 }
 const total = Object.values(phases).reduce((a, b) => a + b, 0);
 const gs = gen.stats as unknown as Record<string, number>;
-console.log(`GTR step: ${P} prompts x ${n} samples, ${newTokens} new tokens, ${epochs} epochs x ${minis} mini-batches, ${T} tokens`);
-console.log(`phases (s): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}; total ${total.toFixed(2)} s`);
-console.log(`generate: ${gs.generatedTokens} tokens, ${(gs.generatedTokens / phases.generate!).toFixed(0)} tok/s, ${(gs.decodeMs / gs.steps).toFixed(2)} ms/step, graphs ${gs.graphs}, graph steps ${gs.graphSteps}`);
+console.log(
+  `GTR step: ${P} prompts x ${n} samples, ${newTokens} new tokens, ${epochs} epochs x ${minis} mini-batches, ${T} tokens`,
+);
+console.log(
+  `phases (s): ${Object.entries(phases)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ')}; total ${total.toFixed(2)} s`,
+);
+console.log(
+  `generate: ${gs.generatedTokens} tokens, ${(gs.generatedTokens / phases.generate!).toFixed(0)} tok/s, ${(gs.decodeMs / gs.steps).toFixed(2)} ms/step, graphs ${gs.graphs}, graph steps ${gs.graphSteps}`,
+);
 trainer.dispose();
 policy.dispose();
 mkdirSync(values.out!, { recursive: true });
-const file = join(values.out!, `step-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({
-  bench: 'step', config: values.config, device, dtype, prompts: P, samples: n, promptLen, newTokens, epochs, miniBatches: minis,
-  tokens: T, phases, total_s: total, generateStats: gen.stats, steps: stepMetrics, versions: native().versions(), date: new Date().toISOString(),
-}, null, 2)}\n`);
+const file = join(
+  values.out!,
+  `step-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+);
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      bench: 'step',
+      config: values.config,
+      device,
+      dtype,
+      prompts: P,
+      samples: n,
+      promptLen,
+      newTokens,
+      epochs,
+      miniBatches: minis,
+      tokens: T,
+      phases,
+      total_s: total,
+      generateStats: gen.stats,
+      steps: stepMetrics,
+      versions: native().versions(),
+      date: new Date().toISOString(),
+    },
+    null,
+    2,
+  )}\n`,
+);
 console.log(`wrote ${file}`);

@@ -41,22 +41,31 @@ const { values } = parseArgs({
 
 const device = values.device!;
 const dtype = device.startsWith('cuda') ? 'bfloat16' : 'float32';
-const seqs = Number(values.seqs), seqLen = Number(values['seq-len']), promptLen = Number(values['prompt-len']);
+const seqs = Number(values.seqs),
+  seqLen = Number(values['seq-len']),
+  promptLen = Number(values['prompt-len']);
 const steps = Number(values.steps);
 const addon = native() as unknown as Record<string, unknown> & ReturnType<typeof native>;
 type Mem = { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
 const cudaMemory = (reset: boolean): Mem =>
-  typeof addon.cudaMemory === 'function' && device.startsWith('cuda') ? (addon.cudaMemory as (r: boolean) => Mem)(reset) : null;
+  typeof addon.cudaMemory === 'function' && device.startsWith('cuda')
+    ? (addon.cudaMemory as (r: boolean) => Mem)(reset)
+    : null;
 
 const hf = presetConfig(values.config as Qwen3PresetName, dtype);
 const vocab = hf.vocab_size as number;
 const t0 = performance.now();
 const policy = await Policy.random(hf, Number(values.seed), { device, dtype });
 const N = policy.numParameters;
-console.log(`model ${values.config} (${(N / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `model ${values.config} (${(N / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 const trainer = new Trainer(policy.native, {
-  schedule: { lr: 1e-6 }, tokenBudget: Number(values['token-budget']), checkpointLayers: !values['no-checkpoint'],
-  fp32Master: true, maxGradNorm: 1,
+  schedule: { lr: 1e-6 },
+  tokenBudget: Number(values['token-budget']),
+  checkpointLayers: !values['no-checkpoint'],
+  fp32Master: true,
+  maxGradNorm: 1,
 });
 
 let s = 12345;
@@ -65,7 +74,9 @@ const T = seqs * seqLen;
 const tokens = Int32Array.from({ length: T }, () => Math.floor(rnd() * vocab));
 const seqLens = Int32Array.from({ length: seqs }, () => seqLen);
 const responseMask = Uint8Array.from({ length: T }, (_, i) => (i % seqLen >= promptLen ? 1 : 0));
-const advantages = Float32Array.from({ length: T }, (_, i) => (i % seqLen >= promptLen ? (Math.floor(i / seqLen) % 2 ? -1 : 1) : 0));
+const advantages = Float32Array.from({ length: T }, (_, i) =>
+  i % seqLen >= promptLen ? (Math.floor(i / seqLen) % 2 ? -1 : 1) : 0,
+);
 const tOld = performance.now();
 const old = await trainer.logprobs({ tokens, seqLens, responseMask });
 const oldS = (performance.now() - tOld) / 1000;
@@ -79,8 +90,10 @@ for (let i = 0; i <= steps; i++) {
   const r = await trainer.trainStep(batch, loss);
   const dt = (performance.now() - ts) / 1000;
   if (i > 0) times.push(dt);
-  console.log(`step ${i}${i === 0 ? ' (warm-up)' : ''}: ${dt.toFixed(3)} s, loss ${(r as unknown as Record<string, number>).loss ?? ''} gradNorm ${r.gradNorm}`);
-  if (i === 0) cudaMemory(true);  // peaks over the timed steps (weights, masters, moments stay allocated)
+  console.log(
+    `step ${i}${i === 0 ? ' (warm-up)' : ''}: ${dt.toFixed(3)} s, loss ${(r as unknown as Record<string, number>).loss ?? ''} gradNorm ${r.gradNorm}`,
+  );
+  if (i === 0) cudaMemory(true); // peaks over the timed steps (weights, masters, moments stay allocated)
 }
 const mem = cudaMemory(false);
 times.sort((a, b) => a - b);
@@ -97,28 +110,47 @@ if (!Number.isFinite(matmulTflops)) {
   matmulTflops = 781;
   matmulSource = 'assumed 781 (H100 floor.py, 2026-11-23)';
 }
-const L = hf.num_hidden_layers as number, Hq = hf.num_attention_heads as number, D = hf.head_dim as number;
+const L = hf.num_hidden_layers as number,
+  Hq = hf.num_attention_heads as number,
+  D = hf.head_dim as number;
 const flops6N = 6 * N * T;
-const attnFlops = 3 * 4 * L * Hq * D * seqs * seqLen * seqLen / 2;
+const attnFlops = (3 * 4 * L * Hq * D * seqs * seqLen * seqLen) / 2;
 const row = {
-  config: values.config, seqs, seqLen, tokens: T, params: N, checkpointLayers: !values['no-checkpoint'],
-  tokenBudget: Number(values['token-budget']), steps: times.length, stepS, stepsS: times,
+  config: values.config,
+  seqs,
+  seqLen,
+  tokens: T,
+  params: N,
+  checkpointLayers: !values['no-checkpoint'],
+  tokenBudget: Number(values['token-budget']),
+  steps: times.length,
+  stepS,
+  stepsS: times,
   tokensPerS: T / stepS,
   mfu: flops6N / stepS / (matmulTflops * 1e12),
   mfuWithAttn: (flops6N + attnFlops) / stepS / (matmulTflops * 1e12),
-  matmulTflops, matmulSource,
+  matmulTflops,
+  matmulSource,
   peakMemGiB: mem ? mem.peakAllocated / 2 ** 30 : null,
   peakReservedGiB: mem ? mem.peakReserved / 2 ** 30 : null,
   baseMemGiB: memBase ? memBase.allocated / 2 ** 30 : null,
   oldLogprobsS: oldS,
 };
-console.log(`train ${seqs}x${seqLen}: ${stepS.toFixed(3)} s/step = ${row.tokensPerS.toFixed(0)} tok/s, MFU ${(row.mfu * 100).toFixed(1)}% ` +
-  `(with attention ${(row.mfuWithAttn * 100).toFixed(1)}%, matmul ${matmulTflops} TFLOP/s from ${matmulSource}), ` +
-  `peak ${row.peakMemGiB?.toFixed(2) ?? '-'} GiB allocated (${row.peakReservedGiB?.toFixed(2) ?? '-'} reserved); old log-probs ${oldS.toFixed(2)} s`);
+console.log(
+  `train ${seqs}x${seqLen}: ${stepS.toFixed(3)} s/step = ${row.tokensPerS.toFixed(0)} tok/s, MFU ${(row.mfu * 100).toFixed(1)}% ` +
+    `(with attention ${(row.mfuWithAttn * 100).toFixed(1)}%, matmul ${matmulTflops} TFLOP/s from ${matmulSource}), ` +
+    `peak ${row.peakMemGiB?.toFixed(2) ?? '-'} GiB allocated (${row.peakReservedGiB?.toFixed(2) ?? '-'} reserved); old log-probs ${oldS.toFixed(2)} s`,
+);
 trainer.dispose();
 policy.dispose();
 
 mkdirSync(values.out!, { recursive: true });
-const file = join(values.out!, `train-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ bench: 'train', device, dtype, versions: native().versions(), date: new Date().toISOString(), results: [row] }, null, 2)}\n`);
+const file = join(
+  values.out!,
+  `train-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+);
+writeFileSync(
+  file,
+  `${JSON.stringify({ bench: 'train', device, dtype, versions: native().versions(), date: new Date().toISOString(), results: [row] }, null, 2)}\n`,
+);
 console.log(`wrote ${file}`);

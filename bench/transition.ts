@@ -12,7 +12,14 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ALGORITHMS, FULL_CONFIG, SMOKE_CONFIG, runTransitionBench, type AlgoKey, type TransitionConfig } from '../src/transition/bench.js';
+import {
+  ALGORITHMS,
+  FULL_CONFIG,
+  SMOKE_CONFIG,
+  runTransitionBench,
+  type AlgoKey,
+  type TransitionConfig,
+} from '../src/transition/bench.js';
 import type { Mode } from '../src/transition/task.js';
 import { summaryMarkdown } from '../src/transition/report.js';
 
@@ -40,7 +47,8 @@ const c: TransitionConfig = { ...(values.smoke ? SMOKE_CONFIG : FULL_CONFIG) };
 if (values.seeds) c.seeds = values.seeds.split(',').map((s) => num('seeds', s));
 if (values.algos) {
   c.algos = values.algos.split(',').map((a) => {
-    if (!(a in ALGORITHMS)) throw new Error(`--algos: unknown algorithm "${a}"; valid: ${Object.keys(ALGORITHMS).join(', ')}`);
+    if (!(a in ALGORITHMS))
+      throw new Error(`--algos: unknown algorithm "${a}"; valid: ${Object.keys(ALGORITHMS).join(', ')}`);
     return a as AlgoKey;
   });
 }
@@ -51,7 +59,8 @@ if (values.lr) c.lr = num('lr', values.lr);
 if (values.schedule) {
   c.phases = values.schedule.split(',').map((p) => {
     const [mode, steps] = p.split(':');
-    if ((mode !== 'A' && mode !== 'B') || !steps) throw new Error(`--schedule: expected MODE:STEPS with MODE A or B, got "${p}"`);
+    if ((mode !== 'A' && mode !== 'B') || !steps)
+      throw new Error(`--schedule: expected MODE:STEPS with MODE A or B, got "${p}"`);
     return { mode: mode as Mode, steps: num('schedule', steps) };
   });
 }
@@ -63,8 +72,12 @@ if (!values.out) {
   copyFileSync(join(out, 'transition.json'), join('bench', 'results', `${name}.json`));
   copyFileSync(join(out, 'report.html'), join('bench', 'results', `${name}.html`));
 }
-console.log(`transition: done in ${(r.seconds / 60).toFixed(1)} min; ${join(out, 'transition.json')}, ${join(out, 'report.html')}${values.out ? '' : ` (copied to bench/results/${name}.{json,html})`}`);
+console.log(
+  `transition: done in ${(r.seconds / 60).toFixed(1)} min; ${join(out, 'transition.json')}, ${join(out, 'report.html')}${values.out ? '' : ` (copied to bench/results/${name}.{json,html})`}`,
+);
 for (const [algo, ss] of Object.entries(r.summary)) {
-  console.log(`  ${ALGORITHMS[algo as AlgoKey].label}: ${ss.map((s) => `${s.switch.from}->${s.switch.to} steps ${s.stepsToTarget.mean.toFixed(1)} ± ${s.stepsToTarget.halfWidth.toFixed(1)} (not reached ${s.notReached}), new ${s.newAccuracy.mean.toFixed(2)} ± ${s.newAccuracy.halfWidth.toFixed(2)}, old ${s.retention.mean.toFixed(2)} ± ${s.retention.halfWidth.toFixed(2)}`).join('; ')}`);
+  console.log(
+    `  ${ALGORITHMS[algo as AlgoKey].label}: ${ss.map((s) => `${s.switch.from}->${s.switch.to} steps ${s.stepsToTarget.mean.toFixed(1)} ± ${s.stepsToTarget.halfWidth.toFixed(1)} (not reached ${s.notReached}), new ${s.newAccuracy.mean.toFixed(2)} ± ${s.newAccuracy.halfWidth.toFixed(2)}, old ${s.retention.mean.toFixed(2)} ± ${s.retention.halfWidth.toFixed(2)}`).join('; ')}`,
+  );
 }
 console.log(summaryMarkdown(r));

@@ -19,8 +19,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  GraderPool, Policy, Tokenizer, buildPrompt, decodeResponse, evaluate, generate, loadDataset, loadRecipe, nativeEngines,
-  presetConfig, reportToMarkdown, train,
+  GraderPool,
+  Policy,
+  Tokenizer,
+  buildPrompt,
+  decodeResponse,
+  evaluate,
+  generate,
+  loadDataset,
+  loadRecipe,
+  nativeEngines,
+  presetConfig,
+  reportToMarkdown,
+  train,
 } from 'gtr-rl';
 
 const { values: args } = parseArgs({
@@ -38,46 +49,67 @@ init.dispose();
 
 // 2. The tiny GTR recipe, overridden the way `gtr train --set key=value` would be.
 const recipe = loadRecipe(recipePath, [
-  `model.path=${modelDir}`, `run.dir=${join(out, 'run')}`, `data.data_dir=${dataDir}`, `train.steps=${args.steps}`,
-  'eval.every_steps=0', 'rollout.max_new_tokens=8',
+  `model.path=${modelDir}`,
+  `run.dir=${join(out, 'run')}`,
+  `data.data_dir=${dataDir}`,
+  `train.steps=${args.steps}`,
+  'eval.every_steps=0',
+  'rollout.max_new_tokens=8',
 ]);
 
 // 3. Train: rollouts, grading, group advantages, the GTR loss, AdamW, checkpoints.
 const summary = await train(recipe, {
   engines: nativeEngines,
   log: () => {},
-  onStep: (row) => console.log(`step ${row.step}: ${Object.keys(row).length} metrics -> ${join(recipe.run.dir, 'metrics.jsonl')}`),
+  onStep: (row) =>
+    console.log(`step ${row.step}: ${Object.keys(row).length} metrics -> ${join(recipe.run.dir, 'metrics.jsonl')}`),
 });
 const checkpoint = readFileSync(join(summary.runDir, 'latest'), 'utf8').trim();
 console.log(`trained ${summary.lastStep} step(s); latest checkpoint ${checkpoint}`);
 
 // 4. Evaluate the trained policy: evaluate() takes the generation and grading as functions.
-const policyDir = join(summary.runDir, checkpoint, 'policy');  // `latest` is relative to the run dir
+const policyDir = join(summary.runDir, checkpoint, 'policy'); // `latest` is relative to the run dir
 const tokenizer = await Tokenizer.fromDir(policyDir);
 const policy = await Policy.load(policyDir);
 const grader = new GraderPool({ grader: 'dapo', timeoutMs: 2000 });
 try {
   const amc = await loadDataset('amc23', { dataDir, limit: 2 });
-  const report = await evaluate({
-    model: policyDir,
-    benchmarks: [{ name: 'amc23', rows: amc.rows }],
-    n: 2,
-    metrics: ['pass@1', 'pass@2'],
-    buildPrompt: (row) => {
-      const p = buildPrompt('dapo', row.problem, { chat: false });
-      return p.kind === 'text' ? p.text : '';
+  const report = await evaluate(
+    {
+      model: policyDir,
+      benchmarks: [{ name: 'amc23', rows: amc.rows }],
+      n: 2,
+      metrics: ['pass@1', 'pass@2'],
+      buildPrompt: (row) => {
+        const p = buildPrompt('dapo', row.problem, { chat: false });
+        return p.kind === 'text' ? p.text : '';
+      },
     },
-  }, {
-    generate: async (prompts, n) => {
-      const ids = prompts.map((p) => tokenizer.encode(p, { addSpecialTokens: false }));
-      const rollouts = await generate(policy, ids, { n, maxNewTokens: 16, stopTokenIds: tokenizer.eosTokenIds, seed: 0 });
-      return rollouts.map((group) => group.map((r) => ({
-        text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason,
-      })));
+    {
+      generate: async (prompts, n) => {
+        const ids = prompts.map((p) => tokenizer.encode(p, { addSpecialTokens: false }));
+        const rollouts = await generate(policy, ids, {
+          n,
+          maxNewTokens: 16,
+          stopTokenIds: tokenizer.eosTokenIds,
+          seed: 0,
+        });
+        return rollouts.map((group) =>
+          group.map((r) => ({
+            text: decodeResponse(tokenizer, r.tokens),
+            tokens: r.tokens.length,
+            finishReason: r.finishReason,
+          })),
+        );
+      },
+      grade: async (items) =>
+        (await grader.grade(items.map((it) => ({ response: it.response, row: { answer: it.gold } })))).map((g) => ({
+          correct: g.correct,
+          score: g.score,
+          extracted: g.extracted,
+        })),
     },
-    grade: async (items) => (await grader.grade(items.map((it) => ({ response: it.response, row: { answer: it.gold } }))))
-      .map((g) => ({ correct: g.correct, score: g.score, extracted: g.extracted })),
-  });
+  );
   console.log(reportToMarkdown(report));
 
   // 5. The grader pool on its own: worker threads, a per-item timeout, one result per item.
@@ -85,7 +117,8 @@ try {
     { response: 'Adding the two parts gives 12.\nAnswer: 12', row: { answer: '12' } },
     { response: 'Answer: 13', row: { answer: '12' } },
   ]);
-  for (const g of grades) console.log(`grade ${g.score > 0 ? '+' : ''}${g.score} (extracted ${JSON.stringify(g.extracted)})`);
+  for (const g of grades)
+    console.log(`grade ${g.score > 0 ? '+' : ''}${g.score} (extracted ${JSON.stringify(g.extracted)})`);
 } finally {
   await grader.destroy();
   policy.dispose();

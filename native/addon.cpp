@@ -61,7 +61,7 @@ static Napi::Value cuda_memory(Napi::Env env, bool reset, c10::DeviceIndex dev) 
     c10::cuda::CUDAGuard guard(dev);
     if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) free_b = total_b = 0;
   }
-  o.Set("deviceFree", static_cast<double>(free_b));    // device memory no allocator holds
+  o.Set("deviceFree", static_cast<double>(free_b));  // device memory no allocator holds
   o.Set("deviceTotal", static_cast<double>(total_b));
   if (reset) c10::cuda::CUDACachingAllocator::resetPeakStats(dev);
   return o;
@@ -77,13 +77,13 @@ static Napi::Value CudaMemory(const Napi::CallbackInfo& info) {
 #ifdef GTR_WITH_CUDA
   if (!at::hasCUDA()) return env.Null();
   const bool reset = info.Length() >= 1 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
-  const auto dev = static_cast<c10::DeviceIndex>(info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0);
+  const auto dev = static_cast<c10::DeviceIndex>(
+      info.Length() >= 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0);
   GTR_JS_TRY(env, return cuda_memory(env, reset, dev));
 #else
   return env.Null();
 #endif
 }
-
 
 // Test hook: sleeps `ms` on a worker thread (the async-worker tests).
 static Napi::Value SleepAsync(const Napi::CallbackInfo& info) {
@@ -94,8 +94,8 @@ static Napi::Value SleepAsync(const Napi::CallbackInfo& info) {
 }
 
 void register_generate(Napi::Env, Napi::Object& exports, Napi::Object& testing);  // native/generate
-void register_dist(Napi::Env, Napi::Object& exports);                              // native/dist
-void register_train_hooks(Napi::Env, Napi::Object& testing);                       // native/train
+void register_dist(Napi::Env, Napi::Object& exports);                             // native/dist
+void register_train_hooks(Napi::Env, Napi::Object& testing);                      // native/train
 
 // The production surface on `exports`; test and bench hooks apart on `exports.testing`
 // (src/native/types.ts NativeAddon and NativeTesting; test/native-exports.test.ts checks both).

@@ -14,7 +14,11 @@ const file = process.argv[2];
 if (!file) throw new Error('usage: bench-graders.ts rows.jsonl [--limit N]');
 const li = process.argv.indexOf('--limit');
 const limit = li > 0 ? Number(process.argv[li + 1]) : Infinity;
-const rows = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').slice(0, limit).map((l) => JSON.parse(l) as Record<string, unknown>);
+const rows = readFileSync(file, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .slice(0, limit)
+  .map((l) => JSON.parse(l) as Record<string, unknown>);
 const items: GradeItem[] = rows.map((r) => ({ response: String(r.response), row: { ...r, gold: String(r.gold) } }));
 
 /** Grades all items on a fresh one-worker pool; ms per item excludes start-up (one warm-up item). */
@@ -41,8 +45,14 @@ for (const k of [...kinds, 'all']) {
   const idx = rows.map((r, i) => (k === 'all' || String(r.rewrite ?? 'all') === k ? i : -1)).filter((i) => i >= 0);
   const c = (res: GradeResult[]) => idx.filter((i) => res[i]!.correct).length;
   const same = idx.filter((i) => math.results[i]!.correct === mv.results[i]!.correct).length;
-  console.log(`| ${k} | ${idx.length} | ${pct(c(math.results), idx.length)} | ${pct(c(mv.results), idx.length)} | ${pct(c(dapo.results), idx.length)} | ${pct(same, idx.length)} |`);
+  console.log(
+    `| ${k} | ${idx.length} | ${pct(c(math.results), idx.length)} | ${pct(c(mv.results), idx.length)} | ${pct(c(dapo.results), idx.length)} | ${pct(same, idx.length)} |`,
+  );
 }
 const timeouts = (res: GradeResult[]) => res.filter((r) => r.timedOut).length;
-console.log(`\nms per item (one worker each, after warm-up): math ${math.msPerItem.toFixed(3)}, math_verify ${mv.msPerItem.toFixed(3)}, dapo ${dapo.msPerItem.toFixed(3)}; math is ${(mv.msPerItem / math.msPerItem).toFixed(1)}x faster than math_verify`);
-console.log(`versions: math ${math.version}; math_verify ${mv.version}; timeouts: math ${timeouts(math.results)}, math_verify ${timeouts(mv.results)}`);
+console.log(
+  `\nms per item (one worker each, after warm-up): math ${math.msPerItem.toFixed(3)}, math_verify ${mv.msPerItem.toFixed(3)}, dapo ${dapo.msPerItem.toFixed(3)}; math is ${(mv.msPerItem / math.msPerItem).toFixed(1)}x faster than math_verify`,
+);
+console.log(
+  `versions: math ${math.version}; math_verify ${mv.version}; timeouts: math ${timeouts(math.results)}, math_verify ${timeouts(mv.results)}`,
+);

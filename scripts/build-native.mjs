@@ -23,12 +23,19 @@ function torchInfo() {
   }
   let out;
   try {
-    out = execFileSync(python, ['-c',
-      'import torch, json; print(json.dumps({"prefix": torch.utils.cmake_prefix_path, "cuda": torch.version.cuda, "version": torch.__version__}))'],
-      { encoding: 'utf8' });
+    out = execFileSync(
+      python,
+      [
+        '-c',
+        'import torch, json; print(json.dumps({"prefix": torch.utils.cmake_prefix_path, "cuda": torch.version.cuda, "version": torch.__version__}))',
+      ],
+      { encoding: 'utf8' },
+    );
   } catch (e) {
-    console.error(`gtr build: cannot import torch with ${python}. Run "npm run setup" (installs torch), ` +
-      'or set LIBTORCH=/path/to/libtorch or Torch_DIR=/path/to/share/cmake/Torch.');
+    console.error(
+      `gtr build: cannot import torch with ${python}. Run "npm run setup" (installs torch), ` +
+        'or set LIBTORCH=/path/to/libtorch or Torch_DIR=/path/to/share/cmake/Torch.',
+    );
     process.exit(1);
   }
   const info = JSON.parse(out.trim().split('\n').pop());

@@ -12,7 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const dataDir = process.argv[2] ?? process.env.GTR_DATA_DIR ?? join(import.meta.dirname, '..', '..', 'shared', 'datasets');
+const dataDir =
+  process.argv[2] ?? process.env.GTR_DATA_DIR ?? join(import.meta.dirname, '..', '..', 'shared', 'datasets');
 const BENCHMARKS = ['math500', 'olympiadbench', 'minerva', 'amc23'];
 
 /** The rewrites of one gold answer: [name, response]. */
@@ -20,7 +21,15 @@ function rewrites(gold: string): [string, string][] {
   const box = (s: string) => `Reasoning omitted.\n\nTherefore, the final answer is $\\boxed{${s}}$.`;
   const out: [string, string][] = [
     ['boxed', box(gold)],
-    ['boxed-restyled', box(gold.replace(/\\frac/g, '\\dfrac').replace(/\\left|\\right/g, '').replace(/\s+/g, ''))],
+    [
+      'boxed-restyled',
+      box(
+        gold
+          .replace(/\\frac/g, '\\dfrac')
+          .replace(/\\left|\\right/g, '')
+          .replace(/\s+/g, ''),
+      ),
+    ],
     ['minerva', `Reasoning omitted.\nFinal Answer: The final answer is $${gold}$. I hope it is correct.`],
     ['answer-line', `Reasoning omitted.\nAnswer: ${gold}`],
   ];
@@ -37,7 +46,9 @@ function rewrites(gold: string): [string, string][] {
 }
 
 for (const b of BENCHMARKS) {
-  const lines = readFileSync(join(dataDir, `${b}.jsonl`), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(join(dataDir, `${b}.jsonl`), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   for (const line of lines) {
     const row = JSON.parse(line) as Record<string, unknown>;
     const gold = String(row.answer);

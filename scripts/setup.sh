@@ -17,6 +17,13 @@ if ! "$PY" -c 'import math_verify' 2>/dev/null; then
   "$PY" -m pip install --quiet "math-verify==0.9.0" \
     || echo "setup: WARNING: could not install math-verify; the math_verify grader will be unavailable" >&2
 fi
+# clang-format 18 for native/ (npm run format; test/format.test.ts checks the sources with it),
+# pinned as a pip wheel so every machine formats alike. Optional: without it that check skips.
+if ! "$PY" -c 'import clang_format' 2>/dev/null; then
+  echo "setup: installing clang-format==18.1.8 (pip) for npm run format"
+  "$PY" -m pip install --quiet "clang-format==18.1.8" \
+    || echo "setup: WARNING: could not install clang-format; the native formatting check will skip" >&2
+fi
 # The CPU backend of data-parallel training (`gtr train --nproc-per-node N`): gloo from Debian's
 # libgloo-dev, linked by the addon's small gtr_gloo.so. Optional: without it the addon builds and
 # multi-rank CPU runs say how to install it. Installed here when apt is usable (root, Debian/Ubuntu).

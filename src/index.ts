@@ -13,20 +13,43 @@
 
 // Recipes: the zod schema (every key's default and doc), YAML loading with `key=value` overrides.
 export {
-  loadRecipe, parseRecipe, RecipeError, RecipeSchema, describeRecipe, saveResolvedRecipe,
-  type Recipe, type RecipeInput, type RecipeOverride, type RecipeKeyDoc,
+  loadRecipe,
+  parseRecipe,
+  RecipeError,
+  RecipeSchema,
+  describeRecipe,
+  saveResolvedRecipe,
+  type Recipe,
+  type RecipeInput,
+  type RecipeOverride,
+  type RecipeKeyDoc,
 } from './recipe/index.js';
 
 // The RL loop (`gtr train`): train() runs or resumes a recipe; nativeEngines binds it to the addon.
 export { train, type TrainOptions, type TrainSummary, type EngineFactory } from './rl/loop.js';
 export { nativeEngines } from './rl/adapters.js';
 export type {
-  RolloutEngine, TrainerEngine, GenerateRequest, GeneratedResponse, LossSettings, MicroBatch, PackedTokens, StepMetrics,
+  RolloutEngine,
+  TrainerEngine,
+  GenerateRequest,
+  GeneratedResponse,
+  LossSettings,
+  MicroBatch,
+  PackedTokens,
+  StepMetrics,
 } from './rl/engines.js';
 // Group advantages, DAPO dynamic sampling and overlong shaping (docs/GTR.md "Group advantages").
 export {
-  computeAdvantages, getAdvantageEstimator, grpoAdvantages, drGrpoAdvantages, rlooAdvantages, dynamicSamplingFilter,
-  overlongPenalty, ADVANTAGE_ESTIMATORS, GRPO_STD_EPS, type AdvantageEstimator,
+  computeAdvantages,
+  getAdvantageEstimator,
+  grpoAdvantages,
+  drGrpoAdvantages,
+  rlooAdvantages,
+  dynamicSamplingFilter,
+  overlongPenalty,
+  ADVANTAGE_ESTIMATORS,
+  GRPO_STD_EPS,
+  type AdvantageEstimator,
 } from './rl/advantages.js';
 
 // Supervised fine-tuning (`gtr sft`).
@@ -43,19 +66,52 @@ export { decodeResponse } from './rl/rollout-phase.js';
 // Evaluation: evaluate() with generation and grading injected; runEvaluation() on a rollout engine
 // and the registry benchmarks (what `gtr eval` runs); pass@k / mean@n / maj@n; report writers.
 export {
-  evaluate, passAtK, meanAtN, majAtN, defaultMetrics, reportToMarkdown, reportToJson, writeEvalOutputs, loadEvalReport,
+  evaluate,
+  passAtK,
+  meanAtN,
+  majAtN,
+  defaultMetrics,
+  reportToMarkdown,
+  reportToJson,
+  writeEvalOutputs,
+  loadEvalReport,
   compareReports,
-  type EvaluateOptions, type EvaluateResult, type EvalDeps, type BenchmarkInput, type BenchmarkRow, type GeneratedSample,
-  type GradeVerdict, type GradeItem as EvalGradeItem, type GenerateOptions as EvalGenerateOptions, type EvalReport,
-  type BenchmarkReport, type ProblemResult,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type EvalDeps,
+  type BenchmarkInput,
+  type BenchmarkRow,
+  type GeneratedSample,
+  type GradeVerdict,
+  type GradeItem as EvalGradeItem,
+  type GenerateOptions as EvalGenerateOptions,
+  type EvalReport,
+  type BenchmarkReport,
+  type ProblemResult,
 } from './eval/index.js';
 export { runEvaluation, evalMetrics, type EvalRunSettings } from './eval/run.js';
 
 // Reward graders: `math` and `dapo`, custom modules, and the worker pool that runs them.
 export {
-  GraderPool, gradeMath, gradeDapo, graderNames, type GraderPoolOptions, type GradeItem, type GradeResult, type GraderFn,
-  type GraderSpec, type CustomGraderSpec,
+  GraderPool,
+  gradeMath,
+  gradeDapo,
+  graderNames,
+  type GraderPoolOptions,
+  type GradeItem,
+  type GradeResult,
+  type GraderFn,
+  type GraderSpec,
+  type CustomGraderSpec,
 } from './grading/index.js';
 
 // Datasets: the registry (datasets/manifest.json), local copies or hub downloads, prompt templates.
-export { loadDataset, datasetNames, buildPrompt, TEMPLATE_NAMES, type DatasetRow, type LoadDatasetOptions, type LoadedDataset } from './data/index.js';
+export {
+  loadDataset,
+  datasetNames,
+  buildPrompt,
+  TEMPLATE_NAMES,
+  type DatasetRow,
+  type LoadDatasetOptions,
+  type LoadedDataset,
+} from './data/index.js';

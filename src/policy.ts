@@ -84,7 +84,11 @@ export class Policy {
    * object, e.g. `presetConfig('tiny')`. Same seed gives the same weights on any device.
    * @throws Error when the config does not validate.
    */
-  static async random(hfConfig: Record<string, unknown>, seed: number, options: PolicyOptions & { std?: number } = {}): Promise<Policy> {
+  static async random(
+    hfConfig: Record<string, unknown>,
+    seed: number,
+    options: PolicyOptions & { std?: number } = {},
+  ): Promise<Policy> {
     const config = parseQwen3Config(hfConfig, 'config');
     const device = options.device ?? 'cpu';
     const dtype = options.dtype ?? defaultDType(device);
@@ -134,21 +138,28 @@ export class Policy {
     const hf: Record<string, unknown> = { ...this.config.hf, torch_dtype: dtype };
     delete hf.dtype;
     const tokSrc = options.tokenizerFrom ?? this.sourceDir;
-    await saveSafetensorsCheckpoint(dir, params, tagOfDType(dtype), (p, h, names, t) => np.writeSafetensors(p, h, names, t), {
-      maxShardBytes: options.maxShardBytes,
-      extraFiles: async (tmp) => {
-        await writeFile(join(tmp, 'config.json'), `${JSON.stringify(hf, null, 2)}\n`);
-        const gen = tokSrc && existsSync(join(tokSrc, 'generation_config.json'))
-          ? JSON.parse(await readFile(join(tokSrc, 'generation_config.json'), 'utf8'))
-          : generationConfigFor(hf);
-        await writeFile(join(tmp, 'generation_config.json'), `${JSON.stringify(gen, null, 2)}\n`);
-        if (tokSrc && TOKENIZER_FILES.every((f) => existsSync(join(tokSrc, f)))) {
-          for (const f of TOKENIZER_FILES) await copyFile(join(tokSrc, f), join(tmp, f));
-        } else {
-          await writeTokenizerFiles(tmp);
-        }
+    await saveSafetensorsCheckpoint(
+      dir,
+      params,
+      tagOfDType(dtype),
+      (p, h, names, t) => np.writeSafetensors(p, h, names, t),
+      {
+        maxShardBytes: options.maxShardBytes,
+        extraFiles: async (tmp) => {
+          await writeFile(join(tmp, 'config.json'), `${JSON.stringify(hf, null, 2)}\n`);
+          const gen =
+            tokSrc && existsSync(join(tokSrc, 'generation_config.json'))
+              ? JSON.parse(await readFile(join(tokSrc, 'generation_config.json'), 'utf8'))
+              : generationConfigFor(hf);
+          await writeFile(join(tmp, 'generation_config.json'), `${JSON.stringify(gen, null, 2)}\n`);
+          if (tokSrc && TOKENIZER_FILES.every((f) => existsSync(join(tokSrc, f)))) {
+            for (const f of TOKENIZER_FILES) await copyFile(join(tokSrc, f), join(tmp, f));
+          } else {
+            await writeTokenizerFiles(tmp);
+          }
+        },
       },
-    });
+    );
   }
 
   /** Frees the native weights now; the object is unusable afterwards. Safe to call twice. */

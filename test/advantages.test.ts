@@ -60,14 +60,18 @@ describe('advantage registry', () => {
   });
 
   it('unknown names list the valid ones', () => {
-    expect(() => getAdvantageEstimator('ppo')).toThrow("unknown advantage estimator 'ppo'; valid names: grpo, dr_grpo, rloo");
+    expect(() => getAdvantageEstimator('ppo')).toThrow(
+      "unknown advantage estimator 'ppo'; valid names: grpo, dr_grpo, rloo",
+    );
     expect(() => getAdvantageEstimator('toString')).toThrow(/valid names/);
   });
 
   it('validates shapes and values', () => {
     expect(() => computeAdvantages('grpo', new Float64Array(5), 2)).toThrow(/5 is not a multiple of groupSize 2/);
     expect(() => computeAdvantages('rloo', new Float64Array(4), 0)).toThrow(/positive integer/);
-    expect(() => computeAdvantages('dr_grpo', Float64Array.from([0, 1, Number.NaN, 1]), 2)).toThrow(/rewards\[2\] \(prompt 1, sample 0\)/);
+    expect(() => computeAdvantages('dr_grpo', Float64Array.from([0, 1, Number.NaN, 1]), 2)).toThrow(
+      /rewards\[2\] \(prompt 1, sample 0\)/,
+    );
   });
 });
 
@@ -79,8 +83,20 @@ describe('hand-computed values', () => {
     // group 1: mean .5, sample std sqrt(4 * .25 / 3) = 1/sqrt(3)
     const a = grpoAdvantages(r, 4);
     const s1 = 1 / Math.sqrt(3);
-    expectClose(a, [0.75 / 0.500001, -0.25 / 0.500001, -0.25 / 0.500001, -0.25 / 0.500001,
-      0.5 / (s1 + 1e-6), 0.5 / (s1 + 1e-6), -0.5 / (s1 + 1e-6), -0.5 / (s1 + 1e-6), 0, 0, 0, 0]);
+    expectClose(a, [
+      0.75 / 0.500001,
+      -0.25 / 0.500001,
+      -0.25 / 0.500001,
+      -0.25 / 0.500001,
+      0.5 / (s1 + 1e-6),
+      0.5 / (s1 + 1e-6),
+      -0.5 / (s1 + 1e-6),
+      -0.5 / (s1 + 1e-6),
+      0,
+      0,
+      0,
+      0,
+    ]);
   });
 
   it('dr_grpo only centers', () => {
@@ -127,7 +143,11 @@ describe('against independent loop implementations and invariants', () => {
             // std(A) = std / (std + 1e-6): unit up to the epsilon
             expect(Math.abs(sampleStd(ga) - 1)).toBeLessThan(1e-5);
             // rloo = G/(G-1) * dr_grpo
-            expectClose(rloo.slice(p * g, p * g + g), dr.slice(p * g, p * g + g).map((x) => (x * g) / (g - 1)), 1e-12);
+            expectClose(
+              rloo.slice(p * g, p * g + g),
+              dr.slice(p * g, p * g + g).map((x) => (x * g) / (g - 1)),
+              1e-12,
+            );
           }
         });
       });

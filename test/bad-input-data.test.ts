@@ -42,7 +42,9 @@ describe('datasets', () => {
     expect(() => checkDataFile(missing, 'data.train')).toThrow(`data.train: ${missing} does not exist`);
     const dir = join(scratch, 'dir.jsonl');
     mkdirSync(dir);
-    expect(() => checkDataFile(dir, 'data.train')).toThrow(`data.train: ${dir} is a directory, not a .jsonl / .parquet file`);
+    expect(() => checkDataFile(dir, 'data.train')).toThrow(
+      `data.train: ${dir} is a directory, not a .jsonl / .parquet file`,
+    );
     await expect(loadDataset(dir)).rejects.toThrow(`dataset file ${resolve(dir)} is a directory`);
     await expect(loadDataset(missing)).rejects.toThrow(`dataset file ${resolve(missing)} does not exist`);
   });
@@ -50,8 +52,9 @@ describe('datasets', () => {
 
 describe('recipes', () => {
   it('refuses samples_per_prompt: 1 (every group advantage would be 0), naming the line', () => {
-    expect(() => parseRecipe('rollout:\n  samples_per_prompt: 1\n', 'r.yaml'))
-      .toThrow(/r\.yaml:2: rollout\.samples_per_prompt: must be at least 2: every advantage estimator/);
+    expect(() => parseRecipe('rollout:\n  samples_per_prompt: 1\n', 'r.yaml')).toThrow(
+      /r\.yaml:2: rollout\.samples_per_prompt: must be at least 2: every advantage estimator/,
+    );
     expect(parseRecipe('rollout:\n  samples_per_prompt: 2\n', 'r.yaml').rollout.samples_per_prompt).toBe(2);
   });
 
@@ -66,7 +69,9 @@ describe('chat templates', () => {
   it('bounds rendering time: a template looping for hours fails after the timeout, naming the template', () => {
     const t = new ChatTemplate(readFileSync(fixture('looping-chat-template.jinja'), 'utf8'), {}, { timeoutMs: 300 });
     const t0 = Date.now();
-    expect(() => t.render([{ role: 'user', content: 'x' }])).toThrow(/chat template: rendering did not finish within 300 ms/);
+    expect(() => t.render([{ role: 'user', content: 'x' }])).toThrow(
+      /chat template: rendering did not finish within 300 ms/,
+    );
     expect(Date.now() - t0).toBeLessThan(5000);
     // the same object still renders a normal template afterwards
     const ok = new ChatTemplate('{{ messages[0].content }}!', {}, { timeoutMs: 300 });
@@ -81,7 +86,9 @@ describe('flags and ranges', () => {
     expect(() => intFlag('--n', { min: 1 })('2.5')).toThrow('--n must be an integer >= 1, got "2.5"');
     expect(() => intFlag('--n', { min: 1 })('0')).toThrow('--n must be an integer >= 1');
     expect(intFlag('--max-new-tokens', { min: 1 })('1e3')).toBe(1000);
-    expect(() => numberFlag('--top-p', { min: 0, max: 1 })('1.5')).toThrow('--top-p must be a number in [0, 1], got "1.5"');
+    expect(() => numberFlag('--top-p', { min: 0, max: 1 })('1.5')).toThrow(
+      '--top-p must be a number in [0, 1], got "1.5"',
+    );
     expect(() => numberFlag('--temperature', { min: 0 })('NaN')).toThrow('--temperature');
     expect(seedFlag()('42')).toBe(42);
   });
@@ -89,14 +96,21 @@ describe('flags and ranges', () => {
   it('checks context length naming the prompt, the flag and the limit', () => {
     const names = { prompt: '--prompt', maxNewTokens: '--max-new-tokens', limit: 'm/config.json' };
     expect(() => checkContextLength(10, 4086, 4096, names)).not.toThrow();
-    expect(() => checkContextLength(10, 4087, 4096, names))
-      .toThrow("--prompt is 10 tokens + --max-new-tokens 4087 = 4097, past the model's context of 4096 tokens (max_position_embeddings in m/config.json)");
-    expect(() => checkContextLength(10, 1e9, 4096, names)).toThrow(/^--max-new-tokens 1000000000 does not fit the model's context of 4096 tokens/);
-    expect(() => checkContextLength(5000, 0, 4096, names)).toThrow(/^--prompt is 5000 tokens, past the model's context/);
+    expect(() => checkContextLength(10, 4087, 4096, names)).toThrow(
+      "--prompt is 10 tokens + --max-new-tokens 4087 = 4097, past the model's context of 4096 tokens (max_position_embeddings in m/config.json)",
+    );
+    expect(() => checkContextLength(10, 1e9, 4096, names)).toThrow(
+      /^--max-new-tokens 1000000000 does not fit the model's context of 4096 tokens/,
+    );
+    expect(() => checkContextLength(5000, 0, 4096, names)).toThrow(
+      /^--prompt is 5000 tokens, past the model's context/,
+    );
   });
 
   it('rejects vocab_size past int32 and counts parameters like transformers', () => {
-    expect(() => parseQwen3Config({ ...presetConfig('tiny'), vocab_size: 1e12 }, 'c.json')).toThrow(/^c\.json: field vocab_size: must be below 2\^31/);
+    expect(() => parseQwen3Config({ ...presetConfig('tiny'), vocab_size: 1e12 }, 'c.json')).toThrow(
+      /^c\.json: field vocab_size: must be below 2\^31/,
+    );
     // The native model's own counts: `gtr init-model` printed 9,798,016 for tiny and (README)
     // 1,720,574,976 for qwen3-1.7b (tied embeddings counted once).
     expect(qwen3ParameterCount(parseQwen3Config(presetConfig('tiny'), 'c').native)).toBe(9798016);

@@ -14,7 +14,6 @@ const bad = (f: string) => fileURLToPath(new URL(`./fixtures/bad-input/graders/$
 const CUSTOM = fileURLToPath(new URL('./fixtures/grader/custom-graders.ts', import.meta.url));
 const row = { id: 'r1', problem: 'What is 3+4?', answer: '7', extra: {} };
 
-
 describe('grader validation before step 1', () => {
   it('check() names the module when it is missing or does not parse, and passes a good one', async () => {
     for (const [file, re] of [
@@ -22,7 +21,9 @@ describe('grader validation before step 1', () => {
       [bad('syntax-error.mjs'), /cannot load module: .*(Unexpected|SyntaxError|missing)/],
     ] as const) {
       const pool = makePool({ grader: { module: file }, threads: 1 });
-      await expect(pool.check()).rejects.toThrow(new RegExp(`custom grader ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}#default: `));
+      await expect(pool.check()).rejects.toThrow(
+        new RegExp(`custom grader ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}#default: `),
+      );
       await expect(pool.check()).rejects.toThrow(re);
     }
     await expect(makePool({ grader: { module: CUSTOM }, threads: 1 }).check()).resolves.toBeUndefined();
@@ -39,7 +40,10 @@ describe('grader validation before step 1', () => {
     ];
     for (const [file, re] of cases) {
       const pool = makePool({ grader: { module: bad(file) }, threads: 1 });
-      const err = await checkGrader(pool, row).then(() => null, (e: Error) => e);
+      const err = await checkGrader(pool, row).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err, file).not.toBeNull();
       expect(err!.message).toMatch(/^reward\.grader: /);
       expect(err!.message).toMatch(re);
@@ -51,7 +55,13 @@ describe('grader validation before step 1', () => {
 describe('per-step grader health', () => {
   const ok: GradeResult = { score: 1, correct: true, extracted: '7' };
   const err: GradeResult = { score: 0, correct: false, extracted: null, error: 'custom grader x: threw: boom' };
-  const slow: GradeResult = { score: 0, correct: false, extracted: null, timedOut: true, error: 'grader timed out after 5 ms' };
+  const slow: GradeResult = {
+    score: 0,
+    correct: false,
+    extracted: null,
+    timedOut: true,
+    error: 'grader timed out after 5 ms',
+  };
 
   it('counts errors and timeouts apart and warns when some items failed', () => {
     const lines: string[] = [];
@@ -63,14 +73,24 @@ describe('per-step grader health', () => {
   });
 
   it('fails the step when every item failed', () => {
-    expect(() => graderStepStats([err, slow, err], 2, () => {})).toThrow(/^step 2: the grader failed on all 3 responses \(2 errors, 1 timeouts\); first error: custom grader x: threw: boom/);
+    expect(() => graderStepStats([err, slow, err], 2, () => {})).toThrow(
+      /^step 2: the grader failed on all 3 responses \(2 errors, 1 timeouts\); first error: custom grader x: threw: boom/,
+    );
   });
 });
 
 describe('worker memory cap and process isolation', () => {
   it('a grader past the thread heap cap fails its item only; the pool keeps grading', async () => {
-    const pool = makePool({ grader: { module: bad('memory-hog.mjs') }, threads: 1, maxMemoryMb: 64, timeoutMs: 60_000 });
-    const [hog, after] = await pool.grade([{ response: 'hog', row: {} }, { response: 'fine', row: {} }]);
+    const pool = makePool({
+      grader: { module: bad('memory-hog.mjs') },
+      threads: 1,
+      maxMemoryMb: 64,
+      timeoutMs: 60_000,
+    });
+    const [hog, after] = await pool.grade([
+      { response: 'hog', row: {} },
+      { response: 'fine', row: {} },
+    ]);
     expect(hog).toMatchObject({ score: 0, correct: false });
     expect(hog!.timedOut).toBeUndefined();
     expect(hog!.error).toMatch(/memory/i);
@@ -91,13 +111,25 @@ describe('worker memory cap and process isolation', () => {
     for (const i of [1, 3]) expect(res[i]!.error).toMatch(/grader process exited \(SIGKILL\)/);
     for (const i of [0, 2, 4]) expect(res[i]).toMatchObject({ score: 1, correct: true });
 
-    const hog = makePool({ grader: { module: bad('memory-hog.mjs') }, threads: 1, isolation: 'process', maxMemoryMb: 64, timeoutMs: 60_000 });
-    const [h, fine] = await hog.grade([{ response: 'hog', row: {} }, { response: 'x', row: {} }]);
+    const hog = makePool({
+      grader: { module: bad('memory-hog.mjs') },
+      threads: 1,
+      isolation: 'process',
+      maxMemoryMb: 64,
+      timeoutMs: 60_000,
+    });
+    const [h, fine] = await hog.grade([
+      { response: 'hog', row: {} },
+      { response: 'x', row: {} },
+    ]);
     expect(h!.error).toMatch(/grader process exited .*heap cap is 64 MB/);
     expect(fine).toMatchObject({ score: 1 });
 
     const hang = makePool({ grader: { module: CUSTOM }, threads: 1, isolation: 'process', timeoutMs: 2000 });
-    const [stuck, next] = await hang.grade([{ response: 'hang', row: { answer: 'x' } }, { response: 'z', row: { answer: 'z' } }]);
+    const [stuck, next] = await hang.grade([
+      { response: 'hang', row: { answer: 'x' } },
+      { response: 'z', row: { answer: 'z' } },
+    ]);
     expect(stuck).toMatchObject({ timedOut: true, score: 0 });
     expect(stuck!.error).toMatch(/timed out after 2000 ms/);
     expect(next).toMatchObject({ score: 1, correct: true });
@@ -109,11 +141,30 @@ describe('worker memory cap and process isolation', () => {
 
 describe('grader child processes do not outlive the trainer', () => {
   /** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
-  const alive = (pid: number) => existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  const childrenOf = (pid: number) => (readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  const alive = (pid: number) =>
+    existsSync(`/proc/${pid}/stat`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const childrenOf = (pid: number) =>
+    readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
 
   it('a child stuck in a hung grader dies within seconds of its parent being SIGKILLed', async () => {
-    const parent = spawn(process.execPath, [cliPath, 'grade', '--grader', CUSTOM, '--gold', '1', '--response', 'hang', '--isolation', 'process', '--timeout', '60000'], { stdio: 'ignore' });
+    const parent = spawn(
+      process.execPath,
+      [
+        cliPath,
+        'grade',
+        '--grader',
+        CUSTOM,
+        '--gold',
+        '1',
+        '--response',
+        'hang',
+        '--isolation',
+        'process',
+        '--timeout',
+        '60000',
+      ],
+      { stdio: 'ignore' },
+    );
     let kids: number[] = [];
     for (let i = 0; i < 100 && kids.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));

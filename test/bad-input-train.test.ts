@@ -25,61 +25,110 @@ beforeAll(async () => {
 
 function recipe(run: string, extra: string[] = []) {
   return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`, `run.dir=${join(scratch, run)}`, `data.data_dir=${dataDir}`, 'eval.every_steps=0',
-    'train.steps=1', 'rollout.max_new_tokens=8', ...extra,
+    `model.path=${modelDir}`,
+    `run.dir=${join(scratch, run)}`,
+    `data.data_dir=${dataDir}`,
+    'eval.every_steps=0',
+    'train.steps=1',
+    'rollout.max_new_tokens=8',
+    ...extra,
   ]);
 }
 const log = () => {};
 const trainRows = (run: string) => {
   const f = join(scratch, run, 'metrics.jsonl');
-  return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.kind === 'train') : [];
+  return existsSync(f)
+    ? readFileSync(f, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .filter((r) => r.kind === 'train')
+    : [];
 };
 
 describe('grader faults in training (item 7)', () => {
   it('refuses a grader that returns NaN, or does not load, before step 1', async () => {
-    await expect(train(recipe('nan', [`reward.grader={module: ${grader('returns-nan.mjs')}}`]), { engines: nativeEngines, log }))
-      .rejects.toThrow(/^reward\.grader: failed on a probe \(row "dapo-\d+" with its own answer\): custom grader .*returns-nan\.mjs#default: returned a non-finite score \(NaN\)/);
+    await expect(
+      train(recipe('nan', [`reward.grader={module: ${grader('returns-nan.mjs')}}`]), { engines: nativeEngines, log }),
+    ).rejects.toThrow(
+      /^reward\.grader: failed on a probe \(row "dapo-\d+" with its own answer\): custom grader .*returns-nan\.mjs#default: returned a non-finite score \(NaN\)/,
+    );
     expect(trainRows('nan')).toEqual([]);
-    await expect(train(recipe('syntax', [`reward.grader={module: ${grader('syntax-error.mjs')}}`]), { engines: nativeEngines, log }))
-      .rejects.toThrow(/^reward\.grader: custom grader .*syntax-error\.mjs#default: cannot load module/);
+    await expect(
+      train(recipe('syntax', [`reward.grader={module: ${grader('syntax-error.mjs')}}`]), {
+        engines: nativeEngines,
+        log,
+      }),
+    ).rejects.toThrow(/^reward\.grader: custom grader .*syntax-error\.mjs#default: cannot load module/);
   }, 120_000);
 
   it('fails the run at a step where every response failed to grade', async () => {
-    await expect(train(recipe('allfail', [`reward.grader={module: ${grader('fails-on-real-responses.mjs')}}`]), { engines: nativeEngines, log }))
-      .rejects.toThrow(/^step 1: the grader failed on all 8 responses \(8 errors, 0 timeouts\); first error: .*cannot grade this response/);
+    await expect(
+      train(recipe('allfail', [`reward.grader={module: ${grader('fails-on-real-responses.mjs')}}`]), {
+        engines: nativeEngines,
+        log,
+      }),
+    ).rejects.toThrow(
+      /^step 1: the grader failed on all 8 responses \(8 errors, 0 timeouts\); first error: .*cannot grade this response/,
+    );
     expect(trainRows('allfail')).toEqual([]);
   }, 120_000);
 
   it('counts grader errors per step (reward/grader_errors, apart from reward/grader_timeouts) and warns', async () => {
     const lines: string[] = [];
-    await train(recipe('some', [`reward.grader={module: ${grader('fails-on-some.mjs')}}`]), { engines: nativeEngines, log: (l) => lines.push(l) });
+    await train(recipe('some', [`reward.grader={module: ${grader('fails-on-some.mjs')}}`]), {
+      engines: nativeEngines,
+      log: (l) => lines.push(l),
+    });
     const [row] = trainRows('some');
     expect(row['reward/grader_timeouts']).toBe(0);
     expect(row['reward/grader_errors']).toBeGreaterThan(0);
     expect(row['reward/grader_errors']).toBeLessThan(8);
-    expect(lines.some((l) => l.startsWith(`step 1: the grader failed on ${row['reward/grader_errors']} of 8 responses`))).toBe(true);
+    expect(
+      lines.some((l) => l.startsWith(`step 1: the grader failed on ${row['reward/grader_errors']} of 8 responses`)),
+    ).toBe(true);
   }, 120_000);
 });
 
 describe('inputs named by recipe key (items 9, 16)', () => {
   it('names data.train, model.path and the context limit, and leaves no run directory', async () => {
     const missing = join(scratch, 'nope.jsonl');
-    await expect(train(recipe('d1', [`data.train=${missing}`]), { engines: nativeEngines, log })).rejects.toThrow(`data.train: ${missing} does not exist`);
-    await expect(train(recipe('d2', [`data.train=${scratch}/model.jsonl`, `model.path=${join(scratch, 'no-model')}`]), { engines: nativeEngines, log }))
-      .rejects.toThrow(`model.path: model directory not found: ${join(scratch, 'no-model')}`);
-    await expect(train(recipe('d3', ['rollout.max_new_tokens=3600']), { engines: nativeEngines, log }))
-      .rejects.toThrow(`data.max_prompt_tokens is 512 tokens + rollout.max_new_tokens 3600 = 4112, past the model's context of 4096 tokens (max_position_embeddings in ${modelDir}/config.json)`);
+    await expect(train(recipe('d1', [`data.train=${missing}`]), { engines: nativeEngines, log })).rejects.toThrow(
+      `data.train: ${missing} does not exist`,
+    );
+    await expect(
+      train(recipe('d2', [`data.train=${scratch}/model.jsonl`, `model.path=${join(scratch, 'no-model')}`]), {
+        engines: nativeEngines,
+        log,
+      }),
+    ).rejects.toThrow(`model.path: model directory not found: ${join(scratch, 'no-model')}`);
+    await expect(train(recipe('d3', ['rollout.max_new_tokens=3600']), { engines: nativeEngines, log })).rejects.toThrow(
+      `data.max_prompt_tokens is 512 tokens + rollout.max_new_tokens 3600 = 4112, past the model's context of 4096 tokens (max_position_embeddings in ${modelDir}/config.json)`,
+    );
     for (const run of ['d1', 'd2', 'd3']) expect(existsSync(join(scratch, run))).toBe(false);
   }, 60_000);
 
   it('checks each periodic-evaluation prompt against the context, naming eval.max_new_tokens', async () => {
     // A failed periodic evaluation is logged and counted after the step's checkpoint; training goes on.
-    const r = recipe('evalctx', ['eval.every_steps=1', 'eval.benchmarks=[amc23]', 'eval.limit=1', 'eval.n=1', 'eval.k=[1]', 'eval.max_new_tokens=4090']);
+    const r = recipe('evalctx', [
+      'eval.every_steps=1',
+      'eval.benchmarks=[amc23]',
+      'eval.limit=1',
+      'eval.n=1',
+      'eval.k=[1]',
+      'eval.max_new_tokens=4090',
+    ]);
     const summary = await train(r, { engines: nativeEngines, log });
     expect(summary.evalErrors).toBe(1);
-    const rows = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(join(summary.runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const failed = rows.filter((row) => row.kind === 'eval' && row['val/failed'] === 1);
     expect(failed).toHaveLength(1);
-    expect(failed[0].error).toMatch(/^benchmark amc23 problem "[^"]+": the prompt is \d+ tokens \+ eval\.max_new_tokens 4090 = \d+, past the model's context of 4096 tokens/);
+    expect(failed[0].error).toMatch(
+      /^benchmark amc23 problem "[^"]+": the prompt is \d+ tokens \+ eval\.max_new_tokens 4090 = \d+, past the model's context of 4096 tokens/,
+    );
   }, 120_000);
 });

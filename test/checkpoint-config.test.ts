@@ -4,8 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  generationConfigFor, nativeDTypeOf, parseQwen3Config, planLoad, presetConfig, qwen3TensorInfo, readQwen3Config,
-  writeConfigJson, QWEN3_PRESETS,
+  generationConfigFor,
+  nativeDTypeOf,
+  parseQwen3Config,
+  planLoad,
+  presetConfig,
+  qwen3TensorInfo,
+  readQwen3Config,
+  writeConfigJson,
+  QWEN3_PRESETS,
 } from '../src/checkpoint/index.js';
 
 let dir: string;
@@ -29,8 +36,16 @@ describe('Qwen3 config', () => {
   it('maps the qwen3-1.7b preset to the native config', () => {
     const c = parseQwen3Config(presetConfig('qwen3-1.7b'));
     expect(c.native).toEqual({
-      vocabSize: 151936, hiddenSize: 2048, intermediateSize: 6144, numHiddenLayers: 28, numAttentionHeads: 16,
-      numKeyValueHeads: 8, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1000000, tieWordEmbeddings: true,
+      vocabSize: 151936,
+      hiddenSize: 2048,
+      intermediateSize: 6144,
+      numHiddenLayers: 28,
+      numAttentionHeads: 16,
+      numKeyValueHeads: 8,
+      headDim: 128,
+      rmsNormEps: 1e-6,
+      ropeTheta: 1000000,
+      tieWordEmbeddings: true,
       maxPositionEmbeddings: 40960,
     });
     expect(c.dtype).toBe('bfloat16');
@@ -42,8 +57,16 @@ describe('Qwen3 config', () => {
 
   it('maps the tiny preset', () => {
     const c = parseQwen3Config(presetConfig('tiny'));
-    expect(c.native).toMatchObject({ vocabSize: 151936, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2,
-      numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16, tieWordEmbeddings: true });
+    expect(c.native).toMatchObject({
+      vocabSize: 151936,
+      hiddenSize: 64,
+      intermediateSize: 128,
+      numHiddenLayers: 2,
+      numAttentionHeads: 4,
+      numKeyValueHeads: 2,
+      headDim: 16,
+      tieWordEmbeddings: true,
+    });
     expect(c.dtype).toBe('float32');
     expect(nativeDTypeOf(c.dtype)).toBe('float32');
     expect(nativeDTypeOf('float16')).toBe('bfloat16');
@@ -66,20 +89,105 @@ describe('Qwen3 config', () => {
   });
 
   const bad: [string, (c: Record<string, unknown>) => void, RegExp][] = [
-    ['model_type', (c) => { c.model_type = 'llama'; }, /field model_type:/],
-    ['missing vocab_size', (c) => { delete c.vocab_size; }, /field vocab_size:/],
-    ['negative hidden_size', (c) => { c.hidden_size = -64; }, /field hidden_size:/],
-    ['fractional layers', (c) => { c.num_hidden_layers = 2.5; }, /field num_hidden_layers:/],
-    ['string eps', (c) => { c.rms_norm_eps = '1e-6'; }, /field rms_norm_eps:/],
-    ['tie not boolean', (c) => { c.tie_word_embeddings = 'yes'; }, /field tie_word_embeddings:/],
-    ['bad dtype', (c) => { c.torch_dtype = 'int8'; }, /field torch_dtype:/],
-    ['architectures not a list', (c) => { c.architectures = 'Qwen3ForCausalLM'; }, /field architectures:/],
-    ['rope_scaling', (c) => { c.rope_scaling = { type: 'yarn', factor: 4 }; }, /field rope_scaling: RoPE scaling .* is not supported; it must be null or absent/],
-    ['rope_parameters yarn', (c) => { c.rope_parameters = { rope_type: 'yarn', rope_theta: 1e6 }; }, /field rope_parameters.rope_type: RoPE scaling "yarn"/],
-    ['kv heads', (c) => { c.num_key_value_heads = 3; }, /field num_key_value_heads: 3 does not divide num_attention_heads 4/],
-    ['head_dim default', (c) => { delete c.head_dim; c.hidden_size = 66; }, /field head_dim: absent/],
-    ['attention_bias', (c) => { c.attention_bias = true; }, /field attention_bias:/],
-    ['sliding window', (c) => { c.use_sliding_window = true; }, /field use_sliding_window:/],
+    [
+      'model_type',
+      (c) => {
+        c.model_type = 'llama';
+      },
+      /field model_type:/,
+    ],
+    [
+      'missing vocab_size',
+      (c) => {
+        delete c.vocab_size;
+      },
+      /field vocab_size:/,
+    ],
+    [
+      'negative hidden_size',
+      (c) => {
+        c.hidden_size = -64;
+      },
+      /field hidden_size:/,
+    ],
+    [
+      'fractional layers',
+      (c) => {
+        c.num_hidden_layers = 2.5;
+      },
+      /field num_hidden_layers:/,
+    ],
+    [
+      'string eps',
+      (c) => {
+        c.rms_norm_eps = '1e-6';
+      },
+      /field rms_norm_eps:/,
+    ],
+    [
+      'tie not boolean',
+      (c) => {
+        c.tie_word_embeddings = 'yes';
+      },
+      /field tie_word_embeddings:/,
+    ],
+    [
+      'bad dtype',
+      (c) => {
+        c.torch_dtype = 'int8';
+      },
+      /field torch_dtype:/,
+    ],
+    [
+      'architectures not a list',
+      (c) => {
+        c.architectures = 'Qwen3ForCausalLM';
+      },
+      /field architectures:/,
+    ],
+    [
+      'rope_scaling',
+      (c) => {
+        c.rope_scaling = { type: 'yarn', factor: 4 };
+      },
+      /field rope_scaling: RoPE scaling .* is not supported; it must be null or absent/,
+    ],
+    [
+      'rope_parameters yarn',
+      (c) => {
+        c.rope_parameters = { rope_type: 'yarn', rope_theta: 1e6 };
+      },
+      /field rope_parameters.rope_type: RoPE scaling "yarn"/,
+    ],
+    [
+      'kv heads',
+      (c) => {
+        c.num_key_value_heads = 3;
+      },
+      /field num_key_value_heads: 3 does not divide num_attention_heads 4/,
+    ],
+    [
+      'head_dim default',
+      (c) => {
+        delete c.head_dim;
+        c.hidden_size = 66;
+      },
+      /field head_dim: absent/,
+    ],
+    [
+      'attention_bias',
+      (c) => {
+        c.attention_bias = true;
+      },
+      /field attention_bias:/,
+    ],
+    [
+      'sliding window',
+      (c) => {
+        c.use_sliding_window = true;
+      },
+      /field use_sliding_window:/,
+    ],
     ['not an object', () => undefined, /field \(root\)/],
   ];
   for (const [label, mutate, re] of bad) {
@@ -103,12 +211,14 @@ describe('Qwen3 config', () => {
     await expect(readQwen3Config(d)).rejects.toThrow(/bad\/config\.json: invalid JSON/);
     await writeFile(join(d, 'config.json'), JSON.stringify({ ...presetConfig('tiny'), vocab_size: 0 }));
     await expect(readQwen3Config(d)).rejects.toThrow(/bad\/config\.json: field vocab_size:/);
-    await expect(writeConfigJson(d, { ...presetConfig('tiny'), model_type: 'qwen2' })).rejects.toThrow(/field model_type/);
+    await expect(writeConfigJson(d, { ...presetConfig('tiny'), model_type: 'qwen2' })).rejects.toThrow(
+      /field model_type/,
+    );
   });
 });
 
 describe.skipIf(!havePython('torch, transformers, safetensors'))('transformers interop', () => {
-  it('transformers loads every preset config.json and the tiny model\'s weights match qwen3TensorInfo', async () => {
+  it("transformers loads every preset config.json and the tiny model's weights match qwen3TensorInfo", async () => {
     const presetDirs: string[] = [];
     for (const name of QWEN3_PRESETS) {
       const d = join(dir, `preset-${name}`);
@@ -122,7 +232,11 @@ describe.skipIf(!havePython('torch, transformers, safetensors'))('transformers i
       cfg: { ...presetConfig('tiny'), vocab_size: 96, tie_word_embeddings: tie },
     }));
     const job = JSON.stringify({ presetDirs, models });
-    const out = execFileSync('python3', ['-c', `
+    const out = execFileSync(
+      'python3',
+      [
+        '-c',
+        `
 import json, sys, torch
 from transformers import AutoConfig, Qwen3Config, Qwen3ForCausalLM
 job = json.loads(sys.argv[1])
@@ -132,11 +246,20 @@ for d in job["presetDirs"]:
 torch.manual_seed(0)
 for m in job["models"]:
     Qwen3ForCausalLM(Qwen3Config(**m["cfg"])).save_pretrained(m["dir"], safe_serialization=True)
-`, job], { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim().split('\n');
-    expect(out).toEqual(QWEN3_PRESETS.map((name) => {
-      const c = presetConfig(name);
-      return `qwen3 ${c.hidden_size} ${c.num_hidden_layers} ${c.head_dim} True 151936`;
-    }));
+`,
+        job,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+      .toString()
+      .trim()
+      .split('\n');
+    expect(out).toEqual(
+      QWEN3_PRESETS.map((name) => {
+        const c = presetConfig(name);
+        return `qwen3 ${c.hidden_size} ${c.num_hidden_layers} ${c.head_dim} True 151936`;
+      }),
+    );
     for (const m of models) {
       const parsed = await readQwen3Config(m.dir);
       expect(parsed.native.tieWordEmbeddings).toBe(m.cfg.tie_word_embeddings);

@@ -3,9 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  encodeSafetensors, parseSafetensorsHeader, planLoad, qwen3TensorInfo, resolveCheckpointFiles, saveCheckpointAtomic,
-  saveSafetensorsCheckpoint, shardPlan, writeSafetensorsFile, DEFAULT_MAX_SHARD_BYTES, type HeaderTensor,
-  type WriteSafetensors, commitTempFile, tempPathFor, writeFileAtomic, writeFileAtomicSync, writeFileAtomicWith,
+  encodeSafetensors,
+  parseSafetensorsHeader,
+  planLoad,
+  qwen3TensorInfo,
+  resolveCheckpointFiles,
+  saveCheckpointAtomic,
+  saveSafetensorsCheckpoint,
+  shardPlan,
+  writeSafetensorsFile,
+  DEFAULT_MAX_SHARD_BYTES,
+  type HeaderTensor,
+  type WriteSafetensors,
+  commitTempFile,
+  tempPathFor,
+  writeFileAtomic,
+  writeFileAtomicSync,
+  writeFileAtomicWith,
 } from '../src/checkpoint/index.js';
 import type { NativeQwen3Config, TensorInfo } from '../src/native/types.js';
 
@@ -24,26 +38,42 @@ afterAll(async () => {
 });
 
 const tinyCfg: NativeQwen3Config = {
-  vocabSize: 8, hiddenSize: 4, intermediateSize: 6, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
-  headDim: 2, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true, maxPositionEmbeddings: 64,
+  vocabSize: 8,
+  hiddenSize: 4,
+  intermediateSize: 6,
+  numHiddenLayers: 1,
+  numAttentionHeads: 2,
+  numKeyValueHeads: 1,
+  headDim: 2,
+  rmsNormEps: 1e-6,
+  ropeTheta: 1e6,
+  tieWordEmbeddings: true,
+  maxPositionEmbeddings: 64,
 };
 
 /** A JS stand-in for NativePolicy.writeSafetensors: fills tensor i with the value i. */
-const jsWriter = (all: TensorInfo[]): WriteSafetensors => async (path, header, names, dtype) => {
-  expect(dtype).toBe('F32');
-  const parts: Uint8Array[] = [header];
-  for (const name of names) {
-    const t = all.find((x) => x.name === name)!;
-    parts.push(new Uint8Array(new Float32Array(t.shape.reduce((a, b) => a * b, 1)).fill(all.indexOf(t)).buffer));
-  }
-  await writeFile(path, Buffer.concat(parts));
-};
+const jsWriter =
+  (all: TensorInfo[]): WriteSafetensors =>
+  async (path, header, names, dtype) => {
+    expect(dtype).toBe('F32');
+    const parts: Uint8Array[] = [header];
+    for (const name of names) {
+      const t = all.find((x) => x.name === name)!;
+      parts.push(new Uint8Array(new Float32Array(t.shape.reduce((a, b) => a * b, 1)).fill(all.indexOf(t)).buffer));
+    }
+    await writeFile(path, Buffer.concat(parts));
+  };
 
 async function writeModel(dir: string, infos: TensorInfo[], file = 'model.safetensors', dtype: 'F32' | 'BF16' = 'F32') {
-  await writeSafetensorsFile(join(dir, file), infos.map((t) => ({
-    name: t.name, shape: t.shape, dtype,
-    data: new Uint8Array(t.shape.reduce((a, b) => a * b, 1) * (dtype === 'F32' ? 4 : 2)),
-  })));
+  await writeSafetensorsFile(
+    join(dir, file),
+    infos.map((t) => ({
+      name: t.name,
+      shape: t.shape,
+      dtype,
+      data: new Uint8Array(t.shape.reduce((a, b) => a * b, 1) * (dtype === 'F32' ? 4 : 2)),
+    })),
+  );
 }
 
 describe('resolveCheckpointFiles', () => {
@@ -58,7 +88,8 @@ describe('resolveCheckpointFiles', () => {
       const d = await fresh();
       await writeFile(join(d, f), 'pickle');
       await expect(resolveCheckpointFiles(d)).rejects.toThrow(
-        new RegExp(`pickle checkpoints are not loaded: convert to safetensors .*${f.replace('.', '\\.')}`));
+        new RegExp(`pickle checkpoints are not loaded: convert to safetensors .*${f.replace('.', '\\.')}`),
+      );
     }
   });
 
@@ -73,7 +104,8 @@ describe('resolveCheckpointFiles', () => {
     const d = await fresh();
     await writeModel(d, [{ name: 'a', shape: [2], dtype: 'float32' }], 's1.safetensors');
     await writeModel(d, [{ name: 'b', shape: [2], dtype: 'float32' }], 's2.safetensors');
-    const index = (wm: unknown) => writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: wm }));
+    const index = (wm: unknown) =>
+      writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: wm }));
     await index({ a: 's1.safetensors', b: 's2.safetensors' });
     const r = await resolveCheckpointFiles(d);
     expect(r.kind).toBe('sharded');
@@ -82,7 +114,9 @@ describe('resolveCheckpointFiles', () => {
     await index({ a: 's1.safetensors', b: 's3.safetensors' });
     await expect(resolveCheckpointFiles(d)).rejects.toThrow(/index\.json: shard s3\.safetensors is missing/);
     await index({ a: '../s1.safetensors' });
-    await expect(resolveCheckpointFiles(d)).rejects.toThrow(/weight_map\["a"\] = "\.\.\/s1\.safetensors" is not a file inside/);
+    await expect(resolveCheckpointFiles(d)).rejects.toThrow(
+      /weight_map\["a"\] = "\.\.\/s1\.safetensors" is not a file inside/,
+    );
     await index({ a: 3 });
     await expect(resolveCheckpointFiles(d)).rejects.toThrow(/weight_map\["a"\] must be a shard file name/);
     await index({});
@@ -99,31 +133,57 @@ describe('planLoad', () => {
 
   it('returns validated sources in expected order; tolerates lm_head.weight when tied', async () => {
     const d = await fresh();
-    await writeModel(d, [...infos].reverse().concat([{ name: 'lm_head.weight', shape: [8, 4], dtype: 'float32' }]), undefined, 'BF16');
+    await writeModel(
+      d,
+      [...infos].reverse().concat([{ name: 'lm_head.weight', shape: [8, 4], dtype: 'float32' }]),
+      undefined,
+      'BF16',
+    );
     const plan = await planLoad(d, infos);
     expect(plan.map((s) => s.name)).toEqual(infos.map((i) => i.name));
     const h = await parseSafetensorsHeader(join(d, 'model.safetensors'));
     const emb = h.tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
-    expect(plan[0]).toEqual({ name: 'model.embed_tokens.weight', file: join(d, 'model.safetensors'), dtype: 'BF16', shape: [8, 4], offset: emb.offset, length: 64 });
+    expect(plan[0]).toEqual({
+      name: 'model.embed_tokens.weight',
+      file: join(d, 'model.safetensors'),
+      dtype: 'BF16',
+      shape: [8, 4],
+      offset: emb.offset,
+      length: 64,
+    });
   });
 
   it('names missing, unexpected, misshapen and wrongly typed tensors', async () => {
     const d = await fresh();
     await writeModel(d, infos.slice(1).concat([{ name: 'extra.weight', shape: [1], dtype: 'float32' }]));
-    await expect(planLoad(d, infos)).rejects.toThrow(/missing tensors: model\.embed_tokens\.weight; unexpected tensors: extra\.weight/);
+    await expect(planLoad(d, infos)).rejects.toThrow(
+      /missing tensors: model\.embed_tokens\.weight; unexpected tensors: extra\.weight/,
+    );
     const untied = qwen3TensorInfo({ ...tinyCfg, tieWordEmbeddings: false });
     const d2 = await fresh();
     await writeModel(d2, infos);
     await expect(planLoad(d2, untied)).rejects.toThrow(/missing tensors: lm_head\.weight$/);
     const d3 = await fresh();
-    await writeModel(d3, infos.map((t) => (t.name === 'model.norm.weight' ? { ...t, shape: [5] } : t)));
-    await expect(planLoad(d3, infos)).rejects.toThrow(/tensor "model\.norm\.weight" has shape \[5\], the model expects \[4\]/);
+    await writeModel(
+      d3,
+      infos.map((t) => (t.name === 'model.norm.weight' ? { ...t, shape: [5] } : t)),
+    );
+    await expect(planLoad(d3, infos)).rejects.toThrow(
+      /tensor "model\.norm\.weight" has shape \[5\], the model expects \[4\]/,
+    );
     const d4 = await fresh();
-    await writeSafetensorsFile(join(d4, 'model.safetensors'), infos.map((t) => ({
-      name: t.name, shape: t.shape, dtype: t.name === 'model.norm.weight' ? 'F64' as const : 'F32' as const,
-      data: new Uint8Array(t.shape.reduce((a, b) => a * b, 1) * (t.name === 'model.norm.weight' ? 8 : 4)),
-    })));
-    await expect(planLoad(d4, infos)).rejects.toThrow(/"model\.norm\.weight" has dtype F64; only F32, BF16 and F16 load/);
+    await writeSafetensorsFile(
+      join(d4, 'model.safetensors'),
+      infos.map((t) => ({
+        name: t.name,
+        shape: t.shape,
+        dtype: t.name === 'model.norm.weight' ? ('F64' as const) : ('F32' as const),
+        data: new Uint8Array(t.shape.reduce((a, b) => a * b, 1) * (t.name === 'model.norm.weight' ? 8 : 4)),
+      })),
+    );
+    await expect(planLoad(d4, infos)).rejects.toThrow(
+      /"model\.norm\.weight" has dtype F64; only F32, BF16 and F16 load/,
+    );
   });
 
   it('lists many missing names briefly', async () => {
@@ -137,20 +197,26 @@ describe('planLoad', () => {
     await writeModel(d, infos.slice(0, 5), 'a.safetensors');
     await writeModel(d, infos.slice(5), 'b.safetensors');
     const wm: Record<string, string> = {};
-    infos.forEach((t, i) => { wm[t.name] = i < 5 ? 'a.safetensors' : 'b.safetensors'; });
+    infos.forEach((t, i) => {
+      wm[t.name] = i < 5 ? 'a.safetensors' : 'b.safetensors';
+    });
     await writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: wm }));
     const plan = await planLoad(d, infos);
     expect(plan.map((s) => s.file)).toEqual(infos.map((_, i) => join(d, i < 5 ? 'a.safetensors' : 'b.safetensors')));
     wm[infos[0]!.name] = 'b.safetensors';
     await writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: wm }));
-    await expect(planLoad(d, infos)).rejects.toThrow(/weight_map puts "model\.embed_tokens\.weight" in .*b\.safetensors, but it is in .*a\.safetensors/);
+    await expect(planLoad(d, infos)).rejects.toThrow(
+      /weight_map puts "model\.embed_tokens\.weight" in .*b\.safetensors, but it is in .*a\.safetensors/,
+    );
     delete wm[infos[0]!.name];
     await writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: wm }));
     await expect(planLoad(d, infos)).rejects.toThrow(/weight_map does not list "model\.embed_tokens\.weight"/);
     wm[infos[0]!.name] = 'a.safetensors';
     wm['ghost'] = 'a.safetensors';
     await writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: wm }));
-    await expect(planLoad(d, infos)).rejects.toThrow(/weight_map names "ghost" in .*a\.safetensors, but no shard holds it/);
+    await expect(planLoad(d, infos)).rejects.toThrow(
+      /weight_map names "ghost" in .*a\.safetensors, but no shard holds it/,
+    );
     delete wm['ghost'];
     await writeModel(d, infos.slice(0, 6), 'a.safetensors');
     await writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: wm }));
@@ -178,8 +244,13 @@ describe('shardPlan', () => {
     ]);
     expect(p.index).toEqual({
       metadata: { total_size: 196 },
-      weight_map: { a: 'model-00001-of-00003.safetensors', b: 'model-00001-of-00003.safetensors',
-        c: 'model-00002-of-00003.safetensors', d: 'model-00003-of-00003.safetensors', e: 'model-00003-of-00003.safetensors' },
+      weight_map: {
+        a: 'model-00001-of-00003.safetensors',
+        b: 'model-00001-of-00003.safetensors',
+        c: 'model-00002-of-00003.safetensors',
+        d: 'model-00003-of-00003.safetensors',
+        e: 'model-00003-of-00003.safetensors',
+      },
     });
     expect(() => shardPlan([t('a', 4)], 0)).toThrow(/maxShardBytes must be a positive integer/);
   });
@@ -201,11 +272,13 @@ describe('saveCheckpointAtomic', () => {
     const d = join(parent, 'ckpt');
     await saveCheckpointAtomic(d, async (tmp) => writeFile(join(tmp, 'a.txt'), 'old'));
     let seenTmp = '';
-    await expect(saveCheckpointAtomic(d, async (tmp) => {
-      seenTmp = tmp;
-      await writeFile(join(tmp, 'a.txt'), 'half-written');
-      throw new Error('disk full');
-    })).rejects.toThrow('disk full');
+    await expect(
+      saveCheckpointAtomic(d, async (tmp) => {
+        seenTmp = tmp;
+        await writeFile(join(tmp, 'a.txt'), 'half-written');
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow('disk full');
     expect(seenTmp).toMatch(/ckpt\.tmp-\d+-[0-9a-f]+$/);
     expect(await readFile(join(d, 'a.txt'), 'utf8')).toBe('old');
     expect(await readdir(parent)).toEqual(['ckpt']);
@@ -229,7 +302,9 @@ describe('saveCheckpointAtomic', () => {
     const sources = await planLoad(d, infos);
     for (const s of sources) {
       const bytes = await readFile(s.file);
-      const v = new Float32Array(bytes.buffer.slice(bytes.byteOffset + s.offset, bytes.byteOffset + s.offset + s.length));
+      const v = new Float32Array(
+        bytes.buffer.slice(bytes.byteOffset + s.offset, bytes.byteOffset + s.offset + s.length),
+      );
       expect(v.every((x) => x === infos.findIndex((i) => i.name === s.name))).toBe(true);
     }
     const h = await parseSafetensorsHeader(join(d, plan.shards[0]!.file));
@@ -260,11 +335,13 @@ describe('writeFileAtomic (the one writer of result and state files)', () => {
     const p = join(parent, 'optimizer.safetensors');
     await writeFileAtomic(p, 'old');
     let seenTmp = '';
-    await expect(writeFileAtomicWith(p, async (tmp) => {
-      seenTmp = tmp;
-      await writeFile(tmp, 'half-written');
-      throw new Error('disk full');
-    })).rejects.toThrow('disk full');
+    await expect(
+      writeFileAtomicWith(p, async (tmp) => {
+        seenTmp = tmp;
+        await writeFile(tmp, 'half-written');
+        throw new Error('disk full');
+      }),
+    ).rejects.toThrow('disk full');
     // RunDir.removeStaleTemporaries recognizes this name after a kill.
     expect(seenTmp).toMatch(/optimizer\.safetensors\.tmp-\d+-[0-9a-f]+$/);
     expect(await readFile(p, 'utf8')).toBe('old');

@@ -22,7 +22,13 @@ describe('gtr CLI foundation', () => {
   it('init-model writes an HF checkpoint that score loads; scores equal Policy.score', async () => {
     const out = join(scratch, 'tiny');
     await gtr(['init-model', '--config', 'tiny', '--seed', '7', '--out', out]);
-    expect((await readdir(out)).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect((await readdir(out)).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     const cfg = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
     expect(cfg.model_type).toBe('qwen3');
     const text = 'Solve 12 * 7. Answer: 84';
@@ -49,6 +55,8 @@ describe('gtr CLI foundation', () => {
   });
 
   it('reports a bad --config clearly', async () => {
-    await expect(gtr(['init-model', '--config', 'nope', '--out', join(scratch, 'x')])).rejects.toThrow(/neither a preset .* nor a readable config\.json/);
+    await expect(gtr(['init-model', '--config', 'nope', '--out', join(scratch, 'x')])).rejects.toThrow(
+      /neither a preset .* nor a readable config\.json/,
+    );
   });
 });

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachePath, DAPO_PREFIX, DAPO_SUFFIX, downloadHfFile, getDatasetEntry, loadDataset } from '../src/data/index.js';
+import {
+  cachePath,
+  DAPO_PREFIX,
+  DAPO_SUFFIX,
+  downloadHfFile,
+  getDatasetEntry,
+  loadDataset,
+} from '../src/data/index.js';
 
 // A stand-in for the Hugging Face hub: @huggingface/hub 2.x requests
 // GET {hubUrl}/datasets/{repo}/resolve/{revision}/{path}, first with `Range: bytes=0-0` (size from
@@ -16,8 +23,22 @@ let server: Server;
 let base: string;
 
 const math500Jsonl = [
-  { problem: 'What is $2+3$?', solution: 'It is $\\boxed{5}$.', answer: '5', subject: 'Algebra', level: 1, unique_id: 'test/algebra/1.json' },
-  { problem: 'Compute $\\sqrt{16}$.', solution: '$\\boxed{4}$', answer: '4', subject: 'Algebra', level: 1, unique_id: 'test/algebra/2.json' },
+  {
+    problem: 'What is $2+3$?',
+    solution: 'It is $\\boxed{5}$.',
+    answer: '5',
+    subject: 'Algebra',
+    level: 1,
+    unique_id: 'test/algebra/1.json',
+  },
+  {
+    problem: 'Compute $\\sqrt{16}$.',
+    solution: '$\\boxed{4}$',
+    answer: '4',
+    subject: 'Algebra',
+    level: 1,
+    unique_id: 'test/algebra/2.json',
+  },
   { problem: 'broken row', solution: '', subject: 'Algebra', level: 1, unique_id: 'test/algebra/3.json' },
 ]
   .map((r) => JSON.stringify(r))
@@ -49,8 +70,15 @@ const dapoParquet = Buffer.from(
 beforeAll(async () => {
   files.set('/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl', Buffer.from(math500Jsonl));
   files.set('/datasets/BytedTsinghua-SIA/DAPO-Math-17k/resolve/main/data/dapo-math-17k.parquet', dapoParquet);
-  files.set('/QwenLM/Qwen2.5-Math/a45202bd16f1ec06f433442dc1152d0074773465/evaluation/data/amc23/test.jsonl',
-    Buffer.from(['{"id": 0, "question": "Q zero?", "answer": 27.0, "url": "u"}', '{"id": 1, "question": "Q one?", "answer": 3.0, "url": "v"}'].join('\n')));
+  files.set(
+    '/QwenLM/Qwen2.5-Math/a45202bd16f1ec06f433442dc1152d0074773465/evaluation/data/amc23/test.jsonl',
+    Buffer.from(
+      [
+        '{"id": 0, "question": "Q zero?", "answer": 27.0, "url": "u"}',
+        '{"id": 1, "question": "Q one?", "answer": 3.0, "url": "v"}',
+      ].join('\n'),
+    ),
+  );
   server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.push(`${req.method} ${path}${req.headers.range ? ` ${req.headers.range}` : ''}`);
@@ -63,7 +91,11 @@ beforeAll(async () => {
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
     if (m) {
       const [a, b] = [Number(m[1]), Math.min(Number(m[2]), body.length - 1)];
-      res.writeHead(206, { 'Content-Range': `bytes ${a}-${b}/${body.length}`, ETag: '"etag-1"', 'Content-Length': b - a + 1 });
+      res.writeHead(206, {
+        'Content-Range': `bytes ${a}-${b}/${body.length}`,
+        ETag: '"etag-1"',
+        'Content-Length': b - a + 1,
+      });
       res.end(body.subarray(a, b + 1));
       return;
     }
@@ -86,8 +118,30 @@ describe('hub downloads (local stand-in server)', () => {
     expect(d.file).toBe(cachePath(getDatasetEntry('math500').remote, cacheDir));
     expect(d.file).toBe(join(cacheDir, 'hf', 'HuggingFaceH4', 'MATH-500', 'main', 'test.jsonl'));
     expect(d.rows).toEqual([
-      { id: 'test/algebra/1.json', problem: 'What is $2+3$?', answer: '5', extra: { solution: 'It is $\\boxed{5}$.', subject: 'Algebra', level: 1, unique_id: 'test/algebra/1.json', source: 'MATH-500' } },
-      { id: 'test/algebra/2.json', problem: 'Compute $\\sqrt{16}$.', answer: '4', extra: { solution: '$\\boxed{4}$', subject: 'Algebra', level: 1, unique_id: 'test/algebra/2.json', source: 'MATH-500' } },
+      {
+        id: 'test/algebra/1.json',
+        problem: 'What is $2+3$?',
+        answer: '5',
+        extra: {
+          solution: 'It is $\\boxed{5}$.',
+          subject: 'Algebra',
+          level: 1,
+          unique_id: 'test/algebra/1.json',
+          source: 'MATH-500',
+        },
+      },
+      {
+        id: 'test/algebra/2.json',
+        problem: 'Compute $\\sqrt{16}$.',
+        answer: '4',
+        extra: {
+          solution: '$\\boxed{4}$',
+          subject: 'Algebra',
+          level: 1,
+          unique_id: 'test/algebra/2.json',
+          source: 'MATH-500',
+        },
+      },
     ]);
     expect(issues).toEqual([`${d.file}:3: missing "answer" (from "answer")`]);
 
@@ -106,18 +160,41 @@ describe('hub downloads (local stand-in server)', () => {
       ['dapo-u0', 'Find $x$ if $x+1=3$.', '2'],
       ['dapo-u1', 'How many primes are below 10?', '4'],
     ]);
-    expect(d.rows[0]!.extra).toMatchObject({ source_rows: [0, 2], answer_conflict: false, data_source: 'math_dapo', source: 'BytedTsinghua-SIA/DAPO-Math-17k' });
-    expect(d.rows[1]!.extra).toMatchObject({ source_rows: [1, 3], answer_conflict: true, conflicting_answers: ['4', '5'] });
+    expect(d.rows[0]!.extra).toMatchObject({
+      source_rows: [0, 2],
+      answer_conflict: false,
+      data_source: 'math_dapo',
+      source: 'BytedTsinghua-SIA/DAPO-Math-17k',
+    });
+    expect(d.rows[1]!.extra).toMatchObject({
+      source_rows: [1, 3],
+      answer_conflict: true,
+      conflicting_answers: ['4', '5'],
+    });
     const kept = await loadDataset('dapo-math-17k', { hubUrl: base, cacheDir, dropConflicts: true, onIssue: () => {} });
     expect(kept.rows.map((r) => r.id)).toEqual(['dapo-u0']);
   });
 
   it('a file the hub does not have is an error naming the URL', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
-    await expect(loadDataset('aime25', { hubUrl: base, cacheDir, fetch: redirectTo(base) })).rejects.toThrow(/aime25\/test\.jsonl failed: HTTP 404/);
+    await expect(loadDataset('aime25', { hubUrl: base, cacheDir, fetch: redirectTo(base) })).rejects.toThrow(
+      /aime25\/test\.jsonl failed: HTTP 404/,
+    );
     await expect(
-      downloadHfFile({ kind: 'hf', repo: 'someone/missing', revision: 'main', path: 'x.jsonl', format: 'jsonl', mapping: { problem: { from: 'p' }, answer: { from: 'a' } } }, { hubUrl: base, cacheDir }),
-    ).rejects.toThrow(`download of ${base}/datasets/someone/missing/resolve/main/x.jsonl failed: the hub has no such file`);
+      downloadHfFile(
+        {
+          kind: 'hf',
+          repo: 'someone/missing',
+          revision: 'main',
+          path: 'x.jsonl',
+          format: 'jsonl',
+          mapping: { problem: { from: 'p' }, answer: { from: 'a' } },
+        },
+        { hubUrl: base, cacheDir },
+      ),
+    ).rejects.toThrow(
+      `download of ${base}/datasets/someone/missing/resolve/main/x.jsonl failed: the hub has no such file`,
+    );
     expect(existsSync(join(cacheDir, 'hf', 'someone'))).toBe(false);
   });
 
@@ -125,8 +202,18 @@ describe('hub downloads (local stand-in server)', () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
     const d = await loadDataset('amc23', { cacheDir, fetch: redirectTo(base) });
     expect(d.rows).toEqual([
-      { id: 'amc23-0', problem: 'Q zero?', answer: '27', extra: { answer_raw: 27, url: 'u', source_id: 0, source: 'AMC 2023' } },
-      { id: 'amc23-1', problem: 'Q one?', answer: '3', extra: { answer_raw: 3, url: 'v', source_id: 1, source: 'AMC 2023' } },
+      {
+        id: 'amc23-0',
+        problem: 'Q zero?',
+        answer: '27',
+        extra: { answer_raw: 27, url: 'u', source_id: 0, source: 'AMC 2023' },
+      },
+      {
+        id: 'amc23-1',
+        problem: 'Q one?',
+        answer: '3',
+        extra: { answer_raw: 3, url: 'v', source_id: 1, source: 'AMC 2023' },
+      },
     ]);
   });
 });

@@ -14,21 +14,41 @@ const quiet = () => {};
 
 describe('dataset registry', () => {
   it('lists the seven datasets with their roles', () => {
-    expect(datasetNames()).toEqual(['dapo-math-17k', 'math500', 'olympiadbench', 'minerva', 'amc23', 'aime24', 'aime25']);
+    expect(datasetNames()).toEqual([
+      'dapo-math-17k',
+      'math500',
+      'olympiadbench',
+      'minerva',
+      'amc23',
+      'aime24',
+      'aime25',
+    ]);
     expect(datasetNames('train')).toEqual(['dapo-math-17k']);
     expect(getDatasetEntry('math500').remote).toMatchObject({ kind: 'hf', repo: 'HuggingFaceH4/MATH-500' });
-    expect(getDatasetEntry('dapo-math-17k').remote).toMatchObject({ kind: 'hf', repo: 'BytedTsinghua-SIA/DAPO-Math-17k', format: 'parquet' });
+    expect(getDatasetEntry('dapo-math-17k').remote).toMatchObject({
+      kind: 'hf',
+      repo: 'BytedTsinghua-SIA/DAPO-Math-17k',
+      format: 'parquet',
+    });
   });
 
   it('rejects an unknown name, listing the valid ones', () => {
-    expect(() => getDatasetEntry('gsm8k')).toThrow(/unknown dataset "gsm8k"; valid datasets: dapo-math-17k, math500, .*aime25/);
+    expect(() => getDatasetEntry('gsm8k')).toThrow(
+      /unknown dataset "gsm8k"; valid datasets: dapo-math-17k, math500, .*aime25/,
+    );
     return expect(loadDataset('nope', { dataDir })).rejects.toThrow(/valid datasets/);
   });
 });
 
 describe('local copies (row counts from SOURCES.md)', () => {
   const counts: Record<string, number> = {
-    math500: 500, olympiadbench: 675, minerva: 272, amc23: 40, aime24: 30, aime25: 30, 'dapo-math-17k': 17290,
+    math500: 500,
+    olympiadbench: 675,
+    minerva: 272,
+    amc23: 40,
+    aime24: 30,
+    aime25: 30,
+    'dapo-math-17k': 17290,
   };
   for (const [name, n] of Object.entries(counts)) {
     it(`${name} has ${n} usable rows and none skipped`, async () => {
@@ -54,7 +74,10 @@ describe('local copies (row counts from SOURCES.md)', () => {
     const mv = await loadDataset('minerva', { dataDir });
     for (const r of mv.rows) expect(lastBoxed(r.extra.solution as string)).toBe(r.answer);
     const m5 = await loadDataset('math500', { dataDir });
-    expect(m5.rows[0]).toMatchObject({ id: 'test/precalculus/807.json', answer: '\\left( 3, \\frac{\\pi}{2} \\right)' });
+    expect(m5.rows[0]).toMatchObject({
+      id: 'test/precalculus/807.json',
+      answer: '\\left( 3, \\frac{\\pi}{2} \\right)',
+    });
     const a24 = await loadDataset('aime24', { dataDir });
     expect(a24.rows.some((r) => r.answer.startsWith('0'))).toBe(true); // leading zeros kept
   });
@@ -87,7 +110,9 @@ describe('JSONL reader', () => {
     expect(res.skipped).toBe(4);
     expect(seen).toEqual(res.issues);
     expect(res.issues.map((i) => i.position)).toEqual([2, 3, 6, 7]);
-    expect(res.issues[0]!.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: invalid JSON`));
+    expect(res.issues[0]!.message).toMatch(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: invalid JSON`),
+    );
     expect(res.issues[1]!.message).toBe(`${file}:3: missing "answer" (from "answer")`);
     expect(res.issues[2]!.message).toBe(`${file}:6: empty "problem" (from "problem")`);
     expect(res.issues[3]!.message).toBe(`${file}:7: expected a JSON object, got a list`);
@@ -120,10 +145,16 @@ describe('parquet reader', () => {
     writeFileSync(file, new Uint8Array(buf));
     const issues: RowIssue[] = [];
     const res = await readParquet(file, { onIssue: (i) => issues.push(i) });
-    expect(res.rows.map((r) => [r.id, r.answer])).toEqual([['p0', '2'], ['p2', '4']]);
+    expect(res.rows.map((r) => [r.id, r.answer])).toEqual([
+      ['p0', '2'],
+      ['p2', '4'],
+    ]);
     expect(res.rows[1]!.extra).toEqual({ meta: { level: 3 }, big: 3 });
     expect(res.positions).toEqual([0, 2]);
-    expect(issues.map((i) => i.message)).toEqual([`${file}: row 1: empty "problem" (from "problem")`, `${file}: row 3: missing "answer" (from "answer")`]);
+    expect(issues.map((i) => i.message)).toEqual([
+      `${file}: row 1: empty "problem" (from "problem")`,
+      `${file}: row 3: missing "answer" (from "answer")`,
+    ]);
   });
 
   it('throws naming the file when it is not parquet', async () => {

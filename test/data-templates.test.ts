@@ -7,18 +7,27 @@ const BOXED = 'What is $1+1$?\nPlease reason step by step, and put your final an
 
 describe('prompt templates', () => {
   it('dapo: exact text, as chat messages and as raw text', () => {
-    expect(buildPrompt('dapo', 'What is $1+1$?', { chat: true })).toEqual({ kind: 'chat', messages: [{ role: 'user', content: DAPO }] });
+    expect(buildPrompt('dapo', 'What is $1+1$?', { chat: true })).toEqual({
+      kind: 'chat',
+      messages: [{ role: 'user', content: DAPO }],
+    });
     expect(buildPrompt('dapo', 'What is $1+1$?', { chat: false })).toEqual({ kind: 'text', text: DAPO });
   });
 
   it('boxed: exact text, as chat messages and as raw text', () => {
-    expect(buildPrompt('boxed', 'What is $1+1$?', { chat: true })).toEqual({ kind: 'chat', messages: [{ role: 'user', content: BOXED }] });
+    expect(buildPrompt('boxed', 'What is $1+1$?', { chat: true })).toEqual({
+      kind: 'chat',
+      messages: [{ role: 'user', content: BOXED }],
+    });
     expect(buildPrompt('boxed', 'What is $1+1$?', { chat: false })).toEqual({ kind: 'text', text: BOXED });
   });
 
   it('plain: the problem text verbatim, as chat messages and as raw text', () => {
     expect(buildPrompt('plain', '12+47=', { chat: false })).toEqual({ kind: 'text', text: '12+47=' });
-    expect(buildPrompt('plain', 'What is 12 + 47?', { chat: true })).toEqual({ kind: 'chat', messages: [{ role: 'user', content: 'What is 12 + 47?' }] });
+    expect(buildPrompt('plain', 'What is 12 + 47?', { chat: true })).toEqual({
+      kind: 'chat',
+      messages: [{ role: 'user', content: 'What is 12 + 47?' }],
+    });
     expect(getTemplate('plain').userText(' a\nb ')).toBe(' a\nb ');
   });
 

@@ -4,7 +4,16 @@ import { meanStdErr, pairedDiff, type DemoEvalResult } from '../src/demo/eval.js
 
 /** An evaluation result holding only what pairedDiff reads. */
 function ev(correct: number[], n: number): DemoEvalResult {
-  return { passAt: {}, stdErr: {}, correct, n, meanAccuracy: 0, meanResponseTokens: 0, problems: correct.length, seconds: 0 };
+  return {
+    passAt: {},
+    stdErr: {},
+    correct,
+    n,
+    meanAccuracy: 0,
+    meanResponseTokens: 0,
+    problems: correct.length,
+    seconds: 0,
+  };
 }
 
 describe('meanStdErr', () => {

@@ -32,7 +32,15 @@ afterAll(async () => {
 describe.skipIf(!hasTrainer)('gtr demo --fast (needs the native trainer)', () => {
   it('runs SFT, evaluation, GTR and the report end to end', { timeout: 240_000 }, async () => {
     const lines: string[] = [];
-    const s = await runDemo({ out: dir, steps: 2, sftSteps: 3, seed: 0, algos: ['gtr'], fast: true, log: (l) => lines.push(l) });
+    const s = await runDemo({
+      out: dir,
+      steps: 2,
+      sftSteps: 3,
+      seed: 0,
+      algos: ['gtr'],
+      fast: true,
+      log: (l) => lines.push(l),
+    });
     expect(s.sft.steps).toBe(3);
     expect(Number.isFinite(s.sft.firstNll)).toBe(true);
     expect(Object.keys(s.before.passAt)).toEqual(['pass@1', 'pass@2']);
@@ -61,14 +69,24 @@ describe.skipIf(!hasTrainer)('gtr demo --fast (needs the native trainer)', () =>
 
     // The warm-up's stop rule: stopWhen is asked every 2 steps and ends SFT where it says so.
     const asked: number[] = [];
-    const recipe = parseRecipe(JSON.stringify({
-      model: { path: join(dir, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
-      data: { train: join(dir, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
-      train: { steps: 9, prompts_per_step: 4, lr: 1e-3, seed: 1 },
-      checkpoint: { every_steps: 0, keep_last: 1 },
-      run: { dir: join(dir, 'sft-stop') },
-    }), 'test recipe');
-    const r = await sftTrain(recipe, { log: () => {}, stopCheckEvery: 2, stopWhen: (step) => { asked.push(step); return step >= 4; } });
+    const recipe = parseRecipe(
+      JSON.stringify({
+        model: { path: join(dir, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
+        data: { train: join(dir, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
+        train: { steps: 9, prompts_per_step: 4, lr: 1e-3, seed: 1 },
+        checkpoint: { every_steps: 0, keep_last: 1 },
+        run: { dir: join(dir, 'sft-stop') },
+      }),
+      'test recipe',
+    );
+    const r = await sftTrain(recipe, {
+      log: () => {},
+      stopCheckEvery: 2,
+      stopWhen: (step) => {
+        asked.push(step);
+        return step >= 4;
+      },
+    });
     expect(asked).toEqual([2, 4]);
     expect(r.steps).toBe(4);
     expect(r.stoppedEarly).toBe(true);
@@ -79,7 +97,10 @@ describe.skipIf(!hasTrainer)('gtr demo --fast (needs the native trainer)', () =>
     const w = join(dir, 'warm');
     mkdirSync(w);
     for (const d of ['model-init', 'tokenizer', 'data']) cpSync(join(dir, d), join(w, d), { recursive: true });
-    const dev = readFileSync(join(dir, 'data', 'heldout.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ArithmeticProblem);
+    const dev = readFileSync(join(dir, 'data', 'heldout.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ArithmeticProblem);
     const warm = await demoWarmUp(w, dev, { ...SIZES.fast, sftTarget: 1, sftCheckEvery: 1 }, 0, 3, () => {});
     expect(warm.checks.map((c) => c.step)).toEqual([1, 2, 3]);
     expect(warm.sft.stoppedEarly).toBe(false);

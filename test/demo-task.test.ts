@@ -60,7 +60,12 @@ describe('demo task', () => {
     writeTaskJsonl(file, heldOut);
     const ds = await loadDataset(file);
     expect(ds.rows).toHaveLength(20);
-    expect(ds.rows[0]).toEqual({ id: heldOut[0]!.id, problem: heldOut[0]!.problem, answer: heldOut[0]!.answer, extra: { solution: heldOut[0]!.solution } });
+    expect(ds.rows[0]).toEqual({
+      id: heldOut[0]!.id,
+      problem: heldOut[0]!.problem,
+      answer: heldOut[0]!.answer,
+      extra: { solution: heldOut[0]!.solution },
+    });
   });
 
   it('rejects bad sizes', () => {

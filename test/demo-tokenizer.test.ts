@@ -28,7 +28,8 @@ describe('demo tokenizer', () => {
     expect(tok.eosTokenId).toBe(tok.tokenToId('<|endoftext|>'));
     expect(tok.padTokenId).toBe(tok.eosTokenId);
     expect(tok.eosTokenIds).toEqual([tok.eosTokenId]);
-    for (const s of ['<|endoftext|>', '<|im_start|>', '<|im_end|>']) expect(tok.isSpecial(tok.tokenToId(s)!)).toBe(true);
+    for (const s of ['<|endoftext|>', '<|im_start|>', '<|im_end|>'])
+      expect(tok.isSpecial(tok.tokenToId(s)!)).toBe(true);
   });
 
   it('round-trips the task text exactly (prompt as the loop renders it + worked response)', () => {
@@ -49,8 +50,20 @@ describe('demo tokenizer', () => {
     expect(tok.encode(prompt, { addSpecialTokens: false }).length).toBeLessThan(80);
     // The demo's prompts (plain template) and responses: one token per character, "Answer:" whole.
     const demo = (buildPrompt('plain', '47+38=', { chat: false }) as { text: string }).text;
-    expect(tok.encode(demo, { addSpecialTokens: false }).map((i) => tok.idToToken(i))).toEqual(['4', '7', '+', '3', '8', '=']);
-    expect(tok.encode('Answer: 85', { addSpecialTokens: false }).map((i) => tok.idToToken(i))).toEqual(['Answer:', ' ', '8', '5']);
+    expect(tok.encode(demo, { addSpecialTokens: false }).map((i) => tok.idToToken(i))).toEqual([
+      '4',
+      '7',
+      '+',
+      '3',
+      '8',
+      '=',
+    ]);
+    expect(tok.encode('Answer: 85', { addSpecialTokens: false }).map((i) => tok.idToToken(i))).toEqual([
+      'Answer:',
+      ' ',
+      '8',
+      '5',
+    ]);
   });
 
   it('round-trips arbitrary printable ASCII and maps special-token text to its id', () => {

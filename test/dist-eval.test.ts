@@ -25,10 +25,36 @@ beforeAll(async () => {
 });
 
 function evalRun(out: string, extra: string[] = []) {
-  const r = spawnSync(process.execPath, [cliPath, 'eval', '--model', modelDir, '--benchmarks', 'amc23,math500', '--n', '3', '--k', '1,2',
-    '--limit', '3', '--max-new-tokens', '8', '--data-dir', dataDir, '--out', join(scratch, out), ...extra], {
-    cwd: repoRoot, env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' }, encoding: 'utf8', timeout: 300_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      cliPath,
+      'eval',
+      '--model',
+      modelDir,
+      '--benchmarks',
+      'amc23,math500',
+      '--n',
+      '3',
+      '--k',
+      '1,2',
+      '--limit',
+      '3',
+      '--max-new-tokens',
+      '8',
+      '--data-dir',
+      dataDir,
+      '--out',
+      join(scratch, out),
+      ...extra,
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' },
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
   expect(r.status, r.stdout + r.stderr).toBe(0);
   return r;
 }
@@ -45,7 +71,8 @@ describe.skipIf(skipWhy !== undefined)('gtr eval --nproc-per-node 2', () => {
       delete j.createdAt;
       return j;
     };
-    const a = strip(join(scratch, 'one', 'report.json')), b = strip(join(scratch, 'two', 'report.json'));
+    const a = strip(join(scratch, 'one', 'report.json')),
+      b = strip(join(scratch, 'two', 'report.json'));
     expect(b).toEqual(a);
     expect(a.benchmarks.map((x: { name: string }) => x.name)).toEqual(['amc23', 'math500']);
     for (const f of files.filter((x) => x.endsWith('.jsonl'))) {

@@ -39,8 +39,16 @@ beforeAll(async () => {
 const STEPS = 3;
 const args = (run: string, extra: string[] = []) => [
   join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'),
-  ...[`model.path=${modelDir}`, `run.dir=${join(scratch, run)}`, `data.data_dir=${dataDir}`, 'eval.every_steps=0', 'checkpoint.keep_last=10',
-    'checkpoint.every_steps=1', 'rollout.max_new_tokens=8', `train.steps=${STEPS}`].flatMap((s) => ['--set', s]),
+  ...[
+    `model.path=${modelDir}`,
+    `run.dir=${join(scratch, run)}`,
+    `data.data_dir=${dataDir}`,
+    'eval.every_steps=0',
+    'checkpoint.keep_last=10',
+    'checkpoint.every_steps=1',
+    'rollout.max_new_tokens=8',
+    `train.steps=${STEPS}`,
+  ].flatMap((s) => ['--set', s]),
   ...extra,
 ];
 
@@ -48,7 +56,11 @@ function start(trainArgs: string[]) {
   return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
 }
 
-const jsonl = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
+const jsonl = (f: string) =>
+  readFileSync(f, 'utf8')
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => JSON.parse(l));
 const ckpt = (run: string, step: number) => join(scratch, run, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
 const weightsFile = (dir: string) => join(dir, 'policy', 'model.safetensors');
 
@@ -59,14 +71,18 @@ async function tensors(file: string): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const e of h.tensors) {
     expect(e.dtype).toBe('F32');
-    out.set(e.name, new Float32Array(buf.buffer.slice(buf.byteOffset + e.offset, buf.byteOffset + e.offset + e.length)));
+    out.set(
+      e.name,
+      new Float32Array(buf.buffer.slice(buf.byteOffset + e.offset, buf.byteOffset + e.offset + e.length)),
+    );
   }
   return out;
 }
 
 // Metrics that legitimately differ: wall times, each rank's own KV pool, and the micro-batch count
 // (each rank packs its own samples, so 2 ranks run at least 2 micro-batches where 1 process ran 1).
-const PER_PROCESS = /^(timing_s\/|rollout\/(kv_|prompt_prefills|mean_running|preemptions|blocks_))|^actor\/micro_batches$/;
+const PER_PROCESS =
+  /^(timing_s\/|rollout\/(kv_|prompt_prefills|mean_running|preemptions|blocks_))|^actor\/micro_batches$/;
 
 describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)', () => {
   let two: ReturnType<typeof start>;
@@ -92,7 +108,9 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
         const w = m2[i][k];
         if (k.startsWith('actor/') || k === 'training/rollout_logprob_diff_mean') {
           // Trainer metrics: computed from the weights, so equal within the weights' round-off.
-          expect(Math.abs((w as number) - (v as number)), `${k} at step ${i + 1}`).toBeLessThanOrEqual(1e-3 * Math.abs(v as number) + 1e-6);
+          expect(Math.abs((w as number) - (v as number)), `${k} at step ${i + 1}`).toBeLessThanOrEqual(
+            1e-3 * Math.abs(v as number) + 1e-6,
+          );
         } else {
           // Rollout metrics (rewards, accuracy, lengths, batch counts): the same tokens, so exact.
           expect(w, `${k} at step ${i + 1}`).toEqual(v);
@@ -101,10 +119,14 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
     }
     const w0 = await tensors(join(modelDir, 'model.safetensors'));
     for (const s of [1, STEPS]) {
-      const a = await tensors(weightsFile(ckpt('one', s))), b = await tensors(weightsFile(ckpt('two', s)));
-      let diff = 0, change = 0, differing = 0;
+      const a = await tensors(weightsFile(ckpt('one', s))),
+        b = await tensors(weightsFile(ckpt('two', s)));
+      let diff = 0,
+        change = 0,
+        differing = 0;
       for (const [name, x] of a) {
-        const y = b.get(name)!, z = w0.get(name)!;
+        const y = b.get(name)!,
+          z = w0.get(name)!;
         for (let i = 0; i < x.length; i++) {
           diff += (x[i] - y[i]) ** 2;
           change += (x[i] - z[i]) ** 2;
@@ -135,8 +157,14 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
     const r = start(args('killed', ['--nproc-per-node', '2', '--resume']));
     expect((await r.exited).code, r.out()).toBe(0);
     expect(r.out()).toMatch(/resuming \S+killed after step \d/);
-    expect(jsonl(join(dir, 'metrics.jsonl')).filter((x) => x.kind === 'train').map((x) => x.step)).toEqual([1, 2, 3]);
+    expect(
+      jsonl(join(dir, 'metrics.jsonl'))
+        .filter((x) => x.kind === 'train')
+        .map((x) => x.step),
+    ).toEqual([1, 2, 3]);
     // Bitwise the uninterrupted 2-rank run's weights.
-    expect(readFileSync(weightsFile(ckpt('killed', STEPS))).equals(readFileSync(weightsFile(ckpt('two', STEPS))))).toBe(true);
+    expect(readFileSync(weightsFile(ckpt('killed', STEPS))).equals(readFileSync(weightsFile(ckpt('two', STEPS))))).toBe(
+      true,
+    );
   }, 600_000);
 });

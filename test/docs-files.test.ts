@@ -8,7 +8,11 @@ import { repoRoot } from './helpers/paths.js';
 
 const STALE = 'docs/FILES.md is stale: run `python3 scripts/file-tree.py` and commit it';
 const inGit = existsSync(join(repoRoot, '.git'));
-const listed = (page: string) => page.split('\n').filter((l) => l.startsWith('- `')).map((l) => l.split('`')[1]);
+const listed = (page: string) =>
+  page
+    .split('\n')
+    .filter((l) => l.startsWith('- `'))
+    .map((l) => l.split('`')[1]);
 
 describe.skipIf(!inGit)('docs/FILES.md', () => {
   const page = readFileSync(join(repoRoot, 'docs', 'FILES.md'), 'utf8');
@@ -25,7 +29,10 @@ describe.skipIf(!inGit)('docs/FILES.md', () => {
   });
 
   it('matches what scripts/file-tree.py writes today (header lines included)', () => {
-    const fresh = execFileSync('python3', [join('scripts', 'file-tree.py'), '--stdout'], { cwd: repoRoot, encoding: 'utf8' });
+    const fresh = execFileSync('python3', [join('scripts', 'file-tree.py'), '--stdout'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
     expect(page, STALE).toBe(fresh);
   });
 });

@@ -20,8 +20,27 @@ beforeAll(async () => {
 
 describe('gtr eval', () => {
   it('evaluates a tiny model on a --limit subset and writes report.json, report.md and per-problem JSONL', async () => {
-    const args = (out: string, seed: string) => ['eval', '--model', model, '--benchmarks', 'amc23,minerva', '--limit', '2', '--n', '4', '--k', '1,2',
-      '--max-new-tokens', '6', '--seed', seed, '--data-dir', dataDir, '--out', join(scratch, out)];
+    const args = (out: string, seed: string) => [
+      'eval',
+      '--model',
+      model,
+      '--benchmarks',
+      'amc23,minerva',
+      '--limit',
+      '2',
+      '--n',
+      '4',
+      '--k',
+      '1,2',
+      '--max-new-tokens',
+      '6',
+      '--seed',
+      seed,
+      '--data-dir',
+      dataDir,
+      '--out',
+      join(scratch, out),
+    ];
     await gtr(args('a', '1'));
     await gtr([...args('b', '2'), '--grader', 'dapo']);
     const report = JSON.parse(readFileSync(join(scratch, 'a', 'report.json'), 'utf8'));
@@ -37,11 +56,19 @@ describe('gtr eval', () => {
       for (const k of ['pass@1', 'pass@2', 'mean@4', 'maj@4']) expect(b.metrics[k]).toBe(0);
     }
     expect(Object.keys(report.macro)).toContain('pass@2');
-    const rows = readFileSync(join(scratch, 'a', 'minerva.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(join(scratch, 'a', 'minerva.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(2);
     expect(JSON.stringify(rows[0])).toContain('"correct":false');
     expect(readFileSync(join(scratch, 'a', 'report.md'), 'utf8')).toMatch(/\| amc23 \| 2 \| 4 \|/);
-    const { stdout } = await gtr(['eval', 'compare', join(scratch, 'a', 'report.json'), join(scratch, 'b', 'report.json')]);
+    const { stdout } = await gtr([
+      'eval',
+      'compare',
+      join(scratch, 'a', 'report.json'),
+      join(scratch, 'b', 'report.json'),
+    ]);
     expect(stdout).toMatch(/amc23/);
     expect(stdout).toMatch(/pass@1/);
   });

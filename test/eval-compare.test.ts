@@ -26,7 +26,9 @@ const partial: EvalReport = {
   model: 'other',
   createdAt: '2025-01-03T00:00:00.000Z',
   settings: {},
-  benchmarks: [{ name: 'math500', problems: 500, n: 4, metrics: { 'pass@1': 0.5, 'maj@4': 0.55 }, meanResponseTokens: 700 }],
+  benchmarks: [
+    { name: 'math500', problems: 500, n: 4, metrics: { 'pass@1': 0.5, 'maj@4': 0.55 }, meanResponseTokens: 700 },
+  ],
   macro: { 'pass@1': 0.5, 'maj@4': 0.55 },
 };
 
@@ -36,9 +38,14 @@ describe('compareReports', () => {
     expect(json.names).toEqual(['base', 'gtr']);
     expect(json.models).toEqual(['base', 'gtr-step500']);
     expect(json.rows.map((r) => `${r.benchmark}/${r.metric}`)).toEqual([
-      'math500/pass@1', 'math500/pass@4', 'math500/meanResponseTokens',
-      'amc23/pass@1', 'amc23/pass@4', 'amc23/meanResponseTokens',
-      'macro/pass@1', 'macro/pass@4',
+      'math500/pass@1',
+      'math500/pass@4',
+      'math500/meanResponseTokens',
+      'amc23/pass@1',
+      'amc23/pass@4',
+      'amc23/meanResponseTokens',
+      'macro/pass@1',
+      'macro/pass@4',
     ]);
     const r0 = json.rows[0]!;
     expect(r0.values).toEqual([0.4, 0.475]);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, type EvalDeps, type GeneratedSample, type GradeItem, type BenchmarkRow } from '../src/eval/evaluate.js';
+import {
+  evaluate,
+  type EvalDeps,
+  type GeneratedSample,
+  type GradeItem,
+  type BenchmarkRow,
+} from '../src/eval/evaluate.js';
 
 // Fake policy: response j to a prompt "Q:<id>|<answer>" answers correctly for j < (number in id), else "wrong".
 // Fake grader: extracts the text after "ans:", correct if it equals the gold answer.
@@ -67,14 +73,24 @@ describe('evaluate (injected generate and grade)', () => {
     // per-problem results
     const x1 = result.results['b1']![1]!;
     expect(x1).toMatchObject({ id: 'x1', problem: 'what is x1?', gold: 'Ax1' });
-    expect(x1.samples[0]).toEqual({ text: 'ans:Ax1', extracted: 'Ax1', correct: true, score: 1, finishReason: 'stop', tokens: 10 });
+    expect(x1.samples[0]).toEqual({
+      text: 'ans:Ax1',
+      extracted: 'Ax1',
+      correct: true,
+      score: 1,
+      finishReason: 'stop',
+      tokens: 10,
+    });
     expect(x1.samples[1]).toMatchObject({ extracted: null, correct: false });
     expect(x1.samples[3]!.finishReason).toBe('length');
   });
 
   it('per-benchmark n overrides the run-wide n', async () => {
     const log = { prompts: [] as string[][], gradeCalls: 0, options: [] as unknown[] };
-    const r = await evaluate({ model: 'm', n: 4, benchmarks: [{ name: 'b', rows: rows(['z1']), n: 2 }], buildPrompt }, fakeDeps(log));
+    const r = await evaluate(
+      { model: 'm', n: 4, benchmarks: [{ name: 'b', rows: rows(['z1']), n: 2 }], buildPrompt },
+      fakeDeps(log),
+    );
     expect(r.benchmarks[0]!.n).toBe(2);
     expect(Object.keys(r.benchmarks[0]!.metrics)).toEqual(['pass@1', 'pass@2', 'mean@2', 'maj@2']);
   });
@@ -83,14 +99,18 @@ describe('evaluate (injected generate and grade)', () => {
     const log = { prompts: [] as string[][], gradeCalls: 0, options: [] as unknown[] };
     const good = fakeDeps(log);
     const opts = { model: 'm', n: 2, benchmarks: [{ name: 'b', rows: rows(['a1', 'a2']) }], buildPrompt };
-    await expect(evaluate(opts, { ...good, generate: async (p, n) => (await good.generate(p, n, {})).slice(1) })).rejects.toThrow(
-      /benchmark 'b' asked 2 prompts, got 1/,
+    await expect(
+      evaluate(opts, { ...good, generate: async (p, n) => (await good.generate(p, n, {})).slice(1) }),
+    ).rejects.toThrow(/benchmark 'b' asked 2 prompts, got 1/);
+    await expect(evaluate(opts, { ...good, generate: async (p) => good.generate(p, 1, {}) })).rejects.toThrow(
+      /problem 'a1' asked 2 samples, got 1/,
     );
-    await expect(evaluate(opts, { ...good, generate: async (p) => good.generate(p, 1, {}) })).rejects.toThrow(/problem 'a1' asked 2 samples, got 1/);
-    await expect(evaluate(opts, { ...good, grade: async (items) => (await good.grade(items)).slice(1) })).rejects.toThrow(
-      /sent 4 items, got 3 verdicts/,
+    await expect(
+      evaluate(opts, { ...good, grade: async (items) => (await good.grade(items)).slice(1) }),
+    ).rejects.toThrow(/sent 4 items, got 3 verdicts/);
+    await expect(evaluate({ ...opts, benchmarks: [{ name: 'b', rows: rows(['a1', 'a1']) }] }, good)).rejects.toThrow(
+      /row 1: duplicate id 'a1'/,
     );
-    await expect(evaluate({ ...opts, benchmarks: [{ name: 'b', rows: rows(['a1', 'a1']) }] }, good)).rejects.toThrow(/row 1: duplicate id 'a1'/);
     await expect(evaluate({ ...opts, benchmarks: [{ name: 'b', rows: [] }] }, good)).rejects.toThrow(/'b' has no rows/);
     await expect(evaluate({ ...opts, promptBatchSize: 0 }, good)).rejects.toThrow(/promptBatchSize/);
   });

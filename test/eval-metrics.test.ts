@@ -105,7 +105,10 @@ describe('majorityVote / majAtN', () => {
 
   it('ties go to the key that occurred first', () => {
     expect(majorityVote([v('a', false), v('b', true), v('b', true), v('a', false)]).key).toBe('a');
-    expect(majorityVote([v('b', true), v('a', false), v('a', false), v('b', true)])).toMatchObject({ key: 'b', correct: true });
+    expect(majorityVote([v('b', true), v('a', false), v('a', false), v('b', true)])).toMatchObject({
+      key: 'b',
+      correct: true,
+    });
   });
 
   it('samples without an extracted answer do not vote', () => {
@@ -124,7 +127,8 @@ describe('metric names', () => {
   it('parses pass@k, mean@k, maj@k and rejects others', () => {
     expect(parseMetric('pass@4')).toEqual({ kind: 'pass', k: 4, name: 'pass@4' });
     expect(parseMetric('maj@16')).toMatchObject({ kind: 'maj', k: 16 });
-    for (const bad of ['pass@0', 'avg@4', 'pass@', 'pass@1.5', 'mean@-1']) expect(() => parseMetric(bad)).toThrow(/unknown metric/);
+    for (const bad of ['pass@0', 'avg@4', 'pass@', 'pass@1.5', 'mean@-1'])
+      expect(() => parseMetric(bad)).toThrow(/unknown metric/);
   });
 
   it('default metric set', () => {

@@ -78,7 +78,10 @@ describe('aggregateBenchmark', () => {
 describe('macro average and EvalReport', () => {
   const a = aggregateBenchmark('A', A, { metrics: METRICS });
   const b = aggregateBenchmark('B', B, { metrics: METRICS });
-  const report = buildEvalReport({ model: 'qwen3-tiny', settings: { temperature: 0.6 }, createdAt: '2025-01-01T00:00:00.000Z' }, [a, b]);
+  const report = buildEvalReport(
+    { model: 'qwen3-tiny', settings: { temperature: 0.6 }, createdAt: '2025-01-01T00:00:00.000Z' },
+    [a, b],
+  );
 
   it('averages each benchmark once', () => {
     expect(report.macro['pass@1']).toBeCloseTo(0.1875, 15);
@@ -116,15 +119,36 @@ describe('macro average and EvalReport', () => {
     const parsed = JSON.parse(json);
     expect(parsed.results).toBeUndefined();
     expect(parseEvalReport(parsed)).toEqual(report);
-    expect(() => parseEvalReport({ ...parsed, benchmarks: [{ ...parsed.benchmarks[0], n: 0 }] }, 'x.json')).toThrow(/x\.json.*benchmarks\.0\.n/);
+    expect(() => parseEvalReport({ ...parsed, benchmarks: [{ ...parsed.benchmarks[0], n: 0 }] }, 'x.json')).toThrow(
+      /x\.json.*benchmarks\.0\.n/,
+    );
   });
 
   it('per-problem JSONL holds problem, samples, verdicts and extracted answers', () => {
-    const lines = problemsToJsonl('A', A).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = problemsToJsonl('A', A)
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ benchmark: 'A', id: 'p1', problem: 'problem p1', gold: 'g', n: 4, correct: 1, majorityAnswer: '2', majorityCorrect: false });
+    expect(lines[0]).toMatchObject({
+      benchmark: 'A',
+      id: 'p1',
+      problem: 'problem p1',
+      gold: 'g',
+      n: 4,
+      correct: 1,
+      majorityAnswer: '2',
+      majorityCorrect: false,
+    });
     expect(lines[1]).toMatchObject({ id: 'p2', correct: 2, majorityAnswer: '5', majorityCorrect: true });
-    expect(lines[1].samples[3]).toEqual({ text: 'response 3', extracted: null, correct: false, score: 0, finishReason: 'stop', tokens: 80 });
+    expect(lines[1].samples[3]).toEqual({
+      text: 'response 3',
+      extracted: null,
+      correct: false,
+      score: 0,
+      finishReason: 'stop',
+      tokens: 80,
+    });
     expect(problemsToJsonl('A', [])).toBe('');
   });
 
@@ -132,11 +156,18 @@ describe('macro average and EvalReport', () => {
     const dir = await mkdtemp(join(tmpdir(), 'gtr-eval-'));
     try {
       const paths = await writeEvalOutputs(dir, report, { A, 'B/odd name': B });
-      expect(paths.map((p) => p.slice(dir.length + 1))).toEqual(['report.json', 'report.md', 'A.jsonl', 'B_odd_name.jsonl']);
+      expect(paths.map((p) => p.slice(dir.length + 1))).toEqual([
+        'report.json',
+        'report.md',
+        'A.jsonl',
+        'B_odd_name.jsonl',
+      ]);
       expect(await loadEvalReport(join(dir, 'report.json'))).toEqual(report);
       expect(await readFile(join(dir, 'report.md'), 'utf8')).toContain('| **macro** |');
       expect((await readFile(join(dir, 'A.jsonl'), 'utf8')).split('\n')).toHaveLength(3);
-      await expect(writeEvalOutputs(dir, report, { 'a/b': A, 'a_b': A })).rejects.toThrow(/both be written to a_b\.jsonl/);
+      await expect(writeEvalOutputs(dir, report, { 'a/b': A, a_b: A })).rejects.toThrow(
+        /both be written to a_b\.jsonl/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -18,9 +18,15 @@ describe('generate API (tied fixture, CPU)', () => {
     await expect(generate(policy, [[1, 2], []], { maxNewTokens: 2 })).rejects.toThrow(/prompts\[1\] is empty/);
   });
   it('rejects a token id outside the vocabulary naming prompt and position', async () => {
-    await expect(generate(policy, [[1, 2, 512]], { maxNewTokens: 2 })).rejects.toThrow(/prompts\[0\] has token id 512 at position 2, outside the vocabulary \[0, 512\)/);
-    await expect(generate(policy, [[5], [1, -3]], { maxNewTokens: 2 })).rejects.toThrow(/prompts\[1\] has token id -3 at position 1/);
-    await expect(generate(policy, [Int32Array.of(7, 9999)], { maxNewTokens: 2 })).rejects.toThrow(/prompts\[0\] has token id 9999 at position 1/);
+    await expect(generate(policy, [[1, 2, 512]], { maxNewTokens: 2 })).rejects.toThrow(
+      /prompts\[0\] has token id 512 at position 2, outside the vocabulary \[0, 512\)/,
+    );
+    await expect(generate(policy, [[5], [1, -3]], { maxNewTokens: 2 })).rejects.toThrow(
+      /prompts\[1\] has token id -3 at position 1/,
+    );
+    await expect(generate(policy, [Int32Array.of(7, 9999)], { maxNewTokens: 2 })).rejects.toThrow(
+      /prompts\[0\] has token id 9999 at position 1/,
+    );
   });
   it('rejects bad options by name', async () => {
     const p = [[1, 2]];
@@ -44,7 +50,11 @@ describe('generate API (tied fixture, CPU)', () => {
     try {
       const prompts = Array.from({ length: 6 }, (_, i) => [1 + i, 2 + i, 3 + i]);
       const { rollouts, stats } = await generateWithStats(policy, prompts, {
-        n: 4, maxNewTokens: 60, seed: 3, maxBatchSize: 8, onProgress: (p) => reports.push(p),
+        n: 4,
+        maxNewTokens: 60,
+        seed: 3,
+        maxBatchSize: 8,
+        onProgress: (p) => reports.push(p),
       });
       expect(rollouts.length).toBe(6);
       expect(stats.generatedTokens).toBe(6 * 4 * 60);
@@ -61,15 +71,24 @@ describe('generate API (tied fixture, CPU)', () => {
   it('an AbortSignal cancels: the promise rejects and the policy stays usable', async () => {
     const ac = new AbortController();
     let progressed = false;
-    const run = generate(policy, [[1, 2, 3], [4, 5]], {
-      n: 8, maxNewTokens: 4000, signal: ac.signal,
-      onProgress: () => {
-        if (!progressed) {
-          progressed = true;
-          ac.abort();
-        }
+    const run = generate(
+      policy,
+      [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      {
+        n: 8,
+        maxNewTokens: 4000,
+        signal: ac.signal,
+        onProgress: () => {
+          if (!progressed) {
+            progressed = true;
+            ac.abort();
+          }
+        },
       },
-    });
+    );
     await expect(run).rejects.toThrow('generation cancelled');
     expect(progressed).toBe(true);
     const again = await generate(policy, [[1, 17, 300]], { temperature: 0, maxNewTokens: 3 });

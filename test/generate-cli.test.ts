@@ -36,9 +36,23 @@ describe('gtr generate', () => {
 
   it('--prompt --chat --json prints greedy completions equal to the library call', async () => {
     const model = join(dir, 'ckpt');
-    const lines = await runCli(['generate', '--model', model, '--prompt', 'Hello', '--chat', '--n', '2',
-      '--max-new-tokens', '5', '--temperature', '0', '--json', '--no-stop']);
-    expect(lines.length).toBe(3);  // two completions, then the engine statistics
+    const lines = await runCli([
+      'generate',
+      '--model',
+      model,
+      '--prompt',
+      'Hello',
+      '--chat',
+      '--n',
+      '2',
+      '--max-new-tokens',
+      '5',
+      '--temperature',
+      '0',
+      '--json',
+      '--no-stop',
+    ]);
+    expect(lines.length).toBe(3); // two completions, then the engine statistics
     const rows = lines.map((l) => JSON.parse(l));
     const { stats } = rows.pop();
     expect(stats.promptPrefills).toBe(1);
@@ -46,7 +60,10 @@ describe('gtr generate', () => {
     expect(stats.blocksInUseEnd).toBe(0);
     expect(stats.preemptions).toBe(0);
     const tok = await Tokenizer.fromDir(model);
-    const ids = tok.applyChatTemplate([{ role: 'user', content: 'Hello' }], { addGenerationPrompt: true, tokenize: true });
+    const ids = tok.applyChatTemplate([{ role: 'user', content: 'Hello' }], {
+      addGenerationPrompt: true,
+      tokenize: true,
+    });
     const policy = await Policy.load(model);
     const ref = await generate(policy, [ids], { temperature: 0, maxNewTokens: 5 });
     policy.dispose();
@@ -62,7 +79,18 @@ describe('gtr generate', () => {
     const model = join(dir, 'ckpt');
     const file = join(dir, 'p.jsonl');
     writeFileSync(file, '"2+2="\n{"prompt": "abc"}\n{"messages": [{"role": "user", "content": "hi"}]}\n');
-    const lines = await runCli(['generate', '--model', model, '--prompts', file, '--max-new-tokens', '3', '--seed', '4', '--json']);
+    const lines = await runCli([
+      'generate',
+      '--model',
+      model,
+      '--prompts',
+      file,
+      '--max-new-tokens',
+      '3',
+      '--seed',
+      '4',
+      '--json',
+    ]);
     expect(lines.slice(0, -1).map((l) => JSON.parse(l).prompt)).toEqual([0, 1, 2]);
     writeFileSync(file, '"ok"\n{"nope": 1}\n');
     await expect(runCli(['generate', '--model', model, '--prompts', file])).rejects.toThrow(/p\.jsonl:2/);

@@ -46,11 +46,20 @@ for (const name of ['tied', 'untied'] as const) {
     });
 
     it('each step logits equal the full-forward logits within 1e-4 (mixed and equal prompt lengths)', async () => {
-      const EQUAL = [[5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]];
+      const EQUAL = [
+        [5, 6, 7, 8],
+        [9, 10, 11, 12],
+        [13, 14, 15, 16],
+      ];
       for (const prompts of [MIXED, EQUAL]) await checkStepLogits(prompts);
     });
     async function checkStepLogits(prompts: number[][]): Promise<void> {
-      const res = await generate(policy, prompts, { temperature: 0, maxNewTokens: 70, returnLogits: true, maxBatchSize: 3 });
+      const res = await generate(policy, prompts, {
+        temperature: 0,
+        maxNewTokens: 70,
+        returnLogits: true,
+        maxBatchSize: 3,
+      });
       for (let i = 0; i < prompts.length; i++) {
         const r = res[i]![0]!;
         const prompt = prompts[i]!;
@@ -75,7 +84,9 @@ for (const name of ['tied', 'untied'] as const) {
       const stop = out[3]!;
       const cut = out.indexOf(stop) + 1;
       const res = await generate(policy, [ref.greedy.prompts[0]!, ref.greedy.prompts[1]!], {
-        temperature: 0, maxNewTokens: 12, stopTokenIds: [stop],
+        temperature: 0,
+        maxNewTokens: 12,
+        stopTokenIds: [stop],
       });
       expect(Array.from(res[0]![0]!.tokens)).toEqual(out.slice(0, cut));
       expect(res[0]![0]!.finishReason).toBe('stop');

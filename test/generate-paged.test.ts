@@ -26,7 +26,10 @@ interface RefCase {
   logprobs: number[][][];
 }
 const refDir = join(fixturesDir, 'contiguous-generate');
-const ref = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as { prompts: number[][]; cases: RefCase[] };
+const ref = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
+  prompts: number[][];
+  cases: RefCase[];
+};
 const refLogitsBuf = readFileSync(join(refDir, 'greedy-logits.f32'));
 const refLogits = new Float32Array(refLogitsBuf.buffer, refLogitsBuf.byteOffset, refLogitsBuf.byteLength / 4);
 const V = 512;
@@ -50,7 +53,11 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     it(`equals the contiguous engine at block size ${blockSize} (greedy logits, sampled top-p n = 8, sampled n = 1)`, async () => {
       let logitOffset = 0;
       for (const c of ref.cases) {
-        const { rollouts, stats } = await generateWithStats(policy, ref.prompts, { ...c.options, blockSize, checkBlocks: true });
+        const { rollouts, stats } = await generateWithStats(policy, ref.prompts, {
+          ...c.options,
+          blockSize,
+          checkBlocks: true,
+        });
         expect(tokensOf(rollouts), c.name).toEqual(c.tokens);
         for (let p = 0; p < ref.prompts.length; p++)
           for (let s = 0; s < rollouts[p]!.length; s++) {
@@ -61,7 +68,7 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
               logitOffset += lg.length;
             }
           }
-        expect(stats.promptPrefills).toBe(ref.prompts.length);  // each prompt prefilled once, shared by its n samples
+        expect(stats.promptPrefills).toBe(ref.prompts.length); // each prompt prefilled once, shared by its n samples
         expect(stats.blocksInUseEnd).toBe(0);
         expect(stats.preemptions).toBe(0);
         expect(stats.blockSize).toBe(blockSize);
@@ -72,12 +79,20 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
 
   // Twelve sequences (3 prompts x 4) that all run to the length limit (a random model rarely stops).
   const budgetPrompts = [ref.prompts[0]!, ref.prompts[3]!, ref.prompts[6]!];
-  const budgetOptions: GenerateOptions = { n: 4, maxNewTokens: 60, temperature: 1, topP: 0.95, seed: 11, blockSize: 16, checkBlocks: true };
+  const budgetOptions: GenerateOptions = {
+    n: 4,
+    maxNewTokens: 60,
+    temperature: 1,
+    topP: 0.95,
+    seed: 11,
+    blockSize: 16,
+    checkBlocks: true,
+  };
 
   it('a budget of about three longest sequences runs twelve: within the budget, with preemptions, same tokens', async () => {
     const free = await generateWithStats(policy, budgetPrompts, budgetOptions);
     expect(free.stats.preemptions).toBe(0);
-    const longest = Math.ceil((35 + 60 - 1) / 16);  // 6 blocks
+    const longest = Math.ceil((35 + 60 - 1) / 16); // 6 blocks
     const budget = 3 * longest;
     const tight = await generateWithStats(policy, budgetPrompts, { ...budgetOptions, kvCacheBlocks: budget });
     expect(tight.stats.kvBlocks).toBe(budget);
@@ -90,7 +105,8 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     const preempted = tight.rollouts.flat().filter((r) => r.preemptions > 0);
     expect(preempted.length).toBeGreaterThan(0);
     for (let p = 0; p < budgetPrompts.length; p++)
-      for (let s = 0; s < 4; s++)  // recomputed K/V may round differently from decode: close, not bitwise
+      for (let s = 0; s < 4; s++)
+        // recomputed K/V may round differently from decode: close, not bitwise
         expect(maxDiff(tight.rollouts[p]![s]!.logprobs, free.rollouts[p]![s]!.logprobs)).toBeLessThan(1e-5);
     // The same call with the same budget gives the same tokens and log-probs, bit for bit.
     const again = await generateWithStats(policy, budgetPrompts, { ...budgetOptions, kvCacheBlocks: budget });
@@ -99,7 +115,7 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
   });
 
   it('forced preemption of sampled sequences draws the same tokens; a waiting group keeps its prompt blocks', async () => {
-    const prompts = [ref.prompts[2]!, ref.prompts[5]!];  // 17 and 33 tokens: partial last blocks at 16
+    const prompts = [ref.prompts[2]!, ref.prompts[5]!]; // 17 and 33 tokens: partial last blocks at 16
     const base: GenerateOptions = { n: 8, maxNewTokens: 30, temperature: 1, seed: 5, blockSize: 16, checkBlocks: true };
     const plain = await generateWithStats(policy, prompts, base);
     // Three rows at a time: each group is admitted over several steps (its later samples copy the
@@ -112,7 +128,8 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     for (let i = 0; i < 16; i++)
       expect(maxDiff(forced.rollouts.flat()[i]!.logprobs, plain.rollouts.flat()[i]!.logprobs)).toBeLessThan(1e-5);
     const again = await generateWithStats(policy, prompts, { ...base, maxBatchSize: 3, preemptEvery: 4 });
-    for (let i = 0; i < 16; i++) expect(again.rollouts.flat()[i]!.logprobs).toEqual(forced.rollouts.flat()[i]!.logprobs);
+    for (let i = 0; i < 16; i++)
+      expect(again.rollouts.flat()[i]!.logprobs).toEqual(forced.rollouts.flat()[i]!.logprobs);
   });
 
   it('a dry run schedules exactly like a real call (blocks, preemptions, steps) without running the model', async () => {
@@ -120,7 +137,16 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     const opts = { ...budgetOptions, kvCacheBlocks: 10, targetLengths };
     const realRun = await generateWithStats(policy, budgetPrompts, opts);
     const dry = await generateWithStats(policy, budgetPrompts, { ...opts, dryRun: true });
-    for (const k of ['steps', 'peakBlocks', 'preemptions', 'resumePrefills', 'promptPrefills', 'generatedTokens', 'kvBlocks', 'meanRunning'] as const)
+    for (const k of [
+      'steps',
+      'peakBlocks',
+      'preemptions',
+      'resumePrefills',
+      'promptPrefills',
+      'generatedTokens',
+      'kvBlocks',
+      'meanRunning',
+    ] as const)
       expect(dry.stats[k], k).toBe(realRun.stats[k]);
     expect(realRun.stats.preemptions).toBeGreaterThan(0);
     expect(realRun.rollouts.flat().map((r) => r.tokens.length)).toEqual(Array.from(targetLengths));
@@ -130,26 +156,50 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
   it('sharing: one prompt of 100 tokens, n = 8, block size 32 uses 3 shared + 8 private blocks', async () => {
     const prompt = Array.from({ length: 100 }, (_, i) => 3 + ((i * 37) % 500));
     // 28 new tokens: positions up to 100 + 27 = 127 stay in block 3, so each sample owns one block.
-    const a = await generateWithStats(policy, [prompt], { n: 8, maxNewTokens: 28, blockSize: 32, seed: 1, checkBlocks: true });
+    const a = await generateWithStats(policy, [prompt], {
+      n: 8,
+      maxNewTokens: 28,
+      blockSize: 32,
+      seed: 1,
+      checkBlocks: true,
+    });
     expect(a.stats.peakBlocks).toBe(3 + 8);
     expect(a.stats.promptPrefills).toBe(1);
     // 40 new tokens: positions up to 139 reach block 4, a second private block per sample.
-    const b = await generateWithStats(policy, [prompt], { n: 8, maxNewTokens: 40, blockSize: 32, seed: 1, checkBlocks: true });
+    const b = await generateWithStats(policy, [prompt], {
+      n: 8,
+      maxNewTokens: 40,
+      blockSize: 32,
+      seed: 1,
+      checkBlocks: true,
+    });
     expect(b.stats.peakBlocks).toBe(3 + 16);
     expect(b.stats.blocksInUseEnd).toBe(0);
   });
 
   it('a budget too small for the longest sequence is refused, naming the budget and the minimum', async () => {
     const run = generate(policy, [ref.prompts[6]!], { maxNewTokens: 60, blockSize: 16, kvCacheBlocks: 4 });
-    await expect(run).rejects.toThrow(/KV cache budget \(--kv-cache-gib \/ rollout.kv_cache_gib\) .* holds 4 blocks of 16 tokens.* need at least \d+ blocks/);
+    await expect(run).rejects.toThrow(
+      /KV cache budget \(--kv-cache-gib \/ rollout.kv_cache_gib\) .* holds 4 blocks of 16 tokens.* need at least \d+ blocks/,
+    );
     await expect(generate(policy, [[1, 2]], { maxNewTokens: 4, kvCacheGib: 1e-9 })).rejects.toThrow(/KV cache budget/);
-    await expect(generate(policy, [[1, 2]], { maxNewTokens: 4, blockSize: 24 })).rejects.toThrow(/blockSize must be a power of two/);
+    await expect(generate(policy, [[1, 2]], { maxNewTokens: 4, blockSize: 24 })).rejects.toThrow(
+      /blockSize must be a power of two/,
+    );
   });
 
   it('a cancelled call returns every block (checked) and rejects', async () => {
     const ac = new AbortController();
-    const run = generate(policy, [[1, 2, 3]], { n: 8, maxNewTokens: 4000, blockSize: 16, checkBlocks: true, signal: ac.signal,
-      onProgress: (p) => { if (p.generatedTokens > 64) ac.abort(); } });
+    const run = generate(policy, [[1, 2, 3]], {
+      n: 8,
+      maxNewTokens: 4000,
+      blockSize: 16,
+      checkBlocks: true,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.generatedTokens > 64) ac.abort();
+      },
+    });
     await expect(run).rejects.toThrow('generation cancelled');
   });
 
@@ -163,15 +213,26 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     const greedy = ref.cases[0]!;
     const tokens = greedy.tokens[4]![0]!;
     const text = tokens.map((t) => letters[t]).join('');
-    const stop = text.slice(5, 8);  // spans three tokens; completes at token 7 unless it occurs earlier
+    const stop = text.slice(5, 8); // spans three tokens; completes at token 7 unless it occurs earlier
     const first = text.indexOf(stop);
-    const res = await generate(policy, [ref.prompts[4]!], { temperature: 0, maxNewTokens: 24, stopStrings: ['zzzzzz', stop], tokenBytes, checkBlocks: true });
+    const res = await generate(policy, [ref.prompts[4]!], {
+      temperature: 0,
+      maxNewTokens: 24,
+      stopStrings: ['zzzzzz', stop],
+      tokenBytes,
+      checkBlocks: true,
+    });
     const r = res[0]![0]!;
     expect(r.finishReason).toBe('stop');
     expect(r.stopOffset).toBe(first);
     expect(Array.from(r.tokens)).toEqual(tokens.slice(0, first + stop.length));
     expect(cutAtStop(text.slice(0, first + stop.length), ['zzzzzz', stop])).toBe(text.slice(0, first));
-    const none = await generate(policy, [ref.prompts[4]!], { temperature: 0, maxNewTokens: 24, stopStrings: ['@@'], tokenBytes });
+    const none = await generate(policy, [ref.prompts[4]!], {
+      temperature: 0,
+      maxNewTokens: 24,
+      stopStrings: ['@@'],
+      tokenBytes,
+    });
     expect(none[0]![0]!.finishReason).toBe('length');
     expect(none[0]![0]!.stopOffset).toBeUndefined();
     await expect(generate(policy, [[1]], { stopStrings: ['x'] })).rejects.toThrow(/stopStrings need tokenBytes/);

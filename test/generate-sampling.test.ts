@@ -30,7 +30,12 @@ function logSoftmaxAt(s: ArrayLike<number>, i: number): number {
   return s[i]! - m - Math.log(z);
 }
 
-interface Warp { temperature?: number; topK?: number; topP?: number; minP?: number }
+interface Warp {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+}
 
 /** transformers' Temperature -> TopK -> TopP (min_tokens_to_keep 1) -> MinP, in float64; returns warped scores. */
 function warpTs(logits: number[], o: Warp): number[] {
@@ -67,8 +72,16 @@ describe('sampler warpers keep exactly the right token sets', () => {
   const logits = new Float32Array(rows * V);
   for (let i = 0; i < logits.length; i++) logits[i] = 2.5 * normal(r);
   const cases: Warp[] = [
-    { topK: 5 }, { topK: 1 }, { topP: 0.9 }, { topP: 0.3 }, { topP: 1e-6 }, { minP: 0.1 }, { minP: 0.5 },
-    { temperature: 0.7, topK: 20, topP: 0.8, minP: 0.05 }, { temperature: 1.5, topP: 0.95 }, { temperature: 0.5, topK: 10, minP: 0.2 },
+    { topK: 5 },
+    { topK: 1 },
+    { topP: 0.9 },
+    { topP: 0.3 },
+    { topP: 1e-6 },
+    { minP: 0.1 },
+    { minP: 0.5 },
+    { temperature: 0.7, topK: 20, topP: 0.8, minP: 0.05 },
+    { temperature: 1.5, topP: 0.95 },
+    { temperature: 0.5, topK: 10, minP: 0.2 },
   ];
   for (const c of cases) {
     it(JSON.stringify(c), () => {
@@ -118,7 +131,13 @@ describe('sampling frequencies match the (warped) softmax', () => {
   });
   afterAll(() => policy?.dispose());
 
-  const cases: Warp[] = [{ temperature: 1 }, { temperature: 0.6 }, { temperature: 1.3, topP: 0.8 }, { temperature: 1, topK: 3 }, { minP: 0.2 }];
+  const cases: Warp[] = [
+    { temperature: 1 },
+    { temperature: 0.6 },
+    { temperature: 1.3, topP: 0.8 },
+    { temperature: 1, topK: 3 },
+    { minP: 0.2 },
+  ];
   for (const c of cases) {
     it(`${JSON.stringify(c)}: chi-square p > 1e-3`, async () => {
       const N = 6000;
@@ -132,7 +151,13 @@ describe('sampling frequencies match the (warped) softmax', () => {
       // log-prob: the temperature-scaled untruncated softmax.
       const T = c.temperature ?? 1;
       for (const s of res[0]!.slice(0, 20)) {
-        expect(s.logprobs[0]).toBeCloseTo(logSoftmaxAt(logits.map((x) => x / T), s.tokens[0]!), 5);
+        expect(s.logprobs[0]).toBeCloseTo(
+          logSoftmaxAt(
+            logits.map((x) => x / T),
+            s.tokens[0]!,
+          ),
+          5,
+        );
       }
     });
   }
@@ -167,7 +192,12 @@ describe('the draw: inverse CDF of the kept distribution in vocabulary order', (
   });
   afterAll(() => policy?.dispose());
 
-  const cases: Warp[] = [{ temperature: 1 }, { temperature: 1.3, topP: 0.8 }, { temperature: 0.7, topK: 3 }, { topP: 0.6, minP: 0.2 }];
+  const cases: Warp[] = [
+    { temperature: 1 },
+    { temperature: 1.3, topP: 0.8 },
+    { temperature: 0.7, topK: 3 },
+    { topP: 0.6, minP: 0.2 },
+  ];
   for (const c of cases) {
     it(JSON.stringify(c), async () => {
       const n = 300;
@@ -182,7 +212,7 @@ describe('the draw: inverse CDF of the kept distribution in vocabulary order', (
         let nearEdge = false;
         for (let v = 0; v < probs.length; v++) {
           cum += probs[v]!;
-          if (Math.abs(cum - u) < 1e-5) nearEdge = true;  // float32 rounding may fall either way
+          if (Math.abs(cum - u) < 1e-5) nearEdge = true; // float32 rounding may fall either way
           if (expected < 0 && cum > u) expected = v;
         }
         if (nearEdge) continue;
@@ -209,7 +239,8 @@ describe('log-probs, seeds and batch composition (tied fixture)', () => {
         const seq = [...prompts[i]!, ...Array.from(r.tokens)];
         if (T === 1) {
           const lp = await policy.native.tokenLogprobs(Int32Array.from(seq), Int32Array.of(seq.length));
-          for (let t = 0; t < r.tokens.length; t++) expect(Math.abs(lp[prompts[i]!.length + t]! - r.logprobs[t]!)).toBeLessThan(1e-4);
+          for (let t = 0; t < r.tokens.length; t++)
+            expect(Math.abs(lp[prompts[i]!.length + t]! - r.logprobs[t]!)).toBeLessThan(1e-4);
         } else {
           const lg = await policy.native.forwardLogits(Int32Array.from(seq), Int32Array.of(seq.length));
           for (let t = 0; t < r.tokens.length; t++) {
@@ -227,7 +258,10 @@ describe('log-probs, seeds and batch composition (tied fixture)', () => {
     await checkLogprobs(res, 1);
   });
   it('log-probs are log softmax(logits / T) at T = 0.7 with top-k, and log softmax(logits) when greedy', async () => {
-    await checkLogprobs(await generate(policy, prompts, { n: 2, maxNewTokens: 10, temperature: 0.7, topK: 20, seed: 9, maxBatchSize: 2 }), 0.7);
+    await checkLogprobs(
+      await generate(policy, prompts, { n: 2, maxNewTokens: 10, temperature: 0.7, topK: 20, seed: 9, maxBatchSize: 2 }),
+      0.7,
+    );
     await checkLogprobs(await generate(policy, prompts, { maxNewTokens: 8, temperature: 0 }), 0);
   });
   it('same seed gives the same tokens; another seed other tokens', async () => {

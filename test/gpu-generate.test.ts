@@ -24,16 +24,31 @@ const gpu = gpuReady();
 
 /** head_dim 128, 16 / 8 heads: the real decode-attention kernel runs (the tiny fixtures fall back). */
 const SMALL = {
-  architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', attention_bias: false, hidden_act: 'silu',
-  head_dim: 128, hidden_size: 512, intermediate_size: 1024, num_attention_heads: 16, num_key_value_heads: 8,
-  num_hidden_layers: 3, vocab_size: 4096, max_position_embeddings: 4096, rms_norm_eps: 1e-6, rope_theta: 1e6,
-  tie_word_embeddings: true, initializer_range: 0.05, torch_dtype: 'bfloat16',
+  architectures: ['Qwen3ForCausalLM'],
+  model_type: 'qwen3',
+  attention_bias: false,
+  hidden_act: 'silu',
+  head_dim: 128,
+  hidden_size: 512,
+  intermediate_size: 1024,
+  num_attention_heads: 16,
+  num_key_value_heads: 8,
+  num_hidden_layers: 3,
+  vocab_size: 4096,
+  max_position_embeddings: 4096,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1e6,
+  tie_word_embeddings: true,
+  initializer_range: 0.05,
+  torch_dtype: 'bfloat16',
 };
 
 function prompts(n: number, seed: number, vocab: number): number[][] {
   let s = seed;
   const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  return Array.from({ length: n }, (_, i) => Array.from({ length: 5 + ((i * 7) % 23) }, () => Math.floor(next() * vocab)));
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: 5 + ((i * 7) % 23) }, () => Math.floor(next() * vocab)),
+  );
 }
 
 async function run(policy: Policy, ps: number[][], graphs: boolean, opts: Record<string, unknown>) {
@@ -60,14 +75,17 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
       const e = await run(policy, ps, false, sampling);
       const gs = g.stats as unknown as Record<string, unknown>;
       const es = e.stats as unknown as Record<string, unknown>;
-      console.log(`[generate] ${JSON.stringify(sampling)} graph stats ${JSON.stringify(gs)} eager stats ${JSON.stringify(es)}`);
+      console.log(
+        `[generate] ${JSON.stringify(sampling)} graph stats ${JSON.stringify(gs)} eager stats ${JSON.stringify(es)}`,
+      );
       expect(gs.cudaKernels).toBe(true);
       expect(Number(gs.graphSteps)).toBeGreaterThan(0);
       expect(Number(es.graphSteps)).toBe(0);
       let maxLp = 0;
       for (let i = 0; i < ps.length; i++) {
         expect(Array.from(g.rollouts[i]![0]!.tokens)).toEqual(Array.from(e.rollouts[i]![0]!.tokens));
-        const a = g.rollouts[i]![0]!.logprobs, b = e.rollouts[i]![0]!.logprobs;
+        const a = g.rollouts[i]![0]!.logprobs,
+          b = e.rollouts[i]![0]!.logprobs;
         for (let j = 0; j < a.length; j++) maxLp = Math.max(maxLp, Math.abs(a[j]! - b[j]!));
       }
       console.log(`[generate] ${JSON.stringify(sampling)} graph vs eager: tokens equal, max |dlogprob| ${maxLp}`);
@@ -81,16 +99,26 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
     for (const opts of [{ temperature: 0 }, { temperature: 0, n: 3, maxBatchSize: 5 }]) {
       const g = await run(policy, ps.slice(0, opts.n ? 4 : 5), true, opts);
       const e = await run(policy, ps.slice(0, opts.n ? 4 : 5), false, opts);
-      let same = 0, total = 0;
+      let same = 0,
+        total = 0;
       for (let i = 0; i < g.rollouts.length; i++)
         for (let j = 0; j < g.rollouts[i]!.length; j++) {
-          const a = g.rollouts[i]![j]!.tokens, b = e.rollouts[i]![j]!.tokens;
+          const a = g.rollouts[i]![j]!.tokens,
+            b = e.rollouts[i]![j]!.tokens;
           expect(a.length).toBe(b.length);
-          expect(a[0]).toBe(b[0]);  // the first token comes from the (eager) prefill step in both
+          expect(a[0]).toBe(b[0]); // the first token comes from the (eager) prefill step in both
           total++;
-          if (Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0) same++;
+          if (
+            Buffer.compare(
+              Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+              Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+            ) === 0
+          )
+            same++;
         }
-      console.log(`[generate] ${JSON.stringify(opts)}: ${same}/${total} sequences identical graph vs eager; graphs ${JSON.stringify((g.stats as unknown as Record<string, unknown>).graphs)}`);
+      console.log(
+        `[generate] ${JSON.stringify(opts)}: ${same}/${total} sequences identical graph vs eager; graphs ${JSON.stringify((g.stats as unknown as Record<string, unknown>).graphs)}`,
+      );
       expect(same).toBeGreaterThanOrEqual(Math.ceil(total / 2));
     }
   });
@@ -101,7 +129,8 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
       const policy = await Policy.load(parityDir(name), { device: 'cuda', dtype: 'float32' });
       policies.push(policy);
       const res = await run(policy, ref.greedy.prompts, true, { temperature: 0, maxNewTokens: ref.greedy.new_tokens });
-      for (let i = 0; i < ref.greedy.prompts.length; i++) expect(Array.from(res.rollouts[i]![0]!.tokens)).toEqual(ref.greedy.outputs[i]);
+      for (let i = 0; i < ref.greedy.prompts.length; i++)
+        expect(Array.from(res.rollouts[i]![0]!.tokens)).toEqual(ref.greedy.outputs[i]);
     });
   }
 });

@@ -20,7 +20,10 @@ const next = () => ++seed;
 const tol = { bfloat16: 1.2e-2, float32: 1e-5 } as const;
 type DT = keyof typeof tol;
 
-function check(name: Parameters<ReturnType<typeof native>['testing']['kernelDebug']>[0], opts: Record<string, number | string | boolean>): KernelDebugResult {
+function check(
+  name: Parameters<ReturnType<typeof native>['testing']['kernelDebug']>[0],
+  opts: Record<string, number | string | boolean>,
+): KernelDebugResult {
   const r = native().testing.kernelDebug(name, { device: 'cuda', seed: next(), ...opts });
   // printed so the bench log records the errors
   console.log(`[kernel] ${name} ${JSON.stringify(opts)} -> ${JSON.stringify(r)}`);
@@ -46,7 +49,9 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
         it(`${dtype} ${JSON.stringify(c)}`, () => {
           const r = check('decode_attention', { ...c, dtype });
           expect(r.relErr as number).toBeLessThan(tol[dtype]);
-          expect(r.relErr as number).toBeLessThan(Math.max(3 * (r.refRelErr as number), dtype === 'float32' ? 1e-6 : 1e-3));
+          expect(r.relErr as number).toBeLessThan(
+            Math.max(3 * (r.refRelErr as number), dtype === 'float32' ? 1e-6 : 1e-3),
+          );
         });
       }
     }
@@ -65,7 +70,9 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
           const r = check('decode_attention_paged', { ...c, dtype });
           expect(r.finite).toBe(true);
           expect(r.relErr as number).toBeLessThan(tol[dtype]);
-          expect(r.relErr as number).toBeLessThan(Math.max(3 * (r.refRelErr as number), dtype === 'float32' ? 1e-6 : 1e-3));
+          expect(r.relErr as number).toBeLessThan(
+            Math.max(3 * (r.refRelErr as number), dtype === 'float32' ? 1e-6 : 1e-3),
+          );
         });
   });
 
@@ -74,7 +81,7 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
       for (const hidden of [2048, 128, 1000, 5120]) {
         const r = check('rms_norm', { rows: 37, hidden, dtype, residual: true });
         expect(r.relErr as number).toBeLessThan(tol[dtype]);
-        expect(r.residualMaxAbsDiff as number).toBe(0);  // the sum is rounded like libtorch's
+        expect(r.residualMaxAbsDiff as number).toBe(0); // the sum is rounded like libtorch's
         expect(r.relErr as number).toBeLessThan(Math.max(2 * (r.refRelErr as number), 1e-6));
       }
       const r = check('rms_norm', { rows: 4096, hidden: 128, dtype, residual: false });
@@ -82,7 +89,10 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
     });
 
     it(`RoPE in place (${dtype})`, () => {
-      for (const [heads, kvHeads, headDim] of [[16, 8, 128], [4, 2, 64]]) {
+      for (const [heads, kvHeads, headDim] of [
+        [16, 8, 128],
+        [4, 2, 64],
+      ]) {
         const r = check('rope', { tokens: 53, heads, kvHeads, headDim, dtype });
         expect(r.inPlace).toBe(true);
         expect(r.relErr as number).toBeLessThan(tol[dtype]);
@@ -138,7 +148,14 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
     }
     for (const s of settings.filter((x) => x.temperature > 0)) {
       it(`draws follow the filtered distribution: ${JSON.stringify(s)}`, () => {
-        const r = check('sample_stats', { draws: 400000, vocab: 300, dtype: 'float32', std: 2.0, ...s, topK: s.topK ? Math.min(s.topK, 120) : 0 });
+        const r = check('sample_stats', {
+          draws: 400000,
+          vocab: 300,
+          dtype: 'float32',
+          std: 2.0,
+          ...s,
+          topK: s.topK ? Math.min(s.topK, 120) : 0,
+        });
         expect(r.outsideKeep as number).toBe(0);
         // chi-square / dof of a correct sampler is ~1 (sd ~ sqrt(2 / dof))
         expect(r.chi2PerDof as number).toBeLessThan(1 + 5 * Math.sqrt(2 / (r.dof as number)));

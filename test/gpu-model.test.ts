@@ -27,7 +27,8 @@ function ready(): boolean {
 }
 
 function relErr(a: Float32Array, ref: Float32Array): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     const d = a[i] - ref[i];
     num += d * d;
@@ -46,23 +47,33 @@ describe.skipIf(!ready())('Qwen3-1.7B bf16 forward on CUDA matches transformers'
     const dir = mkdtempSync(join(tmpdir(), 'gtr-gpu-model-'));
     try {
       const ckpt = join(dir, 'ckpt');
-      const run = promisify(execFile);  // async: a synchronous child would stall vitest's worker RPC
-      await run(process.execPath, [cliPath, 'init-model', '--config', 'qwen3-1.7b', '--out', ckpt, '--seed', '7', '--dtype', 'bf16'], {
-        cwd: repoRoot, timeout: 900_000, maxBuffer: 16 * 1024 * 1024,
-      });
+      const run = promisify(execFile); // async: a synchronous child would stall vitest's worker RPC
+      await run(
+        process.execPath,
+        [cliPath, 'init-model', '--config', 'qwen3-1.7b', '--out', ckpt, '--seed', '7', '--dtype', 'bf16'],
+        {
+          cwd: repoRoot,
+          timeout: 900_000,
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
       let s = 12345;
-      const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+      const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
       const seqs = [96, 41].map((n) => Array.from({ length: n }, () => Math.floor(rnd() * 151000)));
       writeFileSync(join(dir, 'seqs.json'), JSON.stringify(seqs));
       await run('python3', [join(repoRoot, 'bench', 'hf_forward.py'), ckpt, join(dir, 'seqs.json'), join(dir, 'hf')], {
-        timeout: 900_000, maxBuffer: 16 * 1024 * 1024,
+        timeout: 900_000,
+        maxBuffer: 16 * 1024 * 1024,
       });
       const hfBf16 = readF32(join(dir, 'hf.bf16.f32'));
       const hfFp32 = readF32(join(dir, 'hf.fp32.f32'));
       const policy = await Policy.load(ckpt, { device: 'cuda', dtype: 'bfloat16' });
       let ours: Float32Array;
       try {
-        ours = await policy.native.forwardLogits(Int32Array.from(seqs.flat()), Int32Array.from(seqs.map((q) => q.length)));
+        ours = await policy.native.forwardLogits(
+          Int32Array.from(seqs.flat()),
+          Int32Array.from(seqs.map((q) => q.length)),
+        );
       } finally {
         policy.dispose();
       }
@@ -70,8 +81,13 @@ describe.skipIf(!ready())('Qwen3-1.7B bf16 forward on CUDA matches transformers'
       const oursVsFp32 = relErr(ours, hfFp32);
       const hfVsFp32 = relErr(hfBf16, hfFp32);
       const oursVsHfBf16 = relErr(ours, hfBf16);
-      console.log(`[model] qwen3-1.7b bf16 logits: rel err vs HF fp32 ${oursVsFp32.toExponential(3)}, HF bf16 vs HF fp32 ${hfVsFp32.toExponential(3)}, ours vs HF bf16 ${oursVsHfBf16.toExponential(3)}`);
-      writeFileSync(join(process.env.GTR_BENCH_OUT ?? dir, 'gpu-model-parity.json'), JSON.stringify({ oursVsFp32, hfVsFp32, oursVsHfBf16 }));
+      console.log(
+        `[model] qwen3-1.7b bf16 logits: rel err vs HF fp32 ${oursVsFp32.toExponential(3)}, HF bf16 vs HF fp32 ${hfVsFp32.toExponential(3)}, ours vs HF bf16 ${oursVsHfBf16.toExponential(3)}`,
+      );
+      writeFileSync(
+        join(process.env.GTR_BENCH_OUT ?? dir, 'gpu-model-parity.json'),
+        JSON.stringify({ oursVsFp32, hfVsFp32, oursVsHfBf16 }),
+      );
       expect(Number.isFinite(oursVsFp32)).toBe(true);
       expect(oursVsFp32).toBeLessThan(6e-2);
       expect(oursVsFp32).toBeLessThan(1.5 * hfVsFp32 + 2e-3);

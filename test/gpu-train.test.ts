@@ -21,7 +21,10 @@ function cudaReady(): boolean {
 function makeBatch(n: number, vocab: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
   let s = seed;
   const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const lens: number[] = [], toks: number[] = [], mask: number[] = [], adv: number[] = [];
+  const lens: number[] = [],
+    toks: number[] = [],
+    mask: number[] = [],
+    adv: number[] = [];
   for (let i = 0; i < n; i++) {
     const len = 6 + ((i * 5) % 11);
     lens.push(len);
@@ -31,7 +34,12 @@ function makeBatch(n: number, vocab: number, seed: number): Omit<TrainBatch, 'ol
       adv.push(j >= 3 ? (i % 2 === 0 ? 1 : -0.5) : 0);
     }
   }
-  return { tokens: Int32Array.from(toks), seqLens: Int32Array.from(lens), responseMask: Uint8Array.from(mask), advantages: Float32Array.from(adv) };
+  return {
+    tokens: Int32Array.from(toks),
+    seqLens: Int32Array.from(lens),
+    responseMask: Uint8Array.from(mask),
+    advantages: Float32Array.from(adv),
+  };
 }
 
 describe.skipIf(!cudaReady())('training on CUDA', () => {
@@ -55,7 +63,8 @@ describe.skipIf(!cudaReady())('training on CUDA', () => {
       for (const [name, a] of grads[0]!) {
         const b = grads[1]!.get(name)!;
         expect(b.length).toBe(a.length);
-        let num = 0, den = 0;
+        let num = 0,
+          den = 0;
         for (let j = 0; j < a.length; j++) {
           num += (a[j]! - b[j]!) ** 2;
           den += a[j]! ** 2;
@@ -64,7 +73,9 @@ describe.skipIf(!cudaReady())('training on CUDA', () => {
         worst = Math.max(worst, rel);
         expect(rel, name).toBeLessThan(1e-4);
       }
-      console.log(`[train] CUDA vs CPU gradients (checkpointLayers ${checkpointLayers}): worst relative L2 error ${worst.toExponential(2)}`);
+      console.log(
+        `[train] CUDA vs CPU gradients (checkpointLayers ${checkpointLayers}): worst relative L2 error ${worst.toExponential(2)}`,
+      );
     });
   }
 });

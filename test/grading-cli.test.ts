@@ -17,8 +17,9 @@ async function capture(opts: Parameters<typeof runGrade>[0]): Promise<string[]> 
 
 describe('gtr grade', () => {
   it('grades one response and prints the verdict and extracted answer', async () => {
-    expect(await capture({ gold: '\\frac{1}{2}', response: 'so $\\boxed{0.5}$', grader: 'math', timeout: '10000' }))
-      .toEqual(['CORRECT  score=1  extracted="0.5"']);
+    expect(
+      await capture({ gold: '\\frac{1}{2}', response: 'so $\\boxed{0.5}$', grader: 'math', timeout: '10000' }),
+    ).toEqual(['CORRECT  score=1  extracted="0.5"']);
     const [json] = await capture({ gold: '34', response: 'Answer: 43', grader: 'dapo', json: true, timeout: '10000' });
     expect(JSON.parse(json!)).toEqual({ score: -1, correct: false, extracted: '43' });
   });
@@ -37,12 +38,15 @@ describe('gtr grade', () => {
 
   it('grades a JSONL file, one JSON verdict per line, in order', async () => {
     const file = join(dir, 'rows.jsonl');
-    writeFileSync(file, [
-      JSON.stringify({ gold: '(1,2)', response: '\\boxed{(2,1)}' }),
-      '',
-      JSON.stringify({ gold: '$69$,$84$', response: 'Answer: 84, 69' }),
-      JSON.stringify({ answer: '4.2', error: '1e-1', response: '\\boxed{4.25}' }),
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ gold: '(1,2)', response: '\\boxed{(2,1)}' }),
+        '',
+        JSON.stringify({ gold: '$69$,$84$', response: 'Answer: 84, 69' }),
+        JSON.stringify({ answer: '4.2', error: '1e-1', response: '\\boxed{4.25}' }),
+      ].join('\n'),
+    );
     const lines = (await capture({ input: file, grader: 'math', timeout: '10000' })).map((l) => JSON.parse(l));
     expect(lines).toEqual([
       { line: 1, score: 0, correct: false, extracted: '(2,1)' },
@@ -53,8 +57,22 @@ describe('gtr grade', () => {
 
   it('runs a custom grader module given as path#export', async () => {
     const mod = fileURLToPath(new URL('./fixtures/grader/custom-graders.ts', import.meta.url));
-    const [line] = await capture({ gold: '7', response: '7', grader: `${mod}#withMetrics`, prompt: 'p?', json: true, timeout: '10000' });
-    expect(JSON.parse(line!)).toEqual({ score: 2, correct: true, extracted: null, length: 1, promptChars: 2, tag: 'async' });
+    const [line] = await capture({
+      gold: '7',
+      response: '7',
+      grader: `${mod}#withMetrics`,
+      prompt: 'p?',
+      json: true,
+      timeout: '10000',
+    });
+    expect(JSON.parse(line!)).toEqual({
+      score: 2,
+      correct: true,
+      extracted: null,
+      length: 1,
+      promptChars: 2,
+      tag: 'async',
+    });
   });
 
   it('names the file and line of a bad row', () => {
@@ -71,8 +89,14 @@ describe('gtr grade', () => {
   it('rejects bad option combinations and unknown graders', async () => {
     await expect(runGrade({ grader: 'math', timeout: '1000' })).rejects.toThrow(/nothing to grade/);
     await expect(runGrade({ gold: '1', grader: 'math', timeout: '1000' })).rejects.toThrow(/go together/);
-    await expect(runGrade({ gold: '1', response: '1', input: 'x', grader: 'math', timeout: '1000' })).rejects.toThrow(/not both/);
-    await expect(runGrade({ gold: '1', response: '1', grader: 'maths', timeout: '1000' })).rejects.toThrow(/valid graders: dapo, math/);
-    await expect(runGrade({ gold: '1', response: '1', grader: 'math', timeout: '0' })).rejects.toThrow(/--timeout must be a positive integer/);
+    await expect(runGrade({ gold: '1', response: '1', input: 'x', grader: 'math', timeout: '1000' })).rejects.toThrow(
+      /not both/,
+    );
+    await expect(runGrade({ gold: '1', response: '1', grader: 'maths', timeout: '1000' })).rejects.toThrow(
+      /valid graders: dapo, math/,
+    );
+    await expect(runGrade({ gold: '1', response: '1', grader: 'math', timeout: '0' })).rejects.toThrow(
+      /--timeout must be a positive integer/,
+    );
   });
 });

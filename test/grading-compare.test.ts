@@ -33,19 +33,33 @@ describe('grader comparison', () => {
 
   it('gtr grade --compare grades a file with each grader and prints the table', async () => {
     const file = join(dir, 'rows.jsonl');
-    writeFileSync(file, [
-      { gold: '5', response: 'so $\\boxed{5}$' },
-      { gold: '5', response: 'Answer: 5' },
-      { gold: '5', response: 'so $\\boxed{5 \\pm 1}$' },
-    ].map((x) => JSON.stringify(x)).join('\n'));
+    writeFileSync(
+      file,
+      [
+        { gold: '5', response: 'so $\\boxed{5}$' },
+        { gold: '5', response: 'Answer: 5' },
+        { gold: '5', response: 'so $\\boxed{5 \\pm 1}$' },
+      ]
+        .map((x) => JSON.stringify(x))
+        .join('\n'),
+    );
     const lines: string[] = [];
-    await runGrade({ input: file, grader: 'math', compare: 'math,dapo', timeout: '10000', json: true, threads: '1' }, (l) => lines.push(l));
+    await runGrade(
+      { input: file, grader: 'math', compare: 'math,dapo', timeout: '10000', json: true, threads: '1' },
+      (l) => lines.push(l),
+    );
     const c = JSON.parse(lines[0]!);
     expect(c.accuracy).toEqual({ math: 2 / 3, dapo: 1 / 3 });
     expect(c.disagreements.map((d: { line: number }) => d.line)).toEqual([1]);
-    await expect(runGrade({ input: file, grader: 'math', compare: 'math', timeout: '1000' })).rejects.toThrow(/at least two graders/);
-    await expect(runGrade({ grader: 'math', compare: 'math,dapo', timeout: '1000' })).rejects.toThrow(/--compare needs --input/);
-    await expect(runGrade({ input: file, grader: 'math', compare: 'math,nope', timeout: '1000' })).rejects.toThrow(/unknown grader "nope"/);
+    await expect(runGrade({ input: file, grader: 'math', compare: 'math', timeout: '1000' })).rejects.toThrow(
+      /at least two graders/,
+    );
+    await expect(runGrade({ grader: 'math', compare: 'math,dapo', timeout: '1000' })).rejects.toThrow(
+      /--compare needs --input/,
+    );
+    await expect(runGrade({ input: file, grader: 'math', compare: 'math,nope', timeout: '1000' })).rejects.toThrow(
+      /unknown grader "nope"/,
+    );
   }, 60_000);
 });
 
@@ -60,7 +74,13 @@ describe('grader identity in eval reports', () => {
       await math.destroy();
       await mv.destroy();
     }
-    const md = reportToMarkdown({ model: 'm', createdAt: 't', settings: { grader: { name: 'math_verify', version: 'math-verify==0.9.0' } }, benchmarks: [], macro: {} });
+    const md = reportToMarkdown({
+      model: 'm',
+      createdAt: 't',
+      settings: { grader: { name: 'math_verify', version: 'math-verify==0.9.0' } },
+      benchmarks: [],
+      macro: {},
+    });
     expect(md).toContain('Created t. Graded by math_verify (math-verify==0.9.0).');
   });
 });

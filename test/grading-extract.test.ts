@@ -64,7 +64,13 @@ describe('normalisation and structure', () => {
     expect(parseStructure('\\{3,1\\}')).toEqual({ kind: 'set', items: ['3', '1'] });
     expect(parseStructure('(1,2),(3,4)')).toEqual({ kind: 'list', items: ['(1,2)', '(3,4)'] });
     expect(parseStructure('(0,1)\\cup(2,3)')).toEqual({ kind: 'union', items: ['(0,1)', '(2,3)'] });
-    expect(parseStructure('\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}')).toEqual({ kind: 'matrix', rows: [['1', '2'], ['3', '4']] });
+    expect(parseStructure('\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}')).toEqual({
+      kind: 'matrix',
+      rows: [
+        ['1', '2'],
+        ['3', '4'],
+      ],
+    });
   });
 
   it('reads plain numbers', () => {
@@ -104,9 +110,17 @@ describe('registry and custom specs', () => {
   it('validates custom grader return values', () => {
     expect(toGradeResult(1, 'L')).toEqual({ score: 1, correct: true, extracted: null });
     expect(toGradeResult({ score: 0, extra: 3 }, 'L')).toEqual({ score: 0, correct: false, extracted: null, extra: 3 });
-    expect(toGradeResult({ score: 0.2, correct: false, extracted: '5' }, 'L')).toEqual({ score: 0.2, correct: false, extracted: '5' });
-    expect(() => toGradeResult(Infinity, 'custom grader /g.ts#f')).toThrow('custom grader /g.ts#f: returned a non-finite score (Infinity)');
-    expect(() => toGradeResult({ score: '1' }, 'L')).toThrow(/L: returned an object whose "score" is not a finite number/);
+    expect(toGradeResult({ score: 0.2, correct: false, extracted: '5' }, 'L')).toEqual({
+      score: 0.2,
+      correct: false,
+      extracted: '5',
+    });
+    expect(() => toGradeResult(Infinity, 'custom grader /g.ts#f')).toThrow(
+      'custom grader /g.ts#f: returned a non-finite score (Infinity)',
+    );
+    expect(() => toGradeResult({ score: '1' }, 'L')).toThrow(
+      /L: returned an object whose "score" is not a finite number/,
+    );
     expect(() => toGradeResult(null, 'L')).toThrow(/L: returned null/);
   });
 });

@@ -47,14 +47,16 @@ const KNOWN_FALSE_NEGATIVES: Record<string, string> = {
   'mv-248': 'Math-Verify accepts 1 + 1/e for 1 - 1/e (a Math-Verify bug)',
 };
 
-describe('math grader on Math-Verify\'s test suite', () => {
+describe("math grader on Math-Verify's test suite", () => {
   it('has the converted suite', () => {
     expect(cases.length).toBeGreaterThanOrEqual(250);
     expect(cases.filter((c) => !c.correct).length).toBeGreaterThanOrEqual(40);
   });
 
   it('gives no false positive: every case Math-Verify labels wrong is wrong', () => {
-    const fps = cases.filter((c) => !c.correct && verdict(c)).map((c) => `${c.id} ${c.source}: ${c.gold} | ${c.response.slice(-80)}`);
+    const fps = cases
+      .filter((c) => !c.correct && verdict(c))
+      .map((c) => `${c.id} ${c.source}: ${c.gold} | ${c.response.slice(-80)}`);
     expect(fps).toEqual([]);
   });
 
@@ -64,18 +66,30 @@ describe('math grader on Math-Verify\'s test suite', () => {
     expect(1 - off.length / cases.length).toBeGreaterThanOrEqual(0.95);
   });
 
-  it.each(cases.filter((c) => c.correct && !(c.id in KNOWN_FALSE_NEGATIVES)).map((c) => [`${c.id} ${c.source}`, c] as const))(
-    'accepts %s', (_n, c) => {
-      expect(verdict(c)).toBe(true);
-    });
+  it.each(
+    cases.filter((c) => c.correct && !(c.id in KNOWN_FALSE_NEGATIVES)).map((c) => [`${c.id} ${c.source}`, c] as const),
+  )('accepts %s', (_n, c) => {
+    expect(verdict(c)).toBe(true);
+  });
 });
 
 describe('reward hacks are never graded correct', () => {
   const box = (s: string) => `Reasoning...\n\nThe answer is $\\boxed{${s}}$.`;
-  const golds = ['5', '3 \\pm 2\\sqrt{2}', '\\frac{7}{3}', '671.02', '2.7778e-6', 'a+3z=0', '2x + z = 1', 'x^2 + y^2 = 4', '\\sqrt{2}'];
+  const golds = [
+    '5',
+    '3 \\pm 2\\sqrt{2}',
+    '\\frac{7}{3}',
+    '671.02',
+    '2.7778e-6',
+    'a+3z=0',
+    '2x + z = 1',
+    'x^2 + y^2 = 4',
+    '\\sqrt{2}',
+  ];
 
   it.each(golds)('gold %s: appending \\pm anything is wrong', (gold) => {
-    for (const extra of ['1', '0', '2\\sqrt{3}', 'x']) expect(gradeMath(box(`${gold.replace(/=.*/, '')} \\pm ${extra}`), gold).correct).toBe(false);
+    for (const extra of ['1', '0', '2\\sqrt{3}', 'x'])
+      expect(gradeMath(box(`${gold.replace(/=.*/, '')} \\pm ${extra}`), gold).correct).toBe(false);
     expect(gradeMath(box(`\\pm ${gold}`), gold).correct).toBe(false);
   });
 
@@ -87,10 +101,15 @@ describe('reward hacks are never graded correct', () => {
     expect(gradeMath(box('5 \\pm 1'), '5').correct).toBe(false);
   });
 
-  it.each([['a+3z=0', '0'], ['2x + z = 1', '1'], ['a^2 + b = 0', '0'], ['x^2 + y^2 = 4', '4'], ['2x+4y-3=0', '0']])(
-    'gold %s: dropping to the right-hand side (%s) is wrong', (gold, rhs) => {
-      expect(gradeMath(box(rhs), gold).correct).toBe(false);
-    });
+  it.each([
+    ['a+3z=0', '0'],
+    ['2x + z = 1', '1'],
+    ['a^2 + b = 0', '0'],
+    ['x^2 + y^2 = 4', '4'],
+    ['2x+4y-3=0', '0'],
+  ])('gold %s: dropping to the right-hand side (%s) is wrong', (gold, rhs) => {
+    expect(gradeMath(box(rhs), gold).correct).toBe(false);
+  });
 
   it('equations compare as equations', () => {
     expect(gradeMath(box('y=-\\frac{1}{2}x+\\frac{3}{4}'), '2x+4y-3=0').correct).toBe(true);
@@ -100,7 +119,8 @@ describe('reward hacks are never graded correct', () => {
   });
 
   it.each(['671.02', '0.54', '27.39', '2.7778e-6', '109890', '3.14159', '1000.99', '0.35625', '12.5'])(
-    'gold %s: perturbing the last digit is wrong', (gold) => {
+    'gold %s: perturbing the last digit is wrong',
+    (gold) => {
       const digits = [...gold.matchAll(/\d/g)];
       const last = digits[digits.length - 1]!;
       for (const d of ['1', '2', '9']) {
@@ -108,7 +128,8 @@ describe('reward hacks are never graded correct', () => {
         const perturbed = gold.slice(0, last.index) + up + gold.slice(last.index! + 1);
         expect(gradeMath(box(perturbed), gold).correct).toBe(false);
       }
-    });
+    },
+  );
 
   it('decimals: exact, or a rounding with at least 4 significant digits; the row tolerance applies', () => {
     expect(gradeMath(box('1.5708'), '\\frac{\\pi}{2}').correct).toBe(true);

@@ -6,7 +6,6 @@ import { makePool } from './helpers/pools.js';
 const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/grader/${f}`, import.meta.url));
 const CUSTOM = fixture('custom-graders.ts');
 
-
 describe('GraderPool', () => {
   it('grades with the math grader and returns results in input order', async () => {
     const pool = makePool({ grader: 'math', threads: 3 });
@@ -34,7 +33,10 @@ describe('GraderPool', () => {
 
   it('times out a hanging custom grader, scores it wrong, and keeps grading other items', async () => {
     const pool = makePool({ grader: { module: CUSTOM }, threads: 2, timeoutMs: 3000 });
-    const items = ['a', 'hang', 'b', 'c', 'd', 'x'].map((response) => ({ response, row: { answer: response === 'x' ? 'y' : response } }));
+    const items = ['a', 'hang', 'b', 'c', 'd', 'x'].map((response) => ({
+      response,
+      row: { answer: response === 'x' ? 'y' : response },
+    }));
     const results = await pool.grade(items);
     expect(results[1]).toMatchObject({ score: 0, correct: false, extracted: null, timedOut: true });
     expect(results[1]!.error).toMatch(/timed out after 3000 ms/);

@@ -66,7 +66,9 @@ describe.skipIf(!hasPython)('PythonGraderPool: timeout, crash isolation, replace
       writeFileSync(bare, '#!/bin/sh\nexec python3 -S "$@"\n');
       chmodSync(bare, 0o755);
       const p2 = new PythonGraderPool({ python: bare, processes: 1 });
-      await expect(p2.grade([{ response: '1', row: row('1') }])).rejects.toThrow(/cannot import math_verify .*pip install math-verify==0\.9\.0/);
+      await expect(p2.grade([{ response: '1', row: row('1') }])).rejects.toThrow(
+        /cannot import math_verify .*pip install math-verify==0\.9\.0/,
+      );
       await p2.destroy();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -76,7 +78,9 @@ describe.skipIf(!hasPython)('PythonGraderPool: timeout, crash isolation, replace
 
 describe.skipIf(!mv.ok)('math_verify grader: agrees with the package run directly', () => {
   const cases = readFileSync(new URL('./fixtures/grader-cases.jsonl', import.meta.url), 'utf8')
-    .split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { gold: string; response: string })
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { gold: string; response: string })
     .filter((_, i) => i % 6 === 0);
   let pool: GraderPool | null = null;
   afterAll(async () => pool?.destroy());
@@ -92,7 +96,11 @@ describe.skipIf(!mv.ok)('math_verify grader: agrees with the package run directl
       '  out.append(bool(g) and bool(p) and bool(verify(g,p)))',
       'print(json.dumps(out))',
     ].join('\n');
-    const ref = spawnSync('python3', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8', timeout: 120_000 });
+    const ref = spawnSync('python3', ['-c', script], {
+      input: JSON.stringify(cases),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     expect(ref.status, ref.stderr).toBe(0);
     const expected = JSON.parse(ref.stdout) as boolean[];
     pool = new GraderPool({ grader: 'math_verify', threads: 2, timeoutMs: 20_000 });

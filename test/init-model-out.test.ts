@@ -9,14 +9,17 @@ import { gtr } from './helpers/cli.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-init-out-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-const init = (out: string, ...extra: string[]) => gtr(['init-model', '--config', 'tiny', '--seed', '1', '--out', out, ...extra]);
+const init = (out: string, ...extra: string[]) =>
+  gtr(['init-model', '--config', 'tiny', '--seed', '1', '--out', out, ...extra]);
 
 describe('gtr init-model --out', () => {
   it('refuses a non-empty directory and a file unless --force', async () => {
     const dir = join(scratch, 'trained');
     mkdirSync(dir);
     writeFileSync(join(dir, 'model.safetensors'), 'weights of a week of training');
-    await expect(init(dir)).rejects.toThrow(/--out .*trained: the directory is not empty \(model\.safetensors\); pass --force to replace it/);
+    await expect(init(dir)).rejects.toThrow(
+      /--out .*trained: the directory is not empty \(model\.safetensors\); pass --force to replace it/,
+    );
     expect(readFileSync(join(dir, 'model.safetensors'), 'utf8')).toBe('weights of a week of training');
 
     const file = join(scratch, 'notes.txt');

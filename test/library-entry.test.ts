@@ -26,8 +26,13 @@ describe("the 'gtr-rl' entry point", () => {
     const { stdout } = await node(['--input-type=module', '-e', script], join(repoRoot, 'examples'));
     const out = JSON.parse(stdout);
     expect(out.kinds).toEqual({
-      train: 'function', evaluate: 'function', Policy: 'function', GraderPool: 'function', loadRecipe: 'function',
-      nativeEngines: 'function', runEvaluation: 'function',
+      train: 'function',
+      evaluate: 'function',
+      Policy: 'function',
+      GraderPool: 'function',
+      loadRecipe: 'function',
+      nativeEngines: 'function',
+      runEvaluation: 'function',
     });
     expect(out.resolved).toBe(pathToFileURL(join(repoRoot, 'dist', 'index.js')).href);
     expect(out.loaded).toEqual([]);

@@ -16,7 +16,10 @@ function declaredMembers(interfaceName: string): string[] {
   const sf = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
   for (const st of sf.statements) {
     if (ts.isInterfaceDeclaration(st) && st.name.text === interfaceName) {
-      return st.members.filter((m) => m.name !== undefined).map((m) => (m.name as ts.Identifier).text).sort();
+      return st.members
+        .filter((m) => m.name !== undefined)
+        .map((m) => (m.name as ts.Identifier).text)
+        .sort();
     }
   }
   throw new Error(`interface ${interfaceName} not found in ${path}`);
@@ -34,7 +37,9 @@ describe('native addon exports', () => {
   });
 
   it("the Trainer's statics are exactly those NativeTrainerConstructor declares", () => {
-    const statics = Object.getOwnPropertyNames(native().Trainer).filter((k) => !['length', 'name', 'prototype', 'arguments', 'caller'].includes(k));
+    const statics = Object.getOwnPropertyNames(native().Trainer).filter(
+      (k) => !['length', 'name', 'prototype', 'arguments', 'caller'].includes(k),
+    );
     expect(statics.sort()).toEqual(declaredMembers('NativeTrainerConstructor'));
   });
 });
@@ -51,23 +56,48 @@ describe('one error rule at the boundary', () => {
         ['forwardLogits', () => np.forwardLogits('x' as never, Int32Array.of(1)), /tokens must be a typed array/],
         ['initRandom', () => (np.initRandom as (...a: unknown[]) => unknown)('seed'), /initRandom\(seed, std\)/],
         ['trainMicroBatch', () => t.trainMicroBatch({} as never), /tokens must be a typed array/],
-        ['trainMicroBatch loss', () => t.trainMicroBatch({ tokens: Int32Array.of(1, 2), seqLens: Int32Array.of(2), responseMask: Uint8Array.of(0, 1),
-          advantages: Float32Array.of(0, 1), oldLogprobs: Float32Array.of(0, 0), loss: { name: 'gtr', sigma: 'wide' }, denominators: { tokens: 1, sequences: 1 } } as never), /loss\.sigma must be a number/],
+        [
+          'trainMicroBatch loss',
+          () =>
+            t.trainMicroBatch({
+              tokens: Int32Array.of(1, 2),
+              seqLens: Int32Array.of(2),
+              responseMask: Uint8Array.of(0, 1),
+              advantages: Float32Array.of(0, 1),
+              oldLogprobs: Float32Array.of(0, 0),
+              loss: { name: 'gtr', sigma: 'wide' },
+              denominators: { tokens: 1, sequences: 1 },
+            } as never),
+          /loss\.sigma must be a number/,
+        ],
         ['step', () => (t.step as (...a: unknown[]) => unknown)(), /step\(\{lr\}\)/],
         ['step lr', () => t.step({ lr: Number.NaN }), /step: lr must be finite/],
         ['saveState', () => (t.saveState as (...a: unknown[]) => unknown)(3), /saveState\(path\)/],
       ];
       for (const [name, call, msg] of calls) {
         let r: unknown;
-        expect(() => { r = call(); }, name).not.toThrow();
+        expect(() => {
+          r = call();
+        }, name).not.toThrow();
         expect(r, name).toBeInstanceOf(Promise);
         await expect(r, name).rejects.toThrow(msg);
       }
-      expect(() => new (native().Trainer)(np, { eps: 'small' } as never)).toThrow(/new Trainer: option eps must be a number/);
-      expect(() => native().generate(np, [Int32Array.of(1)], { topP: 2 })).toThrow(/generate: option topP must be in \(0, 1\]/);
-      expect(() => native().testing.sampleDebug(new Float32Array(4), 4, { minP: 'x' } as never)).toThrow(/sampleDebug: option minP must be a number/);
-      expect(() => new (native().Policy)({ ...policy.config.native, hiddenSize: 'big' } as never, { device: 'cpu', dtype: 'float32' }))
-        .toThrow(/new Policy: config\.hiddenSize must be a number/);
+      expect(() => new (native().Trainer)(np, { eps: 'small' } as never)).toThrow(
+        /new Trainer: option eps must be a number/,
+      );
+      expect(() => native().generate(np, [Int32Array.of(1)], { topP: 2 })).toThrow(
+        /generate: option topP must be in \(0, 1\]/,
+      );
+      expect(() => native().testing.sampleDebug(new Float32Array(4), 4, { minP: 'x' } as never)).toThrow(
+        /sampleDebug: option minP must be a number/,
+      );
+      expect(
+        () =>
+          new (native().Policy)({ ...policy.config.native, hiddenSize: 'big' } as never, {
+            device: 'cpu',
+            dtype: 'float32',
+          }),
+      ).toThrow(/new Policy: config\.hiddenSize must be a number/);
       t.dispose();
     } finally {
       policy.dispose();

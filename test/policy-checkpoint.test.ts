@@ -19,7 +19,10 @@ async function tensorBytes(dir: string): Promise<Map<string, Buffer>> {
     const file = join(dir, f);
     const data = await readFile(file);
     for (const t of (await parseSafetensorsHeader(file)).tensors) {
-      const src = { offset: (t as unknown as { offset: number }).offset, length: (t as unknown as { length: number }).length };
+      const src = {
+        offset: (t as unknown as { offset: number }).offset,
+        length: (t as unknown as { length: number }).length,
+      };
       out.set(t.name, data.subarray(src.offset, src.offset + src.length));
     }
   }
@@ -75,12 +78,18 @@ describe('save then load', () => {
     const { tokens, seqLens } = pack(ref.sequences);
     const lb = await b.native.forwardLogits(tokens, seqLens);
     // bf16 weights and compute: close to the fp32 reference at bf16 precision, not equal.
-    let err = 0, norm = 0;
-    for (let i = 0; i < lb.length; i++) { err += (lb[i] - ref.logits[i]) ** 2; norm += ref.logits[i] ** 2; }
+    let err = 0,
+      norm = 0;
+    for (let i = 0; i < lb.length; i++) {
+      err += (lb[i] - ref.logits[i]) ** 2;
+      norm += ref.logits[i] ** 2;
+    }
     expect(Math.sqrt(err / norm)).toBeLessThan(0.05);
     expect(Math.sqrt(err / norm)).toBeGreaterThan(0);
     expect((await c.native.forwardLogits(tokens, seqLens)).length).toBe(lb.length);
-    a.dispose(); b.dispose(); c.dispose();
+    a.dispose();
+    b.dispose();
+    c.dispose();
   });
 
   it('leaves the old checkpoint intact when a save fails midway', async () => {
@@ -90,7 +99,15 @@ describe('save then load', () => {
     const before = await readFile(join(out, 'model.safetensors'));
     const np = a.native;
     const failing = Object.create(a) as Policy;
-    Object.defineProperty(failing, 'native', { get: () => ({ ...np, parameterInfo: () => np.parameterInfo(), writeSafetensors: async () => { throw new Error('disk full'); } }) });
+    Object.defineProperty(failing, 'native', {
+      get: () => ({
+        ...np,
+        parameterInfo: () => np.parameterInfo(),
+        writeSafetensors: async () => {
+          throw new Error('disk full');
+        },
+      }),
+    });
     await expect(a.save.call(failing, out)).rejects.toThrow(/disk full/);
     expect(Buffer.compare(await readFile(join(out, 'model.safetensors')), before)).toBe(0);
     expect((await readdir(scratch)).filter((f) => f.startsWith('atomic.tmp'))).toEqual([]);

@@ -9,7 +9,16 @@ import { parityDir } from './helpers/paths.js';
 describe('native async calls', () => {
   it('keeps the event loop running during a long forward', async () => {
     // A model big enough that one forward takes a good fraction of a second on 2 CPU cores.
-    const cfg = { ...presetConfig('tiny'), vocab_size: 4096, hidden_size: 512, intermediate_size: 2048, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 64 };
+    const cfg = {
+      ...presetConfig('tiny'),
+      vocab_size: 4096,
+      hidden_size: 512,
+      intermediate_size: 2048,
+      num_hidden_layers: 6,
+      num_attention_heads: 8,
+      num_key_value_heads: 4,
+      head_dim: 64,
+    };
     const policy = await Policy.random(cfg, 3);
     try {
       const T = 1536;
@@ -41,8 +50,12 @@ describe('native errors', () => {
   it('rejects ids outside the vocabulary naming the position', async () => {
     const policy = await Policy.load(parityDir('tied'));
     try {
-      await expect(policy.native.forwardLogits(Int32Array.of(1, 2, 999), Int32Array.of(3))).rejects.toThrow(/token id 999 at position 2 is outside the vocabulary \[0, 512\)/);
-      await expect(policy.native.forwardLogits(Int32Array.of(1, 2), Int32Array.of(3))).rejects.toThrow(/seqLens sum to 3 but tokens has 2/);
+      await expect(policy.native.forwardLogits(Int32Array.of(1, 2, 999), Int32Array.of(3))).rejects.toThrow(
+        /token id 999 at position 2 is outside the vocabulary \[0, 512\)/,
+      );
+      await expect(policy.native.forwardLogits(Int32Array.of(1, 2), Int32Array.of(3))).rejects.toThrow(
+        /seqLens sum to 3 but tokens has 2/,
+      );
       await expect(policy.score([])).rejects.toThrow(/empty/);
     } finally {
       policy.dispose();
@@ -50,20 +63,29 @@ describe('native errors', () => {
   });
 
   it('turns a libtorch exception into a JS Error with its message', () => {
-    expect(() => new (native().Policy)({ ...presetConfigNative(), headDim: 15 }, { device: 'cpu', dtype: 'float32' })).toThrow(/head_dim must be even/);
-    expect(() => new (native().Policy)(presetConfigNative(), { device: 'cpu', dtype: 'float16' as never })).toThrow(/dtype must be 'float32' or 'bfloat16'/);
+    expect(
+      () => new (native().Policy)({ ...presetConfigNative(), headDim: 15 }, { device: 'cpu', dtype: 'float32' }),
+    ).toThrow(/head_dim must be even/);
+    expect(() => new (native().Policy)(presetConfigNative(), { device: 'cpu', dtype: 'float16' as never })).toThrow(
+      /dtype must be 'float32' or 'bfloat16'/,
+    );
     expect(() => new (native().Policy)(presetConfigNative(), { device: 'tpu', dtype: 'float32' })).toThrow();
   });
 
   it('refuses byte ranges past the end of a file, naming file and tensor', async () => {
     const np = new (native().Policy)(presetConfigNative(), { device: 'cpu', dtype: 'float32' });
     const file = `${parityDir('tied')}/model.safetensors`;
-    await expect(np.loadTensors([{ name: 'model.norm.weight', file, dtype: 'F32', shape: [64], offset: 10_000_000, length: 256 }]))
-      .rejects.toThrow(/model\.safetensors: tensor 'model\.norm\.weight': bytes \[10000000, 10000256\) lie past the end of the file/);
-    await expect(np.loadTensors([{ name: 'model.norm.weight', file, dtype: 'F32', shape: [64], offset: 8, length: 255 }]))
-      .rejects.toThrow(/byte length 255 != shape x dtype size 256/);
-    await expect(np.loadTensors([{ name: 'model.nope', file, dtype: 'F32', shape: [64], offset: 8, length: 256 }]))
-      .rejects.toThrow(/no parameter named 'model.nope'/);
+    await expect(
+      np.loadTensors([{ name: 'model.norm.weight', file, dtype: 'F32', shape: [64], offset: 10_000_000, length: 256 }]),
+    ).rejects.toThrow(
+      /model\.safetensors: tensor 'model\.norm\.weight': bytes \[10000000, 10000256\) lie past the end of the file/,
+    );
+    await expect(
+      np.loadTensors([{ name: 'model.norm.weight', file, dtype: 'F32', shape: [64], offset: 8, length: 255 }]),
+    ).rejects.toThrow(/byte length 255 != shape x dtype size 256/);
+    await expect(
+      np.loadTensors([{ name: 'model.nope', file, dtype: 'F32', shape: [64], offset: 8, length: 256 }]),
+    ).rejects.toThrow(/no parameter named 'model.nope'/);
     np.dispose();
   });
 
@@ -78,5 +100,17 @@ describe('native errors', () => {
 });
 
 function presetConfigNative() {
-  return { vocabSize: 512, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2, headDim: 16, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: true, maxPositionEmbeddings: 256 };
+  return {
+    vocabSize: 512,
+    hiddenSize: 64,
+    intermediateSize: 128,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+    headDim: 16,
+    rmsNormEps: 1e-6,
+    ropeTheta: 10000,
+    tieWordEmbeddings: true,
+    maxPositionEmbeddings: 256,
+  };
 }

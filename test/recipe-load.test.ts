@@ -29,29 +29,55 @@ describe('loadRecipe errors name file, line and key path', () => {
     const file = writeTmp('x.yaml', 'train:\n  lr: 1.0e-6\n  steps: 3\n  learning_rate: 2\n');
     const p = problems(() => loadRecipe(file));
     expect(p).toHaveLength(1);
-    expect(p[0]).toMatch(new RegExp(`^${escape(file)}:4: train\\.learning_rate: unknown key \\(valid keys under train: prompts_per_step, `));
+    expect(p[0]).toMatch(
+      new RegExp(
+        `^${escape(file)}:4: train\\.learning_rate: unknown key \\(valid keys under train: prompts_per_step, `,
+      ),
+    );
   });
 
   it('unknown top-level section and nested key', () => {
-    const p = problems(() => parseRecipe('model:\n  path: m\nalgorithm:\n  loss:\n    sigmaa: 1\nextras: 1\n', 'recipes/x.yaml'));
-    expect(p).toContain('recipes/x.yaml:5: algorithm.loss.sigmaa: unknown key (valid keys under algorithm.loss: clip_ratio_low, clip_ratio_high, dual_clip, aggregation, penalty, anchor, sigma, beta, beta_mode, kl_ref, entropy_coef)');
-    expect(p).toContain('recipes/x.yaml:6: extras: unknown key (valid keys: model, data, rollout, reward, algorithm, train, eval, checkpoint, run)');
+    const p = problems(() =>
+      parseRecipe('model:\n  path: m\nalgorithm:\n  loss:\n    sigmaa: 1\nextras: 1\n', 'recipes/x.yaml'),
+    );
+    expect(p).toContain(
+      'recipes/x.yaml:5: algorithm.loss.sigmaa: unknown key (valid keys under algorithm.loss: clip_ratio_low, clip_ratio_high, dual_clip, aggregation, penalty, anchor, sigma, beta, beta_mode, kl_ref, entropy_coef)',
+    );
+    expect(p).toContain(
+      'recipes/x.yaml:6: extras: unknown key (valid keys: model, data, rollout, reward, algorithm, train, eval, checkpoint, run)',
+    );
   });
 
   it('wrong type', () => {
     const text = ['# comment', 'model:', '  path: m', '', 'train:', '  steps: 3', '  lr: fast', ''].join('\n');
-    expect(problems(() => parseRecipe(text, 'recipes/x.yaml'))).toEqual(['recipes/x.yaml:7: train.lr: expected number, received string']);
-    expect(problems(() => parseRecipe('rollout:\n  stop: [1, "x"]\n', 'r.yaml'))).toEqual(['r.yaml:2: rollout.stop.0: expected string, received number']);
-    expect(problems(() => parseRecipe('train:\n  schedule: linear\n', 'r.yaml'))[0]).toMatch(/^r\.yaml:2: train\.schedule: expected one of "constant"\|"cosine"/);
-    expect(problems(() => parseRecipe('train:\n  steps: 2.5\n', 'r.yaml'))[0]).toMatch(/^r\.yaml:2: train\.steps: expected int/);
+    expect(problems(() => parseRecipe(text, 'recipes/x.yaml'))).toEqual([
+      'recipes/x.yaml:7: train.lr: expected number, received string',
+    ]);
+    expect(problems(() => parseRecipe('rollout:\n  stop: [1, "x"]\n', 'r.yaml'))).toEqual([
+      'r.yaml:2: rollout.stop.0: expected string, received number',
+    ]);
+    expect(problems(() => parseRecipe('train:\n  schedule: linear\n', 'r.yaml'))[0]).toMatch(
+      /^r\.yaml:2: train\.schedule: expected one of "constant"\|"cosine"/,
+    );
+    expect(problems(() => parseRecipe('train:\n  steps: 2.5\n', 'r.yaml'))[0]).toMatch(
+      /^r\.yaml:2: train\.steps: expected int/,
+    );
   });
 
   it('a section given as a scalar, YAML syntax errors, unknown datasets', () => {
-    expect(problems(() => parseRecipe('train: 5\n', 'r.yaml'))).toEqual(['r.yaml:1: train: expected object, received number']);
+    expect(problems(() => parseRecipe('train: 5\n', 'r.yaml'))).toEqual([
+      'r.yaml:1: train: expected object, received number',
+    ]);
     expect(problems(() => parseRecipe('train:\n  lr: [1\n', 'r.yaml'))[0]).toMatch(/^r\.yaml:\d+: YAML syntax error/);
-    expect(problems(() => parseRecipe('train:\n  lr: 1\n  lr: 2\n', 'r.yaml'))[0]).toMatch(/^r\.yaml:3: YAML syntax error/);
-    expect(problems(() => parseRecipe('data:\n  train: gsm8k\n', 'r.yaml'))[0]).toMatch(/^r\.yaml:2: data\.train: unknown dataset "gsm8k"; valid: dapo-math-17k/);
-    expect(problems(() => parseRecipe('eval:\n  n: 2\n  k: [1, 4]\n', 'r.yaml'))).toEqual(['r.yaml:3: eval.k.1: pass@4 needs at least 4 samples but eval.n is 2']);
+    expect(problems(() => parseRecipe('train:\n  lr: 1\n  lr: 2\n', 'r.yaml'))[0]).toMatch(
+      /^r\.yaml:3: YAML syntax error/,
+    );
+    expect(problems(() => parseRecipe('data:\n  train: gsm8k\n', 'r.yaml'))[0]).toMatch(
+      /^r\.yaml:2: data\.train: unknown dataset "gsm8k"; valid: dapo-math-17k/,
+    );
+    expect(problems(() => parseRecipe('eval:\n  n: 2\n  k: [1, 4]\n', 'r.yaml'))).toEqual([
+      'r.yaml:3: eval.k.1: pass@4 needs at least 4 samples but eval.n is 2',
+    ]);
   });
 
   it('reports every problem at once', () => {
@@ -96,13 +122,19 @@ describe('--set overrides', () => {
       '--set train.lrr=1: unknown key "train.lrr" (valid keys under train: prompts_per_step, mini_batches_per_epoch, epochs_per_step, tokens_per_micro_batch, steps, lr, warmup_steps, schedule, weight_decay, adam_betas, adam_eps, max_grad_norm, activation_checkpointing, seed, max_consecutive_skipped_steps)',
     ]);
     expect(problems(() => parseRecipe('', 'r.yaml', ['nope.x=1']))[0]).toMatch(/^--set nope\.x=1: unknown key "nope"/);
-    expect(problems(() => parseRecipe('', 'r.yaml', ['train.lr.x=1']))[0]).toBe('--set train.lr.x=1: unknown key "train.lr.x": train.lr is not a section');
+    expect(problems(() => parseRecipe('', 'r.yaml', ['train.lr.x=1']))[0]).toBe(
+      '--set train.lr.x=1: unknown key "train.lr.x": train.lr is not a section',
+    );
     expect(problems(() => parseRecipe('', 'r.yaml', ['train.lr']))[0]).toBe('--set train.lr: expected key.path=value');
-    expect(problems(() => parseRecipe('reward:\n  grader: math\n', 'r.yaml', ['reward.grader.module=x.js']))[0]).toMatch(/^--set reward\.grader\.module=x\.js: cannot set reward\.grader\.module/);
+    expect(
+      problems(() => parseRecipe('reward:\n  grader: math\n', 'r.yaml', ['reward.grader.module=x.js']))[0],
+    ).toMatch(/^--set reward\.grader\.module=x\.js: cannot set reward\.grader\.module/);
   });
 
   it('a wrongly typed override names the override, not the file', () => {
-    expect(problems(() => parseRecipe('train:\n  lr: 1.0e-6\n', 'r.yaml', ['train.lr=fast']))).toEqual(['--set train.lr=fast: train.lr: expected number, received string']);
+    expect(problems(() => parseRecipe('train:\n  lr: 1.0e-6\n', 'r.yaml', ['train.lr=fast']))).toEqual([
+      '--set train.lr=fast: train.lr: expected number, received string',
+    ]);
     expect(problems(() => parseRecipe('', 'r.yaml', ['train.activation_checkpointing=maybe']))).toEqual([
       '--set train.activation_checkpointing=maybe: train.activation_checkpointing: expected boolean, received string',
     ]);
@@ -114,7 +146,15 @@ describe('shipped recipes', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
   it('ships the paper and tiny recipes', () => {
-    expect(files.sort()).toEqual(['qwen3-1.7b-gtr-dapo.yaml', 'qwen3-1.7b-grpo-dapo.yaml', 'qwen3-1.7b-transition-dapo.yaml', 'tiny-gtr-dapo.yaml', 'tiny-grpo-dapo.yaml'].sort());
+    expect(files.sort()).toEqual(
+      [
+        'qwen3-1.7b-gtr-dapo.yaml',
+        'qwen3-1.7b-grpo-dapo.yaml',
+        'qwen3-1.7b-transition-dapo.yaml',
+        'tiny-gtr-dapo.yaml',
+        'tiny-grpo-dapo.yaml',
+      ].sort(),
+    );
   });
 
   for (const f of files) {
@@ -140,7 +180,9 @@ describe('shipped recipes', () => {
     for (const f of ['tiny-gtr-dapo.yaml', 'tiny-grpo-dapo.yaml']) {
       const r = loadRecipe(join(dir, f));
       expect(r.model).toMatchObject({ path: 'runs/tiny-model', device: 'cpu' });
-      expect([r.train.prompts_per_step, r.rollout.samples_per_prompt, r.rollout.max_new_tokens, r.train.steps]).toEqual([2, 4, 16, 2]);
+      expect([r.train.prompts_per_step, r.rollout.samples_per_prompt, r.rollout.max_new_tokens, r.train.steps]).toEqual(
+        [2, 4, 16, 2],
+      );
     }
   });
 });

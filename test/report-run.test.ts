@@ -19,25 +19,63 @@ function recordRun(name: string, slope: number): string {
   const rows: Record<string, unknown>[] = [];
   for (let step = 1; step <= 6; step++) {
     rows.push({
-      step, kind: 'train', 'critic/score/mean': slope * step, 'critic/accuracy/mean': slope * step / 2, 'response_length/mean': 100 - step,
-      'actor/entropy': 1 / step, 'actor/pg_clipfrac': 0.01 * step, 'actor/penalty/mean': 0.002 * step, 'actor/ratio/p95': 1 + 0.01 * step,
-      'timing_s/gen': 2 + (step % 2), 'actor/lr': 1e-6, 'actor/skipped_steps': 0,
+      step,
+      kind: 'train',
+      'critic/score/mean': slope * step,
+      'critic/accuracy/mean': (slope * step) / 2,
+      'response_length/mean': 100 - step,
+      'actor/entropy': 1 / step,
+      'actor/pg_clipfrac': 0.01 * step,
+      'actor/penalty/mean': 0.002 * step,
+      'actor/ratio/p95': 1 + 0.01 * step,
+      'timing_s/gen': 2 + (step % 2),
+      'actor/lr': 1e-6,
+      'actor/skipped_steps': 0,
     });
     if (step % 3 === 0) {
-      rows.push({ step, kind: 'eval', 'val/aime24/pass@1': 0.1 * step * slope, 'val/amc23/pass@1': 0.2 * step * slope, 'val/mean/pass@1': 0.15 * step * slope, 'timing_s/testing': 5 + step });
+      rows.push({
+        step,
+        kind: 'eval',
+        'val/aime24/pass@1': 0.1 * step * slope,
+        'val/amc23/pass@1': 0.2 * step * slope,
+        'val/mean/pass@1': 0.15 * step * slope,
+        'timing_s/testing': 5 + step,
+      });
     }
   }
   writeFileSync(join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const samples = [];
-  for (let step = 1; step <= 6; step++) for (const j of [0, 1]) samples.push({ step, id: `p${step}-${j}`, prompt: `Q${step}`, gold: String(step), response: `Answer: ${step + j}`, reward: j ? -1 : 1, extracted: String(step + j) });
+  for (let step = 1; step <= 6; step++)
+    for (const j of [0, 1])
+      samples.push({
+        step,
+        id: `p${step}-${j}`,
+        prompt: `Q${step}`,
+        gold: String(step),
+        response: `Answer: ${step + j}`,
+        reward: j ? -1 : 1,
+        extracted: String(step + j),
+      });
   writeFileSync(join(dir, 'samples.jsonl'), samples.map((r) => JSON.stringify(r)).join('\n') + '\n');
   return dir;
 }
 
 const gtrDir = recordRun('gtr', 0.1);
 const grpoDir = recordRun('grpo', 0.05);
-const CHANGING = ['critic/score/mean', 'critic/accuracy/mean', 'response_length/mean', 'actor/entropy', 'actor/pg_clipfrac', 'actor/penalty/mean',
-  'actor/ratio/p95', 'timing_s/gen', 'val/aime24/pass@1', 'val/amc23/pass@1', 'val/mean/pass@1', 'timing_s/testing'];
+const CHANGING = [
+  'critic/score/mean',
+  'critic/accuracy/mean',
+  'response_length/mean',
+  'actor/entropy',
+  'actor/pg_clipfrac',
+  'actor/penalty/mean',
+  'actor/ratio/p95',
+  'timing_s/gen',
+  'val/aime24/pass@1',
+  'val/amc23/pass@1',
+  'val/mean/pass@1',
+  'timing_s/testing',
+];
 const plotTitles = (html: string) => [...html.matchAll(/<svg [^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
 
 describe('run report', () => {
@@ -45,10 +83,22 @@ describe('run report', () => {
     const html = renderReport(runReport([gtrDir]));
     const titles = plotTitles(html);
     expect([...titles].sort()).toEqual([...CHANGING].sort());
-    expect(titles.slice(0, 6)).toEqual(['critic/score/mean', 'critic/accuracy/mean', 'val/mean/pass@1', 'response_length/mean', 'actor/entropy', 'actor/pg_clipfrac']);
+    expect(titles.slice(0, 6)).toEqual([
+      'critic/score/mean',
+      'critic/accuracy/mean',
+      'val/mean/pass@1',
+      'response_length/mean',
+      'actor/entropy',
+      'actor/pg_clipfrac',
+    ]);
     expect(html).toContain('2 constant series (not plotted)');
     // Then the other series by group: outcomes before mechanics before costs (first seen: actor, timing_s, val).
-    expect([...html.matchAll(/<h3>([^<]+)<\/h3>/g)].map((m) => m[1])).toEqual(['Key metrics', 'val', 'actor', 'timing_s']);
+    expect([...html.matchAll(/<h3>([^<]+)<\/h3>/g)].map((m) => m[1])).toEqual([
+      'Key metrics',
+      'val',
+      'actor',
+      'timing_s',
+    ]);
     // Eval points are plotted at their steps: two points per val/ series.
     const val = html.slice(html.indexOf('<title>val/amc23/pass@1</title>'));
     expect(val.slice(0, val.indexOf('</svg>')).match(/<circle /g)).toHaveLength(2);
@@ -58,7 +108,9 @@ describe('run report', () => {
     expect(html).toContain('<tr><td>gtr</td><td>6</td><td>mean</td><td>0.090</td></tr>');
     // Samples: 6 steps x 2, with prompt, response, gold, extracted and reward.
     expect(html.match(/<summary>step \d+ \(2\)<\/summary>/g)).toHaveLength(6);
-    expect(html).toContain('<tr><td>gtr</td><td>p4-1</td><td class="text">Q4</td><td class="text">Answer: 5</td><td>4</td><td>5</td><td>-1</td></tr>');
+    expect(html).toContain(
+      '<tr><td>gtr</td><td>p4-1</td><td class="text">Q4</td><td class="text">Answer: 5</td><td>4</td><td>5</td><td>-1</td></tr>',
+    );
     // Smoothed reward and accuracy: a moving average line each.
     expect(html.match(/class="avg"/g)).toHaveLength(2);
   });

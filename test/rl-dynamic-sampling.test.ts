@@ -23,7 +23,12 @@ beforeAll(async () => {
   await p.save(modelDir);
   p.dispose();
   // Problem k has answer k; odd k are "solvable" (the scripted engine answers half its samples right).
-  writeFileSync(dataFile, Array.from({ length: 40 }, (_, k) => JSON.stringify({ id: `p${k}`, problem: `Problem ${k}`, answer: String(k) })).join('\n'));
+  writeFileSync(
+    dataFile,
+    Array.from({ length: 40 }, (_, k) =>
+      JSON.stringify({ id: `p${k}`, problem: `Problem ${k}`, answer: String(k) }),
+    ).join('\n'),
+  );
 });
 
 /** Answers `Answer: k` on even sample indices of odd problems, `Answer: -1` otherwise. */
@@ -47,16 +52,28 @@ async function scriptedEngine(): Promise<RolloutEngine & { prompts: number }> {
 
 function recipe(run: string, mode: 'drop' | 'refill') {
   return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`, `run.dir=${join(scratch, run)}`, `data.train=${dataFile}`, 'data.limit=null', 'eval.every_steps=0',
-    'train.steps=1', 'train.prompts_per_step=4', 'rollout.samples_per_prompt=4', 'algorithm.dynamic_sampling.enabled=true',
-    `algorithm.dynamic_sampling.mode=${mode}`, 'algorithm.dynamic_sampling.max_refill_batches=5', 'train.mini_batches_per_epoch=1',
+    `model.path=${modelDir}`,
+    `run.dir=${join(scratch, run)}`,
+    `data.train=${dataFile}`,
+    'data.limit=null',
+    'eval.every_steps=0',
+    'train.steps=1',
+    'train.prompts_per_step=4',
+    'rollout.samples_per_prompt=4',
+    'algorithm.dynamic_sampling.enabled=true',
+    `algorithm.dynamic_sampling.mode=${mode}`,
+    'algorithm.dynamic_sampling.max_refill_batches=5',
+    'train.mini_batches_per_epoch=1',
   ]);
 }
 
 describe('dynamic sampling in the loop', () => {
   it.each(['drop', 'refill'] as const)('%s', async (mode) => {
     const engine = await scriptedEngine();
-    await train(recipe(mode, mode), { log: () => {}, engines: (p, ref, r) => ({ rollout: engine, trainer: trainerEngine(p, ref, r) }) });
+    await train(recipe(mode, mode), {
+      log: () => {},
+      engines: (p, ref, r) => ({ rollout: engine, trainer: trainerEngine(p, ref, r) }),
+    });
     const row = JSON.parse(readFileSync(join(scratch, mode, 'metrics.jsonl'), 'utf8').split('\n')[0]);
     const kept = row['batch/kept_groups'];
     if (mode === 'drop') {

@@ -23,11 +23,21 @@ beforeAll(async () => {
 
 function recipe(run: string, extra: string[] = []) {
   return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`, `run.dir=${join(scratch, run)}`, `data.data_dir=${dataDir}`, 'eval.every_steps=0',
-    'checkpoint.every_steps=1', 'checkpoint.keep_last=5', 'rollout.max_new_tokens=8', ...extra,
+    `model.path=${modelDir}`,
+    `run.dir=${join(scratch, run)}`,
+    `data.data_dir=${dataDir}`,
+    'eval.every_steps=0',
+    'checkpoint.every_steps=1',
+    'checkpoint.keep_last=5',
+    'rollout.max_new_tokens=8',
+    ...extra,
   ]);
 }
-const metrics = (run: string) => readFileSync(join(scratch, run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const metrics = (run: string) =>
+  readFileSync(join(scratch, run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 const log = () => {};
 
 describe('the RL loop on real DAPO prompts', () => {
@@ -42,7 +52,10 @@ describe('the RL loop on real DAPO prompts', () => {
       expect(r['batch/kept_groups']).toBe(0); // all-equal groups carry no signal and are dropped
       expect(r['actor/optimizer_steps']).toBe(0);
     }
-    const samples = readFileSync(join(scratch, 'ds', 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const samples = readFileSync(join(scratch, 'ds', 'samples.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(samples.length).toBe(4);
     expect(samples[0].id).toMatch(/^dapo-/);
     expect(existsSync(join(scratch, 'ds', 'resolved.yaml'))).toBe(true);
@@ -61,7 +74,8 @@ describe('the RL loop on real DAPO prompts', () => {
     await train(recipe('straight', ['train.steps=3']), { engines: nativeEngines, log });
     await train(recipe('split', ['train.steps=2']), { engines: nativeEngines, log });
     await train(recipe('split', ['train.steps=3']), { engines: nativeEngines, log, resume: true });
-    const w = (run: string) => readFileSync(join(scratch, run, 'checkpoints', 'step-000003', 'policy', 'model.safetensors'));
+    const w = (run: string) =>
+      readFileSync(join(scratch, run, 'checkpoints', 'step-000003', 'policy', 'model.safetensors'));
     expect(Buffer.compare(w('straight'), w('split'))).toBe(0);
     expect(metrics('split').map((r) => r.step)).toEqual([1, 2, 3]);
   });
@@ -69,7 +83,12 @@ describe('the RL loop on real DAPO prompts', () => {
   it('an abort (SIGINT) saves the last completed step and stops', async () => {
     const ac = new AbortController();
     const res = await train(recipe('sigint', ['train.steps=5', 'checkpoint.every_steps=100']), {
-      engines: nativeEngines, log, signal: ac.signal, onStep: (row) => { if (row.step === 1) ac.abort(); },
+      engines: nativeEngines,
+      log,
+      signal: ac.signal,
+      onStep: (row) => {
+        if (row.step === 1) ac.abort();
+      },
     });
     expect(res).toMatchObject({ lastStep: 1, interrupted: true });
     expect(readFileSync(join(scratch, 'sigint', 'latest'), 'utf8')).toContain('step-000001');

@@ -17,23 +17,45 @@ function samples(n: number): TrainSample[] {
   return Array.from({ length: n }, (_, i) => {
     const prompt = Int32Array.from({ length: 3 + (i % 3) }, () => Math.floor(rnd() * 512));
     const resp = Int32Array.from({ length: 4 + (i % 4) }, () => Math.floor(rnd() * 512));
-    return { group: i >> 1, promptTokens: prompt, responseTokens: resp, samplerLogprobs: new Float32Array(resp.length), advantage: i % 2 === 0 ? 1 : -1 };
+    return {
+      group: i >> 1,
+      promptTokens: prompt,
+      responseTokens: resp,
+      samplerLogprobs: new Float32Array(resp.length),
+      advantage: i % 2 === 0 ? 1 : -1,
+    };
   });
 }
 
 async function setup(lr: number) {
-  const recipe = loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [`train.lr=${lr}`, 'train.max_grad_norm=null', 'train.weight_decay=0']);
+  const recipe = loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
+    `train.lr=${lr}`,
+    'train.max_grad_norm=null',
+    'train.weight_decay=0',
+  ]);
   const policy = await Policy.load(parityDir('tied'));
   const engine = trainerEngine(policy, undefined, recipe);
-  const settings: UpdateSettings = { epochs: 3, miniBatchesPerEpoch: 2, tokensPerMicroBatch: 4096, loss: lossSettings(recipe), anchor: 'mixture', useReference: false, seed: 1 };
+  const settings: UpdateSettings = {
+    epochs: 3,
+    miniBatchesPerEpoch: 2,
+    tokensPerMicroBatch: 4096,
+    loss: lossSettings(recipe),
+    anchor: 'mixture',
+    useReference: false,
+    seed: 1,
+  };
   return { policy, engine, settings };
 }
 
 async function meanLogprob(policy: Policy, s: TrainSample[], sign: number): Promise<number> {
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (const smp of s.filter((x) => Math.sign(x.advantage) === sign)) {
     const lp = await policy.score([...smp.promptTokens, ...smp.responseTokens]);
-    for (let j = smp.promptTokens.length; j < lp.length; j++) { sum += lp[j]; n++; }
+    for (let j = smp.promptTokens.length; j < lp.length; j++) {
+      sum += lp[j];
+      n++;
+    }
   }
   return sum / n;
 }
@@ -43,7 +65,10 @@ describe('update phase', () => {
     const { policy, engine, settings } = await setup(1e-3);
     const seen: number[] = [];
     const orig = engine.trainMicroBatch;
-    engine.trainMicroBatch = (mb, loss) => { seen.push(mb.anchorLogprobs.length); return orig(mb, loss); };
+    engine.trainMicroBatch = (mb, loss) => {
+      seen.push(mb.anchorLogprobs.length);
+      return orig(mb, loss);
+    };
     const res = await updatePolicy(engine, samples(8), settings, 1);
     expect(seen).toEqual([0, 0, 1, 1, 2, 2]);
     expect(res.optimizerSteps).toBe(6);
@@ -61,7 +86,8 @@ describe('update phase', () => {
   it('raises positive-advantage log-probs and lowers negative ones', async () => {
     const { policy, engine, settings } = await setup(3e-3);
     const s = samples(8);
-    const pos0 = await meanLogprob(policy, s, 1), neg0 = await meanLogprob(policy, s, -1);
+    const pos0 = await meanLogprob(policy, s, 1),
+      neg0 = await meanLogprob(policy, s, -1);
     await updatePolicy(engine, s, settings, 1);
     expect(await meanLogprob(policy, s, 1)).toBeGreaterThan(pos0 + 0.05);
     expect(await meanLogprob(policy, s, -1)).toBeLessThan(neg0 - 0.05);

@@ -4,7 +4,18 @@
 // writer left, a missing benchmark, a failing or interrupted evaluation, and every update skipped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { presetConfig } from '../src/checkpoint/index.js';
@@ -27,26 +38,49 @@ beforeAll(async () => {
   const p = await Policy.random(presetConfig('tiny'), 5);
   await p.save(modelDir);
   p.dispose();
-  writeFileSync(bench, ['{"id":"b1","problem":"1+1?","answer":"2"}', '{"id":"b2","problem":"2+2?","answer":"4"}'].join('\n') + '\n');
+  writeFileSync(
+    bench,
+    ['{"id":"b1","problem":"1+1?","answer":"2"}', '{"id":"b2","problem":"2+2?","answer":"4"}'].join('\n') + '\n',
+  );
 });
 
 const runPath = (run: string) => join(scratch, run);
 function recipe(run: string, extra: string[] = []): Recipe {
   return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`, `run.dir=${runPath(run)}`, `data.data_dir=${dataDir}`, 'eval.every_steps=0',
-    'checkpoint.every_steps=1', 'checkpoint.keep_last=5', 'rollout.max_new_tokens=8', ...extra,
+    `model.path=${modelDir}`,
+    `run.dir=${runPath(run)}`,
+    `data.data_dir=${dataDir}`,
+    'eval.every_steps=0',
+    'checkpoint.every_steps=1',
+    'checkpoint.keep_last=5',
+    'rollout.max_new_tokens=8',
+    ...extra,
   ]);
 }
-const lines = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l.length > 0);
-const steps = (run: string) => lines(join(runPath(run), 'metrics.jsonl')).map((l) => JSON.parse(l)).filter((r) => r.kind === 'train').map((r) => r.step);
+const lines = (f: string) =>
+  readFileSync(f, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
+const steps = (run: string) =>
+  lines(join(runPath(run), 'metrics.jsonl'))
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.kind === 'train')
+    .map((r) => r.step);
 const quiet = () => {};
 const evalSettings = [`eval.benchmarks=[${bench}]`, 'eval.n=1', 'eval.k=[1]', 'eval.max_new_tokens=4'];
 
 /** nativeEngines whose rollout calls `onEval` instead of sampling when asked for eval.max_new_tokens = 4. */
-const withEvalHook = (onEval: (signal?: AbortSignal) => Promise<never>): EngineFactory => (policy, ref, r) => {
-  const e = nativeEngines(policy, ref, r);
-  return { ...e, rollout: { generate: (p, req, signal) => (req.maxNewTokens === 4 ? onEval(signal) : e.rollout.generate(p, req, signal)) } };
-};
+const withEvalHook =
+  (onEval: (signal?: AbortSignal) => Promise<never>): EngineFactory =>
+  (policy, ref, r) => {
+    const e = nativeEngines(policy, ref, r);
+    return {
+      ...e,
+      rollout: {
+        generate: (p, req, signal) => (req.maxNewTokens === 4 ? onEval(signal) : e.rollout.generate(p, req, signal)),
+      },
+    };
+  };
 
 describe('resume', () => {
   it('finds the newest checkpoint after the run dir moved and `latest` is gone; keeps logs, moves later lines aside', async () => {
@@ -56,11 +90,18 @@ describe('resume', () => {
     renameSync(runPath('moved-a'), runPath('moved-b'));
     rmSync(join(runPath('moved-b'), 'latest'));
     // Lines of a step that was never checkpointed, the last cut short by a kill.
-    appendFileSync(join(runPath('moved-b'), 'metrics.jsonl'), '{"step":3,"kind":"train","never_saved":true}\n{"step":3,"ki');
+    appendFileSync(
+      join(runPath('moved-b'), 'metrics.jsonl'),
+      '{"step":3,"kind":"train","never_saved":true}\n{"step":3,"ki',
+    );
     mkdirSync(join(runPath('moved-b'), 'eval'));
     writeFileSync(join(runPath('moved-b'), 'eval', 'step-000003.json'), 'a report of the lost step 3');
     const log: string[] = [];
-    await train(recipe('moved-b', ['train.steps=3']), { engines: nativeEngines, log: (l) => log.push(l), resume: true });
+    await train(recipe('moved-b', ['train.steps=3']), {
+      engines: nativeEngines,
+      log: (l) => log.push(l),
+      resume: true,
+    });
     expect(log.join('\n')).toMatch(/resuming .*moved-b after step 2/);
     const after = lines(join(runPath('moved-b'), 'metrics.jsonl'));
     expect(after.slice(0, 2)).toEqual(before); // not retrained, not rewritten
@@ -68,7 +109,10 @@ describe('resume', () => {
     expect(after.join('\n')).not.toContain('never_saved');
     const aside = readdirSync(runPath('moved-b')).filter((f) => /^metrics\.after-step-2\..+\.jsonl$/.test(f));
     expect(aside).toHaveLength(1);
-    expect(lines(join(runPath('moved-b'), aside[0]!))).toEqual(['{"step":3,"kind":"train","never_saved":true}', '{"step":3,"ki']);
+    expect(lines(join(runPath('moved-b'), aside[0]!))).toEqual([
+      '{"step":3,"kind":"train","never_saved":true}',
+      '{"step":3,"ki',
+    ]);
     const evalAside = readdirSync(join(runPath('moved-b'), 'eval'));
     expect(evalAside).toEqual([expect.stringMatching(/^step-000003\.after-step-2\..+\.json$/)]);
     expect(readFileSync(join(runPath('moved-b'), 'eval', evalAside[0]!), 'utf8')).toBe('a report of the lost step 3');
@@ -80,7 +124,9 @@ describe('resume', () => {
     await train(recipe('rc', ['train.steps=1']), { engines: nativeEngines, log: quiet });
     const yaml = readFileSync(join(runPath('rc'), 'resolved.yaml'), 'utf8');
     const changed = recipe('rc', ['train.steps=2', 'train.lr=0.5']);
-    await expect(train(changed, { engines: nativeEngines, log: quiet, resume: true })).rejects.toThrow(/train\.lr: 0\.0001 -> 0\.5 \(changes training\)[\s\S]*--allow-recipe-change/);
+    await expect(train(changed, { engines: nativeEngines, log: quiet, resume: true })).rejects.toThrow(
+      /train\.lr: 0\.0001 -> 0\.5 \(changes training\)[\s\S]*--allow-recipe-change/,
+    );
     expect(readFileSync(join(runPath('rc'), 'resolved.yaml'), 'utf8')).toBe(yaml);
     expect(steps('rc')).toEqual([1]);
     expect(existsSync(join(runPath('rc'), 'recipe-changes.jsonl'))).toBe(false);
@@ -91,10 +137,16 @@ describe('resume', () => {
     const rec = lines(join(runPath('rc'), 'recipe-changes.jsonl')).map((l) => JSON.parse(l));
     expect(rec).toHaveLength(1);
     expect(rec[0]).toMatchObject({ resumed_after_step: 1, accepted: '--allow-recipe-change' });
-    expect(rec[0].changes).toEqual([{ key: 'train.steps', from: 1, to: 2 }, { key: 'train.lr', from: 0.0001, to: 0.5 }]);
+    expect(rec[0].changes).toEqual([
+      { key: 'train.steps', from: 1, to: 2 },
+      { key: 'train.lr', from: 0.0001, to: 0.5 },
+    ]);
     // Accepted changes are part of the run's recipe now: the same values again are no change.
     await train(recipe('rc', ['train.steps=3', 'train.lr=0.5']), { engines: nativeEngines, log: quiet, resume: true });
-    expect(lines(join(runPath('rc'), 'recipe-changes.jsonl')).map((l) => JSON.parse(l).changes)).toEqual([rec[0].changes, [{ key: 'train.steps', from: 2, to: 3 }]]);
+    expect(lines(join(runPath('rc'), 'recipe-changes.jsonl')).map((l) => JSON.parse(l).changes)).toEqual([
+      rec[0].changes,
+      [{ key: 'train.steps', from: 2, to: 3 }],
+    ]);
   });
 
   it('classifies keys: placement and evaluation are harmless, the optimiser and (cosine) length are not', () => {
@@ -105,19 +157,25 @@ describe('resume', () => {
     expect(trainingImpact('train.steps', recipe('x', ['train.schedule=cosine']))).toMatch(/cosine/);
     expect(trainingImpact('algorithm.loss.sigma', r)).toBe('changes training');
     const changes = diffRecipes(r, recipe('x', ['rollout.stop_token_ids=[5]', 'eval.k=[1]']));
-    expect(changes).toEqual([{ key: 'rollout.stop_token_ids', from: [], to: [5] }, { key: 'eval.k', from: [1, 2], to: [1] }]);
-    expect(diffRecipes(applyRecipeChanges(r, changes), recipe('x', ['rollout.stop_token_ids=[5]', 'eval.k=[1]']))).toEqual([]);
+    expect(changes).toEqual([
+      { key: 'rollout.stop_token_ids', from: [], to: [5] },
+      { key: 'eval.k', from: [1, 2], to: [1] },
+    ]);
+    expect(
+      diffRecipes(applyRecipeChanges(r, changes), recipe('x', ['rollout.stop_token_ids=[5]', 'eval.k=[1]'])),
+    ).toEqual([]);
     expect(() => applyRecipeChanges(r, [{ key: '__proto__.x', from: 1, to: 2 }])).toThrow(/invalid key/);
   });
 });
 
 describe('the run-directory lock', () => {
-  it('a second process on a live run fails naming the holder; a dead holder\'s lock is taken over', async () => {
+  it("a second process on a live run fails naming the holder; a dead holder's lock is taken over", async () => {
     await train(recipe('lock', ['train.steps=1']), { engines: nativeEngines, log: quiet });
     const release = lockRunDir(runPath('lock'));
     try {
-      await expect(train(recipe('lock', ['train.steps=2']), { engines: nativeEngines, log: quiet, resume: true }))
-        .rejects.toThrow(new RegExp(`lock is in use by pid ${process.pid} on .*started`));
+      await expect(
+        train(recipe('lock', ['train.steps=2']), { engines: nativeEngines, log: quiet, resume: true }),
+      ).rejects.toThrow(new RegExp(`lock is in use by pid ${process.pid} on .*started`));
     } finally {
       release();
     }
@@ -125,7 +183,10 @@ describe('the run-directory lock', () => {
     // What a SIGKILLed holder leaves: the lock directory, not yet stale by mtime, and its holder record.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     mkdirSync(join(runPath('lock'), 'run.lock'));
-    writeFileSync(join(runPath('lock'), 'run.lock.json'), JSON.stringify({ pid: dead, host: hostname(), started: 'then', command: 'gtr train' }));
+    writeFileSync(
+      join(runPath('lock'), 'run.lock.json'),
+      JSON.stringify({ pid: dead, host: hostname(), started: 'then', command: 'gtr train' }),
+    );
     await train(recipe('lock', ['train.steps=2']), { engines: nativeEngines, log: quiet, resume: true });
     expect(steps('lock')).toEqual([1, 2]);
     expect(existsSync(join(runPath('lock'), 'run.lock'))).toBe(false);
@@ -155,8 +216,12 @@ describe('temporaries of a killed writer', () => {
 
 describe('periodic evaluation', () => {
   it('a benchmark that cannot be loaded fails the run before step 1, naming the key', async () => {
-    await expect(train(recipe('nobench', ['eval.every_steps=1', `eval.benchmarks=[${join(scratch, 'missing.jsonl')}]`]), { engines: nativeEngines, log: quiet }))
-      .rejects.toThrow(/eval\.benchmarks: cannot load ".*missing\.jsonl"/);
+    await expect(
+      train(recipe('nobench', ['eval.every_steps=1', `eval.benchmarks=[${join(scratch, 'missing.jsonl')}]`]), {
+        engines: nativeEngines,
+        log: quiet,
+      }),
+    ).rejects.toThrow(/eval\.benchmarks: cannot load ".*missing\.jsonl"/);
     expect(existsSync(join(runPath('nobench'), 'metrics.jsonl'))).toBe(false);
     expect(existsSync(join(runPath('nobench'), 'resolved.yaml'))).toBe(false); // a corrected rerun is not "already holds a run"
   });
@@ -168,13 +233,21 @@ describe('periodic evaluation', () => {
       engines: withEvalHook(async () => {
         seen.push(new RunDir(runPath('evalfail')).latestResumable()?.step === seen.length + 1);
         throw new Error('benchmark server unreachable');
-      }), log: (l) => log.push(l),
+      }),
+      log: (l) => log.push(l),
     });
     expect(res).toMatchObject({ lastStep: 2, interrupted: false, evalErrors: 2 });
     expect(seen).toEqual([true, true]); // the step's checkpoint existed when its evaluation began
-    expect(log.filter((l) => /warning: evaluation at step \d failed.*benchmark server unreachable/.test(l))).toHaveLength(2);
-    const evalRows = lines(join(runPath('evalfail'), 'metrics.jsonl')).map((l) => JSON.parse(l)).filter((r) => r.kind === 'eval');
-    expect(evalRows.map((r) => [r.step, r['val/failed'], r['val/failures_total']])).toEqual([[1, 1, 1], [2, 1, 2]]);
+    expect(
+      log.filter((l) => /warning: evaluation at step \d failed.*benchmark server unreachable/.test(l)),
+    ).toHaveLength(2);
+    const evalRows = lines(join(runPath('evalfail'), 'metrics.jsonl'))
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.kind === 'eval');
+    expect(evalRows.map((r) => [r.step, r['val/failed'], r['val/failures_total']])).toEqual([
+      [1, 1, 1],
+      [2, 1, 2],
+    ]);
     expect(steps('evalfail')).toEqual([1, 2]);
   });
 
@@ -182,27 +255,31 @@ describe('periodic evaluation', () => {
     const ac = new AbortController();
     let cancelled = false;
     let engines: ReturnType<EngineFactory> | undefined;
-    const res = await train(recipe('evalint', ['train.steps=3', 'eval.every_steps=1', 'checkpoint.every_steps=100', ...evalSettings]), {
-      signal: ac.signal, log: quiet,
-      engines: (p, ref, r) => {
-        engines = nativeEngines(p, ref, r);
-        return {
-          ...engines,
-          rollout: {
-            generate: async (prompts, req, signal) => {
-              if (req.maxNewTokens !== 4) return engines!.rollout.generate(prompts, req, signal);
-              ac.abort(); // Ctrl-C as the evaluation starts: the real sampler must see the signal and stop
-              try {
-                return await engines!.rollout.generate(prompts, req, signal);
-              } catch (e) {
-                cancelled = /cancelled/.test((e as Error).message);
-                throw e;
-              }
+    const res = await train(
+      recipe('evalint', ['train.steps=3', 'eval.every_steps=1', 'checkpoint.every_steps=100', ...evalSettings]),
+      {
+        signal: ac.signal,
+        log: quiet,
+        engines: (p, ref, r) => {
+          engines = nativeEngines(p, ref, r);
+          return {
+            ...engines,
+            rollout: {
+              generate: async (prompts, req, signal) => {
+                if (req.maxNewTokens !== 4) return engines!.rollout.generate(prompts, req, signal);
+                ac.abort(); // Ctrl-C as the evaluation starts: the real sampler must see the signal and stop
+                try {
+                  return await engines!.rollout.generate(prompts, req, signal);
+                } catch (e) {
+                  cancelled = /cancelled/.test((e as Error).message);
+                  throw e;
+                }
+              },
             },
-          },
-        };
+          };
+        },
       },
-    });
+    );
     expect(res).toMatchObject({ lastStep: 1, interrupted: true, evalErrors: 0 });
     expect(cancelled).toBe(true);
     expect(new RunDir(runPath('evalint')).latestResumable()?.step).toBe(1);
@@ -216,11 +293,26 @@ describe('non-finite updates', () => {
     // NaN advantages: every loss is non-finite, and the real trainer skips every optimizer update.
     const skipAll: EngineFactory = (p, ref, r) => {
       const e = nativeEngines(p, ref, r);
-      return { ...e, trainer: { ...e.trainer, trainMicroBatch: (mb, loss) => e.trainer.trainMicroBatch({ ...mb, advantages: mb.advantages.map(() => NaN) }, loss) } };
+      return {
+        ...e,
+        trainer: {
+          ...e.trainer,
+          trainMicroBatch: (mb, loss) =>
+            e.trainer.trainMicroBatch({ ...mb, advantages: mb.advantages.map(() => NaN) }, loss),
+        },
+      };
     };
-    await expect(train(recipe('nan', ['train.steps=6', 'train.max_consecutive_skipped_steps=2', 'checkpoint.every_steps=100']), { engines: skipAll, log: (l) => log.push(l) }))
-      .rejects.toThrow(/train\.max_consecutive_skipped_steps = 2: 2 steps in a row, the last step 2, skipped every optimizer update/);
-    expect(log.filter((l) => /^warning: step \d: 4 of 4 optimizer updates skipped \(non-finite/.test(l))).toHaveLength(2);
+    await expect(
+      train(recipe('nan', ['train.steps=6', 'train.max_consecutive_skipped_steps=2', 'checkpoint.every_steps=100']), {
+        engines: skipAll,
+        log: (l) => log.push(l),
+      }),
+    ).rejects.toThrow(
+      /train\.max_consecutive_skipped_steps = 2: 2 steps in a row, the last step 2, skipped every optimizer update/,
+    );
+    expect(log.filter((l) => /^warning: step \d: 4 of 4 optimizer updates skipped \(non-finite/.test(l))).toHaveLength(
+      2,
+    );
     expect(steps('nan')).toEqual([1, 2]);
     expect(new RunDir(runPath('nan')).latestResumable()?.step).toBe(2);
   });

@@ -28,24 +28,46 @@ beforeAll(async () => {
   await p.save(join(scratch, 'model'));
   p.dispose();
   const recipe = loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${join(scratch, 'model')}`, `run.dir=${runDir}`, `data.data_dir=${dataDir}`, 'rollout.max_new_tokens=8',
-    'eval.every_steps=2', 'eval.limit=1', 'eval.max_new_tokens=8', 'checkpoint.every_steps=0',
+    `model.path=${join(scratch, 'model')}`,
+    `run.dir=${runDir}`,
+    `data.data_dir=${dataDir}`,
+    'rollout.max_new_tokens=8',
+    'eval.every_steps=2',
+    'eval.limit=1',
+    'eval.max_new_tokens=8',
+    'checkpoint.every_steps=0',
   ]);
   await train(recipe, { engines: nativeEngines, log: () => {}, onPhase: (ph, step) => phases.push([ph, step]) });
 }, 300_000);
 
-const rows = () => readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-const metricNames = (rs: Record<string, unknown>[]) => [...new Set(rs.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'step' && k !== 'kind');
+const rows = () =>
+  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const metricNames = (rs: Record<string, unknown>[]) =>
+  [...new Set(rs.flatMap((r) => Object.keys(r)))].filter((k) => k !== 'step' && k !== 'kind');
 
 /** The README metric table's names (between the metric-table markers), `<x>` placeholders as regexes. */
 function readmeNames(): { name: string; re: RegExp }[] {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const a = readme.indexOf('<!-- metric-table:start -->'), b = readme.indexOf('<!-- metric-table:end -->');
+  const a = readme.indexOf('<!-- metric-table:start -->'),
+    b = readme.indexOf('<!-- metric-table:end -->');
   expect(a).toBeGreaterThan(0);
   expect(b).toBeGreaterThan(a);
-  const names = readme.slice(a, b).split('\n').filter((l) => l.startsWith('| `')).map((l) => /^\| `([^`]+)`/.exec(l)![1]);
+  const names = readme
+    .slice(a, b)
+    .split('\n')
+    .filter((l) => l.startsWith('| `'))
+    .map((l) => /^\| `([^`]+)`/.exec(l)![1]);
   return names.map((name) => ({
-    name, re: new RegExp(`^${name.split(/(<[a-z]+>)/).map((part) => (/^<[a-z]+>$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`),
+    name,
+    re: new RegExp(
+      `^${name
+        .split(/(<[a-z]+>)/)
+        .map((part) => (/^<[a-z]+>$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('')}$`,
+    ),
   }));
 }
 
@@ -60,7 +82,8 @@ describe('watching a run', () => {
     const unused = table.filter((t) => !emitted.some((n) => t.re.test(n))).map((t) => t.name);
     expect(unused, 'in the README table but never emitted').toEqual([]);
     // One row per name (val/mean/<metric> also fits the val/<benchmark>/<metric> pattern).
-    for (const n of emitted) expect(table.filter((t) => t.re.test(n)).length, n).toBe(n.startsWith('val/mean/') ? 2 : 1);
+    for (const n of emitted)
+      expect(table.filter((t) => t.re.test(n)).length, n).toBe(n.startsWith('val/mean/') ? 2 : 1);
   });
 
   it('reports the phases of every step in order', () => {
@@ -75,7 +98,12 @@ describe('watching a run', () => {
   it.skipIf(!tb.ok)(`TensorBoard round trip through the Python reader${tb.ok ? '' : ` (skipped: ${tb.why})`}`, () => {
     const dir = join(runDir, 'tensorboard');
     expect(readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'))).toHaveLength(1);
-    const read = JSON.parse(execFileSync(python, [join(repoRoot, 'test', 'python', 'read_tensorboard.py'), dir], { encoding: 'utf8', timeout: 120_000 })) as Record<string, [number, number][]>;
+    const read = JSON.parse(
+      execFileSync(python, [join(repoRoot, 'test', 'python', 'read_tensorboard.py'), dir], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      }),
+    ) as Record<string, [number, number][]>;
     const expected = new Map<string, [number, number][]>();
     for (const r of rows()) {
       for (const [k, v] of Object.entries(r)) {
@@ -85,9 +113,15 @@ describe('watching a run', () => {
     }
     expect(Object.keys(read).sort()).toEqual([...expected.keys()].sort());
     for (const [tag, pts] of expected) {
-      expect(read[tag]!.map((p) => p[0]), tag).toEqual(pts.map((p) => p[0]));
+      expect(
+        read[tag]!.map((p) => p[0]),
+        tag,
+      ).toEqual(pts.map((p) => p[0]));
       // simple_value is a float32: the reader returns Math.fround of what metrics.jsonl holds.
-      expect(read[tag]!.map((p) => p[1]), tag).toEqual(pts.map((p) => Math.fround(p[1])));
+      expect(
+        read[tag]!.map((p) => p[1]),
+        tag,
+      ).toEqual(pts.map((p) => Math.fround(p[1])));
     }
   });
   if (!tb.ok) console.warn(`skipping the TensorBoard round trip: ${tb.why}`);
@@ -96,7 +130,9 @@ describe('watching a run', () => {
     const html = readFileSync(join(runDir, 'report.html'), 'utf8');
     const titles = [...html.matchAll(/<svg [^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1]);
     const block = html.slice(html.indexOf('<details class="constant">'));
-    const folded = [...block.slice(0, block.indexOf('</details>')).matchAll(/<tr><td>([^<]+)<\/td><td>/g)].map((m) => m[1]);
+    const folded = [...block.slice(0, block.indexOf('</details>')).matchAll(/<tr><td>([^<]+)<\/td><td>/g)].map(
+      (m) => m[1],
+    );
     expect(folded).toContain('actor/lr'); // constant schedule
     expect([...titles, ...folded].sort()).toEqual(metricNames(rows()).sort());
     expect(titles).toContain('timing_s/step');
@@ -112,14 +148,27 @@ describe.skipIf(!pythonHas(['tensorboard']).ok)('TensorBoard on resume', () => {
     // The first run logged steps 1..3 to TensorBoard; the resume truncated metrics.jsonl to step 2.
     const old = new TensorBoardWriter(join(dir, 'tensorboard'));
     for (const step of [1, 2, 3]) old.write({ step, kind: 'train', 'critic/score/mean': step });
-    writeFileSync(join(dir, 'metrics.jsonl'), [1, 2].map((step) => JSON.stringify({ step, kind: 'train', 'critic/score/mean': step })).join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'metrics.jsonl'),
+      [1, 2].map((step) => JSON.stringify({ step, kind: 'train', 'critic/score/mean': step })).join('\n') + '\n',
+    );
     const obs = new RunObservers(dir, { tensorboard: true, report: false, log: () => {} });
     obs.metrics({ step: 3, kind: 'train', 'critic/score/mean': 30 });
     const files = readdirSync(join(dir, 'tensorboard'));
     expect(files).toHaveLength(1);
     expect(files[0]).not.toBe(old.file.split('/').pop());
-    const read = JSON.parse(execFileSync(python, [join(repoRoot, 'test', 'python', 'read_tensorboard.py'), join(dir, 'tensorboard')], { encoding: 'utf8' }));
-    expect(read).toEqual({ 'critic/score/mean': [[1, 1], [2, 2], [3, 30]] });
+    const read = JSON.parse(
+      execFileSync(python, [join(repoRoot, 'test', 'python', 'read_tensorboard.py'), join(dir, 'tensorboard')], {
+        encoding: 'utf8',
+      }),
+    );
+    expect(read).toEqual({
+      'critic/score/mean': [
+        [1, 1],
+        [2, 2],
+        [3, 30],
+      ],
+    });
   });
 });
 
@@ -127,7 +176,10 @@ describe('turning the observers off', () => {
   it('run.tensorboard: false and run.report: false write neither', () => {
     const dir = join(scratch, 'quiet');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 1, kind: 'train', 'critic/score/mean': 1 }) + '\n');
+    writeFileSync(
+      join(dir, 'metrics.jsonl'),
+      JSON.stringify({ step: 1, kind: 'train', 'critic/score/mean': 1 }) + '\n',
+    );
     const obs = new RunObservers(dir, { tensorboard: false, report: false, log: () => {} });
     obs.metrics({ step: 1, kind: 'train', 'critic/score/mean': 1 });
     obs.refresh();

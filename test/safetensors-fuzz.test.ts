@@ -2,7 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DTYPE_BYTES, encodeSafetensors, parseSafetensorsHeader, type SafetensorsHeader } from '../src/checkpoint/index.js';
+import {
+  DTYPE_BYTES,
+  encodeSafetensors,
+  parseSafetensorsHeader,
+  type SafetensorsHeader,
+} from '../src/checkpoint/index.js';
 import { mulberry32 } from './helpers/prng.js';
 
 const rng = mulberry32;
@@ -45,13 +50,16 @@ afterAll(async () => {
 
 describe('parseSafetensorsHeader fuzz', () => {
   it('returns valid entries or throws an Error naming the file, over 2000 seeded mutations', async () => {
-    const base = encodeSafetensors([
-      { name: 'model.embed_tokens.weight', shape: [4, 3], dtype: 'F32', data: new Float32Array(12) },
-      { name: 'model.norm.weight', shape: [3], dtype: 'BF16', data: new Uint16Array(3) },
-      { name: 'e', shape: [0], dtype: 'F16', data: new Uint8Array(0) },
-      { name: 'i', shape: [2, 1], dtype: 'I64', data: new BigInt64Array(2) },
-      { name: 'f8', shape: [5], dtype: 'F8_E4M3', data: new Uint8Array(5) },
-    ], { format: 'pt' });
+    const base = encodeSafetensors(
+      [
+        { name: 'model.embed_tokens.weight', shape: [4, 3], dtype: 'F32', data: new Float32Array(12) },
+        { name: 'model.norm.weight', shape: [3], dtype: 'BF16', data: new Uint16Array(3) },
+        { name: 'e', shape: [0], dtype: 'F16', data: new Uint8Array(0) },
+        { name: 'i', shape: [2, 1], dtype: 'I64', data: new BigInt64Array(2) },
+        { name: 'f8', shape: [5], dtype: 'F8_E4M3', data: new Uint8Array(5) },
+      ],
+      { format: 'pt' },
+    );
     const headerLen = Number(new DataView(base.buffer).getBigUint64(0, true));
     const rand = rng(20240607);
     const int = (n: number) => Math.floor(rand() * n);
@@ -73,10 +81,14 @@ describe('parseSafetensorsHeader fuzz', () => {
       } else if (kind === 3) {
         const dv = new DataView(bytes.buffer);
         const choice = int(4);
-        const n = choice === 0 ? BigInt(int(bytes.length + 16))
-          : choice === 1 ? BigInt(headerLen + int(17) - 8)
-          : choice === 2 ? (1n << BigInt(int(64))) + BigInt(int(1000))
-          : BigInt(Math.max(0, headerLen - int(4)));
+        const n =
+          choice === 0
+            ? BigInt(int(bytes.length + 16))
+            : choice === 1
+              ? BigInt(headerLen + int(17) - 8)
+              : choice === 2
+                ? (1n << BigInt(int(64))) + BigInt(int(1000))
+                : BigInt(Math.max(0, headerLen - int(4)));
         dv.setBigUint64(0, BigInt.asUintN(64, n), true);
       } else if (kind === 4) {
         // rewrite one number in the header text

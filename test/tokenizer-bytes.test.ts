@@ -20,7 +20,14 @@ describe('Tokenizer.tokenBytes', () => {
     const tok = await Tokenizer.fromDir(bundledTokenizerDir());
     const tb = tok.tokenBytes();
     expect(tb.offsets.length).toBe(tok.vocabSize + 1);
-    for (const text of ['Answer: 42\n', ' \\boxed{\\frac{1}{2}}', 'é à ü', '数学题 🙂 x²', '<|im_end|>\n<think>\n\n</think>', '\t  spaces  ']) {
+    for (const text of [
+      'Answer: 42\n',
+      ' \\boxed{\\frac{1}{2}}',
+      'é à ü',
+      '数学题 🙂 x²',
+      '<|im_end|>\n<think>\n\n</think>',
+      '\t  spaces  ',
+    ]) {
       const ids = tok.encode(text, { addSpecialTokens: false });
       expect(concat(tb, ids).equals(Buffer.from(text, 'utf8')), text).toBe(true);
     }

@@ -28,8 +28,16 @@ beforeAll(async () => {
 
 const args = (run: string, steps: number, extra: string[] = []) => [
   join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'),
-  ...[`model.path=${modelDir}`, `run.dir=${join(scratch, run)}`, `data.data_dir=${dataDir}`, 'eval.every_steps=0', 'checkpoint.keep_last=10',
-    'rollout.max_new_tokens=8', `train.steps=${steps}`, ...extra].flatMap((s) => ['--set', s]),
+  ...[
+    `model.path=${modelDir}`,
+    `run.dir=${join(scratch, run)}`,
+    `data.data_dir=${dataDir}`,
+    'eval.every_steps=0',
+    'checkpoint.keep_last=10',
+    'rollout.max_new_tokens=8',
+    `train.steps=${steps}`,
+    ...extra,
+  ].flatMap((s) => ['--set', s]),
 ];
 
 /** Starts `gtr train` (with the fault hook preloaded); `waitFor` resolves once the output matches. */
@@ -37,17 +45,29 @@ function start(trainArgs: string[], env: Record<string, string> = {}) {
   return startTrain(trainArgs, env, ['--import', hook]);
 }
 
-const jsonl = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
-const trainSteps = (dir: string) => jsonl(join(dir, 'metrics.jsonl')).filter((r) => r.kind === 'train').map((r) => r.step);
+const jsonl = (f: string) =>
+  readFileSync(f, 'utf8')
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => JSON.parse(l));
+const trainSteps = (dir: string) =>
+  jsonl(join(dir, 'metrics.jsonl'))
+    .filter((r) => r.kind === 'train')
+    .map((r) => r.step);
 /** Every path under `dir`, relative. */
-const walk = (dir: string, rel = ''): string[] => readdirSync(join(dir, rel), { withFileTypes: true })
-  .flatMap((e) => [join(rel, e.name), ...(e.isDirectory() ? walk(dir, join(rel, e.name)) : [])]);
-const weights = (dir: string, step: number) => readFileSync(join(dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`, 'policy', 'model.safetensors'));
+const walk = (dir: string, rel = ''): string[] =>
+  readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((e) => [
+    join(rel, e.name),
+    ...(e.isDirectory() ? walk(dir, join(rel, e.name)) : []),
+  ]);
+const weights = (dir: string, step: number) =>
+  readFileSync(join(dir, 'checkpoints', `step-${String(step).padStart(6, '0')}`, 'policy', 'model.safetensors'));
 
 describe('gtr train under SIGKILL and SIGTERM', () => {
   it('SIGKILL mid-checkpoint, before `latest` and mid-step, then resume: continues from the last complete step, logs intact, nothing left over', async () => {
     const dir = join(scratch, 'killed');
-    const run = (env: Record<string, string> = {}, resume = true) => start([...args('killed', 5, ['checkpoint.every_steps=1']), ...(resume ? ['--resume'] : [])], env);
+    const run = (env: Record<string, string> = {}, resume = true) =>
+      start([...args('killed', 5, ['checkpoint.every_steps=1']), ...(resume ? ['--resume'] : [])], env);
     // 1. Killed while writing step 2's checkpoint: its policy is written, the rest is not.
     const a = run({ GTR_TEST_PAUSE_CHECKPOINT_STEP: '2' }, false);
     await a.waitFor(/PAUSED_IN_CHECKPOINT/);
@@ -84,7 +104,13 @@ describe('gtr train under SIGKILL and SIGTERM', () => {
     const aside = readdirSync(dir).filter((f) => /^metrics\.after-step-1\..+\.jsonl$/.test(f));
     expect(aside.flatMap((f) => jsonl(join(dir, f)).map((r) => r.step))).toEqual([2]); // moved, not lost
     expect(walk(dir).filter((p) => /\.tmp|\.old-|run\.lock/.test(p))).toEqual([]);
-    expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['step-000001', 'step-000002', 'step-000003', 'step-000004', 'step-000005']);
+    expect(readdirSync(join(dir, 'checkpoints'))).toEqual([
+      'step-000001',
+      'step-000002',
+      'step-000003',
+      'step-000004',
+      'step-000005',
+    ]);
     expect(readFileSync(join(dir, 'latest'), 'utf8').trim()).toBe('checkpoints/step-000005');
 
     const straight = start(args('straight', 5, ['checkpoint.every_steps=5']));
@@ -101,7 +127,12 @@ describe('gtr train under SIGKILL and SIGTERM', () => {
     expect(code).toBe(143);
     const last = Number(/interrupted after step (\d+)/.exec(t.out())![1]);
     expect(last).toBeGreaterThanOrEqual(1);
-    const state = JSON.parse(readFileSync(join(scratch, 'term', 'checkpoints', `step-${String(last).padStart(6, '0')}`, 'loop-state.json'), 'utf8'));
+    const state = JSON.parse(
+      readFileSync(
+        join(scratch, 'term', 'checkpoints', `step-${String(last).padStart(6, '0')}`, 'loop-state.json'),
+        'utf8',
+      ),
+    );
     expect(state.step).toBe(last);
     expect(trainSteps(join(scratch, 'term'))).toEqual(Array.from({ length: last }, (_, i) => i + 1));
   }, 120_000);

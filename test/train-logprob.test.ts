@@ -69,13 +69,30 @@ describe('chunked log-probs and entropy', () => {
 
   it('rejects bad shapes', () => {
     expect(() => addon.testing.chunkedLogprobDebug({ ...args, chunk: 0 })).toThrow(/chunk/);
-    expect(() => addon.testing.chunkedLogprobDebug({ ...args, targets: Int32Array.from([V]), gradLogp: new Float32Array(1), gradEntropy: new Float32Array(1), hidden: hidden.subarray(0, H) })).toThrow(/targets/);
+    expect(() =>
+      addon.testing.chunkedLogprobDebug({
+        ...args,
+        targets: Int32Array.from([V]),
+        gradLogp: new Float32Array(1),
+        gradEntropy: new Float32Array(1),
+        hidden: hidden.subarray(0, H),
+      }),
+    ).toThrow(/targets/);
   });
 });
 
 const tiny = (tie: boolean): NativeQwen3Config => ({
-  vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4,
-  numKeyValueHeads: 2, headDim: 8, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: tie, maxPositionEmbeddings: 128,
+  vocabSize: 64,
+  hiddenSize: 32,
+  intermediateSize: 64,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  numKeyValueHeads: 2,
+  headDim: 8,
+  rmsNormEps: 1e-6,
+  ropeTheta: 10000,
+  tieWordEmbeddings: tie,
+  maxPositionEmbeddings: 128,
 });
 
 describe('activation checkpointing', () => {
@@ -85,7 +102,9 @@ describe('activation checkpointing', () => {
       const seqLens = Int32Array.from([9, 5, 12]);
       const T = 26;
       const tokens = Int32Array.from({ length: T }, () => Math.floor(r() * 64));
-      const responseMask = Uint8Array.from({ length: T }, (_, i) => (i === 0 || i === 9 || i === 14 || i % 4 === 1 ? 0 : 1));
+      const responseMask = Uint8Array.from({ length: T }, (_, i) =>
+        i === 0 || i === 9 || i === 14 || i % 4 === 1 ? 0 : 1,
+      );
       const advantages = Float32Array.from({ length: T }, (_, i) => (i < 9 ? 1 : i < 14 ? -1 : 0.5));
       const grads: { name: string; grad: Float32Array }[][] = [];
       const losses: number[] = [];
@@ -94,10 +113,16 @@ describe('activation checkpointing', () => {
         await p.initRandom(11, 0.1);
         const t = new addon.Trainer(p, { checkpointLayers, logprobChunk: 7 });
         const old = await t.logprobs(tokens, seqLens, responseMask);
-        const oldLogprobs = old.logprobs.map((x, i) => x - 0.1 * Math.sin(i));  // ratios away from 1
+        const oldLogprobs = old.logprobs.map((x, i) => x - 0.1 * Math.sin(i)); // ratios away from 1
         const m = await t.trainMicroBatch({
-          tokens, seqLens, responseMask, advantages, oldLogprobs, anchorLogprobs: [old.logprobs],
-          loss: { name: 'gtr', sigma: 0.3, beta: 2, entropyCoef: 0.01 }, denominators: { tokens: 20, sequences: 3 },
+          tokens,
+          seqLens,
+          responseMask,
+          advantages,
+          oldLogprobs,
+          anchorLogprobs: [old.logprobs],
+          loss: { name: 'gtr', sigma: 0.3, beta: 2, entropyCoef: 0.01 },
+          denominators: { tokens: 20, sequences: 3 },
         });
         losses.push(m.loss);
         grads.push(await t.gradients());
@@ -114,7 +139,7 @@ describe('activation checkpointing', () => {
         expect(maxAbsDiff(a.grad, b.grad) / scale, a.name).toBeLessThan(1e-5);
         if (a.grad.some((x) => x !== 0)) checked++;
       }
-      expect(checked).toBe(grads[0]!.length);  // every parameter (lm_head / embeddings included) got a gradient
+      expect(checked).toBe(grads[0]!.length); // every parameter (lm_head / embeddings included) got a gradient
     });
   }
 });

@@ -31,8 +31,15 @@ function run(c: Case, config: NativeLossConfig, logp = c.logp): NativeLossDebugR
   if (c.entropy) extra.entropy = f(c.entropy);
   if (c.seqLens) extra.seqLens = Int32Array.from(c.seqLens);
   if (c.denominators) extra.denominators = c.denominators;
-  return hooks.lossDebug(f(logp), f(c.old), (c.anchors ?? []).map(f), f(c.adv),
-    Uint8Array.from(c.mask ?? c.logp.map(() => 1)), cfg, extra);
+  return hooks.lossDebug(
+    f(logp),
+    f(c.old),
+    (c.anchors ?? []).map(f),
+    f(c.adv),
+    Uint8Array.from(c.mask ?? c.logp.map(() => 1)),
+    cfg,
+    extra,
+  );
 }
 
 /** Central finite differences of the native float64 loss with respect to each logp. */
@@ -51,7 +58,8 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   for (let i = 0; i < expected.length; i++) {
     const e = expected[i]!;
     const a = actual[i]!;
-    if (Math.abs(a - e) > tol * Math.max(1, Math.abs(e))) throw new Error(`index ${i}: ${a} vs expected ${e} (tol ${tol})`);
+    if (Math.abs(a - e) > tol * Math.max(1, Math.abs(e)))
+      throw new Error(`index ${i}: ${a} vs expected ${e} (tol ${tol})`);
   }
 }
 
@@ -83,7 +91,9 @@ const base: Case = {
 describe('loss registry', () => {
   it('lists its names, and an unknown name lists the valid ones', () => {
     expect([...T.lossNames()].sort()).toEqual(['grpo', 'gtr', 'kl', 'pearson', 'ppo', 'spo']);
-    expect(() => run(base, { name: 'trpo' })).toThrow(/unknown loss 'trpo' \(valid: grpo, gtr, kl, pearson, ppo, spo\)/);
+    expect(() => run(base, { name: 'trpo' })).toThrow(
+      /unknown loss 'trpo' \(valid: grpo, gtr, kl, pearson, ppo, spo\)/,
+    );
     expect(() => run(base, { name: 'gtr', penalty: 'pearson' })).toThrow(/use loss 'ppo'/);
     expect(() => run(base, { name: 'ppo', penalty: 'huber' })).toThrow(/valid: none, gaussian/);
     expect(() => run(base, { name: 'grpo', dualClip: 0.5 })).toThrow(/dualClip/);
@@ -105,25 +115,45 @@ describe('PPO clipped surrogate', () => {
     const N = ratios.length;
     const ref = ratios.map((r, i) => ppo(r, base.adv[i]!, 0.2, 0.28));
     expect(out.loss).toBeCloseTo(ref.reduce((s, x) => s + x.loss, 0) / N, 12);
-    expectClose(out.grad, ref.map((x) => x.grad / N), 1e-9);
+    expectClose(
+      out.grad,
+      ref.map((x) => x.grad / N),
+      1e-9,
+    );
     expectClose(out.grad, finiteDiff(base, cfg), 1e-6);
-    expectClose(out.clippedHigh, ratios.map((r, i) => (base.adv[i]! > 0 && r > 1.28 ? 1 : 0)), 0);
-    expectClose(out.clippedLow, ratios.map((r, i) => (base.adv[i]! < 0 && r < 0.8 ? 1 : 0)), 0);
+    expectClose(
+      out.clippedHigh,
+      ratios.map((r, i) => (base.adv[i]! > 0 && r > 1.28 ? 1 : 0)),
+      0,
+    );
+    expectClose(
+      out.clippedLow,
+      ratios.map((r, i) => (base.adv[i]! < 0 && r < 0.8 ? 1 : 0)),
+      0,
+    );
     expect(out.clippedHigh.reduce((a, b) => a + b)).toBeGreaterThan(0);
     expect(out.clippedLow.reduce((a, b) => a + b)).toBeGreaterThan(0);
     expect(out.penaltyLoss).toBe(0);
   });
 
   it('dual clip caps the loss of A < 0 tokens at -c A (zero gradient past c)', () => {
-    const c: Case = { logp: [Math.log(5), Math.log(2), Math.log(5), Math.log(0.5)], old: [0, 0, 0, 0], adv: [-1, -1, 1, -2] };
+    const c: Case = {
+      logp: [Math.log(5), Math.log(2), Math.log(5), Math.log(0.5)],
+      old: [0, 0, 0, 0],
+      adv: [-1, -1, 1, -2],
+    };
     const cfg = { name: 'grpo', clipLow: 0.2, clipHigh: 0.2, dualClip: 3 };
     const out = run(c, cfg);
     const ref = [5, 2, 5, 0.5].map((r, i) => ppo(r, c.adv[i]!, 0.2, 0.2, 3));
     expect(out.loss).toBeCloseTo(ref.reduce((s, x) => s + x.loss, 0) / 4, 12);
-    expectClose(out.grad, ref.map((x) => x.grad / 4), 1e-9);
+    expectClose(
+      out.grad,
+      ref.map((x) => x.grad / 4),
+      1e-9,
+    );
     expectClose(out.dualClipped, [1, 0, 0, 0], 0);
     expect(out.grad[0]).toBe(0);
-    expect(out.grad[1]).toBeCloseTo(-(-1 * 2) / 4, 12);  // A < 0, r = 2 < c: unclipped gradient -A r
+    expect(out.grad[1]).toBeCloseTo(-(-1 * 2) / 4, 12); // A < 0, r = 2 < c: unclipped gradient -A r
     expectClose(out.grad, finiteDiff(c, cfg), 1e-6);
   });
 });
@@ -141,19 +171,27 @@ describe('GTR Gaussian penalty', () => {
     expectClose(out.penalty, pen, 1e-12);
     expectClose(out.penaltyGradAbs, f.map(Math.abs), 1e-12);
     const pg = ratios.map((r, i) => ppo(r, base.adv[i]!, 0.2, 0.28));
-    expect(out.loss).toBeCloseTo(pg.reduce((s, x) => s + x.loss, 0) / N + beta * pen.reduce((a, b) => a + b) / N, 12);
-    expectClose(out.grad, pg.map((x, i) => (x.grad + beta * f[i]!) / N), 1e-9);
+    expect(out.loss).toBeCloseTo(pg.reduce((s, x) => s + x.loss, 0) / N + (beta * pen.reduce((a, b) => a + b)) / N, 12);
+    expectClose(
+      out.grad,
+      pg.map((x, i) => (x.grad + beta * f[i]!) / N),
+      1e-9,
+    );
     expectClose(out.grad, finiteDiff(base, cfg), 1e-6);
   });
 
   it('has the four properties: f(1) = 0, f -> 0 as r -> 0 and as r -> infinity, f ~ (r - 1) near 1', () => {
-    const c: Case = { logp: [Math.log(1e-6), 0, Math.log(1 + 1e-4), Math.log(40)], old: [0, 0, 0, 0], adv: [0, 0, 0, 0] };
+    const c: Case = {
+      logp: [Math.log(1e-6), 0, Math.log(1 + 1e-4), Math.log(40)],
+      old: [0, 0, 0, 0],
+      adv: [0, 0, 0, 0],
+    };
     const out = run(c, { name: 'gtr', sigma, beta: 1 });
-    expect(out.penaltyGradAbs[0]).toBeLessThan(1e-5);          // forgetting
-    expect(out.penaltyGradAbs[1]).toBe(0);                      // unchanged policy
-    expect(out.penaltyGradAbs[2]! / 1e-4).toBeCloseTo(1, 3);    // local trust region
-    expect(out.penaltyGradAbs[3]).toBeLessThan(1e-100);         // vanishing at scale
-    expect(out.penalty[3]).toBeCloseTo(sigma * sigma, 12);      // bounded by sigma^2
+    expect(out.penaltyGradAbs[0]).toBeLessThan(1e-5); // forgetting
+    expect(out.penaltyGradAbs[1]).toBe(0); // unchanged policy
+    expect(out.penaltyGradAbs[2]! / 1e-4).toBeCloseTo(1, 3); // local trust region
+    expect(out.penaltyGradAbs[3]).toBeLessThan(1e-100); // vanishing at scale
+    expect(out.penalty[3]).toBeCloseTo(sigma * sigma, 12); // bounded by sigma^2
     expect(Math.abs(out.grad[3]!)).toBeLessThan(1e-100);
   });
 
@@ -162,7 +200,9 @@ describe('GTR Gaussian penalty', () => {
     const out = run(base, w);
     const N = ratios.length;
     const pg = ratios.map((r, i) => ppo(r, base.adv[i]!, 0.2, 0.28));
-    const expected = ratios.map((r, i) => (pg[i]!.grad + (beta * Math.abs(base.adv[i]!)) / 0.25 * gaussF(r, sigma)) / N);
+    const expected = ratios.map(
+      (r, i) => (pg[i]!.grad + ((beta * Math.abs(base.adv[i]!)) / 0.25) * gaussF(r, sigma)) / N,
+    );
     expectClose(out.grad, expected, 1e-9);
     expectClose(out.grad, finiteDiff(base, w), 1e-6);
   });
@@ -184,9 +224,17 @@ describe('GTR Gaussian penalty', () => {
         const used = rs.slice(0, e + 1);
         const P = used.reduce((s, r) => s + phi(r), 0) / (e + 1);
         const F = used.reduce((s, r) => s + f(r), 0) / (e + 1);
-        expectClose(out.penalty, logp.map(() => P), 1e-12);
+        expectClose(
+          out.penalty,
+          logp.map(() => P),
+          1e-12,
+        );
         expect(out.loss).toBeCloseTo(P, 12);
-        expectClose(out.grad, logp.map(() => F / n), 1e-10);
+        expectClose(
+          out.grad,
+          logp.map(() => F / n),
+          1e-10,
+        );
         expectClose(out.grad, finiteDiff(c, { name, sigma, beta: 1 }), 1e-6);
       }
     }
@@ -199,7 +247,11 @@ describe('baseline penalties', () => {
     const eps = 0.2;
     const cases: [NativeLossConfig, (r: number, A: number) => { pen: number; f: number }, boolean][] = [
       [{ name: 'pearson', beta: 0.3 }, (r) => ({ pen: (r - 1) ** 2, f: 2 * r * (r - 1) }), true],
-      [{ name: 'spo', beta: 1, penaltyEps: eps }, (r, A) => ({ pen: (Math.abs(A) / (2 * eps)) * (r - 1) ** 2, f: (Math.abs(A) / eps) * r * (r - 1) }), false],
+      [
+        { name: 'spo', beta: 1, penaltyEps: eps },
+        (r, A) => ({ pen: (Math.abs(A) / (2 * eps)) * (r - 1) ** 2, f: (Math.abs(A) / eps) * r * (r - 1) }),
+        false,
+      ],
       [{ name: 'kl', beta: 0.5 }, (r) => ({ pen: r * Math.log(r) - r + 1, f: r * Math.log(r) }), true],
       [{ name: 'ppo', penalty: 'k3', beta: 0.5 }, (r) => ({ pen: 1 / r + Math.log(r) - 1, f: 1 - 1 / r }), true],
       [{ name: 'ppo', penalty: 'none', beta: 0.5 }, () => ({ pen: 0, f: 0 }), true],
@@ -214,8 +266,16 @@ describe('baseline penalties', () => {
         return { loss: s.loss + beta * p.pen, grad: s.grad + beta * p.f, pen: p.pen };
       });
       expect(out.loss, cfg.name).toBeCloseTo(exp.reduce((a, x) => a + x.loss, 0) / N, 9);
-      expectClose(out.penalty, exp.map((x) => x.pen), 1e-9);
-      expectClose(out.grad, exp.map((x) => x.grad / N), 1e-9);
+      expectClose(
+        out.penalty,
+        exp.map((x) => x.pen),
+        1e-9,
+      );
+      expectClose(
+        out.grad,
+        exp.map((x) => x.grad / N),
+        1e-9,
+      );
       expectClose(out.grad, finiteDiff(base, cfg), 1e-5);
     }
   });
@@ -240,7 +300,11 @@ describe('reference KL and entropy bonus', () => {
       const out = run(c, cfg);
       expect(out.klLoss, k).toBeCloseTo((0.4 * d.reduce((s, x) => s + e.v(x), 0)) / 5, 12);
       expect(out.loss).toBeCloseTo(out.klLoss, 12);
-      expectClose(out.grad, d.map((x) => (0.4 * e.g(x)) / 5), 1e-10);
+      expectClose(
+        out.grad,
+        d.map((x) => (0.4 * e.g(x)) / 5),
+        1e-10,
+      );
       expectClose(out.grad, finiteDiff(c, cfg), 1e-6);
     }
     expect(() => run({ ...c, ref: undefined }, { name: 'grpo', klCoef: 0.1 })).toThrow(/refLogprobs/);
@@ -251,7 +315,11 @@ describe('reference KL and entropy bonus', () => {
     const out = run({ ...c, entropy: ent }, { name: 'grpo', entropyCoef: 0.01 });
     expect(out.entropyBonus).toBeCloseTo(0.03, 12);
     expect(out.loss).toBeCloseTo(-0.03, 12);
-    expectClose(out.entropyGrad!, ent.map(() => -0.01 / 5), 1e-12);
+    expectClose(
+      out.entropyGrad!,
+      ent.map(() => -0.01 / 5),
+      1e-12,
+    );
   });
 });
 
@@ -268,10 +336,14 @@ describe('aggregation (verl agg_loss) with global denominators', () => {
     const seqs = [[0, 1, 2], [3, 4], [5]];
     const sum = (ix: number[]) => ix.reduce((s, i) => s + tok[i]!, 0);
     expect(run(c, { name: 'grpo' }).loss).toBeCloseTo(sum([0, 1, 2, 3, 4, 5]) / 6, 12);
-    expect(run(c, { name: 'grpo', aggregation: 'seq-mean-token-mean' }).loss)
-      .toBeCloseTo(seqs.reduce((s, ix) => s + sum(ix) / ix.length, 0) / 3, 12);
-    expect(run(c, { name: 'grpo', aggregation: 'seq-mean-token-sum' }).loss)
-      .toBeCloseTo(seqs.reduce((s, ix) => s + sum(ix), 0) / 3, 12);
+    expect(run(c, { name: 'grpo', aggregation: 'seq-mean-token-mean' }).loss).toBeCloseTo(
+      seqs.reduce((s, ix) => s + sum(ix) / ix.length, 0) / 3,
+      12,
+    );
+    expect(run(c, { name: 'grpo', aggregation: 'seq-mean-token-sum' }).loss).toBeCloseTo(
+      seqs.reduce((s, ix) => s + sum(ix), 0) / 3,
+      12,
+    );
   });
 
   it('split into micro-batches with the mini-batch denominators, losses and gradients add up to the whole', () => {
@@ -280,8 +352,12 @@ describe('aggregation (verl agg_loss) with global denominators', () => {
       const whole = run(c, cfg);
       const den = { tokens: 6, sequences: 3 };
       const part = (a: number, b: number, lens: number[]): Case => ({
-        logp: c.logp.slice(a, b), old: c.old.slice(a, b), adv: c.adv.slice(a, b), mask: c.mask!.slice(a, b),
-        seqLens: lens, denominators: den,
+        logp: c.logp.slice(a, b),
+        old: c.old.slice(a, b),
+        adv: c.adv.slice(a, b),
+        mask: c.mask!.slice(a, b),
+        seqLens: lens,
+        denominators: den,
       });
       const p1 = run(part(0, 3, [3]), cfg);
       const p2 = run(part(3, 7, [2, 2]), cfg);

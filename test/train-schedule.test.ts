@@ -1,7 +1,16 @@
 // Learning-rate schedules, micro-batch splitting and the loss-config defaults (pure TS).
 import { describe, expect, it } from 'vitest';
 import {
-  countResponse, DEFAULT_LOSS, lossFromSettings, packSequences, lrAt, resolveLossConfig, seqRange, sliceBatch, splitByTokenBudget, toNativeLoss,
+  countResponse,
+  DEFAULT_LOSS,
+  lossFromSettings,
+  packSequences,
+  lrAt,
+  resolveLossConfig,
+  seqRange,
+  sliceBatch,
+  splitByTokenBudget,
+  toNativeLoss,
 } from '../src/train/index.js';
 import { RecipeSchema } from '../src/recipe/schema.js';
 import { lossSettings } from '../src/rl/loop.js';
@@ -29,14 +38,21 @@ describe('lrAt', () => {
 describe('micro-batches', () => {
   it('splits greedily by token budget, keeping order; an oversize sequence gets its own', () => {
     const r = splitByTokenBudget([3, 4, 2, 10, 1, 1], 7);
-    expect(r.map((x) => [x.seqStart, x.seqEnd, x.tokStart, x.tokEnd])).toEqual([[0, 2, 0, 7], [2, 3, 7, 9], [3, 4, 9, 19], [4, 6, 19, 21]]);
+    expect(r.map((x) => [x.seqStart, x.seqEnd, x.tokStart, x.tokEnd])).toEqual([
+      [0, 2, 0, 7],
+      [2, 3, 7, 9],
+      [3, 4, 9, 19],
+      [4, 6, 19, 21],
+    ]);
     expect(() => splitByTokenBudget([1], 0)).toThrow(/tokenBudget/);
     expect(() => splitByTokenBudget([1, 0], 4)).toThrow(/seqLens\[1\]/);
   });
   it('slices per-token arrays and counts response tokens / sequences', () => {
     const b = {
-      tokens: Int32Array.from([1, 2, 3, 4, 5, 6]), seqLens: Int32Array.from([2, 2, 2]),
-      responseMask: Uint8Array.from([0, 1, 0, 0, 0, 1]), advantages: Float32Array.from([0, 1, 0, 0, 0, 2]),
+      tokens: Int32Array.from([1, 2, 3, 4, 5, 6]),
+      seqLens: Int32Array.from([2, 2, 2]),
+      responseMask: Uint8Array.from([0, 1, 0, 0, 0, 1]),
+      advantages: Float32Array.from([0, 1, 0, 0, 0, 2]),
     };
     expect(countResponse(b)).toEqual({ tokens: 2, sequences: 2 });
     const s = sliceBatch(b, seqRange(b.seqLens, 1, 3));

@@ -12,8 +12,17 @@ import { countResponse, Trainer, type TrainBatch } from '../src/train/index.js';
 
 const addon = native();
 const cfg: NativeQwen3Config = {
-  vocabSize: 64, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4,
-  numKeyValueHeads: 2, headDim: 8, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: true, maxPositionEmbeddings: 128,
+  vocabSize: 64,
+  hiddenSize: 32,
+  intermediateSize: 64,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  numKeyValueHeads: 2,
+  headDim: 8,
+  rmsNormEps: 1e-6,
+  ropeTheta: 10000,
+  tieWordEmbeddings: true,
+  maxPositionEmbeddings: 128,
 };
 
 let dir: string;
@@ -35,12 +44,20 @@ async function weights(p: NativePolicy, tag: string): Promise<Map<string, Float3
   const info = p.parameterInfo();
   const h = buildSafetensorsHeader(info.map((t) => ({ name: t.name, shape: t.shape, dtype: 'F32' })));
   const file = join(dir, `${tag}.safetensors`);
-  await p.writeSafetensors(file, h.header, info.map((t) => t.name), 'F32');
+  await p.writeSafetensors(
+    file,
+    h.header,
+    info.map((t) => t.name),
+    'F32',
+  );
   const bytes = await readFile(file);
   const out = new Map<string, Float32Array>();
   for (const o of h.offsets) {
     const n = (o.dataOffsets[1] - o.dataOffsets[0]) / 4;
-    out.set(o.name, new Float32Array(bytes.buffer.slice(bytes.byteOffset + o.offset, bytes.byteOffset + o.offset + n * 4)));
+    out.set(
+      o.name,
+      new Float32Array(bytes.buffer.slice(bytes.byteOffset + o.offset, bytes.byteOffset + o.offset + n * 4)),
+    );
   }
   return out;
 }
@@ -50,9 +67,19 @@ async function copyWeights(p: NativePolicy, q: NativePolicy, tag: string, tagDty
   const info = p.parameterInfo();
   const h = buildSafetensorsHeader(info.map((t) => ({ name: t.name, shape: t.shape, dtype: tagDtype })));
   const file = join(dir, `${tag}.safetensors`);
-  await p.writeSafetensors(file, h.header, info.map((t) => t.name), tagDtype);
+  await p.writeSafetensors(
+    file,
+    h.header,
+    info.map((t) => t.name),
+    tagDtype,
+  );
   const sources: TensorSource[] = h.offsets.map((o, i) => ({
-    name: o.name, file, dtype: tagDtype, shape: info[i]!.shape, offset: o.offset, length: o.dataOffsets[1] - o.dataOffsets[0],
+    name: o.name,
+    file,
+    dtype: tagDtype,
+    shape: info[i]!.shape,
+    offset: o.offset,
+    length: o.dataOffsets[1] - o.dataOffsets[0],
   }));
   await q.loadTensors(sources);
 }
@@ -60,7 +87,13 @@ async function copyWeights(p: NativePolicy, q: NativePolicy, tag: string, tagDty
 function sameBits(a: Map<string, Float32Array>, b: Map<string, Float32Array>): boolean {
   for (const [name, x] of a) {
     const y = b.get(name)!;
-    if (Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) !== 0) return false;
+    if (
+      Buffer.compare(
+        Buffer.from(x.buffer, x.byteOffset, x.byteLength),
+        Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+      ) !== 0
+    )
+      return false;
   }
   return true;
 }
@@ -82,13 +115,17 @@ function makeBatch(n: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
       adv.push(j >= 3 ? (i % 2 === 0 ? 1 : -1) : 0);
     }
   }
-  return { tokens: Int32Array.from(toks), seqLens: Int32Array.from(lens), responseMask: Uint8Array.from(mask), advantages: Float32Array.from(adv) };
+  return {
+    tokens: Int32Array.from(toks),
+    seqLens: Int32Array.from(lens),
+    responseMask: Uint8Array.from(mask),
+    advantages: Float32Array.from(adv),
+  };
 }
 
 async function withOld(t: Trainer, b: Omit<TrainBatch, 'oldLogprobs'>): Promise<TrainBatch> {
   return { ...b, oldLogprobs: (await t.logprobs(b)).logprobs };
 }
-
 
 describe('Trainer', () => {
   it('ratios are exactly 1 before the first update (same forward + chunked path), in every micro-batch', async () => {
@@ -251,7 +288,9 @@ describe('Trainer', () => {
     expect(ms.every((m) => m.klLoss === 0 && m.refKl === 0)).toBe(true);
     const noRef = new Trainer(p, { schedule: { lr: 1e-3 } });
     await expect(noRef.referenceLogprobs(b0)).rejects.toThrow(/no reference policy/);
-    await expect(t.accumulate({ ...b0, oldLogprobs: own.logprobs }, { name: 'grpo', klCoef: 0.1 })).rejects.toThrow(/refLogprobs/);
+    await expect(t.accumulate({ ...b0, oldLogprobs: own.logprobs }, { name: 'grpo', klCoef: 0.1 })).rejects.toThrow(
+      /refLogprobs/,
+    );
   });
 
   it('input errors name the field', async () => {
@@ -261,7 +300,9 @@ describe('Trainer', () => {
     const bad = { ...b, responseMask: b.responseMask.slice() };
     bad.responseMask[0] = 1;
     await expect(t.accumulate(bad, { name: 'grpo' })).rejects.toThrow(/first token of sequence 0/);
-    await expect(t.accumulate({ ...b, advantages: b.advantages.subarray(1) }, { name: 'grpo' })).rejects.toThrow(/advantages has/);
+    await expect(t.accumulate({ ...b, advantages: b.advantages.subarray(1) }, { name: 'grpo' })).rejects.toThrow(
+      /advantages has/,
+    );
     await expect(t.accumulate(b, { name: 'nope' as never })).rejects.toThrow(/grpo, ppo, gtr/);
     expect(countResponse(b)).toEqual({ tokens: 4 + 5, sequences: 2 });
     t.dispose();

@@ -7,11 +7,24 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SMOKE_CONFIG, measureSwitch, runTransitionBench, summarize, switchesOf, type CurvePoint, type RunResult, type TransitionResults } from '../src/transition/bench.js';
+import {
+  SMOKE_CONFIG,
+  measureSwitch,
+  runTransitionBench,
+  summarize,
+  switchesOf,
+  type CurvePoint,
+  type RunResult,
+  type TransitionResults,
+} from '../src/transition/bench.js';
 import { renderTransitionReport } from '../src/transition/report.js';
 
 describe('transition measures', () => {
-  const phases = [{ mode: 'A' as const, steps: 2 }, { mode: 'B' as const, steps: 6 }, { mode: 'A' as const, steps: 4 }];
+  const phases = [
+    { mode: 'A' as const, steps: 2 },
+    { mode: 'B' as const, steps: 6 },
+    { mode: 'A' as const, steps: 4 },
+  ];
   const sw = switchesOf(phases);
   it('finds the switches', () => {
     expect(sw).toEqual([
@@ -21,8 +34,13 @@ describe('transition measures', () => {
   });
   // Eval every 2 steps; B rises after the switch at step 3 (steps 3..8), A comes back after step 9.
   const curve: CurvePoint[] = [
-    { step: 0, A: 0.9, B: 0.1 }, { step: 2, A: 0.9, B: 0.0 }, { step: 4, A: 0.7, B: 0.2 }, { step: 6, A: 0.3, B: 0.5 },
-    { step: 8, A: 0.1, B: 0.8 }, { step: 10, A: 0.2, B: 0.6 }, { step: 12, A: 0.6, B: 0.1 },
+    { step: 0, A: 0.9, B: 0.1 },
+    { step: 2, A: 0.9, B: 0.0 },
+    { step: 4, A: 0.7, B: 0.2 },
+    { step: 6, A: 0.3, B: 0.5 },
+    { step: 8, A: 0.1, B: 0.8 },
+    { step: 10, A: 0.2, B: 0.6 },
+    { step: 12, A: 0.6, B: 0.1 },
   ];
   it('reads steps to target, new-mode accuracy and retention', () => {
     // B >= 0.5 first at step 6 = 4 steps after the phase began (step 3 is its 1st step).
@@ -34,23 +52,34 @@ describe('transition measures', () => {
   });
   it('summarizes per algorithm, counting a missed target as the phase length', () => {
     const runs: RunResult[] = [0, 1].map((seed) => ({
-      algo: 'gtr', seed, curve, seconds: 1,
-      switches: [{ stepsToTarget: seed === 0 ? 2 : null, newAccuracy: 0.5 + seed * 0.2, retention: 0.3 }, { stepsToTarget: 4, newAccuracy: 0.2, retention: 0.6 }],
+      algo: 'gtr',
+      seed,
+      curve,
+      seconds: 1,
+      switches: [
+        { stepsToTarget: seed === 0 ? 2 : null, newAccuracy: 0.5 + seed * 0.2, retention: 0.3 },
+        { stepsToTarget: 4, newAccuracy: 0.2, retention: 0.6 },
+      ],
     }));
     const s = summarize(runs, sw).gtr!;
     expect(s[0]!.stepsToTarget.mean).toBe(4); // (2 + 6) / 2
     expect(s[0]!.notReached).toBe(1);
     expect(s[0]!.newAccuracy.mean).toBeCloseTo(0.6, 12);
     // t(0.975, 1) = 12.7062047361747 (scipy), sd = 0.141421356, n = 2
-    expect(s[0]!.newAccuracy.halfWidth).toBeCloseTo(12.706204736174694 * Math.SQRT2 * 0.1 / Math.SQRT2, 9);
+    expect(s[0]!.newAccuracy.halfWidth).toBeCloseTo((12.706204736174694 * Math.SQRT2 * 0.1) / Math.SQRT2, 9);
     expect(s[1]!.retention.halfWidth).toBe(0);
   });
 });
 
 describe('transition report plots', () => {
-  const phases = [{ mode: 'A' as const, steps: 2 }, { mode: 'B' as const, steps: 6 }, { mode: 'A' as const, steps: 4 }];
+  const phases = [
+    { mode: 'A' as const, steps: 2 },
+    { mode: 'B' as const, steps: 6 },
+    { mode: 'A' as const, steps: 4 },
+  ];
   const sw = switchesOf(phases);
-  const curve = (d: number): CurvePoint[] => [0, 4, 8, 12].map((step, i) => ({ step, A: [0.9, 0.5, 0.2, 0.7][i]! - d, B: [0.1, 0.4, 0.8, 0.3][i]! - d }));
+  const curve = (d: number): CurvePoint[] =>
+    [0, 4, 8, 12].map((step, i) => ({ step, A: [0.9, 0.5, 0.2, 0.7][i]! - d, B: [0.1, 0.4, 0.8, 0.3][i]! - d }));
   const runs: RunResult[] = [
     { algo: 'gtr', seed: 0, curve: curve(0), switches: [], seconds: 1 },
     { algo: 'gtr', seed: 1, curve: curve(0.1), switches: [], seconds: 1 },
@@ -59,9 +88,14 @@ describe('transition report plots', () => {
   ];
   for (const r of runs) r.switches = sw.map((s) => measureSwitch(r.curve, s, 0.5, 4));
   const results: TransitionResults = {
-    date: '2026-11-29', device: { kind: 'cpu', cpus: 2, model: 'test' },
+    date: '2026-11-29',
+    device: { kind: 'cpu', cpus: 2, model: 'test' },
     config: { ...SMOKE_CONFIG, algos: ['gtr', 'grpo'], seeds: [0, 1], phases, target: 0.5, fixedSteps: 4 },
-    warmStart: { A: 0.9, B: 0.1, sftSeconds: 1, lastNll: 1 }, switches: sw, runs, summary: summarize(runs, sw), seconds: 60,
+    warmStart: { A: 0.9, B: 0.1, sftSeconds: 1, lastNll: 1 },
+    switches: sw,
+    runs,
+    summary: summarize(runs, sw),
+    seconds: 60,
   };
   const svgs = renderTransitionReport(results).match(/<svg [\s\S]*?<\/svg>/g)!;
 
@@ -89,7 +123,9 @@ describe('transition report plots', () => {
     expect(gtr.at(-1)).toBe('48.0,218.3');
     const grpo = [...svgs[0]!.matchAll(/<polygon class="band" points="([^"]*)"/g)][1]![1]!.split(' ');
     expect([grpo[0], grpo.at(-1)]).toEqual(['48.0,34.5', '48.0,34.5']);
-    const means = [...svgs[0]!.matchAll(/<polyline class="mean"[^>]* points="([^"]*)"/g)].map((m) => m[1]!.split(' ')[0]);
+    const means = [...svgs[0]!.matchAll(/<polyline class="mean"[^>]* points="([^"]*)"/g)].map(
+      (m) => m[1]!.split(' ')[0],
+    );
     expect(means).toEqual(['48.0,59.5', '48.0,34.5']); // GRPO: 0.95 at y = 22 + 250 x 0.05
   });
 });

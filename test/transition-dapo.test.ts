@@ -20,7 +20,11 @@ describe('qwen3-1.7b-transition-dapo.yaml', () => {
       ['A', 'answerLineOnly', 'dapo-math-17k', 'dapo', ['math500']],
       ['B', 'boxedOnly', 'dapo-math-17k', 'dapo', ['math500']],
     ]);
-    expect(phaseSpans(r).map((s) => [s.firstStep, s.lastStep])).toEqual([[1, 100], [101, 300], [301, 500]]);
+    expect(phaseSpans(r).map((s) => [s.firstStep, s.lastStep])).toEqual([
+      [1, 100],
+      [101, 300],
+      [301, 500],
+    ]);
     for (const p of phases) {
       const g = p.grader as { module: string; export: string };
       const mod = await import(join(repoRoot, g.module));

@@ -18,8 +18,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Resolve = std::function<Napi::Value(Napi::Env)>;
 
   PromiseWorker(Napi::Env env, Work work, Resolve resolve, const std::vector<Napi::Value>& pins)
-      : Napi::AsyncWorker(env, "gtr.native"), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), resolve_(std::move(resolve)) {
+      : Napi::AsyncWorker(env, "gtr.native"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        resolve_(std::move(resolve)) {
     for (const auto& v : pins) {
       if (v.IsObject()) pins_.push_back(Napi::Persistent(v.As<Napi::Object>()));
     }

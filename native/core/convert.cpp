@@ -104,7 +104,8 @@ std::string dtype_name(at::ScalarType t) {
 
 at::Device parse_device(const std::string& s) {
   at::Device d(s);  // throws c10::Error on a malformed string
-  if (d.is_cuda() && !at::hasCUDA()) throw std::invalid_argument("device '" + s + "' asked for, but CUDA is not available");
+  if (d.is_cuda() && !at::hasCUDA())
+    throw std::invalid_argument("device '" + s + "' asked for, but CUDA is not available");
   if (!d.is_cpu() && !d.is_cuda()) throw std::invalid_argument("device must be 'cpu' or 'cuda[:N]', got '" + s + "'");
   return d;
 }

@@ -53,42 +53,42 @@ Napi::Value async_try(Napi::Env env, F&& f) {
 
 }  // namespace gtr
 
-#define GTR_THROW_TYPE_ERROR(env, msg)                                  \
-  do {                                                                  \
-    Napi::TypeError::New((env), (msg)).ThrowAsJavaScriptException();    \
-    return Napi::Value();                                               \
+#define GTR_THROW_TYPE_ERROR(env, msg)                               \
+  do {                                                               \
+    Napi::TypeError::New((env), (msg)).ThrowAsJavaScriptException(); \
+    return Napi::Value();                                            \
   } while (0)
 
-#define GTR_THROW_ERROR(env, msg)                                       \
-  do {                                                                  \
-    Napi::Error::New((env), (msg)).ThrowAsJavaScriptException();        \
-    return Napi::Value();                                               \
+#define GTR_THROW_ERROR(env, msg)                                \
+  do {                                                           \
+    Napi::Error::New((env), (msg)).ThrowAsJavaScriptException(); \
+    return Napi::Value();                                        \
   } while (0)
 
-#define GTR_CHECK_ARG(env, cond, msg)                                   \
-  do {                                                                  \
-    if (!(cond)) GTR_THROW_TYPE_ERROR(env, msg);                        \
+#define GTR_CHECK_ARG(env, cond, msg)            \
+  do {                                           \
+    if (!(cond)) GTR_THROW_TYPE_ERROR(env, msg); \
   } while (0)
 
 // As GTR_CHECK_ARG, for promise-returning bindings: a rejected promise.
-#define GTR_ASYNC_CHECK_ARG(env, cond, msg)                             \
-  do {                                                                  \
-    if (!(cond)) return gtr::rejected((env), (msg));                    \
+#define GTR_ASYNC_CHECK_ARG(env, cond, msg)          \
+  do {                                               \
+    if (!(cond)) return gtr::rejected((env), (msg)); \
   } while (0)
 
 // Runs a statement on the JS thread, turning a C++ exception into a thrown JS Error.
-#define GTR_JS_TRY(env, stmt)                                           \
-  try {                                                                 \
-    stmt;                                                               \
-  } catch (const std::exception& e) {                                   \
+#define GTR_JS_TRY(env, stmt)                                                        \
+  try {                                                                              \
+    stmt;                                                                            \
+  } catch (const std::exception& e) {                                                \
     Napi::Error::New((env), gtr::exception_message(e)).ThrowAsJavaScriptException(); \
-    return Napi::Value();                                               \
+    return Napi::Value();                                                            \
   }
 
 // As GTR_JS_TRY, for promise-returning bindings: the exception becomes a rejected promise.
-#define GTR_ASYNC_TRY(env, stmt)                                        \
-  try {                                                                 \
-    stmt;                                                               \
-  } catch (const std::exception& e) {                                   \
-    return gtr::rejected((env), gtr::exception_message(e));             \
+#define GTR_ASYNC_TRY(env, stmt)                            \
+  try {                                                     \
+    stmt;                                                   \
+  } catch (const std::exception& e) {                       \
+    return gtr::rejected((env), gtr::exception_message(e)); \
   }

@@ -51,7 +51,7 @@ double JsOptions::number(const char* key, double def) const { return has(key) ? 
 static int64_t whole(const JsOptions& o, const char* key, double d, int64_t min) {
   if (d != std::floor(d) || d < static_cast<double>(min) || d > 9007199254740991.0)
     o.fail(key, min == INT64_MIN ? "must be an integer, got " + show(d)
-                               : "must be an integer >= " + std::to_string(min) + ", got " + show(d));
+                                 : "must be an integer >= " + std::to_string(min) + ", got " + show(d));
   return static_cast<int64_t>(d);
 }
 

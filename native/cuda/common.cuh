@@ -12,8 +12,10 @@ namespace cuda {
 namespace dev {
 
 // A 16-byte vector of T: N elements, loaded and stored as one uint4 (LDG.128 / STG.128).
-template <typename T> struct Vec;
-template <> struct Vec<__nv_bfloat16> {
+template <typename T>
+struct Vec;
+template <>
+struct Vec<__nv_bfloat16> {
   static constexpr int N = 8;
   __device__ __forceinline__ static void load(const __nv_bfloat16* p, float (&out)[8]) {
     uint4 raw = *reinterpret_cast<const uint4*>(p);
@@ -33,7 +35,9 @@ template <> struct Vec<__nv_bfloat16> {
     *reinterpret_cast<uint4*>(p) = raw;
   }
   // Raw 16 bytes (to issue loads early and convert later).
-  __device__ __forceinline__ static uint4 load_raw(const __nv_bfloat16* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+  __device__ __forceinline__ static uint4 load_raw(const __nv_bfloat16* p) {
+    return __ldg(reinterpret_cast<const uint4*>(p));
+  }
   __device__ __forceinline__ static void convert(const uint4& raw, float (&out)[8]) {
     const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
 #pragma unroll
@@ -44,30 +48,46 @@ template <> struct Vec<__nv_bfloat16> {
     }
   }
 };
-template <> struct Vec<float> {
+template <>
+struct Vec<float> {
   static constexpr int N = 4;
   __device__ __forceinline__ static void load(const float* p, float (&out)[4]) {
     float4 v = *reinterpret_cast<const float4*>(p);
-    out[0] = v.x; out[1] = v.y; out[2] = v.z; out[3] = v.w;
+    out[0] = v.x;
+    out[1] = v.y;
+    out[2] = v.z;
+    out[3] = v.w;
   }
   __device__ __forceinline__ static void store(float* p, const float (&in)[4]) {
     *reinterpret_cast<float4*>(p) = make_float4(in[0], in[1], in[2], in[3]);
   }
   __device__ __forceinline__ static uint4 load_raw(const float* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
   __device__ __forceinline__ static void convert(const uint4& raw, float (&out)[4]) {
-    out[0] = __uint_as_float(raw.x); out[1] = __uint_as_float(raw.y);
-    out[2] = __uint_as_float(raw.z); out[3] = __uint_as_float(raw.w);
+    out[0] = __uint_as_float(raw.x);
+    out[1] = __uint_as_float(raw.y);
+    out[2] = __uint_as_float(raw.z);
+    out[3] = __uint_as_float(raw.w);
   }
 };
 
 // Scalar conversions.
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <typename T> __device__ __forceinline__ T from_float(float x);
-template <> __device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <typename T>
+__device__ __forceinline__ T from_float(float x);
+template <>
+__device__ __forceinline__ float from_float<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
 // Rounds a float to T's precision and back (emulates libtorch computing an op in T).
-template <typename T> __device__ __forceinline__ float round_to(float x) { return to_float(from_float<T>(x)); }
+template <typename T>
+__device__ __forceinline__ float round_to(float x) {
+  return to_float(from_float<T>(x));
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -117,13 +137,19 @@ struct LseState {
   }
   __device__ __forceinline__ void merge(const LseState& o) {
     if (o.m == -INFINITY) return;
-    if (m == -INFINITY) { *this = o; return; }
+    if (m == -INFINITY) {
+      *this = o;
+      return;
+    }
     if (o.m > m) {
       float a = __expf(m - o.m);
-      s = s * a + o.s; t = t * a + o.t; m = o.m;
+      s = s * a + o.s;
+      t = t * a + o.t;
+      m = o.m;
     } else {
       float a = __expf(o.m - m);
-      s += o.s * a; t += o.t * a;
+      s += o.s * a;
+      t += o.t * a;
     }
   }
 };

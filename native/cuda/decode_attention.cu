@@ -21,8 +21,8 @@ constexpr float kLog2e = 1.4426950408889634f;
 template <typename T, int D, int G, int UNROLL>
 __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnArgs a) {
   constexpr int VEC = Vec<T>::N;
-  constexpr int LANES = D / VEC;               // lanes per key row
-  constexpr int GROUPS = kThreads / LANES;     // key rows in flight per step (per UNROLL)
+  constexpr int LANES = D / VEC;            // lanes per key row
+  constexpr int GROUPS = kThreads / LANES;  // key rows in flight per step (per UNROLL)
   static_assert(LANES >= 1 && LANES <= 32 && (32 % LANES) == 0, "D / VEC must divide 32");
   __shared__ float sm_m[GROUPS][G];
   __shared__ float sm_l[GROUPS][G];
@@ -48,13 +48,16 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
   const int32_t* table = paged ? a.block_table + (int64_t)slot * a.bt_stride : nullptr;
   const int bmask = (1 << a.block_shift) - 1;
   // Contiguous: the slot's rows; paged: the head's column of the pool (the block is added per key).
-  const T* kbase = static_cast<const T*>(a.k) + (paged ? 0 : (int64_t)slot * a.k_sslot) + (int64_t)kh * a.k_shead + lane * VEC;
-  const T* vbase = static_cast<const T*>(a.v) + (paged ? 0 : (int64_t)slot * a.v_sslot) + (int64_t)kh * a.v_shead + lane * VEC;
+  const T* kbase =
+      static_cast<const T*>(a.k) + (paged ? 0 : (int64_t)slot * a.k_sslot) + (int64_t)kh * a.k_shead + lane * VEC;
+  const T* vbase =
+      static_cast<const T*>(a.v) + (paged ? 0 : (int64_t)slot * a.v_sslot) + (int64_t)kh * a.v_shead + lane * VEC;
 
   float m[G], l[G], acc[G][VEC];
 #pragma unroll
   for (int g = 0; g < G; ++g) {
-    m[g] = -INFINITY; l[g] = 0.f;
+    m[g] = -INFINITY;
+    l[g] = 0.f;
 #pragma unroll
     for (int i = 0; i < VEC; ++i) acc[g][i] = 0.f;
   }
@@ -103,7 +106,7 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
       float mx = m[g];
 #pragma unroll
       for (int u = 0; u < UNROLL; ++u) mx = fmaxf(mx, s[u][g]);
-      if (mx == -INFINITY) continue;  // nothing valid seen yet for this lane group
+      if (mx == -INFINITY) continue;         // nothing valid seen yet for this lane group
       const float alpha = exp2f(m[g] - mx);  // 0 when m was -inf
       m[g] = mx;
       l[g] *= alpha;
@@ -124,7 +127,10 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
   // Merge the groups of this block.
 #pragma unroll
   for (int g = 0; g < G; ++g) {
-    if (lane == 0) { sm_m[group][g] = m[g]; sm_l[group][g] = l[g]; }
+    if (lane == 0) {
+      sm_m[group][g] = m[g];
+      sm_l[group][g] = l[g];
+    }
 #pragma unroll
     for (int i = 0; i < VEC; ++i) sm_acc[group][g][lane * VEC + i] = acc[g][i];
   }
@@ -185,18 +191,24 @@ cudaError_t launch_dg(const raw::DecodeAttnArgs& a, cudaStream_t stream) {
   decode_attn_kernel<T, D, G, UNROLL><<<grid, kThreads, 0, stream>>>(a);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || a.splits == 1) return e;
-  decode_attn_combine<T><<<a.B * a.heads, D < 128 ? D : 128, 0, stream>>>(a);
+  constexpr int kCombineThreads = D < 128 ? D : 128;  // a named constant: clang-format misreads `<` in <<<>>>
+  decode_attn_combine<T><<<a.B * a.heads, kCombineThreads, 0, stream>>>(a);
   return cudaGetLastError();
 }
 
 template <typename T, int D>
 cudaError_t launch_d(const raw::DecodeAttnArgs& a, int G, cudaStream_t stream) {
   switch (G) {
-    case 1: return launch_dg<T, D, 1>(a, stream);
-    case 2: return launch_dg<T, D, 2>(a, stream);
-    case 4: return launch_dg<T, D, 4>(a, stream);
-    case 8: return launch_dg<T, D, 8>(a, stream);
-    default: return cudaErrorInvalidValue;
+    case 1:
+      return launch_dg<T, D, 1>(a, stream);
+    case 2:
+      return launch_dg<T, D, 2>(a, stream);
+    case 4:
+      return launch_dg<T, D, 4>(a, stream);
+    case 8:
+      return launch_dg<T, D, 8>(a, stream);
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 
@@ -204,12 +216,17 @@ template <typename T>
 cudaError_t launch_t(const raw::DecodeAttnArgs& a, cudaStream_t stream) {
   const int G = a.heads / a.kv_heads;
   switch (a.D) {
-    case 64: return launch_d<T, 64>(a, G, stream);
-    case 128: return launch_d<T, 128>(a, G, stream);
+    case 64:
+      return launch_d<T, 64>(a, G, stream);
+    case 128:
+      return launch_d<T, 128>(a, G, stream);
     case 256:
-      if constexpr (sizeof(T) == 2) return launch_d<T, 256>(a, G, stream);
-      else return cudaErrorInvalidValue;
-    default: return cudaErrorInvalidValue;
+      if constexpr (sizeof(T) == 2)
+        return launch_d<T, 256>(a, G, stream);
+      else
+        return cudaErrorInvalidValue;
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 

@@ -50,9 +50,9 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
   at::Tensor K = k_cache.index_select(0, sid).narrow(2, 0, L);  // [B, kvh, L, D]
   at::Tensor V = v_cache.index_select(0, sid).narrow(2, 0, L);
   at::Tensor pos = at::arange(L, len.options());
-  at::Tensor valid = pos.unsqueeze(0) < len.unsqueeze(1);       // [B, L]
+  at::Tensor valid = pos.unsqueeze(0) < len.unsqueeze(1);  // [B, L]
   const int64_t G = q.size(1) / k_cache.size(1);
-  at::Tensor Kg = K.repeat_interleave(G, 1), Vg = V.repeat_interleave(G, 1);  // [B, heads, L, D]
+  at::Tensor Kg = K.repeat_interleave(G, 1), Vg = V.repeat_interleave(G, 1);           // [B, heads, L, D]
   at::Tensor s = at::matmul(q.unsqueeze(2), Kg.transpose(-1, -2)).squeeze(2) * scale;  // [B, heads, L]
   s = upcast(s).masked_fill(valid.unsqueeze(1).logical_not(), -INFINITY);
   at::Tensor p = at::softmax(s, -1);
@@ -67,8 +67,10 @@ at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool,
   const int64_t B = q.size(0), bs = k_pool.size(1), kv = k_pool.size(2), D = k_pool.size(3);
   const int64_t L = std::max<int64_t>(max_length, 1);
   at::Tensor pos = at::arange(L, at::TensorOptions().dtype(at::kLong).device(k_pool.device()));
-  at::Tensor table = block_table.to(k_pool.device(), at::kLong).index_select(0, slot_ids.to(k_pool.device(), at::kLong));
-  at::Tensor rows = (table.gather(1, pos.div(bs, "floor").unsqueeze(0).expand({B, L})) * bs + (pos % bs).unsqueeze(0)).reshape({-1});
+  at::Tensor table =
+      block_table.to(k_pool.device(), at::kLong).index_select(0, slot_ids.to(k_pool.device(), at::kLong));
+  at::Tensor rows =
+      (table.gather(1, pos.div(bs, "floor").unsqueeze(0).expand({B, L})) * bs + (pos % bs).unsqueeze(0)).reshape({-1});
   auto gather = [&](const at::Tensor& pool) {
     return pool.reshape({-1, kv, D}).index_select(0, rows).view({B, L, kv, D}).permute({0, 2, 1, 3});
   };
@@ -130,8 +132,7 @@ at::Tensor chunk_logprob_entropy_backward(const at::Tensor& logits, const at::Te
 at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                             const at::Tensor& slot_ids, const at::Tensor& lengths, double scale, int64_t max_length) {
 #ifdef GTR_WITH_CUDA
-  if (on_cuda(q) && q.dim() == 3 && k_cache.dim() == 4 && k_cache.size(1) > 0 &&
-      q.size(1) % k_cache.size(1) == 0 &&
+  if (on_cuda(q) && q.dim() == 3 && k_cache.dim() == 4 && k_cache.size(1) > 0 && q.size(1) % k_cache.size(1) == 0 &&
       cuda::decode_attention_supported(q.scalar_type(), q.size(2), q.size(1) / k_cache.size(1)))
     return cuda::decode_attention(q, k_cache, v_cache, slot_ids, lengths, scale, max_length);
 #endif
@@ -154,8 +155,9 @@ std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(at::Tensor& x, at::Tensor& 
 #ifdef GTR_WITH_CUDA
   const int vec = x.scalar_type() == at::kBFloat16 ? 8 : 4;
   if (on_cuda(x) && x.is_contiguous() && residual.is_contiguous() && x.sizes() == residual.sizes() &&
-      residual.scalar_type() == x.scalar_type() && weight.scalar_type() == x.scalar_type() &&
-      x.size(-1) % vec == 0 && x.size(-1) <= 32768 && !(at::GradMode::is_enabled() && (x.requires_grad() || residual.requires_grad() || weight.requires_grad())))
+      residual.scalar_type() == x.scalar_type() && weight.scalar_type() == x.scalar_type() && x.size(-1) % vec == 0 &&
+      x.size(-1) <= 32768 &&
+      !(at::GradMode::is_enabled() && (x.requires_grad() || residual.requires_grad() || weight.requires_grad())))
     return cuda::fused_add_rms_norm(x, residual, weight, eps);
 #endif
   auto r = ref::fused_add_rms_norm(x, residual, weight, eps);

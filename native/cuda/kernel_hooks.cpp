@@ -67,14 +67,16 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
   const bool kernel = kernels::cuda_kernels_enabled() && c.dev.is_cuda();
   r.Set("usedKernel", kernel);
   if (name == "decode_attention") {
-    const int64_t B = o.integer("batch", 8), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
+    const int64_t B = o.integer("batch", 8), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8),
+                  D = o.integer("headDim", 128);
     const int64_t cap = o.integer("capacity", 300), slots = o.integer("slots", B + 3), splits = o.integer("splits", 0);
     const bool bshd = o.string("layout", "bhsd") == "bshd";
     at::Tensor q = c.randn({B, H, D});
     at::Tensor kbuf = bshd ? c.randn({slots, cap, KVH, D}) : c.randn({slots, KVH, cap, D});
     at::Tensor vbuf = bshd ? c.randn({slots, cap, KVH, D}) : c.randn({slots, KVH, cap, D});
     at::Tensor kc = bshd ? kbuf.permute({0, 2, 1, 3}) : kbuf, vc = bshd ? vbuf.permute({0, 2, 1, 3}) : vbuf;
-    at::Tensor sid = at::randperm(slots, c.gen, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, B).to(c.dev, at::kInt);
+    at::Tensor sid =
+        at::randperm(slots, c.gen, at::TensorOptions().dtype(at::kLong)).narrow(0, 0, B).to(c.dev, at::kInt);
     at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
     if (o.boolean("zeroLength", false) && B > 1) len.narrow(0, 0, 1).fill_(0);
     const int64_t maxlen = o.integer("maxLength", -1);
@@ -94,21 +96,24 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
     // A pool of random blocks; each row's table is a slice of a random permutation, and the rows
     // share their first blocks (as the samples of one prompt do). Reference: the float64 path
     // over the rows gathered by the table.
-    const int64_t B = o.integer("batch", 8), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
+    const int64_t B = o.integer("batch", 8), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8),
+                  D = o.integer("headDim", 128);
     const int64_t bs = o.integer("blockSize", 32), cap = o.integer("capacity", 300);
     const int64_t W = (cap + bs - 1) / bs, NB = B * W + 1, shared = std::min(o.integer("sharedBlocks", 2), W);
     at::Tensor q = c.randn({B, H, D});
     at::Tensor kp = c.randn({NB, bs, KVH, D}), vp = c.randn({NB, bs, KVH, D});
     at::Tensor perm = at::randperm(NB - 1, c.gen, at::TensorOptions().dtype(at::kLong)).add_(1);
     at::Tensor table = perm.narrow(0, 0, B * W).view({B, W}).clone();
-    if (shared > 0 && B > 1) table.narrow(1, 0, shared).copy_(table.narrow(0, 0, 1).narrow(1, 0, shared).expand({B, shared}));
+    if (shared > 0 && B > 1)
+      table.narrow(1, 0, shared).copy_(table.narrow(0, 0, 1).narrow(1, 0, shared).expand({B, shared}));
     at::Tensor table_rows = at::cat({table, at::zeros({1, W}, table.options())}, 0).to(at::kInt);  // + a null row
     at::Tensor sid = at::randperm(B, c.gen, at::TensorOptions().dtype(at::kLong)).to(c.dev, at::kInt);
     at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
     const double scale = 1.0 / std::sqrt(static_cast<double>(D));
     at::Tensor tdev = table_rows.to(c.dev);
     at::Tensor out = kernels::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
-    at::Tensor ref64 = kernels::ref::decode_attention_paged(f64(q), f64(kp), f64(vp), table_rows, sid.cpu(), len.cpu(), scale, cap);
+    at::Tensor ref64 =
+        kernels::ref::decode_attention_paged(f64(q), f64(kp), f64(vp), table_rows, sid.cpu(), len.cpu(), scale, cap);
     at::Tensor refdt = kernels::ref::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
     r.Set("relErr", rel_err(out, ref64));
     r.Set("refRelErr", rel_err(refdt, ref64));
@@ -139,7 +144,8 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
       r.Set("finite", finite(out));
     }
   } else if (name == "rope") {
-    const int64_t T = o.integer("tokens", 64), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
+    const int64_t T = o.integer("tokens", 64), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8),
+                  D = o.integer("headDim", 128);
     at::Tensor q = c.randn({T, H, D}), k = c.randn({T, KVH, D});
     at::Tensor pos = c.randint(0, o.integer("maxPosition", 40000), {T});
     Rope rp = rope_tables(pos, D, o.number("theta", 1e6));
@@ -159,7 +165,8 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
     at::Tensor g = gu.narrow(1, 0, I), u = gu.narrow(1, I, I);
     // strided: gate and up as views of one [rows, 2I] tensor (row stride 2I), as a fused gate_up
     // projection would give; contiguous copies otherwise.
-    at::Tensor out = o.boolean("strided", false) ? kernels::swiglu(g, u) : kernels::swiglu(g.contiguous(), u.contiguous());
+    at::Tensor out =
+        o.boolean("strided", false) ? kernels::swiglu(g, u) : kernels::swiglu(g.contiguous(), u.contiguous());
     at::Tensor refdt = kernels::ref::swiglu(g, u);
     at::Tensor ref64 = kernels::ref::swiglu(f64(g), f64(u));
     r.Set("relErr", rel_err(out, ref64));
@@ -184,7 +191,9 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
                      (f64(gent) * -(lsm.exp() * lsm).sum(1)).sum();
     obj.backward();
     r.Set("gradRelErr", rel_err(gk, z64.grad()));
-    r.Set("refGradRelErr", rel_err(kernels::ref::chunk_logprob_entropy_backward(z, tg, lse64.to(c.dev), ent64.to(c.dev), glp, gent), z64.grad()));
+    r.Set("refGradRelErr",
+          rel_err(kernels::ref::chunk_logprob_entropy_backward(z, tg, lse64.to(c.dev), ent64.to(c.dev), glp, gent),
+                  z64.grad()));
     r.Set("finite", finite(lp) && finite(ent) && finite(gk));
   } else if (name == "sample") {
     const int64_t B = o.integer("batch", 64), V = o.integer("vocab", 151936);
@@ -204,7 +213,8 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
     if (temp > 0 && temp != 1.0) zl = zl / temp;
     at::Tensor lp_at = at::log_softmax(zl.to(at::kDouble), 1).gather(1, tk.unsqueeze(1)).squeeze(1);
     r.Set("logprobMaxAbsDiff", max_abs(lpk, lp_at));
-    r.Set("refLogprobMaxAbsDiff", max_abs(lpr, at::log_softmax(zl.to(at::kDouble), 1).gather(1, tr.unsqueeze(1)).squeeze(1)));
+    r.Set("refLogprobMaxAbsDiff",
+          max_abs(lpr, at::log_softmax(zl.to(at::kDouble), 1).gather(1, tr.unsqueeze(1)).squeeze(1)));
     if (temp > 0) {
       at::Tensor keep = kept_mask(z, so);
       r.Set("inKeepFraction", keep.gather(1, tk.unsqueeze(1)).to(at::kDouble).mean().item<double>());
@@ -251,7 +261,8 @@ Napi::Object bench(Napi::Env env, const std::string& name, const JsOptions& o) {
   if (name == "decode_attention") {
     const int64_t B = o.integer("batch", 256), L = o.integer("length", 512), cap = o.integer("capacity", 768);
     const int64_t H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
-    at::Tensor q = at::randn({B, H, D}, opt), kc = at::randn({B, KVH, cap, D}, opt), vc = at::randn({B, KVH, cap, D}, opt);
+    at::Tensor q = at::randn({B, H, D}, opt), kc = at::randn({B, KVH, cap, D}, opt),
+               vc = at::randn({B, KVH, cap, D}, opt);
     at::Tensor sid = at::arange(B, opt.dtype(at::kInt)), len = at::full({B}, L, opt.dtype(at::kInt));
     const double sc = 1.0 / std::sqrt(static_cast<double>(D));
     kms = cuda::time_cuda_ms([&] { cuda::decode_attention(q, kc, vc, sid, len, sc, L); }, 3, iters);
@@ -264,7 +275,8 @@ Napi::Object bench(Napi::Env env, const std::string& name, const JsOptions& o) {
     rms = cuda::time_cuda_ms([&] { kernels::ref::fused_add_rms_norm(x, res, w, 1e-6); }, 3, iters);
     bytes = 4.0 * rows * Hd * 2;
   } else if (name == "rope") {
-    const int64_t T = o.integer("tokens", 256), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8), D = o.integer("headDim", 128);
+    const int64_t T = o.integer("tokens", 256), H = o.integer("heads", 16), KVH = o.integer("kvHeads", 8),
+                  D = o.integer("headDim", 128);
     at::Tensor q = at::randn({T, H, D}, opt), k = at::randn({T, KVH, D}, opt);
     Rope rp = rope_tables(at::arange(T, opt.dtype(at::kLong)), D, 1e6);
     kms = cuda::time_cuda_ms([&] { cuda::rope_inplace(q, k, rp.cos, rp.sin); }, 3, iters);
@@ -309,7 +321,10 @@ Napi::Value KernelDebug(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsString(), "kernelDebug(name, opts?)");
   const std::string name = info[0].As<Napi::String>().Utf8Value();
-  return js_try(env, [&] { return debug(env, name, JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "kernelDebug: option ")); });
+  return js_try(env, [&] {
+    return debug(env, name,
+                 JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "kernelDebug: option "));
+  });
 }
 
 Napi::Value KernelBench(const Napi::CallbackInfo& info) {
@@ -317,7 +332,10 @@ Napi::Value KernelBench(const Napi::CallbackInfo& info) {
   GTR_CHECK_ARG(env, info.Length() >= 1 && info[0].IsString(), "kernelBench(name, opts?)");
 #ifdef GTR_WITH_CUDA
   const std::string name = info[0].As<Napi::String>().Utf8Value();
-  return js_try(env, [&] { return bench(env, name, JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "kernelBench: option ")); });
+  return js_try(env, [&] {
+    return bench(env, name,
+                 JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "kernelBench: option "));
+  });
 #else
   GTR_THROW_ERROR(env, "kernelBench: this addon was built without CUDA");
 #endif

@@ -60,7 +60,8 @@ at::Tensor decode_attention_impl(const at::Tensor& q, const at::Tensor& k_cache,
   check_cuda(k_cache, "decode_attention: k_cache");
   check_cuda(v_cache, "decode_attention: v_cache");
   TORCH_CHECK(q.dim() == 3, "decode_attention: q must be [B, heads, D]");
-  TORCH_CHECK(k_cache.dim() == 4 && v_cache.dim() == 4, "decode_attention: caches must be [slots, kv_heads, capacity, D]");
+  TORCH_CHECK(k_cache.dim() == 4 && v_cache.dim() == 4,
+              "decode_attention: caches must be [slots, kv_heads, capacity, D]");
   TORCH_CHECK(k_cache.sizes() == v_cache.sizes(), "decode_attention: k_cache and v_cache shapes differ");
   TORCH_CHECK(k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type(),
               "decode_attention: q and caches must share a dtype");
@@ -78,7 +79,8 @@ at::Tensor decode_attention_impl(const at::Tensor& q, const at::Tensor& k_cache,
   auto aligned = [&](const at::Tensor& t, int64_t s0, int64_t s1, int64_t s2) {
     return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0 && s0 % vec == 0 && s1 % vec == 0 && s2 % vec == 0;
   };
-  TORCH_CHECK(aligned(q, q.stride(0), q.stride(1), 0) && aligned(k_cache, k_cache.stride(0), k_cache.stride(1), k_cache.stride(2)) &&
+  TORCH_CHECK(aligned(q, q.stride(0), q.stride(1), 0) &&
+                  aligned(k_cache, k_cache.stride(0), k_cache.stride(1), k_cache.stride(2)) &&
                   aligned(v_cache, v_cache.stride(0), v_cache.stride(1), v_cache.stride(2)),
               "decode_attention: tensors must be 16-byte aligned");
   TORCH_CHECK(slot_ids.numel() == B && lengths.numel() == B, "decode_attention: slot_ids / lengths must be [B]");
@@ -104,18 +106,33 @@ at::Tensor decode_attention_impl(const at::Tensor& q, const at::Tensor& k_cache,
     part_ml = at::empty({B, H, splits, 2}, q.options().dtype(at::kFloat));
   }
   raw::DecodeAttnArgs a{};
-  a.q = q.data_ptr(); a.q_sb = q.stride(0); a.q_sh = q.stride(1);
-  a.k = k_cache.data_ptr(); a.k_sslot = k_cache.stride(0); a.k_shead = k_cache.stride(1); a.k_spos = k_cache.stride(2);
-  a.v = v_cache.data_ptr(); a.v_sslot = v_cache.stride(0); a.v_shead = v_cache.stride(1); a.v_spos = v_cache.stride(2);
-  a.slot_ids = sid.data_ptr<int32_t>(); a.lengths = len.data_ptr<int32_t>();
+  a.q = q.data_ptr();
+  a.q_sb = q.stride(0);
+  a.q_sh = q.stride(1);
+  a.k = k_cache.data_ptr();
+  a.k_sslot = k_cache.stride(0);
+  a.k_shead = k_cache.stride(1);
+  a.k_spos = k_cache.stride(2);
+  a.v = v_cache.data_ptr();
+  a.v_sslot = v_cache.stride(0);
+  a.v_shead = v_cache.stride(1);
+  a.v_spos = v_cache.stride(2);
+  a.slot_ids = sid.data_ptr<int32_t>();
+  a.lengths = len.data_ptr<int32_t>();
   if (paged) {
-    a.block_table = table.data_ptr<int32_t>(); a.bt_stride = table.stride(0); a.block_shift = block_shift;
+    a.block_table = table.data_ptr<int32_t>();
+    a.bt_stride = table.stride(0);
+    a.block_shift = block_shift;
   }
   a.out = out.data_ptr();
   a.part_acc = splits > 1 ? part_acc.data_ptr<float>() : nullptr;
   a.part_ml = splits > 1 ? part_ml.data_ptr<float>() : nullptr;
-  a.B = static_cast<int>(B); a.heads = static_cast<int>(H); a.kv_heads = static_cast<int>(KVH); a.D = static_cast<int>(D);
-  a.splits = static_cast<int>(splits); a.split_len = static_cast<int>(split_len);
+  a.B = static_cast<int>(B);
+  a.heads = static_cast<int>(H);
+  a.kv_heads = static_cast<int>(KVH);
+  a.D = static_cast<int>(D);
+  a.splits = static_cast<int>(splits);
+  a.split_len = static_cast<int>(split_len);
   a.scale = static_cast<float>(scale);
   a.dtype = code;
   check(raw::decode_attention(a, stream()), "decode_attention");
@@ -188,7 +205,8 @@ void rope_inplace(at::Tensor& q, at::Tensor& k, const at::Tensor& cos, const at:
   TORCH_CHECK(q.is_contiguous() && k.is_contiguous(), "rope_inplace: q and k must be contiguous");
   TORCH_CHECK(q.scalar_type() == k.scalar_type(), "rope_inplace: q and k dtypes differ");
   const int64_t T = q.size(0), D = q.size(2);
-  TORCH_CHECK(cos.size(0) == T && cos.size(1) == D && sin.sizes() == cos.sizes(), "rope_inplace: cos / sin must be [T, D]");
+  TORCH_CHECK(cos.size(0) == T && cos.size(1) == D && sin.sizes() == cos.sizes(),
+              "rope_inplace: cos / sin must be [T, D]");
   c10::cuda::CUDAGuard guard(q.device());
   at::Tensor c = cos.to(q.device(), at::kFloat).contiguous();
   at::Tensor s = sin.to(q.device(), at::kFloat).contiguous();

@@ -27,13 +27,20 @@ enum DType : int { kF32 = 0, kBF16 = 1 };
 //   part_acc: float [B, heads, splits, D], part_ml: float [B, heads, splits, 2] (only when splits > 1)
 // Supported: D in {64, 128} (and 256 for bf16), G in {1, 2, 4, 8}; `decode_attention_supported` says.
 struct DecodeAttnArgs {
-  const void* q; int64_t q_sb, q_sh;
-  const void* k; int64_t k_sslot, k_shead, k_spos;
-  const void* v; int64_t v_sslot, v_shead, v_spos;
-  const int32_t* slot_ids; const int32_t* lengths;
-  const int32_t* block_table; int64_t bt_stride; int block_shift;  // paged; nullptr = contiguous
+  const void* q;
+  int64_t q_sb, q_sh;
+  const void* k;
+  int64_t k_sslot, k_shead, k_spos;
+  const void* v;
+  int64_t v_sslot, v_shead, v_spos;
+  const int32_t* slot_ids;
+  const int32_t* lengths;
+  const int32_t* block_table;
+  int64_t bt_stride;
+  int block_shift;  // paged; nullptr = contiguous
   void* out;
-  float* part_acc; float* part_ml;
+  float* part_acc;
+  float* part_ml;
   int B, heads, kv_heads, D, splits, split_len;
   float scale;
   int dtype;
@@ -44,8 +51,8 @@ cudaError_t decode_attention(const DecodeAttnArgs& a, cudaStream_t stream);
 // out = rms_norm(x + residual) * weight over rows of H (HF Qwen3RMSNorm rounding); when residual is
 // non-null it is overwritten with x + residual (rounded to dtype). x, residual, out: [rows, H]
 // contiguous (out may alias x); weight [H]. Needs H % (16 / sizeof(dtype)) == 0 and H <= 32768.
-cudaError_t add_rms_norm(void* x, void* residual, const void* weight, void* out, int64_t rows, int H,
-                         float eps, int dtype, cudaStream_t stream);
+cudaError_t add_rms_norm(void* x, void* residual, const void* weight, void* out, int64_t rows, int H, float eps,
+                         int dtype, cudaStream_t stream);
 
 // In-place RoPE (rotate_half form) on q [T, hq, D] and k [T, hk, D] (contiguous) with cos / sin
 // float32 [T, D] (rope_tables). Rounds like the libtorch reference (x*cos and rot*sin in dtype).
@@ -54,8 +61,8 @@ cudaError_t rope_inplace(void* q, void* k, const float* cos, const float* sin, i
 
 // out[r, i] = silu(gate[r, i]) * up[r, i] for rows r < rows, i < I; gate/up row strides in
 // elements (a fused [rows, 2I] gate_up passes gate = base, up = base + I, stride 2I). out [rows, I].
-cudaError_t swiglu(const void* gate, const void* up, int64_t g_stride, int64_t u_stride, void* out, int64_t rows,
-                   int I, int dtype, cudaStream_t stream);
+cudaError_t swiglu(const void* gate, const void* up, int64_t g_stride, int64_t u_stride, void* out, int64_t rows, int I,
+                   int dtype, cudaStream_t stream);
 
 // Sampling from logits [B, V] (row stride ld; dtype float32 or bf16), one block per row:
 // z = logits / temperature; keep z >= max(k-th largest z (top_k > 0), top-p cut over the top-k
@@ -69,8 +76,8 @@ cudaError_t sample_tokens(const void* logits, int64_t ld, int B, int V, float te
 // Per row of logits [N, V] (row stride ld): lse = logsumexp, logprob = z[target] - lse,
 // entropy = lse - sum softmax(z) * z. One pass over the row. targets int64 [N] (a negative
 // target gives logprob 0). Outputs float [N].
-cudaError_t logprob_entropy(const void* logits, int64_t ld, const int64_t* targets, int64_t N, int V,
-                            float* logprob, float* entropy, float* lse, int dtype, cudaStream_t stream);
+cudaError_t logprob_entropy(const void* logits, int64_t ld, const int64_t* targets, int64_t N, int V, float* logprob,
+                            float* entropy, float* lse, int dtype, cudaStream_t stream);
 
 // Gradient of sum(g_lp * logprob + g_ent * entropy) w.r.t. logits: with p = exp(z - lse),
 // grad[j] = g_lp * ([j == target] - p_j) - g_ent * p_j * (z_j - lse + entropy). grad [N, V]

@@ -14,13 +14,17 @@ constexpr int kThreads = 512;
 
 template <typename T, int VEC>
 __device__ __forceinline__ void load_n(const T* p, float (&out)[VEC]) {
-  if constexpr (VEC == 1) out[0] = dev::to_float(*p);
-  else Vec<T>::load(p, out);
+  if constexpr (VEC == 1)
+    out[0] = dev::to_float(*p);
+  else
+    Vec<T>::load(p, out);
 }
 template <typename T, int VEC>
 __device__ __forceinline__ void store_n(T* p, const float (&in)[VEC]) {
-  if constexpr (VEC == 1) *p = dev::from_float<T>(in[0]);
-  else Vec<T>::store(p, in);
+  if constexpr (VEC == 1)
+    *p = dev::from_float<T>(in[0]);
+  else
+    Vec<T>::store(p, in);
 }
 
 template <typename T, int VEC>
@@ -39,11 +43,19 @@ __global__ void __launch_bounds__(kThreads) logprob_entropy_kernel(const T* logi
   }
   st = dev::warp_merge(st);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) { sm[0][warp] = st.m; sm[1][warp] = st.s; sm[2][warp] = st.t; }
+  if (lane == 0) {
+    sm[0][warp] = st.m;
+    sm[1][warp] = st.s;
+    sm[2][warp] = st.t;
+  }
   __syncthreads();
   if (warp == 0) {
     dev::LseState w;
-    if (lane < kThreads / 32) { w.m = sm[0][lane]; w.s = sm[1][lane]; w.t = sm[2][lane]; }
+    if (lane < kThreads / 32) {
+      w.m = sm[0][lane];
+      w.s = sm[1][lane];
+      w.t = sm[2][lane];
+    }
     w = dev::warp_merge(w);
     if (lane == 0) {
       const float l = w.m + logf(w.s);
@@ -56,10 +68,9 @@ __global__ void __launch_bounds__(kThreads) logprob_entropy_kernel(const T* logi
 }
 
 template <typename T, int VEC>
-__global__ void __launch_bounds__(kThreads) logprob_entropy_bwd_kernel(const T* logits, int64_t ld,
-                                                                       const int64_t* targets, const float* lse,
-                                                                       const float* entropy, const float* g_lp,
-                                                                       const float* g_ent, int V, T* grad) {
+__global__ void __launch_bounds__(kThreads)
+    logprob_entropy_bwd_kernel(const T* logits, int64_t ld, const int64_t* targets, const float* lse,
+                               const float* entropy, const float* g_lp, const float* g_ent, int V, T* grad) {
   const int64_t row = blockIdx.x;
   const T* z = logits + row * ld;
   T* g = grad + row * (int64_t)V;
@@ -104,7 +115,8 @@ cudaError_t bwd(const void* logits, int64_t ld, const int64_t* targets, const fl
   const T* z = static_cast<const T*>(logits);
   T* g = static_cast<T*>(grad);
   if (vec_ok<T>(logits, ld, V) && reinterpret_cast<uintptr_t>(grad) % 16 == 0)
-    logprob_entropy_bwd_kernel<T, Vec<T>::N><<<(unsigned)N, kThreads, 0, s>>>(z, ld, targets, lse, ent, g_lp, g_ent, V, g);
+    logprob_entropy_bwd_kernel<T, Vec<T>::N>
+        <<<(unsigned)N, kThreads, 0, s>>>(z, ld, targets, lse, ent, g_lp, g_ent, V, g);
   else
     logprob_entropy_bwd_kernel<T, 1><<<(unsigned)N, kThreads, 0, s>>>(z, ld, targets, lse, ent, g_lp, g_ent, V, g);
   return cudaGetLastError();

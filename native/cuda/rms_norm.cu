@@ -74,9 +74,9 @@ cudaError_t add_rms_norm(void* x, void* residual, const void* weight, void* out,
         static_cast<__nv_bfloat16*>(x), static_cast<__nv_bfloat16*>(residual),
         static_cast<const __nv_bfloat16*>(weight), static_cast<__nv_bfloat16*>(out), H, eps);
   } else {
-    add_rms_norm_kernel<float><<<(unsigned)rows, nt, 0, stream>>>(
-        static_cast<float*>(x), static_cast<float*>(residual), static_cast<const float*>(weight),
-        static_cast<float*>(out), H, eps);
+    add_rms_norm_kernel<float><<<(unsigned)rows, nt, 0, stream>>>(static_cast<float*>(x), static_cast<float*>(residual),
+                                                                  static_cast<const float*>(weight),
+                                                                  static_cast<float*>(out), H, eps);
   }
   return cudaGetLastError();
 }

@@ -46,10 +46,10 @@ cudaError_t rope_inplace(void* q, void* k, const float* cos, const float* sin, i
   const int nt = work >= 256 ? 256 : ((work + 31) / 32) * 32;
   if (dtype == kBF16)
     rope_kernel<__nv_bfloat16><<<(unsigned)T, nt, 0, stream>>>(static_cast<__nv_bfloat16*>(q),
-                                                              static_cast<__nv_bfloat16*>(k), cos, sin, hq, hk, D);
+                                                               static_cast<__nv_bfloat16*>(k), cos, sin, hq, hk, D);
   else
-    rope_kernel<float><<<(unsigned)T, nt, 0, stream>>>(static_cast<float*>(q), static_cast<float*>(k), cos, sin, hq,
-                                                      hk, D);
+    rope_kernel<float>
+        <<<(unsigned)T, nt, 0, stream>>>(static_cast<float*>(q), static_cast<float*>(k), cos, sin, hq, hk, D);
   return cudaGetLastError();
 }
 

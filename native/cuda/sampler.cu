@@ -50,9 +50,9 @@ struct Row {
 };
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64_t ld, int V, float temperature,
-                                                          int top_k, float top_p, float min_p, const float* uniforms,
-                                                          int64_t* tokens, float* logprobs) {
+__global__ void __launch_bounds__(kThreads)
+    sample_kernel(const T* logits, int64_t ld, int V, float temperature, int top_k, float top_p, float min_p,
+                  const float* uniforms, int64_t* tokens, float* logprobs) {
   __shared__ float w_m[kWarps], w_s[kWarps], w_mass[kWarps];
   __shared__ float w_best[kWarps];
   __shared__ int w_best_i[kWarps];
@@ -85,7 +85,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
 #pragma unroll
     for (int j = 0; j < E; ++j) {
       st.add(x[j]);
-      if (x[j] > best) { best = x[j]; best_i = i + j; }  // lowest index first per lane
+      if (x[j] > best) {
+        best = x[j];
+        best_i = i + j;
+      }  // lowest index first per lane
     }
   }
   st = dev::warp_merge(st);
@@ -93,20 +96,35 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
   for (int o = 16; o > 0; o >>= 1) {
     const float ob = __shfl_xor_sync(0xffffffffu, best, o);
     const int oi = __shfl_xor_sync(0xffffffffu, best_i, o);
-    if (ob > best || (ob == best && oi < best_i)) { best = ob; best_i = oi; }
+    if (ob > best || (ob == best && oi < best_i)) {
+      best = ob;
+      best_i = oi;
+    }
   }
-  if (lane == 0) { w_m[warp] = st.m; w_s[warp] = st.s; w_best[warp] = best; w_best_i[warp] = best_i; }
+  if (lane == 0) {
+    w_m[warp] = st.m;
+    w_s[warp] = st.s;
+    w_best[warp] = best;
+    w_best_i[warp] = best_i;
+  }
   __syncthreads();
   if (threadIdx.x == 0) {
     dev::LseState g;
     float b = -INFINITY;
     int bi = 0;
     for (int w = 0; w < kWarps; ++w) {
-      dev::LseState o; o.m = w_m[w]; o.s = w_s[w]; o.t = 0.f;
+      dev::LseState o;
+      o.m = w_m[w];
+      o.s = w_s[w];
+      o.t = 0.f;
       g.merge(o);
-      if (w_best[w] > b) { b = w_best[w]; bi = w_best_i[w]; }
+      if (w_best[w] > b) {
+        b = w_best[w];
+        bi = w_best_i[w];
+      }
     }
-    sh_M = g.m; sh_S = g.s;
+    sh_M = g.m;
+    sh_S = g.s;
     if (greedy) {
       tokens[row] = bi;
       logprobs[row] = b - g.m - logf(g.s);
@@ -124,9 +142,17 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
 
   // Radix select: `mode` 0 = top-k by count, 1 = top-p by mass among keys >= floor_key.
   auto radix = [&](int mode, uint32_t floor_key, float need_mass, int need_count) -> uint32_t {
-    if (threadIdx.x == 0) { sh_prefix = 0; sh_mask = 0; sh_remaining_mass = need_mass; sh_remaining_count = need_count; }
+    if (threadIdx.x == 0) {
+      sh_prefix = 0;
+      sh_mask = 0;
+      sh_remaining_mass = need_mass;
+      sh_remaining_count = need_count;
+    }
     for (int shift = 24; shift >= 0; shift -= 8) {
-      for (int i = threadIdx.x; i < 256; i += kThreads) { hist_c[i] = 0; hist_m[i] = 0.f; }
+      for (int i = threadIdx.x; i < 256; i += kThreads) {
+        hist_c[i] = 0;
+        hist_m[i] = 0.f;
+      }
       __syncthreads();
       const uint32_t prefix = sh_prefix, mask = sh_mask;
       for (int i = threadIdx.x; i < V; i += kThreads) {
@@ -134,8 +160,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
         const uint32_t k = fkey(x);
         if ((k & mask) != prefix || k < floor_key) continue;
         const int d = (k >> shift) & 0xff;
-        if (mode == 0) atomicAdd(&hist_c[d], 1u);
-        else atomicAdd(&hist_m[d], __expf(x - M));
+        if (mode == 0)
+          atomicAdd(&hist_c[d], 1u);
+        else
+          atomicAdd(&hist_m[d], __expf(x - M));
       }
       __syncthreads();
       if (threadIdx.x == 0) {
@@ -146,7 +174,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
             const int c = (int)hist_c[d];
             if (c == 0) continue;
             last_nonempty = d;
-            if (c >= rem) { chosen = d; break; }
+            if (c >= rem) {
+              chosen = d;
+              break;
+            }
             rem -= c;
           }
           sh_remaining_count = rem;
@@ -156,7 +187,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
             const float m = hist_m[d];
             if (!(m > 0.f)) continue;
             last_nonempty = d;
-            if (m >= rem) { chosen = d; break; }
+            if (m >= rem) {
+              chosen = d;
+              break;
+            }
             rem -= m;
           }
           sh_remaining_mass = rem;
@@ -214,10 +248,17 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const T* logits, int64
     int sel = -1, last = -1;
     for (int w = 0; w < kWarps; ++w) {
       if (w_mass[w] > 0.f) last = w;
-      if (sel < 0 && w_mass[w] > 0.f && cum + w_mass[w] > target) { sel = w; break; }
+      if (sel < 0 && w_mass[w] > 0.f && cum + w_mass[w] > target) {
+        sel = w;
+        break;
+      }
       cum += w_mass[w];
     }
-    if (sel < 0) { sel = last < 0 ? 0 : last; cum = 0.f; for (int w = 0; w < sel; ++w) cum += w_mass[w]; }
+    if (sel < 0) {
+      sel = last < 0 ? 0 : last;
+      cum = 0.f;
+      for (int w = 0; w < sel; ++w) cum += w_mass[w];
+    }
     sh_warp_sel = sel;
     sh_target = target - cum;  // mass to pass inside the selected warp's chunk
     sh_kept_mass = total;
@@ -293,8 +334,8 @@ cudaError_t sample_tokens(const void* logits, int64_t ld, int B, int V, float te
   if (V <= 0 || B < 0) return cudaErrorInvalidValue;
   if (B == 0) return cudaSuccess;
   if (dtype == kBF16)
-    sample_kernel<__nv_bfloat16><<<B, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(logits), ld, V,
-                                                             temperature, top_k, top_p, min_p, uniforms, tokens, logprobs);
+    sample_kernel<__nv_bfloat16><<<B, kThreads, 0, stream>>>(
+        static_cast<const __nv_bfloat16*>(logits), ld, V, temperature, top_k, top_p, min_p, uniforms, tokens, logprobs);
   else
     sample_kernel<float><<<B, kThreads, 0, stream>>>(static_cast<const float*>(logits), ld, V, temperature, top_k,
                                                      top_p, min_p, uniforms, tokens, logprobs);

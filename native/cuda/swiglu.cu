@@ -17,7 +17,8 @@ __global__ void swiglu_vec_kernel(const T* gate, const T* up, int64_t gs, int64_
   constexpr int VEC = Vec<T>::N;
   const int nvec = I / VEC;
   const int64_t total = rows * nvec;
-  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total;
+       idx += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = idx / nvec;
     const int c = (int)(idx % nvec) * VEC;
     float g[VEC], u[VEC];
@@ -32,7 +33,8 @@ __global__ void swiglu_vec_kernel(const T* gate, const T* up, int64_t gs, int64_
 template <typename T>
 __global__ void swiglu_scalar_kernel(const T* gate, const T* up, int64_t gs, int64_t us, T* out, int64_t rows, int I) {
   const int64_t total = rows * I;
-  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total; idx += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < total;
+       idx += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = idx / I;
     const int c = (int)(idx % I);
     const float g = dev::to_float(gate[r * gs + c]), u = dev::to_float(up[r * us + c]);
@@ -44,9 +46,8 @@ template <typename T>
 cudaError_t launch(const void* gate, const void* up, int64_t gs, int64_t us, void* out, int64_t rows, int I,
                    cudaStream_t stream) {
   constexpr int VEC = Vec<T>::N;
-  const bool aligned = I % VEC == 0 && gs % VEC == 0 && us % VEC == 0 &&
-                       reinterpret_cast<uintptr_t>(gate) % 16 == 0 && reinterpret_cast<uintptr_t>(up) % 16 == 0 &&
-                       reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  const bool aligned = I % VEC == 0 && gs % VEC == 0 && us % VEC == 0 && reinterpret_cast<uintptr_t>(gate) % 16 == 0 &&
+                       reinterpret_cast<uintptr_t>(up) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
   const int64_t work = aligned ? rows * (I / VEC) : rows * I;
   const int nt = 256;
   int64_t blocks = (work + nt - 1) / nt;

@@ -8,16 +8,17 @@ namespace gtr {
 Napi::FunctionReference* ProcessGroupWrap::ctor_ = nullptr;
 
 Napi::Function ProcessGroupWrap::Define(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "ProcessGroup", {
-    InstanceAccessor("rank", &ProcessGroupWrap::Rank, nullptr),
-    InstanceAccessor("size", &ProcessGroupWrap::Size, nullptr),
-    InstanceAccessor("backend", &ProcessGroupWrap::Backend, nullptr),
-    InstanceMethod("allReduceSum", &ProcessGroupWrap::AllReduceSum),
-    InstanceMethod("allGather", &ProcessGroupWrap::AllGather),
-    InstanceMethod("broadcast", &ProcessGroupWrap::Broadcast),
-    InstanceMethod("barrier", &ProcessGroupWrap::Barrier),
-    InstanceMethod("close", &ProcessGroupWrap::Close),
-  });
+  Napi::Function f = DefineClass(env, "ProcessGroup",
+                                 {
+                                     InstanceAccessor("rank", &ProcessGroupWrap::Rank, nullptr),
+                                     InstanceAccessor("size", &ProcessGroupWrap::Size, nullptr),
+                                     InstanceAccessor("backend", &ProcessGroupWrap::Backend, nullptr),
+                                     InstanceMethod("allReduceSum", &ProcessGroupWrap::AllReduceSum),
+                                     InstanceMethod("allGather", &ProcessGroupWrap::AllGather),
+                                     InstanceMethod("broadcast", &ProcessGroupWrap::Broadcast),
+                                     InstanceMethod("barrier", &ProcessGroupWrap::Barrier),
+                                     InstanceMethod("close", &ProcessGroupWrap::Close),
+                                 });
   ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
 }
@@ -41,12 +42,19 @@ static std::string addon_dir() {
 ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroupWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
-    Napi::TypeError::New(env, "new ProcessGroup({ rank, worldSize, masterAddr, masterPort, ... })").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "new ProcessGroup({ rank, worldSize, masterAddr, masterPort, ... })")
+        .ThrowAsJavaScriptException();
     return;
   }
   Napi::Object o = info[0].As<Napi::Object>();
-  auto num = [&](const char* k, double d) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d; };
-  auto str = [&](const char* k, const std::string& d) { Napi::Value v = o.Get(k); return v.IsString() ? v.As<Napi::String>().Utf8Value() : d; };
+  auto num = [&](const char* k, double d) {
+    Napi::Value v = o.Get(k);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d;
+  };
+  auto str = [&](const char* k, const std::string& d) {
+    Napi::Value v = o.Get(k);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : d;
+  };
   dist::GroupOptions g;
   g.rank = static_cast<int>(num("rank", 0));
   g.size = static_cast<int>(num("worldSize", 1));
@@ -71,9 +79,15 @@ std::shared_ptr<dist::ProcessGroup> ProcessGroupWrap::group(Napi::Env env) {
   return pg_;
 }
 
-Napi::Value ProcessGroupWrap::Rank(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pg_ ? pg_->rank() : -1); }
-Napi::Value ProcessGroupWrap::Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pg_ ? pg_->size() : 0); }
-Napi::Value ProcessGroupWrap::Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), pg_ ? pg_->backend() : ""); }
+Napi::Value ProcessGroupWrap::Rank(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pg_ ? pg_->rank() : -1);
+}
+Napi::Value ProcessGroupWrap::Size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), pg_ ? pg_->size() : 0);
+}
+Napi::Value ProcessGroupWrap::Backend(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), pg_ ? pg_->backend() : "");
+}
 
 static std::string label_of(const Napi::CallbackInfo& info, size_t i) {
   return info.Length() > i && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : "collective";
@@ -84,20 +98,25 @@ Napi::Value ProcessGroupWrap::AllReduceSum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto pg = group(env);
   if (!pg) return Napi::Value();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) return rejected(env, "allReduceSum(Float64Array | Float32Array, label)");
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    return rejected(env, "allReduceSum(Float64Array | Float32Array, label)");
   auto ta = info[0].As<Napi::TypedArray>();
   const auto type = ta.TypedArrayType();
-  if (type != napi_float64_array && type != napi_float32_array) return rejected(env, "allReduceSum: Float64Array or Float32Array expected");
+  if (type != napi_float64_array && type != napi_float32_array)
+    return rejected(env, "allReduceSum: Float64Array or Float32Array expected");
   auto dtype = type == napi_float64_array ? at::kDouble : at::kFloat;
   void* data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   at::Tensor t = at::from_blob(data, {static_cast<int64_t>(ta.ElementLength())}, at::TensorOptions().dtype(dtype));
   std::string label = label_of(info, 1);
   Napi::Reference<Napi::Value> keep = Napi::Persistent(info[0]);
   auto ref = std::make_shared<Napi::Reference<Napi::Value>>(std::move(keep));
-  return run_async(env, [pg, t, label]() mutable {
-    std::vector<at::Tensor> v{t};
-    pg->allreduce_sum(v, label);
-  }, [ref](Napi::Env) { return ref->Value(); }, {info[0]});
+  return run_async(
+      env,
+      [pg, t, label]() mutable {
+        std::vector<at::Tensor> v{t};
+        pg->allreduce_sum(v, label);
+      },
+      [ref](Napi::Env) { return ref->Value(); }, {info[0]});
 }
 
 // allGather(Float64Array, label): resolves to the concatenation over ranks (rank order).
@@ -105,19 +124,21 @@ Napi::Value ProcessGroupWrap::AllGather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto pg = group(env);
   if (!pg) return Napi::Value();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     return rejected(env, "allGather(Float64Array, label)");
   auto a = info[0].As<Napi::Float64Array>();
   at::Tensor local = at::empty({static_cast<int64_t>(a.ElementLength())}, at::kDouble);
   std::memcpy(local.data_ptr(), a.Data(), a.ElementLength() * sizeof(double));
   std::string label = label_of(info, 1);
   auto out = std::make_shared<at::Tensor>();
-  return run_async(env, [pg, local, label, out] { *out = pg->all_gather_cat(local, label); },
-                   [out](Napi::Env env) -> Napi::Value {
-                     auto r = Napi::Float64Array::New(env, static_cast<size_t>(out->numel()));
-                     if (out->numel()) std::memcpy(r.Data(), out->data_ptr(), out->numel() * sizeof(double));
-                     return r;
-                   });
+  return run_async(
+      env, [pg, local, label, out] { *out = pg->all_gather_cat(local, label); },
+      [out](Napi::Env env) -> Napi::Value {
+        auto r = Napi::Float64Array::New(env, static_cast<size_t>(out->numel()));
+        if (out->numel()) std::memcpy(r.Data(), out->data_ptr(), out->numel() * sizeof(double));
+        return r;
+      });
 }
 
 // broadcast(Uint8Array, root, label): overwrites the bytes on every rank but root with root's.
@@ -125,17 +146,22 @@ Napi::Value ProcessGroupWrap::Broadcast(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto pg = group(env);
   if (!pg) return Napi::Value();
-  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !info[1].IsNumber())
     return rejected(env, "broadcast(Uint8Array, root, label)");
   auto a = info[0].As<Napi::Uint8Array>();
-  at::Tensor t = at::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, at::TensorOptions().dtype(at::kByte));
+  at::Tensor t =
+      at::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, at::TensorOptions().dtype(at::kByte));
   const int root = info[1].As<Napi::Number>().Int32Value();
   std::string label = label_of(info, 2);
   auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
-  return run_async(env, [pg, t, root, label]() mutable {
-    std::vector<at::Tensor> v{t};
-    pg->broadcast(v, root, label);
-  }, [ref](Napi::Env) { return ref->Value(); }, {info[0]});
+  return run_async(
+      env,
+      [pg, t, root, label]() mutable {
+        std::vector<at::Tensor> v{t};
+        pg->broadcast(v, root, label);
+      },
+      [ref](Napi::Env) { return ref->Value(); }, {info[0]});
 }
 
 Napi::Value ProcessGroupWrap::Barrier(const Napi::CallbackInfo& info) {

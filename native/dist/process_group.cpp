@@ -34,7 +34,8 @@ void ProcessGroup::allreduce_sum(std::vector<at::Tensor>& tensors, const std::st
   for (size_t i = 0; i < tensors.size(); ++i) {
     auto st = tensors[i].scalar_type();
     if (st != at::kFloat && st != at::kDouble)
-      throw std::invalid_argument("allreduce_sum '" + label + "': tensor " + std::to_string(i) + " is not float32/float64");
+      throw std::invalid_argument("allreduce_sum '" + label + "': tensor " + std::to_string(i) +
+                                  " is not float32/float64");
     by_dtype[st].push_back(i);
   }
   for (auto& [st, idx] : by_dtype) {
@@ -243,8 +244,8 @@ class NcclGroup : public ProcessGroup {
     store_ = connect_store(opt);
     auto o = c10d::ProcessGroupNCCL::Options::create();
     o->timeout = std::chrono::milliseconds(opt.timeout_ms);
-    pg_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", store_),
-                                                      opt.rank, opt.size, o);
+    pg_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", store_), opt.rank,
+                                                      opt.size, o);
   }
 
  protected:
@@ -297,7 +298,8 @@ std::shared_ptr<ProcessGroup> create_process_group(const GroupOptions& opt) {
     throw std::runtime_error("backend 'nccl' needs an addon built with CUDA and a torch with NCCL");
 #endif
   }
-  if (opt.backend != "gloo") throw std::invalid_argument("unknown distributed backend '" + opt.backend + "' (gloo | nccl)");
+  if (opt.backend != "gloo")
+    throw std::invalid_argument("unknown distributed backend '" + opt.backend + "' (gloo | nccl)");
   if (opt.size == 1) return std::make_shared<SingleGroup>("gloo");
   return std::make_shared<GlooGroup>(opt);
 }

@@ -14,9 +14,9 @@ DecodeAttentionPlan make_decode_plan(const std::vector<int64_t>& lengths_host, c
   if (p.max_length > cache_len) throw std::invalid_argument("decode_attention: length beyond the cache");
   p.max_length = std::min(cache_len, (p.max_length + kLengthBucket - 1) / kLengthBucket * kLengthBucket);
   const int64_t L = p.max_length;
-  at::Tensor pos = at::arange(L, lengths.options());                          // [L]
-  at::Tensor valid = pos.unsqueeze(0) < lengths.unsqueeze(1);                 // [B, L]
-  at::Tensor table = block_table.index_select(0, slot_ids).to(at::kLong);     // [B, W]
+  at::Tensor pos = at::arange(L, lengths.options());                                 // [L]
+  at::Tensor valid = pos.unsqueeze(0) < lengths.unsqueeze(1);                        // [B, L]
+  at::Tensor table = block_table.index_select(0, slot_ids).to(at::kLong);            // [B, W]
   at::Tensor cols = pos.div(block_size, "floor").unsqueeze(0).expand({p.batch, L});  // [B, L]
   at::Tensor rows = table.gather(1, cols) * block_size + (pos % block_size).unsqueeze(0);
   p.token_rows = at::where(valid, rows, at::zeros_like(rows)).reshape({-1});  // null block row 0 when masked
@@ -31,7 +31,11 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_pool, const
   TORCH_CHECK(B == plan.batch, "decode_attention: q has ", B, " rows, the plan ", plan.batch);
   auto gather = [&](const at::Tensor& pool) {
     // [NB * BS, kv, D] -> [B, L, kv, D] -> [B, kv, L, D], contiguous per head like a contiguous cache
-    return pool.view({-1, kv, D}).index_select(0, plan.token_rows).view({B, L, kv, D}).permute({0, 2, 1, 3}).contiguous();
+    return pool.view({-1, kv, D})
+        .index_select(0, plan.token_rows)
+        .view({B, L, kv, D})
+        .permute({0, 2, 1, 3})
+        .contiguous();
   };
   at::Tensor qs = q.view({B, kv, group, D});
   at::Tensor o = at::scaled_dot_product_attention(qs, gather(k_pool), gather(v_pool), plan.mask);  // [B, kv, group, D]

@@ -34,8 +34,8 @@ struct CudaDecodeStep::Graph {
 #ifdef GTR_DECODE_GRAPHS
   std::unique_ptr<at::cuda::CUDAGraph> graph;
 #endif
-  at::Tensor in;      // int64 [6 * Bb] on the device (static input)
-  at::Tensor staged;  // int64 [6 * Bb] pinned host staging
+  at::Tensor in;                // int64 [6 * Bb] on the device (static input)
+  at::Tensor staged;            // int64 [6 * Bb] pinned host staging
   at::Tensor tokens, logprobs;  // static outputs
 };
 
@@ -77,9 +77,10 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
     std::tie(q, k) = kernels::rope(q, k, rope.cos, rope.sin);
     c_.krows[static_cast<size_t>(l)].index_copy_(0, write, k);
     c_.vrows[static_cast<size_t>(l)].index_copy_(0, write, v);
-    at::Tensor a = kernels::decode_attention_paged(q.contiguous(), c_.k[static_cast<size_t>(l)], c_.v[static_cast<size_t>(l)],
-                                                   c_.block_table, slot, len, scale, c_.cache_len)
-                       .reshape({B, nh * D});
+    at::Tensor a =
+        kernels::decode_attention_paged(q.contiguous(), c_.k[static_cast<size_t>(l)], c_.v[static_cast<size_t>(l)],
+                                        c_.block_table, slot, len, scale, c_.cache_len)
+            .reshape({B, nh * D});
     at::Tensor o = at::linear(a, L.o_proj).contiguous();
     kernels::fused_add_rms_norm(o, residual, L.post_attention_layernorm, eps);  // residual += o; o = norm
     at::Tensor act = kernels::swiglu(at::linear(o, L.gate_proj), at::linear(o, L.up_proj));
@@ -121,8 +122,10 @@ std::pair<at::Tensor, at::Tensor> CudaDecodeStep::graph_step(const std::vector<i
   for (int64_t f = 0; f < 6; ++f)
     for (int64_t r = 0; r < Bb; ++r) {
       int64_t v;
-      if (r < B) v = packed[static_cast<size_t>(f * B + r)];
-      else v = f == 3 ? c_.pad_slot : f == 4 ? 1 : 0;
+      if (r < B)
+        v = packed[static_cast<size_t>(f * B + r)];
+      else
+        v = f == 3 ? c_.pad_slot : f == 4 ? 1 : 0;
       h[f * Bb + r] = v;
     }
   g.in.copy_(g.staged, /*non_blocking=*/true);
@@ -134,8 +137,9 @@ std::pair<at::Tensor, at::Tensor> CudaDecodeStep::graph_step(const std::vector<i
     // CUDA context headers needed here).
     cudaEvent_t ev = nullptr;
     TORCH_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess, "cudaEventCreate failed");
-    TORCH_CHECK(cudaEventRecord(ev, cur.stream()) == cudaSuccess && cudaStreamWaitEvent(side.stream(), ev, 0) == cudaSuccess,
-                "graph_step: stream sync failed");
+    TORCH_CHECK(
+        cudaEventRecord(ev, cur.stream()) == cudaSuccess && cudaStreamWaitEvent(side.stream(), ev, 0) == cudaSuccess,
+        "graph_step: stream sync failed");
     {
       c10::cuda::CUDAStreamGuard sg(side);
       // Warm-up on the capture stream (cuBLAS handles / workspaces): it computes this very step,
@@ -159,8 +163,9 @@ std::pair<at::Tensor, at::Tensor> CudaDecodeStep::graph_step(const std::vector<i
         throw;
       }
     }
-    TORCH_CHECK(cudaEventRecord(ev, side.stream()) == cudaSuccess && cudaStreamWaitEvent(cur.stream(), ev, 0) == cudaSuccess,
-                "graph_step: stream sync failed");
+    TORCH_CHECK(
+        cudaEventRecord(ev, side.stream()) == cudaSuccess && cudaStreamWaitEvent(cur.stream(), ev, 0) == cudaSuccess,
+        "graph_step: stream sync failed");
     cudaEventDestroy(ev);
     ++captured_;
   }

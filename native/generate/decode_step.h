@@ -36,8 +36,8 @@ struct DecodeStepCaches {
   std::vector<at::Tensor> krows, vrows;  // per layer views [blocks * block_size, kv, D] (token rows)
   at::Tensor block_table;                // int32 [slots + 1, W] on the device
   int64_t block_size = 0;
-  int64_t cache_len = 0;                 // longest sequence of the call (sizes the split grid)
-  int64_t pad_slot = 0;                  // table row of padding rows (all null blocks)
+  int64_t cache_len = 0;  // longest sequence of the call (sizes the split grid)
+  int64_t pad_slot = 0;   // table row of padding rows (all null blocks)
 };
 
 // Whether the engine should use the CUDA decode step for this model (CUDA device, kernels on).

@@ -67,7 +67,8 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.kv_cache_blocks = o.integer("kvCacheBlocks", 0, 0);
   g.preempt_every = o.integer("preemptEvery", 0, 0);
   if (o.has("targetLengths"))
-    for (int32_t v : to_int_vector(o.get("targetLengths"), "generate: option targetLengths")) g.target_lengths.push_back(v);
+    for (int32_t v : to_int_vector(o.get("targetLengths"), "generate: option targetLengths"))
+      g.target_lengths.push_back(v);
   g.dry_run = o.boolean("dryRun", false);
   g.check_blocks = o.boolean("checkBlocks", false);
   if (o.has("stopStrings")) {
@@ -103,8 +104,8 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   if (o.has("stopTokenIds")) {
     for (int32_t id : to_int_vector(o.get("stopTokenIds"), "generate: option stopTokenIds")) {
       if (id < 0 || id >= vocab)
-        throw std::invalid_argument("generate: stopTokenIds has " + std::to_string(id) + ", outside the vocabulary [0, " +
-                                    std::to_string(vocab) + ")");
+        throw std::invalid_argument("generate: stopTokenIds has " + std::to_string(id) +
+                                    ", outside the vocabulary [0, " + std::to_string(vocab) + ")");
       g.stop_token_ids.push_back(id);
     }
   }
@@ -114,10 +115,14 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
 class GenerateWorker : public Napi::AsyncProgressWorker<GenerateProgress> {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<PolicyHandle> handle, std::shared_ptr<Qwen3Model> model,
-                 std::vector<std::vector<int32_t>> prompts, GenerateOptions opt, std::shared_ptr<std::atomic<bool>> cancel,
-                 Napi::Object policy_obj, Napi::Value on_progress)
-      : Napi::AsyncProgressWorker<GenerateProgress>(env, "gtr.generate"), deferred_(Napi::Promise::Deferred::New(env)),
-        handle_(std::move(handle)), model_(std::move(model)), prompts_(std::move(prompts)), opt_(std::move(opt)),
+                 std::vector<std::vector<int32_t>> prompts, GenerateOptions opt,
+                 std::shared_ptr<std::atomic<bool>> cancel, Napi::Object policy_obj, Napi::Value on_progress)
+      : Napi::AsyncProgressWorker<GenerateProgress>(env, "gtr.generate"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        handle_(std::move(handle)),
+        model_(std::move(model)),
+        prompts_(std::move(prompts)),
+        opt_(std::move(opt)),
         cancel_(std::move(cancel)) {
     policy_ref_ = Napi::Persistent(policy_obj);
     if (on_progress.IsFunction()) progress_ = Napi::Persistent(on_progress.As<Napi::Function>());
@@ -244,19 +249,23 @@ Napi::Value Generate(const Napi::CallbackInfo& info) {
     handle = PolicyWrap::HandleOf(info[0]);
     model = handle->get();
     const int64_t vocab = model->config().vocab_size;
-    if (vocab >= (int64_t{1} << 24)) throw std::invalid_argument("generate: vocabularies of 2^24 ids or more are not supported");
+    if (vocab >= (int64_t{1} << 24))
+      throw std::invalid_argument("generate: vocabularies of 2^24 ids or more are not supported");
     prompts = prompts_from_js(info[1], vocab);
     opt = options_from_js(info[2], vocab);
   });
   auto cancel = std::make_shared<std::atomic<bool>>(false);
-  auto* w = new GenerateWorker(env, handle, model, std::move(prompts), std::move(opt), cancel, info[0].As<Napi::Object>(),
-                               info.Length() >= 4 ? info[3] : env.Undefined());
+  auto* w = new GenerateWorker(env, handle, model, std::move(prompts), std::move(opt), cancel,
+                               info[0].As<Napi::Object>(), info.Length() >= 4 ? info[3] : env.Undefined());
   Napi::Object out = Napi::Object::New(env);
   out.Set("promise", w->Promise());
-  out.Set("cancel", Napi::Function::New(env, [cancel](const Napi::CallbackInfo& ci) -> Napi::Value {
-            cancel->store(true);
-            return ci.Env().Undefined();
-          }, "cancel"));
+  out.Set("cancel", Napi::Function::New(
+                        env,
+                        [cancel](const Napi::CallbackInfo& ci) -> Napi::Value {
+                          cancel->store(true);
+                          return ci.Env().Undefined();
+                        },
+                        "cancel"));
   w->Queue();
   return out;
 }

@@ -56,7 +56,8 @@ at::Tensor keep_of(const at::Tensor& z, const SamplerOptions& o) {
     at::Tensor sw = std::get<0>(cand), si = std::get<1>(cand);
     // The first sorted position whose inclusive cumulative mass reaches top_p is the last kept one:
     // transformers drops a token when the mass before it in descending order is >= top_p.
-    at::Tensor pos = (sw.cumsum(1) < w.sum(1, /*keepdim=*/true) * o.top_p).sum(1, /*keepdim=*/true).clamp_max(sw.size(1) - 1);
+    at::Tensor pos =
+        (sw.cumsum(1) < w.sum(1, /*keepdim=*/true) * o.top_p).sum(1, /*keepdim=*/true).clamp_max(sw.size(1) - 1);
     keep = keep & (z >= z.gather(1, si.gather(1, pos)));
   }
   if (o.min_p > 0.0) keep = keep & (z >= zmax + std::log(o.min_p));

@@ -6,7 +6,8 @@ namespace gtr {
 
 void Qwen3Config::validate() const {
   auto positive = [](int64_t v, const char* name) {
-    if (v <= 0) throw std::invalid_argument(std::string("config.") + name + " must be positive, got " + std::to_string(v));
+    if (v <= 0)
+      throw std::invalid_argument(std::string("config.") + name + " must be positive, got " + std::to_string(v));
   };
   positive(vocab_size, "vocab_size");
   positive(hidden_size, "hidden_size");
@@ -31,10 +32,11 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 Rope rope_tables(const at::Tensor& positions, int64_t head_dim, double theta) {
   auto fopt = at::TensorOptions().dtype(at::kFloat).device(positions.device());
   // inv_freq = 1 / theta^(2i / d), as HF computes it (int64 arange cast to float, then divided).
-  at::Tensor exponent = at::arange(0, head_dim, 2, fopt.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(head_dim);
+  at::Tensor exponent =
+      at::arange(0, head_dim, 2, fopt.dtype(at::kLong)).to(at::kFloat) / static_cast<double>(head_dim);
   at::Tensor inv_freq = 1.0 / at::pow(theta, exponent);
   at::Tensor freqs = at::outer(positions.to(at::kFloat), inv_freq);  // [T, D/2]
-  at::Tensor emb = at::cat({freqs, freqs}, -1);                        // [T, D]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);                      // [T, D]
   return {emb.cos(), emb.sin()};
 }
 

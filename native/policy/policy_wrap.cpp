@@ -27,18 +27,19 @@ static Qwen3Config config_from_js(const Napi::Value& v) {
 }
 
 Napi::Function PolicyWrap::Define(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "Policy", {
-    InstanceMethod("parameterInfo", &PolicyWrap::ParameterInfo),
-    InstanceMethod("initRandom", &PolicyWrap::InitRandom),
-    InstanceMethod("loadTensors", &PolicyWrap::LoadTensors),
-    InstanceMethod("writeSafetensors", &PolicyWrap::WriteSafetensors),
-    InstanceMethod("forwardLogits", &PolicyWrap::ForwardLogits),
-    InstanceMethod("tokenLogprobs", &PolicyWrap::TokenLogprobs),
-    InstanceMethod("dispose", &PolicyWrap::Dispose),
-    InstanceAccessor("numParameters", &PolicyWrap::NumParameters, nullptr),
-    InstanceAccessor("device", &PolicyWrap::Device, nullptr),
-    InstanceAccessor("dtype", &PolicyWrap::DType, nullptr),
-  });
+  Napi::Function f = DefineClass(env, "Policy",
+                                 {
+                                     InstanceMethod("parameterInfo", &PolicyWrap::ParameterInfo),
+                                     InstanceMethod("initRandom", &PolicyWrap::InitRandom),
+                                     InstanceMethod("loadTensors", &PolicyWrap::LoadTensors),
+                                     InstanceMethod("writeSafetensors", &PolicyWrap::WriteSafetensors),
+                                     InstanceMethod("forwardLogits", &PolicyWrap::ForwardLogits),
+                                     InstanceMethod("tokenLogprobs", &PolicyWrap::TokenLogprobs),
+                                     InstanceMethod("dispose", &PolicyWrap::Dispose),
+                                     InstanceAccessor("numParameters", &PolicyWrap::NumParameters, nullptr),
+                                     InstanceAccessor("device", &PolicyWrap::Device, nullptr),
+                                     InstanceAccessor("dtype", &PolicyWrap::DType, nullptr),
+                                 });
   g_policy_ctor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
 }
@@ -94,10 +95,12 @@ Napi::Value PolicyWrap::InitRandom(const Napi::CallbackInfo& info) {
   std::shared_ptr<Qwen3Model> model;
   GTR_ASYNC_TRY(env, model = handle_->get());
   auto h = handle_;
-  return run_async(env, [h, model, seed, std] {
-    std::lock_guard<std::mutex> lock(h->mu);
-    model->init_random(seed, std);
-  }, nullptr, {info.This()});
+  return run_async(env,
+                   [h, model, seed, std] {
+                     std::lock_guard<std::mutex> lock(h->mu);
+                     model->init_random(seed, std);
+                   },
+                   nullptr, {info.This()});
 }
 
 Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
@@ -123,26 +126,31 @@ Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
     }
   });
   auto h = handle_;
-  return run_async(env, [h, model, sources] {
-    std::lock_guard<std::mutex> lock(h->mu);
-    at::NoGradGuard no_grad;
-    std::map<std::string, std::unique_ptr<MappedFile>> files;
-    for (const TensorSource& s : sources) {
-      at::Tensor& dst = model->param(s.name);
-      if (dst.sizes() != at::IntArrayRef(s.shape))
-        throw std::runtime_error(s.file + ": tensor '" + s.name + "' has shape " + c10::str(at::IntArrayRef(s.shape)) +
-                                 ", the model expects " + c10::str(dst.sizes()));
-      auto it = files.find(s.file);
-      if (it == files.end()) it = files.emplace(s.file, std::make_unique<MappedFile>(s.file)).first;
-      dst.copy_(view_mapped(*it->second, s));
-    }
-  }, nullptr, {info.This()});
+  return run_async(env,
+                   [h, model, sources] {
+                     std::lock_guard<std::mutex> lock(h->mu);
+                     at::NoGradGuard no_grad;
+                     std::map<std::string, std::unique_ptr<MappedFile>> files;
+                     for (const TensorSource& s : sources) {
+                       at::Tensor& dst = model->param(s.name);
+                       if (dst.sizes() != at::IntArrayRef(s.shape))
+                         throw std::runtime_error(s.file + ": tensor '" + s.name + "' has shape " +
+                                                  c10::str(at::IntArrayRef(s.shape)) + ", the model expects " +
+                                                  c10::str(dst.sizes()));
+                       auto it = files.find(s.file);
+                       if (it == files.end()) it = files.emplace(s.file, std::make_unique<MappedFile>(s.file)).first;
+                       dst.copy_(view_mapped(*it->second, s));
+                     }
+                   },
+                   nullptr, {info.This()});
 }
 
 Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 4 && info[0].IsString() && info[1].IsTypedArray() && info[2].IsArray() && info[3].IsString(),
-                "writeSafetensors(path, header: Uint8Array, names: string[], dtype)");
+  GTR_ASYNC_CHECK_ARG(
+      env,
+      info.Length() >= 4 && info[0].IsString() && info[1].IsTypedArray() && info[2].IsArray() && info[3].IsString(),
+      "writeSafetensors(path, header: Uint8Array, names: string[], dtype)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   auto hdr = info[1].As<Napi::Uint8Array>();
   std::vector<uint8_t> header(hdr.Data(), hdr.Data() + hdr.ElementLength());
@@ -153,15 +161,17 @@ Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {
     model = handle_->get();
     dtype = safetensors_dtype(info[3].As<Napi::String>().Utf8Value());
     Napi::Array names = info[2].As<Napi::Array>();
-    for (uint32_t i = 0; i < names.Length(); ++i) tensors.push_back(model->param(names.Get(i).As<Napi::String>().Utf8Value()));
+    for (uint32_t i = 0; i < names.Length(); ++i)
+      tensors.push_back(model->param(names.Get(i).As<Napi::String>().Utf8Value()));
   });
   auto h = handle_;
-  return run_async(env, [h, model, path, header, tensors, dtype] {
-    std::lock_guard<std::mutex> lock(h->mu);
-    write_safetensors(path, header, tensors, dtype);
-  }, nullptr, {info.This()});
+  return run_async(env,
+                   [h, model, path, header, tensors, dtype] {
+                     std::lock_guard<std::mutex> lock(h->mu);
+                     write_safetensors(path, header, tensors, dtype);
+                   },
+                   nullptr, {info.This()});
 }
-
 
 // The shared shape of the packed-batch calls: arguments converted on the JS thread, then
 // `compute(model, batch)` on a worker under the policy's lock and without gradient, its float32
@@ -173,13 +183,19 @@ static Napi::Value run_packed(const Napi::CallbackInfo& info, const std::shared_
   GTR_ASYNC_CHECK_ARG(env, info.Length() >= 2, usage);
   std::shared_ptr<Qwen3Model> model;
   PackedTokens b;
-  GTR_ASYNC_TRY(env, { model = handle->get(); b = packed_tokens_from_js(info[0], info[1], model->config().vocab_size); });
+  GTR_ASYNC_TRY(env, {
+    model = handle->get();
+    b = packed_tokens_from_js(info[0], info[1], model->config().vocab_size);
+  });
   auto result = std::make_shared<at::Tensor>();
-  return run_async(env, [handle, model, b, result, compute] {
-    std::lock_guard<std::mutex> lock(handle->mu);
-    at::NoGradGuard no_grad;
-    *result = compute(*model, b);
-  }, [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); }, {info.This()});
+  return run_async(
+      env,
+      [handle, model, b, result, compute] {
+        std::lock_guard<std::mutex> lock(handle->mu);
+        at::NoGradGuard no_grad;
+        *result = compute(*model, b);
+      },
+      [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); }, {info.This()});
 }
 
 Napi::Value PolicyWrap::ForwardLogits(const Napi::CallbackInfo& info) {

@@ -83,8 +83,8 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     });
   }
 
-  static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::TensorList weights, at::Tensor cos,
-                            at::Tensor sin, Qwen3Model* model, int64_t layer, std::vector<int64_t> lens) {
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::TensorList weights, at::Tensor cos, at::Tensor sin,
+                            Qwen3Model* model, int64_t layer, std::vector<int64_t> lens) {
     at::Tensor y;
     {
       at::NoGradGuard no_grad;
@@ -105,8 +105,9 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     const std::vector<int64_t> lens = ctx->saved_data["lens"].toIntVector();
     const int64_t nw = ctx->saved_data["nw"].toInt();
     const Qwen3Layer& L = model->layer(layer);
-    std::vector<at::Tensor> weights{L.input_layernorm, L.q_proj, L.k_proj, L.v_proj, L.o_proj, L.q_norm,
-                                    L.k_norm, L.post_attention_layernorm, L.gate_proj, L.up_proj, L.down_proj};
+    std::vector<at::Tensor> weights{L.input_layernorm, L.q_proj,  L.k_proj,   L.v_proj,
+                                    L.o_proj,          L.q_norm,  L.k_norm,   L.post_attention_layernorm,
+                                    L.gate_proj,       L.up_proj, L.down_proj};
     if (static_cast<int64_t>(weights.size()) != nw) throw std::logic_error("checkpointed layer: weight count changed");
     at::Tensor x = saved[0].detach().requires_grad_(true);
     at::Tensor y;
@@ -180,8 +181,9 @@ at::Tensor forward_hidden_checkpointed(Qwen3Model& model, const at::Tensor& inpu
   at::Tensor x = at::embedding(model.embed_tokens(), input_ids.to(model.device()));
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     const Qwen3Layer& L = model.layer(i);
-    std::vector<at::Tensor> w{L.input_layernorm, L.q_proj, L.k_proj, L.v_proj, L.o_proj, L.q_norm,
-                              L.k_norm, L.post_attention_layernorm, L.gate_proj, L.up_proj, L.down_proj};
+    std::vector<at::Tensor> w{L.input_layernorm, L.q_proj,  L.k_proj,   L.v_proj,
+                              L.o_proj,          L.q_norm,  L.k_norm,   L.post_attention_layernorm,
+                              L.gate_proj,       L.up_proj, L.down_proj};
     x = CheckpointedLayer::apply(x, at::TensorList(w), rope.cos, rope.sin, &model, i, seq_lens);
   }
   return rms_norm(x, model.final_norm(), cfg.rms_norm_eps);

@@ -6,18 +6,23 @@ namespace gtr {
 
 const std::map<std::string, LossSpec>& loss_registry() {
   static const std::map<std::string, LossSpec> reg = {
-      {"grpo", {Surrogate::Clip, false, Penalty::None,
-                "GRPO / DAPO: PPO clipped surrogate (clip-higher, optional dual clip), no trust-region penalty"}},
-      {"ppo", {Surrogate::Clip, true, Penalty::None,
-               "PPO clipped surrogate plus the penalty named by `penalty` (see penalty_registry())"}},
-      {"gtr", {Surrogate::Clip, false, Penalty::Gaussian,
-               "GTR: clipped surrogate + beta * mixture-anchored Gaussian penalty (docs/GTR.md, paper eq. 6)"}},
-      {"pearson", {Surrogate::Clip, false, Penalty::Pearson,
-                   "clipped surrogate + beta * mixture-anchored Pearson chi^2 penalty (r-1)^2"}},
-      {"spo", {Surrogate::Ratio, false, Penalty::Spo,
-               "SPO: unclipped -r*A + beta * |A|/(2 eps) (r-1)^2, mixture-anchored"}},
-      {"kl", {Surrogate::Clip, false, Penalty::ReverseKl,
-              "clipped surrogate + beta * mixture-anchored reverse-KL penalty r log r - r + 1 to the behaviour policy"}},
+      {"grpo",
+       {Surrogate::Clip, false, Penalty::None,
+        "GRPO / DAPO: PPO clipped surrogate (clip-higher, optional dual clip), no trust-region penalty"}},
+      {"ppo",
+       {Surrogate::Clip, true, Penalty::None,
+        "PPO clipped surrogate plus the penalty named by `penalty` (see penalty_registry())"}},
+      {"gtr",
+       {Surrogate::Clip, false, Penalty::Gaussian,
+        "GTR: clipped surrogate + beta * mixture-anchored Gaussian penalty (docs/GTR.md, paper eq. 6)"}},
+      {"pearson",
+       {Surrogate::Clip, false, Penalty::Pearson,
+        "clipped surrogate + beta * mixture-anchored Pearson chi^2 penalty (r-1)^2"}},
+      {"spo",
+       {Surrogate::Ratio, false, Penalty::Spo, "SPO: unclipped -r*A + beta * |A|/(2 eps) (r-1)^2, mixture-anchored"}},
+      {"kl",
+       {Surrogate::Clip, false, Penalty::ReverseKl,
+        "clipped surrogate + beta * mixture-anchored reverse-KL penalty r log r - r + 1 to the behaviour policy"}},
   };
   return reg;
 }
@@ -75,27 +80,39 @@ ResolvedLoss resolve_loss(const LossConfig& cfg) {
                                   "' penalty; use loss 'ppo' to choose penalty '" + cfg.penalty + "'");
   }
   auto finite_nonneg = [](double v, const char* f) {
-    if (!std::isfinite(v) || v < 0) throw std::invalid_argument(std::string("loss.") + f + " must be a finite number >= 0");
+    if (!std::isfinite(v) || v < 0)
+      throw std::invalid_argument(std::string("loss.") + f + " must be a finite number >= 0");
   };
   finite_nonneg(cfg.clip_low, "clipLow");
   finite_nonneg(cfg.clip_high, "clipHigh");
-  if (cfg.clip_low >= 1) throw std::invalid_argument("loss.clipLow must be < 1 (the ratio's lower bound is 1 - clipLow)");
+  if (cfg.clip_low >= 1)
+    throw std::invalid_argument("loss.clipLow must be < 1 (the ratio's lower bound is 1 - clipLow)");
   if (!std::isfinite(cfg.dual_clip) || (cfg.dual_clip != 0 && cfg.dual_clip <= 1))
     throw std::invalid_argument("loss.dualClip must be 0 (off) or > 1, got " + std::to_string(cfg.dual_clip));
   if (!std::isfinite(cfg.sigma) || cfg.sigma <= 0) throw std::invalid_argument("loss.sigma must be > 0");
   finite_nonneg(cfg.beta, "beta");
   finite_nonneg(cfg.kl_coef, "klCoef");
   if (!std::isfinite(cfg.entropy_coef)) throw std::invalid_argument("loss.entropyCoef must be finite");
-  if (cfg.beta_mode == "fixed") r.beta_mode = BetaMode::Fixed;
-  else if (cfg.beta_mode == "advantage") r.beta_mode = BetaMode::Advantage;
-  else throw std::invalid_argument("loss.betaMode: unknown mode '" + cfg.beta_mode + "' (valid: fixed, advantage)");
-  if (cfg.kl_estimator == "k1") r.kl_estimator = KlEstimator::K1;
-  else if (cfg.kl_estimator == "k2") r.kl_estimator = KlEstimator::K2;
-  else if (cfg.kl_estimator == "k3") r.kl_estimator = KlEstimator::K3;
-  else throw std::invalid_argument("loss.klEstimator: unknown estimator '" + cfg.kl_estimator + "' (valid: k1, k2, k3)");
-  if (cfg.aggregation == "token-mean") r.aggregation = Aggregation::TokenMean;
-  else if (cfg.aggregation == "seq-mean-token-mean") r.aggregation = Aggregation::SeqMeanTokenMean;
-  else if (cfg.aggregation == "seq-mean-token-sum") r.aggregation = Aggregation::SeqMeanTokenSum;
+  if (cfg.beta_mode == "fixed")
+    r.beta_mode = BetaMode::Fixed;
+  else if (cfg.beta_mode == "advantage")
+    r.beta_mode = BetaMode::Advantage;
+  else
+    throw std::invalid_argument("loss.betaMode: unknown mode '" + cfg.beta_mode + "' (valid: fixed, advantage)");
+  if (cfg.kl_estimator == "k1")
+    r.kl_estimator = KlEstimator::K1;
+  else if (cfg.kl_estimator == "k2")
+    r.kl_estimator = KlEstimator::K2;
+  else if (cfg.kl_estimator == "k3")
+    r.kl_estimator = KlEstimator::K3;
+  else
+    throw std::invalid_argument("loss.klEstimator: unknown estimator '" + cfg.kl_estimator + "' (valid: k1, k2, k3)");
+  if (cfg.aggregation == "token-mean")
+    r.aggregation = Aggregation::TokenMean;
+  else if (cfg.aggregation == "seq-mean-token-mean")
+    r.aggregation = Aggregation::SeqMeanTokenMean;
+  else if (cfg.aggregation == "seq-mean-token-sum")
+    r.aggregation = Aggregation::SeqMeanTokenSum;
   else
     throw std::invalid_argument("loss.aggregation: unknown mode '" + cfg.aggregation +
                                 "' (valid: token-mean, seq-mean-token-mean, seq-mean-token-sum)");
@@ -131,14 +148,18 @@ PhiF penalty_of(Penalty p, const at::Tensor& lr, const at::Tensor& abs_adv, doub
       // sigma^2 (1 - exp(-z)) = -sigma^2 expm1(-z): exact near r = 1.
       return {at::expm1(-z) * (-s2), r * d * at::exp(-z)};
     }
-    case Penalty::Pearson: return {d * d, 2 * r * d};
+    case Penalty::Pearson:
+      return {d * d, 2 * r * d};
     case Penalty::Spo: {
       at::Tensor w = abs_adv / (2 * eps);
       return {w * d * d, 2 * w * r * d};
     }
-    case Penalty::ReverseKl: return {r * lr - d, r * lr};   // r log r - r + 1
-    case Penalty::K3: return {at::expm1(-lr) + lr, -at::expm1(-lr)};  // 1/r - 1 + log r; 1 - 1/r
-    case Penalty::None: break;
+    case Penalty::ReverseKl:
+      return {r * lr - d, r * lr};  // r log r - r + 1
+    case Penalty::K3:
+      return {at::expm1(-lr) + lr, -at::expm1(-lr)};  // 1/r - 1 + log r; 1 - 1/r
+    case Penalty::None:
+      break;
   }
   return {at::zeros_like(lr), at::zeros_like(lr)};
 }
@@ -226,8 +247,12 @@ LossTerms compute_loss(const ResolvedLoss& L, const LossInputs& in) {
     at::Tensor diff = in.logp - in.ref_logp;
     at::Tensor kl;
     switch (L.kl_estimator) {
-      case KlEstimator::K1: kl = diff; break;
-      case KlEstimator::K2: kl = 0.5 * diff * diff; break;
+      case KlEstimator::K1:
+        kl = diff;
+        break;
+      case KlEstimator::K2:
+        kl = 0.5 * diff * diff;
+        break;
       case KlEstimator::K3: {
         at::Tensor d = (-diff).clamp(-20.0, 20.0);  // logp_ref - logp
         kl = (d.exp() - d - 1).clamp(-10.0, 10.0);

@@ -40,15 +40,15 @@ enum class Aggregation { TokenMean, SeqMeanTokenMean, SeqMeanTokenSum };
 struct LossConfig {
   std::string name = "gtr";
   double clip_low = 0.2, clip_high = 0.28;
-  double dual_clip = 0;          // 0 = off; otherwise c > 1, applied where A < 0
-  std::string penalty;           // "" = the loss's own; only 'ppo' takes any penalty name
-  double sigma = 0.2;            // Gaussian width, in ratio units
-  double beta = 1.0;             // penalty weight
+  double dual_clip = 0;             // 0 = off; otherwise c > 1, applied where A < 0
+  std::string penalty;              // "" = the loss's own; only 'ppo' takes any penalty name
+  double sigma = 0.2;               // Gaussian width, in ratio units
+  double beta = 1.0;                // penalty weight
   std::string beta_mode = "fixed";  // "fixed" | "advantage"
-  double penalty_eps = -1;       // eps of beta*|A|/eps and of SPO; < 0 means clip_low
-  double kl_coef = 0;            // reference-model KL weight (needs reference log-probs when > 0)
+  double penalty_eps = -1;          // eps of beta*|A|/eps and of SPO; < 0 means clip_low
+  double kl_coef = 0;               // reference-model KL weight (needs reference log-probs when > 0)
   std::string kl_estimator = "k3";  // "k1" | "k2" | "k3"
-  double entropy_coef = 0;       // entropy bonus weight (subtracted)
+  double entropy_coef = 0;          // entropy bonus weight (subtracted)
   std::string aggregation = "token-mean";
 };
 
@@ -109,11 +109,11 @@ struct LossInputs {
 struct LossTerms {
   at::Tensor loss, pg_loss, penalty_loss, kl_loss, entropy_bonus;
   at::Tensor ratio, clipped_low, clipped_high, dual_clipped;  // flags as 0/1 floats
-  at::Tensor penalty;            // P_e(t) (before beta)
-  at::Tensor penalty_grad_abs;   // |d P_e / d logp| in closed form (docs/GTR.md "Gaussian trust-region penalty")
-  at::Tensor approx_kl;          // k3 of KL(old || new): r - 1 - log r
-  at::Tensor ref_kl;             // KL_ref(t) (before kl_coef), empty when unused
-  at::Tensor entropy;            // H(t), empty when not given
+  at::Tensor penalty;                                         // P_e(t) (before beta)
+  at::Tensor penalty_grad_abs;  // |d P_e / d logp| in closed form (docs/GTR.md "Gaussian trust-region penalty")
+  at::Tensor approx_kl;         // k3 of KL(old || new): r - 1 - log r
+  at::Tensor ref_kl;            // KL_ref(t) (before kl_coef), empty when unused
+  at::Tensor entropy;           // H(t), empty when not given
 };
 
 // Computes the loss of `in` under `loss`. Throws std::invalid_argument when shapes disagree,

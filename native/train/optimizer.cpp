@@ -16,25 +16,34 @@ namespace gtr {
 
 static std::string tag_of(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return "F32";
-    case at::kBFloat16: return "BF16";
-    case at::kHalf: return "F16";
-    case at::kLong: return "I64";
-    case at::kInt: return "I32";
-    case at::kByte: return "U8";
-    default: throw std::invalid_argument(std::string("no safetensors tag for dtype ") + c10::toString(t));
+    case at::kFloat:
+      return "F32";
+    case at::kBFloat16:
+      return "BF16";
+    case at::kHalf:
+      return "F16";
+    case at::kLong:
+      return "I64";
+    case at::kInt:
+      return "I32";
+    case at::kByte:
+      return "U8";
+    default:
+      throw std::invalid_argument(std::string("no safetensors tag for dtype ") + c10::toString(t));
   }
 }
 
 static std::string json_string(const std::string& s) {
   std::string o = "\"";
   for (char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\', o += ch;
+    if (ch == '"' || ch == '\\')
+      o += '\\', o += ch;
     else if (static_cast<unsigned char>(ch) < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", ch);
       o += buf;
-    } else o += ch;
+    } else
+      o += ch;
   }
   return o + "\"";
 }
@@ -97,8 +106,8 @@ void read_named_tensors(const std::string& path, NamedTensors& dst,
     throw std::runtime_error(path + ": trainer state file is " + std::to_string(f.size()) +
                              " bytes, shorter than the expected header (" + std::to_string(expect.size()) + " bytes)");
   if (std::memcmp(f.data(), expect.data(), expect.size()) != 0) {
-    const bool ours = std::string(reinterpret_cast<const char*>(f.data()),
-                                  std::min<uint64_t>(f.size(), 4096)).find("gtr-trainer-state") != std::string::npos;
+    const bool ours = std::string(reinterpret_cast<const char*>(f.data()), std::min<uint64_t>(f.size(), 4096))
+                          .find("gtr-trainer-state") != std::string::npos;
     throw std::runtime_error(path + (ours ? ": trainer state does not match this trainer (parameter names or shapes, "
                                             "fp32 masters, or device RNG differ from when it was saved)"
                                           : ": not a GTR trainer state file"));
@@ -109,14 +118,15 @@ void read_named_tensors(const std::string& path, NamedTensors& dst,
     if (pos + bytes > f.size())
       throw std::runtime_error(path + ": file ends inside tensor '" + name + "' (truncated state file)");
     if (bytes > 0) {
-      at::Tensor src = at::from_blob(const_cast<uint8_t*>(f.data() + pos), t.sizes(),
-                                     at::TensorOptions().dtype(t.scalar_type()));
+      at::Tensor src =
+          at::from_blob(const_cast<uint8_t*>(f.data() + pos), t.sizes(), at::TensorOptions().dtype(t.scalar_type()));
       at::NoGradGuard no_grad;
       t.copy_(src);
     }
     pos += bytes;
   }
-  if (pos != f.size()) throw std::runtime_error(path + ": " + std::to_string(f.size() - pos) + " trailing bytes after the last tensor");
+  if (pos != f.size())
+    throw std::runtime_error(path + ": " + std::to_string(f.size() - pos) + " trailing bytes after the last tensor");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,9 +144,7 @@ AdamW::AdamW(NamedTensors params, AdamWOptions opt) : params_(std::move(params))
   master_.resize(n);
 }
 
-bool AdamW::uses_master(size_t i) const {
-  return opt_.fp32_master && params_[i].second.scalar_type() != at::kFloat;
-}
+bool AdamW::uses_master(size_t i) const { return opt_.fp32_master && params_[i].second.scalar_type() != at::kFloat; }
 
 void AdamW::absorb_grads() {
   at::NoGradGuard no_grad;
@@ -144,8 +152,10 @@ void AdamW::absorb_grads() {
     at::Tensor& p = params_[i].second;
     at::Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (!grads_[i].defined()) grads_[i] = uses_master(i) ? g.to(at::kFloat) : g;
-    else grads_[i].add_(g);
+    if (!grads_[i].defined())
+      grads_[i] = uses_master(i) ? g.to(at::kFloat) : g;
+    else
+      grads_[i].add_(g);
     p.mutable_grad().reset();
   }
 }
@@ -160,7 +170,8 @@ void AdamW::zero_grad() {
 std::vector<at::Tensor>& AdamW::materialized_grads() {
   for (size_t i = 0; i < params_.size(); ++i) {
     const at::Tensor& p = params_[i].second;
-    if (!grads_[i].defined()) grads_[i] = at::zeros(p.sizes(), p.options().dtype(uses_master(i) ? at::kFloat : p.scalar_type()));
+    if (!grads_[i].defined())
+      grads_[i] = at::zeros(p.sizes(), p.options().dtype(uses_master(i) ? at::kFloat : p.scalar_type()));
   }
   return grads_;
 }

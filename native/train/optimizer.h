@@ -41,11 +41,11 @@ struct AdamWOptions {
 
 struct StepResult {
   bool skipped = false;
-  std::string reason;      // why the update was skipped ("" when applied)
-  double grad_norm = 0;    // global L2 norm before clipping (NaN / inf when non-finite)
-  double clip_coef = 1;    // min(1, max_norm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_
+  std::string reason;    // why the update was skipped ("" when applied)
+  double grad_norm = 0;  // global L2 norm before clipping (NaN / inf when non-finite)
+  double clip_coef = 1;  // min(1, max_norm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_
   double lr = 0;
-  int64_t step = 0;        // updates applied so far (after this one)
+  int64_t step = 0;  // updates applied so far (after this one)
 };
 
 // AdamW exactly as torch.optim.AdamW (foreach=False, amsgrad=False, maximize=False):

@@ -22,7 +22,8 @@ Napi::Value LossDebug(const Napi::CallbackInfo& info) {
     at::Tensor mask = bool_tensor_from_js(info[4], "mask");
     if (mask.size(0) != T) throw std::invalid_argument("mask length differs from logp");
     Napi::Object extra = info.Length() >= 7 && info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
-    std::vector<int64_t> lens = extra.Get("seqLens").IsUndefined() ? std::vector<int64_t>{T} : seq_lens_from_js(extra.Get("seqLens"), T);
+    std::vector<int64_t> lens =
+        extra.Get("seqLens").IsUndefined() ? std::vector<int64_t>{T} : seq_lens_from_js(extra.Get("seqLens"), T);
     at::Tensor pos = mask.nonzero().squeeze(1);
     std::vector<int64_t> sid_all;
     for (size_t s = 0; s < lens.size(); ++s) sid_all.insert(sid_all.end(), lens[s], static_cast<int64_t>(s));
@@ -37,21 +38,26 @@ Napi::Value LossDebug(const Napi::CallbackInfo& info) {
     in.old_logp = pick(double_tensor_from_js(info[1], "old"), "old");
     if (!info[2].IsArray()) throw std::invalid_argument("anchors must be an array of Float64Array");
     Napi::Array anchors = info[2].As<Napi::Array>();
-    for (uint32_t k = 0; k < anchors.Length(); ++k) in.anchors.push_back(pick(double_tensor_from_js(anchors.Get(k), "anchors[k]"), "anchors[k]"));
+    for (uint32_t k = 0; k < anchors.Length(); ++k)
+      in.anchors.push_back(pick(double_tensor_from_js(anchors.Get(k), "anchors[k]"), "anchors[k]"));
     in.adv = pick(double_tensor_from_js(info[3], "adv"), "adv");
     if (!extra.Get("ref").IsUndefined()) in.ref_logp = pick(double_tensor_from_js(extra.Get("ref"), "ref"), "ref");
     if (!extra.Get("entropy").IsUndefined())
-      in.entropy = pick(double_tensor_from_js(extra.Get("entropy"), "entropy"), "entropy").detach().requires_grad_(true);
+      in.entropy =
+          pick(double_tensor_from_js(extra.Get("entropy"), "entropy"), "entropy").detach().requires_grad_(true);
     in.seq_ids = sid;
     in.num_seqs = static_cast<int64_t>(lens.size());
     Napi::Value d = extra.Get("denominators");
-    in.denom_tokens = d.IsObject() ? JsOptions(d, "lossDebug: denominators.").number("tokens") : static_cast<double>(pos.numel());
-    in.denom_seqs = d.IsObject() ? JsOptions(d, "lossDebug: denominators.").number("sequences") : static_cast<double>(lens.size());
+    in.denom_tokens =
+        d.IsObject() ? JsOptions(d, "lossDebug: denominators.").number("tokens") : static_cast<double>(pos.numel());
+    in.denom_seqs =
+        d.IsObject() ? JsOptions(d, "lossDebug: denominators.").number("sequences") : static_cast<double>(lens.size());
     at::AutoGradMode grad_mode(true);
     LossTerms terms = compute_loss(loss, in);
     terms.loss.backward();
     auto full = [&](const at::Tensor& x) {
-      return at::zeros({T}, at::kDouble).index_copy(0, pos, x.defined() ? x.to(at::kDouble) : at::zeros({pos.numel()}, at::kDouble));
+      return at::zeros({T}, at::kDouble)
+          .index_copy(0, pos, x.defined() ? x.to(at::kDouble) : at::zeros({pos.numel()}, at::kDouble));
     };
     Napi::Object o = Napi::Object::New(env);
     o.Set("loss", terms.loss.item<double>());
@@ -81,7 +87,8 @@ Napi::Value ChunkedLogprobDebug(const Napi::CallbackInfo& info) {
     at::Tensor h = float_tensor_from_js(o.get("hidden"), "hidden");
     at::Tensor w = float_tensor_from_js(o.get("weight"), "weight");
     std::vector<int32_t> tg = to_int_vector(o.get("targets"), "targets");
-    if (H <= 0 || h.numel() % H != 0 || w.numel() % H != 0) throw std::invalid_argument("hidden / weight sizes are not multiples of hiddenSize");
+    if (H <= 0 || h.numel() % H != 0 || w.numel() % H != 0)
+      throw std::invalid_argument("hidden / weight sizes are not multiples of hiddenSize");
     h = h.view({-1, H}).requires_grad_(true);
     w = w.view({-1, H}).requires_grad_(true);
     at::Tensor targets = at::tensor(at::ArrayRef<int32_t>(tg), at::kInt).to(at::kLong);
@@ -89,9 +96,10 @@ Napi::Value ChunkedLogprobDebug(const Napi::CallbackInfo& info) {
       throw std::invalid_argument("targets outside [0, vocab)");
     at::AutoGradMode grad_mode(true);
     const bool naive = o.boolean("naive", false);
-    auto [lp, ent] = naive ? naive_logprob_entropy(h, w, targets)
-                           : chunked_logprob_entropy(h, w, targets, o.integer("chunk"));
-    at::Tensor g_lp = float_tensor_from_js(o.get("gradLogp"), "gradLogp"), g_ent = float_tensor_from_js(o.get("gradEntropy"), "gradEntropy");
+    auto [lp, ent] =
+        naive ? naive_logprob_entropy(h, w, targets) : chunked_logprob_entropy(h, w, targets, o.integer("chunk"));
+    at::Tensor g_lp = float_tensor_from_js(o.get("gradLogp"), "gradLogp"),
+               g_ent = float_tensor_from_js(o.get("gradEntropy"), "gradEntropy");
     at::Tensor obj = (lp * g_lp).sum() + (ent * g_ent).sum();
     obj.backward();
     Napi::Object out = Napi::Object::New(env);

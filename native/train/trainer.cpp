@@ -45,7 +45,10 @@ struct RequiresGradGuard {
 };
 
 Trainer::Trainer(std::shared_ptr<PolicyHandle> policy, std::shared_ptr<PolicyHandle> reference, TrainerOptions opt)
-    : policy_(std::move(policy)), reference_(std::move(reference)), model_(policy_->get()), opt_(opt),
+    : policy_(std::move(policy)),
+      reference_(std::move(reference)),
+      model_(policy_->get()),
+      opt_(opt),
       adamw_(model_->parameters(), opt.adamw) {
   if (opt_.logprob_chunk < 1) throw std::invalid_argument("logprobChunk must be >= 1");
   if (reference_) {
@@ -189,7 +192,8 @@ void Trainer::reduce_over_ranks() {
   std::vector<at::Tensor> f32, other;
   std::vector<size_t> other_idx;
   for (size_t i = 0; i < grads.size(); ++i) {
-    if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble) f32.push_back(grads[i]);
+    if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble)
+      f32.push_back(grads[i]);
     else {
       other_idx.push_back(i);
       other.push_back(grads[i].to(at::kFloat));
@@ -197,19 +201,32 @@ void Trainer::reduce_over_ranks() {
   }
   std::vector<at::Tensor> all = f32;
   all.insert(all.end(), other.begin(), other.end());
-  pg_->allreduce_sum(all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
+  pg_->allreduce_sum(
+      all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
   for (size_t k = 0; k < other_idx.size(); ++k) grads[other_idx[k]].copy_(other[k]);
   // Scalars and the skip decision: one rank's non-finite loss skips the step on every rank.
   at::Tensor sc = at::zeros({9 + pg_->size()}, at::kDouble);
   double* p = sc.data_ptr<double>();
-  p[0] = accum_.loss; p[1] = accum_.pg; p[2] = accum_.pen; p[3] = accum_.kl; p[4] = accum_.ent_bonus;
-  p[5] = static_cast<double>(accum_.tokens); p[6] = static_cast<double>(accum_.seqs); p[7] = static_cast<double>(accum_.micro);
+  p[0] = accum_.loss;
+  p[1] = accum_.pg;
+  p[2] = accum_.pen;
+  p[3] = accum_.kl;
+  p[4] = accum_.ent_bonus;
+  p[5] = static_cast<double>(accum_.tokens);
+  p[6] = static_cast<double>(accum_.seqs);
+  p[7] = static_cast<double>(accum_.micro);
   p[9 + pg_->rank()] = poison_.empty() ? 0.0 : 1.0;
   std::vector<at::Tensor> scv{sc};
   pg_->allreduce_sum(scv, "step metrics");
   p = sc.data_ptr<double>();
-  accum_.loss = p[0]; accum_.pg = p[1]; accum_.pen = p[2]; accum_.kl = p[3]; accum_.ent_bonus = p[4];
-  accum_.tokens = static_cast<int64_t>(p[5]); accum_.seqs = static_cast<int64_t>(p[6]); accum_.micro = static_cast<int64_t>(p[7]);
+  accum_.loss = p[0];
+  accum_.pg = p[1];
+  accum_.pen = p[2];
+  accum_.kl = p[3];
+  accum_.ent_bonus = p[4];
+  accum_.tokens = static_cast<int64_t>(p[5]);
+  accum_.seqs = static_cast<int64_t>(p[6]);
+  accum_.micro = static_cast<int64_t>(p[7]);
   if (poison_.empty())
     for (int r = 0; r < pg_->size(); ++r)
       if (p[9 + r] != 0) {
@@ -262,7 +279,7 @@ NamedTensors Trainer::state_layout() {
 }
 
 static const std::vector<std::pair<std::string, std::string>> kStateMeta = {{"format", "gtr-trainer-state"},
-                                                                             {"version", "1"}};
+                                                                            {"version", "1"}};
 
 void Trainer::save_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(policy_->mu);
@@ -306,8 +323,8 @@ NamedTensors Trainer::gradients() {
   const auto& g = adamw_.grads();
   for (size_t i = 0; i < g.size(); ++i) {
     const auto& p = adamw_.params()[i];
-    out.emplace_back(p.first, g[i].defined() ? g[i].to(at::kCPU, at::kFloat).clone()
-                                             : at::zeros(p.second.sizes(), at::kFloat));
+    out.emplace_back(p.first,
+                     g[i].defined() ? g[i].to(at::kCPU, at::kFloat).clone() : at::zeros(p.second.sizes(), at::kFloat));
   }
   return out;
 }
@@ -363,7 +380,8 @@ Metrics Trainer::Accum::summarize() const {
     m.emplace_back("ratioP50", quant(0.5));
     m.emplace_back("ratioP95", quant(0.95));
   } else {
-    for (const char* k : {"ratioMean", "ratioMin", "ratioMax", "ratioP5", "ratioP50", "ratioP95"}) m.emplace_back(k, 1.0);
+    for (const char* k : {"ratioMean", "ratioMin", "ratioMax", "ratioP5", "ratioP50", "ratioP95"})
+      m.emplace_back(k, 1.0);
   }
   const double cl = mean_of(clow), ch = mean_of(chigh);
   m.emplace_back("clipFracLow", cl);

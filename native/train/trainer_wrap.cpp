@@ -52,8 +52,10 @@ LossConfig loss_config_from_js(const Napi::Value& v) {
 static Napi::Object metrics_object(Napi::Env env, const Metrics& m) {
   Napi::Object o = Napi::Object::New(env);
   for (const auto& [k, v] : m) {
-    if (k == "skipped") o.Set(k, Napi::Boolean::New(env, v != 0));
-    else o.Set(k, Napi::Number::New(env, v));
+    if (k == "skipped")
+      o.Set(k, Napi::Boolean::New(env, v != 0));
+    else
+      o.Set(k, Napi::Number::New(env, v));
   }
   return o;
 }
@@ -61,22 +63,23 @@ static Napi::Object metrics_object(Napi::Env env, const Metrics& m) {
 // ---------------------------------------------------------------------------------------------
 
 Napi::Function TrainerWrap::Define(Napi::Env env) {
-  return DefineClass(env, "Trainer", {
-    InstanceMethod("logprobs", &TrainerWrap::Logprobs),
-    InstanceMethod("referenceLogprobs", &TrainerWrap::ReferenceLogprobs),
-    InstanceMethod("trainMicroBatch", &TrainerWrap::TrainMicroBatch),
-    InstanceMethod("step", &TrainerWrap::Step),
-    InstanceMethod("zeroGrad", &TrainerWrap::ZeroGrad),
-    InstanceMethod("saveState", &TrainerWrap::SaveState),
-    InstanceMethod("loadState", &TrainerWrap::LoadState),
-    InstanceMethod("gradients", &TrainerWrap::Gradients),
-    InstanceMethod("setProcessGroup", &TrainerWrap::SetProcessGroup),
-    InstanceMethod("verifyReplicas", &TrainerWrap::VerifyReplicas),
-    InstanceMethod("dispose", &TrainerWrap::Dispose),
-    InstanceAccessor("stepCount", &TrainerWrap::StepCount, nullptr),
-    StaticMethod("lossNames", &TrainerWrap::LossNames),
-    StaticMethod("penaltyNames", &TrainerWrap::PenaltyNames),
-  });
+  return DefineClass(env, "Trainer",
+                     {
+                         InstanceMethod("logprobs", &TrainerWrap::Logprobs),
+                         InstanceMethod("referenceLogprobs", &TrainerWrap::ReferenceLogprobs),
+                         InstanceMethod("trainMicroBatch", &TrainerWrap::TrainMicroBatch),
+                         InstanceMethod("step", &TrainerWrap::Step),
+                         InstanceMethod("zeroGrad", &TrainerWrap::ZeroGrad),
+                         InstanceMethod("saveState", &TrainerWrap::SaveState),
+                         InstanceMethod("loadState", &TrainerWrap::LoadState),
+                         InstanceMethod("gradients", &TrainerWrap::Gradients),
+                         InstanceMethod("setProcessGroup", &TrainerWrap::SetProcessGroup),
+                         InstanceMethod("verifyReplicas", &TrainerWrap::VerifyReplicas),
+                         InstanceMethod("dispose", &TrainerWrap::Dispose),
+                         InstanceAccessor("stepCount", &TrainerWrap::StepCount, nullptr),
+                         StaticMethod("lossNames", &TrainerWrap::LossNames),
+                         StaticMethod("penaltyNames", &TrainerWrap::PenaltyNames),
+                     });
 }
 
 TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
@@ -86,7 +89,8 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Trai
     auto policy = PolicyWrap::HandleOf(info[0]);
     TrainerOptions opt;
     std::shared_ptr<PolicyHandle> ref;
-    const JsOptions o = JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "new Trainer: option ");
+    const JsOptions o =
+        JsOptions::optional(env, info.Length() >= 2 ? info[1] : env.Undefined(), "new Trainer: option ");
     if (o.has("betas")) {
       Napi::Value betas = o.get("betas");
       if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2 ||
@@ -128,13 +132,15 @@ Napi::Value TrainerWrap::Score(const Napi::CallbackInfo& info, bool reference) {
     b = packed_of(info[0], info[1], info.Length() >= 3 ? info[2] : env.Undefined(), t->vocab_size());
   });
   auto result = std::make_shared<std::pair<at::Tensor, at::Tensor>>();
-  return run_async(env, [t, b, result, reference] { *result = t->logprobs(b, reference); },
-                   [result](Napi::Env env) -> Napi::Value {
-                     Napi::Object o = Napi::Object::New(env);
-                     o.Set("logprobs", to_float32_array(env, result->first));
-                     o.Set("entropy", to_float32_array(env, result->second));
-                     return o;
-                   }, {info.This()});
+  return run_async(
+      env, [t, b, result, reference] { *result = t->logprobs(b, reference); },
+      [result](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("logprobs", to_float32_array(env, result->first));
+        o.Set("entropy", to_float32_array(env, result->second));
+        return o;
+      },
+      {info.This()});
 }
 
 Napi::Value TrainerWrap::Logprobs(const Napi::CallbackInfo& info) { return Score(info, false); }
@@ -142,7 +148,8 @@ Napi::Value TrainerWrap::ReferenceLogprobs(const Napi::CallbackInfo& info) { ret
 
 Napi::Value TrainerWrap::TrainMicroBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 1 && info[0].IsObject(), "trainMicroBatch({tokens, seqLens, responseMask, ...})");
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 1 && info[0].IsObject(),
+                      "trainMicroBatch({tokens, seqLens, responseMask, ...})");
   Napi::Object o = info[0].As<Napi::Object>();
   MicroBatchInput mb;
   ResolvedLoss loss;
@@ -157,7 +164,8 @@ Napi::Value TrainerWrap::TrainMicroBatch(const Napi::CallbackInfo& info) {
     if (!anchors.IsUndefined() && !anchors.IsNull()) {
       if (!anchors.IsArray()) throw std::invalid_argument("anchorLogprobs must be an array of Float32Array");
       Napi::Array a = anchors.As<Napi::Array>();
-      for (uint32_t k = 0; k < a.Length(); ++k) mb.anchors.push_back(float_tensor_from_js(a.Get(k), "anchorLogprobs[k]"));
+      for (uint32_t k = 0; k < a.Length(); ++k)
+        mb.anchors.push_back(float_tensor_from_js(a.Get(k), "anchorLogprobs[k]"));
     }
     Napi::Value ref = o.Get("refLogprobs");
     if (!ref.IsUndefined() && !ref.IsNull()) mb.ref_logp = float_tensor_from_js(ref, "refLogprobs");
@@ -171,8 +179,9 @@ Napi::Value TrainerWrap::TrainMicroBatch(const Napi::CallbackInfo& info) {
     return rejected(env, exception_message(e));
   }
   auto result = std::make_shared<Metrics>();
-  return run_async(env, [t, mb, loss, result] { *result = t->train_micro_batch(mb, loss); },
-                   [result](Napi::Env env) -> Napi::Value { return metrics_object(env, *result); }, {info.This()});
+  return run_async(
+      env, [t, mb, loss, result] { *result = t->train_micro_batch(mb, loss); },
+      [result](Napi::Env env) -> Napi::Value { return metrics_object(env, *result); }, {info.This()});
 }
 
 Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
@@ -180,14 +189,19 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   GTR_ASYNC_CHECK_ARG(env, info.Length() >= 1 && info[0].IsObject(), "step({lr})");
   double lr = 0;
   std::shared_ptr<Trainer> t;
-  GTR_ASYNC_TRY(env, { t = get(); lr = JsOptions(info[0], "step: ").number("lr"); });
+  GTR_ASYNC_TRY(env, {
+    t = get();
+    lr = JsOptions(info[0], "step: ").number("lr");
+  });
   auto result = std::make_shared<std::pair<Metrics, std::string>>();
-  return run_async(env, [t, lr, result] { result->first = t->step(lr, &result->second); },
-                   [result](Napi::Env env) -> Napi::Value {
-                     Napi::Object o = metrics_object(env, result->first);
-                     if (!result->second.empty()) o.Set("reason", result->second);
-                     return o;
-                   }, {info.This()});
+  return run_async(
+      env, [t, lr, result] { result->first = t->step(lr, &result->second); },
+      [result](Napi::Env env) -> Napi::Value {
+        Napi::Object o = metrics_object(env, result->first);
+        if (!result->second.empty()) o.Set("reason", result->second);
+        return o;
+      },
+      {info.This()});
 }
 
 Napi::Value TrainerWrap::ZeroGrad(const Napi::CallbackInfo& info) {
@@ -218,18 +232,20 @@ Napi::Value TrainerWrap::Gradients(const Napi::CallbackInfo& info) {
   std::shared_ptr<Trainer> t;
   GTR_ASYNC_TRY(info.Env(), t = get());
   auto result = std::make_shared<NamedTensors>();
-  return run_async(info.Env(), [t, result] { *result = t->gradients(); },
-                   [result](Napi::Env env) -> Napi::Value {
-                     Napi::Array a = Napi::Array::New(env);
-                     uint32_t i = 0;
-                     for (const auto& [name, g] : *result) {
-                       Napi::Object o = Napi::Object::New(env);
-                       o.Set("name", name);
-                       o.Set("grad", to_float32_array(env, g));
-                       a.Set(i++, o);
-                     }
-                     return a;
-                   }, {info.This()});
+  return run_async(
+      info.Env(), [t, result] { *result = t->gradients(); },
+      [result](Napi::Env env) -> Napi::Value {
+        Napi::Array a = Napi::Array::New(env);
+        uint32_t i = 0;
+        for (const auto& [name, g] : *result) {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("name", name);
+          o.Set("grad", to_float32_array(env, g));
+          a.Set(i++, o);
+        }
+        return a;
+      },
+      {info.This()});
 }
 
 // setProcessGroup(pg | null): data-parallel training over pg's ranks (broadcasts rank 0's weights).
@@ -242,7 +258,8 @@ Napi::Value TrainerWrap::SetProcessGroup(const Napi::CallbackInfo& info) {
   }
   std::shared_ptr<Trainer> t;
   GTR_ASYNC_TRY(env, t = get());
-  return run_async(env, [t, pg] { t->set_process_group(pg); }, nullptr, {info.This(), info.Length() ? info[0] : env.Undefined()});
+  return run_async(env, [t, pg] { t->set_process_group(pg); }, nullptr,
+                   {info.This(), info.Length() ? info[0] : env.Undefined()});
 }
 
 Napi::Value TrainerWrap::VerifyReplicas(const Napi::CallbackInfo& info) {

@@ -47,7 +47,11 @@ export async function resolveCheckpointFiles(dir: string): Promise<CheckpointFil
     entries = await readdir(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `checkpoint directory not found: ${dir}` : `cannot read checkpoint directory ${dir}: ${(e as Error).message}`);
+    throw new Error(
+      code === 'ENOENT'
+        ? `checkpoint directory not found: ${dir}`
+        : `cannot read checkpoint directory ${dir}: ${(e as Error).message}`,
+    );
   }
   const single = join(dir, SINGLE_FILE);
   if (await isFile(single)) return { kind: 'single', files: [single] };
@@ -123,10 +127,12 @@ export async function planLoad(dir: string, expected: TensorInfo[]): Promise<Ten
     for (const [name, shard] of files.weightMap) {
       const t = found.get(name);
       if (!t) throw new Error(`${files.indexFile}: weight_map names "${name}" in ${shard}, but no shard holds it`);
-      if (t.file !== shard) throw new Error(`${files.indexFile}: weight_map puts "${name}" in ${shard}, but it is in ${t.file}`);
+      if (t.file !== shard)
+        throw new Error(`${files.indexFile}: weight_map puts "${name}" in ${shard}, but it is in ${t.file}`);
     }
     for (const t of found.values()) {
-      if (!files.weightMap.has(t.name)) throw new Error(`${files.indexFile}: weight_map does not list "${t.name}" (stored in ${t.file})`);
+      if (!files.weightMap.has(t.name))
+        throw new Error(`${files.indexFile}: weight_map does not list "${t.name}" (stored in ${t.file})`);
     }
   }
   const expectedNames = new Set(expected.map((e) => e.name));

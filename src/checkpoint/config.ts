@@ -9,7 +9,10 @@ import type { DType, NativeQwen3Config } from '../native/types.js';
 import { writeFileAtomic } from './save.js';
 
 const posInt = z.number().int().positive();
-const tokenIds = z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullable().optional();
+const tokenIds = z
+  .union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())])
+  .nullable()
+  .optional();
 
 /** The fields of an HF Qwen3 config.json this project reads; other keys pass through untouched. */
 export const qwen3ConfigSchema = z.looseObject({
@@ -25,8 +28,10 @@ export const qwen3ConfigSchema = z.looseObject({
   rms_norm_eps: z.number().positive(),
   rope_theta: z.number().positive().optional(),
   rope_scaling: z.null().optional(),
-  rope_parameters: z.looseObject({ rope_type: z.string().optional(), rope_theta: z.number().positive().optional() })
-    .nullable().optional(),
+  rope_parameters: z
+    .looseObject({ rope_type: z.string().optional(), rope_theta: z.number().positive().optional() })
+    .nullable()
+    .optional(),
   tie_word_embeddings: z.boolean().default(false),
   max_position_embeddings: posInt.default(32768),
   torch_dtype: z.enum(['float32', 'bfloat16', 'float16']).nullable().optional(),
@@ -70,11 +75,15 @@ export function parseQwen3Config(value: unknown, source = 'config.json'): Qwen3C
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
     if (v.rope_scaling !== undefined && v.rope_scaling !== null) {
-      throw new Error(`${source}: field rope_scaling: RoPE scaling (${JSON.stringify(v.rope_scaling)}) is not supported; it must be null or absent`);
+      throw new Error(
+        `${source}: field rope_scaling: RoPE scaling (${JSON.stringify(v.rope_scaling)}) is not supported; it must be null or absent`,
+      );
     }
     const rp = v.rope_parameters as Record<string, unknown> | null | undefined;
     if (rp && typeof rp === 'object' && rp.rope_type !== undefined && rp.rope_type !== 'default') {
-      throw new Error(`${source}: field rope_parameters.rope_type: RoPE scaling "${String(rp.rope_type)}" is not supported; only "default"`);
+      throw new Error(
+        `${source}: field rope_parameters.rope_type: RoPE scaling "${String(rp.rope_type)}" is not supported; only "default"`,
+      );
     }
   }
   const parsed = qwen3ConfigSchema.safeParse(value);
@@ -87,12 +96,16 @@ export function parseQwen3Config(value: unknown, source = 'config.json'): Qwen3C
   let headDim = hf.head_dim ?? undefined;
   if (headDim === undefined) {
     if (hf.hidden_size % hf.num_attention_heads !== 0) {
-      throw new Error(`${source}: field head_dim: absent, and hidden_size ${hf.hidden_size} is not a multiple of num_attention_heads ${hf.num_attention_heads}`);
+      throw new Error(
+        `${source}: field head_dim: absent, and hidden_size ${hf.hidden_size} is not a multiple of num_attention_heads ${hf.num_attention_heads}`,
+      );
     }
     headDim = hf.hidden_size / hf.num_attention_heads;
   }
   if (hf.num_attention_heads % hf.num_key_value_heads !== 0) {
-    throw new Error(`${source}: field num_key_value_heads: ${hf.num_key_value_heads} does not divide num_attention_heads ${hf.num_attention_heads}`);
+    throw new Error(
+      `${source}: field num_key_value_heads: ${hf.num_key_value_heads} does not divide num_attention_heads ${hf.num_attention_heads}`,
+    );
   }
   const ropeTheta = hf.rope_theta ?? hf.rope_parameters?.rope_theta ?? 10000;
   const native: NativeQwen3Config = {
@@ -122,7 +135,9 @@ export async function readQwen3Config(dir: string): Promise<Qwen3Config> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `config.json not found: ${path}` : `cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(
+      code === 'ENOENT' ? `config.json not found: ${path}` : `cannot read ${path}: ${(e as Error).message}`,
+    );
   }
   let json: unknown;
   try {
@@ -208,8 +223,18 @@ export function presetConfig(name: Qwen3PresetName, dtype?: 'float32' | 'bfloat1
  */
 export function generationConfigFor(hf: Record<string, unknown>): Record<string, unknown> {
   const eos = hf.eos_token_id;
-  const list = Array.isArray(eos) ? eos : eos === 151645 ? [151645, 151643] : eos === undefined || eos === null ? [] : [eos];
-  return { bos_token_id: hf.bos_token_id ?? null, eos_token_id: list, transformers_version: hf.transformers_version ?? '4.51.0' };
+  const list = Array.isArray(eos)
+    ? eos
+    : eos === 151645
+      ? [151645, 151643]
+      : eos === undefined || eos === null
+        ? []
+        : [eos];
+  return {
+    bos_token_id: hf.bos_token_id ?? null,
+    eos_token_id: list,
+    transformers_version: hf.transformers_version ?? '4.51.0',
+  };
 }
 
 /**

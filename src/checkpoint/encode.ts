@@ -29,6 +29,10 @@ export function encodeSafetensors(tensors: TensorWithData[], metadata?: Record<s
 }
 
 /** Writes {@link encodeSafetensors}'s bytes to `path` atomically. @throws as encodeSafetensors, or the write's error. */
-export async function writeSafetensorsFile(path: string, tensors: TensorWithData[], metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: TensorWithData[],
+  metadata?: Record<string, string>,
+): Promise<void> {
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

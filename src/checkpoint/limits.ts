@@ -19,17 +19,23 @@ import type { NativeQwen3Config } from '../native/types.js';
  *   alone is checked; with `promptTokens` 0, `maxNewTokens` alone must leave room for one token)
  */
 export function checkContextLength(
-  promptTokens: number, maxNewTokens: number, maxPositions: number,
+  promptTokens: number,
+  maxNewTokens: number,
+  maxPositions: number,
   names: { prompt: string; maxNewTokens: string; limit: string },
 ): void {
   if (promptTokens + maxNewTokens <= maxPositions) return;
   const where = `the model's context of ${maxPositions} tokens (max_position_embeddings in ${names.limit})`;
   if (maxNewTokens === 0) throw new Error(`${names.prompt} is ${promptTokens} tokens, past ${where}; shorten it`);
   if (promptTokens === 0 || maxNewTokens >= maxPositions) {
-    throw new Error(`${names.maxNewTokens} ${maxNewTokens} does not fit ${where}; use at most ${maxPositions - Math.max(promptTokens, 1)}`);
+    throw new Error(
+      `${names.maxNewTokens} ${maxNewTokens} does not fit ${where}; use at most ${maxPositions - Math.max(promptTokens, 1)}`,
+    );
   }
-  throw new Error(`${names.prompt} is ${promptTokens} tokens + ${names.maxNewTokens} ${maxNewTokens} = ${promptTokens + maxNewTokens}, past ${where}; `
-    + `shorten the prompt or lower ${names.maxNewTokens}`);
+  throw new Error(
+    `${names.prompt} is ${promptTokens} tokens + ${names.maxNewTokens} ${maxNewTokens} = ${promptTokens + maxNewTokens}, past ${where}; ` +
+      `shorten the prompt or lower ${names.maxNewTokens}`,
+  );
 }
 
 /** Parameter count of a Qwen3 model (tied lm_head counted once), from its hyper-parameters. */
@@ -53,6 +59,8 @@ export function checkModelFitsMemory(c: NativeQwen3Config, dtype: string, device
   const bytes = qwen3ParameterCount(c) * (dtype === 'float32' ? 4 : 2);
   if (bytes <= totalmem()) return;
   const gb = (x: number) => (x / 1e9).toFixed(1);
-  throw new Error(`${source}: a model of ${qwen3ParameterCount(c).toExponential(2)} parameters needs ${gb(bytes)} GB in ${dtype}, more than this machine's ${gb(totalmem())} GB `
-    + `(vocab_size ${c.vocabSize}, hidden_size ${c.hiddenSize}, intermediate_size ${c.intermediateSize}, num_hidden_layers ${c.numHiddenLayers})`);
+  throw new Error(
+    `${source}: a model of ${qwen3ParameterCount(c).toExponential(2)} parameters needs ${gb(bytes)} GB in ${dtype}, more than this machine's ${gb(totalmem())} GB ` +
+      `(vocab_size ${c.vocabSize}, hidden_size ${c.hiddenSize}, intermediate_size ${c.intermediateSize}, num_hidden_layers ${c.numHiddenLayers})`,
+  );
 }

@@ -26,13 +26,18 @@ export function checkModelDir(dir: string, what: string, options: { tokenizerOnl
     st = statSync(abs);
   } catch {
     if (looksLikeHubId(dir)) {
-      throw new Error(`${what}: model directory not found: ${abs}. "${dir}" looks like a Hugging Face hub id, but ${what} must be a local directory (gtr downloads no models); `
-        + `fetch it first, e.g. \`hf download ${dir} --local-dir models/${dir.split('/')[1]}\`, or into the HF cache with `
-        + `\`node -e "import('@huggingface/hub').then(async (h) => console.log(await h.snapshotDownload({repo: '${dir}'})))"\` (prints the directory), and give that directory`);
+      throw new Error(
+        `${what}: model directory not found: ${abs}. "${dir}" looks like a Hugging Face hub id, but ${what} must be a local directory (gtr downloads no models); ` +
+          `fetch it first, e.g. \`hf download ${dir} --local-dir models/${dir.split('/')[1]}\`, or into the HF cache with ` +
+          `\`node -e "import('@huggingface/hub').then(async (h) => console.log(await h.snapshotDownload({repo: '${dir}'})))"\` (prints the directory), and give that directory`,
+      );
     }
     throw new Error(`${what}: model directory not found: ${abs}`);
   }
-  if (!st.isDirectory()) throw new Error(`${what}: ${abs} is not a directory (a model directory holds config.json, *.safetensors and the tokenizer files)`);
+  if (!st.isDirectory())
+    throw new Error(
+      `${what}: ${abs} is not a directory (a model directory holds config.json, *.safetensors and the tokenizer files)`,
+    );
   const entries = readdirSync(abs);
   if (entries.length === 0) throw new Error(`${what}: model directory ${abs} is empty`);
   const need = options.tokenizerOnly ? 'tokenizer.json' : 'config.json';

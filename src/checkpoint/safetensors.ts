@@ -11,11 +11,22 @@ import type { DType, SafetensorsDType, TensorSource } from '../native/types.js';
 
 /** Every dtype tag of the safetensors format this parser knows. */
 export type SafetensorsTag =
-  | 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
+  'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
 /** Bytes per element of each dtype tag. */
 export const DTYPE_BYTES: Readonly<Record<SafetensorsTag, number>> = Object.freeze({
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 });
 
 /** Largest header accepted, in bytes (100 MB; real headers are a few hundred KB at most). */
@@ -75,11 +86,14 @@ export async function parseSafetensorsHeader(file: string): Promise<SafetensorsH
     fh = await open(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: safetensors file not found` : `${file}: cannot open: ${(e as Error).message}`);
+    throw new Error(
+      code === 'ENOENT' ? `${file}: safetensors file not found` : `${file}: cannot open: ${(e as Error).message}`,
+    );
   }
   try {
     const fileSize = (await fh.stat()).size;
-    if (fileSize < 8) throw new Error(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`);
+    if (fileSize < 8)
+      throw new Error(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`);
     const lenBuf = Buffer.alloc(8);
     await readExactly(fh, lenBuf, 0, file);
     const n = lenBuf.readBigUInt64LE(0);
@@ -88,7 +102,9 @@ export async function parseSafetensorsHeader(file: string): Promise<SafetensorsH
     }
     const headerLength = Number(n);
     if (8 + headerLength > fileSize) {
-      throw new Error(`${file}: safetensors header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
+      throw new Error(
+        `${file}: safetensors header length ${headerLength} runs past the end of the file (${fileSize} bytes)`,
+      );
     }
     const headerBuf = Buffer.alloc(headerLength);
     await readExactly(fh, headerBuf, 8, file);
@@ -116,7 +132,10 @@ export function validateHeader(file: string, headerBytes: Uint8Array, fileSize: 
   const headerLength = headerBytes.length;
   const dataStart = 8 + headerLength;
   const dataSize = fileSize - dataStart;
-  if (dataSize < 0) throw new Error(`${file}: safetensors header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
+  if (dataSize < 0)
+    throw new Error(
+      `${file}: safetensors header length ${headerLength} runs past the end of the file (${fileSize} bytes)`,
+    );
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
@@ -162,9 +181,16 @@ export function validateHeader(file: string, headerBytes: Uint8Array, fileSize: 
   return { file, fileSize, headerLength, dataStart, metadata, tensors };
 }
 
-function validateEntry(file: string, name: string, raw: unknown, dataStart: number, dataSize: number): SafetensorsEntry {
+function validateEntry(
+  file: string,
+  name: string,
+  raw: unknown,
+  dataStart: number,
+  dataSize: number,
+): SafetensorsEntry {
   const where = `${file}: tensor "${name}"`;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: entry must be an object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`${where}: entry must be an object`);
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   if (!isTag(dtype)) {
     throw new Error(`${where}: unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(' ')})`);
@@ -173,7 +199,9 @@ function validateEntry(file: string, name: string, raw: unknown, dataStart: numb
     throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt)) {
-    throw new Error(`${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    throw new Error(
+      `${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw new Error(`${where}: data_offsets [${begin}, ${end}] has begin > end`);
@@ -183,10 +211,18 @@ function validateEntry(file: string, name: string, raw: unknown, dataStart: numb
   let bytes = BigInt(DTYPE_BYTES[dtype]);
   for (const d of shape as number[]) bytes *= BigInt(d);
   if (bytes !== BigInt(end - begin)) {
-    throw new Error(`${where}: byte size ${end - begin} != prod(shape ${JSON.stringify(shape)}) x ${DTYPE_BYTES[dtype]} (${dtype}) = ${bytes}`);
+    throw new Error(
+      `${where}: byte size ${end - begin} != prod(shape ${JSON.stringify(shape)}) x ${DTYPE_BYTES[dtype]} (${dtype}) = ${bytes}`,
+    );
   }
   return {
-    name, file, dtype, shape: [...(shape as number[])], offset: dataStart + begin, length: end - begin, dataOffsets: [begin, end],
+    name,
+    file,
+    dtype,
+    shape: [...(shape as number[])],
+    offset: dataStart + begin,
+    length: end - begin,
+    dataOffsets: [begin, end],
   };
 }
 
@@ -202,8 +238,12 @@ export function toTensorSource(entry: SafetensorsEntry): TensorSource {
     throw new Error(`${entry.file}: tensor "${entry.name}" has dtype ${entry.dtype}; only F32, BF16 and F16 load`);
   }
   return {
-    name: entry.name, file: entry.file, dtype: entry.dtype as SafetensorsDType, shape: [...entry.shape],
-    offset: entry.offset, length: entry.length,
+    name: entry.name,
+    file: entry.file,
+    dtype: entry.dtype as SafetensorsDType,
+    shape: [...entry.shape],
+    offset: entry.offset,
+    length: entry.length,
   };
 }
 
@@ -267,7 +307,9 @@ export function buildSafetensorsHeader(tensors: HeaderTensor[], metadata?: Recor
     const size = tensorBytes(t);
     const dataOffsets: [number, number] = [pos, pos + size];
     // Keys are written by hand: JSON.stringify of an object would move integer-like names first.
-    parts.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape, data_offsets: dataOffsets })}`);
+    parts.push(
+      `${JSON.stringify(t.name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape, data_offsets: dataOffsets })}`,
+    );
     offsets.push({ name: t.name, dataOffsets, offset: 0 });
     pos += size;
   }

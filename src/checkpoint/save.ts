@@ -157,7 +157,10 @@ async function exists(path: string): Promise<boolean> {
  * @throws whatever `writeFiles`, the fsyncs or the renames throw; the temporary directory is then
  *   removed and an existing checkpoint at `dir` is left intact.
  */
-export async function saveCheckpointAtomic(dir: string, writeFiles: (tmpDir: string) => Promise<void>): Promise<string> {
+export async function saveCheckpointAtomic(
+  dir: string,
+  writeFiles: (tmpDir: string) => Promise<void>,
+): Promise<string> {
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
   const tag = () => `${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -255,12 +258,24 @@ export function shardPlan(
   });
   if (n === 1) return { shards, totalBytes };
   const weight_map: Record<string, string> = {};
-  for (const s of shards) for (const t of s.tensors) Object.defineProperty(weight_map, t.name, { value: s.file, enumerable: true, writable: true, configurable: true });
+  for (const s of shards)
+    for (const t of s.tensors)
+      Object.defineProperty(weight_map, t.name, {
+        value: s.file,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   return { shards, index: { metadata: { total_size: totalBytes }, weight_map }, totalBytes };
 }
 
 /** Writes one safetensors file (`NativePolicy.writeSafetensors` fits). */
-export type WriteSafetensors = (path: string, header: Uint8Array, names: string[], dtype: SafetensorsDType) => Promise<void>;
+export type WriteSafetensors = (
+  path: string,
+  header: Uint8Array,
+  names: string[],
+  dtype: SafetensorsDType,
+) => Promise<void>;
 
 /**
  * Saves tensors as an HF checkpoint atomically: plans shards, calls `write` per shard file, writes
@@ -276,7 +291,11 @@ export async function saveSafetensorsCheckpoint(
   tensors: { name: string; shape: number[] }[],
   dtype: SafetensorsDType,
   write: WriteSafetensors,
-  options: { maxShardBytes?: number; metadata?: Record<string, string>; extraFiles?: (tmpDir: string) => Promise<void> } = {},
+  options: {
+    maxShardBytes?: number;
+    metadata?: Record<string, string>;
+    extraFiles?: (tmpDir: string) => Promise<void>;
+  } = {},
 ): Promise<ShardPlan> {
   const plan = shardPlan(
     tensors.map((t) => ({ name: t.name, shape: t.shape, dtype })),
@@ -284,7 +303,13 @@ export async function saveSafetensorsCheckpoint(
     options.metadata ?? { format: 'pt' },
   );
   await saveCheckpointAtomic(dir, async (tmp) => {
-    for (const s of plan.shards) await write(join(tmp, s.file), s.header, s.tensors.map((t) => t.name), dtype);
+    for (const s of plan.shards)
+      await write(
+        join(tmp, s.file),
+        s.header,
+        s.tensors.map((t) => t.name),
+        dtype,
+      );
     if (plan.index) await writeFile(join(tmp, INDEX_FILE), `${JSON.stringify(plan.index, null, 2)}\n`);
     if (options.extraFiles) await options.extraFiles(tmp);
   });

@@ -34,7 +34,12 @@ export function numberFlag(flag: string, range: FlagRange = {}): (value: string)
 }
 
 /** The parser both use: `valid` decides the kind (`what` names it in the error), then the range. */
-function numeric(flag: string, range: FlagRange, what: string, valid: (v: number) => boolean): (value: string) => number {
+function numeric(
+  flag: string,
+  range: FlagRange,
+  what: string,
+  valid: (v: number) => boolean,
+): (value: string) => number {
   return (value: string) => {
     const v = value.trim() === '' ? Number.NaN : Number(value);
     const ok = valid(v) && (range.min === undefined || v >= range.min) && (range.max === undefined || v <= range.max);

@@ -22,7 +22,9 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError();
   const dir = join(here, 'commands');
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const files = readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts'))
+    .sort();
   for (const f of files) {
     const mod = await import(pathToFileURL(join(dir, f)).href);
     if (typeof mod.register !== 'function') throw new Error(`CLI command module ${f} exports no register()`);

@@ -41,7 +41,8 @@ export function defaultCacheDir(): string {
 
 /** Where a source's file is (or will be) cached. */
 export function cachePath(source: RemoteSource, cacheDir: string = defaultCacheDir()): string {
-  if (source.kind === 'hf') return join(cacheDir, 'hf', ...source.repo.split('/'), source.revision, ...source.path.split('/'));
+  if (source.kind === 'hf')
+    return join(cacheDir, 'hf', ...source.repo.split('/'), source.revision, ...source.path.split('/'));
   const key = createHash('sha256').update(source.url).digest('hex').slice(0, 16);
   return join(cacheDir, 'url', key, basename(new URL(source.url).pathname) || 'data');
 }

@@ -46,7 +46,9 @@ export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
         const seg = bytes.subarray(start, i);
         const col = firstBadByte(seg);
         const byte = seg[col] ?? 0;
-        throw new Error(`${file}:${line}: not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')} at byte ${col + 1} of the line); re-encode the file as UTF-8`);
+        throw new Error(
+          `${file}:${line}: not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')} at byte ${col + 1} of the line); re-encode the file as UTF-8`,
+        );
       }
       line++;
       start = i + 1;

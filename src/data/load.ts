@@ -48,7 +48,13 @@ function defaultIssueReporter(): (issue: RowIssue) => void {
 }
 
 /** Reads one file in the given format with the given mapping. */
-export function readDataFile(file: string, format: DataFormat, mapping: FieldMapping, idPrefix: string, onIssue?: (i: RowIssue) => void) {
+export function readDataFile(
+  file: string,
+  format: DataFormat,
+  mapping: FieldMapping,
+  idPrefix: string,
+  onIssue?: (i: RowIssue) => void,
+) {
   const opts = { mapping, idPrefix, onIssue };
   return format === 'parquet' ? readParquet(file, opts) : readJsonl(file, opts);
 }
@@ -71,19 +77,26 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
     file = name;
     const st = statSync(file, { throwIfNoEntry: false });
     if (!st) throw new Error(`dataset file ${resolve(file)} does not exist`);
-    if (!st.isFile()) throw new Error(`dataset file ${resolve(file)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`);
+    if (!st.isFile())
+      throw new Error(
+        `dataset file ${resolve(file)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`,
+      );
     result = await readDataFile(file, name.endsWith('.parquet') ? 'parquet' : 'jsonl', IDENTITY_MAPPING, name, onIssue);
     return finishRows(name, 'train', file, result.rows, result, opts);
   }
   const entry: DatasetEntry = getDatasetEntry(name);
   if (opts.dataDir !== undefined) {
     file = join(opts.dataDir, entry.local.file);
-    result = await readDataFile(file, entry.local.file.endsWith('.parquet') ? 'parquet' : 'jsonl', localMapping(entry), name, onIssue).catch(
-      (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') throw new Error(`dataset "${name}": ${file} does not exist (data dir ${opts.dataDir})`);
-        throw e;
-      },
-    );
+    result = await readDataFile(
+      file,
+      entry.local.file.endsWith('.parquet') ? 'parquet' : 'jsonl',
+      localMapping(entry),
+      name,
+      onIssue,
+    ).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw new Error(`dataset "${name}": ${file} does not exist (data dir ${opts.dataDir})`);
+      throw e;
+    });
     rows = result.rows;
   } else {
     const src = entry.remote;
@@ -103,7 +116,14 @@ export function isDatasetFile(name: string): boolean {
   return /\.(jsonl|parquet)$/.test(name);
 }
 
-function finishRows(name: string, role: 'train' | 'eval', file: string, rowsIn: DatasetRow[], result: { skipped: number; issues: RowIssue[] }, opts: LoadDatasetOptions): LoadedDataset {
+function finishRows(
+  name: string,
+  role: 'train' | 'eval',
+  file: string,
+  rowsIn: DatasetRow[],
+  result: { skipped: number; issues: RowIssue[] },
+  opts: LoadDatasetOptions,
+): LoadedDataset {
   let rows = rowsIn;
   let droppedConflicts = 0;
   if (opts.dropConflicts) {
@@ -112,7 +132,8 @@ function finishRows(name: string, role: 'train' | 'eval', file: string, rowsIn: 
     rows = kept;
   }
   if (opts.limit !== undefined) {
-    if (!Number.isInteger(opts.limit) || opts.limit < 0) throw new Error(`dataset "${name}": limit must be a non-negative integer, got ${opts.limit}`);
+    if (!Number.isInteger(opts.limit) || opts.limit < 0)
+      throw new Error(`dataset "${name}": limit must be a non-negative integer, got ${opts.limit}`);
     rows = rows.slice(0, opts.limit);
   }
   return { name, role, file, rows, skipped: result.skipped, droppedConflicts, issues: result.issues };

@@ -49,7 +49,10 @@ export const DatasetEntrySchema = z.strictObject({
     /** Expected number of usable rows (documentation and tests). */
     rows: z.number().int().positive(),
     /** sha256 of the local copy (as in the data dir's checksums.sha256). */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     /** Mapping of the local copy; default: identity (id/problem/answer, rest in extra). */
     mapping: FieldMappingSchema.optional(),
   }),

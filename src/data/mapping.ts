@@ -90,7 +90,9 @@ function applyTransform(v: unknown, t: FieldTransform | undefined): { value?: st
   if (v === undefined || v === null) return {};
   if (t === undefined || t === 'to_string') {
     const s = scalarToString(v);
-    return s === undefined ? { reason: `is a ${Array.isArray(v) ? 'list' : typeof v}, expected a string` } : { value: s };
+    return s === undefined
+      ? { reason: `is a ${Array.isArray(v) ? 'list' : typeof v}, expected a string` }
+      : { value: s };
   }
   if (typeof v !== 'string') return { reason: `is a ${typeof v}, expected a string` };
   if (t === 'last_boxed') {
@@ -121,7 +123,10 @@ function readField(raw: Record<string, unknown>, spec: FieldSpec, index: number)
  */
 export function mapRecord(raw: unknown, mapping: FieldMapping, index: number, fallbackIdPrefix: string): MapResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, reason: `expected a JSON object, got ${Array.isArray(raw) ? 'a list' : String(raw === null ? 'null' : typeof raw)}` };
+    return {
+      ok: false,
+      reason: `expected a JSON object, got ${Array.isArray(raw) ? 'a list' : String(raw === null ? 'null' : typeof raw)}`,
+    };
   }
   const rec = raw as Record<string, unknown>;
   const fields = {} as Record<'problem' | 'answer', string>;

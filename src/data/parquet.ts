@@ -48,7 +48,13 @@ export async function readParquet(file: string, opts: ReadOptions = {}): Promise
       positions.push(i);
       return;
     }
-    const issue: RowIssue = { file, position: i, unit: 'row', reason: res.reason, message: `${file}: row ${i}: ${res.reason}` };
+    const issue: RowIssue = {
+      file,
+      position: i,
+      unit: 'row',
+      reason: res.reason,
+      message: `${file}: row ${i}: ${res.reason}`,
+    };
     issues.push(issue);
     opts.onIssue?.(issue);
   });

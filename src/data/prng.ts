@@ -56,7 +56,8 @@ export class Xoshiro128 {
 
   /** Uniform integer in [0, bound), bound in [1, 2^32], without modulo bias (rejection sampling). */
   nextInt(bound: number): number {
-    if (!Number.isInteger(bound) || bound < 1 || bound > 2 ** 32) throw new RangeError(`nextInt bound must be an integer in [1, 2^32], got ${bound}`);
+    if (!Number.isInteger(bound) || bound < 1 || bound > 2 ** 32)
+      throw new RangeError(`nextInt bound must be an integer in [1, 2^32], got ${bound}`);
     const limit = 2 ** 32 - (2 ** 32 % bound); // accept x < limit
     for (;;) {
       const x = this.nextUint32();

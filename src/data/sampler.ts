@@ -32,7 +32,8 @@ export class PromptSampler {
    * @param seed any integer (its low 32 bits are used)
    */
   constructor(n: number, seed: number) {
-    if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32) throw new RangeError(`PromptSampler: n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32)
+      throw new RangeError(`PromptSampler: n must be a positive integer, got ${n}`);
     if (!Number.isInteger(seed)) throw new RangeError(`PromptSampler: seed must be an integer, got ${seed}`);
     this.n = n;
     this.seed = seed >>> 0;
@@ -59,7 +60,8 @@ export class PromptSampler {
    * crosses the end of an epoch continues with the next epoch's permutation.
    */
   next(count: number): number[] {
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`PromptSampler.next: count must be a non-negative integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`PromptSampler.next: count must be a non-negative integer, got ${count}`);
     const out: number[] = [];
     while (out.length < count) {
       if (this.cursor === this.n) {
@@ -86,9 +88,11 @@ export class PromptSampler {
   static fromState(state: PromptSamplerState, expectedN?: number): PromptSampler {
     const { version, n, seed, epoch, cursor } = state;
     if (version !== 1) throw new Error(`PromptSampler state: unsupported version ${String(version)}`);
-    if (expectedN !== undefined && expectedN !== n) throw new Error(`PromptSampler state is for ${n} rows but the dataset has ${expectedN}`);
+    if (expectedN !== undefined && expectedN !== n)
+      throw new Error(`PromptSampler state is for ${n} rows but the dataset has ${expectedN}`);
     if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`PromptSampler state: bad epoch ${epoch}`);
-    if (!Number.isInteger(cursor) || cursor < 0 || cursor > n) throw new Error(`PromptSampler state: cursor ${cursor} outside [0, ${n}]`);
+    if (!Number.isInteger(cursor) || cursor < 0 || cursor > n)
+      throw new Error(`PromptSampler state: cursor ${cursor} outside [0, ${n}]`);
     const s = new PromptSampler(n, seed);
     s.epochNo = epoch;
     s.cursor = cursor;

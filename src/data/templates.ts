@@ -49,7 +49,8 @@ const TEMPLATES: Record<string, PromptTemplate> = {
   },
   plain: {
     name: 'plain',
-    description: 'the problem text as is, no instruction (tasks whose responses carry their own final "Answer:" line, e.g. the demo)',
+    description:
+      'the problem text as is, no instruction (tasks whose responses carry their own final "Answer:" line, e.g. the demo)',
     userText: (problem) => problem,
   },
   boxed: {

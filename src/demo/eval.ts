@@ -48,7 +48,11 @@ export interface DemoEvalResult {
  * the plain template, raw text); see {@link evaluatePolicy}.
  * @throws Error when k > n or the checkpoint does not load.
  */
-export async function evaluateDemo(modelDir: string, problems: readonly ArithmeticProblem[], s: DemoEvalSettings): Promise<DemoEvalResult> {
+export async function evaluateDemo(
+  modelDir: string,
+  problems: readonly ArithmeticProblem[],
+  s: DemoEvalSettings,
+): Promise<DemoEvalResult> {
   const tokenizer = await Tokenizer.fromDir(modelDir);
   const policy = await Policy.load(modelDir, { device: 'cpu', dtype: 'float32' });
   try {
@@ -74,29 +78,56 @@ export function meanStdErr(xs: readonly number[]): { mean: number; stdErr: numbe
  * estimator, averaged over problems, with its standard error over problems.
  * @throws Error when k > n.
  */
-export async function evaluatePolicy(policy: Policy, tokenizer: Tokenizer, problems: readonly ArithmeticProblem[], s: DemoEvalSettings): Promise<DemoEvalResult> {
+export async function evaluatePolicy(
+  policy: Policy,
+  tokenizer: Tokenizer,
+  problems: readonly ArithmeticProblem[],
+  s: DemoEvalSettings,
+): Promise<DemoEvalResult> {
   for (const k of s.k) if (k > s.n) throw new Error(`pass@${k} needs n >= ${k} samples (n = ${s.n})`);
   const t0 = performance.now();
   const engine = rolloutEngine(policy);
-  const report = await evaluate({
-    model: 'demo',
-    benchmarks: [{ name: 'heldout', rows: problems.map((p) => ({ id: p.id, problem: p.problem, answer: p.answer })) }],
-    n: s.n,
-    metrics: [...s.k.map((k) => `pass@${k}`), `mean@${s.n}`],
-    buildPrompt: (row) => (buildPrompt('plain', row.problem, { chat: false }) as { text: string }).text,
-    generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: s.seed },
-  }, {
-    generate: async (texts, n) => {
-      const out = await engine.generate(texts.map((t) => Int32Array.from(tokenizer.encode(t, { addSpecialTokens: false }))), {
-        n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: 1, topK: 0, minP: 0, stopTokenIds: tokenizer.eosTokenIds, seed: s.seed,
-      });
-      return out.map((g) => g.map((r) => ({ text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }), tokens: r.tokens.length, finishReason: r.finishReason })));
+  const report = await evaluate(
+    {
+      model: 'demo',
+      benchmarks: [
+        { name: 'heldout', rows: problems.map((p) => ({ id: p.id, problem: p.problem, answer: p.answer })) },
+      ],
+      n: s.n,
+      metrics: [...s.k.map((k) => `pass@${k}`), `mean@${s.n}`],
+      buildPrompt: (row) => (buildPrompt('plain', row.problem, { chat: false }) as { text: string }).text,
+      generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, seed: s.seed },
     },
-    grade: async (items) => items.map((it) => {
-      const g = gradeMath(it.response, it.gold);
-      return { correct: g.correct, score: g.score, extracted: g.extracted };
-    }),
-  });
+    {
+      generate: async (texts, n) => {
+        const out = await engine.generate(
+          texts.map((t) => Int32Array.from(tokenizer.encode(t, { addSpecialTokens: false }))),
+          {
+            n,
+            maxNewTokens: s.maxNewTokens,
+            temperature: s.temperature,
+            topP: 1,
+            topK: 0,
+            minP: 0,
+            stopTokenIds: tokenizer.eosTokenIds,
+            seed: s.seed,
+          },
+        );
+        return out.map((g) =>
+          g.map((r) => ({
+            text: tokenizer.decode(r.tokens, { skipSpecialTokens: true }),
+            tokens: r.tokens.length,
+            finishReason: r.finishReason,
+          })),
+        );
+      },
+      grade: async (items) =>
+        items.map((it) => {
+          const g = gradeMath(it.response, it.gold);
+          return { correct: g.correct, score: g.score, extracted: g.extracted };
+        }),
+    },
+  );
   const bench = report.benchmarks[0]!;
   const byId = new Map(report.results.heldout!.map((p) => [p.id, p]));
   const correct = problems.map((p) => byId.get(p.id)!.samples.filter((x) => x.correct).length);
@@ -127,7 +158,10 @@ export async function evaluatePolicy(policy: Policy, tokenizer: Tokenizer, probl
  * @throws Error when the evaluations cover different numbers of problems or samples.
  */
 export function pairedDiff(a: DemoEvalResult, b: DemoEvalResult, k = 1): { diff: number; stdErr: number; z: number } {
-  if (a.correct.length !== b.correct.length || a.n !== b.n) throw new Error(`pairedDiff: evaluations differ in problems (${a.correct.length} vs ${b.correct.length}) or samples (${a.n} vs ${b.n})`);
+  if (a.correct.length !== b.correct.length || a.n !== b.n)
+    throw new Error(
+      `pairedDiff: evaluations differ in problems (${a.correct.length} vs ${b.correct.length}) or samples (${a.n} vs ${b.n})`,
+    );
   const d = a.correct.map((c, i) => passAtK(b.n, b.correct[i]!, k) - passAtK(a.n, c, k));
   const { mean, stdErr } = meanStdErr(d);
   return { diff: mean, stdErr, z: stdErr > 0 ? mean / stdErr : mean === 0 ? 0 : Math.sign(mean) * Infinity };

@@ -56,37 +56,80 @@ export interface DemoOptions {
 
 /** Sizes and hyperparameters that differ between the default run and --fast. */
 export interface DemoSizes {
-  sftRows: number; rlRows: number; heldOut: number;
+  sftRows: number;
+  rlRows: number;
+  heldOut: number;
   /** Validation problems (from the training pool, disjoint from SFT / RL rows and the held-out split) for the warm-up's stop rule. */
   devRows: number;
   /** SFT examples per step, peak learning rate and schedule (warm-up, then constant or cosine to the step cap). */
-  sftBatch: number; sftLr: number; sftSchedule: 'constant' | 'cosine';
+  sftBatch: number;
+  sftLr: number;
+  sftSchedule: 'constant' | 'cosine';
   /**
    * The warm-up's starting point: SFT stops at the first check (every `sftCheckEvery` steps) where
    * the greedy accuracy on the `devRows` validation problems is >= sftTarget (0 or > 1: never, run
    * all steps).
    */
-  sftTarget: number; sftCheckEvery: number;
+  sftTarget: number;
+  sftCheckEvery: number;
   /** RL prompts per step, samples per prompt, learning rate, epochs and mini-batches per step. */
-  prompts: number; group: number; rlLr: number; epochs: number; miniBatches: number;
+  prompts: number;
+  group: number;
+  rlLr: number;
+  epochs: number;
+  miniBatches: number;
   /** Dynamic sampling (refill) of RL groups whose rewards are all equal. */
   refill: boolean;
   /** Samples per held-out problem and the pass@k values. */
-  evalN: number; evalK: number[];
+  evalN: number;
+  evalK: number[];
   /** Model width and depth. */
-  hidden: number; layers: number;
+  hidden: number;
+  layers: number;
 }
 
 export const SIZES: Record<'full' | 'fast', DemoSizes> = {
   full: {
-    sftRows: 6000, rlRows: 4000, heldOut: 1000, devRows: 200, sftBatch: 64, sftLr: 3e-3, sftSchedule: 'constant', sftTarget: 0.5, sftCheckEvery: 25,
-    prompts: 32, group: 8, rlLr: 3e-4, epochs: 2, miniBatches: 2, refill: false,
-    evalN: 8, evalK: [1, 4], hidden: 256, layers: 2,
+    sftRows: 6000,
+    rlRows: 4000,
+    heldOut: 1000,
+    devRows: 200,
+    sftBatch: 64,
+    sftLr: 3e-3,
+    sftSchedule: 'constant',
+    sftTarget: 0.5,
+    sftCheckEvery: 25,
+    prompts: 32,
+    group: 8,
+    rlLr: 3e-4,
+    epochs: 2,
+    miniBatches: 2,
+    refill: false,
+    evalN: 8,
+    evalK: [1, 4],
+    hidden: 256,
+    layers: 2,
   },
   fast: {
-    sftRows: 200, rlRows: 200, heldOut: 8, devRows: 8, sftBatch: 8, sftLr: 3e-3, sftSchedule: 'constant', sftTarget: 0, sftCheckEvery: 1,
-    prompts: 2, group: 4, rlLr: 1e-4, epochs: 2, miniBatches: 2, refill: false,
-    evalN: 2, evalK: [1, 2], hidden: 128, layers: 2,
+    sftRows: 200,
+    rlRows: 200,
+    heldOut: 8,
+    devRows: 8,
+    sftBatch: 8,
+    sftLr: 3e-3,
+    sftSchedule: 'constant',
+    sftTarget: 0,
+    sftCheckEvery: 1,
+    prompts: 2,
+    group: 4,
+    rlLr: 1e-4,
+    epochs: 2,
+    miniBatches: 2,
+    refill: false,
+    evalN: 2,
+    evalK: [1, 2],
+    hidden: 128,
+    layers: 2,
   },
 };
 
@@ -97,47 +140,86 @@ export const DEMO_DEFAULTS = { steps: 120, sftSteps: 1200, fastSteps: 2, fastSft
 const MAX_NEW_TOKENS = 16;
 
 /** The demo model: the `tiny` preset reshaped (hidden `hidden`, `layers` layers, head_dim 32) onto the demo vocabulary. */
-export function demoModelConfig(vocabSize: number, eosTokenId: number, hidden = 128, layers = 2): Record<string, unknown> {
+export function demoModelConfig(
+  vocabSize: number,
+  eosTokenId: number,
+  hidden = 128,
+  layers = 2,
+): Record<string, unknown> {
   return {
-    ...presetConfig('tiny', 'float32'), vocab_size: vocabSize, eos_token_id: eosTokenId, bos_token_id: eosTokenId,
-    hidden_size: hidden, intermediate_size: 4 * hidden, num_hidden_layers: layers, max_window_layers: layers, num_attention_heads: hidden / 32,
-    num_key_value_heads: Math.max(1, hidden / 64), head_dim: 32, max_position_embeddings: 512, tie_word_embeddings: true,
+    ...presetConfig('tiny', 'float32'),
+    vocab_size: vocabSize,
+    eos_token_id: eosTokenId,
+    bos_token_id: eosTokenId,
+    hidden_size: hidden,
+    intermediate_size: 4 * hidden,
+    num_hidden_layers: layers,
+    max_window_layers: layers,
+    num_attention_heads: hidden / 32,
+    num_key_value_heads: Math.max(1, hidden / 64),
+    head_dim: 32,
+    max_position_embeddings: 512,
+    tie_word_embeddings: true,
   };
 }
 
 /** The recipe of the SFT warm-up. */
 function sftRecipe(out: string, steps: number, s: DemoSizes, seed: number): Recipe {
-  return parseRecipe(JSON.stringify({
-    model: { path: join(out, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: { train: join(out, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
-    train: {
-      steps, prompts_per_step: s.sftBatch, lr: s.sftLr, warmup_steps: Math.min(20, Math.floor(steps / 10)), schedule: s.sftSchedule,
-      weight_decay: 0, activation_checkpointing: false, tokens_per_micro_batch: 8192, seed,
-    },
-    checkpoint: { every_steps: 0, keep_last: 1 },
-    run: { dir: join(out, 'sft') },
-  }), 'demo sft recipe');
+  return parseRecipe(
+    JSON.stringify({
+      model: { path: join(out, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
+      data: { train: join(out, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
+      train: {
+        steps,
+        prompts_per_step: s.sftBatch,
+        lr: s.sftLr,
+        warmup_steps: Math.min(20, Math.floor(steps / 10)),
+        schedule: s.sftSchedule,
+        weight_decay: 0,
+        activation_checkpointing: false,
+        tokens_per_micro_batch: 8192,
+        seed,
+      },
+      checkpoint: { every_steps: 0, keep_last: 1 },
+      run: { dir: join(out, 'sft') },
+    }),
+    'demo sft recipe',
+  );
 }
 
 /** The recipe of one RL run (GTR or plain GRPO); evaluation is done by the demo, not the loop. */
 export function rlRecipe(out: string, algo: 'gtr' | 'grpo', steps: number, s: DemoSizes, seed: number): Recipe {
-  return parseRecipe(JSON.stringify({
-    model: { path: join(out, 'sft', 'model'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: { train: join(out, 'data', 'rl.jsonl'), template: 'plain', max_prompt_tokens: 512 - MAX_NEW_TOKENS },
-    rollout: { samples_per_prompt: s.group, max_new_tokens: MAX_NEW_TOKENS, temperature: 1.0, seed },
-    reward: { grader: 'math', timeout_ms: 5000 },
-    algorithm: {
-      name: algo, advantage: 'grpo', dynamic_sampling: { enabled: s.refill, mode: 'refill', max_refill_batches: 2 },
-      loss: { clip_ratio_low: 0.2, clip_ratio_high: 0.28, sigma: 0.2, beta: 1.0 },
-    },
-    train: {
-      prompts_per_step: s.prompts, mini_batches_per_epoch: s.miniBatches, epochs_per_step: s.epochs, tokens_per_micro_batch: 8192, steps,
-      lr: s.rlLr, warmup_steps: 0, schedule: 'constant', weight_decay: 0, activation_checkpointing: false, seed,
-    },
-    eval: { every_steps: 0 },
-    checkpoint: { every_steps: 0, keep_last: 1 },
-    run: { dir: join(out, `rl-${algo}`), log_samples_per_step: 2 },
-  }), `demo ${algo} recipe`);
+  return parseRecipe(
+    JSON.stringify({
+      model: { path: join(out, 'sft', 'model'), dtype: 'float32', device: 'cpu', chat_template: false },
+      data: { train: join(out, 'data', 'rl.jsonl'), template: 'plain', max_prompt_tokens: 512 - MAX_NEW_TOKENS },
+      rollout: { samples_per_prompt: s.group, max_new_tokens: MAX_NEW_TOKENS, temperature: 1.0, seed },
+      reward: { grader: 'math', timeout_ms: 5000 },
+      algorithm: {
+        name: algo,
+        advantage: 'grpo',
+        dynamic_sampling: { enabled: s.refill, mode: 'refill', max_refill_batches: 2 },
+        loss: { clip_ratio_low: 0.2, clip_ratio_high: 0.28, sigma: 0.2, beta: 1.0 },
+      },
+      train: {
+        prompts_per_step: s.prompts,
+        mini_batches_per_epoch: s.miniBatches,
+        epochs_per_step: s.epochs,
+        tokens_per_micro_batch: 8192,
+        steps,
+        lr: s.rlLr,
+        warmup_steps: 0,
+        schedule: 'constant',
+        weight_decay: 0,
+        activation_checkpointing: false,
+        seed,
+      },
+      eval: { every_steps: 0 },
+      checkpoint: { every_steps: 0, keep_last: 1 },
+      run: { dir: join(out, `rl-${algo}`), log_samples_per_step: 2 },
+    }),
+    `demo ${algo} recipe`,
+  );
 }
 
 /** One algorithm's outcome. */
@@ -163,9 +245,15 @@ export interface DemoSummary {
   before: DemoEvalResult;
   runs: DemoRunResult[];
   sft: {
-    steps: number; firstNll: number; lastNll: number; seconds: number;
+    steps: number;
+    firstNll: number;
+    lastNll: number;
+    seconds: number;
     /** The stop rule: target greedy accuracy on `devProblems` validation problems, checked every `checkEvery` steps, at most `maxSteps`. */
-    target: number; checkEvery: number; maxSteps: number; devProblems: number;
+    target: number;
+    checkEvery: number;
+    maxSteps: number;
+    devProblems: number;
     /** Greedy validation accuracy at each check ({ step, accuracy }), the last one where SFT stopped. */
     checks: { step: number; accuracy: number }[];
     /** Whether the target was reached (false: the warm-up ran to the step cap). */
@@ -199,11 +287,31 @@ export function formatPaired(d: PairedDiff): string {
 /** The before/after table as text (one row per model, one column per metric; ± is one standard error over held-out problems). */
 export function formatSummaryTable(s: DemoSummary): string {
   const ks = Object.keys(s.before.passAt);
-  const header = ['model', ...ks.map((k) => `${k} ± SE`), 'pass@1 gain (paired)', 'resp tokens', 'RL reward (first5 -> last5)', 'time'];
+  const header = [
+    'model',
+    ...ks.map((k) => `${k} ± SE`),
+    'pass@1 gain (paired)',
+    'resp tokens',
+    'RL reward (first5 -> last5)',
+    'time',
+  ];
   const rows: string[][] = [
-    ['after SFT (before RL)', ...ks.map((k) => withSe(s.before, k)), '', s.before.meanResponseTokens.toFixed(1), '', `${s.sft.seconds.toFixed(0)} s (SFT, ${s.sft.steps} steps)`],
-    ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.map((k) => withSe(r.after, k)), r.gain ? formatPaired(r.gain) : '', r.after.meanResponseTokens.toFixed(1),
-      `${r.firstReward.toFixed(3)} -> ${r.lastReward.toFixed(3)}`, `${r.seconds.toFixed(0)} s (RL)`]),
+    [
+      'after SFT (before RL)',
+      ...ks.map((k) => withSe(s.before, k)),
+      '',
+      s.before.meanResponseTokens.toFixed(1),
+      '',
+      `${s.sft.seconds.toFixed(0)} s (SFT, ${s.sft.steps} steps)`,
+    ],
+    ...s.runs.map((r) => [
+      `after ${r.algo.toUpperCase()}`,
+      ...ks.map((k) => withSe(r.after, k)),
+      r.gain ? formatPaired(r.gain) : '',
+      r.after.meanResponseTokens.toFixed(1),
+      `${r.firstReward.toFixed(3)} -> ${r.lastReward.toFixed(3)}`,
+      `${r.seconds.toFixed(0)} s (RL)`,
+    ]),
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -215,10 +323,16 @@ export function formatSummaryFooter(s: DemoSummary): string[] {
   const lines: string[] = [];
   if (s.compare) {
     const c = s.compare;
-    lines.push(`${c.b.toUpperCase()} - ${c.a.toUpperCase()} held-out pass@1, paired over ${s.before.problems} problems: ${formatPaired(c)}; `
-      + (c.withinNoise ? 'within noise (|z| < 2): this run does not tell the two apart' : `outside noise (|z| >= 2): ${c.diff > 0 ? c.b.toUpperCase() : c.a.toUpperCase()} is ahead on this seed`));
+    lines.push(
+      `${c.b.toUpperCase()} - ${c.a.toUpperCase()} held-out pass@1, paired over ${s.before.problems} problems: ${formatPaired(c)}; ` +
+        (c.withinNoise
+          ? 'within noise (|z| < 2): this run does not tell the two apart'
+          : `outside noise (|z| >= 2): ${c.diff > 0 ? c.b.toUpperCase() : c.a.toUpperCase()} is ahead on this seed`),
+    );
   }
-  const t = Object.entries(s.timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ');
+  const t = Object.entries(s.timings)
+    .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+    .join(', ');
   lines.push(`wall time: ${t}; total ${s.seconds.toFixed(0)} s`);
   return lines;
 }
@@ -238,9 +352,21 @@ export interface DemoWarmUp {
  * once more and SFT still returns it.
  * @throws what sftTrain and the evaluation throw (a missing file, native errors).
  */
-export async function demoWarmUp(out: string, dev: readonly ArithmeticProblem[], s: DemoSizes, seed: number, maxSteps: number, log: (line: string) => void): Promise<DemoWarmUp> {
+export async function demoWarmUp(
+  out: string,
+  dev: readonly ArithmeticProblem[],
+  s: DemoSizes,
+  seed: number,
+  maxSteps: number,
+  log: (line: string) => void,
+): Promise<DemoWarmUp> {
   const stopRule = s.sftTarget > 0 && s.sftTarget <= 1;
-  log(`demo: SFT warm-up, up to ${maxSteps} steps of ${s.sftBatch} examples` + (stopRule ? `, until greedy accuracy on ${dev.length} validation problems >= ${s.sftTarget} (checked every ${s.sftCheckEvery} steps)` : ''));
+  log(
+    `demo: SFT warm-up, up to ${maxSteps} steps of ${s.sftBatch} examples` +
+      (stopRule
+        ? `, until greedy accuracy on ${dev.length} validation problems >= ${s.sftTarget} (checked every ${s.sftCheckEvery} steps)`
+        : ''),
+  );
   const tokenizer = await Tokenizer.fromDir(join(out, 'tokenizer'));
   const checks: { step: number; accuracy: number }[] = [];
   const greedy: DemoEvalSettings = { n: 1, k: [1], temperature: 0, maxNewTokens: MAX_NEW_TOKENS, seed };
@@ -252,19 +378,23 @@ export async function demoWarmUp(out: string, dev: readonly ArithmeticProblem[],
       if ((r.step as number) % 100 === 0 && !stopRule) log(`  sft step ${r.step}: nll ${nll.toFixed(3)}`);
     },
     stopCheckEvery: s.sftCheckEvery,
-    stopWhen: stopRule ? async (step, policy) => {
-      const acc = (await evaluatePolicy(policy, tokenizer, dev, greedy)).meanAccuracy;
-      checks.push({ step, accuracy: acc });
-      log(`  sft step ${step}: nll ${nll.toFixed(3)}, validation greedy accuracy ${acc.toFixed(3)}`);
-      return acc >= s.sftTarget;
-    } : undefined,
+    stopWhen: stopRule
+      ? async (step, policy) => {
+          const acc = (await evaluatePolicy(policy, tokenizer, dev, greedy)).meanAccuracy;
+          checks.push({ step, accuracy: acc });
+          log(`  sft step ${step}: nll ${nll.toFixed(3)}, validation greedy accuracy ${acc.toFixed(3)}`);
+          return acc >= s.sftTarget;
+        }
+      : undefined,
   });
   if (stopRule && !sft.stoppedEarly) {
     const p = await Policy.load(sft.modelDir, { device: 'cpu', dtype: 'float32' });
     try {
       const acc = (await evaluatePolicy(p, tokenizer, dev, greedy)).meanAccuracy;
       checks.push({ step: sft.steps, accuracy: acc });
-      log(`demo: the warm-up reached the step cap (${sft.steps}) at validation greedy accuracy ${acc.toFixed(3)} < ${s.sftTarget}; RL starts from there`);
+      log(
+        `demo: the warm-up reached the step cap (${sft.steps}) at validation greedy accuracy ${acc.toFixed(3)} < ${s.sftTarget}; RL starts from there`,
+      );
     } finally {
       p.dispose();
     }
@@ -283,7 +413,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const timings: Record<string, number> = {};
   const out = resolve(o.out);
   const s: DemoSizes = { ...SIZES[o.fast ? 'fast' : 'full'], ...o.sizes };
-  for (const d of ['data', 'tokenizer', 'model-init', 'sft', 'rl-gtr', 'rl-grpo', 'report.html', 'summary.json']) rmSync(join(out, d), { recursive: true, force: true });
+  for (const d of ['data', 'tokenizer', 'model-init', 'sft', 'rl-gtr', 'rl-grpo', 'report.html', 'summary.json'])
+    rmSync(join(out, d), { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
 
   // SFT rows, then RL rows, then the validation rows: the SFT and RL rows are the same problems as
@@ -295,10 +426,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   writeTaskJsonl(join(out, 'data', 'dev.jsonl'), dev);
   writeTaskJsonl(join(out, 'data', 'heldout.jsonl'), task.heldOut);
   const tok = writeDemoTokenizer(join(out, 'tokenizer'));
-  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, s.hidden, s.layers), o.seed, { device: 'cpu', dtype: 'float32' });
+  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, s.hidden, s.layers), o.seed, {
+    device: 'cpu',
+    dtype: 'float32',
+  });
   try {
     await init.save(join(out, 'model-init'), { tokenizerFrom: join(out, 'tokenizer') });
-    log(`demo: ${s.sftRows} SFT / ${s.rlRows} RL / ${dev.length} validation / ${task.heldOut.length} held-out problems, vocabulary ${tok.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`);
+    log(
+      `demo: ${s.sftRows} SFT / ${s.rlRows} RL / ${dev.length} validation / ${task.heldOut.length} held-out problems, vocabulary ${tok.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`,
+    );
   } finally {
     init.dispose();
   }
@@ -309,10 +445,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   timings.sft = (performance.now() - t0) / 1000 - timings.setup;
 
   let te = performance.now();
-  const evalSettings: DemoEvalSettings = { n: s.evalN, k: s.evalK, temperature: 1.0, maxNewTokens: MAX_NEW_TOKENS, seed: o.seed + 7919 };
+  const evalSettings: DemoEvalSettings = {
+    n: s.evalN,
+    k: s.evalK,
+    temperature: 1.0,
+    maxNewTokens: MAX_NEW_TOKENS,
+    seed: o.seed + 7919,
+  };
   const before = await evaluateDemo(sft.modelDir, task.heldOut, evalSettings);
   timings.eval_before = (performance.now() - te) / 1000;
-  const passLine = (r: DemoEvalResult) => Object.keys(r.passAt).map((k) => `${k} ${withSe(r, k)}`).join(', ');
+  const passLine = (r: DemoEvalResult) =>
+    Object.keys(r.passAt)
+      .map((k) => `${k} ${withSe(r, k)}`)
+      .join(', ');
   log(`demo: held-out before RL: ${passLine(before)}`);
 
   const runs: DemoRunResult[] = [];
@@ -320,8 +465,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const tr = performance.now();
     log(`demo: ${algo.toUpperCase()} for ${o.steps} steps (${s.prompts} prompts x ${s.group} samples per step)`);
     const res = await train(rlRecipe(out, algo, o.steps, s, o.seed), {
-      engines: nativeEngines, log: () => {},
-      onStep: (r) => log(`  ${algo} step ${r.step}/${o.steps}: reward ${(r[M.scoreMean] as number).toFixed(3)}, length ${(r[M.responseLengthMean] as number).toFixed(1)}, ${(r[M.timeStep] as number).toFixed(1)} s`),
+      engines: nativeEngines,
+      log: () => {},
+      onStep: (r) =>
+        log(
+          `  ${algo} step ${r.step}/${o.steps}: reward ${(r[M.scoreMean] as number).toFixed(3)}, length ${(r[M.responseLengthMean] as number).toFixed(1)}, ${(r[M.timeStep] as number).toFixed(1)} s`,
+        ),
     });
     const latest = new RunDir(res.runDir).latest();
     if (!latest) throw new Error(`${res.runDir}: the RL run left no checkpoint`);
@@ -334,7 +483,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     const rows = readMetricsJsonl(join(res.runDir, 'metrics.jsonl')).filter((r) => r.kind === 'train');
     const w = Math.max(1, Math.min(5, Math.floor(rows.length / 2)));
     const gain = pairedDiff(before, after, 1);
-    runs.push({ algo, after, seconds, evalSeconds, firstReward: windowMean(rows, M.scoreMean, w, false), lastReward: windowMean(rows, M.scoreMean, w, true), gain });
+    runs.push({
+      algo,
+      after,
+      seconds,
+      evalSeconds,
+      firstReward: windowMean(rows, M.scoreMean, w, false),
+      lastReward: windowMean(rows, M.scoreMean, w, true),
+      gain,
+    });
     log(`demo: held-out after ${algo.toUpperCase()}: ${passLine(after)}; pass@1 gain ${formatPaired(gain)}`);
   }
 
@@ -345,14 +502,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   }
   const reportPath = join(out, 'report.html');
   const summary: DemoSummary = {
-    out, seed: o.seed, before, runs,
+    out,
+    seed: o.seed,
+    before,
+    runs,
     sft: {
-      steps: sft.steps, firstNll: sft.firstNll, lastNll: sft.lastNll, seconds: sft.seconds,
-      target: stopRule ? s.sftTarget : 0, checkEvery: s.sftCheckEvery, maxSteps: o.sftSteps, devProblems: dev.length, checks, reachedTarget: sft.stoppedEarly,
+      steps: sft.steps,
+      firstNll: sft.firstNll,
+      lastNll: sft.lastNll,
+      seconds: sft.seconds,
+      target: stopRule ? s.sftTarget : 0,
+      checkEvery: s.sftCheckEvery,
+      maxSteps: o.sftSteps,
+      devProblems: dev.length,
+      checks,
+      reachedTarget: sft.stoppedEarly,
     },
     compare,
     timings,
-    seconds: (performance.now() - t0) / 1000, reportPath,
+    seconds: (performance.now() - t0) / 1000,
+    reportPath,
   };
   writeFileAtomicSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeDemoReport(summary);
@@ -366,23 +535,43 @@ export function writeDemoReport(s: DemoSummary): void {
     title: 'Held-out evaluation (before / after RL)',
     columns: ['model', ...ks.flatMap((k) => [k, `${k} SE`]), 'pass@1 gain (paired)', 'gain SE', 'response tokens'],
     rows: [
-      ['after SFT (before RL)', ...ks.flatMap((k) => [s.before.passAt[k]!, s.before.stdErr[k]!]), '', '', s.before.meanResponseTokens],
-      ...s.runs.map((r) => [`after ${r.algo.toUpperCase()}`, ...ks.flatMap((k) => [r.after.passAt[k]!, r.after.stdErr[k]!]), r.gain.diff, r.gain.stdErr, r.after.meanResponseTokens]),
+      [
+        'after SFT (before RL)',
+        ...ks.flatMap((k) => [s.before.passAt[k]!, s.before.stdErr[k]!]),
+        '',
+        '',
+        s.before.meanResponseTokens,
+      ],
+      ...s.runs.map((r) => [
+        `after ${r.algo.toUpperCase()}`,
+        ...ks.flatMap((k) => [r.after.passAt[k]!, r.after.stdErr[k]!]),
+        r.gain.diff,
+        r.gain.stdErr,
+        r.after.meanResponseTokens,
+      ]),
     ],
   };
   const metrics = (dir: string) => {
     const p = join(s.out, dir, 'metrics.jsonl');
     return existsSync(p) ? readMetricsJsonl(p) : [];
   };
-  const rl = s.runs.filter((r) => existsSync(join(s.out, `rl-${r.algo}`, 'metrics.jsonl'))).map((r) => loadRun(join(s.out, `rl-${r.algo}`), r.algo.toUpperCase()));
+  const rl = s.runs
+    .filter((r) => existsSync(join(s.out, `rl-${r.algo}`, 'metrics.jsonl')))
+    .map((r) => loadRun(join(s.out, `rl-${r.algo}`), r.algo.toUpperCase()));
   writeReport(s.reportPath, {
     title: 'GTR-RL demo: arithmetic on a tiny Qwen3 (CPU)',
     notes: [
-      `Total ${s.seconds.toFixed(0)} s (${Object.entries(s.timings).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}). SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token`
-        + (s.sft.checks.length > 0 ? `, validation greedy accuracy ${s.sft.checks.at(-1)!.accuracy.toFixed(3)} (target ${s.sft.target}, ${s.sft.reachedTarget ? 'reached' : 'not reached by the step cap'}).` : '.'),
+      `Total ${s.seconds.toFixed(0)} s (${Object.entries(s.timings)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+        .join(
+          ', ',
+        )}). SFT warm-up: ${s.sft.steps} steps, NLL ${s.sft.firstNll.toFixed(3)} -> ${s.sft.lastNll.toFixed(3)} nats/token` +
+        (s.sft.checks.length > 0
+          ? `, validation greedy accuracy ${s.sft.checks.at(-1)!.accuracy.toFixed(3)} (target ${s.sft.target}, ${s.sft.reachedTarget ? 'reached' : 'not reached by the step cap'}).`
+          : '.'),
       `Held-out problems: ${s.before.problems}, ${s.before.n} samples each at temperature 1; SE = one standard error over problems; the gain is paired over problems. RL runs start from the same warmed-up checkpoint and seed.`,
       ...(s.compare ? [formatSummaryFooter(s)[0]!] : []),
-      'Plots: the numeric series of each run\'s metrics.jsonl, key metrics first (names: the README\'s metric table); series that never change are listed, not plotted.',
+      "Plots: the numeric series of each run's metrics.jsonl, key metrics first (names: the README's metric table); series that never change are listed, not plotted.",
     ],
     tables: [table],
     sections: [

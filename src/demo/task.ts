@@ -101,7 +101,10 @@ export function generateTask(options: TaskOptions = {}): TaskSplits {
   const nTrain = options.train ?? 4000;
   const nHeld = options.heldOut ?? 200;
   const seed = options.seed ?? 0;
-  for (const [k, v] of [['train', nTrain], ['heldOut', nHeld]] as const) {
+  for (const [k, v] of [
+    ['train', nTrain],
+    ['heldOut', nHeld],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`generateTask: ${k} must be a non-negative integer, got ${v}`);
   }
   const rng = new Xoshiro128(mixSeeds(seed, 0x5eed));
@@ -128,6 +131,8 @@ export function generateTask(options: TaskOptions = {}): TaskSplits {
  */
 export function writeTaskJsonl(path: string, problems: readonly ArithmeticProblem[]): void {
   mkdirSync(dirname(path), { recursive: true });
-  const lines = problems.map((p) => JSON.stringify({ id: p.id, problem: p.problem, answer: p.answer, solution: p.solution }));
+  const lines = problems.map((p) =>
+    JSON.stringify({ id: p.id, problem: p.problem, answer: p.answer, solution: p.solution }),
+  );
   writeFileSync(path, lines.join('\n') + '\n');
 }

@@ -36,7 +36,10 @@ function escapeRegex(s: string): string {
 
 /** The pre-tokenizer regex: a known word (optionally after one space, not followed by a letter), else one character. */
 export function demoSplitPattern(words: readonly string[]): string {
-  const alts = [...words].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)).map(escapeRegex).join('|');
+  const alts = [...words]
+    .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
+    .map(escapeRegex)
+    .join('|');
   return ` ?(?:${alts})(?![A-Za-z])|[\\s\\S]`;
 }
 
@@ -64,15 +67,34 @@ export function demoTokenizerJson(): Record<string, unknown> {
     truncation: null,
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((content) => ({
-      id: vocab.get(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id: vocab.get(content),
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     })),
     normalizer: null,
-    pre_tokenizer: { type: 'Split', pattern: { Regex: demoSplitPattern(demoWords()) }, behavior: 'Isolated', invert: false },
+    pre_tokenizer: {
+      type: 'Split',
+      pattern: { Regex: demoSplitPattern(demoWords()) },
+      behavior: 'Isolated',
+      invert: false,
+    },
     post_processor: null,
     decoder: { type: 'Fuse' },
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab: Object.fromEntries(vocab), merges: [],
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: true,
+      vocab: Object.fromEntries(vocab),
+      merges: [],
     },
   };
 }
@@ -101,11 +123,24 @@ export function writeDemoTokenizer(dir: string): { vocabSize: number; eosTokenId
     unk_token: null,
     clean_up_tokenization_spaces: false,
     model_max_length: 4096,
-    added_tokens_decoder: Object.fromEntries(SPECIAL_TOKENS.map((content) => [String(vocab.get(content)), {
-      content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true,
-    }])),
+    added_tokens_decoder: Object.fromEntries(
+      SPECIAL_TOKENS.map((content) => [
+        String(vocab.get(content)),
+        {
+          content,
+          lstrip: false,
+          normalized: false,
+          rstrip: false,
+          single_word: false,
+          special: true,
+        },
+      ]),
+    ),
   };
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: null, eos_token_id: [eos], transformers_version: '4.51.0' }, null, 2) + '\n');
+  writeFileSync(
+    join(dir, 'generation_config.json'),
+    JSON.stringify({ bos_token_id: null, eos_token_id: [eos], transformers_version: '4.51.0' }, null, 2) + '\n',
+  );
   return { vocabSize: vocab.size, eosTokenId: eos };
 }

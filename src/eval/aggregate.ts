@@ -18,9 +18,15 @@ export interface AggregateOptions {
 }
 
 /** Majority vote over the first `k` samples of one problem (all samples when k is omitted). */
-export function problemMajority(p: ProblemResult, answerKey: AnswerKey = defaultAnswerKey, k?: number): MajorityOutcome {
+export function problemMajority(
+  p: ProblemResult,
+  answerKey: AnswerKey = defaultAnswerKey,
+  k?: number,
+): MajorityOutcome {
   const samples = k === undefined ? p.samples : p.samples.slice(0, k);
-  return majorityVote(samples.map((s) => ({ key: s.extracted === null ? null : answerKey(s.extracted), correct: s.correct })));
+  return majorityVote(
+    samples.map((s) => ({ key: s.extracted === null ? null : answerKey(s.extracted), correct: s.correct })),
+  );
 }
 
 /**
@@ -33,20 +39,27 @@ export function problemMajority(p: ProblemResult, answerKey: AnswerKey = default
  * @throws Error naming the benchmark and problem id for an empty benchmark, a problem whose sample
  *   count differs from the first problem's, or a metric whose k exceeds n.
  */
-export function aggregateBenchmark(name: string, problems: readonly ProblemResult[], options: AggregateOptions = {}): BenchmarkReport {
+export function aggregateBenchmark(
+  name: string,
+  problems: readonly ProblemResult[],
+  options: AggregateOptions = {},
+): BenchmarkReport {
   if (problems.length === 0) throw new Error(`benchmark '${name}': no problems to aggregate`);
   const n = problems[0]!.samples.length;
   if (n < 1) throw new Error(`benchmark '${name}': problem '${problems[0]!.id}' has no samples`);
   for (const p of problems) {
     if (p.samples.length !== n) {
-      throw new Error(`benchmark '${name}': problem '${p.id}' has ${p.samples.length} samples, expected n=${n} like '${problems[0]!.id}'`);
+      throw new Error(
+        `benchmark '${name}': problem '${p.id}' has ${p.samples.length} samples, expected n=${n} like '${problems[0]!.id}'`,
+      );
     }
   }
   const answerKey = options.answerKey ?? defaultAnswerKey;
   const specs = (options.metrics ?? defaultMetrics(n)).map(parseMetric);
   const metrics: Record<string, number> = {};
   for (const spec of specs) {
-    if (spec.k > n) throw new Error(`benchmark '${name}': metric ${spec.name} needs k=${spec.k} <= n=${n} samples per problem`);
+    if (spec.k > n)
+      throw new Error(`benchmark '${name}': metric ${spec.name} needs k=${spec.k} <= n=${n} samples per problem`);
     let sum = 0;
     for (const p of problems) {
       if (spec.kind === 'pass') {

@@ -57,7 +57,11 @@ function signed(delta: number, unit: ComparisonRow['unit'], opts: FormatOptions)
  * `format` says otherwise; the JSON form keeps raw fractions.
  * @throws Error when `names` and `reports` differ in length or no report is given.
  */
-export function compareReports(reports: readonly EvalReport[], names: readonly string[], format: FormatOptions = {}): Comparison {
+export function compareReports(
+  reports: readonly EvalReport[],
+  names: readonly string[],
+  format: FormatOptions = {},
+): Comparison {
   if (reports.length === 0) throw new Error('compareReports: no reports given');
   if (names.length !== reports.length) {
     throw new Error(`compareReports: ${reports.length} reports but ${names.length} names`);
@@ -69,12 +73,35 @@ export function compareReports(reports: readonly EvalReport[], names: readonly s
     const found = reports.map((r) => r.benchmarks.find((b) => b.name === name) ?? null);
     const metrics: string[] = [];
     for (const b of found) if (b) for (const m of Object.keys(b.metrics)) pushUnique(metrics, m);
-    for (const m of metrics) rows.push(row(name, m, 'fraction', found.map((b) => (b && m in b.metrics ? b.metrics[m]! : null))));
-    rows.push(row(name, 'meanResponseTokens', 'tokens', found.map((b) => (b ? b.meanResponseTokens : null))));
+    for (const m of metrics)
+      rows.push(
+        row(
+          name,
+          m,
+          'fraction',
+          found.map((b) => (b && m in b.metrics ? b.metrics[m]! : null)),
+        ),
+      );
+    rows.push(
+      row(
+        name,
+        'meanResponseTokens',
+        'tokens',
+        found.map((b) => (b ? b.meanResponseTokens : null)),
+      ),
+    );
   }
   const macroMetrics: string[] = [];
   for (const r of reports) for (const m of Object.keys(r.macro)) pushUnique(macroMetrics, m);
-  for (const m of macroMetrics) rows.push(row(MACRO_ROW, m, 'fraction', reports.map((r) => (m in r.macro ? r.macro[m]! : null))));
+  for (const m of macroMetrics)
+    rows.push(
+      row(
+        MACRO_ROW,
+        m,
+        'fraction',
+        reports.map((r) => (m in r.macro ? r.macro[m]! : null)),
+      ),
+    );
 
   const json: ComparisonJson = { names: [...names], models: reports.map((r) => r.model), rows };
   return { json, markdown: comparisonToMarkdown(json, format) };

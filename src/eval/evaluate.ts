@@ -113,7 +113,8 @@ function checkSample(s: GeneratedSample | undefined, where: string): GeneratedSa
 function checkVerdict(v: GradeVerdict | undefined, where: string): GradeVerdict {
   if (!v || typeof v.correct !== 'boolean') throw new Error(`grade: ${where} has no boolean 'correct'`);
   if (!Number.isFinite(v.score)) throw new Error(`grade: ${where} has non-finite score ${v.score}`);
-  if (v.extracted !== null && typeof v.extracted !== 'string') throw new Error(`grade: ${where} has invalid 'extracted'`);
+  if (v.extracted !== null && typeof v.extracted !== 'string')
+    throw new Error(`grade: ${where} has invalid 'extracted'`);
   return v;
 }
 
@@ -139,7 +140,8 @@ export async function evaluate(options: EvaluateOptions, deps: EvalDeps): Promis
   const results: Record<string, ProblemResult[]> = {};
   for (const bench of options.benchmarks) {
     const n = bench.n ?? options.n;
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`benchmark '${bench.name}': n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`benchmark '${bench.name}': n must be a positive integer, got ${n}`);
     if (bench.rows.length === 0) throw new Error(`benchmark '${bench.name}' has no rows`);
     const ids = new Set<string>();
     bench.rows.forEach((r, i) => {
@@ -154,34 +156,59 @@ export async function evaluate(options: EvaluateOptions, deps: EvalDeps): Promis
       const prompts = rows.map((r) => options.buildPrompt(r, bench.name));
       const generated = await deps.generate(prompts, n, genOptions);
       if (!Array.isArray(generated) || generated.length !== rows.length) {
-        throw new Error(`generate: benchmark '${bench.name}' asked ${rows.length} prompts, got ${generated?.length} result lists`);
+        throw new Error(
+          `generate: benchmark '${bench.name}' asked ${rows.length} prompts, got ${generated?.length} result lists`,
+        );
       }
       const items: GradeItem[] = [];
       rows.forEach((r, i) => {
         const list = generated[i]!;
         if (!Array.isArray(list) || list.length !== n) {
-          throw new Error(`generate: benchmark '${bench.name}' problem '${r.id}' asked ${n} samples, got ${list?.length}`);
+          throw new Error(
+            `generate: benchmark '${bench.name}' problem '${r.id}' asked ${n} samples, got ${list?.length}`,
+          );
         }
         list.forEach((s, j) => {
           checkSample(s, `benchmark '${bench.name}' problem '${r.id}' sample ${j}`);
-          items.push({ benchmark: bench.name, problemId: r.id, problem: r.problem, response: s.text, gold: r.answer, extra: r.extra });
+          items.push({
+            benchmark: bench.name,
+            problemId: r.id,
+            problem: r.problem,
+            response: s.text,
+            gold: r.answer,
+            extra: r.extra,
+          });
         });
       });
       const verdicts = await deps.grade(items);
       if (!Array.isArray(verdicts) || verdicts.length !== items.length) {
-        throw new Error(`grade: benchmark '${bench.name}' sent ${items.length} items, got ${verdicts?.length} verdicts`);
+        throw new Error(
+          `grade: benchmark '${bench.name}' sent ${items.length} items, got ${verdicts?.length} verdicts`,
+        );
       }
       rows.forEach((r, i) => {
         const samples: SampleResult[] = generated[i]!.map((s, j) => {
           const v = checkVerdict(verdicts[i * n + j], `benchmark '${bench.name}' problem '${r.id}' sample ${j}`);
-          return { text: s.text, extracted: v.extracted, correct: v.correct, score: v.score, finishReason: s.finishReason, tokens: s.tokens };
+          return {
+            text: s.text,
+            extracted: v.extracted,
+            correct: v.correct,
+            score: v.score,
+            finishReason: s.finishReason,
+            tokens: s.tokens,
+          };
         });
         problems.push({ id: r.id, problem: r.problem, gold: r.answer, samples });
       });
       options.onProgress?.({ benchmark: bench.name, done: problems.length, total: bench.rows.length });
     }
     results[bench.name] = problems;
-    reports.push(aggregateBenchmark(bench.name, problems, { metrics: bench.metrics ?? options.metrics, answerKey: options.answerKey }));
+    reports.push(
+      aggregateBenchmark(bench.name, problems, {
+        metrics: bench.metrics ?? options.metrics,
+        answerKey: options.answerKey,
+      }),
+    );
   }
   const settings: Record<string, unknown> = {
     n: options.n,
@@ -189,6 +216,9 @@ export async function evaluate(options: EvaluateOptions, deps: EvalDeps): Promis
     ...(options.metrics ? { metrics: [...options.metrics] } : {}),
     ...options.settings,
   };
-  const report = buildEvalReport({ model: options.model, settings, createdAt: (options.now?.() ?? new Date()).toISOString() }, reports);
+  const report = buildEvalReport(
+    { model: options.model, settings, createdAt: (options.now?.() ?? new Date()).toISOString() },
+    reports,
+  );
   return { ...report, results };
 }

@@ -64,11 +64,20 @@ export function evalMetrics(n: number, k: number[]): string[] {
  * @param what names the setting in errors (e.g. `eval.benchmarks`)
  * @throws Error `<what>: cannot load "<name>": <cause>`
  */
-export async function loadBenchmarks(names: string[], dataDir: string | null | undefined, limit: number | null, what = 'benchmarks'): Promise<BenchmarkInput[]> {
+export async function loadBenchmarks(
+  names: string[],
+  dataDir: string | null | undefined,
+  limit: number | null,
+  what = 'benchmarks',
+): Promise<BenchmarkInput[]> {
   const out: BenchmarkInput[] = [];
   for (const name of names) {
     try {
-      const ds = await loadDataset(name, { dataDir: dataDir ?? undefined, limit: limit ?? undefined, onIssue: () => {} });
+      const ds = await loadDataset(name, {
+        dataDir: dataDir ?? undefined,
+        limit: limit ?? undefined,
+        onIssue: () => {},
+      });
       out.push({ name, rows: ds.rows });
     } catch (e) {
       throw new Error(`${what}: cannot load "${name}": ${(e as Error).message}`);
@@ -78,9 +87,14 @@ export async function loadBenchmarks(names: string[], dataDir: string | null | u
 }
 
 /** Runs the benchmarks and returns the report with per-problem results. */
-export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer, s: EvalRunSettings, pool?: GraderPool): Promise<EvaluateResult> {
+export async function runEvaluation(
+  engine: RolloutEngine,
+  tokenizer: Tokenizer,
+  s: EvalRunSettings,
+  pool?: GraderPool,
+): Promise<EvaluateResult> {
   const metrics = evalMetrics(s.n, s.k);
-  const benchmarks = s.preloaded ?? await loadBenchmarks(s.benchmarks, s.dataDir, s.limit);
+  const benchmarks = s.preloaded ?? (await loadBenchmarks(s.benchmarks, s.dataDir, s.limit));
   const ownPool = !pool;
   const grader = pool ?? new GraderPool({ grader: s.grader ?? 'math', timeoutMs: s.graderTimeoutMs ?? 5000 });
   const prompts = new Map<string, Int32Array>();
@@ -88,50 +102,91 @@ export async function runEvaluation(engine: RolloutEngine, tokenizer: Tokenizer,
   /** The block of the last generate call this rank sampled (its grading block is the same). */
   let block = { start: 0, end: 0, n: 1, total: 0 };
   const generateAll = async (texts: string[], n: number) => {
-    const out = await engine.generate(texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))), {
-      n, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK ?? 0, minP: 0, stopTokenIds: s.stopTokenIds, seed: s.seed,
-      kvCacheGib: s.kvCacheGib, promptIndexOffset: block.start,
-    }, s.signal);
-    return out.map((group) => group.map((r) => ({ text: decodeResponse(tokenizer, r.tokens), tokens: r.tokens.length, finishReason: r.finishReason })));
+    const out = await engine.generate(
+      texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))),
+      {
+        n,
+        maxNewTokens: s.maxNewTokens,
+        temperature: s.temperature,
+        topP: s.topP,
+        topK: s.topK ?? 0,
+        minP: 0,
+        stopTokenIds: s.stopTokenIds,
+        seed: s.seed,
+        kvCacheGib: s.kvCacheGib,
+        promptIndexOffset: block.start,
+      },
+      s.signal,
+    );
+    return out.map((group) =>
+      group.map((r) => ({
+        text: decodeResponse(tokenizer, r.tokens),
+        tokens: r.tokens.length,
+        finishReason: r.finishReason,
+      })),
+    );
   };
   const gradeAll = async (items: Parameters<EvalDeps['grade']>[0]) => {
-    const res = await grader.grade(items.map((it) => ({ response: it.response, row: graderRow({ id: it.problemId, problem: it.problem, answer: it.gold, extra: it.extra ?? {} }) })));
+    const res = await grader.grade(
+      items.map((it) => ({
+        response: it.response,
+        row: graderRow({ id: it.problemId, problem: it.problem, answer: it.gold, extra: it.extra ?? {} }),
+      })),
+    );
     return res.map((r) => ({ correct: r.correct, score: r.score, extracted: r.extracted }));
   };
   try {
-    const result = await evaluate({
-      model: s.modelName,
-      benchmarks,
-      n: s.n,
-      metrics,
-      onProgress: s.onProgress,
-      settings: { template: s.rendering.template, chat: s.rendering.chat, temperature: s.temperature, top_p: s.topP, max_new_tokens: s.maxNewTokens, seed: s.seed },
-      buildPrompt: (row, bench) => {
-        const p = renderPrompt(tokenizer, { id: row.id, problem: row.problem, answer: row.answer, extra: row.extra ?? {} }, s.rendering);
-        if (s.context) {
-          checkContextLength(p.tokens.length, s.maxNewTokens, s.context.maxPositions, {
-            prompt: `benchmark ${bench} problem "${row.id}": the prompt`, maxNewTokens: s.context.maxNewTokensName, limit: s.context.source,
-          });
-        }
-        prompts.set(p.text, p.tokens);
-        return p.text;
+    const result = await evaluate(
+      {
+        model: s.modelName,
+        benchmarks,
+        n: s.n,
+        metrics,
+        onProgress: s.onProgress,
+        settings: {
+          template: s.rendering.template,
+          chat: s.rendering.chat,
+          temperature: s.temperature,
+          top_p: s.topP,
+          max_new_tokens: s.maxNewTokens,
+          seed: s.seed,
+        },
+        buildPrompt: (row, bench) => {
+          const p = renderPrompt(
+            tokenizer,
+            { id: row.id, problem: row.problem, answer: row.answer, extra: row.extra ?? {} },
+            s.rendering,
+          );
+          if (s.context) {
+            checkContextLength(p.tokens.length, s.maxNewTokens, s.context.maxPositions, {
+              prompt: `benchmark ${bench} problem "${row.id}": the prompt`,
+              maxNewTokens: s.context.maxNewTokensName,
+              limit: s.context.source,
+            });
+          }
+          prompts.set(p.text, p.tokens);
+          return p.text;
+        },
+        generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, seed: s.seed },
       },
-      generateOptions: { maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, seed: s.seed },
-    }, {
-      generate: async (texts, n) => {
-        if (!dist.distributed) return generateAll(texts, n);
-        const sh = shardRange(texts.length, dist.rank, dist.worldSize);
-        block = { ...sh, n, total: texts.length };
-        const mine = sh.end > sh.start ? await generateAll(texts.slice(sh.start, sh.end), n) : [];
-        return (await dist.gatherJson(mine, 'evaluation samples')).flat();
+      {
+        generate: async (texts, n) => {
+          if (!dist.distributed) return generateAll(texts, n);
+          const sh = shardRange(texts.length, dist.rank, dist.worldSize);
+          block = { ...sh, n, total: texts.length };
+          const mine = sh.end > sh.start ? await generateAll(texts.slice(sh.start, sh.end), n) : [];
+          return (await dist.gatherJson(mine, 'evaluation samples')).flat();
+        },
+        grade: async (items) => {
+          if (!dist.distributed) return gradeAll(items);
+          if (items.length !== block.total * block.n)
+            throw new Error('internal: evaluation grading does not follow its generation');
+          const mine =
+            block.end > block.start ? await gradeAll(items.slice(block.start * block.n, block.end * block.n)) : [];
+          return (await dist.gatherJson(mine, 'evaluation verdicts')).flat();
+        },
       },
-      grade: async (items) => {
-        if (!dist.distributed) return gradeAll(items);
-        if (items.length !== block.total * block.n) throw new Error('internal: evaluation grading does not follow its generation');
-        const mine = block.end > block.start ? await gradeAll(items.slice(block.start * block.n, block.end * block.n)) : [];
-        return (await dist.gatherJson(mine, 'evaluation verdicts')).flat();
-      },
-    });
+    );
     // Every number in the report comes from this grader at this rule version (read after grading:
     // the math_verify workers report their package version when they start).
     result.settings.grader = grader.graderId;

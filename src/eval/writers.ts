@@ -64,12 +64,19 @@ export function reportToJson(report: EvalReport): string {
 export function reportToMarkdown(report: EvalReport, opts: FormatOptions = {}): string {
   const cols = metricColumns(report.benchmarks);
   const lines: string[] = [];
-  lines.push(`## Evaluation: ${mdCell(report.model)}`, '', `Created ${report.createdAt}.${graderNote(report.settings.grader)}`, '');
+  lines.push(
+    `## Evaluation: ${mdCell(report.model)}`,
+    '',
+    `Created ${report.createdAt}.${graderNote(report.settings.grader)}`,
+    '',
+  );
   lines.push(`| benchmark | problems | n | ${cols.join(' | ')} | mean tokens |`);
   lines.push(`| --- | ---: | ---: | ${cols.map(() => '---:').join(' | ')} | ---: |`);
   for (const b of report.benchmarks) {
     const cells = cols.map((c) => formatMetric(b.metrics[c], opts));
-    lines.push(`| ${mdCell(b.name)} | ${b.problems} | ${b.n} | ${cells.join(' | ')} | ${b.meanResponseTokens.toFixed(1)} |`);
+    lines.push(
+      `| ${mdCell(b.name)} | ${b.problems} | ${b.n} | ${cells.join(' | ')} | ${b.meanResponseTokens.toFixed(1)} |`,
+    );
   }
   if (report.benchmarks.length > 0) {
     const cells = cols.map((c) => formatMetric(report.macro[c], opts));
@@ -82,7 +89,9 @@ export function reportToMarkdown(report: EvalReport, opts: FormatOptions = {}): 
 /** ` Graded by NAME (VERSION).` when the report records its grader (`settings.grader`), else empty. */
 function graderNote(g: unknown): string {
   const r = g as { name?: unknown; version?: unknown } | undefined;
-  return r && typeof r.name === 'string' ? ` Graded by ${mdCell(r.name)}${typeof r.version === 'string' ? ` (${mdCell(r.version)})` : ''}.` : '';
+  return r && typeof r.name === 'string'
+    ? ` Graded by ${mdCell(r.name)}${typeof r.version === 'string' ? ` (${mdCell(r.version)})` : ''}.`
+    : '';
 }
 
 /** One line of the per-problem JSONL (see {@link problemsToJsonl}). */
@@ -96,11 +105,22 @@ export interface ProblemRecord {
   /** Winning canonical answer of the majority vote over all samples, or null. */
   majorityAnswer: string | null;
   majorityCorrect: boolean;
-  samples: { text: string; extracted: string | null; correct: boolean; score: number; finishReason: string; tokens: number }[];
+  samples: {
+    text: string;
+    extracted: string | null;
+    correct: boolean;
+    score: number;
+    finishReason: string;
+    tokens: number;
+  }[];
 }
 
 /** Builds the JSONL record of one problem (problem, gold, every sample's text, extracted answer, verdict). */
-export function problemRecord(benchmark: string, p: ProblemResult, answerKey: AnswerKey = defaultAnswerKey): ProblemRecord {
+export function problemRecord(
+  benchmark: string,
+  p: ProblemResult,
+  answerKey: AnswerKey = defaultAnswerKey,
+): ProblemRecord {
   const maj = problemMajority(p, answerKey);
   return {
     benchmark,

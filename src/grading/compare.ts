@@ -31,10 +31,14 @@ export interface GraderComparison {
  * Compares the verdicts `results[g][i]` of each grader `g` on `items[i]`. Throws when a grader's
  * result count differs from the item count.
  */
-export function compareGraders(items: readonly GradeItem[], results: Record<string, readonly GradeResult[]>): GraderComparison {
+export function compareGraders(
+  items: readonly GradeItem[],
+  results: Record<string, readonly GradeResult[]>,
+): GraderComparison {
   const graders = Object.keys(results);
   for (const g of graders) {
-    if (results[g]!.length !== items.length) throw new Error(`grader ${g}: ${results[g]!.length} results for ${items.length} items`);
+    if (results[g]!.length !== items.length)
+      throw new Error(`grader ${g}: ${results[g]!.length} results for ${items.length} items`);
   }
   const n = items.length;
   const accuracy: Record<string, number> = {};
@@ -56,10 +60,12 @@ export function compareGraders(items: readonly GradeItem[], results: Record<stri
       line: i + 1,
       gold: String(item.row.gold ?? item.row.answer ?? ''),
       responseTail: item.response.slice(-160),
-      verdicts: Object.fromEntries(graders.map((g) => {
-        const r = results[g]![i]!;
-        return [g, { correct: r.correct, extracted: r.extracted, ...(r.error ? { error: r.error } : {}) }];
-      })),
+      verdicts: Object.fromEntries(
+        graders.map((g) => {
+          const r = results[g]![i]!;
+          return [g, { correct: r.correct, extracted: r.extracted, ...(r.error ? { error: r.error } : {}) }];
+        }),
+      ),
     });
   });
   return { graders, items: n, accuracy, agreement, disagreements };
@@ -76,7 +82,10 @@ export function comparisonToMarkdown(c: GraderComparison, maxListed = 50): strin
   out.push(`${c.items} items; marked correct: ${c.graders.map((g) => `${g} ${pct(c.accuracy[g]!)}`).join(', ')}`, '');
   out.push(`| agreement | ${c.graders.join(' | ')} |`, `|---|${c.graders.map(() => '---:').join('|')}|`);
   for (const a of c.graders) out.push(`| ${a} | ${c.graders.map((b) => pct(c.agreement[a]![b]!)).join(' | ')} |`);
-  out.push('', `${c.disagreements.length} disagreements${c.disagreements.length > maxListed ? ` (first ${maxListed} listed)` : ''}:`);
+  out.push(
+    '',
+    `${c.disagreements.length} disagreements${c.disagreements.length > maxListed ? ` (first ${maxListed} listed)` : ''}:`,
+  );
   for (const d of c.disagreements.slice(0, maxListed)) {
     const v = c.graders.map((g) => {
       const x = d.verdicts[g]!;

@@ -73,7 +73,9 @@ export function toGradeResult(value: unknown, label: string): GradeResult {
     const extracted = typeof obj.extracted === 'string' ? obj.extracted : null;
     return { ...obj, score: obj.score, correct, extracted };
   }
-  throw new Error(`${label}: returned ${value === null ? 'null' : typeof value}; expected a number or { score: number, ...metrics }`);
+  throw new Error(
+    `${label}: returned ${value === null ? 'null' : typeof value}; expected a number or { score: number, ...metrics }`,
+  );
 }
 
 /**

@@ -6,7 +6,15 @@
  */
 import { isTextAnswer, normalizeAnswer, squash } from './normalize-math.js';
 import { DEFAULT_TOLERANCE, proportional, type Tolerance, valuesEqual } from './numeric.js';
-import { ascending, isAssignment, isEquation, outerEquation, parseRelation, relationToInterval, type Relation } from './relations.js';
+import {
+  ascending,
+  isAssignment,
+  isEquation,
+  outerEquation,
+  parseRelation,
+  relationToInterval,
+  type Relation,
+} from './relations.js';
 import { expandPlusMinus, parseStructure, type Structure } from './structure.js';
 
 /**
@@ -59,7 +67,8 @@ function sameSequence(xs: string[], ys: string[], tol: Tolerance, depth: number)
 
 function sameStructure(a: Structure, b: Structure, tol: Tolerance, depth: number): boolean {
   const unordered = (s: Structure) => s.kind === 'list' || s.kind === 'set';
-  if (unordered(a) && unordered(b)) return sameMultiset((a as { items: string[] }).items, (b as { items: string[] }).items, tol, depth);
+  if (unordered(a) && unordered(b))
+    return sameMultiset((a as { items: string[] }).items, (b as { items: string[] }).items, tol, depth);
   if (a.kind === 'union' && b.kind === 'union') return sameMultiset(a.items, b.items, tol, depth);
   if (a.kind === 'bracket' && b.kind === 'bracket') {
     return a.open === b.open && a.close === b.close && sameSequence(a.items, b.items, tol, depth);
@@ -95,7 +104,14 @@ const moved = (l: string, r: string) => `(${l})-(${r})`;
  * left side; other equations are equal up to a non-zero factor; inequalities are equal up to a
  * positive factor, or as intervals (also against an interval answer).
  */
-function relationsEquivalent(a: string, ra: Relation | null, b: string, rb: Relation | null, tol: Tolerance, depth: number): boolean {
+function relationsEquivalent(
+  a: string,
+  ra: Relation | null,
+  b: string,
+  rb: Relation | null,
+  tol: Tolerance,
+  depth: number,
+): boolean {
   const next = depth + 1;
   if (ra && !rb) {
     // A predicted inequality is not read as the gold interval (Math-Verify's default,

@@ -48,7 +48,9 @@ function boxAt(text: string, last: RegExpExecArray): (Located & { end: number })
 /** Text between two boxes that still joins them into one answer (`\boxed{1} and \boxed{2}`). */
 function joinsBoxes(gap: string): boolean {
   const words = gap.replace(/\\[A-Za-z]+/g, ' ').match(/[A-Za-z]+/g) ?? [];
-  return gap.length <= 40 && words.length <= 4 && !/[=0-9]/.test(gap) && !/\n\s*\n/.test(gap) && !/[.!?:]\s+[A-Z]/.test(gap);
+  return (
+    gap.length <= 40 && words.length <= 4 && !/[=0-9]/.test(gap) && !/\n\s*\n/.test(gap) && !/[.!?:]\s+[A-Z]/.test(gap)
+  );
 }
 
 /**
@@ -90,8 +92,13 @@ export function lastAnswerLine(text: string): Located | null {
  * correct.", a trailing period, and a box inside the line are handled.
  */
 function cleanAnswerLine(line: string): string {
-  let s = line.trim().replace(/^[*_]+|[*_]+$/g, '').trim();
-  const minerva = /^the final answer is\s*([\s\S]*?)\s*\.?\s*I hope it is correct/i.exec(s) ?? /^the final answer is\s*([\s\S]*?)\s*$/i.exec(s);
+  let s = line
+    .trim()
+    .replace(/^[*_]+|[*_]+$/g, '')
+    .trim();
+  const minerva =
+    /^the final answer is\s*([\s\S]*?)\s*\.?\s*I hope it is correct/i.exec(s) ??
+    /^the final answer is\s*([\s\S]*?)\s*$/i.exec(s);
   if (minerva) s = minerva[1]!;
   const box = lastBoxed(s);
   if (box) return box.text.trim();
@@ -102,7 +109,10 @@ function cleanAnswerLine(line: string): string {
     const found = lastSpanOrNumber(s, false);
     if (found) return found.text;
   }
-  return s.replace(/\s*\.$/, '').replace(/\$\s*\.$/, '$').trim();
+  return s
+    .replace(/\s*\.$/, '')
+    .replace(/\$\s*\.$/, '$')
+    .trim();
 }
 
 /**
@@ -116,7 +126,8 @@ export function extractFinalAnswer(response: string): string | null {
   const line = lastAnswerLine(response);
   const minerva = lastMinerva(response);
   let out: string | null = null;
-  if (minerva && (!box || minerva.index > box.index) && (!line || minerva.index >= line.index)) out = cleanAnswerLine(minerva.text);
+  if (minerva && (!box || minerva.index > box.index) && (!line || minerva.index >= line.index))
+    out = cleanAnswerLine(minerva.text);
   else if (line && (!box || line.index > box.index)) out = cleanAnswerLine(line.text);
   else if (box) out = box.text.trim();
   return out ? out : null;
@@ -170,9 +181,16 @@ function lastSpanOrNumber(region: string, latexOnly: boolean): { text: string; k
     // Spans joined by `and` / `or` / `,` form one answer (`$21,16$ or $11$`).
     let k = spans.length - 1;
     const parts = [spans[k]!];
-    while (k > 0 && /^\s*,?\s*(?:and|or|,)\s*$/.test(region.slice(spans[k - 1]!.index + spans[k - 1]![0].length, spans[k]!.index))) parts.unshift(spans[--k]!);
+    while (
+      k > 0 &&
+      /^\s*,?\s*(?:and|or|,)\s*$/.test(region.slice(spans[k - 1]!.index + spans[k - 1]![0].length, spans[k]!.index))
+    )
+      parts.unshift(spans[--k]!);
     const last = spans[spans.length - 1]!;
-    span = { text: parts.map((m) => (m[1] ?? m[2] ?? m[3] ?? m[4]!).trim()).join(', '), index: last.index + last[0].length };
+    span = {
+      text: parts.map((m) => (m[1] ?? m[2] ?? m[3] ?? m[4]!).trim()).join(', '),
+      index: last.index + last[0].length,
+    };
   }
   let num: Located | null = null;
   if (!latexOnly) for (const m of region.matchAll(NUMBER_RE)) num = { text: m[0].trim(), index: m.index };

@@ -14,4 +14,10 @@ export { getGrader, graderNames, isGraderName, unknownGraderError, type GraderEn
 export { loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
 export { GraderPool, DEFAULT_GRADER_MEMORY_MB, type GraderPoolOptions } from './pool.js';
 export { graderRow } from './row.js';
-export { PythonGraderPool, mathVerifyAvailable, MATH_VERIFY_GRADER, MATH_VERIFY_VERSION, type PythonGraderPoolOptions } from './python-pool.js';
+export {
+  PythonGraderPool,
+  mathVerifyAvailable,
+  MATH_VERIFY_GRADER,
+  MATH_VERIFY_VERSION,
+  type PythonGraderPoolOptions,
+} from './python-pool.js';

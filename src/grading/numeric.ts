@@ -59,7 +59,9 @@ interface Decimal {
   sig: number;
 }
 
-const DEC_RE = new RegExp(String.raw`^(-?)(\d*)(?:\.(\d*))?\s*(?:[eE]\s*([+-]?\d+)|(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)?$`);
+const DEC_RE = new RegExp(
+  String.raw`^(-?)(\d*)(?:\.(\d*))?\s*(?:[eE]\s*([+-]?\d+)|(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)?$`,
+);
 
 /**
  * Reads a decimal literal (`-0.0350`, `.5`, `2.778e-6`, `3.2 \times 10^{5}`) exactly; null for
@@ -112,10 +114,14 @@ export function roundsTo(v: number, d: Decimal): boolean {
 }
 
 const NUM = String.raw`-?(?:\d+(?:\.\d*)?|\.\d+)`;
-const SCI_RE = new RegExp(String.raw`^(${NUM})\s*(?:[eE]\s*([+-]?\d+)|(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)?$`);
+const SCI_RE = new RegExp(
+  String.raw`^(${NUM})\s*(?:[eE]\s*([+-]?\d+)|(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?)?$`,
+);
 const POW10_RE = /^10\s*\^\s*\{?\s*([+-]?\d+)\s*\}?$/;
 const MIXED_RE = /^(-?)\s*(\d+)\s*\\frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}$/;
-const FRAC_RE = new RegExp(String.raw`^(-?)\s*(?:\\frac\s*\{\s*(${NUM})\s*\}\s*\{\s*(${NUM})\s*\}|(${NUM})\s*/\s*(${NUM}))$`);
+const FRAC_RE = new RegExp(
+  String.raw`^(-?)\s*(?:\\frac\s*\{\s*(${NUM})\s*\}\s*\{\s*(${NUM})\s*\}|(${NUM})\s*/\s*(${NUM}))$`,
+);
 
 /**
  * Reads a plain number: integer / decimal (leading zeros allowed: `025` is 25), scientific
@@ -171,7 +177,11 @@ function numericValue(e: Expr): [number, number] | null {
  * (`\lfloor (2n-1)/5 \rfloor` and `\lfloor (2n-1)/6 \rfloor` match for n < 3).
  */
 /** The values of `ea` and `eb` at each sample point of the free variables `vars` (shifted per variable). */
-function* valuesAtSamples(ea: Expr, eb: Expr, vars: string[]): Generator<[[number, number] | null, [number, number] | null]> {
+function* valuesAtSamples(
+  ea: Expr,
+  eb: Expr,
+  vars: string[],
+): Generator<[[number, number] | null, [number, number] | null]> {
   for (let k = 0; k < SAMPLES.length; k++) {
     const point: Record<string, number> = {};
     vars.forEach((v, i) => (point[v] = SAMPLES[(k + i) % SAMPLES.length]! + i * 0.1));
@@ -179,7 +189,10 @@ function* valuesAtSamples(ea: Expr, eb: Expr, vars: string[]): Generator<[[numbe
   }
 }
 
-const SAMPLES = [0.5772156649, 1.4142135623, 2.7182818284, 0.3183098862, 1.6180339887, 7.3890560989, 13.7155375, -2.2360679775, 31.4159265359];
+const SAMPLES = [
+  0.5772156649, 1.4142135623, 2.7182818284, 0.3183098862, 1.6180339887, 7.3890560989, 13.7155375, -2.2360679775,
+  31.4159265359,
+];
 
 /**
  * True when the two scalar LaTeX answers are equal in value: two integer literals must match exactly
@@ -228,7 +241,8 @@ export function valuesEqual(a: string, b: string, tol: Tolerance = DEFAULT_TOLER
   for (const [va, vb] of valuesAtSamples(ea, eb, vars)) {
     if (!va && !vb) continue;
     if (!va || !vb) return false;
-    if (!closeEnough(va[0], vb[0], tol) || !closeEnough(va[1], vb[1], { ...tol, absTol: Math.max(tol.absTol, 1e-9) })) return false;
+    if (!closeEnough(va[0], vb[0], tol) || !closeEnough(va[1], vb[1], { ...tol, absTol: Math.max(tol.absTol, 1e-9) }))
+      return false;
     agreed++;
   }
   return agreed >= 2 || (agreed >= 1 && ea.isSame(eb));

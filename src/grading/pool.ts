@@ -95,27 +95,40 @@ export class GraderPool {
 
   constructor(options: GraderPoolOptions = {}) {
     const spec = options.grader ?? 'math';
-    this.grader = typeof spec === 'string'
-      ? spec
-      : { ...spec, module: isAbsolute(spec.module) ? spec.module : resolve(spec.module) };
+    this.grader =
+      typeof spec === 'string'
+        ? spec
+        : { ...spec, module: isAbsolute(spec.module) ? spec.module : resolve(spec.module) };
     const wrong = typeof spec === 'string' ? getGrader(spec).wrongScore : 0;
     this.failureScore = options.failureScore ?? wrong;
     this.threads = Math.max(1, Math.floor(options.threads ?? Math.min(4, availableParallelism())));
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.startupTimeoutMs = options.startupTimeoutMs ?? 60_000;
     if (!(this.timeoutMs > 0)) throw new Error(`GraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
-    if (!(this.startupTimeoutMs >= 0)) throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
+    if (!(this.startupTimeoutMs >= 0))
+      throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
     if (spec === MATH_VERIFY_GRADER) {
-      this.python = new PythonGraderPool({ processes: this.threads, timeoutMs: this.timeoutMs, startupTimeoutMs: this.startupTimeoutMs, failureScore: this.failureScore });
+      this.python = new PythonGraderPool({
+        processes: this.threads,
+        timeoutMs: this.timeoutMs,
+        startupTimeoutMs: this.startupTimeoutMs,
+        failureScore: this.failureScore,
+      });
       return;
     }
     const maxMemoryMb = options.maxMemoryMb ?? DEFAULT_GRADER_MEMORY_MB;
-    if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16)) throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
+    if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16))
+      throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
     if (options.isolation === 'process') {
-      this.lanes = new ProcessLanes({ timeoutMs: this.timeoutMs, startupTimeoutMs: this.startupTimeoutMs, maxMemoryMb });
+      this.lanes = new ProcessLanes({
+        timeoutMs: this.timeoutMs,
+        startupTimeoutMs: this.startupTimeoutMs,
+        maxMemoryMb,
+      });
       return;
     }
-    if (options.isolation !== undefined && options.isolation !== 'thread') throw new Error(`GraderPool: isolation must be "thread" or "process" (got "${options.isolation}")`);
+    if (options.isolation !== undefined && options.isolation !== 'thread')
+      throw new Error(`GraderPool: isolation must be "thread" or "process" (got "${options.isolation}")`);
     const { filename, execArgv } = workerSetup();
     this.pool = new Piscina<GradeTask, GradeResult>({
       filename,
@@ -152,7 +165,13 @@ export class GraderPool {
     const fail: GradeResult = { score: this.failureScore, correct: false, extracted: null };
     if (this.lanes) {
       try {
-        return await this.lanes.run({ grader: this.grader, response: item.response, row: item.row, prompt: item.prompt ?? '', check });
+        return await this.lanes.run({
+          grader: this.grader,
+          response: item.response,
+          row: item.row,
+          prompt: item.prompt ?? '',
+          check,
+        });
       } catch (err) {
         const timedOut = err instanceof LaneError && err.timedOut;
         return { ...fail, ...(timedOut ? { timedOut: true } : {}), error: (err as Error).message };
@@ -180,7 +199,9 @@ export class GraderPool {
     } catch (err) {
       const { message, aborted } = describe(err);
       if (!aborted) return { ...fail, error: message };
-      const why = started ? `grader timed out after ${this.timeoutMs} ms` : `no grader worker started within ${this.timeoutMs + this.startupTimeoutMs} ms`;
+      const why = started
+        ? `grader timed out after ${this.timeoutMs} ms`
+        : `no grader worker started within ${this.timeoutMs + this.startupTimeoutMs} ms`;
       return { ...fail, timedOut: true, error: why };
     } finally {
       clearTimeout(timer);

@@ -24,7 +24,10 @@ export interface ProcessLaneOptions {
 
 /** Why an item failed: `timedOut` when the clock ran out (the child was killed). */
 export class LaneError extends Error {
-  constructor(message: string, readonly timedOut: boolean) {
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+  ) {
     super(message);
   }
 }
@@ -62,7 +65,11 @@ export class ProcessLanes {
 
   private spawn(): ChildProcess {
     const { filename, execArgv } = childSetup(this.options.maxMemoryMb);
-    const child = fork(filename, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(filename, [], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
     this.all.add(child);
     child.once('exit', () => {
       this.all.delete(child);
@@ -94,7 +101,10 @@ export class ProcessLanes {
         child.kill('SIGKILL');
         reject(err);
       };
-      timer = setTimeout(() => fail(new LaneError(`no grader process started within ${timeoutMs + startupTimeoutMs} ms`, true)), timeoutMs + startupTimeoutMs);
+      timer = setTimeout(
+        () => fail(new LaneError(`no grader process started within ${timeoutMs + startupTimeoutMs} ms`, true)),
+        timeoutMs + startupTimeoutMs,
+      );
       const onMessage = (m: ChildReply) => {
         if (m.id !== id || done) return;
         if (m.started) {
@@ -108,7 +118,12 @@ export class ProcessLanes {
         else resolve(m.result!);
       };
       const onExit = (code: number | null, signal: string | null) => {
-        fail(new LaneError(`grader process exited (${signal ?? `code ${code}`}) while grading; its heap cap is ${maxMemoryMb} MB`, false));
+        fail(
+          new LaneError(
+            `grader process exited (${signal ?? `code ${code}`}) while grading; its heap cap is ${maxMemoryMb} MB`,
+            false,
+          ),
+        );
       };
       child.on('message', onMessage);
       child.on('exit', onExit);
@@ -121,11 +136,14 @@ export class ProcessLanes {
   /** Kills every child. Idempotent. */
   async destroy(): Promise<void> {
     this.destroyed = true;
-    const exits = [...this.all].map((c) => new Promise<void>((r) => {
-      if (c.exitCode !== null || c.signalCode !== null) return r();
-      c.once('exit', () => r());
-      c.kill('SIGKILL');
-    }));
+    const exits = [...this.all].map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c.exitCode !== null || c.signalCode !== null) return r();
+          c.once('exit', () => r());
+          c.kill('SIGKILL');
+        }),
+    );
     this.idle.length = 0;
     await Promise.all(exits);
   }

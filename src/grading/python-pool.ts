@@ -37,7 +37,10 @@ export interface PythonGraderPoolOptions {
 /** The bundled worker script, from sources (src/grading) or the build (dist/grading). */
 export function workerScript(): string {
   const here = new URL('./python/math_verify_worker.py', import.meta.url);
-  const candidates = [fileURLToPath(here), fileURLToPath(new URL('../../src/grading/python/math_verify_worker.py', import.meta.url))];
+  const candidates = [
+    fileURLToPath(here),
+    fileURLToPath(new URL('../../src/grading/python/math_verify_worker.py', import.meta.url)),
+  ];
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
 }
 
@@ -45,10 +48,24 @@ export function workerScript(): string {
  * Whether `python` can import math_verify: `{ ok: true, version }` or `{ ok: false, reason }` (a
  * message saying what is missing and how to install it). Synchronous; takes about a second.
  */
-export function mathVerifyAvailable(python = process.env.GTR_PYTHON ?? 'python3'): { ok: true; version: string } | { ok: false; reason: string } {
-  const r = spawnSync(python, ['-c', 'from importlib.metadata import version; import math_verify; print(version("math-verify"))'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) return { ok: false, reason: `${python} not found (${r.error.message}); the math_verify grader needs Python 3 with math-verify==${MATH_VERIFY_VERSION}` };
-  if (r.status !== 0) return { ok: false, reason: `${python} cannot import math_verify; install it with: ${python} -m pip install math-verify==${MATH_VERIFY_VERSION}` };
+export function mathVerifyAvailable(
+  python = process.env.GTR_PYTHON ?? 'python3',
+): { ok: true; version: string } | { ok: false; reason: string } {
+  const r = spawnSync(
+    python,
+    ['-c', 'from importlib.metadata import version; import math_verify; print(version("math-verify"))'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  if (r.error)
+    return {
+      ok: false,
+      reason: `${python} not found (${r.error.message}); the math_verify grader needs Python 3 with math-verify==${MATH_VERIFY_VERSION}`,
+    };
+  if (r.status !== 0)
+    return {
+      ok: false,
+      reason: `${python} cannot import math_verify; install it with: ${python} -m pip install math-verify==${MATH_VERIFY_VERSION}`,
+    };
   return { ok: true, version: r.stdout.trim() };
 }
 
@@ -103,7 +120,11 @@ class Worker {
       if (typeof msg.error === 'string') p.resolve({ score: 0, correct: false, extracted: null, error: msg.error });
       else {
         const correct = msg.correct === true;
-        p.resolve({ score: correct ? 1 : 0, correct, extracted: typeof msg.extracted === 'string' ? msg.extracted : null });
+        p.resolve({
+          score: correct ? 1 : 0,
+          correct,
+          extracted: typeof msg.extracted === 'string' ? msg.extracted : null,
+        });
       }
     });
     this.proc.stderr.on('data', (d: Buffer) => {
@@ -210,7 +231,13 @@ export class PythonGraderPool {
         w.pending = null;
         w.kill();
         this.replaced++;
-        resolve({ score: this.failureScore, correct: false, extracted: null, timedOut: true, error: `grader timed out after ${this.timeoutMs} ms` });
+        resolve({
+          score: this.failureScore,
+          correct: false,
+          extracted: null,
+          timedOut: true,
+          error: `grader timed out after ${this.timeoutMs} ms`,
+        });
       }, this.timeoutMs);
       w.pending = { resolve, timer };
       w.proc.stdin.write(`${JSON.stringify({ id: 0, gold, response: item.response })}\n`);
@@ -242,13 +269,16 @@ export class PythonGraderPool {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    const exits = [...this.all].map((w) => new Promise<void>((res) => {
-      if (w.exited || w.proc.exitCode !== null || w.proc.pid === undefined) return res();
-      w.proc.once('exit', () => res());
-      w.proc.stdin.end();
-      setTimeout(() => w.kill(), 2000).unref();
-      setTimeout(res, 5000).unref();
-    }));
+    const exits = [...this.all].map(
+      (w) =>
+        new Promise<void>((res) => {
+          if (w.exited || w.proc.exitCode !== null || w.proc.pid === undefined) return res();
+          w.proc.once('exit', () => res());
+          w.proc.stdin.end();
+          setTimeout(() => w.kill(), 2000).unref();
+          setTimeout(res, 5000).unref();
+        }),
+    );
     await Promise.all(exits);
   }
 }

@@ -21,13 +21,43 @@ export interface GraderEntry {
 
 /** `math_verify` is graded by the Python pool (python-pool.ts), never in a JS worker. */
 function pythonOnly(): never {
-  throw new Error('the math_verify grader runs in Python worker processes: grade through GraderPool / PythonGraderPool');
+  throw new Error(
+    'the math_verify grader runs in Python worker processes: grade through GraderPool / PythonGraderPool',
+  );
 }
 
 const GRADERS: ReadonlyMap<string, GraderEntry> = new Map([
-  ['dapo', { name: 'dapo', version: 'dapo/1 (verl math_dapo, non-strict)', fn: dapoGrader, wrongScore: -1, description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1" }],
-  ['math', { name: 'math', version: 'math/2 (exact decimals or 4-digit rounding, relations, \\pm; see README Graders)', fn: mathGrader, wrongScore: 0, description: 'boxed / Answer: extraction; string, structural, relation, numeric (exact or 4-digit rounding) and symbolic equivalence; 1 / 0' }],
-  ['math_verify', { name: 'math_verify', version: 'math-verify (version reported by the workers)', fn: pythonOnly, wrongScore: 0, description: "Hugging Face's math-verify package (Python worker processes; verl's wrapper rules); 1 / 0" }],
+  [
+    'dapo',
+    {
+      name: 'dapo',
+      version: 'dapo/1 (verl math_dapo, non-strict)',
+      fn: dapoGrader,
+      wrongScore: -1,
+      description: "DAPO's rule: last 300 chars, last Answer: line, exact match after normalisation; +1 / -1",
+    },
+  ],
+  [
+    'math',
+    {
+      name: 'math',
+      version: 'math/2 (exact decimals or 4-digit rounding, relations, \\pm; see README Graders)',
+      fn: mathGrader,
+      wrongScore: 0,
+      description:
+        'boxed / Answer: extraction; string, structural, relation, numeric (exact or 4-digit rounding) and symbolic equivalence; 1 / 0',
+    },
+  ],
+  [
+    'math_verify',
+    {
+      name: 'math_verify',
+      version: 'math-verify (version reported by the workers)',
+      fn: pythonOnly,
+      wrongScore: 0,
+      description: "Hugging Face's math-verify package (Python worker processes; verl's wrapper rules); 1 / 0",
+    },
+  ],
 ]);
 
 /** The registered grader names, sorted. */
@@ -52,5 +82,7 @@ export function getGrader(name: string): GraderEntry {
 
 /** The error for an unknown grader name; its message lists the valid names. */
 export function unknownGraderError(name: string): Error {
-  return new Error(`unknown grader "${name}"; valid graders: ${graderNames().join(', ')} (or a module path[#export] for a custom grader)`);
+  return new Error(
+    `unknown grader "${name}"; valid graders: ${graderNames().join(', ')} (or a module path[#export] for a custom grader)`,
+  );
 }

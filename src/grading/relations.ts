@@ -17,7 +17,11 @@ export interface Relation {
 
 const OPEN = new Set(['(', '[', '{']);
 const CLOSE = new Set([')', ']', '}']);
-const CMD_OPS: ReadonlyArray<readonly [string, RelOp]> = [['\\neq', '\\neq'], ['\\le', '\\le'], ['\\ge', '\\ge']];
+const CMD_OPS: ReadonlyArray<readonly [string, RelOp]> = [
+  ['\\neq', '\\neq'],
+  ['\\le', '\\le'],
+  ['\\ge', '\\ge'],
+];
 
 /**
  * Splits `s` at its top-level relation operators (outside brackets and `\begin..\end`); null when
@@ -34,7 +38,10 @@ export function parseRelation(s: string): Relation | null {
     if (c === '\\') {
       if (s.startsWith('\\begin', i)) env++;
       else if (s.startsWith('\\end', i)) env--;
-      const cmd = depth === 0 && env === 0 ? CMD_OPS.find(([t]) => s.startsWith(t, i) && !/[A-Za-z]/.test(s[i + t.length] ?? '')) : undefined;
+      const cmd =
+        depth === 0 && env === 0
+          ? CMD_OPS.find(([t]) => s.startsWith(t, i) && !/[A-Za-z]/.test(s[i + t.length] ?? ''))
+          : undefined;
       if (cmd) {
         parts.push(s.slice(start, i).trim());
         ops.push(cmd[1]);
@@ -84,7 +91,11 @@ export function isAssignment(r: Relation): boolean {
  * assignment either, so gold `x+y=5` never equals a bare `5`.
  */
 export function onlySymbols(lhs: string): boolean {
-  const l = lhs.replace(/\s+/g, '').replace(/_\{[^{}]*\}|_[A-Za-z0-9]/g, '').replace(/\\(?:frac|cdot|left|right)(?![A-Za-z])/g, '').replace(/\\[A-Za-z]+/g, 'a');
+  const l = lhs
+    .replace(/\s+/g, '')
+    .replace(/_\{[^{}]*\}|_[A-Za-z0-9]/g, '')
+    .replace(/\\(?:frac|cdot|left|right)(?![A-Za-z])/g, '')
+    .replace(/\\[A-Za-z]+/g, 'a');
   return /[A-Za-z]/.test(l) && /^[A-Za-z(),:|/{}']+$/.test(l);
 }
 
@@ -102,7 +113,8 @@ const FLIP: Partial<Record<RelOp, RelOp>> = { '>': '<', '\\ge': '\\le' };
 export function ascending(r: Relation): Relation | null {
   if (r.ops.some((o) => o === '=' || o === '\\neq')) return null;
   if (r.ops.every((o) => o === '<' || o === '\\le')) return r;
-  if (r.ops.every((o) => o === '>' || o === '\\ge')) return { parts: [...r.parts].reverse(), ops: [...r.ops].reverse().map((o) => FLIP[o]!) };
+  if (r.ops.every((o) => o === '>' || o === '\\ge'))
+    return { parts: [...r.parts].reverse(), ops: [...r.ops].reverse().map((o) => FLIP[o]!) };
   return null;
 }
 

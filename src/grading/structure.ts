@@ -114,7 +114,11 @@ export function expandPlusMinus(s: string): string {
     const head = item.slice(0, m.index);
     const tail = item.slice(m.index + m[0].length);
     const [first, second] = m[1] === 'pm' ? ['+', '-'] : ['-', '+'];
-    const tidy = (x: string) => x.replace(/(^|[=(\[{,]\s*)\+\s*/g, '$1').replace(/\s+/g, ' ').trim();
+    const tidy = (x: string) =>
+      x
+        .replace(/(^|[=(\[{,]\s*)\+\s*/g, '$1')
+        .replace(/\s+/g, ' ')
+        .trim();
     return [...expandItem(tidy(`${head}${first}${tail}`)), ...expandItem(tidy(`${head}${second}${tail}`))].slice(0, 8);
   };
   return splitTopLevel(s, ',').flatMap(expandItem).join(', ');

@@ -21,7 +21,9 @@ export function native(): NativeAddon {
   ].filter((p): p is string => !!p);
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
-    throw new Error(`gtr native addon not found (looked in ${candidates.join(', ')}); run "npm run setup" or "npm run build:native"`);
+    throw new Error(
+      `gtr native addon not found (looked in ${candidates.join(', ')}); run "npm run setup" or "npm run build:native"`,
+    );
   }
   const require = createRequire(import.meta.url);
   cached = require(path) as NativeAddon;

@@ -517,8 +517,12 @@ export interface NativeAddon {
    * (holding the policy's lock). Input errors (empty prompt, id outside the vocabulary with prompt
    * index and position, bad option) throw synchronously.
    */
-  generate(policy: NativePolicy, prompts: Int32Array[], options: NativeGenerateOptions,
-    onProgress?: (p: NativeGenerateProgress) => void): NativeGenerateHandle;
+  generate(
+    policy: NativePolicy,
+    prompts: Int32Array[],
+    options: NativeGenerateOptions,
+    onProgress?: (p: NativeGenerateProgress) => void,
+  ): NativeGenerateHandle;
   /** The training engine (native/train): losses, chunked log-probs, AdamW, state. */
   Trainer: NativeTrainerConstructor;
   /** Test and bench hooks, apart from the production surface above. */
@@ -551,15 +555,38 @@ export interface NativeTesting {
    * entry per token; only `mask` tokens count. extra: seqLens (default one sequence), ref, entropy,
    * denominators (default: this call's counts).
    */
-  lossDebug(logp: Float64Array, old: Float64Array, anchors: Float64Array[], adv: Float64Array, mask: Uint8Array,
-    config: NativeLossConfig, extra?: { seqLens?: Int32Array; ref?: Float64Array; entropy?: Float64Array;
-      denominators?: { tokens: number; sequences: number } }): NativeLossDebugResult;
+  lossDebug(
+    logp: Float64Array,
+    old: Float64Array,
+    anchors: Float64Array[],
+    adv: Float64Array,
+    mask: Uint8Array,
+    config: NativeLossConfig,
+    extra?: {
+      seqLens?: Int32Array;
+      ref?: Float64Array;
+      entropy?: Float64Array;
+      denominators?: { tokens: number; sequences: number };
+    },
+  ): NativeLossDebugResult;
   /**
    * Test hook (synchronous, float32): chunked (or, with naive, full-logits) log-probs and entropies of
    * hidden [N x hiddenSize] against weight [V x hiddenSize], and the gradients of
    * sum(logp * gradLogp) + sum(entropy * gradEntropy) with respect to hidden and weight.
    */
-  chunkedLogprobDebug(args: { hidden: Float32Array; weight: Float32Array; targets: Int32Array; hiddenSize: number;
-    chunk: number; gradLogp: Float32Array; gradEntropy: Float32Array; naive?: boolean }): {
-    logprobs: Float32Array; entropy: Float32Array; gradHidden: Float32Array; gradWeight: Float32Array };
+  chunkedLogprobDebug(args: {
+    hidden: Float32Array;
+    weight: Float32Array;
+    targets: Int32Array;
+    hiddenSize: number;
+    chunk: number;
+    gradLogp: Float32Array;
+    gradEntropy: Float32Array;
+    naive?: boolean;
+  }): {
+    logprobs: Float32Array;
+    entropy: Float32Array;
+    gradHidden: Float32Array;
+    gradWeight: Float32Array;
+  };
 }

@@ -42,9 +42,13 @@ export function typeName(s: z.ZodType): string {
     case 'nullable':
       return `${typeName(d.innerType!)} | null`;
     case 'number':
-      return (d.checks ?? []).some((c) => c._zod.def.format === 'safeint' || c._zod.def.check === 'number_format') ? 'integer' : 'number';
+      return (d.checks ?? []).some((c) => c._zod.def.format === 'safeint' || c._zod.def.check === 'number_format')
+        ? 'integer'
+        : 'number';
     case 'enum':
-      return Object.values(d.entries ?? {}).map((v) => JSON.stringify(v)).join(' | ');
+      return Object.values(d.entries ?? {})
+        .map((v) => JSON.stringify(v))
+        .join(' | ');
     case 'array':
       return `${typeName(d.element!)}[]`;
     case 'tuple':
@@ -63,7 +67,10 @@ export function typeName(s: z.ZodType): string {
 }
 
 function getPath(obj: unknown, path: string[]): unknown {
-  return path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+  return path.reduce<unknown>(
+    (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+    obj,
+  );
 }
 
 /** Every key of the recipe (depth-first, schema order), with type, default and doc. */
@@ -75,7 +82,13 @@ export function describeRecipe(): RecipeKeyDoc[] {
       const path = [...prefix, k];
       const sub = objectShape(s);
       const dflt = getPath(defaults, path);
-      out.push({ key: path.join('.'), type: sub ? 'section' : typeName(s), default: sub ? undefined : dflt, doc: descriptionOf(s) ?? '', section: !!sub });
+      out.push({
+        key: path.join('.'),
+        type: sub ? 'section' : typeName(s),
+        default: sub ? undefined : dflt,
+        doc: descriptionOf(s) ?? '',
+        section: !!sub,
+      });
       if (sub) walk(sub, path);
     }
   };

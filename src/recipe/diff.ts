@@ -12,7 +12,8 @@ export interface RecipeChange {
   to: unknown;
 }
 
-const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
  * The leaves that differ between `a` and `b` (keys present on one side only count as changed,
@@ -39,10 +40,12 @@ export function applyRecipeChanges<T extends object>(recipe: T, changes: readonl
   const out = JSON.parse(JSON.stringify(recipe)) as Record<string, unknown>;
   for (const c of changes) {
     const path = c.key.split('.');
-    if (path.some((k) => k === '__proto__' || k === 'constructor' || k === 'prototype')) throw new Error(`recipe change: invalid key "${c.key}"`);
+    if (path.some((k) => k === '__proto__' || k === 'constructor' || k === 'prototype'))
+      throw new Error(`recipe change: invalid key "${c.key}"`);
     let node = out;
     for (const k of path.slice(0, -1)) {
-      if (!isPlainObject(node[k])) Object.defineProperty(node, k, { value: {}, enumerable: true, writable: true, configurable: true });
+      if (!isPlainObject(node[k]))
+        Object.defineProperty(node, k, { value: {}, enumerable: true, writable: true, configurable: true });
       node = node[k] as Record<string, unknown>;
     }
     const last = path.at(-1)!;

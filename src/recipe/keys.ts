@@ -23,7 +23,8 @@ export function unwrap(s: AnySchema): AnySchema {
   let cur = s;
   for (;;) {
     const d = defOf(cur);
-    if (d.innerType && ['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch'].includes(d.type)) cur = d.innerType;
+    if (d.innerType && ['default', 'prefault', 'optional', 'nullable', 'readonly', 'catch'].includes(d.type))
+      cur = d.innerType;
     else if (d.type === 'pipe' && d.in) cur = defOf(d.in).type === 'transform' ? d.out! : d.in;
     else return cur;
   }
@@ -61,7 +62,9 @@ export function descriptionOf(s: AnySchema): string | undefined {
 export function keysAt(root: AnySchema, path: string[]): string[] | undefined {
   let cur: AnySchema = root;
   for (const seg of path) {
-    const next = shapesOf(cur).map((sh) => (Object.hasOwn(sh, seg) ? sh[seg] : undefined)).find((x) => x !== undefined);
+    const next = shapesOf(cur)
+      .map((sh) => (Object.hasOwn(sh, seg) ? sh[seg] : undefined))
+      .find((x) => x !== undefined);
     if (!next) return undefined;
     cur = next;
   }

@@ -89,16 +89,31 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   return cleanMessage(issue.message);
 }
 
-const isPrefix = (a: PropertyKey[], b: PropertyKey[]) => a.length <= b.length && a.every((x, i) => String(x) === String(b[i]));
+const isPrefix = (a: PropertyKey[], b: PropertyKey[]) =>
+  a.length <= b.length && a.every((x, i) => String(x) === String(b[i]));
 
-function locate(issue: z.core.$ZodIssue, source: string, doc: Document, lc: LineCounter, overrides: RecipeOverride[]): string[] {
+function locate(
+  issue: z.core.$ZodIssue,
+  source: string,
+  doc: Document,
+  lc: LineCounter,
+  overrides: RecipeOverride[],
+): string[] {
   const entries: { path: PropertyKey[]; msg: string; key?: string }[] =
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((k) => ({ path: [...issue.path, k], key: k, msg: `unknown key (valid keys${issue.path.length ? ` under ${issue.path.join('.')}` : ''}: ${validKeys(issue.path)})` }))
+      ? issue.keys.map((k) => ({
+          path: [...issue.path, k],
+          key: k,
+          msg: `unknown key (valid keys${issue.path.length ? ` under ${issue.path.join('.')}` : ''}: ${validKeys(issue.path)})`,
+        }))
       : [{ path: issue.path, msg: issueMessage(issue) }];
   return entries.map(({ path, msg, key }) => {
-    const keyPath = path.length ? scheduleKeyPath(path, (i) => doc.getIn(['data', 'schedule', i, 'name'])) ?? path.map(String).join('.') : '(root)';
-    const ov = [...overrides].reverse().find((o) => path.length > 0 && (isPrefix(o.path, path) || isPrefix(path, o.path)));
+    const keyPath = path.length
+      ? (scheduleKeyPath(path, (i) => doc.getIn(['data', 'schedule', i, 'name'])) ?? path.map(String).join('.'))
+      : '(root)';
+    const ov = [...overrides]
+      .reverse()
+      .find((o) => path.length > 0 && (isPrefix(o.path, path) || isPrefix(path, o.path)));
     if (ov) return `--set ${ov.text}: ${keyPath}: ${msg}`;
     const line = key !== undefined ? lineAt(doc, lc, path.slice(0, -1), key) : lineAt(doc, lc, path);
     return `${source}:${line}: ${keyPath}: ${msg}`;
@@ -121,17 +136,23 @@ export function parseRecipe(text: string, source: string, overrides: string[] = 
   const lc = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new RecipeError(doc.errors.map((e) => `${source}:${lc.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split('\n')[0]}`));
+    throw new RecipeError(
+      doc.errors.map((e) => `${source}:${lc.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split('\n')[0]}`),
+    );
   }
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) doc.contents = doc.createNode({});
-  if (!isMap(doc.contents)) throw new RecipeError([`${source}:${lineOf(doc.contents, lc) ?? 1}: a recipe must be a mapping of sections`]);
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
+    doc.contents = doc.createNode({});
+  if (!isMap(doc.contents))
+    throw new RecipeError([`${source}:${lineOf(doc.contents, lc) ?? 1}: a recipe must be a mapping of sections`]);
 
   const parsed = overrides.map(parseOverride);
   for (const o of parsed) {
     try {
       doc.setIn(o.path, doc.createNode(o.value));
     } catch (e) {
-      throw new RecipeError([`--set ${o.text}: cannot set ${o.path.join('.')} (${(e as Error).message.split('\n')[0]})`]);
+      throw new RecipeError([
+        `--set ${o.text}: cannot set ${o.path.join('.')} (${(e as Error).message.split('\n')[0]})`,
+      ]);
     }
   }
   const res = RecipeSchema.safeParse(doc.toJS());

@@ -70,7 +70,12 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /**
@@ -79,17 +84,19 @@ export function escapeHtml(s: string): string {
  */
 export function readMetricsJsonl(path: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
-    }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}:${i + 1}: expected a JSON object`);
-    out.push(v as Record<string, unknown>);
-  });
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch (e) {
+        throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
+      }
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}:${i + 1}: expected a JSON object`);
+      out.push(v as Record<string, unknown>);
+    });
   return out;
 }
 
@@ -164,7 +171,11 @@ interface PlotAxes {
  * bottom right. Returns the parts so far (the caller appends its marks and `</svg>`) and the
  * data-to-pixel maps.
  */
-function plotFrame(title: string, label: string, a: PlotAxes): { parts: string[]; px: (x: number) => number; py: (y: number) => number } {
+function plotFrame(
+  title: string,
+  label: string,
+  a: PlotAxes,
+): { parts: string[]; px: (x: number) => number; py: (y: number) => number } {
   const { width: W, height: H } = a;
   const { L, R, T, B } = MARGIN;
   const [x0, x1] = a.x;
@@ -180,11 +191,18 @@ function plotFrame(title: string, label: string, a: PlotAxes): { parts: string[]
     `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#888"/>`,
   ];
   for (const y of a.yTicks) {
-    parts.push(`<text x="${L - 4}" y="${py(y) + 4}" text-anchor="end" font-size="10" font-family="sans-serif">${fmt(y)}</text>`);
+    parts.push(
+      `<text x="${L - 4}" y="${py(y) + 4}" text-anchor="end" font-size="10" font-family="sans-serif">${fmt(y)}</text>`,
+    );
     parts.push(`<line x1="${L}" y1="${py(y)}" x2="${W - R}" y2="${py(y)}" stroke="#eee"/>`);
   }
-  for (const x of a.xTicks) parts.push(`<text x="${px(x)}" y="${H - B + 14}" text-anchor="middle" font-size="10" font-family="sans-serif">${fmt(x)}</text>`);
-  parts.push(`<text x="${W - R}" y="${H - 3}" text-anchor="end" font-size="10" font-family="sans-serif" fill="#666">${escapeHtml(a.xLabel)}</text>`);
+  for (const x of a.xTicks)
+    parts.push(
+      `<text x="${px(x)}" y="${H - B + 14}" text-anchor="middle" font-size="10" font-family="sans-serif">${fmt(x)}</text>`,
+    );
+  parts.push(
+    `<text x="${W - R}" y="${H - 3}" text-anchor="end" font-size="10" font-family="sans-serif" fill="#666">${escapeHtml(a.xLabel)}</text>`,
+  );
   return { parts, px, py };
 }
 
@@ -211,7 +229,13 @@ export function svgPlot(title: string, lines: PlotLine[]): string {
   const smoothed = lines.some((l) => (l.smooth ?? 0) > 1 && l.points.length > 2);
   const label = smoothed ? `${title} (avg of ${Math.max(...lines.map((l) => l.smooth ?? 0))})` : title;
   const { parts, px, py } = plotFrame(title, label, {
-    width: 320, height: 190, x: [x0, x1], y: [y0, y1], xTicks: [x0, x1], yTicks: [y0, (y0 + y1) / 2, y1], xLabel: 'step',
+    width: 320,
+    height: 190,
+    x: [x0, x1],
+    y: [y0, y1],
+    xTicks: [x0, x1],
+    yTicks: [y0, (y0 + y1) / 2, y1],
+    xLabel: 'step',
   });
   const poly = (pts: [number, number][], c: string, extra: string) =>
     `<polyline fill="none" stroke="${c}" stroke-width="1.5"${extra} points="${pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`;
@@ -220,7 +244,9 @@ export function svgPlot(title: string, lines: PlotLine[]): string {
     const smooth = (l.smooth ?? 0) > 1 && l.points.length > 2;
     if (l.points.length > 1) parts.push(poly(l.points, c, smooth ? ' stroke-opacity="0.3" class="raw"' : ''));
     if (smooth) parts.push(poly(movingAverage(l.points, l.smooth!), c, ' class="avg"'));
-    if (l.points.length <= 20) for (const [x, y] of l.points) parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2" fill="${c}"/>`);
+    if (l.points.length <= 20)
+      for (const [x, y] of l.points)
+        parts.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="2" fill="${c}"/>`);
     if (lines.length > 1) parts.push(legendEntry(l.name, i, c));
   });
   parts.push('</svg>');
@@ -272,39 +298,64 @@ export interface BandPlotOptions {
 export function svgBandPlot(title: string, series: BandSeries[], options: BandPlotOptions = {}): string {
   for (const s of series) {
     for (const p of s.points) {
-      if (![p.x, p.mean, p.lo, p.hi].every(Number.isFinite)) throw new Error(`svgBandPlot "${title}": series "${s.name}" at x=${p.x}: x, mean, lo and hi must be finite`);
-      if (p.lo > p.mean || p.mean > p.hi) throw new Error(`svgBandPlot "${title}": series "${s.name}" at x=${p.x}: need lo <= mean <= hi, got ${p.lo}, ${p.mean}, ${p.hi}`);
+      if (![p.x, p.mean, p.lo, p.hi].every(Number.isFinite))
+        throw new Error(`svgBandPlot "${title}": series "${s.name}" at x=${p.x}: x, mean, lo and hi must be finite`);
+      if (p.lo > p.mean || p.mean > p.hi)
+        throw new Error(
+          `svgBandPlot "${title}": series "${s.name}" at x=${p.x}: need lo <= mean <= hi, got ${p.lo}, ${p.mean}, ${p.hi}`,
+        );
     }
   }
   const all = series.flatMap((s) => s.points);
   const markers = options.markers ?? [];
   const xs = [...all.map((p) => p.x), ...markers.map((m) => m.x)];
   const [x0, x1] = options.xRange ?? padRange(Math.min(...xs, Infinity), Math.max(...xs, -Infinity), true);
-  const [y0, y1] = options.yRange ?? padRange(Math.min(...all.map((p) => p.lo), options.reference ?? Infinity), Math.max(...all.map((p) => p.hi), options.reference ?? -Infinity));
-  if (![x0, x1, y0, y1].every(Number.isFinite)) throw new Error(`svgBandPlot "${title}": nothing to plot (no points and no ranges given)`);
+  const [y0, y1] =
+    options.yRange ??
+    padRange(
+      Math.min(...all.map((p) => p.lo), options.reference ?? Infinity),
+      Math.max(...all.map((p) => p.hi), options.reference ?? -Infinity),
+    );
+  if (![x0, x1, y0, y1].every(Number.isFinite))
+    throw new Error(`svgBandPlot "${title}": nothing to plot (no points and no ranges given)`);
   const H = options.height ?? 190;
   const { parts, px, py } = plotFrame(title, title, {
-    width: options.width ?? 320, height: H, x: [x0, x1], y: [y0, y1],
-    xTicks: options.xTicks ?? [x0, x1], yTicks: options.yTicks ?? [y0, (y0 + y1) / 2, y1], xLabel: options.xLabel ?? 'step',
+    width: options.width ?? 320,
+    height: H,
+    x: [x0, x1],
+    y: [y0, y1],
+    xTicks: options.xTicks ?? [x0, x1],
+    yTicks: options.yTicks ?? [y0, (y0 + y1) / 2, y1],
+    xLabel: options.xLabel ?? 'step',
   });
   const xy = (x: number, y: number) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`;
   const { L, R, T, B } = MARGIN;
   if (options.reference !== undefined) {
-    parts.push(`<line class="reference" x1="${L}" y1="${py(options.reference).toFixed(1)}" x2="${(options.width ?? 320) - R}" y2="${py(options.reference).toFixed(1)}" stroke="#999" stroke-dasharray="2,3"/>`);
+    parts.push(
+      `<line class="reference" x1="${L}" y1="${py(options.reference).toFixed(1)}" x2="${(options.width ?? 320) - R}" y2="${py(options.reference).toFixed(1)}" stroke="#999" stroke-dasharray="2,3"/>`,
+    );
   }
   for (const m of markers) {
     const mx = px(m.x).toFixed(1);
-    parts.push(`<line class="marker" x1="${mx}" y1="${T}" x2="${mx}" y2="${H - B}" stroke="#555" stroke-dasharray="5,4"/>`);
-    parts.push(`<text x="${(px(m.x) + 3).toFixed(1)}" y="${T + 10}" font-size="10" font-family="sans-serif">${escapeHtml(m.label)}</text>`);
+    parts.push(
+      `<line class="marker" x1="${mx}" y1="${T}" x2="${mx}" y2="${H - B}" stroke="#555" stroke-dasharray="5,4"/>`,
+    );
+    parts.push(
+      `<text x="${(px(m.x) + 3).toFixed(1)}" y="${T + 10}" font-size="10" font-family="sans-serif">${escapeHtml(m.label)}</text>`,
+    );
   }
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
     const c = COLORS[i % COLORS.length];
-    const band = [...s.points.map((p) => xy(p.x, p.hi)), ...[...s.points].reverse().map((p) => xy(p.x, p.lo))].join(' ');
+    const band = [...s.points.map((p) => xy(p.x, p.hi)), ...[...s.points].reverse().map((p) => xy(p.x, p.lo))].join(
+      ' ',
+    );
     parts.push(`<polygon class="band" points="${band}" fill="${c}" fill-opacity="0.15" stroke="none"/>`);
-    parts.push(s.points.length > 1
-      ? `<polyline class="mean" fill="none" stroke="${c}" stroke-width="1.5" points="${s.points.map((p) => xy(p.x, p.mean)).join(' ')}"/>`
-      : `<circle class="mean" cx="${px(s.points[0]!.x).toFixed(1)}" cy="${py(s.points[0]!.mean).toFixed(1)}" r="2" fill="${c}"/>`);
+    parts.push(
+      s.points.length > 1
+        ? `<polyline class="mean" fill="none" stroke="${c}" stroke-width="1.5" points="${s.points.map((p) => xy(p.x, p.mean)).join(' ')}"/>`
+        : `<circle class="mean" cx="${px(s.points[0]!.x).toFixed(1)}" cy="${py(s.points[0]!.mean).toFixed(1)}" r="2" fill="${c}"/>`,
+    );
     parts.push(legendEntry(s.name, i, c));
   });
   parts.push('</svg>');
@@ -320,11 +371,14 @@ function cellText(v: string | number): string {
 
 /** An HTML table; numbers are shown with 3 decimals. */
 function htmlTable(t: ReportTable): string {
-  return `<h2>${escapeHtml(t.title)}</h2><table><thead><tr>${t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>`
-    + `<tbody>${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(cellText(v))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return (
+    `<h2>${escapeHtml(t.title)}</h2><table><thead><tr>${t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>` +
+    `<tbody>${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(cellText(v))}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+  );
 }
 
-const matches = (k: string, pats: readonly (string | RegExp)[] | undefined) => (pats ?? []).some((p) => (typeof p === 'string' ? p === k : p.test(k)));
+const matches = (k: string, pats: readonly (string | RegExp)[] | undefined) =>
+  (pats ?? []).some((p) => (typeof p === 'string' ? p === k : p.test(k)));
 
 /** True when a series has at least two points and every point of every run has the same value. */
 function isConstant(lines: PlotLine[]): boolean {
@@ -337,10 +391,13 @@ function renderSection(sec: ReportSection): string[] {
   const perRun = sec.runs.map((r) => ({ name: r.name, series: numericSeries(r.rows) }));
   const keys: string[] = [];
   for (const r of perRun) for (const k of r.series.keys()) if (!keys.includes(k)) keys.push(k);
-  const linesOf = (k: string): PlotLine[] => perRun.filter((r) => r.series.has(k)).map((r) => {
-    const points = r.series.get(k)!;
-    return { name: r.name, points, smooth: matches(k, sec.smooth) ? smoothingWindow(points.length) : undefined };
-  });
+  const linesOf = (k: string): PlotLine[] =>
+    perRun
+      .filter((r) => r.series.has(k))
+      .map((r) => {
+        const points = r.series.get(k)!;
+        return { name: r.name, points, smooth: matches(k, sec.smooth) ? smoothingWindow(points.length) : undefined };
+      });
   const constant = keys.filter((k) => isConstant(linesOf(k)));
   const plotted = keys.filter((k) => !constant.includes(k));
   const lead: string[] = [];
@@ -351,16 +408,24 @@ function renderSection(sec: ReportSection): string[] {
     const g = k.includes('/') ? k.slice(0, k.indexOf('/')) : 'other';
     groups.set(g, [...(groups.get(g) ?? []), k]);
   }
-  const rank = (g: string) => { const i = (sec.groupOrder ?? []).indexOf(g); return i < 0 ? Infinity : i; };
+  const rank = (g: string) => {
+    const i = (sec.groupOrder ?? []).indexOf(g);
+    return i < 0 ? Infinity : i;
+  };
   const ordered = [...groups].sort((a, b) => rank(a[0]) - rank(b[0])); // stable: unknown groups keep their order
-  const grid = (ks: string[]) => `<div class="grid">${ks.map((k) => `<figure>${svgPlot(k, linesOf(k))}</figure>`).join('')}</div>`;
+  const grid = (ks: string[]) =>
+    `<div class="grid">${ks.map((k) => `<figure>${svgPlot(k, linesOf(k))}</figure>`).join('')}</div>`;
   const out = [`<h2>${escapeHtml(sec.title)}</h2>`];
   if (lead.length) out.push('<h3>Key metrics</h3>', grid(lead));
   for (const [g, ks] of ordered) out.push(`<h3>${escapeHtml(g)}</h3>`, grid(ks));
   if (constant.length) {
-    const rows = constant.map((k) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(cellText(linesOf(k)[0].points[0][1]))}</td></tr>`);
-    out.push(`<details class="constant"><summary>${constant.length} constant series (not plotted)</summary>`
-      + `<table><thead><tr><th>series</th><th>value</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
+    const rows = constant.map(
+      (k) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(cellText(linesOf(k)[0].points[0][1]))}</td></tr>`,
+    );
+    out.push(
+      `<details class="constant"><summary>${constant.length} constant series (not plotted)</summary>` +
+        `<table><thead><tr><th>series</th><th>value</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>`,
+    );
   }
   return out;
 }
@@ -370,19 +435,41 @@ const MAX_SAMPLE_CHARS = 4000;
 
 function sampleText(s: string | null | undefined): string {
   if (s === undefined || s === null) return '';
-  return s.length > MAX_SAMPLE_CHARS ? `${s.slice(0, MAX_SAMPLE_CHARS)} [... ${s.length - MAX_SAMPLE_CHARS} more characters]` : s;
+  return s.length > MAX_SAMPLE_CHARS
+    ? `${s.slice(0, MAX_SAMPLE_CHARS)} [... ${s.length - MAX_SAMPLE_CHARS} more characters]`
+    : s;
 }
 
 /** The sample log: one collapsible block per (step), newest first; rows per run. */
 function renderSamples(samples: ReportSample[]): string[] {
   const steps = [...new Set(samples.map((s) => s.step))].sort((a, b) => b - a);
-  const out = [`<h2>Samples</h2><p>${samples.length} logged responses over ${steps.length} steps (newest first; open a step to read them).</p>`];
+  const out = [
+    `<h2>Samples</h2><p>${samples.length} logged responses over ${steps.length} steps (newest first; open a step to read them).</p>`,
+  ];
   for (const step of steps) {
-    const rows = samples.filter((s) => s.step === step).map((s) => '<tr>' + [s.run, s.id ?? '', sampleText(s.prompt), sampleText(s.response), s.gold ?? '', sampleText(s.extracted), s.reward === undefined ? '' : cellText(s.reward)]
-      .map((c, i) => `<td${i >= 2 && i <= 3 ? ' class="text"' : ''}>${escapeHtml(String(c))}</td>`).join('') + '</tr>');
-    out.push(`<details class="samples"><summary>step ${step} (${rows.length})</summary><table><thead><tr>`
-      + ['run', 'id', 'prompt', 'response', 'gold', 'extracted', 'reward'].map((c) => `<th>${c}</th>`).join('')
-      + `</tr></thead><tbody>${rows.join('')}</tbody></table></details>`);
+    const rows = samples
+      .filter((s) => s.step === step)
+      .map(
+        (s) =>
+          '<tr>' +
+          [
+            s.run,
+            s.id ?? '',
+            sampleText(s.prompt),
+            sampleText(s.response),
+            s.gold ?? '',
+            sampleText(s.extracted),
+            s.reward === undefined ? '' : cellText(s.reward),
+          ]
+            .map((c, i) => `<td${i >= 2 && i <= 3 ? ' class="text"' : ''}>${escapeHtml(String(c))}</td>`)
+            .join('') +
+          '</tr>',
+      );
+    out.push(
+      `<details class="samples"><summary>step ${step} (${rows.length})</summary><table><thead><tr>` +
+        ['run', 'id', 'prompt', 'response', 'gold', 'extracted', 'reward'].map((c) => `<th>${c}</th>`).join('') +
+        `</tr></thead><tbody>${rows.join('')}</tbody></table></details>`,
+    );
   }
   return out;
 }
@@ -398,10 +485,10 @@ export function renderReport(input: ReportInput): string {
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${escapeHtml(input.title)}</title>`,
-    '<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}'
-      + 'th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}'
-      + 'td.text{text-align:left;white-space:pre-wrap;font-family:monospace;max-width:40em}details{margin:4px 0}summary{cursor:pointer}'
-      + '.grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee}</style>',
+    '<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}' +
+      'th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}' +
+      'td.text{text-align:left;white-space:pre-wrap;font-family:monospace;max-width:40em}details{margin:4px 0}summary{cursor:pointer}' +
+      '.grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee}</style>',
     '</head><body>',
     ...body,
     '</body></html>',

@@ -8,18 +8,43 @@ import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { METRICS_FILE, SAMPLES_FILE } from '../rl/run-dir.js';
 import { M } from '../rl/metric-names.js';
-import { readMetricsJsonl, writeReport, type ReportInput, type ReportRun, type ReportSample, type ReportSection, type ReportTable } from './html.js';
+import {
+  readMetricsJsonl,
+  writeReport,
+  type ReportInput,
+  type ReportRun,
+  type ReportSample,
+  type ReportSection,
+  type ReportTable,
+} from './html.js';
 
 /** The series a user looks at first, in this order (GTR.md's quantities: reward, pass@k, the penalty). */
 export const LEAD_SERIES: (string | RegExp)[] = [
-  M.scoreMean, M.accuracy, /^val\/mean\/pass@/, M.responseLengthMean, M.responseLengthClipRatio, 'actor/entropy', 'actor/pg_clipfrac', 'actor/penalty/mean',
+  M.scoreMean,
+  M.accuracy,
+  /^val\/mean\/pass@/,
+  M.responseLengthMean,
+  M.responseLengthClipRatio,
+  'actor/entropy',
+  'actor/pg_clipfrac',
+  'actor/penalty/mean',
 ];
 
 /** Noisy per-step series drawn with a moving average. */
 export const SMOOTHED_SERIES: (string | RegExp)[] = [M.scoreMean, M.accuracy];
 
 /** Order of the series groups after the key metrics: outcomes, then the update's mechanics, then costs. */
-export const GROUP_ORDER = ['critic', 'reward', 'response_length', 'prompt_length', 'val', 'actor', 'training', 'batch', 'timing_s'];
+export const GROUP_ORDER = [
+  'critic',
+  'reward',
+  'response_length',
+  'prompt_length',
+  'val',
+  'actor',
+  'training',
+  'batch',
+  'timing_s',
+];
 
 /** Most recent logged samples per run kept in a report. */
 const MAX_SAMPLES_PER_RUN = 400;
@@ -41,8 +66,14 @@ export function loadRun(dir: string, name = basename(resolve(dir))): LoadedRun {
   const sf = join(dir, SAMPLES_FILE);
   const raw = existsSync(sf) ? readMetricsJsonl(sf) : [];
   const samples: ReportSample[] = raw.slice(-MAX_SAMPLES_PER_RUN).map((r) => ({
-    run: name, step: Number(r.step), id: str(r.id), prompt: str(r.prompt), response: str(r.response) ?? '', gold: str(r.gold),
-    extracted: r.extracted === null ? null : str(r.extracted), reward: typeof r.reward === 'number' ? r.reward : undefined,
+    run: name,
+    step: Number(r.step),
+    id: str(r.id),
+    prompt: str(r.prompt),
+    response: str(r.response) ?? '',
+    gold: str(r.gold),
+    extracted: r.extracted === null ? null : str(r.extracted),
+    reward: typeof r.reward === 'number' ? r.reward : undefined,
   }));
   return { dir, name, rows, samples };
 }
@@ -99,7 +130,7 @@ export function runReport(dirs: string[], title?: string): ReportInput {
     title: title ?? `gtr train: ${names.join(' vs ')}`,
     notes: [
       steps.join('; ') + '.',
-      'Metric names and meanings: the README\'s metric table. Faint lines are raw values; solid lines of smoothed series are trailing moving averages.',
+      "Metric names and meanings: the README's metric table. Faint lines are raw values; solid lines of smoothed series are trailing moving averages.",
     ],
     tables: table ? [table] : [],
     sections: [trainingSection(runs)],

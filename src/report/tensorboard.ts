@@ -16,7 +16,9 @@ import protobuf from 'protobufjs';
 import tfrecords from '@roboflow/tfrecords';
 
 const root = new protobuf.Root();
-const SummaryValue = new protobuf.Type('Value').add(new protobuf.Field('tag', 1, 'string')).add(new protobuf.Field('simple_value', 2, 'float'));
+const SummaryValue = new protobuf.Type('Value')
+  .add(new protobuf.Field('tag', 1, 'string'))
+  .add(new protobuf.Field('simple_value', 2, 'float'));
 const Summary = new protobuf.Type('Summary').add(SummaryValue).add(new protobuf.Field('value', 1, 'Value', 'repeated'));
 const Event = new protobuf.Type('Event')
   .add(new protobuf.Field('wall_time', 1, 'double'))
@@ -34,7 +36,9 @@ export const TENSORBOARD_DIR = 'tensorboard';
 
 /** The numeric (finite) metrics of a row as (tag, value), `step` and `kind` left out. */
 export function scalarsOf(row: Record<string, unknown>): [string, number][] {
-  return Object.entries(row).filter((e): e is [string, number] => e[0] !== 'step' && typeof e[1] === 'number' && Number.isFinite(e[1]));
+  return Object.entries(row).filter(
+    (e): e is [string, number] => e[0] !== 'step' && typeof e[1] === 'number' && Number.isFinite(e[1]),
+  );
 }
 
 /** One framed record of an Event message. */
@@ -59,7 +63,10 @@ export class TensorBoardWriter {
     }
     const now = Date.now() / 1000;
     // TensorBoard's naming (time, host) plus pid and a counter, so two writers never share a file.
-    this.file = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}.${process.pid}.${++writers}`);
+    this.file = join(
+      dir,
+      `events.out.tfevents.${Math.floor(now)}.${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}.${process.pid}.${++writers}`,
+    );
     appendFileSync(this.file, record({ wall_time: now, file_version: 'brain.Event:2' }));
   }
 

@@ -15,9 +15,21 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
   return {
     generate: async (prompts, r, signal) => {
       const { rollouts, stats } = await generateWithStats(policy, prompts, {
-        n: r.n, maxNewTokens: r.maxNewTokens, temperature: r.temperature, topP: r.topP, topK: r.topK, minP: r.minP,
-        stopTokenIds: r.stopTokenIds, seed: r.seed, promptIndexOffset: r.promptIndexOffset, signal, stopStrings: r.stopStrings, tokenBytes: r.tokenBytes,
-        kvCacheGib: r.kvCacheGib, blockSize: r.blockSize, maxBatchSize: r.maxNumSeqs,
+        n: r.n,
+        maxNewTokens: r.maxNewTokens,
+        temperature: r.temperature,
+        topP: r.topP,
+        topK: r.topK,
+        minP: r.minP,
+        stopTokenIds: r.stopTokenIds,
+        seed: r.seed,
+        promptIndexOffset: r.promptIndexOffset,
+        signal,
+        stopStrings: r.stopStrings,
+        tokenBytes: r.tokenBytes,
+        kvCacheGib: r.kvCacheGib,
+        blockSize: r.blockSize,
+        maxBatchSize: r.maxNumSeqs,
       });
       last = stats;
       return rollouts;
@@ -31,21 +43,39 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
  * checkpointing, and the learning-rate schedule in optimizer steps (recipe warm-up and total steps
  * are RL steps, each of epochs_per_step x mini_batches_per_epoch optimizer steps).
  */
-export function trainerEngine(policy: Policy, reference: Policy | undefined, recipe: Recipe): TrainerEngine & { dispose(): void } {
+export function trainerEngine(
+  policy: Policy,
+  reference: Policy | undefined,
+  recipe: Recipe,
+): TrainerEngine & { dispose(): void } {
   const t = recipe.train;
   const perStep = t.epochs_per_step * t.mini_batches_per_epoch;
   const trainer = new Trainer(policy.native, {
-    betas: t.adam_betas, eps: t.adam_eps, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm ?? 0,
-    checkpointLayers: t.activation_checkpointing, tokenBudget: t.tokens_per_micro_batch, reference: reference?.native,
+    betas: t.adam_betas,
+    eps: t.adam_eps,
+    weightDecay: t.weight_decay,
+    maxGradNorm: t.max_grad_norm ?? 0,
+    checkpointLayers: t.activation_checkpointing,
+    tokenBudget: t.tokens_per_micro_batch,
+    reference: reference?.native,
     schedule: { lr: t.lr, warmupSteps: t.warmup_steps * perStep, kind: t.schedule, totalSteps: t.steps * perStep },
   });
   return {
     logprobs: (b, o) => (o?.reference ? trainer.referenceLogprobs(b) : trainer.logprobs(b)),
     trainMicroBatch: async (mb, loss) => {
-      const metrics = await trainer.accumulate({
-        tokens: mb.tokens, seqLens: mb.seqLens, responseMask: mb.responseMask, advantages: mb.advantages,
-        oldLogprobs: mb.oldLogprobs, ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
-      }, lossFromSettings(loss), mb.anchorLogprobs, mb.denominators);
+      const metrics = await trainer.accumulate(
+        {
+          tokens: mb.tokens,
+          seqLens: mb.seqLens,
+          responseMask: mb.responseMask,
+          advantages: mb.advantages,
+          oldLogprobs: mb.oldLogprobs,
+          ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
+        },
+        lossFromSettings(loss),
+        mb.anchorLogprobs,
+        mb.denominators,
+      );
       return metrics[metrics.length - 1] as unknown as Record<string, number>;
     },
     step: async () => ({ ...(await trainer.step()) }) as unknown as StepMetrics,

@@ -27,7 +27,9 @@ function checkGroups(rewards: Float64Array, groupSize: number, what: string): nu
   }
   for (let i = 0; i < rewards.length; i++) {
     if (!Number.isFinite(rewards[i])) {
-      throw new RangeError(`${what}: rewards[${i}] (prompt ${Math.floor(i / groupSize)}, sample ${i % groupSize}) is ${rewards[i]}`);
+      throw new RangeError(
+        `${what}: rewards[${i}] (prompt ${Math.floor(i / groupSize)}, sample ${i % groupSize}) is ${rewards[i]}`,
+      );
     }
   }
   return rewards.length / groupSize;

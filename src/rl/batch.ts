@@ -48,7 +48,11 @@ export function packSamples(all: readonly TrainSample[], indices: readonly numbe
  * Per-token values of a packed batch gathered from per-sample response arrays (e.g. old or snapshot
  * log-probs stored per sample): prompt positions get 0.
  */
-export function gatherPerToken(all: readonly TrainSample[], batch: PackedSamples, perSample: readonly Float32Array[]): Float32Array {
+export function gatherPerToken(
+  all: readonly TrainSample[],
+  batch: PackedSamples,
+  perSample: readonly Float32Array[],
+): Float32Array {
   const out = new Float32Array(batch.tokens.length);
   let o = 0;
   batch.samples.forEach((i, k) => {
@@ -60,10 +64,16 @@ export function gatherPerToken(all: readonly TrainSample[], batch: PackedSamples
 }
 
 /** Splits a packed batch's per-token values back into per-sample response arrays. */
-export function scatterPerSample(all: readonly TrainSample[], batch: PackedSamples, perToken: Float32Array, into: Float32Array[]): void {
+export function scatterPerSample(
+  all: readonly TrainSample[],
+  batch: PackedSamples,
+  perToken: Float32Array,
+  into: Float32Array[],
+): void {
   let o = 0;
   batch.samples.forEach((i, k) => {
-    const p = all[i].promptTokens.length, r = all[i].responseTokens.length;
+    const p = all[i].promptTokens.length,
+      r = all[i].responseTokens.length;
     into[i] = perToken.slice(o + p, o + p + r);
     o += batch.seqLens[k];
   });
@@ -84,13 +94,20 @@ export function microBatches(all: readonly TrainSample[], indices: readonly numb
  * epoch, so a resumed run reshuffles identically) split into `count` near-equal parts. Samples with
  * an empty response are left out (nothing to train on).
  */
-export function miniBatches(all: readonly TrainSample[], count: number, seed: number, step: number, epoch: number): number[][] {
+export function miniBatches(
+  all: readonly TrainSample[],
+  count: number,
+  seed: number,
+  step: number,
+  epoch: number,
+): number[][] {
   const idx = all.map((_, i) => i).filter((i) => all[i].responseTokens.length > 0);
   shuffleInPlace(idx, new Xoshiro128(mixSeeds(seed, step, epoch)));
   const parts = Math.max(1, Math.min(count, idx.length));
   const out: number[][] = [];
   for (let m = 0; m < parts; m++) {
-    const a = Math.floor((m * idx.length) / parts), b = Math.floor(((m + 1) * idx.length) / parts);
+    const a = Math.floor((m * idx.length) / parts),
+      b = Math.floor(((m + 1) * idx.length) / parts);
     out.push(idx.slice(a, b));
   }
   return out.filter((p) => p.length > 0);

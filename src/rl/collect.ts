@@ -48,7 +48,10 @@ export function nextPrompts(ctx: RunContext, count: number, step: number): Promp
     if (p.tokens.length > recipe.data.max_prompt_tokens || p.tokens.length === 0) ctx.progress.skippedPrompts++;
     else out.push(p);
   }
-  if (out.length < count) throw new Error(`${data.file}: fewer than ${count} prompts fit data.max_prompt_tokens = ${recipe.data.max_prompt_tokens}`);
+  if (out.length < count)
+    throw new Error(
+      `${data.file}: fewer than ${count} prompts fit data.max_prompt_tokens = ${recipe.data.max_prompt_tokens}`,
+    );
   return out;
 }
 
@@ -62,15 +65,40 @@ export function nextPrompts(ctx: RunContext, count: number, step: number): Promp
 export async function collectGroups(ctx: RunContext, step: number): Promise<CollectedGroups | undefined> {
   const { recipe, dist, opts, tokenizer } = ctx;
   const request = {
-    n: recipe.rollout.samples_per_prompt, maxNewTokens: recipe.rollout.max_new_tokens, temperature: recipe.rollout.temperature, topP: recipe.rollout.top_p,
-    topK: recipe.rollout.top_k, minP: recipe.rollout.min_p, stopTokenIds: ctx.stopTokenIds, seed: mixSeeds(recipe.rollout.seed, step),
-    stopStrings: recipe.rollout.stop, tokenBytes: recipe.rollout.stop.length > 0 ? tokenizer.tokenBytes() : undefined,
-    kvCacheGib: ctx.kvCacheGib, blockSize: recipe.rollout.block_size, maxNumSeqs: recipe.rollout.max_num_seqs,
+    n: recipe.rollout.samples_per_prompt,
+    maxNewTokens: recipe.rollout.max_new_tokens,
+    temperature: recipe.rollout.temperature,
+    topP: recipe.rollout.top_p,
+    topK: recipe.rollout.top_k,
+    minP: recipe.rollout.min_p,
+    stopTokenIds: ctx.stopTokenIds,
+    seed: mixSeeds(recipe.rollout.seed, step),
+    stopStrings: recipe.rollout.stop,
+    tokenBytes: recipe.rollout.stop.length > 0 ? tokenizer.tokenBytes() : undefined,
+    kvCacheGib: ctx.kvCacheGib,
+    blockSize: recipe.rollout.block_size,
+    maxNumSeqs: recipe.rollout.max_num_seqs,
   };
-  const rewards = { overlong: { enabled: recipe.reward.overlong.enabled, bufferTokens: recipe.reward.overlong.buffer_tokens, penalty: recipe.reward.overlong.penalty }, maxNewTokens: recipe.rollout.max_new_tokens };
+  const rewards = {
+    overlong: {
+      enabled: recipe.reward.overlong.enabled,
+      bufferTokens: recipe.reward.overlong.buffer_tokens,
+      penalty: recipe.reward.overlong.penalty,
+    },
+    maxNewTokens: recipe.rollout.max_new_tokens,
+  };
   const ds = recipe.algorithm.dynamic_sampling;
   const perStep = recipe.train.prompts_per_step;
-  const c: Omit<CollectedGroups, 'grader'> = { groups: [], groupKeys: [], samples: [], keptGroups: 0, rounds: 0, generateMs: 0, rewardMs: 0, rolloutStats: [] };
+  const c: Omit<CollectedGroups, 'grader'> = {
+    groups: [],
+    groupKeys: [],
+    samples: [],
+    keptGroups: 0,
+    rounds: 0,
+    generateMs: 0,
+    rewardMs: 0,
+    rolloutStats: [],
+  };
   // This rank's kept groups with their index in the global kept order (round-major, then prompt).
   const kept: { group: Group; globalIndex: number }[] = [];
   try {
@@ -80,9 +108,19 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
       const prompts = nextPrompts(ctx, want, step);
       const sh = shardRange(prompts.length, dist.rank, dist.worldSize);
       const mine = prompts.slice(sh.start, sh.end);
-      const r = mine.length > 0
-        ? await sampleAndGrade(mine, ctx.rollout, tokenizer, ctx.phased.at(step).phase.grader, { ...request, seed: mixSeeds(request.seed, c.rounds), promptIndexOffset: sh.start }, rewards, dist.distributed ? undefined : opts.signal, (p) => opts.onPhase?.(p, step))
-        : { groups: [], generateMs: 0, rewardMs: 0, rolloutStats: undefined };
+      const r =
+        mine.length > 0
+          ? await sampleAndGrade(
+              mine,
+              ctx.rollout,
+              tokenizer,
+              ctx.phased.at(step).phase.grader,
+              { ...request, seed: mixSeeds(request.seed, c.rounds), promptIndexOffset: sh.start },
+              rewards,
+              dist.distributed ? undefined : opts.signal,
+              (p) => opts.onPhase?.(p, step),
+            )
+          : { groups: [], generateMs: 0, rewardMs: 0, rolloutStats: undefined };
       c.generateMs += r.generateMs;
       if (r.rolloutStats) c.rolloutStats.push(r.rolloutStats);
       c.rewardMs += r.rewardMs;
@@ -97,10 +135,21 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     } while (ds.enabled && ds.mode === 'refill' && c.keptGroups < perStep && c.rounds <= ds.max_refill_batches);
     // Refill may overshoot in its last round; the update takes exactly prompts_per_step groups.
     const limit = ds.enabled && ds.mode === 'refill' ? perStep : Infinity;
-    c.samples = toUpdateSamples(kept.filter((k) => k.globalIndex < limit).map((k) => k.group), recipe.algorithm.advantage, false).samples;
+    c.samples = toUpdateSamples(
+      kept.filter((k) => k.globalIndex < limit).map((k) => k.group),
+      recipe.algorithm.advantage,
+      false,
+    ).samples;
   } catch (e) {
     if (!dist.distributed && opts.signal?.aborted) return undefined;
     throw e;
   }
-  return { ...c, grader: graderStepStats(c.groups.flatMap((g) => g.responses.map((r) => r.grade)), step, ctx.log) };
+  return {
+    ...c,
+    grader: graderStepStats(
+      c.groups.flatMap((g) => g.responses.map((r) => r.grade)),
+      step,
+      ctx.log,
+    ),
+  };
 }

@@ -80,7 +80,10 @@ export type StepMetrics = Record<string, number | boolean | string>;
 
 export interface TrainerEngine {
   /** No-grad per-token log-probs and entropies (0 outside the response mask). */
-  logprobs(batch: PackedTokens, options?: { reference?: boolean }): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
+  logprobs(
+    batch: PackedTokens,
+    options?: { reference?: boolean },
+  ): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
   /** Forward + loss + backward; gradients accumulate until step(). */
   trainMicroBatch(mb: MicroBatch, loss: LossSettings): Promise<Record<string, number>>;
   /** One optimizer update at the schedule's learning rate; `skipped` when the loss or a gradient was not finite. */

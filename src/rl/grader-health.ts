@@ -41,14 +41,23 @@ export async function checkGrader(pool: GraderPool, row: DatasetRow): Promise<vo
  * all M responses (E errors, T timeouts); first error: ...`), since nothing would be learned from
  * that step; warns through `log` when only some failed.
  */
-export function graderStepStats(grades: readonly GradeResult[], step: number, log: (line: string) => void): GraderStepStats {
+export function graderStepStats(
+  grades: readonly GradeResult[],
+  step: number,
+  log: (line: string) => void,
+): GraderStepStats {
   const timeouts = grades.filter((g) => g.timedOut === true).length;
   const errors = grades.filter((g) => g.error !== undefined && g.timedOut !== true).length;
   const failed = errors + timeouts;
   const first = grades.find((g) => g.error !== undefined)?.error;
   if (grades.length > 0 && failed === grades.length) {
-    throw new Error(`step ${step}: the grader failed on all ${grades.length} responses (${errors} errors, ${timeouts} timeouts); first error: ${first}`);
+    throw new Error(
+      `step ${step}: the grader failed on all ${grades.length} responses (${errors} errors, ${timeouts} timeouts); first error: ${first}`,
+    );
   }
-  if (failed > 0) log(`step ${step}: the grader failed on ${failed} of ${grades.length} responses (${errors} errors, ${timeouts} timeouts; scored as wrong); first: ${first}`);
+  if (failed > 0)
+    log(
+      `step ${step}: the grader failed on ${failed} of ${grades.length} responses (${errors} errors, ${timeouts} timeouts; scored as wrong); first: ${first}`,
+    );
   return { errors, timeouts };
 }

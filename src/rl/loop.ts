@@ -35,12 +35,23 @@ import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
 import { preflightTraining } from './preflight.js';
 import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
-import { closeRunContext, openRunContext, openRunOnAllRanks, recordMetrics, type LoopState, type RunContext } from './run-context.js';
+import {
+  closeRunContext,
+  openRunContext,
+  openRunOnAllRanks,
+  recordMetrics,
+  type LoopState,
+  type RunContext,
+} from './run-context.js';
 import { stepMetricsRow } from './step-metrics.js';
 import { updatePolicy, type UpdateResult } from './update.js';
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
-export type EngineFactory = (policy: Policy, reference: Policy | undefined, recipe: Recipe) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
+export type EngineFactory = (
+  policy: Policy,
+  reference: Policy | undefined,
+  recipe: Recipe,
+) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
 
 export interface TrainOptions {
   resume?: boolean;
@@ -78,9 +89,17 @@ export function lossSettings(recipe: Recipe): LossSettings {
   const l = recipe.algorithm.loss;
   const penalty = l.penalty;
   return {
-    clipLow: l.clip_ratio_low, clipHigh: l.clip_ratio_high, dualClip: l.dual_clip, aggregation: l.aggregation,
-    penalty, sigma: l.sigma, beta: penalty === 'none' ? 0 : l.beta, betaMode: l.beta_mode,
-    klCoef: l.kl_ref.coef, klEstimator: l.kl_ref.estimator, entropyCoef: l.entropy_coef,
+    clipLow: l.clip_ratio_low,
+    clipHigh: l.clip_ratio_high,
+    dualClip: l.dual_clip,
+    aggregation: l.aggregation,
+    penalty,
+    sigma: l.sigma,
+    beta: penalty === 'none' ? 0 : l.beta,
+    betaMode: l.beta_mode,
+    klCoef: l.kl_ref.coef,
+    klEstimator: l.kl_ref.estimator,
+    entropyCoef: l.entropy_coef,
   };
 }
 
@@ -95,7 +114,8 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const log = opts.log ?? ((s: string) => console.log(s));
   await preflightTraining(recipe);
   // Every benchmark is resolved now, so a missing file or failed download stops the run before step 1.
-  const benchmarks = recipe.eval.every_steps > 0 ? await loadPhaseBenchmarks(recipe, opts.dataDir ?? recipe.data.data_dir) : [];
+  const benchmarks =
+    recipe.eval.every_steps > 0 ? await loadPhaseBenchmarks(recipe, opts.dataDir ?? recipe.data.data_dir) : [];
   const dist = opts.dist ?? DistContext.single();
   const opened = await openRunOnAllRanks(recipe, opts, log, dist);
   try {
@@ -103,10 +123,16 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     const { progress } = ctx;
     try {
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
-        if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) { progress.interrupted = true; break; }
+        if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) {
+          progress.interrupted = true;
+          break;
+        }
         const t0 = performance.now();
         const collected = await collectGroups(ctx, step);
-        if (!collected) { progress.interrupted = true; break; }
+        if (!collected) {
+          progress.interrupted = true;
+          break;
+        }
         const update = await updateStep(ctx, collected, step);
         await logStep(ctx, step, collected, update, t0);
         progress.lastDone = step;
@@ -121,7 +147,10 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           await evaluateStep(ctx, step);
         }
         ctx.observers?.refresh();
-        if (stopping || (!dist.distributed && opts.signal?.aborted)) { progress.interrupted = true; break; }
+        if (stopping || (!dist.distributed && opts.signal?.aborted)) {
+          progress.interrupted = true;
+          break;
+        }
         progress.stopError = skippedUpdatesStop(ctx, step);
         if (progress.stopError) break;
       }
@@ -131,7 +160,12 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     }
     if (!existsSync(join(ctx.run.dir, 'resolved.yaml'))) throw new Error('internal: resolved recipe missing');
     if (progress.stopError) throw progress.stopError;
-    return { runDir: ctx.run.dir, lastStep: progress.lastDone, interrupted: progress.interrupted, evalErrors: progress.evalErrors };
+    return {
+      runDir: ctx.run.dir,
+      lastStep: progress.lastDone,
+      interrupted: progress.interrupted,
+      evalErrors: progress.evalErrors,
+    };
   } finally {
     opened.release();
   }
@@ -143,20 +177,37 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
  * steps in a row whose every optimizer update was skipped, and warns about any skipped one.
  */
 async function updateStep(
-  ctx: RunContext, collected: CollectedGroups, step: number,
+  ctx: RunContext,
+  collected: CollectedGroups,
+  step: number,
 ): Promise<UpdateResult | undefined> {
   const { recipe, dist, progress } = ctx;
   const samples = collected.samples;
   const anySamples = dist.distributed ? (await dist.sum([samples.length], 'sample count'))[0] > 0 : samples.length > 0;
   if (!anySamples) return undefined;
-  const upd = await updatePolicy(ctx.trainer, samples, {
-    epochs: recipe.train.epochs_per_step, miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch, tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
-    loss: ctx.loss, anchor: recipe.algorithm.loss.anchor, useReference: !!ctx.reference, seed: recipe.train.seed,
-  }, step, (p) => ctx.opts.onPhase?.(p, step), dist);
+  const upd = await updatePolicy(
+    ctx.trainer,
+    samples,
+    {
+      epochs: recipe.train.epochs_per_step,
+      miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch,
+      tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
+      loss: ctx.loss,
+      anchor: recipe.algorithm.loss.anchor,
+      useReference: !!ctx.reference,
+      seed: recipe.train.seed,
+    },
+    step,
+    (p) => ctx.opts.onPhase?.(p, step),
+    dist,
+  );
   if (upd.skippedSteps > 0) {
-    ctx.log(`warning: step ${step}: ${upd.skippedSteps} of ${upd.optimizerSteps} optimizer updates skipped (non-finite loss or gradient); the weights were left unchanged by them`);
+    ctx.log(
+      `warning: step ${step}: ${upd.skippedSteps} of ${upd.optimizerSteps} optimizer updates skipped (non-finite loss or gradient); the weights were left unchanged by them`,
+    );
   }
-  if (upd.optimizerSteps > 0) progress.consecutiveSkipped = upd.skippedSteps === upd.optimizerSteps ? progress.consecutiveSkipped + 1 : 0;
+  if (upd.optimizerSteps > 0)
+    progress.consecutiveSkipped = upd.skippedSteps === upd.optimizerSteps ? progress.consecutiveSkipped + 1 : 0;
   return upd;
 }
 
@@ -166,20 +217,46 @@ async function updateStep(
  * decoded samples (rank 0) and hands the row to `opts.onStep` (the progress bar).
  */
 async function logStep(
-  ctx: RunContext, step: number, c: CollectedGroups, update: UpdateResult | undefined, t0: number,
+  ctx: RunContext,
+  step: number,
+  c: CollectedGroups,
+  update: UpdateResult | undefined,
+  t0: number,
 ): Promise<void> {
   const { dist, phased } = ctx;
-  const rollout = await globalRollout(dist, c.groups, c.groupKeys, c.samples.map((x) => x.advantage));
+  const rollout = await globalRollout(
+    dist,
+    c.groups,
+    c.groupKeys,
+    c.samples.map((x) => x.advantage),
+  );
   const row = stepMetricsRow({
-    step, phase: phased.scheduled ? phased.at(step).phase.spec.name : undefined, rollout,
-    keptGroups: c.keptGroups, rounds: c.rounds, skippedPrompts: ctx.progress.skippedPrompts, grader: c.grader, update,
-    rolloutStats: c.rolloutStats, generateMs: c.generateMs, rewardMs: c.rewardMs,
+    step,
+    phase: phased.scheduled ? phased.at(step).phase.spec.name : undefined,
+    rollout,
+    keptGroups: c.keptGroups,
+    rounds: c.rounds,
+    skippedPrompts: ctx.progress.skippedPrompts,
+    grader: c.grader,
+    update,
+    rolloutStats: c.rolloutStats,
+    generateMs: c.generateMs,
+    rewardMs: c.rewardMs,
     stepSeconds: (performance.now() - t0) / 1000,
   });
   recordMetrics(ctx, row);
-  if (dist.isMain) ctx.run.appendSamples(c.groups.slice(0, ctx.recipe.run.log_samples_per_step).map((g) => ({
-    step, id: g.prompt.row.id, prompt: g.prompt.text, gold: g.prompt.row.answer, response: g.responses[0].text, reward: g.responses[0].reward, extracted: g.responses[0].grade.extracted,
-  })));
+  if (dist.isMain)
+    ctx.run.appendSamples(
+      c.groups.slice(0, ctx.recipe.run.log_samples_per_step).map((g) => ({
+        step,
+        id: g.prompt.row.id,
+        prompt: g.prompt.text,
+        gold: g.prompt.row.answer,
+        response: g.responses[0].text,
+        reward: g.responses[0].reward,
+        extracted: g.responses[0].grade.extracted,
+      })),
+    );
   ctx.opts.onStep?.(row);
 }
 
@@ -209,7 +286,9 @@ function skippedUpdatesStop(ctx: RunContext, step: number): Error | undefined {
   const maxSkipped = ctx.recipe.train.max_consecutive_skipped_steps;
   const n = ctx.progress.consecutiveSkipped;
   if (maxSkipped <= 0 || n < maxSkipped) return undefined;
-  return new Error(`train.max_consecutive_skipped_steps = ${maxSkipped}: ${n} steps in a row, the last step ${step}, skipped every optimizer update (non-finite loss or gradient), so the policy no longer learns; stopped after saving step ${step}. Lower train.lr or set train.max_grad_norm, then resume with --allow-recipe-change`);
+  return new Error(
+    `train.max_consecutive_skipped_steps = ${maxSkipped}: ${n} steps in a row, the last step ${step}, skipped every optimizer update (non-finite loss or gradient), so the policy no longer learns; stopped after saving step ${step}. Lower train.lr or set train.max_grad_norm, then resume with --allow-recipe-change`,
+  );
 }
 
 /**
@@ -220,7 +299,10 @@ async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
   const { dist, run, progress } = ctx;
   const last = progress.lastDone;
   if (!(progress.interrupted || progress.stopError) || last === 0) return;
-  const unsaved = await dist.broadcastJson(dist.isMain && run.latest() !== run.checkpointDir(last), 'final checkpoint needed');
+  const unsaved = await dist.broadcastJson(
+    dist.isMain && run.latest() !== run.checkpointDir(last),
+    'final checkpoint needed',
+  );
   if (unsaved) await saveCheckpoint(ctx, last);
 }
 
@@ -246,7 +328,14 @@ async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
   const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
     await ctx.policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
     await ctx.trainer.saveState(join(tmp, TRAINER_STATE_FILE));
-    await writeFile(join(tmp, LOOP_STATE_FILE), JSON.stringify((phased.scheduled ? { step, phases: phased.state() } : { step, sampler: phased.phases[0]!.sampler.state() }) satisfies LoopState));
+    await writeFile(
+      join(tmp, LOOP_STATE_FILE),
+      JSON.stringify(
+        (phased.scheduled
+          ? { step, phases: phased.state() }
+          : { step, sampler: phased.phases[0]!.sampler.state() }) satisfies LoopState,
+      ),
+    );
   });
   run.markLatest(step);
   run.prune(recipe.checkpoint.keep_last);

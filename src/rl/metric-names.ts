@@ -91,7 +91,10 @@ export const TRAINER_METRICS: Readonly<Record<string, string | null>> = {
 
 /** camelCase / other -> snake_case, for trainer keys the table does not know yet. */
 function snake(k: string): string {
-  return k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9_/@.]+/g, '_').toLowerCase();
+  return k
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_/@.]+/g, '_')
+    .toLowerCase();
 }
 
 /**

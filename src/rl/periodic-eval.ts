@@ -35,7 +35,13 @@ async function evaluateGuarded(ctx: RunContext, step: number): Promise<void> {
     ctx.progress.evalErrors++;
     const message = (e as Error).message;
     ctx.log(`warning: evaluation at step ${step} failed, training goes on: ${message}`);
-    recordMetrics(ctx, { step, kind: 'eval', [M.valFailed]: 1, [M.valFailuresTotal]: ctx.progress.evalErrors, error: message });
+    recordMetrics(ctx, {
+      step,
+      kind: 'eval',
+      [M.valFailed]: 1,
+      [M.valFailuresTotal]: ctx.progress.evalErrors,
+      error: message,
+    });
   }
 }
 
@@ -49,13 +55,32 @@ async function evaluateAt(ctx: RunContext, step: number): Promise<void> {
   const t0 = performance.now();
   const val: Record<string, number> = {};
   for (const phase of phased.phases) {
-    const report = await runEvaluation(ctx.rollout, ctx.tokenizer, {
-      benchmarks: phase.spec.eval, n: e.n, k: e.k, limit: e.limit, rendering: promptRendering(recipe, phased.scheduled ? phase.spec.template : e.template),
-      temperature: e.temperature, topP: e.top_p, maxNewTokens: e.max_new_tokens, seed: mixSeeds(recipe.rollout.seed, 7919, step),
-      stopTokenIds: ctx.stopTokenIds, dataDir: opts.dataDir ?? recipe.data.data_dir, modelName: `${recipe.model.path}@step${step}`,
-      preloaded: phase.benchmarks, signal: opts.signal,
-      context: { maxPositions: ctx.policy.config.native.maxPositionEmbeddings, maxNewTokensName: 'eval.max_new_tokens', source: join(recipe.model.path, 'config.json') },
-    }, phase.grader);
+    const report = await runEvaluation(
+      ctx.rollout,
+      ctx.tokenizer,
+      {
+        benchmarks: phase.spec.eval,
+        n: e.n,
+        k: e.k,
+        limit: e.limit,
+        rendering: promptRendering(recipe, phased.scheduled ? phase.spec.template : e.template),
+        temperature: e.temperature,
+        topP: e.top_p,
+        maxNewTokens: e.max_new_tokens,
+        seed: mixSeeds(recipe.rollout.seed, 7919, step),
+        stopTokenIds: ctx.stopTokenIds,
+        dataDir: opts.dataDir ?? recipe.data.data_dir,
+        modelName: `${recipe.model.path}@step${step}`,
+        preloaded: phase.benchmarks,
+        signal: opts.signal,
+        context: {
+          maxPositions: ctx.policy.config.native.maxPositionEmbeddings,
+          maxNewTokensName: 'eval.max_new_tokens',
+          source: join(recipe.model.path, 'config.json'),
+        },
+      },
+      phase.grader,
+    );
     const dir = join(ctx.run.dir, 'eval');
     mkdirSync(dir, { recursive: true });
     const { results, ...rep } = report;
@@ -66,9 +91,17 @@ async function evaluateAt(ctx: RunContext, step: number): Promise<void> {
       for (const [k, v] of Object.entries(b.metrics)) val[evalMetricName(label, k)] = v;
       val[evalLengthName(label)] = b.meanResponseTokens;
     }
-    for (const [k, v] of Object.entries(report.macro)) val[phased.scheduled ? evalMetricName(phase.spec.name, `mean/${k}`) : evalMeanName(k)] = v;
+    for (const [k, v] of Object.entries(report.macro))
+      val[phased.scheduled ? evalMetricName(phase.spec.name, `mean/${k}`) : evalMeanName(k)] = v;
     ctx.log(`${phased.scheduled ? `phase ${phase.spec.name}:\n` : ''}${reportToMarkdown(report)}`);
     void results;
   }
-  recordMetrics(ctx, { step, kind: 'eval', ...val, [M.timeTesting]: (performance.now() - t0) / 1000, [M.valFailed]: 0, [M.valFailuresTotal]: ctx.progress.evalErrors });
+  recordMetrics(ctx, {
+    step,
+    kind: 'eval',
+    ...val,
+    [M.timeTesting]: (performance.now() - t0) / 1000,
+    [M.valFailed]: 0,
+    [M.valFailuresTotal]: ctx.progress.evalErrors,
+  });
 }

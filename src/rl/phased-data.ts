@@ -19,11 +19,21 @@ import { phaseSpans, resolvePhases, spanAt, type PhaseSpan, type ResolvedPhase }
  * directory is touched, so a missing file stops the run first.
  * @throws Error `eval.benchmarks: cannot load ...` (or `data.schedule phase "B" eval: ...`)
  */
-export async function loadPhaseBenchmarks(recipe: Recipe, dataDir: string | null | undefined): Promise<BenchmarkInput[][]> {
+export async function loadPhaseBenchmarks(
+  recipe: Recipe,
+  dataDir: string | null | undefined,
+): Promise<BenchmarkInput[][]> {
   const scheduled = recipe.data.schedule !== null;
   const out: BenchmarkInput[][] = [];
   for (const spec of resolvePhases(recipe)) {
-    out.push(await loadBenchmarks(spec.eval, dataDir, recipe.eval.limit, scheduled ? `data.schedule phase "${spec.name}" eval` : 'eval.benchmarks'));
+    out.push(
+      await loadBenchmarks(
+        spec.eval,
+        dataDir,
+        recipe.eval.limit,
+        scheduled ? `data.schedule phase "${spec.name}" eval` : 'eval.benchmarks',
+      ),
+    );
   }
   return out;
 }
@@ -46,7 +56,11 @@ export type PhasedState = Record<string, PromptSamplerState>;
  * {@link PhasedData.destroy} at the end (it stops the grader workers).
  */
 export class PhasedData {
-  private constructor(readonly phases: PhaseData[], readonly spans: PhaseSpan[], readonly scheduled: boolean) {}
+  private constructor(
+    readonly phases: PhaseData[],
+    readonly spans: PhaseSpan[],
+    readonly scheduled: boolean,
+  ) {}
 
   /**
    * Loads each phase's training rows and starts its grader pool; `benchmarks` are
@@ -55,7 +69,15 @@ export class PhasedData {
    * restored from `state`.
    * @throws Error naming the phase when a dataset does not load or a restored state is missing
    */
-  static async open(recipe: Recipe, o: { dataDir?: string | null; benchmarks: BenchmarkInput[][]; state?: PhasedState; legacySampler?: PromptSamplerState }): Promise<PhasedData> {
+  static async open(
+    recipe: Recipe,
+    o: {
+      dataDir?: string | null;
+      benchmarks: BenchmarkInput[][];
+      state?: PhasedState;
+      legacySampler?: PromptSamplerState;
+    },
+  ): Promise<PhasedData> {
     const specs = resolvePhases(recipe);
     const scheduled = recipe.data.schedule !== null;
     const phases: PhaseData[] = [];
@@ -64,15 +86,35 @@ export class PhasedData {
         const where = scheduled ? `data.schedule phase "${spec.name}"` : 'data.train';
         let data: LoadedDataset;
         try {
-          data = await loadDataset(spec.train, { dataDir: o.dataDir ?? undefined, limit: recipe.data.limit ?? undefined, dropConflicts: recipe.data.drop_conflicts });
+          data = await loadDataset(spec.train, {
+            dataDir: o.dataDir ?? undefined,
+            limit: recipe.data.limit ?? undefined,
+            dropConflicts: recipe.data.drop_conflicts,
+          });
         } catch (e) {
-          throw scheduled ? new Error(`${where}: cannot load training data "${spec.train}": ${(e as Error).message}`) : e;
+          throw scheduled
+            ? new Error(`${where}: cannot load training data "${spec.train}": ${(e as Error).message}`)
+            : e;
         }
         const saved = scheduled ? o.state?.[spec.name] : o.legacySampler;
-        if ((o.state || o.legacySampler) && !saved) throw new Error(`resume: the checkpoint holds no prompt order for ${where}`);
-        const sampler = saved ? PromptSampler.fromState(saved, data.rows.length) : new PromptSampler(data.rows.length, i === 0 ? recipe.train.seed : mixSeeds(recipe.train.seed, 0x9a5e, i));
+        if ((o.state || o.legacySampler) && !saved)
+          throw new Error(`resume: the checkpoint holds no prompt order for ${where}`);
+        const sampler = saved
+          ? PromptSampler.fromState(saved, data.rows.length)
+          : new PromptSampler(data.rows.length, i === 0 ? recipe.train.seed : mixSeeds(recipe.train.seed, 0x9a5e, i));
         const benchmarks = o.benchmarks[i] ?? [];
-        phases.push({ spec, data, sampler, benchmarks, grader: new GraderPool({ grader: spec.grader, timeoutMs: recipe.reward.timeout_ms, isolation: recipe.reward.isolation, maxMemoryMb: recipe.reward.max_memory_mb }) });
+        phases.push({
+          spec,
+          data,
+          sampler,
+          benchmarks,
+          grader: new GraderPool({
+            grader: spec.grader,
+            timeoutMs: recipe.reward.timeout_ms,
+            isolation: recipe.reward.isolation,
+            maxMemoryMb: recipe.reward.max_memory_mb,
+          }),
+        });
       }
     } catch (e) {
       await Promise.all(phases.map((p) => p.grader.destroy()));

@@ -22,7 +22,10 @@ export function checkDataFile(file: string, key: string): void {
   } catch {
     throw new Error(`${key}: ${abs} does not exist`);
   }
-  if (!st.isFile()) throw new Error(`${key}: ${abs} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`);
+  if (!st.isFile())
+    throw new Error(
+      `${key}: ${abs} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`,
+    );
 }
 
 /**
@@ -48,7 +51,14 @@ export async function preflightTraining(recipe: Recipe): Promise<void> {
   const limit = join(recipe.model.path, 'config.json');
   const maxPos = config.native.maxPositionEmbeddings;
   checkContextLength(recipe.data.max_prompt_tokens, recipe.rollout.max_new_tokens, maxPos, {
-    prompt: `data.max_prompt_tokens`, maxNewTokens: 'rollout.max_new_tokens', limit,
+    prompt: `data.max_prompt_tokens`,
+    maxNewTokens: 'rollout.max_new_tokens',
+    limit,
   });
-  if (recipe.eval.every_steps > 0) checkContextLength(0, recipe.eval.max_new_tokens, maxPos, { prompt: '', maxNewTokens: 'eval.max_new_tokens', limit });
+  if (recipe.eval.every_steps > 0)
+    checkContextLength(0, recipe.eval.max_new_tokens, maxPos, {
+      prompt: '',
+      maxNewTokens: 'eval.max_new_tokens',
+      limit,
+    });
 }

@@ -36,7 +36,10 @@ const HARMLESS_KEYS = new Set(['data.data_dir', 'model.device', 'train.max_conse
 /** Why changing `key` on resume alters training, or undefined when it does not. */
 export function trainingImpact(key: string, recipe: Recipe): string | undefined {
   if (HARMLESS_KEYS.has(key) || HARMLESS_PREFIXES.some((p) => key.startsWith(p))) return undefined;
-  if (key === 'train.steps') return recipe.train.schedule === 'constant' ? undefined : `train.steps sets the length of the ${recipe.train.schedule} schedule`;
+  if (key === 'train.steps')
+    return recipe.train.schedule === 'constant'
+      ? undefined
+      : `train.steps sets the length of the ${recipe.train.schedule} schedule`;
   return 'changes training';
 }
 
@@ -48,7 +51,13 @@ const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
  * @throws Error listing each changed key (old -> new) when one alters training and
  *   `allowRecipeChange` is not set; nothing is written then
  */
-export function checkResumeRecipe(run: RunDir, recipe: Recipe, step: number, allowRecipeChange: boolean, log: (line: string) => void): RecipeChange[] {
+export function checkResumeRecipe(
+  run: RunDir,
+  recipe: Recipe,
+  step: number,
+  allowRecipeChange: boolean,
+  log: (line: string) => void,
+): RecipeChange[] {
   const file = join(run.dir, RECIPE_FILE);
   let original: Recipe;
   try {
@@ -77,12 +86,17 @@ export function checkResumeRecipe(run: RunDir, recipe: Recipe, step: number, all
   const altering = impact.some((x) => x.why !== undefined);
   if (altering && !allowRecipeChange) {
     throw new Error(
-      `--resume: the recipe differs from the one ${run.dir} was trained with (${RECIPE_FILE}${past.length ? ` + ${RECIPE_CHANGES_FILE}` : ''}):\n${lines.join('\n')}\n`
-      + `Resume with the run's recipe (gtr train ${file} --resume${past.length ? ', with the --set values recorded in ' + RECIPE_CHANGES_FILE : ''}), `
-      + `or pass --allow-recipe-change to continue with the new values (recorded in ${changesFile}).`,
+      `--resume: the recipe differs from the one ${run.dir} was trained with (${RECIPE_FILE}${past.length ? ` + ${RECIPE_CHANGES_FILE}` : ''}):\n${lines.join('\n')}\n` +
+        `Resume with the run's recipe (gtr train ${file} --resume${past.length ? ', with the --set values recorded in ' + RECIPE_CHANGES_FILE : ''}), ` +
+        `or pass --allow-recipe-change to continue with the new values (recorded in ${changesFile}).`,
     );
   }
-  const record: RecipeChangeRecord = { time: new Date().toISOString(), resumed_after_step: step, accepted: altering ? '--allow-recipe-change' : 'harmless', changes };
+  const record: RecipeChangeRecord = {
+    time: new Date().toISOString(),
+    resumed_after_step: step,
+    accepted: altering ? '--allow-recipe-change' : 'harmless',
+    changes,
+  };
   appendFileSync(changesFile, `${JSON.stringify(record)}\n`);
   log(`recipe changes accepted on resume (recorded in ${RECIPE_CHANGES_FILE}):\n${lines.join('\n')}`);
   return changes;
@@ -104,10 +118,14 @@ export interface OpenedRun {
  *   another process holds it (./run-lock.ts), or as {@link checkResumeRecipe}; the lock is
  *   released before throwing
  */
-export function openRun(recipe: Recipe, opts: { resume?: boolean; allowRecipeChange?: boolean; log: (line: string) => void }): OpenedRun {
+export function openRun(
+  recipe: Recipe,
+  opts: { resume?: boolean; allowRecipeChange?: boolean; log: (line: string) => void },
+): OpenedRun {
   const run = new RunDir(resolve(recipe.run.dir));
   const log = opts.log;
-  if (opts.resume && !existsSync(join(run.dir, RECIPE_FILE))) throw new Error(`--resume: ${run.dir} holds no run to resume (no ${RECIPE_FILE})`);
+  if (opts.resume && !existsSync(join(run.dir, RECIPE_FILE)))
+    throw new Error(`--resume: ${run.dir} holds no run to resume (no ${RECIPE_FILE})`);
   const release = lockRunDir(run.dir, log);
   try {
     const rel = (p: string) => relative(run.dir, p);
@@ -122,11 +140,16 @@ export function openRun(recipe: Recipe, opts: { resume?: boolean; allowRecipeCha
     const step = resumeFrom?.step ?? 0;
     checkResumeRecipe(run, recipe, step, opts.allowRecipeChange === true, log);
     for (const c of run.checkpoints()) {
-      if (c.step > step) log(`${rel(c.dir)} cannot be resumed from (${run.whyNotResumable(c.dir, c.step)}); moving it aside`);
+      if (c.step > step)
+        log(`${rel(c.dir)} cannot be resumed from (${run.whyNotResumable(c.dir, c.step)}); moving it aside`);
     }
     for (const p of run.setAsideCheckpointsAfter(step)) log(`  kept as ${rel(p)}`);
     for (const p of run.setAsideLogsAfter(step)) log(`log lines after step ${step} moved to ${rel(p)}`);
-    log(resumeFrom ? `resuming ${run.dir} after step ${step} (${rel(resumeFrom.dir)})` : `resuming ${run.dir}: no complete checkpoint yet, starting from step 1`);
+    log(
+      resumeFrom
+        ? `resuming ${run.dir} after step ${step} (${rel(resumeFrom.dir)})`
+        : `resuming ${run.dir}: no complete checkpoint yet, starting from step 1`,
+    );
     return { run, release, resumeFrom };
   } catch (e) {
     release();

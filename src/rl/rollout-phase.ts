@@ -33,9 +33,10 @@ export interface PromptRendering {
  */
 export function renderPrompt(tokenizer: Tokenizer, row: DatasetRow, r: PromptRendering): PromptItem {
   const p = buildPrompt(r.template, row.problem, { chat: r.chat });
-  const text = p.kind === 'chat'
-    ? tokenizer.applyChatTemplate(p.messages, { addGenerationPrompt: true, enableThinking: r.enableThinking })
-    : p.text;
+  const text =
+    p.kind === 'chat'
+      ? tokenizer.applyChatTemplate(p.messages, { addGenerationPrompt: true, enableThinking: r.enableThinking })
+      : p.text;
   return { row, text, tokens: Int32Array.from(tokenizer.encode(text, { addSpecialTokens: false })) };
 }
 
@@ -76,12 +77,22 @@ export interface RewardSettings {
  * `onPhase` is told when generation and grading start (the progress bar).
  */
 export async function sampleAndGrade(
-  items: PromptItem[], engine: RolloutEngine, tokenizer: Tokenizer, grader: GraderPool,
-  request: GenerateRequest, rewards: RewardSettings, signal?: AbortSignal, onPhase?: (phase: 'generate' | 'grade') => void,
+  items: PromptItem[],
+  engine: RolloutEngine,
+  tokenizer: Tokenizer,
+  grader: GraderPool,
+  request: GenerateRequest,
+  rewards: RewardSettings,
+  signal?: AbortSignal,
+  onPhase?: (phase: 'generate' | 'grade') => void,
 ): Promise<{ groups: Group[]; generateMs: number; rewardMs: number; rolloutStats?: RolloutStats }> {
   onPhase?.('generate');
   let t = performance.now();
-  const out = await engine.generate(items.map((p) => p.tokens), request, signal);
+  const out = await engine.generate(
+    items.map((p) => p.tokens),
+    request,
+    signal,
+  );
   const rolloutStats = engine.lastStats?.();
   const generateMs = performance.now() - t;
   onPhase?.('grade');
@@ -96,11 +107,20 @@ export async function sampleAndGrade(
   const groups: Group[] = items.map((prompt) => ({ prompt, responses: [] }));
   flat.forEach((f, k) => {
     const shaping = rewards.overlong.enabled
-      ? overlongPenalty(f.r.tokens.length, rewards.maxNewTokens, rewards.overlong.bufferTokens, rewards.overlong.penalty)
+      ? overlongPenalty(
+          f.r.tokens.length,
+          rewards.maxNewTokens,
+          rewards.overlong.bufferTokens,
+          rewards.overlong.penalty,
+        )
       : 0;
     groups[items.indexOf(f.p)].responses.push({
-      text: f.text, tokens: f.r.tokens, samplerLogprobs: f.r.logprobs, finishReason: f.r.finishReason,
-      reward: grades[k].score + shaping, grade: grades[k],
+      text: f.text,
+      tokens: f.r.tokens,
+      samplerLogprobs: f.r.logprobs,
+      finishReason: f.r.finishReason,
+      reward: grades[k].score + shaping,
+      grade: grades[k],
     });
   });
   return { groups, generateMs, rewardMs: performance.now() - t, rolloutStats };
@@ -122,7 +142,12 @@ export function rolloutMetrics(stats: RolloutStats[]): Record<string, number> {
     [M.rolloutKvBlocksInUseEnd]: max((s) => s.blocksInUseEnd),
     [M.rolloutPreemptions]: sum((s) => s.preemptions),
     [M.rolloutPromptPrefills]: sum((s) => s.promptPrefills),
-    [M.rolloutMeanRunning]: sum((s) => s.meanRunning * s.wallMs) / Math.max(sum((s) => s.wallMs), 1e-9),
+    [M.rolloutMeanRunning]:
+      sum((s) => s.meanRunning * s.wallMs) /
+      Math.max(
+        sum((s) => s.wallMs),
+        1e-9,
+      ),
   };
 }
 
@@ -130,7 +155,11 @@ export function rolloutMetrics(stats: RolloutStats[]): Record<string, number> {
  * Advantages per group (registry name) and the samples the update phase (./update.ts) trains on;
  * with `dynamicSampling`, groups whose rewards are all equal (zero advantage everywhere) are dropped.
  */
-export function toUpdateSamples(groups: Group[], advantage: string, dynamicSampling: boolean): { samples: TrainSample[]; keptGroups: number[] } {
+export function toUpdateSamples(
+  groups: Group[],
+  advantage: string,
+  dynamicSampling: boolean,
+): { samples: TrainSample[]; keptGroups: number[] } {
   if (groups.length === 0) return { samples: [], keptGroups: [] };
   const G = groups[0].responses.length;
   const rewards = Float64Array.from(groups.flatMap((g) => g.responses.map((r) => r.reward)));
@@ -138,9 +167,15 @@ export function toUpdateSamples(groups: Group[], advantage: string, dynamicSampl
   const keptGroups = dynamicSampling ? dynamicSamplingFilter(rewards, G) : groups.map((_, i) => i);
   const samples: TrainSample[] = [];
   for (const gi of keptGroups) {
-    groups[gi].responses.forEach((r, j) => samples.push({
-      group: gi, promptTokens: groups[gi].prompt.tokens, responseTokens: r.tokens, samplerLogprobs: r.samplerLogprobs, advantage: adv[gi * G + j],
-    }));
+    groups[gi].responses.forEach((r, j) =>
+      samples.push({
+        group: gi,
+        promptTokens: groups[gi].prompt.tokens,
+        responseTokens: r.tokens,
+        samplerLogprobs: r.samplerLogprobs,
+        advantage: adv[gi * G + j],
+      }),
+    );
   }
   return { samples, keptGroups };
 }

@@ -81,7 +81,10 @@ export interface RunContext {
  * @throws what openRun throws (on rank 0), or on other ranks an Error naming rank 0's failure
  */
 export async function openRunOnAllRanks(
-  recipe: Recipe, opts: TrainOptions, log: (line: string) => void, dist: DistContext,
+  recipe: Recipe,
+  opts: TrainOptions,
+  log: (line: string) => void,
+  dist: DistContext,
 ): Promise<OpenedRun> {
   let opened: OpenedRun | undefined;
   let openError: Error | undefined;
@@ -95,12 +98,16 @@ export async function openRunOnAllRanks(
   }
   if (dist.distributed) {
     type Shared = { error: string | null; dir: string; resumeFrom: OpenedRun['resumeFrom'] | null };
-    const shared = await dist.broadcastJson<Shared>({ error: openError?.message ?? null, dir: opened?.run.dir ?? '', resumeFrom: opened?.resumeFrom ?? null }, 'run directory from rank 0');
+    const shared = await dist.broadcastJson<Shared>(
+      { error: openError?.message ?? null, dir: opened?.run.dir ?? '', resumeFrom: opened?.resumeFrom ?? null },
+      'run directory from rank 0',
+    );
     if (shared.error !== null) {
       opened?.release();
       throw openError ?? new Error(`rank ${dist.rank}: rank 0 could not open the run directory: ${shared.error}`);
     }
-    if (!dist.isMain) opened = { run: new RunDir(shared.dir), release: () => {}, resumeFrom: shared.resumeFrom ?? undefined };
+    if (!dist.isMain)
+      opened = { run: new RunDir(shared.dir), release: () => {}, resumeFrom: shared.resumeFrom ?? undefined };
   }
   return opened!;
 }
@@ -118,8 +125,13 @@ function resolveDevice(d: string): string {
  * grader workers would keep the process alive) and the error rethrown.
  */
 export async function openRunContext(
-  recipe: Recipe, opts: TrainOptions, log: (line: string) => void, dist: DistContext, opened: OpenedRun,
-  benchmarks: BenchmarkInput[][], loss: LossSettings,
+  recipe: Recipe,
+  opts: TrainOptions,
+  log: (line: string) => void,
+  dist: DistContext,
+  opened: OpenedRun,
+  benchmarks: BenchmarkInput[][],
+  loss: LossSettings,
 ): Promise<RunContext> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
@@ -129,8 +141,13 @@ export async function openRunContext(
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const modelDir = resumeFrom ? join(resumeFrom, 'policy') : recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(recipe.model.tokenizer ?? recipe.model.path);
-  const state: LoopState | undefined = resumeFrom ? opened.resumeFrom!.state as LoopState : undefined;
-  const phased = await PhasedData.open(recipe, { dataDir: opts.dataDir ?? recipe.data.data_dir, benchmarks, state: state?.phases, legacySampler: state?.sampler });
+  const state: LoopState | undefined = resumeFrom ? (opened.resumeFrom!.state as LoopState) : undefined;
+  const phased = await PhasedData.open(recipe, {
+    dataDir: opts.dataDir ?? recipe.data.data_dir,
+    benchmarks,
+    state: state?.phases,
+    legacySampler: state?.sampler,
+  });
   let policy: Policy | undefined, reference: Policy | undefined;
   let engines: ReturnType<EngineFactory>;
   let kv: ReturnType<typeof resolveKvBudget>;
@@ -158,7 +175,18 @@ export async function openRunContext(
   }
   const startStep = state?.step ?? 0;
   return {
-    recipe, opts, log, dist, run, tokenizer, phased, policy, reference, rollout, trainer, loss,
+    recipe,
+    opts,
+    log,
+    dist,
+    run,
+    tokenizer,
+    phased,
+    policy,
+    reference,
+    rollout,
+    trainer,
+    loss,
     kvCacheGib: kv.gib,
     stopTokenIds: [...new Set([...tokenizer.eosTokenIds, ...recipe.rollout.stop_token_ids])],
     observers: dist.isMain

@@ -59,7 +59,9 @@ export class RunDir {
    */
   startFresh(): void {
     if (this.holdsRun()) {
-      throw new Error(`${this.dir} already holds a run (${RECIPE_FILE} exists): pass --resume to continue it, or choose another run.dir`);
+      throw new Error(
+        `${this.dir} already holds a run (${RECIPE_FILE} exists): pass --resume to continue it, or choose another run.dir`,
+      );
     }
     mkdirSync(join(this.dir, CHECKPOINTS_DIR), { recursive: true });
   }

@@ -52,9 +52,13 @@ function isAlive(pid: number): boolean {
 export function lockRunDir(dir: string, log: (line: string) => void = (s) => console.error(s)): () => void {
   mkdirSync(dir, { recursive: true });
   const options = {
-    lockfilePath: join(dir, LOCK_DIR), stale: STALE_MS, update: STALE_MS / 4, realpath: false,
+    lockfilePath: join(dir, LOCK_DIR),
+    stale: STALE_MS,
+    update: STALE_MS / 4,
+    realpath: false,
     // Losing the lock must not kill a training run (proper-lockfile's default throws from a timer).
-    onCompromised: (err: Error) => log(`warning: the lock on ${dir} was lost (${err.message}); another process may now write there`),
+    onCompromised: (err: Error) =>
+      log(`warning: the lock on ${dir} was lost (${err.message}); another process may now write there`),
   };
   let release: () => void;
   try {
@@ -68,17 +72,25 @@ export function lockRunDir(dir: string, log: (line: string) => void = (s) => con
       release = lockfile.lockSync(dir, options);
     } else {
       const who = h ? `pid ${h.pid} on ${h.host}, started ${h.started}: ${h.command}` : 'another process';
-      throw new Error(`${dir} is in use by ${who}. Wait for it to finish or stop it; if no such process runs, remove ${join(dir, LOCK_DIR)}`);
+      throw new Error(
+        `${dir} is in use by ${who}. Wait for it to finish or stop it; if no such process runs, remove ${join(dir, LOCK_DIR)}`,
+      );
     }
   }
-  const holder: Holder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ') };
+  const holder: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command: process.argv.slice(1).join(' '),
+  };
   writeFileSync(join(dir, LOCK_HOLDER_FILE), `${JSON.stringify(holder)}\n`);
   let released = false;
   return () => {
     if (released) return;
     released = true;
     try {
-      if (readHolder(dir)?.pid === process.pid && existsSync(join(dir, LOCK_HOLDER_FILE))) rmSync(join(dir, LOCK_HOLDER_FILE), { force: true });
+      if (readHolder(dir)?.pid === process.pid && existsSync(join(dir, LOCK_HOLDER_FILE)))
+        rmSync(join(dir, LOCK_HOLDER_FILE), { force: true });
       release();
     } catch {
       // already released (compromised, or removed by hand)

@@ -22,7 +22,10 @@ export class RunObservers {
    * Opens the sinks for a run directory. The TensorBoard history is rewritten from metrics.jsonl
    * (already truncated to the resumed step), so a resumed run shows each step once.
    */
-  constructor(private readonly dir: string, private readonly opts: { tensorboard: boolean; report: boolean; log: (line: string) => void }) {
+  constructor(
+    private readonly dir: string,
+    private readonly opts: { tensorboard: boolean; report: boolean; log: (line: string) => void },
+  ) {
     if (opts.tensorboard) {
       this.tb = new TensorBoardWriter(join(dir, TENSORBOARD_DIR), { replaceExisting: true });
       const mf = join(dir, METRICS_FILE);
@@ -44,7 +47,8 @@ export class RunObservers {
     try {
       writeRunReport([this.dir], join(this.dir, REPORT_FILE));
     } catch (e) {
-      if (!this.reportFailed) this.opts.log(`warning: could not write ${join(this.dir, REPORT_FILE)}: ${(e as Error).message}`);
+      if (!this.reportFailed)
+        this.opts.log(`warning: could not write ${join(this.dir, REPORT_FILE)}: ${(e as Error).message}`);
       this.reportFailed = true;
     }
   }

@@ -48,21 +48,33 @@ const FIELDS = ['train', 'template', 'grader', 'eval'] as const;
  * to train.steps, and entries that share a name must agree on every field. Empty when there is no
  * schedule or nothing is wrong. Used by the recipe schema (src/recipe/schema.ts).
  */
-export function checkSchedule(r: { data: { schedule: readonly SchedulePhase[] | null }; train: { steps: number } }): ScheduleIssue[] {
+export function checkSchedule(r: {
+  data: { schedule: readonly SchedulePhase[] | null };
+  train: { steps: number };
+}): ScheduleIssue[] {
   const s = r.data.schedule;
   if (!s) return [];
   const issues: ScheduleIssue[] = [];
   const total = s.reduce((a, p) => a + p.steps, 0);
   if (total !== r.train.steps) {
-    issues.push({ path: ['data', 'schedule'], message: `the phases' steps sum to ${total} (${s.map((p) => `${p.name} ${p.steps}`).join(' + ')}) but train.steps is ${r.train.steps}; make them equal` });
+    issues.push({
+      path: ['data', 'schedule'],
+      message: `the phases' steps sum to ${total} (${s.map((p) => `${p.name} ${p.steps}`).join(' + ')}) but train.steps is ${r.train.steps}; make them equal`,
+    });
   }
   const first = new Map<string, number>();
   s.forEach((p, i) => {
     const j = first.get(p.name);
-    if (j === undefined) { first.set(p.name, i); return; }
+    if (j === undefined) {
+      first.set(p.name, i);
+      return;
+    }
     for (const f of FIELDS) {
       if (JSON.stringify(p[f]) !== JSON.stringify(s[j]![f])) {
-        issues.push({ path: ['data', 'schedule', i, f], message: `phase "${p.name}" is met again here but its ${f} (${JSON.stringify(p[f])}) differs from data.schedule[${j}]'s (${JSON.stringify(s[j]![f])}); phases that share a name must agree (give this one another name)` });
+        issues.push({
+          path: ['data', 'schedule', i, f],
+          message: `phase "${p.name}" is met again here but its ${f} (${JSON.stringify(p[f])}) differs from data.schedule[${j}]'s (${JSON.stringify(s[j]![f])}); phases that share a name must agree (give this one another name)`,
+        });
       }
     }
   });
@@ -85,11 +97,26 @@ export function scheduleKeyPath(path: readonly PropertyKey[], nameOf: (i: number
 /** The distinct phases of the recipe, in order of first appearance (one unnamed phase without a schedule). */
 export function resolvePhases(recipe: Recipe): ResolvedPhase[] {
   const s = recipe.data.schedule;
-  if (!s) return [{ name: '', train: recipe.data.train, template: recipe.data.template, grader: recipe.reward.grader, eval: recipe.eval.benchmarks }];
+  if (!s)
+    return [
+      {
+        name: '',
+        train: recipe.data.train,
+        template: recipe.data.template,
+        grader: recipe.reward.grader,
+        eval: recipe.eval.benchmarks,
+      },
+    ];
   const out: ResolvedPhase[] = [];
   for (const p of s) {
     if (out.some((q) => q.name === p.name)) continue;
-    out.push({ name: p.name, train: p.train ?? recipe.data.train, template: p.template ?? recipe.data.template, grader: p.grader ?? recipe.reward.grader, eval: p.eval ?? recipe.eval.benchmarks });
+    out.push({
+      name: p.name,
+      train: p.train ?? recipe.data.train,
+      template: p.template ?? recipe.data.template,
+      grader: p.grader ?? recipe.reward.grader,
+      eval: p.eval ?? recipe.eval.benchmarks,
+    });
   }
   return out;
 }

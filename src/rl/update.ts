@@ -8,7 +8,15 @@
  * Old and snapshot log-probs are scored with exactly the packing the epoch trains with (same
  * micro-batches), so every ratio is exactly 1 before the epoch's first update, on any device.
  */
-import { gatherPerToken, microBatches, miniBatches, packSamples, responseTokenCount, scatterPerSample, type TrainSample } from './batch.js';
+import {
+  gatherPerToken,
+  microBatches,
+  miniBatches,
+  packSamples,
+  responseTokenCount,
+  scatterPerSample,
+  type TrainSample,
+} from './batch.js';
 import { DistContext } from '../dist/context.js';
 import type { LossSettings, StepMetrics, TrainerEngine } from './engines.js';
 
@@ -49,8 +57,16 @@ type EpochPlan = { micro: number[][]; denominators: { tokens: number; sequences:
  * trains its own members of each global mini-batch, and divides by the global counts, so the summed
  * gradient is the single-process one. A rank with no member still joins the optimizer step.
  */
-function planEpoch(samples: TrainSample[], s: UpdateSettings, step: number, epoch: number, global?: { lengths: Float64Array; offset: number }): EpochPlan {
-  const all = global ? Array.from(global.lengths, (n) => ({ responseTokens: { length: n } }) as unknown as TrainSample) : samples;
+function planEpoch(
+  samples: TrainSample[],
+  s: UpdateSettings,
+  step: number,
+  epoch: number,
+  global?: { lengths: Float64Array; offset: number },
+): EpochPlan {
+  const all = global
+    ? Array.from(global.lengths, (n) => ({ responseTokens: { length: n } }) as unknown as TrainSample)
+    : samples;
   const offset = global?.offset ?? 0;
   return miniBatches(all, s.miniBatchesPerEpoch, s.seed, step, epoch).map((mini) => {
     const local = mini.filter((i) => i >= offset && i < offset + samples.length).map((i) => i - offset);
@@ -62,11 +78,19 @@ function planEpoch(samples: TrainSample[], s: UpdateSettings, step: number, epoc
 }
 
 /** No-grad log-probs per sample (response positions only), scored micro-batch by micro-batch as `plan` packs them. */
-async function score(trainer: TrainerEngine, samples: TrainSample[], plan: EpochPlan, reference = false): Promise<Float32Array[]> {
+async function score(
+  trainer: TrainerEngine,
+  samples: TrainSample[],
+  plan: EpochPlan,
+  reference = false,
+): Promise<Float32Array[]> {
   const lp: Float32Array[] = samples.map(() => new Float32Array(0));
   for (const micro of plan.flatMap((m) => m.micro)) {
     const b = packSamples(samples, micro);
-    const r = await trainer.logprobs({ tokens: b.tokens, seqLens: b.seqLens, responseMask: b.responseMask }, { reference });
+    const r = await trainer.logprobs(
+      { tokens: b.tokens, seqLens: b.seqLens, responseMask: b.responseMask },
+      { reference },
+    );
     scatterPerSample(samples, b, r.logprobs, lp);
   }
   return lp;
@@ -79,14 +103,21 @@ async function score(trainer: TrainerEngine, samples: TrainSample[], plan: Epoch
  * this together; the trainer must have the same process group (gradients summed at each step).
  */
 export async function updatePolicy(
-  trainer: TrainerEngine, samples: TrainSample[], s: UpdateSettings, step: number, onPhase?: (phase: 'old_log_prob' | 'update') => void,
+  trainer: TrainerEngine,
+  samples: TrainSample[],
+  s: UpdateSettings,
+  step: number,
+  onPhase?: (phase: 'old_log_prob' | 'update') => void,
   dist: DistContext = DistContext.single(),
 ): Promise<UpdateResult> {
   let global: { lengths: Float64Array; offset: number } | undefined;
   if (dist.distributed) {
     const counts = await dist.counts(samples.length, 'sample counts');
     global = {
-      lengths: await dist.gather(samples.map((x) => x.responseTokens.length), 'response lengths'),
+      lengths: await dist.gather(
+        samples.map((x) => x.responseTokens.length),
+        'response lengths',
+      ),
       offset: counts.slice(0, dist.rank).reduce((a, b) => a + b, 0),
     };
   }
@@ -94,7 +125,8 @@ export async function updatePolicy(
   onPhase?.('old_log_prob');
   let t = performance.now();
   const old = await score(trainer, samples, plans[0]);
-  let gap = 0, gapN = 0;
+  let gap = 0,
+    gapN = 0;
   samples.forEach((smp, i) => {
     for (let j = 0; j < old[i].length; j++) {
       gap += Math.abs(smp.samplerLogprobs[j] - old[i][j]);
@@ -109,7 +141,8 @@ export async function updatePolicy(
   const usesAnchors = s.anchor === 'mixture' && s.loss.penalty !== 'none';
   const anchors: Float32Array[][] = [];
   const steps: StepMetrics[] = [];
-  let snapshotMs = 0, updateMs = 0;
+  let snapshotMs = 0,
+    updateMs = 0;
   for (let epoch = 0; epoch < s.epochs; epoch++) {
     if (epoch > 0 && usesAnchors) {
       t = performance.now();
@@ -120,27 +153,38 @@ export async function updatePolicy(
     for (const { micro: minis, denominators } of plans[epoch]) {
       for (const micro of minis) {
         const b = packSamples(samples, micro);
-        await trainer.trainMicroBatch({
-          tokens: b.tokens,
-          seqLens: b.seqLens,
-          responseMask: b.responseMask,
-          advantages: b.advantages,
-          oldLogprobs: gatherPerToken(samples, b, old),
-          anchorLogprobs: anchors.map((a) => gatherPerToken(samples, b, a)),
-          refLogprobs: ref ? gatherPerToken(samples, b, ref) : undefined,
-          denominators,
-        }, s.loss);
+        await trainer.trainMicroBatch(
+          {
+            tokens: b.tokens,
+            seqLens: b.seqLens,
+            responseMask: b.responseMask,
+            advantages: b.advantages,
+            oldLogprobs: gatherPerToken(samples, b, old),
+            anchorLogprobs: anchors.map((a) => gatherPerToken(samples, b, a)),
+            refLogprobs: ref ? gatherPerToken(samples, b, ref) : undefined,
+            denominators,
+          },
+          s.loss,
+        );
       }
       steps.push(await trainer.step());
     }
     updateMs += performance.now() - t;
   }
   const sums: Record<string, number> = {};
-  for (const m of steps) for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;
+  for (const m of steps)
+    for (const [k, v] of Object.entries(m))
+      if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries(sums)) metrics[k] = v / Math.max(1, steps.length);
   return {
-    logprobGap: gapN ? gap / gapN : 0, metrics, steps, optimizerSteps: steps.length,
-    skippedSteps: steps.filter((m) => m.skipped === true).length, oldLogprobMs, snapshotMs, updateMs,
+    logprobGap: gapN ? gap / gapN : 0,
+    metrics,
+    steps,
+    optimizerSteps: steps.length,
+    skippedSteps: steps.filter((m) => m.skipped === true).length,
+    oldLogprobMs,
+    snapshotMs,
+    updateMs,
   };
 }

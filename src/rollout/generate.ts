@@ -66,12 +66,15 @@ export function toPromptArrays(prompts: ReadonlyArray<ArrayLike<number>>): Int32
   if (!Array.isArray(prompts)) throw new Error('generate: prompts must be an array of token-id arrays');
   return prompts.map((p, i) => {
     if (p instanceof Int32Array) return p;
-    if (p == null || typeof p.length !== 'number') throw new Error(`generate: prompts[${i}] is not an array of token ids`);
+    if (p == null || typeof p.length !== 'number')
+      throw new Error(`generate: prompts[${i}] is not an array of token ids`);
     const out = new Int32Array(p.length);
     for (let j = 0; j < p.length; j++) {
       const v = p[j];
       if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
-        throw new Error(`generate: prompts[${i}] has token id ${String(v)} at position ${j}, not a non-negative integer`);
+        throw new Error(
+          `generate: prompts[${i}] has token id ${String(v)} at position ${j}, not a non-negative integer`,
+        );
       }
       out[j] = v;
     }
@@ -108,7 +111,8 @@ export async function generateWithStats(
   const { onProgress, signal, stopTokenIds, ...rest } = options;
   if (signal?.aborted) throw new Error('generation cancelled');
   const nativeOptions: NativeGenerateOptions = { ...rest };
-  if (rest.stopStrings?.length && !rest.tokenBytes) throw new Error('generate: stopStrings need tokenBytes (Tokenizer.tokenBytes())');
+  if (rest.stopStrings?.length && !rest.tokenBytes)
+    throw new Error('generate: stopStrings need tokenBytes (Tokenizer.tokenBytes())');
   if (stopTokenIds !== undefined) nativeOptions.stopTokenIds = Int32Array.from(stopTokenIds);
   const progress = onProgress
     ? (p: GenerateProgress) => {

@@ -40,11 +40,16 @@ export function resolveKvBudget(
   flag = 'rollout.kv_cache_gib',
 ): KvBudget {
   if (requested !== null && requested !== undefined) {
-    if (!Number.isFinite(requested) || requested < 0) throw new Error(`${flag} must be a number >= 0 (GiB), got ${requested}`);
+    if (!Number.isFinite(requested) || requested < 0)
+      throw new Error(`${flag} must be a number >= 0 (GiB), got ${requested}`);
     return { gib: requested, describe: `rollout KV cache: ${requested} GiB (${flag})` };
   }
   if (!device.startsWith('cuda')) {
-    return { gib: 0, describe: 'rollout KV cache: sized per call to hold every sequence at full length (CPU; set ' + flag + ' to bound it)' };
+    return {
+      gib: 0,
+      describe:
+        'rollout KV cache: sized per call to hold every sequence at full length (CPU; set ' + flag + ' to bound it)',
+    };
   }
   const index = device.includes(':') ? Number(device.split(':')[1]) : 0;
   const mem = native().cudaMemory(false, index);
@@ -53,13 +58,16 @@ export function resolveKvBudget(
   const margin = 2 * GiB + 0.05 * mem.deviceTotal;
   const bytes = free - pendingBytes - margin;
   if (bytes < 0.25 * GiB) {
-    throw new Error(`${flag}: only ${(free / GiB).toFixed(1)} GiB of the device are free after the model, and the trainer state needs ` +
-      `${(pendingBytes / GiB).toFixed(1)} GiB more; set ${flag} explicitly or free memory`);
+    throw new Error(
+      `${flag}: only ${(free / GiB).toFixed(1)} GiB of the device are free after the model, and the trainer state needs ` +
+        `${(pendingBytes / GiB).toFixed(1)} GiB more; set ${flag} explicitly or free memory`,
+    );
   }
   const gib = Math.floor((bytes / GiB) * 100) / 100;
   return {
     gib,
-    describe: `rollout KV cache: ${gib} GiB (default: ${(free / GiB).toFixed(1)} GiB free after the model, less ` +
+    describe:
+      `rollout KV cache: ${gib} GiB (default: ${(free / GiB).toFixed(1)} GiB free after the model, less ` +
       `${(pendingBytes / GiB).toFixed(1)} GiB of trainer state and a ${(margin / GiB).toFixed(1)} GiB margin; set ${flag} to change)`,
   };
 }

@@ -21,7 +21,12 @@ export interface SftExample {
  * @throws Error naming the row when its response field is missing / not a string, when the prompt is
  *   empty, or when the tokenizer has no EOS token.
  */
-export function buildSftExamples(rows: readonly DatasetRow[], tokenizer: Tokenizer, rendering: PromptRendering, responseField: string): SftExample[] {
+export function buildSftExamples(
+  rows: readonly DatasetRow[],
+  tokenizer: Tokenizer,
+  rendering: PromptRendering,
+  responseField: string,
+): SftExample[] {
   const eos = tokenizer.eosTokenId;
   if (eos === undefined) throw new Error('sft: the tokenizer has no eos_token (tokenizer_config.json)');
   return rows.map((row) => {

@@ -74,7 +74,7 @@ export const SFT_LOSS = { name: 'grpo', clipLow: 0.2, clipHigh: 0.28, aggregatio
  */
 export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<SftSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  preflightInputs(recipe);  // model and data checked before the run directory is touched
+  preflightInputs(recipe); // model and data checked before the run directory is touched
   const opened = openRun(recipe, { log });
   try {
     return await sftOpened(recipe, opts, log, opened.run);
@@ -83,25 +83,43 @@ export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<S
   }
 }
 
-async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) => void, run: ReturnType<typeof openRun>['run']): Promise<SftSummary> {
+async function sftOpened(
+  recipe: Recipe,
+  opts: SftOptions,
+  log: (line: string) => void,
+  run: ReturnType<typeof openRun>['run'],
+): Promise<SftSummary> {
   const t0 = performance.now();
-  const device = recipe.model.device === 'auto' ? (native().versions().cudaAvailable ? 'cuda' : 'cpu') : recipe.model.device;
+  const device =
+    recipe.model.device === 'auto' ? (native().versions().cudaAvailable ? 'cuda' : 'cpu') : recipe.model.device;
   const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
   const tokDir = recipe.model.tokenizer ?? recipe.model.path;
   const tokenizer = await Tokenizer.fromDir(tokDir);
   const data = await loadDataset(recipe.data.train, {
-    dataDir: opts.dataDir ?? recipe.data.data_dir ?? undefined, limit: recipe.data.limit ?? undefined, dropConflicts: recipe.data.drop_conflicts,
+    dataDir: opts.dataDir ?? recipe.data.data_dir ?? undefined,
+    limit: recipe.data.limit ?? undefined,
+    dropConflicts: recipe.data.drop_conflicts,
   });
-  const rendering = { template: recipe.data.template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
-  const examples = buildSftExamples(data.rows, tokenizer, rendering, recipe.data.response_field)
-    .filter((e) => e.promptTokens.length <= recipe.data.max_prompt_tokens);
-  if (examples.length === 0) throw new Error(`${data.file}: no SFT example fits data.max_prompt_tokens = ${recipe.data.max_prompt_tokens}`);
+  const rendering = {
+    template: recipe.data.template,
+    chat: recipe.model.chat_template,
+    enableThinking: recipe.model.enable_thinking,
+  };
+  const examples = buildSftExamples(data.rows, tokenizer, rendering, recipe.data.response_field).filter(
+    (e) => e.promptTokens.length <= recipe.data.max_prompt_tokens,
+  );
+  if (examples.length === 0)
+    throw new Error(`${data.file}: no SFT example fits data.max_prompt_tokens = ${recipe.data.max_prompt_tokens}`);
 
   const t = recipe.train;
   const policy = await Policy.load(recipe.model.path, { device, dtype });
   const trainer = new Trainer(policy.native, {
-    betas: t.adam_betas, eps: t.adam_eps, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm ?? 0,
-    checkpointLayers: t.activation_checkpointing, tokenBudget: t.tokens_per_micro_batch,
+    betas: t.adam_betas,
+    eps: t.adam_eps,
+    weightDecay: t.weight_decay,
+    maxGradNorm: t.max_grad_norm ?? 0,
+    checkpointLayers: t.activation_checkpointing,
+    tokenBudget: t.tokens_per_micro_batch,
     schedule: { lr: t.lr, warmupSteps: t.warmup_steps, kind: t.schedule, totalSteps: t.steps },
   });
   const sampler = new PromptSampler(examples.length, t.seed);
@@ -112,14 +130,17 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
   let step = 0;
   let stoppedEarly = false;
   const checkEvery = opts.stopCheckEvery ?? 50;
-  if (!Number.isInteger(checkEvery) || checkEvery < 1) throw new Error(`sft: stopCheckEvery must be an integer >= 1, got ${checkEvery}`);
+  if (!Number.isInteger(checkEvery) || checkEvery < 1)
+    throw new Error(`sft: stopCheckEvery must be an integer >= 1, got ${checkEvery}`);
   try {
     for (step = 1; step <= t.steps; step++) {
       const ts = performance.now();
       const batch = packSequences(sampler.next(t.prompts_per_step).map((i) => examples[i]!));
       // Old log-probs = the current policy's, through the trainer's own forward and micro-batch split: r = 1 exactly.
       const old = await trainer.logprobs(batch);
-      let nll = 0, ent = 0, n = 0;
+      let nll = 0,
+        ent = 0,
+        n = 0;
       for (let i = 0; i < batch.tokens.length; i++) {
         if (!batch.responseMask[i]) continue;
         nll -= old.logprobs[i]!;
@@ -133,8 +154,15 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
       if (step === 1) firstNll = nll;
       lastNll = nll;
       const row: Record<string, unknown> = {
-        step, kind: 'sft', 'sft/lr': res.lr, 'sft/nll': nll, 'sft/entropy': ent / Math.max(1, n), 'sft/response_tokens': n,
-        'sft/grad_norm': res.gradNorm, 'sft/skipped': res.skipped ? 1 : 0, 'timing_s/step': (performance.now() - ts) / 1000,
+        step,
+        kind: 'sft',
+        'sft/lr': res.lr,
+        'sft/nll': nll,
+        'sft/entropy': ent / Math.max(1, n),
+        'sft/response_tokens': n,
+        'sft/grad_norm': res.gradNorm,
+        'sft/skipped': res.skipped ? 1 : 0,
+        'timing_s/step': (performance.now() - ts) / 1000,
       };
       run.appendMetrics(row);
       opts.onStep?.(row);
@@ -144,7 +172,7 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
         run.prune(recipe.checkpoint.keep_last);
       }
       if (opts.signal?.aborted) break;
-      if (opts.stopWhen && step % checkEvery === 0 && step < t.steps && await opts.stopWhen(step, policy)) {
+      if (opts.stopWhen && step % checkEvery === 0 && step < t.steps && (await opts.stopWhen(step, policy))) {
         stoppedEarly = true;
         break;
       }
@@ -153,7 +181,9 @@ async function sftOpened(recipe: Recipe, opts: SftOptions, log: (line: string) =
     const modelDir = join(run.dir, 'model');
     await save(modelDir);
     const seconds = (performance.now() - t0) / 1000;
-    log(`sft: ${step} steps${stoppedEarly ? ' (stopped early)' : ''}, NLL ${firstNll.toFixed(3)} -> ${lastNll.toFixed(3)} nats/token, ${seconds.toFixed(1)} s; model ${modelDir}`);
+    log(
+      `sft: ${step} steps${stoppedEarly ? ' (stopped early)' : ''}, NLL ${firstNll.toFixed(3)} -> ${lastNll.toFixed(3)} nats/token, ${seconds.toFixed(1)} s; model ${modelDir}`,
+    );
     return { runDir: run.dir, modelDir, steps: step, firstNll, lastNll, seconds, stoppedEarly };
   } finally {
     trainer.dispose();

@@ -47,7 +47,11 @@ export class ChatTemplate {
    * @param options `timeoutMs`: bound on one render (default {@link DEFAULT_TEMPLATE_TIMEOUT_MS})
    * @throws Error when the template does not parse.
    */
-  constructor(source: string, specialTokens: { bosToken?: string; eosToken?: string } = {}, options: { timeoutMs?: number } = {}) {
+  constructor(
+    source: string,
+    specialTokens: { bosToken?: string; eosToken?: string } = {},
+    options: { timeoutMs?: number } = {},
+  ) {
     this.template = new Template(source);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TEMPLATE_TIMEOUT_MS;
     this.context = createContext({ template: this.template, vars: undefined });
@@ -82,7 +86,9 @@ export class ChatTemplate {
     } catch (e) {
       const err = e as { code?: string; message?: string };
       if (err?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-        throw new Error(`chat template: rendering did not finish within ${this.timeoutMs} ms (does tokenizer_config.json chat_template loop without end?)`);
+        throw new Error(
+          `chat template: rendering did not finish within ${this.timeoutMs} ms (does tokenizer_config.json chat_template loop without end?)`,
+        );
       }
       throw new Error(`chat template: rendering failed: ${err?.message ?? String(e)}`);
     } finally {

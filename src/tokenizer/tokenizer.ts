@@ -100,7 +100,12 @@ export class Tokenizer {
    * @throws Error naming `source` when the tokenizer cannot be constructed or the chat template
    *   does not parse.
    */
-  constructor(tokenizerJson: JsonObject, tokenizerConfig: JsonObject, extraEosIds: number[] = [], source = 'tokenizer') {
+  constructor(
+    tokenizerJson: JsonObject,
+    tokenizerConfig: JsonObject,
+    extraEosIds: number[] = [],
+    source = 'tokenizer',
+  ) {
     const model = tokenizerJson.model as JsonObject | undefined;
     if (!model || typeof model !== 'object' || typeof model.type !== 'string') {
       throw new Error(`${source}: malformed tokenizer.json (missing "model" with a "type")`);
@@ -116,7 +121,8 @@ export class Tokenizer {
     this.vocabSize = maxId + 1;
     // Byte-level BPE (GPT-2 / Qwen): vocabulary strings spell bytes through the bytes_to_unicode map.
     const decoder = tokenizerJson.decoder as JsonObject | null | undefined;
-    const decoders = decoder && Array.isArray(decoder.decoders) ? (decoder.decoders as JsonObject[]) : decoder ? [decoder] : [];
+    const decoders =
+      decoder && Array.isArray(decoder.decoders) ? (decoder.decoders as JsonObject[]) : decoder ? [decoder] : [];
     this.byteLevel = decoders.some((d) => d && d.type === 'ByteLevel');
     this.specialIds = new Set();
     for (const [id, tok] of this.hf.get_added_tokens_decoder()) if (tok.special) this.specialIds.add(id);

@@ -65,7 +65,11 @@ export interface LossConfig {
 
 /** Recipe penalty name -> native loss registry name (the recipe's `none` is plain GRPO, beta = 0). */
 export const RECIPE_PENALTY_LOSS: Readonly<Record<RecipePenalty, LossName>> = Object.freeze({
-  gtr: 'gtr', none: 'grpo', pearson: 'pearson', spo: 'spo', kl: 'kl',
+  gtr: 'gtr',
+  none: 'grpo',
+  pearson: 'pearson',
+  spo: 'spo',
+  kl: 'kl',
 });
 
 /** The recipe's algorithm.loss (its defaults filled, penalty resolved) in camelCase. */
@@ -86,21 +90,38 @@ export interface LossSettings {
 /** The trainer's loss configuration for recipe-vocabulary settings (every field set). */
 export function lossFromSettings(l: LossSettings): LossConfig {
   return {
-    name: RECIPE_PENALTY_LOSS[l.penalty], clipLow: l.clipLow, clipHigh: l.clipHigh, dualClip: l.dualClip ?? 0,
-    sigma: l.sigma, beta: l.beta, betaMode: l.betaMode, klCoef: l.klCoef, klEstimator: l.klEstimator,
-    entropyCoef: l.entropyCoef, aggregation: l.aggregation,
+    name: RECIPE_PENALTY_LOSS[l.penalty],
+    clipLow: l.clipLow,
+    clipHigh: l.clipHigh,
+    dualClip: l.dualClip ?? 0,
+    sigma: l.sigma,
+    beta: l.beta,
+    betaMode: l.betaMode,
+    klCoef: l.klCoef,
+    klEstimator: l.klEstimator,
+    entropyCoef: l.entropyCoef,
+    aggregation: l.aggregation,
   };
 }
 
 const SCHEMA_DEFAULTS = LossSchema.parse({});
 
 /** The recipe schema's defaults (penalty gtr, as algorithm.name's default gtr resolves it). */
-export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze(lossFromSettings({
-  clipLow: SCHEMA_DEFAULTS.clip_ratio_low, clipHigh: SCHEMA_DEFAULTS.clip_ratio_high, dualClip: SCHEMA_DEFAULTS.dual_clip,
-  aggregation: SCHEMA_DEFAULTS.aggregation, penalty: 'gtr', sigma: SCHEMA_DEFAULTS.sigma, beta: SCHEMA_DEFAULTS.beta,
-  betaMode: SCHEMA_DEFAULTS.beta_mode, klCoef: SCHEMA_DEFAULTS.kl_ref.coef, klEstimator: SCHEMA_DEFAULTS.kl_ref.estimator,
-  entropyCoef: SCHEMA_DEFAULTS.entropy_coef,
-}));
+export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze(
+  lossFromSettings({
+    clipLow: SCHEMA_DEFAULTS.clip_ratio_low,
+    clipHigh: SCHEMA_DEFAULTS.clip_ratio_high,
+    dualClip: SCHEMA_DEFAULTS.dual_clip,
+    aggregation: SCHEMA_DEFAULTS.aggregation,
+    penalty: 'gtr',
+    sigma: SCHEMA_DEFAULTS.sigma,
+    beta: SCHEMA_DEFAULTS.beta,
+    betaMode: SCHEMA_DEFAULTS.beta_mode,
+    klCoef: SCHEMA_DEFAULTS.kl_ref.coef,
+    klEstimator: SCHEMA_DEFAULTS.kl_ref.estimator,
+    entropyCoef: SCHEMA_DEFAULTS.entropy_coef,
+  }),
+);
 
 const AGGREGATIONS: readonly Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
 
@@ -112,7 +133,8 @@ function oneOf<T extends string>(field: string, v: unknown, valid: readonly T[])
 }
 
 function num(field: string, v: unknown, ok: (x: number) => boolean, rule: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new Error(`loss.${field} must be ${rule}, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))
+    throw new Error(`loss.${field} must be ${rule}, got ${String(v)}`);
   return v;
 }
 
@@ -142,8 +164,16 @@ export function resolveLossConfig(partial: Partial<LossConfig> & { name?: string
 /** The native boundary's form of a resolved config. */
 export function toNativeLoss(c: LossConfig): NativeLossConfig {
   const out: NativeLossConfig = {
-    name: c.name, clipLow: c.clipLow, clipHigh: c.clipHigh, dualClip: c.dualClip, sigma: c.sigma, beta: c.beta,
-    betaMode: c.betaMode, klCoef: c.klCoef, klEstimator: c.klEstimator, entropyCoef: c.entropyCoef,
+    name: c.name,
+    clipLow: c.clipLow,
+    clipHigh: c.clipHigh,
+    dualClip: c.dualClip,
+    sigma: c.sigma,
+    beta: c.beta,
+    betaMode: c.betaMode,
+    klCoef: c.klCoef,
+    klEstimator: c.klEstimator,
+    entropyCoef: c.entropyCoef,
     aggregation: c.aggregation,
   };
   if (c.penalty !== undefined) out.penalty = c.penalty;

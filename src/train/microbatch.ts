@@ -32,7 +32,8 @@ export function packSequences(seqs: readonly PromptResponse[]): PackedBatch {
   const seqLens = new Int32Array(seqs.length);
   let pos = 0;
   seqs.forEach((q, k) => {
-    const p = q.promptTokens.length, r = q.responseTokens.length;
+    const p = q.promptTokens.length,
+      r = q.responseTokens.length;
     tokens.set(q.promptTokens, pos);
     tokens.set(q.responseTokens, pos + p);
     responseMask.fill(1, pos + p, pos + p + r);
@@ -67,7 +68,8 @@ export interface SeqRange {
  * @throws Error when tokenBudget is not a positive integer or a length is not a positive integer.
  */
 export function splitByTokenBudget(seqLens: ArrayLike<number>, tokenBudget: number): SeqRange[] {
-  if (!Number.isInteger(tokenBudget) || tokenBudget <= 0) throw new Error(`tokenBudget must be a positive integer, got ${tokenBudget}`);
+  if (!Number.isInteger(tokenBudget) || tokenBudget <= 0)
+    throw new Error(`tokenBudget must be a positive integer, got ${tokenBudget}`);
   const out: SeqRange[] = [];
   let cur: SeqRange | undefined;
   let tok = 0;
@@ -95,12 +97,16 @@ export function checkBatch(b: PackedBatch & Partial<TrainBatch>, anchors: Float3
   let total = 0;
   for (const l of b.seqLens) total += l;
   const arrays: [string, ArrayLike<number> | undefined][] = [
-    ['tokens', b.tokens], ['responseMask', b.responseMask], ['advantages', b.advantages],
-    ['oldLogprobs', b.oldLogprobs], ['refLogprobs', b.refLogprobs],
+    ['tokens', b.tokens],
+    ['responseMask', b.responseMask],
+    ['advantages', b.advantages],
+    ['oldLogprobs', b.oldLogprobs],
+    ['refLogprobs', b.refLogprobs],
     ...anchors.map((a, k): [string, Float32Array] => [`anchorLogprobs[${k}]`, a]),
   ];
   for (const [name, a] of arrays) {
-    if (a !== undefined && a.length !== total) throw new Error(`${name} has ${a.length} entries, but seqLens sum to ${total}`);
+    if (a !== undefined && a.length !== total)
+      throw new Error(`${name} has ${a.length} entries, but seqLens sum to ${total}`);
   }
 }
 

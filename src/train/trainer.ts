@@ -8,11 +8,23 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { native } from '../native/binding.js';
 import type {
-  NativePolicy, NativeStepResult, NativeTokenScores, NativeTrainer, NativeTrainerOptions, NativeTrainMetrics,
+  NativePolicy,
+  NativeStepResult,
+  NativeTokenScores,
+  NativeTrainer,
+  NativeTrainerOptions,
+  NativeTrainMetrics,
 } from '../native/types.js';
 import { resolveLossConfig, toNativeLoss, type LossConfig } from './loss-config.js';
 import {
-  checkBatch, countResponse, seqRange, sliceBatch, splitByTokenBudget, type PackedBatch, type SeqRange, type TrainBatch,
+  checkBatch,
+  countResponse,
+  seqRange,
+  sliceBatch,
+  splitByTokenBudget,
+  type PackedBatch,
+  type SeqRange,
+  type TrainBatch,
 } from './microbatch.js';
 import { lrAt, type LrSchedule } from './schedule.js';
 import { writeFileAtomic, writeFileAtomicWith } from '../checkpoint/save.js';
@@ -69,8 +81,9 @@ export class Trainer {
   constructor(policy: NativePolicy, options: TrainerOptions) {
     const { schedule, tokenBudget, reference, ...nativeOptions } = options;
     this.tokenBudget = tokenBudget ?? 8192;
-    if (!Number.isInteger(this.tokenBudget) || this.tokenBudget <= 0) throw new Error(`tokenBudget must be a positive integer, got ${tokenBudget}`);
-    lrAt(0, schedule);  // validates
+    if (!Number.isInteger(this.tokenBudget) || this.tokenBudget <= 0)
+      throw new Error(`tokenBudget must be a positive integer, got ${tokenBudget}`);
+    lrAt(0, schedule); // validates
     this.schedule = schedule;
     this.options = nativeOptions;
     this.native = new (native().Trainer)(policy, reference ? { ...nativeOptions, reference } : nativeOptions);
@@ -90,9 +103,14 @@ export class Trainer {
     checkBatch(b);
     const total = b.tokens.length;
     const out = { logprobs: new Float32Array(total), entropy: new Float32Array(total) };
-    const ranges = miniBatchRanges(b.seqLens, miniBatches)
-      .flatMap((m) => splitByTokenBudget(b.seqLens.subarray(m.seqStart, m.seqEnd), this.tokenBudget)
-        .map((r) => ({ seqStart: r.seqStart + m.seqStart, seqEnd: r.seqEnd + m.seqStart, tokStart: r.tokStart + m.tokStart, tokEnd: r.tokEnd + m.tokStart })));
+    const ranges = miniBatchRanges(b.seqLens, miniBatches).flatMap((m) =>
+      splitByTokenBudget(b.seqLens.subarray(m.seqStart, m.seqEnd), this.tokenBudget).map((r) => ({
+        seqStart: r.seqStart + m.seqStart,
+        seqEnd: r.seqEnd + m.seqStart,
+        tokStart: r.tokStart + m.tokStart,
+        tokEnd: r.tokEnd + m.tokStart,
+      })),
+    );
     for (const r of ranges) {
       const mb = sliceBatch(b, r);
       const s = reference
@@ -126,21 +144,34 @@ export class Trainer {
    * @returns each micro-batch's metrics
    * @throws Error on mismatched array lengths or an invalid loss config (before any native work)
    */
-  async accumulate(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, anchors: Float32Array[] = [],
-    denominators = countResponse(b)): Promise<NativeTrainMetrics[]> {
+  async accumulate(
+    b: TrainBatch,
+    loss: Partial<LossConfig> | LossConfig,
+    anchors: Float32Array[] = [],
+    denominators = countResponse(b),
+  ): Promise<NativeTrainMetrics[]> {
     this.check();
     checkBatch(b, anchors);
     const nl = toNativeLoss(resolveLossConfig(loss));
-    if (nl.klCoef! > 0 && !b.refLogprobs) throw new Error('loss.klCoef > 0 needs batch.refLogprobs (Trainer.referenceLogprobs)');
+    if (nl.klCoef! > 0 && !b.refLogprobs)
+      throw new Error('loss.klCoef > 0 needs batch.refLogprobs (Trainer.referenceLogprobs)');
     const d = { tokens: Math.max(1, denominators.tokens), sequences: Math.max(1, denominators.sequences) };
     const out: NativeTrainMetrics[] = [];
     for (const r of splitByTokenBudget(b.seqLens, this.tokenBudget)) {
       const mb = sliceBatch(b, r);
-      out.push(await this.native.trainMicroBatch({
-        tokens: mb.tokens, seqLens: mb.seqLens, responseMask: mb.responseMask, advantages: mb.advantages,
-        oldLogprobs: mb.oldLogprobs, anchorLogprobs: anchors.map((a) => a.subarray(r.tokStart, r.tokEnd)),
-        ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}), loss: nl, denominators: d,
-      }));
+      out.push(
+        await this.native.trainMicroBatch({
+          tokens: mb.tokens,
+          seqLens: mb.seqLens,
+          responseMask: mb.responseMask,
+          advantages: mb.advantages,
+          oldLogprobs: mb.oldLogprobs,
+          anchorLogprobs: anchors.map((a) => a.subarray(r.tokStart, r.tokEnd)),
+          ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
+          loss: nl,
+          denominators: d,
+        }),
+      );
     }
     return out;
   }
@@ -152,7 +183,11 @@ export class Trainer {
   }
 
   /** accumulate + step: one optimizer step on one mini-batch. */
-  async trainStep(b: TrainBatch, loss: Partial<LossConfig> | LossConfig, anchors: Float32Array[] = []): Promise<NativeStepResult> {
+  async trainStep(
+    b: TrainBatch,
+    loss: Partial<LossConfig> | LossConfig,
+    anchors: Float32Array[] = [],
+  ): Promise<NativeStepResult> {
     await this.accumulate(b, loss, anchors);
     return this.step();
   }
@@ -175,8 +210,12 @@ export class Trainer {
     await mkdir(dir, { recursive: true });
     await writeFileAtomicWith(join(dir, STATE_TENSORS_FILE), (tmp) => this.native.saveState(tmp));
     const json: StateJson = {
-      format: 'gtr-trainer-state', version: 1, step: this.stepCount, tokenBudget: this.tokenBudget,
-      schedule: this.schedule, options: this.options,
+      format: 'gtr-trainer-state',
+      version: 1,
+      step: this.stepCount,
+      tokenBudget: this.tokenBudget,
+      schedule: this.schedule,
+      options: this.options,
     };
     await writeFileAtomic(join(dir, STATE_JSON_FILE), JSON.stringify(json, null, 2) + '\n');
   }
@@ -196,7 +235,8 @@ export class Trainer {
     } catch (e) {
       throw new Error(`${path}: cannot read trainer state: ${(e as Error).message}`);
     }
-    if (json?.format !== 'gtr-trainer-state' || json.version !== 1) throw new Error(`${path}: not a GTR trainer state (format/version)`);
+    if (json?.format !== 'gtr-trainer-state' || json.version !== 1)
+      throw new Error(`${path}: not a GTR trainer state (format/version)`);
     await this.native.loadState(join(dir, STATE_TENSORS_FILE));
     if (this.stepCount !== json.step) {
       throw new Error(`${path}: step ${json.step} disagrees with ${STATE_TENSORS_FILE} (step ${this.stepCount})`);

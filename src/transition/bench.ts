@@ -47,17 +47,29 @@ export interface TransitionConfig {
   /** The schedule: each phase's mode and steps. */
   phases: { mode: Mode; steps: number }[];
   /** Task: training problems, held-out problems, share of SFT rows in mode B, task / model seed. */
-  trainRows: number; heldOut: number; shareB: number; worldSeed: number;
+  trainRows: number;
+  heldOut: number;
+  shareB: number;
+  worldSeed: number;
   /** Model width and depth (demo model on the demo tokenizer). */
-  hidden: number; layers: number;
+  hidden: number;
+  layers: number;
   /** SFT warm-up. */
-  sftSteps: number; sftBatch: number; sftLr: number;
+  sftSteps: number;
+  sftBatch: number;
+  sftLr: number;
   /** RL: prompts per step, group size, learning rate, epochs and mini-batches per step. */
-  prompts: number; group: number; lr: number; epochs: number; miniBatches: number;
+  prompts: number;
+  group: number;
+  lr: number;
+  epochs: number;
+  miniBatches: number;
   /** Penalty settings (GTR's sigma; beta of every penalty). */
-  sigma: number; beta: number;
+  sigma: number;
+  beta: number;
   /** Evaluation: every this many steps, samples per held-out problem. */
-  evalEvery: number; evalN: number;
+  evalEvery: number;
+  evalN: number;
   /** Accuracy the new mode must reach after a switch. */
   target: number;
   /** Steps after a switch at which "accuracy after K steps" and retention are read. */
@@ -70,27 +82,74 @@ export interface TransitionConfig {
  * and no trust region acts; at 1e-3 every algorithm collapses within a few steps.
  */
 export const FULL_CONFIG: TransitionConfig = {
-  algos: ['gtr', 'grpo', 'kl', 'pearson', 'spo'], seeds: [1, 2, 3, 4, 5],
-  phases: [{ mode: 'A', steps: 5 }, { mode: 'B', steps: 35 }, { mode: 'A', steps: 30 }],
-  trainRows: 800, heldOut: 100, shareB: 0.1, worldSeed: 0,
-  hidden: 128, layers: 2, sftSteps: 1200, sftBatch: 32, sftLr: 3e-3,
-  prompts: 16, group: 8, lr: 2e-4, epochs: 4, miniBatches: 2,
-  sigma: 0.2, beta: 1.0, evalEvery: 3, evalN: 1, target: 0.4, fixedSteps: 15,
+  algos: ['gtr', 'grpo', 'kl', 'pearson', 'spo'],
+  seeds: [1, 2, 3, 4, 5],
+  phases: [
+    { mode: 'A', steps: 5 },
+    { mode: 'B', steps: 35 },
+    { mode: 'A', steps: 30 },
+  ],
+  trainRows: 800,
+  heldOut: 100,
+  shareB: 0.1,
+  worldSeed: 0,
+  hidden: 128,
+  layers: 2,
+  sftSteps: 1200,
+  sftBatch: 32,
+  sftLr: 3e-3,
+  prompts: 16,
+  group: 8,
+  lr: 2e-4,
+  epochs: 4,
+  miniBatches: 2,
+  sigma: 0.2,
+  beta: 1.0,
+  evalEvery: 3,
+  evalN: 1,
+  target: 0.4,
+  fixedSteps: 15,
 };
 
 /** The CI smoke (a few seconds of training): the pipeline, not a measurement. */
 export const SMOKE_CONFIG: TransitionConfig = {
-  ...FULL_CONFIG, algos: ['gtr', 'grpo'], seeds: [1, 2],
-  phases: [{ mode: 'A', steps: 1 }, { mode: 'B', steps: 2 }, { mode: 'A', steps: 1 }],
-  trainRows: 64, heldOut: 8, hidden: 64, layers: 1, sftSteps: 4, sftBatch: 8,
-  prompts: 2, group: 4, epochs: 1, miniBatches: 1, evalEvery: 1, fixedSteps: 1,
+  ...FULL_CONFIG,
+  algos: ['gtr', 'grpo'],
+  seeds: [1, 2],
+  phases: [
+    { mode: 'A', steps: 1 },
+    { mode: 'B', steps: 2 },
+    { mode: 'A', steps: 1 },
+  ],
+  trainRows: 64,
+  heldOut: 8,
+  hidden: 64,
+  layers: 1,
+  sftSteps: 4,
+  sftBatch: 8,
+  prompts: 2,
+  group: 4,
+  epochs: 1,
+  miniBatches: 1,
+  evalEvery: 1,
+  fixedSteps: 1,
 };
 
 /** One eval point of one run: accuracy (mean@n) of each mode. */
-export interface CurvePoint { step: number; A: number; B: number }
+export interface CurvePoint {
+  step: number;
+  A: number;
+  B: number;
+}
 
 /** A switch between phases, 1-based step at which the new phase starts. */
-export interface SwitchInfo { index: number; from: Mode; to: Mode; atStep: number; phaseSteps: number }
+export interface SwitchInfo {
+  index: number;
+  from: Mode;
+  to: Mode;
+  atStep: number;
+  phaseSteps: number;
+}
 
 /** The measures of one run at one switch. */
 export interface SwitchMeasure {
@@ -103,7 +162,13 @@ export interface SwitchMeasure {
 }
 
 /** One (algorithm, seed) run. */
-export interface RunResult { algo: AlgoKey; seed: number; curve: CurvePoint[]; switches: SwitchMeasure[]; seconds: number }
+export interface RunResult {
+  algo: AlgoKey;
+  seed: number;
+  curve: CurvePoint[];
+  switches: SwitchMeasure[];
+  seconds: number;
+}
 
 /** Per algorithm and switch, the aggregated measures. */
 export interface SwitchSummary {
@@ -132,7 +197,8 @@ export function switchesOf(phases: TransitionConfig['phases']): SwitchInfo[] {
   const out: SwitchInfo[] = [];
   let step = 1;
   phases.forEach((p, i) => {
-    if (i > 0 && p.mode !== phases[i - 1]!.mode) out.push({ index: out.length, from: phases[i - 1]!.mode, to: p.mode, atStep: step, phaseSteps: p.steps });
+    if (i > 0 && p.mode !== phases[i - 1]!.mode)
+      out.push({ index: out.length, from: phases[i - 1]!.mode, to: p.mode, atStep: step, phaseSteps: p.steps });
     step += p.steps;
   });
   return out;
@@ -143,7 +209,12 @@ export function switchesOf(phases: TransitionConfig['phases']): SwitchInfo[] {
  * eval points after steps; the point `k` steps after the switch at step s (first step of the new
  * phase) is the eval after step s - 1 + k. Points are read at the last eval at or before that step.
  */
-export function measureSwitch(curve: readonly CurvePoint[], sw: SwitchInfo, target: number, fixedSteps: number): SwitchMeasure {
+export function measureSwitch(
+  curve: readonly CurvePoint[],
+  sw: SwitchInfo,
+  target: number,
+  fixedSteps: number,
+): SwitchMeasure {
   const base = sw.atStep - 1;
   const at = (k: number): CurvePoint => {
     const c = curve.filter((p) => p.step <= base + k);
@@ -155,7 +226,10 @@ export function measureSwitch(curve: readonly CurvePoint[], sw: SwitchInfo, targ
 }
 
 /** Aggregates runs per algorithm and switch. */
-export function summarize(runs: readonly RunResult[], switches: readonly SwitchInfo[]): Record<string, SwitchSummary[]> {
+export function summarize(
+  runs: readonly RunResult[],
+  switches: readonly SwitchInfo[],
+): Record<string, SwitchSummary[]> {
   const out: Record<string, SwitchSummary[]> = {};
   for (const algo of [...new Set(runs.map((r) => r.algo))]) {
     const rs = runs.filter((r) => r.algo === algo);
@@ -171,31 +245,71 @@ export function summarize(runs: readonly RunResult[], switches: readonly SwitchI
 }
 
 /** The RL recipe of one (algorithm, seed) run from the warm start in `world`. */
-export function transitionRecipe(world: string, runDir: string, algo: AlgoKey, seed: number, c: TransitionConfig): Recipe {
+export function transitionRecipe(
+  world: string,
+  runDir: string,
+  algo: AlgoKey,
+  seed: number,
+  c: TransitionConfig,
+): Recipe {
   const a = ALGORITHMS[algo];
   const heldout = join(world, 'data', 'heldout.jsonl');
   const steps = c.phases.reduce((s, p) => s + p.steps, 0);
-  return parseRecipe(JSON.stringify({
-    model: { path: join(world, 'sft', 'model'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: {
-      train: join(world, 'data', 'rl.jsonl'), template: 'plain', max_prompt_tokens: 64,
-      schedule: c.phases.map((p) => ({ name: p.mode, steps: p.steps, grader: graderModule(p.mode), eval: [heldout] })),
-    },
-    rollout: { samples_per_prompt: c.group, max_new_tokens: 12, temperature: 1.0, seed },
-    reward: { timeout_ms: 10000 },
-    algorithm: { name: a.name, advantage: 'grpo', loss: { penalty: a.penalty, clip_ratio_low: 0.2, clip_ratio_high: 0.28, sigma: c.sigma, beta: c.beta } },
-    train: {
-      prompts_per_step: c.prompts, mini_batches_per_epoch: c.miniBatches, epochs_per_step: c.epochs, tokens_per_micro_batch: 8192, steps,
-      lr: c.lr, warmup_steps: 0, schedule: 'constant', weight_decay: 0, activation_checkpointing: false, seed,
-    },
-    eval: { every_steps: c.evalEvery, n: c.evalN, k: [1], benchmarks: [heldout], temperature: 1.0, max_new_tokens: 12 },
-    checkpoint: { every_steps: 0, keep_last: 1 },
-    run: { dir: runDir, log_samples_per_step: 2, tensorboard: false, report: false },
-  }), `transition ${algo} seed ${seed} recipe`);
+  return parseRecipe(
+    JSON.stringify({
+      model: { path: join(world, 'sft', 'model'), dtype: 'float32', device: 'cpu', chat_template: false },
+      data: {
+        train: join(world, 'data', 'rl.jsonl'),
+        template: 'plain',
+        max_prompt_tokens: 64,
+        schedule: c.phases.map((p) => ({
+          name: p.mode,
+          steps: p.steps,
+          grader: graderModule(p.mode),
+          eval: [heldout],
+        })),
+      },
+      rollout: { samples_per_prompt: c.group, max_new_tokens: 12, temperature: 1.0, seed },
+      reward: { timeout_ms: 10000 },
+      algorithm: {
+        name: a.name,
+        advantage: 'grpo',
+        loss: { penalty: a.penalty, clip_ratio_low: 0.2, clip_ratio_high: 0.28, sigma: c.sigma, beta: c.beta },
+      },
+      train: {
+        prompts_per_step: c.prompts,
+        mini_batches_per_epoch: c.miniBatches,
+        epochs_per_step: c.epochs,
+        tokens_per_micro_batch: 8192,
+        steps,
+        lr: c.lr,
+        warmup_steps: 0,
+        schedule: 'constant',
+        weight_decay: 0,
+        activation_checkpointing: false,
+        seed,
+      },
+      eval: {
+        every_steps: c.evalEvery,
+        n: c.evalN,
+        k: [1],
+        benchmarks: [heldout],
+        temperature: 1.0,
+        max_new_tokens: 12,
+      },
+      checkpoint: { every_steps: 0, keep_last: 1 },
+      run: { dir: runDir, log_samples_per_step: 2, tensorboard: false, report: false },
+    }),
+    `transition ${algo} seed ${seed} recipe`,
+  );
 }
 
 /** Builds the task data, tokenizer and warm start (SFT) under <out>/world. */
-async function buildWorld(out: string, c: TransitionConfig, log: (l: string) => void): Promise<{ world: string; sftSeconds: number; lastNll: number }> {
+async function buildWorld(
+  out: string,
+  c: TransitionConfig,
+  log: (l: string) => void,
+): Promise<{ world: string; sftSeconds: number; lastNll: number }> {
   const world = join(out, 'world');
   rmSync(world, { recursive: true, force: true });
   const task = generateTransitionTask({ train: c.trainRows, heldOut: c.heldOut, shareB: c.shareB, seed: c.worldSeed });
@@ -203,23 +317,38 @@ async function buildWorld(out: string, c: TransitionConfig, log: (l: string) => 
   writeTransitionJsonl(join(world, 'data', 'rl.jsonl'), task.train);
   writeTransitionJsonl(join(world, 'data', 'heldout.jsonl'), task.heldOut);
   const tok = writeDemoTokenizer(join(world, 'tokenizer'));
-  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, c.hidden, c.layers), c.worldSeed, { device: 'cpu', dtype: 'float32' });
+  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, c.hidden, c.layers), c.worldSeed, {
+    device: 'cpu',
+    dtype: 'float32',
+  });
   try {
     await init.save(join(world, 'model-init'), { tokenizerFrom: join(world, 'tokenizer') });
   } finally {
     init.dispose();
   }
-  const sftRecipe = parseRecipe(JSON.stringify({
-    model: { path: join(world, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
-    data: { train: join(world, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
-    train: {
-      steps: c.sftSteps, prompts_per_step: c.sftBatch, lr: c.sftLr, warmup_steps: Math.min(20, Math.floor(c.sftSteps / 10)), schedule: 'cosine',
-      weight_decay: 0, activation_checkpointing: false, tokens_per_micro_batch: 8192, seed: c.worldSeed,
-    },
-    checkpoint: { every_steps: 0, keep_last: 1 },
-    run: { dir: join(world, 'sft'), tensorboard: false, report: false },
-  }), 'transition sft recipe');
-  log(`transition: SFT warm-up, ${c.sftSteps} steps of ${c.sftBatch} rows (${Math.round(100 * (1 - c.shareB))}% mode A, ${Math.round(100 * c.shareB)}% mode B)`);
+  const sftRecipe = parseRecipe(
+    JSON.stringify({
+      model: { path: join(world, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
+      data: { train: join(world, 'data', 'sft.jsonl'), template: 'plain', response_field: 'solution' },
+      train: {
+        steps: c.sftSteps,
+        prompts_per_step: c.sftBatch,
+        lr: c.sftLr,
+        warmup_steps: Math.min(20, Math.floor(c.sftSteps / 10)),
+        schedule: 'cosine',
+        weight_decay: 0,
+        activation_checkpointing: false,
+        tokens_per_micro_batch: 8192,
+        seed: c.worldSeed,
+      },
+      checkpoint: { every_steps: 0, keep_last: 1 },
+      run: { dir: join(world, 'sft'), tensorboard: false, report: false },
+    }),
+    'transition sft recipe',
+  );
+  log(
+    `transition: SFT warm-up, ${c.sftSteps} steps of ${c.sftBatch} rows (${Math.round(100 * (1 - c.shareB))}% mode A, ${Math.round(100 * c.shareB)}% mode B)`,
+  );
   const sft = await sftTrain(sftRecipe, { log: () => {} });
   return { world, sftSeconds: sft.seconds, lastNll: sft.lastNll };
 }
@@ -234,11 +363,24 @@ async function evaluateModes(world: string, modelDir: string, c: TransitionConfi
     for (const mode of ['A', 'B'] as const) {
       const pool = new GraderPool({ grader: graderModule(mode), timeoutMs: 10000, threads: 1 });
       try {
-        const rep = await runEvaluation(engine, tokenizer, {
-          benchmarks: [join(world, 'data', 'heldout.jsonl')], n: c.evalN, k: [1], limit: null,
-          rendering: { template: 'plain', chat: false, enableThinking: false }, temperature: 1, topP: 1, maxNewTokens: 12,
-          seed: 7919, stopTokenIds: tokenizer.eosTokenIds, modelName: modelDir,
-        }, pool);
+        const rep = await runEvaluation(
+          engine,
+          tokenizer,
+          {
+            benchmarks: [join(world, 'data', 'heldout.jsonl')],
+            n: c.evalN,
+            k: [1],
+            limit: null,
+            rendering: { template: 'plain', chat: false, enableThinking: false },
+            temperature: 1,
+            topP: 1,
+            maxNewTokens: 12,
+            seed: 7919,
+            stopTokenIds: tokenizer.eosTokenIds,
+            modelName: modelDir,
+          },
+          pool,
+        );
         out[mode] = rep.benchmarks[0]!.metrics[`mean@${c.evalN}`] as number;
       } finally {
         await pool.destroy();
@@ -252,8 +394,17 @@ async function evaluateModes(world: string, modelDir: string, c: TransitionConfi
 
 /** The curve of a finished run: the warm start, then each eval row's accuracy per mode. */
 export function readCurve(runDir: string, warm: { A: number; B: number }, evalN: number): CurvePoint[] {
-  const rows = readMetricsJsonl(join(runDir, 'metrics.jsonl')).filter((r) => r.kind === 'eval' && r['val/failed'] === 0);
-  return [{ step: 0, ...warm }, ...rows.map((r) => ({ step: r.step as number, A: r[`val/A/mean/mean@${evalN}`] as number, B: r[`val/B/mean/mean@${evalN}`] as number }))];
+  const rows = readMetricsJsonl(join(runDir, 'metrics.jsonl')).filter(
+    (r) => r.kind === 'eval' && r['val/failed'] === 0,
+  );
+  return [
+    { step: 0, ...warm },
+    ...rows.map((r) => ({
+      step: r.step as number,
+      A: r[`val/A/mean/mean@${evalN}`] as number,
+      B: r[`val/B/mean/mean@${evalN}`] as number,
+    })),
+  ];
 }
 
 /**
@@ -262,14 +413,21 @@ export function readCurve(runDir: string, warm: { A: number; B: number }, evalN:
  * a run with the same task and model settings) to start from instead of building one.
  * @throws what training throws (native errors, a recipe error)
  */
-export async function runTransitionBench(outDir: string, c: TransitionConfig, log: (l: string) => void = console.log, o: { world?: string } = {}): Promise<TransitionResults> {
+export async function runTransitionBench(
+  outDir: string,
+  c: TransitionConfig,
+  log: (l: string) => void = console.log,
+  o: { world?: string } = {},
+): Promise<TransitionResults> {
   const t0 = performance.now();
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   rmSync(join(out, 'runs'), { recursive: true, force: true });
   const w = o.world ? { world: resolve(o.world), sftSeconds: 0, lastNll: NaN } : await buildWorld(out, c, log);
   const warm = await evaluateModes(w.world, join(w.world, 'sft', 'model'), c);
-  log(`transition: warm start (SFT ${w.sftSeconds.toFixed(0)} s, NLL ${w.lastNll.toFixed(3)}): mode A ${warm.A.toFixed(3)}, mode B ${warm.B.toFixed(3)}`);
+  log(
+    `transition: warm start (SFT ${w.sftSeconds.toFixed(0)} s, NLL ${w.lastNll.toFixed(3)}): mode A ${warm.A.toFixed(3)}, mode B ${warm.B.toFixed(3)}`,
+  );
   const switches = switchesOf(c.phases);
   const runs: RunResult[] = [];
   for (const seed of c.seeds) {
@@ -278,9 +436,17 @@ export async function runTransitionBench(outDir: string, c: TransitionConfig, lo
       const runDir = join(out, 'runs', `${algo}-seed${seed}`);
       await train(transitionRecipe(w.world, runDir, algo, seed, c), { engines: nativeEngines, log: () => {} });
       const curve = readCurve(runDir, warm, c.evalN);
-      const r: RunResult = { algo, seed, curve, switches: switches.map((sw) => measureSwitch(curve, sw, c.target, c.fixedSteps)), seconds: (performance.now() - tr) / 1000 };
+      const r: RunResult = {
+        algo,
+        seed,
+        curve,
+        switches: switches.map((sw) => measureSwitch(curve, sw, c.target, c.fixedSteps)),
+        seconds: (performance.now() - tr) / 1000,
+      };
       runs.push(r);
-      log(`transition: ${algo} seed ${seed}: ${r.seconds.toFixed(0)} s; ${r.switches.map((m, i) => `switch ${i + 1} (${switches[i]!.from}->${switches[i]!.to}): steps to ${c.target} ${m.stepsToTarget ?? 'not reached'}, new ${m.newAccuracy.toFixed(2)}, old ${m.retention.toFixed(2)}`).join('; ')}`);
+      log(
+        `transition: ${algo} seed ${seed}: ${r.seconds.toFixed(0)} s; ${r.switches.map((m, i) => `switch ${i + 1} (${switches[i]!.from}->${switches[i]!.to}): steps to ${c.target} ${m.stepsToTarget ?? 'not reached'}, new ${m.newAccuracy.toFixed(2)}, old ${m.retention.toFixed(2)}`).join('; ')}`,
+      );
       // Keep metrics and evals; drop the checkpoint weights (the results do not need them).
       rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
       // Written after every run (seeds outermost): a sweep cut short still leaves whole seeds.
@@ -293,8 +459,12 @@ export async function runTransitionBench(outDir: string, c: TransitionConfig, lo
     const results: TransitionResults = {
       date: new Date().toISOString(),
       device: { kind: 'cpu', cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
-      config: c, warmStart: { ...warm, sftSeconds: w.sftSeconds, lastNll: w.lastNll }, switches, runs,
-      summary: summarize(runs, switches), seconds: (performance.now() - t0) / 1000,
+      config: c,
+      warmStart: { ...warm, sftSeconds: w.sftSeconds, lastNll: w.lastNll },
+      switches,
+      runs,
+      summary: summarize(runs, switches),
+      seconds: (performance.now() - t0) / 1000,
     };
     writeFileAtomicSync(join(out, 'transition.json'), JSON.stringify(results, null, 2) + '\n');
     writeTransitionReport(join(out, 'report.html'), results);

@@ -12,14 +12,27 @@ import type { Mode } from './task.js';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
 
 /** Mean and band per eval step of one algorithm's runs for one mode. */
-export function meanBand(results: TransitionResults, algo: AlgoKey, mode: Mode): { step: number; mean: number; lo: number; hi: number }[] {
+export function meanBand(
+  results: TransitionResults,
+  algo: AlgoKey,
+  mode: Mode,
+): { step: number; mean: number; lo: number; hi: number }[] {
   const runs = results.runs.filter((r) => r.algo === algo);
   const steps = [...new Set(runs.flatMap((r) => r.curve.map((p) => p.step)))].sort((a, b) => a - b);
   return steps.flatMap((step) => {
-    const xs = runs.map((r) => r.curve.find((p) => p.step === step)?.[mode]).filter((v): v is number => typeof v === 'number');
+    const xs = runs
+      .map((r) => r.curve.find((p) => p.step === step)?.[mode])
+      .filter((v): v is number => typeof v === 'number');
     if (xs.length === 0) return [];
     const ci = meanCi(xs);
-    return [{ step, mean: ci.mean, lo: Number.isFinite(ci.lo) ? Math.max(0, ci.lo) : ci.mean, hi: Number.isFinite(ci.hi) ? Math.min(1, ci.hi) : ci.mean }];
+    return [
+      {
+        step,
+        mean: ci.mean,
+        lo: Number.isFinite(ci.lo) ? Math.max(0, ci.lo) : ci.mean,
+        hi: Number.isFinite(ci.hi) ? Math.min(1, ci.hi) : ci.mean,
+      },
+    ];
   });
 }
 
@@ -39,37 +52,75 @@ function plot(results: TransitionResults, mode: Mode): string {
       points: meanBand(results, algo, mode).map((p) => ({ x: p.step, mean: p.mean, lo: p.lo, hi: p.hi })),
     })),
     {
-      width: 640, height: 300, xRange: [0, Math.max(1, total)], yRange: [0, 1], xTicks, yTicks: [0, 0.25, 0.5, 0.75, 1], xLabel: 'RL step',
+      width: 640,
+      height: 300,
+      xRange: [0, Math.max(1, total)],
+      yRange: [0, 1],
+      xTicks,
+      yTicks: [0, 0.25, 0.5, 0.75, 1],
+      xLabel: 'RL step',
       markers: results.switches.map((sw) => ({ x: sw.atStep - 1, label: `${sw.from}→${sw.to}` })),
       reference: results.config.target,
     },
   );
 }
 
-const ci = (m: { mean: number; halfWidth: number }, d = 2) => `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
+const ci = (m: { mean: number; halfWidth: number }, d = 2) =>
+  `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
 
 /** The summary as a Markdown table (the README's results): one row per algorithm, mean ± 95% half-width per measure and switch. */
 export function summaryMarkdown(r: TransitionResults): string {
   const c = r.config;
-  const head = ['algorithm', ...r.switches.flatMap((sw) => [`${sw.from}→${sw.to}: steps to ${c.target} (not reached)`, `${sw.to} acc. after ${c.fixedSteps}`, `${sw.from} retained`])];
-  const rows = Object.entries(r.summary).map(([algo, ss]) => [ALGORITHMS[algo as AlgoKey].label, ...ss.flatMap((s) => [`${ci(s.stepsToTarget, 1)} (${s.notReached}/${s.stepsToTarget.n})`, ci(s.newAccuracy), ci(s.retention)])]);
+  const head = [
+    'algorithm',
+    ...r.switches.flatMap((sw) => [
+      `${sw.from}→${sw.to}: steps to ${c.target} (not reached)`,
+      `${sw.to} acc. after ${c.fixedSteps}`,
+      `${sw.from} retained`,
+    ]),
+  ];
+  const rows = Object.entries(r.summary).map(([algo, ss]) => [
+    ALGORITHMS[algo as AlgoKey].label,
+    ...ss.flatMap((s) => [
+      `${ci(s.stepsToTarget, 1)} (${s.notReached}/${s.stepsToTarget.n})`,
+      ci(s.newAccuracy),
+      ci(s.retention),
+    ]),
+  ]);
   return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
 /** The report as an HTML string. */
 export function renderTransitionReport(r: TransitionResults): string {
   const c = r.config;
-  const head = ['algorithm', ...r.switches.flatMap((sw) => [`switch ${sw.index + 1} ${sw.from}→${sw.to} (step ${sw.atStep}): steps to ${c.target} [not reached]`, `${sw.to} after ${c.fixedSteps} steps`, `${sw.from} retained`])];
-  const rows = Object.entries(r.summary).map(([algo, ss]) => [ALGORITHMS[algo as AlgoKey].label, ...ss.flatMap((s) => [`${ci(s.stepsToTarget, 1)} [${s.notReached}/${s.stepsToTarget.n}]`, ci(s.newAccuracy), ci(s.retention)])]);
+  const head = [
+    'algorithm',
+    ...r.switches.flatMap((sw) => [
+      `switch ${sw.index + 1} ${sw.from}→${sw.to} (step ${sw.atStep}): steps to ${c.target} [not reached]`,
+      `${sw.to} after ${c.fixedSteps} steps`,
+      `${sw.from} retained`,
+    ]),
+  ];
+  const rows = Object.entries(r.summary).map(([algo, ss]) => [
+    ALGORITHMS[algo as AlgoKey].label,
+    ...ss.flatMap((s) => [
+      `${ci(s.stepsToTarget, 1)} [${s.notReached}/${s.stepsToTarget.n}]`,
+      ci(s.newAccuracy),
+      ci(s.retention),
+    ]),
+  ]);
   const table = `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
   return [
     '<!doctype html><html><head><meta charset="utf-8"><title>GTR-RL behavior-transition benchmark</title>',
     '<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}pre{background:#f6f6f6;padding:6px;font-size:11px}</style></head><body>',
     '<h1>Behavior-transition benchmark (docs/TRANSITION.md)</h1>',
     `<p>${escapeHtml(`${r.date}, ${r.device.cpus} × ${r.device.model}, ${(r.seconds / 60).toFixed(1)} min. Schedule ${c.phases.map((p) => `${p.mode} ${p.steps}`).join(', ')} steps; ${c.seeds.length} seeds per algorithm from one warm start (mode A ${r.warmStart.A.toFixed(2)}, mode B ${r.warmStart.B.toFixed(2)} held-out accuracy). Intervals: mean ± 95% Student-t half-width over seeds. A run that never reached the target counts as the phase length.`)}</p>`,
-    plot(r, 'A'), plot(r, 'B'),
-    '<h2>Summary</h2>', table,
-    '<h2>Settings</h2>', `<pre>${escapeHtml(JSON.stringify(c, null, 1))}</pre>`,
+    plot(r, 'A'),
+    plot(r, 'B'),
+    '<h2>Summary</h2>',
+    table,
+    '<h2>Settings</h2>',
+    `<pre>${escapeHtml(JSON.stringify(c, null, 1))}</pre>`,
     '</body></html>',
   ].join('\n');
 }

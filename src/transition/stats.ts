@@ -7,8 +7,10 @@
  * n = 9). Checked against scipy.stats.t.ppf in test/transition-stats.test.ts.
  */
 
-const LANCZOS = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
 
 /** ln Gamma(x) for x > 0 (Lanczos, relative error ~1e-15). */
 export function logGamma(x: number): number {
@@ -31,12 +33,17 @@ function betaCf(x: number, a: number, b: number): number {
   for (let m = 1; m <= 300; m++) {
     const m2 = 2 * m;
     let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
-    d = 1 / d; h *= d * c;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
     aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
-    d = 1 + aa * d; if (Math.abs(d) < tiny) d = tiny;
-    c = 1 + aa / c; if (Math.abs(c) < tiny) c = tiny;
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
     d = 1 / d;
     const del = d * c;
     h *= del;
@@ -68,12 +75,14 @@ export function tQuantile(p: number, df: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`tQuantile: p must be in (0, 1), got ${p}`);
   if (!(df > 0)) throw new RangeError(`tQuantile: df must be positive, got ${df}`);
   if (p === 0.5) return 0;
-  let lo = -1, hi = 1;
+  let lo = -1,
+    hi = 1;
   while (tCdf(lo, df) > p) lo *= 2;
   while (tCdf(hi, df) < p) hi *= 2;
   for (let i = 0; i < 200 && hi - lo > 1e-12 * Math.max(1, Math.abs(hi)); i++) {
     const mid = (lo + hi) / 2;
-    if (tCdf(mid, df) < p) lo = mid; else hi = mid;
+    if (tCdf(mid, df) < p) lo = mid;
+    else hi = mid;
   }
   return (lo + hi) / 2;
 }
@@ -101,6 +110,6 @@ export function meanCi(xs: readonly number[], level = 0.95): MeanCi {
   const n = xs.length;
   const mean = xs.reduce((a, b) => a + b, 0) / n;
   const sd = n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0;
-  const halfWidth = n > 1 ? tQuantile((1 + level) / 2, n - 1) * sd / Math.sqrt(n) : NaN;
+  const halfWidth = n > 1 ? (tQuantile((1 + level) / 2, n - 1) * sd) / Math.sqrt(n) : NaN;
   return { n, mean, sd, halfWidth, lo: mean - halfWidth, hi: mean + halfWidth };
 }

@@ -58,7 +58,11 @@ export function responseMode(response: string): Mode | null {
  * that mode's format, else 0. `extracted` is the integer found in either format (null if none);
  * `mode` (a metric) is the response's own mode.
  */
-export function gradeMode(mode: Mode, response: string, gold: string): { score: number; correct: boolean; extracted: string | null; response_mode: string } {
+export function gradeMode(
+  mode: Mode,
+  response: string,
+  gold: string,
+): { score: number; correct: boolean; extracted: string | null; response_mode: string } {
   const own = responseMode(response);
   const m = own ? MODE_RE[own].exec(response.trim()) : null;
   const extracted = m ? m[1]! : null;
@@ -101,14 +105,22 @@ export interface TransitionTaskOptions {
  * round(shareB x n) rows of each split (seeded positions) are B, the rest A (the SFT target is written in that mode). Deterministic in `seed`.
  * @throws Error when the sizes are not non-negative integers, exceed the 900 problems, or shareB is outside [0, 1]
  */
-export function generateTransitionTask(o: TransitionTaskOptions = {}): { train: TransitionProblem[]; heldOut: TransitionProblem[] } {
+export function generateTransitionTask(o: TransitionTaskOptions = {}): {
+  train: TransitionProblem[];
+  heldOut: TransitionProblem[];
+} {
   const nTrain = o.train ?? 800;
   const nHeld = o.heldOut ?? 100;
   const shareB = o.shareB ?? 0.1;
-  for (const [k, v] of [['train', nTrain], ['heldOut', nHeld]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new Error(`generateTransitionTask: ${k} must be a non-negative integer, got ${v}`);
+  for (const [k, v] of [
+    ['train', nTrain],
+    ['heldOut', nHeld],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new Error(`generateTransitionTask: ${k} must be a non-negative integer, got ${v}`);
   }
-  if (nTrain + nHeld > 900) throw new Error(`generateTransitionTask: train + heldOut = ${nTrain + nHeld} exceeds the 900 distinct problems`);
+  if (nTrain + nHeld > 900)
+    throw new Error(`generateTransitionTask: train + heldOut = ${nTrain + nHeld} exceeds the 900 distinct problems`);
   if (!(shareB >= 0 && shareB <= 1)) throw new Error(`generateTransitionTask: shareB must be in [0, 1], got ${shareB}`);
   const rng = new Xoshiro128(mixSeeds(o.seed ?? 0, 0x7a5c));
   const all: [number, number][] = [];
@@ -128,7 +140,13 @@ export function generateTransitionTask(o: TransitionTaskOptions = {}): { train: 
     return pairs.map(([a, b], i) => makeRow(split, i, a, b, inB.has(i) ? 'B' : 'A'));
   };
   const makeRow = (split: string, i: number, a: number, b: number, mode: Mode): TransitionProblem => {
-    return { id: `${split}-${String(i).padStart(4, '0')}`, problem: `${a}+${b}=`, answer: String(a + b), solution: formatAnswer(mode, a + b), mode };
+    return {
+      id: `${split}-${String(i).padStart(4, '0')}`,
+      problem: `${a}+${b}=`,
+      answer: String(a + b),
+      solution: formatAnswer(mode, a + b),
+      mode,
+    };
   };
   const heldOut = make('heldout', all.slice(0, nHeld));
   const train = make('train', all.slice(nHeld, nHeld + nTrain));

@@ -5,7 +5,10 @@ import { cliPath, repoRoot } from './paths.js';
 
 const run = promisify(execFile);
 
-export async function gtr(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+export async function gtr(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [cliPath, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env },

@@ -9,7 +9,9 @@ import { repoRoot } from './paths.js';
 export function distSkipReason(): string | undefined {
   const addonPath = process.env.GTR_NATIVE_PATH ?? join(repoRoot, 'build', 'Release', 'gtr_native.node');
   const glooLib = join(dirname(addonPath), 'gtr_gloo.so');
-  if (!('ProcessGroup' in native())) return 'the native addon predates data parallelism (rebuild: npm run build:native)';
-  if (!existsSync(glooLib)) return `no CPU collectives backend (${glooLib}): install libgloo-dev (scripts/setup.sh does) and rebuild the addon`;
+  if (!('ProcessGroup' in native()))
+    return 'the native addon predates data parallelism (rebuild: npm run build:native)';
+  if (!existsSync(glooLib))
+    return `no CPU collectives backend (${glooLib}): install libgloo-dev (scripts/setup.sh does) and rebuild the addon`;
   return undefined;
 }

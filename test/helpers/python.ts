@@ -13,7 +13,13 @@ export function pythonHas(modules: string[]): { ok: boolean; why: string } {
     execFileSync(python, ['-c', `import ${modules.join(', ')}`], { stdio: 'pipe', timeout: 120_000 });
     return { ok: true, why: '' };
   } catch (e) {
-    const msg = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split('\n').pop();
-    return { ok: false, why: `${python} cannot import ${modules.join(', ')} (${msg}); install with: ${python} -m pip install ${modules.join(' ')}` };
+    const msg = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message)
+      .trim()
+      .split('\n')
+      .pop();
+    return {
+      ok: false,
+      why: `${python} cannot import ${modules.join(', ')} (${msg}); install with: ${python} -m pip install ${modules.join(' ')}`,
+    };
   }
 }

@@ -21,23 +21,34 @@ export function killAll(): void {
 }
 
 /** Starts `node [nodeArgs] bin/gtr.js train <trainArgs>` in the repo root with `env` added. */
-export function startTrain(trainArgs: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): TrainProcess {
+export function startTrain(
+  trainArgs: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): TrainProcess {
   const child = spawn(process.execPath, [...nodeArgs, cliPath, 'train', ...trainArgs], {
-    cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
   let out = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   const onData = (d: Buffer) => {
     out += d.toString();
-    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
+    for (const w of waiters.splice(0)) w.re.test(out) ? w.resolve() : waiters.push(w);
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  const waitFor = (re: RegExp) => Promise.race([
-    new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve }))),
-    exited.then(() => { if (!re.test(out)) throw new Error(`gtr train exited before printing ${re}:\n${out}`); }),
-  ]);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => res({ code, signal })),
+  );
+  const waitFor = (re: RegExp) =>
+    Promise.race([
+      new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve }))),
+      exited.then(() => {
+        if (!re.test(out)) throw new Error(`gtr train exited before printing ${re}:\n${out}`);
+      }),
+    ]);
   return { child, exited, waitFor, out: () => out };
 }

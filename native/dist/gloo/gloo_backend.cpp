@@ -76,8 +76,10 @@ int gtr_gloo_create(int rank, int size, const gtr_kv_store* store, const char* i
                     int64_t timeout_ms, void** out, char* err, size_t err_len) {
   return guard(err, err_len, [&] {
     gloo::transport::tcp::attr attr;
-    if (iface && *iface) attr.iface = iface;
-    else if (hostname && *hostname) attr.hostname = hostname;
+    if (iface && *iface)
+      attr.iface = iface;
+    else if (hostname && *hostname)
+      attr.hostname = hostname;
     else {
       char host[256] = {0};
       gethostname(host, sizeof host - 1);

@@ -24,12 +24,17 @@ import { DistContext } from '../../dist/context.js';
 import { readDistEnv } from '../../dist/env.js';
 import { maybeLaunch } from './train.js';
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
-const ints = (flag: string) => (s: string) => list(s).map((x) => {
-  const v = Number(x);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag}: "${x}" is not a positive integer`);
-  return v;
-});
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+const ints = (flag: string) => (s: string) =>
+  list(s).map((x) => {
+    const v = Number(x);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${flag}: "${x}" is not a positive integer`);
+    return v;
+  });
 const num = (flag: string, min: number) => numberFlag(flag, { min });
 
 /**
@@ -45,7 +50,10 @@ export function prepareOutDir(out: string): void {
   } catch {
     isDir = undefined;
   }
-  if (isDir === false) throw new Error(`--out: ${abs} is a file, not a directory (the report is written as report.json, report.md and per-benchmark JSONL inside it)`);
+  if (isDir === false)
+    throw new Error(
+      `--out: ${abs} is a file, not a directory (the report is written as report.json, report.md and per-benchmark JSONL inside it)`,
+    );
   try {
     mkdirSync(abs, { recursive: true });
   } catch (e) {
@@ -53,10 +61,17 @@ export function prepareOutDir(out: string): void {
   }
 }
 export function register(program: Command): void {
-  const cmd = program.command('eval').description('evaluate a checkpoint with pass@k / mean@n / maj@n on math benchmarks');
+  const cmd = program
+    .command('eval')
+    .description('evaluate a checkpoint with pass@k / mean@n / maj@n on math benchmarks');
   cmd
     .option('--model <dir>', 'checkpoint directory (HF layout)')
-    .option('--benchmarks <names>', 'comma-separated: math500, olympiadbench, minerva, amc23, aime24, aime25', list, ['math500', 'olympiadbench', 'minerva', 'amc23'])
+    .option('--benchmarks <names>', 'comma-separated: math500, olympiadbench, minerva, amc23, aime24, aime25', list, [
+      'math500',
+      'olympiadbench',
+      'minerva',
+      'amc23',
+    ])
     .option('--n <n>', 'samples per problem', intFlag('--n', { min: 1 }), 16)
     .option('--k <list>', 'pass@k values', ints('--k'), [1, 4])
     .option('--limit <n>', 'first N problems of each benchmark', intFlag('--limit', { min: 1 }))
@@ -71,13 +86,27 @@ export function register(program: Command): void {
     .option('--device <device>', 'cpu | cuda | cuda:N (default: cuda when available)')
     .option('--dtype <dtype>', 'fp32 | bf16')
     .option('--out <dir>', 'output directory (report.json, report.md, per-problem JSONL)')
-    .option('--kv-cache-gib <gib>', 'rollout KV cache budget in GiB (default: on CUDA the free memory less a margin)', num('--kv-cache-gib', 0))
-    .option('--grader <name|module[#export]>', 'grader: math, math_verify, dapo, or a custom module (recorded in the report)', 'math')
-    .option('--nproc-per-node <n>', 'data-parallel ranks on this machine, each sampling a block of the problems (multi-node: torchrun)')
+    .option(
+      '--kv-cache-gib <gib>',
+      'rollout KV cache budget in GiB (default: on CUDA the free memory less a margin)',
+      num('--kv-cache-gib', 0),
+    )
+    .option(
+      '--grader <name|module[#export]>',
+      'grader: math, math_verify, dapo, or a custom module (recorded in the report)',
+      'math',
+    )
+    .option(
+      '--nproc-per-node <n>',
+      'data-parallel ranks on this machine, each sampling a block of the problems (multi-node: torchrun)',
+    )
     .action(async (o) => {
       if (!o.model) throw new Error('gtr eval: --model is required');
       if (!o.out) throw new Error('gtr eval: --out is required');
-      if (o.benchmarks.length === 0) throw new Error(`--benchmarks: no benchmark named; give a comma-separated list of ${datasetNames('eval').join(', ')}`);
+      if (o.benchmarks.length === 0)
+        throw new Error(
+          `--benchmarks: no benchmark named; give a comma-separated list of ${datasetNames('eval').join(', ')}`,
+        );
       const launched = await maybeLaunch(o.nprocPerNode);
       if (launched !== undefined) {
         process.exitCode = launched;
@@ -87,23 +116,44 @@ export function register(program: Command): void {
       const dist = env ? DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
       checkModelDir(o.model, '--model');
       const config = await readQwen3Config(o.model);
-      const context = { maxPositions: config.native.maxPositionEmbeddings, maxNewTokensName: '--max-new-tokens', source: join(o.model, 'config.json') };
-      checkContextLength(0, o.maxNewTokens, context.maxPositions, { prompt: '', maxNewTokens: '--max-new-tokens', limit: context.source });
+      const context = {
+        maxPositions: config.native.maxPositionEmbeddings,
+        maxNewTokensName: '--max-new-tokens',
+        source: join(o.model, 'config.json'),
+      };
+      checkContextLength(0, o.maxNewTokens, context.maxPositions, {
+        prompt: '',
+        maxNewTokens: '--max-new-tokens',
+        limit: context.source,
+      });
       prepareOutDir(o.out);
       const grader = parseGraderSpec(o.grader);
       const tokenizer = await Tokenizer.fromDir(o.model);
-      const device = dist.distributed && (o.device ?? 'cpu') === 'cuda' ? `cuda:${dist.localRank}` : o.device ?? 'cpu';
+      const device =
+        dist.distributed && (o.device ?? 'cpu') === 'cuda' ? `cuda:${dist.localRank}` : (o.device ?? 'cpu');
       const policy = await Policy.load(o.model, { device, dtype: o.dtype ? parseDTypeFlag(o.dtype) : undefined });
       try {
         const kv = resolveKvBudget(o.kvCacheGib, o.device ?? 'cpu', 0, '--kv-cache-gib');
         console.error(kv.describe);
         const report = await runEvaluation(rolloutEngine(policy), tokenizer, {
           kvCacheGib: kv.gib,
-          benchmarks: o.benchmarks, n: o.n, k: o.k, limit: o.limit ?? null,
+          benchmarks: o.benchmarks,
+          n: o.n,
+          k: o.k,
+          limit: o.limit ?? null,
           rendering: { template: o.template, chat: !!o.chat, enableThinking: false },
-          temperature: o.temperature, topP: o.topP, topK: o.topK, maxNewTokens: o.maxNewTokens, seed: o.seed,
-          stopTokenIds: tokenizer.eosTokenIds, dataDir: o.dataDir ?? null, modelName: o.model, context, grader,
-          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `), dist,
+          temperature: o.temperature,
+          topP: o.topP,
+          topK: o.topK,
+          maxNewTokens: o.maxNewTokens,
+          seed: o.seed,
+          stopTokenIds: tokenizer.eosTokenIds,
+          dataDir: o.dataDir ?? null,
+          modelName: o.model,
+          context,
+          grader,
+          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
+          dist,
         });
         process.stderr.write('\n');
         // Every rank holds the whole report; rank 0 alone writes it, the others wait for the write.

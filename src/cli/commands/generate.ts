@@ -75,8 +75,10 @@ export async function readPromptsFile(path: string): Promise<PromptInput[]> {
       throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
     }
     if (typeof v === 'string') out.push({ text: v });
-    else if (v && typeof v === 'object' && typeof (v as { prompt?: unknown }).prompt === 'string') out.push({ text: (v as { prompt: string }).prompt });
-    else if (v && typeof v === 'object' && Array.isArray((v as { messages?: unknown }).messages)) out.push({ messages: (v as { messages: ChatMessage[] }).messages });
+    else if (v && typeof v === 'object' && typeof (v as { prompt?: unknown }).prompt === 'string')
+      out.push({ text: (v as { prompt: string }).prompt });
+    else if (v && typeof v === 'object' && Array.isArray((v as { messages?: unknown }).messages))
+      out.push({ messages: (v as { messages: ChatMessage[] }).messages });
     else throw new Error(`${path}:${i + 1}: expected a JSON string, {"prompt": "..."} or {"messages": [...]}`);
   });
   if (out.length === 0) throw new Error(`${path}: no prompts`);
@@ -91,7 +93,11 @@ export function register(program: Command): void {
     .option('--prompt <text>', 'one prompt')
     .option('--prompts <file.jsonl>', 'prompts file: JSON strings, {"prompt"} or {"messages"} per line')
     .option('--chat', 'wrap plain prompts as a user message and apply the chat template')
-    .option('--enable-thinking <bool>', 'Qwen3 thinking switch passed to the chat template (true|false)', (v) => v === 'true')
+    .option(
+      '--enable-thinking <bool>',
+      'Qwen3 thinking switch passed to the chat template (true|false)',
+      (v) => v === 'true',
+    )
     .option('--n <n>', 'samples per prompt', '1')
     .option('--max-new-tokens <n>', 'maximum new tokens per sample', '256')
     .option('--temperature <t>', 'sampling temperature (0 = greedy)', '1')
@@ -100,16 +106,24 @@ export function register(program: Command): void {
     .option('--min-p <p>', 'min-p threshold in [0, 1]')
     .option('--seed <s>', 'random seed', '0')
     .option('--max-batch-size <n>', 'sequences decoding at once at most')
-    .option('--kv-cache-gib <gib>', 'KV cache budget in GiB (default: on CUDA the free memory less a margin; on CPU what the call needs)')
+    .option(
+      '--kv-cache-gib <gib>',
+      'KV cache budget in GiB (default: on CUDA the free memory less a margin; on CPU what the call needs)',
+    )
     .option('--block-size <n>', 'tokens per KV cache block (a power of two)', '32')
-    .option('--stop-string <s>', 'stop string (repeatable): the completion ends at its first match, cut before it',
-      (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--stop-string <s>',
+      'stop string (repeatable): the completion ends at its first match, cut before it',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--no-stop', 'do not stop at the tokenizer EOS ids')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--dtype <dtype>', 'compute dtype: fp32 or bf16')
     .option('--json', 'print one JSON object per completion')
     .action(async (opts: GenerateFlags) => {
-      if ((opts.prompt === undefined) === (opts.prompts === undefined)) throw new Error('give exactly one of --prompt or --prompts');
+      if ((opts.prompt === undefined) === (opts.prompts === undefined))
+        throw new Error('give exactly one of --prompt or --prompts');
       // Every flag is checked before any file is read or any memory is allocated.
       const sampling = {
         n: intFlag('--n', { min: 1 })(opts.n),
@@ -123,24 +137,36 @@ export function register(program: Command): void {
       };
       checkModelDir(opts.model, '--model');
       const modelConfig = await readQwen3Config(opts.model);
-      const inputs: PromptInput[] = opts.prompt !== undefined ? [{ text: opts.prompt }] : await readPromptsFile(opts.prompts!);
+      const inputs: PromptInput[] =
+        opts.prompt !== undefined ? [{ text: opts.prompt }] : await readPromptsFile(opts.prompts!);
       const tokenizer = await Tokenizer.fromDir(opts.model);
       const chatOpts = { addGenerationPrompt: true, enableThinking: opts.enableThinking, tokenize: true as const };
       const prompts = inputs.map((p, i) => {
-        const ids = 'messages' in p
-          ? tokenizer.applyChatTemplate(p.messages, chatOpts)
-          : opts.chat
-            ? tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], chatOpts)
-            : tokenizer.encode(p.text);
+        const ids =
+          'messages' in p
+            ? tokenizer.applyChatTemplate(p.messages, chatOpts)
+            : opts.chat
+              ? tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], chatOpts)
+              : tokenizer.encode(p.text);
         if (ids.length === 0) throw new Error(`prompt ${i} encodes to no tokens`);
         checkContextLength(ids.length, sampling.maxNewTokens, modelConfig.native.maxPositionEmbeddings, {
-          prompt: opts.prompt !== undefined ? '--prompt' : `${opts.prompts}:prompt ${i + 1}`, maxNewTokens: '--max-new-tokens', limit: join(opts.model, 'config.json'),
+          prompt: opts.prompt !== undefined ? '--prompt' : `${opts.prompts}:prompt ${i + 1}`,
+          maxNewTokens: '--max-new-tokens',
+          limit: join(opts.model, 'config.json'),
         });
         return ids;
       });
-      const policy = await Policy.load(opts.model, { device: opts.device, dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined });
+      const policy = await Policy.load(opts.model, {
+        device: opts.device,
+        dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined,
+      });
       try {
-        const kv = resolveKvBudget(opt(opts.kvCacheGib, numberFlag('--kv-cache-gib', { min: 0 })), opts.device, 0, '--kv-cache-gib');
+        const kv = resolveKvBudget(
+          opt(opts.kvCacheGib, numberFlag('--kv-cache-gib', { min: 0 })),
+          opts.device,
+          0,
+          '--kv-cache-gib',
+        );
         if (!opts.json) console.error(kv.describe);
         const stopStrings = opts.stopString;
         const { rollouts, stats } = await generateWithStats(policy, prompts, {
@@ -154,28 +180,41 @@ export function register(program: Command): void {
         for (const group of rollouts) {
           for (const r of group) {
             const decoded = decodeSampled(tokenizer, r.tokens);
-            const text = r.finishReason === 'stop' && stopStrings.length > 0 ? cutAtStop(decoded, stopStrings) : decoded;
+            const text =
+              r.finishReason === 'stop' && stopStrings.length > 0 ? cutAtStop(decoded, stopStrings) : decoded;
             if (opts.json) {
-              console.log(JSON.stringify({
-                prompt: r.promptIndex, sample: r.sampleIndex, text, tokens: Array.from(r.tokens),
-                logprobs: Array.from(r.logprobs), finishReason: r.finishReason, timings: r.timings, preemptions: r.preemptions,
-              }));
+              console.log(
+                JSON.stringify({
+                  prompt: r.promptIndex,
+                  sample: r.sampleIndex,
+                  text,
+                  tokens: Array.from(r.tokens),
+                  logprobs: Array.from(r.logprobs),
+                  finishReason: r.finishReason,
+                  timings: r.timings,
+                  preemptions: r.preemptions,
+                }),
+              );
               continue;
             }
             const sum = r.logprobs.reduce((a, b) => a + b, 0);
-            console.log(`=== prompt ${r.promptIndex} sample ${r.sampleIndex} (${r.finishReason}, ${r.tokens.length} tokens, sum log-prob ${sum.toFixed(3)})`);
+            console.log(
+              `=== prompt ${r.promptIndex} sample ${r.sampleIndex} (${r.finishReason}, ${r.tokens.length} tokens, sum log-prob ${sum.toFixed(3)})`,
+            );
             console.log(text);
             console.log(`tokens: ${Array.from(r.tokens).join(' ')}`);
             console.log(`logprobs: ${Array.from(r.logprobs, (x) => x.toFixed(4)).join(' ')}`);
           }
         }
         if (opts.json) {
-          console.log(JSON.stringify({ stats }));  // the last line: the engine's statistics (KV pool, preemptions, timings)
+          console.log(JSON.stringify({ stats })); // the last line: the engine's statistics (KV pool, preemptions, timings)
         } else {
           const tps = stats.generatedTokens / Math.max(stats.wallMs / 1000, 1e-9);
-          console.error(`${stats.generatedTokens} tokens in ${stats.wallMs.toFixed(0)} ms (${tps.toFixed(1)} tok/s, ${stats.steps} steps, ` +
-            `${stats.meanRunning.toFixed(1)} running on average); KV pool ${(stats.kvBytes / 2 ** 30).toFixed(3)} GiB ` +
-            `(${stats.kvBlocks} blocks of ${stats.blockSize}), peak ${stats.peakBlocks} blocks, ${stats.preemptions} preemptions`);
+          console.error(
+            `${stats.generatedTokens} tokens in ${stats.wallMs.toFixed(0)} ms (${tps.toFixed(1)} tok/s, ${stats.steps} steps, ` +
+              `${stats.meanRunning.toFixed(1)} running on average); KV pool ${(stats.kvBytes / 2 ** 30).toFixed(3)} GiB ` +
+              `(${stats.kvBlocks} blocks of ${stats.blockSize}), peak ${stats.peakBlocks} blocks, ${stats.preemptions} preemptions`,
+          );
         }
       } finally {
         policy.dispose();

@@ -48,10 +48,12 @@ export function readGradeRows(file: string): GradeItem[] {
     } catch (err) {
       throw new Error(`${file}:${i + 1}: invalid JSON: ${(err as Error).message}`);
     }
-    if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${file}:${i + 1}: expected a JSON object`);
+    if (row === null || typeof row !== 'object' || Array.isArray(row))
+      throw new Error(`${file}:${i + 1}: expected a JSON object`);
     const r = row as Record<string, unknown>;
     const gold = r.gold ?? r.answer;
-    if (typeof gold !== 'string' && typeof gold !== 'number') throw new Error(`${file}:${i + 1}: missing string field "gold"`);
+    if (typeof gold !== 'string' && typeof gold !== 'number')
+      throw new Error(`${file}:${i + 1}: missing string field "gold"`);
     if (typeof r.response !== 'string') throw new Error(`${file}:${i + 1}: missing string field "response"`);
     const { gold: _g, answer: _a, response, prompt, id, problem, ...extra } = r;
     const promptText = typeof prompt === 'string' ? prompt : '';
@@ -85,18 +87,34 @@ export async function runGrade(opts: GradeOptions, out: (line: string) => void =
   if (opts.compare !== undefined) return runCompare(opts, out);
   const single = opts.gold !== undefined || opts.response !== undefined;
   if (single && opts.input !== undefined) throw new Error('use either --gold/--response or --input, not both');
-  if (!single && opts.input === undefined) throw new Error('nothing to grade: give --gold and --response, or --input file.jsonl');
-  if (single && (opts.gold === undefined || opts.response === undefined)) throw new Error('--gold and --response go together');
+  if (!single && opts.input === undefined)
+    throw new Error('nothing to grade: give --gold and --response, or --input file.jsonl');
+  if (single && (opts.gold === undefined || opts.response === undefined))
+    throw new Error('--gold and --response go together');
   const grader = parseGraderSpec(opts.grader);
   const items: GradeItem[] = single
-    ? [{ response: opts.response!, row: graderRow({ id: '1', problem: opts.prompt ?? '', answer: opts.gold!, extra: {} }), prompt: opts.prompt ?? '' }]
+    ? [
+        {
+          response: opts.response!,
+          row: graderRow({ id: '1', problem: opts.prompt ?? '', answer: opts.gold!, extra: {} }),
+          prompt: opts.prompt ?? '',
+        },
+      ]
     : readGradeRows(opts.input!);
   const threads = opts.threads !== undefined ? positiveInt('threads', opts.threads) : single ? 1 : undefined;
   const isolation = opts.isolation ?? 'thread';
-  if (isolation !== 'thread' && isolation !== 'process') throw new Error(`--isolation must be thread or process (got "${isolation}")`);
+  if (isolation !== 'thread' && isolation !== 'process')
+    throw new Error(`--isolation must be thread or process (got "${isolation}")`);
   const maxMemoryMb = opts.maxMemoryMb !== undefined ? positiveInt('max-memory-mb', opts.maxMemoryMb) : undefined;
-  if (maxMemoryMb !== undefined && maxMemoryMb < 16) throw new Error(`--max-memory-mb must be at least 16 (got "${opts.maxMemoryMb}")`);
-  const pool = new GraderPool({ grader, threads, timeoutMs: positiveInt('timeout', opts.timeout), isolation, maxMemoryMb });
+  if (maxMemoryMb !== undefined && maxMemoryMb < 16)
+    throw new Error(`--max-memory-mb must be at least 16 (got "${opts.maxMemoryMb}")`);
+  const pool = new GraderPool({
+    grader,
+    threads,
+    timeoutMs: positiveInt('timeout', opts.timeout),
+    isolation,
+    maxMemoryMb,
+  });
   try {
     // A module that cannot load is an error of the command (exit 1), not a wrong verdict per row.
     await pool.check();
@@ -115,8 +133,12 @@ export async function runGrade(opts: GradeOptions, out: (line: string) => void =
  */
 async function runCompare(opts: GradeOptions, out: (line: string) => void): Promise<void> {
   if (opts.input === undefined) throw new Error('--compare needs --input file.jsonl');
-  const names = opts.compare!.split(',').map((x) => x.trim()).filter(Boolean);
-  if (names.length < 2) throw new Error(`--compare needs at least two graders, comma-separated (got "${opts.compare}")`);
+  const names = opts
+    .compare!.split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (names.length < 2)
+    throw new Error(`--compare needs at least two graders, comma-separated (got "${opts.compare}")`);
   const specs = names.map((n) => parseGraderSpec(n));
   const items = readGradeRows(opts.input);
   const threads = opts.threads !== undefined ? positiveInt('threads', opts.threads) : undefined;
@@ -154,7 +176,11 @@ export function register(program: Command): void {
     .option('--json', 'print the single verdict as JSON')
     .option('--threads <n>', 'grader worker threads')
     .option('--timeout <ms>', 'per-item grading timeout in ms', '10000')
-    .option('--isolation <mode>', 'thread (worker threads) or process (child processes, for untrusted graders)', 'thread')
+    .option(
+      '--isolation <mode>',
+      'thread (worker threads) or process (child processes, for untrusted graders)',
+      'thread',
+    )
     .option('--max-memory-mb <n>', 'heap cap of each grader worker in MiB (default 1024)')
     .option('--compare <graders>', 'with --input: comma-separated graders to compare (e.g. math,math_verify,dapo)')
     .action(async (opts: GradeOptions) => {

@@ -6,7 +6,13 @@
 import type { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { QWEN3_PRESETS, checkModelFitsMemory, parseQwen3Config, presetConfig, type Qwen3PresetName } from '../../checkpoint/index.js';
+import {
+  QWEN3_PRESETS,
+  checkModelFitsMemory,
+  parseQwen3Config,
+  presetConfig,
+  type Qwen3PresetName,
+} from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
 import { numberFlag, seedFlag } from '../flags.js';
 
@@ -65,22 +71,30 @@ export function register(program: Command): void {
     .requiredOption('--config <config>', `a Qwen3 config.json path or a preset: ${QWEN3_PRESETS.join(', ')}`)
     .requiredOption('--out <dir>', 'output checkpoint directory')
     .option('--seed <n>', 'random seed', '0')
-    .option('--dtype <dtype>', 'stored dtype: bf16 or fp32 (default: the config\'s, fp32 for tiny)')
+    .option('--dtype <dtype>', "stored dtype: bf16 or fp32 (default: the config's, fp32 for tiny)")
     .option('--std <x>', 'init standard deviation (default: config initializer_range, 0.02)')
     .option('--force', 'replace an existing file or non-empty directory at --out')
-    .action(async (opts: { config: string; out: string; seed: string; dtype?: string; std?: string; force?: boolean }) => {
-      checkOutputDir(opts.out, opts.force === true);
-      const dtype = opts.dtype ? parseDTypeFlag(opts.dtype) : undefined;
-      const cfg = await resolveConfigArg(opts.config, dtype);
-      const stored = dtype ?? (cfg.torch_dtype === 'float32' ? 'float32' : 'bfloat16');
-      const t0 = Date.now();
-      // Random init and the save run in the stored dtype, so a 1.7B bf16 model needs ~3.4 GB.
-      const policy = await Policy.random(cfg, seedFlag()(opts.seed), { device: 'cpu', dtype: stored, std: opts.std ? numberFlag('--std', { min: 0 })(opts.std) : undefined });
-      try {
-        await policy.save(opts.out);
-        console.log(`wrote ${opts.out}: ${policy.numParameters.toLocaleString('en-US')} parameters, ${stored}, seed ${opts.seed} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      } finally {
-        policy.dispose();
-      }
-    });
+    .action(
+      async (opts: { config: string; out: string; seed: string; dtype?: string; std?: string; force?: boolean }) => {
+        checkOutputDir(opts.out, opts.force === true);
+        const dtype = opts.dtype ? parseDTypeFlag(opts.dtype) : undefined;
+        const cfg = await resolveConfigArg(opts.config, dtype);
+        const stored = dtype ?? (cfg.torch_dtype === 'float32' ? 'float32' : 'bfloat16');
+        const t0 = Date.now();
+        // Random init and the save run in the stored dtype, so a 1.7B bf16 model needs ~3.4 GB.
+        const policy = await Policy.random(cfg, seedFlag()(opts.seed), {
+          device: 'cpu',
+          dtype: stored,
+          std: opts.std ? numberFlag('--std', { min: 0 })(opts.std) : undefined,
+        });
+        try {
+          await policy.save(opts.out);
+          console.log(
+            `wrote ${opts.out}: ${policy.numParameters.toLocaleString('en-US')} parameters, ${stored}, seed ${opts.seed} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+          );
+        } finally {
+          policy.dispose();
+        }
+      },
+    );
 }

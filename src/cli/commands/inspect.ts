@@ -24,6 +24,7 @@ export function register(program: Command): void {
         console.log(JSON.stringify(info, null, 2));
         return;
       }
-      for (const [k, val] of Object.entries(info)) console.log(`${k.padEnd(14)} ${Array.isArray(val) ? val.join(', ') : String(val)}`);
+      for (const [k, val] of Object.entries(info))
+        console.log(`${k.padEnd(14)} ${Array.isArray(val) ? val.join(', ') : String(val)}`);
     });
 }

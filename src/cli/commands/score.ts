@@ -26,9 +26,14 @@ export function register(program: Command): void {
       const tokens = tokenizer.encode(opts.text);
       if (tokens.length === 0) throw new Error('--text encodes to no tokens');
       checkContextLength(tokens.length, 0, config.native.maxPositionEmbeddings, {
-        prompt: '--text', maxNewTokens: '--text', limit: join(opts.model, 'config.json'),
+        prompt: '--text',
+        maxNewTokens: '--text',
+        limit: join(opts.model, 'config.json'),
       });
-      const policy = await Policy.load(opts.model, { device: opts.device, dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined });
+      const policy = await Policy.load(opts.model, {
+        device: opts.device,
+        dtype: opts.dtype ? parseDTypeFlag(opts.dtype) : undefined,
+      });
       try {
         const lp = await policy.score(tokens);
         const logprobs = Array.from(lp, (x, i) => (i === 0 ? null : x));
@@ -41,7 +46,9 @@ export function register(program: Command): void {
           const piece = JSON.stringify(tokenizer.decode([id]));
           const v = logprobs[i];
           if (v !== null) total += v;
-          console.log(`${String(i).padStart(5)} ${String(id).padStart(7)} ${piece.padEnd(24)} ${v === null ? '     -' : v.toFixed(4)}`);
+          console.log(
+            `${String(i).padStart(5)} ${String(id).padStart(7)} ${piece.padEnd(24)} ${v === null ? '     -' : v.toFixed(4)}`,
+          );
         });
         console.log(`total log-prob ${total.toFixed(4)} over ${tokens.length - 1} predicted tokens`);
       } finally {

@@ -30,11 +30,14 @@ export function register(program: Command): void {
       process.on('SIGTERM', onSigint);
       try {
         await sftTrain(recipe, {
-          dataDir: o.dataDir, signal: ac.signal,
+          dataDir: o.dataDir,
+          signal: ac.signal,
           onStep: (row) => {
             const s = row.step as number;
             if (s === 1 || s % 10 === 0 || s === recipe.train.steps) {
-              console.log(`sft step ${s}/${recipe.train.steps} nll ${(row['sft/nll'] as number).toFixed(4)} lr ${(row['sft/lr'] as number).toExponential(2)} ${(row['timing_s/step'] as number).toFixed(2)}s`);
+              console.log(
+                `sft step ${s}/${recipe.train.steps} nll ${(row['sft/nll'] as number).toFixed(4)} lr ${(row['sft/lr'] as number).toExponential(2)} ${(row['timing_s/step'] as number).toFixed(2)}s`,
+              );
             }
           },
         });

@@ -20,7 +20,12 @@ import { M } from '../../rl/metric-names.js';
 
 /** Progress-bar words for the loop's phases. */
 const PHASE_LABEL: Record<TrainPhase, string> = {
-  generate: 'generate', grade: 'grade', old_log_prob: 'old log-probs', update: 'update', eval: 'eval', checkpoint: 'checkpoint',
+  generate: 'generate',
+  grade: 'grade',
+  old_log_prob: 'old log-probs',
+  update: 'update',
+  eval: 'eval',
+  checkpoint: 'checkpoint',
 };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -43,7 +48,10 @@ export async function maybeLaunch(nproc: string | undefined): Promise<number | u
   if (nproc === undefined) return undefined;
   const n = Number(nproc);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--nproc-per-node ${nproc}: an integer >= 1 expected`);
-  if (readDistEnv()) throw new Error('--nproc-per-node: this process is already one rank of a distributed launch (RANK / WORLD_SIZE are set); drop the flag');
+  if (readDistEnv())
+    throw new Error(
+      '--nproc-per-node: this process is already one rank of a distributed launch (RANK / WORLD_SIZE are set); drop the flag',
+    );
   if (n === 1) return undefined;
   return launchLocal(n, stripNprocFlag(process.argv.slice(2)));
 }
@@ -55,71 +63,109 @@ export function register(program: Command): void {
     .argument('[recipe]', 'recipe YAML file')
     .option('--set <key=value>', 'override a recipe key (repeatable), e.g. --set train.lr=2e-6', collect, [])
     .option('--resume', 'continue the run in run.dir from its latest checkpoint')
-    .option('--allow-recipe-change', 'with --resume: accept recipe changes that alter training (recorded in <run.dir>/recipe-changes.jsonl)')
+    .option(
+      '--allow-recipe-change',
+      'with --resume: accept recipe changes that alter training (recorded in <run.dir>/recipe-changes.jsonl)',
+    )
     .option('--data-dir <dir>', 'local dataset copies (overrides data.data_dir)')
     .option('--help-recipe', 'list every recipe key with its default and doc')
-    .option('--nproc-per-node <n>', 'data-parallel ranks to start on this machine (multi-node: run under torchrun instead)')
-    .action(async (recipePath: string | undefined, o: { set: string[]; resume?: boolean; allowRecipeChange?: boolean; dataDir?: string; helpRecipe?: boolean; nprocPerNode?: string }) => {
-      if (o.helpRecipe) {
-        console.log(formatRecipeHelp());
-        return;
-      }
-      if (!recipePath) throw new Error('gtr train: a recipe file is required (see recipes/)');
-      if (o.allowRecipeChange && !o.resume) throw new Error('--allow-recipe-change applies only with --resume');
-      const recipe = loadRecipe(recipePath, o.set);
-      const launched = await maybeLaunch(o.nprocPerNode);
-      if (launched !== undefined) {
-        process.exitCode = launched;
-        return;
-      }
-      const dist = joinFromEnv(recipe);
-      const ac = new AbortController();
-      let signals = 0;
-      let exitCode = 130;
-      const onSignal = (sig: NodeJS.Signals) => {
-        signals++;
-        if (sig === 'SIGTERM') exitCode = 143; // 128 + 15, as if the signal had ended the process
-        if (signals > 1) process.exit(exitCode);
-        process.stderr.write(`\n${sig}: saving a checkpoint, then exiting (send it again to quit now)\n`);
-        ac.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const tty = process.stderr.isTTY === true && (dist?.isMain ?? true);
-      // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
-      const bar = tty ? new SingleBar({
-        format: 'step {value}/{total} {bar} {phase} | reward {reward} | acc {acc} | {step_s}s/step | ETA {eta_formatted}',
-        hideCursor: true, etaBuffer: 20, fps: 2,
-      }, Presets.shades_classic) : undefined;
-      bar?.start(recipe.train.steps, 0, { phase: 'start'.padEnd(13), reward: '-', acc: '-', step_s: '-' });
-      let started = false;
-      const fmt = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '-');
-      try {
-        const res = await train(recipe, {
-          resume: o.resume, allowRecipeChange: o.allowRecipeChange, dataDir: o.dataDir, signal: ac.signal, engines: nativeEngines, dist,
-          // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
-          log: (line) => (bar ? process.stderr.write('\r\x1b[2K') : undefined, console.log(line)),
-          onPhase: (phase, step) => {
-            // A resumed run starts past step 1: restart the bar there, or the ETA counts the jump as speed.
-            if (bar && !started && step > 1) bar.start(recipe.train.steps, step - 1, { phase: '', reward: '-', acc: '-', step_s: '-' });
-            started = true;
-            bar?.update({ phase: PHASE_LABEL[phase].padEnd(13) });
-          },
-          onStep: (row) => {
-            const p = { reward: fmt(row[M.scoreMean]), acc: fmt(row[M.accuracy]), step_s: fmt(row[M.timeStep], 1) };
-            if (bar) bar.update(row.step as number, p);
-            else console.log(`step ${row.step}/${recipe.train.steps} reward ${p.reward} acc ${p.acc} gen ${fmt(row[M.timeGen], 1)}s update ${fmt(row[M.timeUpdateActor], 1)}s step ${p.step_s}s`);
-          },
-        });
-        bar?.stop();
-        console.log(`${res.interrupted ? 'interrupted' : 'done'} after step ${res.lastStep}; run dir ${res.runDir}`);
-        if (res.evalErrors > 0) console.log(`${res.evalErrors} periodic evaluation(s) failed (see the warnings above and the eval rows of metrics.jsonl)`);
-        if (res.interrupted) process.exitCode = exitCode;
-      } finally {
-        bar?.stop();
-        dist?.close();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    });
+    .option(
+      '--nproc-per-node <n>',
+      'data-parallel ranks to start on this machine (multi-node: run under torchrun instead)',
+    )
+    .action(
+      async (
+        recipePath: string | undefined,
+        o: {
+          set: string[];
+          resume?: boolean;
+          allowRecipeChange?: boolean;
+          dataDir?: string;
+          helpRecipe?: boolean;
+          nprocPerNode?: string;
+        },
+      ) => {
+        if (o.helpRecipe) {
+          console.log(formatRecipeHelp());
+          return;
+        }
+        if (!recipePath) throw new Error('gtr train: a recipe file is required (see recipes/)');
+        if (o.allowRecipeChange && !o.resume) throw new Error('--allow-recipe-change applies only with --resume');
+        const recipe = loadRecipe(recipePath, o.set);
+        const launched = await maybeLaunch(o.nprocPerNode);
+        if (launched !== undefined) {
+          process.exitCode = launched;
+          return;
+        }
+        const dist = joinFromEnv(recipe);
+        const ac = new AbortController();
+        let signals = 0;
+        let exitCode = 130;
+        const onSignal = (sig: NodeJS.Signals) => {
+          signals++;
+          if (sig === 'SIGTERM') exitCode = 143; // 128 + 15, as if the signal had ended the process
+          if (signals > 1) process.exit(exitCode);
+          process.stderr.write(`\n${sig}: saving a checkpoint, then exiting (send it again to quit now)\n`);
+          ac.abort();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        const tty = process.stderr.isTTY === true && (dist?.isMain ?? true);
+        // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
+        const bar = tty
+          ? new SingleBar(
+              {
+                format:
+                  'step {value}/{total} {bar} {phase} | reward {reward} | acc {acc} | {step_s}s/step | ETA {eta_formatted}',
+                hideCursor: true,
+                etaBuffer: 20,
+                fps: 2,
+              },
+              Presets.shades_classic,
+            )
+          : undefined;
+        bar?.start(recipe.train.steps, 0, { phase: 'start'.padEnd(13), reward: '-', acc: '-', step_s: '-' });
+        let started = false;
+        const fmt = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '-');
+        try {
+          const res = await train(recipe, {
+            resume: o.resume,
+            allowRecipeChange: o.allowRecipeChange,
+            dataDir: o.dataDir,
+            signal: ac.signal,
+            engines: nativeEngines,
+            dist,
+            // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
+            log: (line) => (bar ? process.stderr.write('\r\x1b[2K') : undefined, console.log(line)),
+            onPhase: (phase, step) => {
+              // A resumed run starts past step 1: restart the bar there, or the ETA counts the jump as speed.
+              if (bar && !started && step > 1)
+                bar.start(recipe.train.steps, step - 1, { phase: '', reward: '-', acc: '-', step_s: '-' });
+              started = true;
+              bar?.update({ phase: PHASE_LABEL[phase].padEnd(13) });
+            },
+            onStep: (row) => {
+              const p = { reward: fmt(row[M.scoreMean]), acc: fmt(row[M.accuracy]), step_s: fmt(row[M.timeStep], 1) };
+              if (bar) bar.update(row.step as number, p);
+              else
+                console.log(
+                  `step ${row.step}/${recipe.train.steps} reward ${p.reward} acc ${p.acc} gen ${fmt(row[M.timeGen], 1)}s update ${fmt(row[M.timeUpdateActor], 1)}s step ${p.step_s}s`,
+                );
+            },
+          });
+          bar?.stop();
+          console.log(`${res.interrupted ? 'interrupted' : 'done'} after step ${res.lastStep}; run dir ${res.runDir}`);
+          if (res.evalErrors > 0)
+            console.log(
+              `${res.evalErrors} periodic evaluation(s) failed (see the warnings above and the eval rows of metrics.jsonl)`,
+            );
+          if (res.interrupted) process.exitCode = exitCode;
+        } finally {
+          bar?.stop();
+          dist?.close();
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      },
+    );
 }
