@@ -8,24 +8,32 @@
  * Writes DIR/transition.json and DIR/report.html, with the warm start under DIR/world and every
  * run's metrics under DIR/runs (DIR default runs/transition-<date>-cpu<tag>), and copies the JSON
  * and the report to bench/results/transition-<date>-cpu<tag>.{json,html} (the committed results).
+ *
+ * npx tsx bench/transition.ts --rerender FILE.json: recomputes the summaries (per algorithm, and
+ * paired by seed against GTR) from the runs in FILE.json, rewrites it and the .html beside it,
+ * and prints the tables; nothing is trained.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ALGORITHMS,
   FULL_CONFIG,
   SMOKE_CONFIG,
+  recomputeSummaries,
   runTransitionBench,
   type AlgoKey,
+  type TransitionResults,
   type TransitionConfig,
 } from '../src/transition/bench.js';
 import type { Mode } from '../src/transition/task.js';
-import { summaryMarkdown } from '../src/transition/report.js';
+import { pairedMarkdown, summaryMarkdown, writeTransitionReport } from '../src/transition/report.js';
+import { writeFileAtomicSync } from '../src/checkpoint/save.js';
 
 const { values } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
+    rerender: { type: 'string' },
     out: { type: 'string' },
     seeds: { type: 'string' },
     algos: { type: 'string' },
@@ -37,6 +45,15 @@ const { values } = parseArgs({
     tag: { type: 'string', default: '' },
   },
 });
+
+if (values.rerender) {
+  const file = values.rerender;
+  const r = recomputeSummaries(JSON.parse(readFileSync(file, 'utf8')) as TransitionResults);
+  writeFileAtomicSync(file, JSON.stringify(r, null, 2) + '\n');
+  writeTransitionReport(file.replace(/\.json$/, '.html'), r);
+  console.log(`transition: ${file} and its .html rewritten\n\n${summaryMarkdown(r)}\n\n${pairedMarkdown(r)}`);
+  process.exit(0);
+}
 
 const num = (flag: string, v: string): number => {
   const x = Number(v);
@@ -81,3 +98,4 @@ for (const [algo, ss] of Object.entries(r.summary)) {
   );
 }
 console.log(summaryMarkdown(r));
+console.log(`\nDifference from GTR, paired by seed (* = 95% interval excludes 0):\n${pairedMarkdown(r)}`);

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   SMOKE_CONFIG,
   measureSwitch,
+  pairedVsGtr,
   runTransitionBench,
   summarize,
   switchesOf,
@@ -17,7 +18,7 @@ import {
   type RunResult,
   type TransitionResults,
 } from '../src/transition/bench.js';
-import { renderTransitionReport } from '../src/transition/report.js';
+import { pairedMarkdown, renderTransitionReport } from '../src/transition/report.js';
 
 describe('transition measures', () => {
   const phases = [
@@ -68,6 +69,61 @@ describe('transition measures', () => {
     // t(0.975, 1) = 12.7062047361747 (scipy), sd = 0.141421356, n = 2
     expect(s[0]!.newAccuracy.halfWidth).toBeCloseTo((12.706204736174694 * Math.SQRT2 * 0.1) / Math.SQRT2, 9);
     expect(s[1]!.retention.halfWidth).toBe(0);
+  });
+});
+
+describe('differences from GTR paired by seed', () => {
+  const sw = switchesOf([
+    { mode: 'A', steps: 5 },
+    { mode: 'B', steps: 35 },
+    { mode: 'A', steps: 30 },
+  ]);
+  const run = (algo: 'gtr' | 'pearson', seed: number, steps: number | null, acc: number): RunResult => ({
+    algo,
+    seed,
+    curve: [],
+    seconds: 1,
+    switches: [
+      { stepsToTarget: steps, newAccuracy: acc, retention: 0.5 },
+      { stepsToTarget: 10, newAccuracy: 0.5, retention: 0.2 },
+    ],
+  });
+  const gtr = [19, 19, 25, 25, 25];
+  const other = [22, 28, 19, 28, null]; // the last never reached the target: counts as 35
+  const accG = [0.2, 0.2, 0.3, 0.1, 0.1];
+  const accO = [0.3, 0.2, 0.1, 0.4, 0.2];
+  const runs = [1, 2, 3, 4, 5].flatMap((seed, i) => [
+    run('gtr', seed, gtr[i]!, accG[i]!),
+    run('pearson', seed, other[i]!, accO[i]!),
+  ]);
+  it('per seed (algorithm - GTR), mean ± t half-width (reference: scipy)', () => {
+    const p = pairedVsGtr(runs, sw)!.pearson!;
+    // differences [3, 9, -6, 3, 10]: mean 3.8, half-width t(0.975, 4) * sd / sqrt(5) = 7.921388136969368
+    expect(p[0]!.stepsToTarget.mean).toBeCloseTo(3.8, 12);
+    expect(p[0]!.stepsToTarget.halfWidth).toBeCloseTo(7.921388136969368, 9);
+    // differences [0.1, 0, -0.2, 0.3, 0.1]: mean 0.06, half-width 0.22555946662990403
+    expect(p[0]!.newAccuracy.mean).toBeCloseTo(0.06, 12);
+    expect(p[0]!.newAccuracy.halfWidth).toBeCloseTo(0.22555946662990403, 9);
+    expect(p[1]!.stepsToTarget).toMatchObject({ n: 5, mean: 0, halfWidth: 0 });
+    expect(
+      pairedMarkdown({ switches: sw, config: { target: 0.4, fixedSteps: 15 }, pairedVsGtr: { pearson: p } } as never),
+    ).toContain('| Pearson | +3.8 ± 7.9 | +0.06 ± 0.23 | 0.00 ± 0.00 |');
+  });
+  it('pairs only the seeds both ran, and needs GTR and two pairs', () => {
+    const some = runs.filter((r) => !(r.algo === 'gtr' && r.seed === 5));
+    expect(pairedVsGtr(some, sw)!.pearson![0]!.stepsToTarget.n).toBe(4);
+    expect(
+      pairedVsGtr(
+        runs.filter((r) => r.algo !== 'gtr'),
+        sw,
+      ),
+    ).toBeUndefined();
+    expect(
+      pairedVsGtr(
+        runs.filter((r) => r.seed === 1),
+        sw,
+      ),
+    ).toBeUndefined();
   });
 });
 

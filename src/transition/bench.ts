@@ -180,6 +180,20 @@ export interface SwitchSummary {
   retention: MeanCi;
 }
 
+/**
+ * Per algorithm and switch, its difference from GTR paired by seed: every seed's runs share the
+ * warm start, the prompt order and the sampling streams, so (algorithm - GTR) per seed removes
+ * what the seed does to both. stepsToTarget > 0: GTR got there sooner; newAccuracy < 0: GTR's new
+ * mode is further along; retention > 0: the algorithm kept more of the old mode. A missed target
+ * counts as the phase length, as in SwitchSummary.
+ */
+export interface PairedSummary {
+  switch: SwitchInfo;
+  stepsToTarget: MeanCi;
+  newAccuracy: MeanCi;
+  retention: MeanCi;
+}
+
 /** The JSON file. */
 export interface TransitionResults {
   date: string;
@@ -189,6 +203,8 @@ export interface TransitionResults {
   switches: SwitchInfo[];
   runs: RunResult[];
   summary: Record<string, SwitchSummary[]>;
+  /** Differences from GTR paired by seed (pairedVsGtr); absent without GTR or with one seed. */
+  pairedVsGtr?: Record<string, PairedSummary[]>;
   seconds: number;
 }
 
@@ -242,6 +258,43 @@ export function summarize(
     }));
   }
   return out;
+}
+
+/**
+ * Each algorithm's difference from GTR paired by seed (PairedSummary), over the seeds both ran;
+ * undefined when GTR was not run or fewer than 2 seeds pair up.
+ */
+export function pairedVsGtr(
+  runs: readonly RunResult[],
+  switches: readonly SwitchInfo[],
+): Record<string, PairedSummary[]> | undefined {
+  const gtr = new Map(runs.filter((r) => r.algo === 'gtr').map((r) => [r.seed, r]));
+  const out: Record<string, PairedSummary[]> = {};
+  for (const algo of [...new Set(runs.map((r) => r.algo))].filter((a) => a !== 'gtr')) {
+    const pairs = runs.filter((r) => r.algo === algo && gtr.has(r.seed)).map((r) => [r, gtr.get(r.seed)!] as const);
+    if (pairs.length < 2) continue;
+    out[algo] = switches.map((sw, i) => {
+      const diff = (f: (m: SwitchMeasure) => number) =>
+        meanCi(pairs.map(([r, g]) => f(r.switches[i]!) - f(g.switches[i]!)));
+      return {
+        switch: sw,
+        stepsToTarget: diff((m) => m.stepsToTarget ?? sw.phaseSteps),
+        newAccuracy: diff((m) => m.newAccuracy),
+        retention: diff((m) => m.retention),
+      };
+    });
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * The results with summary and pairedVsGtr recomputed from the runs (bench/transition.ts
+ * --rerender: a JSON written by an older version gains what this one computes).
+ */
+export function recomputeSummaries(r: TransitionResults): TransitionResults {
+  const paired = pairedVsGtr(r.runs, r.switches);
+  const { pairedVsGtr: _old, ...rest } = r;
+  return { ...rest, summary: summarize(r.runs, r.switches), ...(paired ? { pairedVsGtr: paired } : {}) };
 }
 
 /** The RL recipe of one (algorithm, seed) run from the warm start in `world`. */
@@ -456,16 +509,16 @@ export async function runTransitionBench(
   return write();
 
   function write(): TransitionResults {
-    const results: TransitionResults = {
+    const results: TransitionResults = recomputeSummaries({
       date: new Date().toISOString(),
       device: { kind: 'cpu', cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
       config: c,
       warmStart: { ...warm, sftSeconds: w.sftSeconds, lastNll: w.lastNll },
       switches,
       runs,
-      summary: summarize(runs, switches),
+      summary: {},
       seconds: (performance.now() - t0) / 1000,
-    };
+    });
     writeFileAtomicSync(join(out, 'transition.json'), JSON.stringify(results, null, 2) + '\n');
     writeTransitionReport(join(out, 'report.html'), results);
     return results;

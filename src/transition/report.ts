@@ -90,6 +90,35 @@ export function summaryMarkdown(r: TransitionResults): string {
   return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
+/**
+ * Each algorithm's difference from GTR paired by seed as a Markdown table (README): mean ± 95%
+ * half-width of (algorithm - GTR) per measure and switch; empty when the results have none.
+ */
+export function pairedMarkdown(r: TransitionResults): string {
+  if (!r.pairedVsGtr) return '';
+  const c = r.config;
+  const head = [
+    'algorithm - GTR',
+    ...r.switches.flatMap((sw) => [
+      `${sw.from}→${sw.to}: steps to ${c.target}`,
+      `${sw.to} acc. after ${c.fixedSteps}`,
+      `${sw.from} retained`,
+    ]),
+  ];
+  const rows = Object.entries(r.pairedVsGtr).map(([algo, ps]) => [
+    ALGORITHMS[algo as AlgoKey].label,
+    ...ps.flatMap((p) => [signedCi(p.stepsToTarget, 1), signedCi(p.newAccuracy), signedCi(p.retention)]),
+  ]);
+  return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+}
+
+/** mean ± half-width with the mean's sign, and a * when the interval excludes 0. */
+function signedCi(m: { mean: number; halfWidth: number; lo: number; hi: number }, d = 2): string {
+  const sign = m.mean > 0 ? '+' : '';
+  const excl = m.lo > 0 || m.hi < 0 ? ' *' : '';
+  return `${sign}${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}${excl}`;
+}
+
 /** The report as an HTML string. */
 export function renderTransitionReport(r: TransitionResults): string {
   const c = r.config;
@@ -119,10 +148,23 @@ export function renderTransitionReport(r: TransitionResults): string {
     plot(r, 'B'),
     '<h2>Summary</h2>',
     table,
+    ...(r.pairedVsGtr
+      ? [
+          '<h2>Difference from GTR, paired by seed</h2>',
+          `<p>${escapeHtml("Per seed, the algorithm's measure minus GTR's (same warm start, prompt order and sampling streams), mean ± 95% Student-t half-width over seeds; * marks an interval that excludes 0. Steps to target > 0: GTR reached it sooner.")}</p>`,
+          markdownTableHtml(pairedMarkdown(r)),
+        ]
+      : []),
     '<h2>Settings</h2>',
     `<pre>${escapeHtml(JSON.stringify(c, null, 1))}</pre>`,
     '</body></html>',
   ].join('\n');
+}
+
+/** A Markdown table (as pairedMarkdown writes it) as an HTML table. */
+function markdownTableHtml(md: string): string {
+  const [head, , ...rows] = md.split('\n').map((l) => l.slice(2, -2).split(' | '));
+  return `<table><tr>${head!.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
 /** Writes the report to `path` atomically (src/checkpoint/save.ts). */
