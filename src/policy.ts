@@ -112,7 +112,7 @@ export class Policy {
 
   /** Total number of parameters (tied lm_head counted once). */
   get numParameters(): number {
-    return this.parameterInfo().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    return this.native.numParameters;
   }
 
   /**

@@ -36,6 +36,16 @@ describe('native addon exports', () => {
     for (const h of hooks) expect(Object.keys(native())).not.toContain(h);
   });
 
+  it("the ObjectWraps' methods and accessors are exactly what NativePolicy, NativeTrainer and NativeProcessGroup declare", () => {
+    const members = (ctor: { prototype: object }) =>
+      Object.getOwnPropertyNames(ctor.prototype)
+        .filter((k) => k !== 'constructor')
+        .sort();
+    expect(members(native().Policy)).toEqual(declaredMembers('NativePolicy'));
+    expect(members(native().Trainer)).toEqual(declaredMembers('NativeTrainer'));
+    expect(members(native().ProcessGroup)).toEqual(declaredMembers('NativeProcessGroup'));
+  });
+
   it("the Trainer's statics are exactly those NativeTrainerConstructor declares", () => {
     const statics = Object.getOwnPropertyNames(native().Trainer).filter(
       (k) => !['length', 'name', 'prototype', 'arguments', 'caller'].includes(k),

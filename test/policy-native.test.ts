@@ -46,6 +46,31 @@ describe('native async calls', () => {
   });
 });
 
+describe('native accessors', () => {
+  it('numParameters counts every parameter element once (tied and untied), device and dtype as loaded', async () => {
+    for (const tie of [true, false]) {
+      const cfg = { ...presetConfig('tiny'), tie_word_embeddings: tie };
+      const p = await Policy.random(cfg, 1, { device: 'cpu', dtype: 'bfloat16' });
+      try {
+        const H = cfg.hidden_size,
+          I = cfg.intermediate_size,
+          V = cfg.vocab_size,
+          D = cfg.head_dim;
+        const q = cfg.num_attention_heads * D,
+          kv = cfg.num_key_value_heads * D;
+        // per layer: q, k, v, o projections, q/k norms, gate/up/down, two RMSNorms
+        const layer = H * q + 2 * H * kv + q * H + 2 * D + 3 * H * I + 2 * H;
+        const expected = V * H + cfg.num_hidden_layers * layer + H + (tie ? 0 : V * H);
+        expect(p.native.numParameters).toBe(expected);
+        expect(p.native.device).toBe('cpu');
+        expect(p.native.dtype).toBe('bfloat16');
+      } finally {
+        p.dispose();
+      }
+    }
+  });
+});
+
 describe('native errors', () => {
   it('rejects ids outside the vocabulary naming the position', async () => {
     const policy = await Policy.load(parityDir('tied'));

@@ -81,6 +81,12 @@ export interface NativePolicy {
   tokenLogprobs(tokens: Int32Array, seqLens: Int32Array): Promise<Float32Array>;
   /** Frees the weights now (the object is unusable after). */
   dispose(): void;
+  /** Number of parameter elements (a tied lm_head counted once). Throws after dispose(). */
+  readonly numParameters: number;
+  /** Where the weights live, as libtorch names it: 'cpu', 'cuda:0'. Throws after dispose(). */
+  readonly device: string;
+  /** The weights' dtype: 'float32' | 'bfloat16'. Throws after dispose(). */
+  readonly dtype: 'float32' | 'bfloat16';
 }
 
 export interface NativeVersions {
