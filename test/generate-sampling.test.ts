@@ -119,17 +119,25 @@ function chiSquare(counts: number[], probs: number[]): { stat: number; df: numbe
 // Upper 1e-3 quantiles of chi-square (df 1..7): a test at p-value threshold 1e-3.
 const CHI2_999 = [0, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32];
 
-describe('sampling frequencies match the (warped) softmax', () => {
-  let policy: Policy;
+/**
+ * A random 8-token model and its next-token logits after `prompt`, set up and freed around the
+ * calling describe block (a vocabulary small enough to check every token's frequency).
+ */
+function vocab8Model(): { prompt: number[]; m: { policy: Policy; logits: number[] } } {
   const prompt = [3, 1, 4, 1, 5];
-  let logits: number[];
+  const m = {} as { policy: Policy; logits: number[] };
   beforeAll(async () => {
     const hf = { ...presetConfig('tiny'), vocab_size: 8 };
-    policy = await Policy.random(hf, 11, { device: 'cpu', dtype: 'float32', std: 0.6 });
-    const all = await policy.native.forwardLogits(Int32Array.from(prompt), Int32Array.of(prompt.length));
-    logits = Array.from(all.subarray((prompt.length - 1) * 8));
+    m.policy = await Policy.random(hf, 11, { device: 'cpu', dtype: 'float32', std: 0.6 });
+    const all = await m.policy.native.forwardLogits(Int32Array.from(prompt), Int32Array.of(prompt.length));
+    m.logits = Array.from(all.subarray((prompt.length - 1) * 8));
   });
-  afterAll(() => policy?.dispose());
+  afterAll(() => m.policy?.dispose());
+  return { prompt, m };
+}
+
+describe('sampling frequencies match the (warped) softmax', () => {
+  const { prompt, m } = vocab8Model();
 
   const cases: Warp[] = [
     { temperature: 1 },
@@ -141,10 +149,10 @@ describe('sampling frequencies match the (warped) softmax', () => {
   for (const c of cases) {
     it(`${JSON.stringify(c)}: chi-square p > 1e-3`, async () => {
       const N = 6000;
-      const res = await generate(policy, [prompt], { ...c, n: N, maxNewTokens: 1, seed: 1234 });
+      const res = await generate(m.policy, [prompt], { ...c, n: N, maxNewTokens: 1, seed: 1234 });
       const counts = new Array(8).fill(0);
       for (const s of res[0]!) counts[s.tokens[0]!]++;
-      const probs = softmax(warpTs(logits, c));
+      const probs = softmax(warpTs(m.logits, c));
       const { stat, df } = chiSquare(counts, probs);
       expect(df).toBeGreaterThan(0);
       expect(stat).toBeLessThan(CHI2_999[df]!);
@@ -153,7 +161,7 @@ describe('sampling frequencies match the (warped) softmax', () => {
       for (const s of res[0]!.slice(0, 20)) {
         expect(s.logprobs[0]).toBeCloseTo(
           logSoftmaxAt(
-            logits.map((x) => x / T),
+            m.logits.map((x) => x / T),
             s.tokens[0]!,
           ),
           5,
@@ -181,16 +189,7 @@ describe('the draw: inverse CDF of the kept distribution in vocabulary order', (
   // The one libtorch sampler and the CUDA kernel (native/cuda/sampler.cu) cumulate the kept
   // probabilities in vocabulary order, so a seed gives the same tokens on every path. Checked
   // here token by token against the uniforms the engine draws, on a random 8-token model.
-  let policy: Policy;
-  const prompt = [3, 1, 4, 1, 5];
-  let logits: number[];
-  beforeAll(async () => {
-    const hf = { ...presetConfig('tiny'), vocab_size: 8 };
-    policy = await Policy.random(hf, 11, { device: 'cpu', dtype: 'float32', std: 0.6 });
-    const all = await policy.native.forwardLogits(Int32Array.from(prompt), Int32Array.of(prompt.length));
-    logits = Array.from(all.subarray((prompt.length - 1) * 8));
-  });
-  afterAll(() => policy?.dispose());
+  const { prompt, m } = vocab8Model();
 
   const cases: Warp[] = [
     { temperature: 1 },
@@ -202,8 +201,8 @@ describe('the draw: inverse CDF of the kept distribution in vocabulary order', (
     it(JSON.stringify(c), async () => {
       const n = 300;
       const seed = 99;
-      const res = await generate(policy, [prompt], { ...c, n, maxNewTokens: 1, seed });
-      const probs = softmax(warpTs(logits, c));
+      const res = await generate(m.policy, [prompt], { ...c, n, maxNewTokens: 1, seed });
+      const probs = softmax(warpTs(m.logits, c));
       let checked = 0;
       for (let s = 0; s < n; s++) {
         const u = sequenceUniform(seed, 0, s, 0);
