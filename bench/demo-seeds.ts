@@ -6,7 +6,8 @@
  * standard error and z, and the wall time of each phase; then the mean and spread (sample sd,
  * min..max) over seeds.
  *
- * Run: npx tsx bench/demo-seeds.ts [--seeds 0,1,2,3,4] [--compare] [--out-dir bench/results] [--work runs/demo-seeds] [--fast]
+ * Run: npx tsx bench/demo-seeds.ts [--seeds 0,1,2,3,4] [--compare] [--out-dir bench/results]
+ *      [--work runs/demo-seeds] [--fast]
  *      (measure alone: `flock /tmp/gtr-cpu.lock npx tsx bench/demo-seeds.ts` on a shared machine)
  * Writes <out-dir>/demo-seeds-<date>-<device>.json and .md (date: UTC day; device: CPU model and
  * core count, or the name given by --device).

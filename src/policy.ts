@@ -34,7 +34,10 @@ export interface SaveOptions {
   dtype?: DType;
   /** Split into shards above this many bytes (HF default 5e9). */
   maxShardBytes?: number;
-  /** Copy tokenizer files (and generation_config.json) from this dir; default: the dir it was loaded from, else the bundled Qwen3 tokenizer. */
+  /**
+   * Copy tokenizer files (and generation_config.json) from this dir; default: the dir it was
+   * loaded from, else the bundled Qwen3 tokenizer.
+   */
   tokenizerFrom?: string;
 }
 

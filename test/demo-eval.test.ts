@@ -36,7 +36,8 @@ describe('pairedDiff', () => {
     expect(d.z).toBeCloseTo(Math.sqrt(3), 9);
   });
   it('uses the unbiased pass@k per problem', () => {
-    // n = 4, k = 4: pass@4 = 1 when any sample is right: a 0, 1, 1; b 1, 1, 1 -> d 1, 0, 0: mean 1/3, sd sqrt(1/3), SE 1/3
+    // n = 4, k = 4: pass@4 = 1 when any sample is right: a 0, 1, 1; b 1, 1, 1 -> d 1, 0, 0:
+    // mean 1/3, sd sqrt(1/3), SE 1/3
     const d = pairedDiff(ev([0, 1, 3], 4), ev([2, 1, 4], 4), 4);
     expect(d.diff).toBeCloseTo(1 / 3, 12);
     expect(d.stdErr).toBeCloseTo(1 / 3, 12);

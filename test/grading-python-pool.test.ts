@@ -1,4 +1,7 @@
-/** The math_verify grader's Python pool: timeout, crash isolation, worker replacement, and agreement with math-verify run directly. */
+/**
+ * The math_verify grader's Python pool: timeout, crash isolation, worker replacement, and
+ * agreement with math-verify run directly.
+ */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,8 @@
 // The addon's exports against their declaration in src/native/types.ts: the member names of
-// `NativeAddon`, the hooks of `NativeTesting` and the Trainer's statics of `NativeTrainerConstructor`, read from the source
-// with the TypeScript compiler, must be exactly what the built addon exposes, so the boundary
-// cannot drift (an export types.ts does not declare, or a declaration with nothing behind it).
+// `NativeAddon`, the hooks of `NativeTesting` and the Trainer's statics of
+// `NativeTrainerConstructor`, read from the source with the TypeScript compiler, must be exactly
+// what the built addon exposes, so the boundary cannot drift (an export types.ts does not declare,
+// or a declaration with nothing behind it).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';

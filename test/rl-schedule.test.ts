@@ -115,7 +115,10 @@ describe('data.schedule parsing', () => {
   });
 });
 
-/** Answers "Answer: k" to "P<k>+0=" (phase A's format) and, to "Q<k>+0=", "#### k" on even samples, "Answer: k" on odd ones. */
+/**
+ * Answers "Answer: k" to "P<k>+0=" (phase A's format) and, to "Q<k>+0=", "#### k" on even
+ * samples, "Answer: k" on odd ones.
+ */
 async function scriptedEngine(): Promise<RolloutEngine> {
   const tok = await Tokenizer.fromDir(modelDir);
   return {

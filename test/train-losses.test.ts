@@ -22,7 +22,10 @@ interface Case {
   denominators?: { tokens: number; sequences: number };
 }
 
-/** The references below use the symmetric clip 0.2 unless a case sets its own (the defaults are the recipe's 0.2 / 0.28). */
+/**
+ * The references below use the symmetric clip 0.2 unless a case sets its own (the defaults are
+ * the recipe's 0.2 / 0.28).
+ */
 function run(c: Case, config: NativeLossConfig, logp = c.logp): NativeLossDebugResult {
   const cfg: NativeLossConfig = { clipLow: 0.2, clipHigh: 0.2, ...config };
   const f = (a: number[]) => Float64Array.from(a);

@@ -108,9 +108,9 @@ function listNames(names: string[], max = 8): string {
  * @returns one TensorSource per expected parameter, in `expected` order
  * @throws Error naming the file/tensor: any header problem (see parseSafetensorsHeader); a tensor
  *   stored in two files; a sharded tensor not in the file its weight_map names, a weight_map entry
- *   whose tensor is absent, or a stored tensor the weight_map does not list; missing or unexpected names (listed; a stored `lm_head.weight` is
- *   ignored when the model is tied, i.e. `expected` lacks it); shape mismatches; dtypes other than
- *   F32 / BF16 / F16.
+ *   whose tensor is absent, or a stored tensor the weight_map does not list; missing or unexpected
+ *   names (listed; a stored `lm_head.weight` is ignored when the model is tied, i.e. `expected`
+ *   lacks it); shape mismatches; dtypes other than F32 / BF16 / F16.
  */
 export async function planLoad(dir: string, expected: TensorInfo[]): Promise<TensorSource[]> {
   const files = await resolveCheckpointFiles(dir);

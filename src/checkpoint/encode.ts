@@ -28,7 +28,10 @@ export function encodeSafetensors(tensors: TensorWithData[], metadata?: Record<s
   return out;
 }
 
-/** Writes {@link encodeSafetensors}'s bytes to `path` atomically. @throws as encodeSafetensors, or the write's error. */
+/**
+ * Writes {@link encodeSafetensors}'s bytes to `path` atomically.
+ * @throws as encodeSafetensors, or the write's error.
+ */
 export async function writeSafetensorsFile(
   path: string,
   tensors: TensorWithData[],

@@ -59,7 +59,10 @@ export interface DemoSizes {
   sftRows: number;
   rlRows: number;
   heldOut: number;
-  /** Validation problems (from the training pool, disjoint from SFT / RL rows and the held-out split) for the warm-up's stop rule. */
+  /**
+   * Validation problems (from the training pool, disjoint from SFT / RL rows and the held-out
+   * split) for the warm-up's stop rule.
+   */
   devRows: number;
   /** SFT examples per step, peak learning rate and schedule (warm-up, then constant or cosine to the step cap). */
   sftBatch: number;
@@ -139,7 +142,10 @@ export const DEMO_DEFAULTS = { steps: 120, sftSteps: 1200, fastSteps: 2, fastSft
 /** Longest response sampled in RL and evaluation ("Answer: -123" + EOS is 11 tokens). */
 const MAX_NEW_TOKENS = 16;
 
-/** The demo model: the `tiny` preset reshaped (hidden `hidden`, `layers` layers, head_dim 32) onto the demo vocabulary. */
+/**
+ * The demo model: the `tiny` preset reshaped (hidden `hidden`, `layers` layers, head_dim 32) onto
+ * the demo vocabulary.
+ */
 export function demoModelConfig(
   vocabSize: number,
   eosTokenId: number,
@@ -249,7 +255,10 @@ export interface DemoSummary {
     firstNll: number;
     lastNll: number;
     seconds: number;
-    /** The stop rule: target greedy accuracy on `devProblems` validation problems, checked every `checkEvery` steps, at most `maxSteps`. */
+    /**
+     * The stop rule: target greedy accuracy on `devProblems` validation problems, checked every
+     * `checkEvery` steps, at most `maxSteps`.
+     */
     target: number;
     checkEvery: number;
     maxSteps: number;
@@ -259,9 +268,15 @@ export interface DemoSummary {
     /** Whether the target was reached (false: the warm-up ran to the step cap). */
     reachedTarget: boolean;
   };
-  /** With two runs (--compare): the second's held-out pass@1 minus the first's, paired over problems; |z| < 2 is within noise. */
+  /**
+   * With two runs (--compare): the second's held-out pass@1 minus the first's, paired over
+   * problems; |z| < 2 is within noise.
+   */
   compare?: PairedDiff & { a: string; b: string; withinNoise: boolean };
-  /** Wall time per phase (s): setup (task, tokenizer, model), SFT, the evaluation before RL, each RL run and its evaluation. */
+  /**
+   * Wall time per phase (s): setup (task, tokenizer, model), SFT, the evaluation before RL, each RL
+   * run and its evaluation.
+   */
   timings: Record<string, number>;
   seconds: number;
   reportPath: string;
@@ -284,7 +299,10 @@ export function formatPaired(d: PairedDiff): string {
   return `${d.diff >= 0 ? '+' : ''}${d.diff.toFixed(3)} ± ${d.stdErr.toFixed(3)} (z ${d.z.toFixed(1)})`;
 }
 
-/** The before/after table as text (one row per model, one column per metric; ± is one standard error over held-out problems). */
+/**
+ * The before/after table as text (one row per model, one column per metric; ± is one standard
+ * error over held-out problems).
+ */
 export function formatSummaryTable(s: DemoSummary): string {
   const ks = Object.keys(s.before.passAt);
   const header = [
@@ -340,7 +358,10 @@ export function formatSummaryFooter(s: DemoSummary): string[] {
 /** What {@link demoWarmUp} did: the SFT run and the validation checks of its stop rule. */
 export interface DemoWarmUp {
   sft: SftSummary;
-  /** Greedy validation accuracy at each check ({ step, accuracy }); the last is where SFT stopped (also at the cap). Empty without a stop rule. */
+  /**
+   * Greedy validation accuracy at each check ({ step, accuracy }); the last is where SFT stopped
+   * (also at the cap). Empty without a stop rule.
+   */
   checks: { step: number; accuracy: number }[];
 }
 

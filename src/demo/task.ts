@@ -58,8 +58,8 @@ function digits(rng: Xoshiro128, d: number): number {
 /**
  * The problem kinds and their shares: [operator, digits of a, digits of b, share] (a - b is drawn
  * with a >= b). Two-digit addition (with and without carries) and two-digit subtraction (with and
- * without borrows; ~12,900 distinct problems in all): a tiny model learns the format and most digits in a short warm-up but is right only
- * part of the time, mostly on the carry / borrow digit.
+ * without borrows; ~12,900 distinct problems in all): a tiny model learns the format and most
+ * digits in a short warm-up but is right only part of the time, mostly on the carry / borrow digit.
  */
 export const PROBLEM_MIX: readonly (readonly ['+' | '-' | '*', number, number, number])[] = [
   ['+', 2, 2, 0.6],

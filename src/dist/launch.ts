@@ -35,6 +35,9 @@ export function stripNprocFlag(argv: string[]): string[] {
   return out;
 }
 
+/** Signal numbers for a killed rank's exit code 128 + n (any other signal counts as 1). */
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
 export interface LaunchOptions {
   /** The script the ranks run (default: this process's, i.e. bin/gtr.js). */
   script?: string;
@@ -66,8 +69,14 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
   process.on('SIGTERM', forward);
   for (let rank = 0; rank < nproc; rank++) {
     const env = {
-      ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(nproc), LOCAL_WORLD_SIZE: String(nproc),
-      MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), GTR_STORE_SERVER: rank === 0 ? '1' : '0',
+      ...process.env,
+      RANK: String(rank),
+      LOCAL_RANK: String(rank),
+      WORLD_SIZE: String(nproc),
+      LOCAL_WORLD_SIZE: String(nproc),
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(port),
+      GTR_STORE_SERVER: rank === 0 ? '1' : '0',
       OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? threads,
     };
     const child = spawn(process.execPath, [script, ...args], { env, stdio: rank === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
@@ -80,7 +89,7 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
     }
     exits.push(new Promise((resolve) => {
       child.on('exit', (code, signal) => {
-        const c = code ?? (signal ? 128 + (({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1) : 1);
+        const c = code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : 1);
         if (c !== 0 && !firstFailure) {
           firstFailure = { rank, code: c };
           log(`gtr launch: rank ${rank} (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; ` +

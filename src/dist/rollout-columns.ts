@@ -28,9 +28,18 @@ const FIELDS = 6; // key, reward, correct, timedOut, length, finish-by-length
  *   (round * 2^20 + global prompt index)
  * @param advantages this rank's trained samples' advantages (any order; only max / min / count are used)
  */
-export async function globalRollout(dist: DistContext, groups: Group[], groupKeys: number[], advantages: number[]): Promise<GlobalRollout> {
+export async function globalRollout(
+  dist: DistContext,
+  groups: Group[],
+  groupKeys: number[],
+  advantages: number[],
+): Promise<GlobalRollout> {
   if (!dist.distributed) {
-    return { responses: groups.flatMap((g) => g.responses), promptLengths: groups.map((g) => g.prompt.tokens.length), advantages };
+    return {
+      responses: groups.flatMap((g) => g.responses),
+      promptLengths: groups.map((g) => g.prompt.tokens.length),
+      advantages,
+    };
   }
   const rows: number[] = [];
   groups.forEach((g, gi) => g.responses.forEach((r, j) => rows.push(

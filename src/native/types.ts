@@ -395,7 +395,10 @@ export interface NativeTokenScores {
 
 /** The training engine bound to one Policy (native/train/trainer_wrap.cpp). */
 export interface NativeTrainer {
-  /** No-grad log-probs / entropies under the policy, through the training forward path. Mask default: all but first tokens. */
+  /**
+   * No-grad log-probs / entropies under the policy, through the training forward path. Mask
+   * default: all but first tokens.
+   */
   logprobs(tokens: Int32Array, seqLens: Int32Array, responseMask?: Uint8Array): Promise<NativeTokenScores>;
   /** The same under the reference Policy; rejects when the trainer has none. */
   referenceLogprobs(tokens: Int32Array, seqLens: Int32Array, responseMask?: Uint8Array): Promise<NativeTokenScores>;
@@ -470,7 +473,10 @@ export interface NativeProcessGroupOptions {
   /** The rendezvous TCPStore's host and port (MASTER_ADDR / MASTER_PORT). */
   masterAddr: string;
   masterPort: number;
-  /** This process serves the store (rank 0 of a `--nproc-per-node` launch); false under torchrun (its agent serves it). */
+  /**
+   * This process serves the store (rank 0 of a `--nproc-per-node` launch); false under torchrun
+   * (its agent serves it).
+   */
   storeServer: boolean;
   /** 'gloo' (CPU tensors; Debian libgloo through build/Release/gtr_gloo.so) | 'nccl' (CUDA; c10d::ProcessGroupNCCL). */
   backend: 'gloo' | 'nccl';

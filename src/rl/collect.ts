@@ -20,7 +20,10 @@ export interface CollectedGroups {
   groups: Group[];
   /** Per group: its order key in the global batch (round * 2^20 + global prompt index). */
   groupKeys: number[];
-  /** The update's samples: the kept groups' responses with their advantages (refill: the first prompts_per_step kept). */
+  /**
+   * The update's samples: the kept groups' responses with their advantages (refill: the first
+   * prompts_per_step kept).
+   */
   samples: TrainSample[];
   /** Groups kept by dynamic sampling, over all ranks and rounds (all groups when it is off). */
   keptGroups: number;

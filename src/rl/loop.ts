@@ -84,7 +84,10 @@ export interface TrainSummary {
 /** The phases of a step, in order (eval and checkpoint only on their steps). */
 export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eval' | 'checkpoint';
 
-/** The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md: plain GRPO is beta = 0). */
+/**
+ * The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md:
+ * plain GRPO is beta = 0).
+ */
 export function lossSettings(recipe: Recipe): LossSettings {
   const l = recipe.algorithm.loss;
   const penalty = l.penalty;

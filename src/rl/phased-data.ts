@@ -134,7 +134,10 @@ export class PhasedData {
     return Object.fromEntries(this.phases.map((p) => [p.spec.name, p.sampler.state()]));
   }
 
-  /** The eval metric prefix of a phase's benchmark: `<phase>/<benchmark>`, or the benchmark alone without a schedule. */
+  /**
+   * The eval metric prefix of a phase's benchmark: `<phase>/<benchmark>`, or the benchmark alone
+   * without a schedule.
+   */
   benchmarkLabel(phase: PhaseData, benchmark: string): string {
     return this.scheduled ? `${phase.spec.name}/${benchmark}` : benchmark;
   }

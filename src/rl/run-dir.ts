@@ -80,7 +80,10 @@ export class RunDir {
     return join(this.dir, CHECKPOINTS_DIR, `step-${String(step).padStart(6, '0')}`);
   }
 
-  /** Marks a fully written checkpoint as the latest (a small file written atomically; the path is relative to the run dir). */
+  /**
+   * Marks a fully written checkpoint as the latest (a small file written atomically; the path is
+   * relative to the run dir).
+   */
   markLatest(step: number): void {
     writeFileAtomicSync(join(this.dir, LATEST_FILE), `${CHECKPOINTS_DIR}/step-${String(step).padStart(6, '0')}\n`);
   }

@@ -21,7 +21,10 @@
 import type { NativeLossConfig } from '../native/types.js';
 import { LossSchema, type RecipePenalty } from '../recipe/schema.js';
 
-/** Names of the native loss registry (native/train/losses.cpp loss_registry; test/train-losses.test.ts checks they agree). */
+/**
+ * Names of the native loss registry (native/train/losses.cpp loss_registry;
+ * test/train-losses.test.ts checks they agree).
+ */
 export const LOSS_NAMES = ['grpo', 'ppo', 'gtr', 'pearson', 'spo', 'kl'] as const;
 export type LossName = (typeof LOSS_NAMES)[number];
 

@@ -68,7 +68,10 @@ function plot(results: TransitionResults, mode: Mode): string {
 const ci = (m: { mean: number; halfWidth: number }, d = 2) =>
   `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
 
-/** The summary as a Markdown table (the README's results): one row per algorithm, mean ± 95% half-width per measure and switch. */
+/**
+ * The summary as a Markdown table (the README's results): one row per algorithm, mean ± 95%
+ * half-width per measure and switch.
+ */
 export function summaryMarkdown(r: TransitionResults): string {
   const c = r.config;
   const head = [

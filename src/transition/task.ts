@@ -82,7 +82,10 @@ export function gradeModeB(response: string, row: Record<string, unknown>) {
   return gradeMode('B', response, goldOf(row));
 }
 
-/** The recipe's grader spec of a mode: this module (its .ts source under vitest / tsx, else the built .js) and the export. */
+/**
+ * The recipe's grader spec of a mode: this module (its .ts source under vitest / tsx, else the
+ * built .js) and the export.
+ */
 export function graderModule(mode: Mode): { module: string; export: string } {
   const self = fileURLToPath(import.meta.url);
   return { module: self, export: mode === 'A' ? 'gradeModeA' : 'gradeModeB' };
@@ -102,7 +105,8 @@ export interface TransitionTaskOptions {
 /**
  * Draws distinct problems `a+b=` (a uniform in 10..99, b in 0..9: 900 distinct problems), the
  * held-out split first, then the training split (disjoint), and gives each row a mode: exactly
- * round(shareB x n) rows of each split (seeded positions) are B, the rest A (the SFT target is written in that mode). Deterministic in `seed`.
+ * round(shareB x n) rows of each split (seeded positions) are B, the rest A (the SFT target is
+ * written in that mode). Deterministic in `seed`.
  * @throws Error when the sizes are not non-negative integers, exceed the 900 problems, or shareB is outside [0, 1]
  */
 export function generateTransitionTask(o: TransitionTaskOptions = {}): {
