@@ -35,6 +35,16 @@ export function clangFormatBinary() {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
+/** The files of `files` that .prettierignore leaves out. */
+export async function prettierIgnored(files) {
+  const out = [];
+  for (const f of files) {
+    const info = await prettier.getFileInfo(join(root, f), { ignorePath: join(root, '.prettierignore') });
+    if (info.ignored) out.push(f);
+  }
+  return out;
+}
+
 /** Files prettier would change (write = false) or changed (write = true). */
 export async function runPrettier(files, write) {
   const out = [];

@@ -4,12 +4,17 @@
  * `npm run format` rewrites both (scripts/format.mjs).
  */
 import { describe, expect, it } from 'vitest';
-import { clangFormatBinary, runClangFormat, runPrettier, sourceFiles } from '../scripts/format.mjs';
+import { clangFormatBinary, prettierIgnored, runClangFormat, runPrettier, sourceFiles } from '../scripts/format.mjs';
 
 const files = sourceFiles() as { prettier: string[]; clang: string[] };
 const clang = clangFormatBinary() as string | null;
 
 describe('source formatting', () => {
+  it('.prettierignore leaves out only the deliberately broken fixtures', async () => {
+    const ignored = (await prettierIgnored(files.prettier)) as string[];
+    expect(ignored.filter((f) => !f.startsWith('test/fixtures/bad-input/'))).toEqual([]);
+  });
+
   it('TS / JS sources are prettier-formatted (npm run format)', async () => {
     expect(files.prettier.length).toBeGreaterThan(100);
     expect(await runPrettier(files.prettier, false)).toEqual([]);

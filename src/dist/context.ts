@@ -32,9 +32,16 @@ export class DistContext {
     const cuda = device.startsWith('cuda');
     const loopback = /^(127\.|localhost$|::1$)/.test(env.masterAddr);
     const group = new (native().ProcessGroup)({
-      rank: env.rank, worldSize: env.worldSize, masterAddr: env.masterAddr, masterPort: env.masterPort,
-      storeServer: env.storeServer, backend: cuda ? 'nccl' : 'gloo', timeoutMs: env.timeoutMs,
-      iface: process.env.GLOO_SOCKET_IFNAME ?? '', hostname: loopback ? '127.0.0.1' : '', deviceIndex: env.localRank,
+      rank: env.rank,
+      worldSize: env.worldSize,
+      masterAddr: env.masterAddr,
+      masterPort: env.masterPort,
+      storeServer: env.storeServer,
+      backend: cuda ? 'nccl' : 'gloo',
+      timeoutMs: env.timeoutMs,
+      iface: process.env.GLOO_SOCKET_IFNAME ?? '',
+      hostname: loopback ? '127.0.0.1' : '',
+      deviceIndex: env.localRank,
     });
     return new DistContext(env.rank, env.worldSize, env.localRank, group);
   }

@@ -49,7 +49,11 @@ export function readDistEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | und
   if (masterPort > 65535) throw new Error(`MASTER_PORT=${masterPort}: a port in [1, 65535] expected`);
   const timeoutS = env.GTR_DIST_TIMEOUT_S === undefined ? 1800 : intVar(env, 'GTR_DIST_TIMEOUT_S', 1);
   return {
-    rank, worldSize, localRank, masterAddr: env.MASTER_ADDR!, masterPort,
+    rank,
+    worldSize,
+    localRank,
+    masterAddr: env.MASTER_ADDR!,
+    masterPort,
     storeServer: env.GTR_STORE_SERVER === '1' && rank === 0 && env.TORCHELASTIC_USE_AGENT_STORE !== 'True',
     timeoutMs: timeoutS * 1000,
   };

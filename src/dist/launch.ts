@@ -28,7 +28,10 @@ export function freePort(): Promise<number> {
 export function stripNprocFlag(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--nproc-per-node') { i++; continue; }
+    if (argv[i] === '--nproc-per-node') {
+      i++;
+      continue;
+    }
     if (argv[i].startsWith('--nproc-per-node=')) continue;
     out.push(argv[i]);
   }
@@ -63,9 +66,13 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
   let killTimer: NodeJS.Timeout | undefined;
   const stopOthers = () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    setTimeout(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); }, 10_000).unref();
+    setTimeout(() => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }, 10_000).unref();
   };
-  const forward = (sig: NodeJS.Signals) => { for (const c of children) if (c.exitCode === null) c.kill(sig); };
+  const forward = (sig: NodeJS.Signals) => {
+    for (const c of children) if (c.exitCode === null) c.kill(sig);
+  };
   process.on('SIGTERM', forward);
   for (let rank = 0; rank < nproc; rank++) {
     const env = {
@@ -79,7 +86,10 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
       GTR_STORE_SERVER: rank === 0 ? '1' : '0',
       OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? threads,
     };
-    const child = spawn(process.execPath, [script, ...args], { env, stdio: rank === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], {
+      env,
+      stdio: rank === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    });
     children.push(child);
     log(`gtr launch: rank ${rank} of ${nproc} is pid ${child.pid} (MASTER_ADDR=127.0.0.1 MASTER_PORT=${port})`);
     for (const stream of [child.stdout, child.stderr]) {
@@ -87,18 +97,22 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
       const out = stream === child.stdout ? process.stdout : process.stderr;
       createInterface({ input: stream }).on('line', (line) => out.write(`[rank ${rank}] ${line}\n`));
     }
-    exits.push(new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        const c = code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : 1);
-        if (c !== 0 && !firstFailure) {
-          firstFailure = { rank, code: c };
-          log(`gtr launch: rank ${rank} (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; ` +
-            `stopping the other ranks (terminated after ${Math.round((opts.graceMs ?? 60_000) / 1000)} s if still running)`);
-          killTimer = setTimeout(stopOthers, opts.graceMs ?? 60_000);
-        }
-        resolve({ rank, code: c });
-      });
-    }));
+    exits.push(
+      new Promise((resolve) => {
+        child.on('exit', (code, signal) => {
+          const c = code ?? (signal ? 128 + (SIGNAL_NUMBERS[signal] ?? 1) : 1);
+          if (c !== 0 && !firstFailure) {
+            firstFailure = { rank, code: c };
+            log(
+              `gtr launch: rank ${rank} (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; ` +
+                `stopping the other ranks (terminated after ${Math.round((opts.graceMs ?? 60_000) / 1000)} s if still running)`,
+            );
+            killTimer = setTimeout(stopOthers, opts.graceMs ?? 60_000);
+          }
+          resolve({ rank, code: c });
+        });
+      }),
+    );
   }
   try {
     await Promise.all(exits);

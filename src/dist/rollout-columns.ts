@@ -42,20 +42,35 @@ export async function globalRollout(
     };
   }
   const rows: number[] = [];
-  groups.forEach((g, gi) => g.responses.forEach((r, j) => rows.push(
-    groupKeys[gi] * 4096 + j, r.reward, r.grade.correct ? 1 : 0, r.grade.timedOut ? 1 : 0, r.tokens.length, r.finishReason === 'length' ? 1 : 0,
-  )));
+  groups.forEach((g, gi) =>
+    g.responses.forEach((r, j) =>
+      rows.push(
+        groupKeys[gi] * 4096 + j,
+        r.reward,
+        r.grade.correct ? 1 : 0,
+        r.grade.timedOut ? 1 : 0,
+        r.tokens.length,
+        r.finishReason === 'length' ? 1 : 0,
+      ),
+    ),
+  );
   const flat = await dist.gather(rows, 'rollout metrics (responses)');
   const resp: number[][] = [];
   for (let i = 0; i < flat.length; i += FIELDS) resp.push(Array.from(flat.subarray(i, i + FIELDS)));
   resp.sort((a, b) => a[0] - b[0]);
-  const prompts = await dist.gather(groups.flatMap((g, gi) => [groupKeys[gi], g.prompt.tokens.length]), 'rollout metrics (prompts)');
+  const prompts = await dist.gather(
+    groups.flatMap((g, gi) => [groupKeys[gi], g.prompt.tokens.length]),
+    'rollout metrics (prompts)',
+  );
   const pl: number[][] = [];
   for (let i = 0; i < prompts.length; i += 2) pl.push([prompts[i], prompts[i + 1]]);
   pl.sort((a, b) => a[0] - b[0]);
   return {
     responses: resp.map(([, reward, correct, timedOut, length, byLength]) => ({
-      reward, tokens: { length }, grade: { correct: correct === 1, timedOut: timedOut === 1 }, finishReason: byLength === 1 ? 'length' : 'stop',
+      reward,
+      tokens: { length },
+      grade: { correct: correct === 1, timedOut: timedOut === 1 },
+      finishReason: byLength === 1 ? 'length' : 'stop',
     })),
     promptLengths: pl.map((p) => p[1]),
     advantages: Array.from(await dist.gather(advantages, 'rollout metrics (advantages)')),
