@@ -9,9 +9,11 @@
  * run's metrics under DIR/runs (DIR default runs/transition-<date>-cpu<tag>), and copies the JSON
  * and the report to bench/results/transition-<date>-cpu<tag>.{json,html} (the committed results).
  *
- * npx tsx bench/transition.ts --rerender FILE.json: recomputes the summaries (per algorithm, and
- * paired by seed against GTR) from the runs in FILE.json, rewrites it and the .html beside it,
- * and prints the tables; nothing is trained.
+ * npx tsx bench/transition.ts --rerender FILE.json [--baseline BASE.json]: recomputes the summaries
+ * (per algorithm, and paired by seed against GTR) from the runs in FILE.json, rewrites it and the
+ * .html beside it, and prints the tables; nothing is trained. With --baseline, a GTR-only FILE
+ * (e.g. --algos gtr --sigma 0.1) takes the other algorithms' runs from BASE (same warm start and
+ * seeds; only GTR's own settings may differ).
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import {
   SMOKE_CONFIG,
   recomputeSummaries,
   runTransitionBench,
+  withBaseline,
   type AlgoKey,
   type TransitionResults,
   type TransitionConfig,
@@ -34,6 +37,7 @@ const { values } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     rerender: { type: 'string' },
+    baseline: { type: 'string' },
     out: { type: 'string' },
     seeds: { type: 'string' },
     algos: { type: 'string' },
@@ -48,7 +52,13 @@ const { values } = parseArgs({
 
 if (values.rerender) {
   const file = values.rerender;
-  const r = recomputeSummaries(JSON.parse(readFileSync(file, 'utf8')) as TransitionResults);
+  const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as TransitionResults;
+  let loaded = read(file);
+  if (values.baseline) {
+    if (loaded.baseline) throw new Error(`--baseline: ${file} already borrows runs from ${loaded.baseline.file}`);
+    loaded = withBaseline(loaded, read(values.baseline), values.baseline);
+  }
+  const r = recomputeSummaries(loaded);
   writeFileAtomicSync(file, JSON.stringify(r, null, 2) + '\n');
   writeTransitionReport(file.replace(/\.json$/, '.html'), r);
   console.log(`transition: ${file} and its .html rewritten\n\n${summaryMarkdown(r)}\n\n${pairedMarkdown(r)}`);

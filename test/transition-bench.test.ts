@@ -12,6 +12,7 @@ import {
   measureSwitch,
   pairedVsGtr,
   runTransitionBench,
+  withBaseline,
   summarize,
   switchesOf,
   type CurvePoint,
@@ -124,6 +125,52 @@ describe('differences from GTR paired by seed', () => {
         sw,
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('a GTR-only variant against a baseline sweep', () => {
+  const sw = switchesOf([
+    { mode: 'A', steps: 2 },
+    { mode: 'B', steps: 4 },
+  ]);
+  const run = (algo: 'gtr' | 'kl', seed: number, steps: number): RunResult => ({
+    algo,
+    seed,
+    curve: [],
+    seconds: 1,
+    switches: [{ stepsToTarget: steps, newAccuracy: 0.5, retention: 0.5 }],
+  });
+  const results = (
+    algos: ('gtr' | 'kl')[],
+    config: Partial<typeof SMOKE_CONFIG>,
+    runs: RunResult[],
+  ): TransitionResults => ({
+    date: '2026-11-29',
+    device: { kind: 'cpu', cpus: 2, model: 'test' },
+    config: { ...SMOKE_CONFIG, ...config, algos },
+    warmStart: { A: 0.9, B: 0.1, sftSeconds: 1, lastNll: 1 },
+    switches: sw,
+    runs,
+    summary: {},
+    seconds: 1,
+  });
+  const base = results(['gtr', 'kl'], {}, [run('gtr', 1, 3), run('gtr', 2, 3), run('kl', 1, 4), run('kl', 2, 2)]);
+  it('borrows the runs of the algorithms the variant did not run, and records where from', () => {
+    const v = results(['gtr'], { sigma: 0.5 }, [run('gtr', 1, 1), run('gtr', 2, 2)]);
+    const m = withBaseline(v, base, 'base.json');
+    expect(m.runs.map((r) => `${r.algo}${r.seed}`)).toEqual(['gtr1', 'gtr2', 'kl1', 'kl2']);
+    expect(m.baseline).toEqual({ file: 'base.json', algos: ['kl'] });
+    // kl - gtr per seed: 4 - 1, 2 - 2
+    expect(pairedVsGtr(m.runs, sw)!.kl![0]!.stepsToTarget.mean).toBe(1.5);
+  });
+  it('refuses settings that the other algorithms read, a different warm start, or a variant that is not GTR-only', () => {
+    expect(() => withBaseline(results(['gtr'], { lr: 1 }, []), base, 'base.json')).toThrow(
+      /base\.json: its settings differ in lr/,
+    );
+    expect(() =>
+      withBaseline({ ...results(['gtr'], {}, []), warmStart: { ...base.warmStart, A: 0.5 } }, base, 'b'),
+    ).toThrow(/warm start differs/);
+    expect(() => withBaseline(results(['gtr', 'kl'], {}, []), base, 'b')).toThrow(/GTR-only/);
   });
 });
 

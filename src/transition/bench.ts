@@ -203,6 +203,11 @@ export interface TransitionResults {
   switches: SwitchInfo[];
   runs: RunResult[];
   summary: Record<string, SwitchSummary[]>;
+  /**
+   * Runs of these algorithms were taken from another results file (withBaseline): a GTR-only
+   * variant compared with the other algorithms' runs of the same warm start and seeds.
+   */
+  baseline?: { file: string; algos: string[] };
   /** Differences from GTR paired by seed (pairedVsGtr); absent without GTR or with one seed. */
   pairedVsGtr?: Record<string, PairedSummary[]>;
   seconds: number;
@@ -295,6 +300,34 @@ export function recomputeSummaries(r: TransitionResults): TransitionResults {
   const paired = pairedVsGtr(r.runs, r.switches);
   const { pairedVsGtr: _old, ...rest } = r;
   return { ...rest, summary: summarize(r.runs, r.switches), ...(paired ? { pairedVsGtr: paired } : {}) };
+}
+
+/** Settings only GTR reads: a GTR-only variant may borrow the other algorithms' runs (withBaseline). */
+const GTR_ONLY_SETTINGS = new Set<keyof TransitionConfig>(['sigma']);
+
+/**
+ * `r` (a GTR-only variant, e.g. `--algos gtr --sigma 0.1`) with the runs of every algorithm it did
+ * not run taken from `base`, so the summaries compare them. Valid because the other algorithms
+ * never read the settings that may differ (GTR_ONLY_SETTINGS); everything else (warm start,
+ * seeds, schedule, lr, epochs, beta, ...) must be equal.
+ * @throws Error naming the settings that differ, or a warm start that differs
+ */
+export function withBaseline(r: TransitionResults, base: TransitionResults, file: string): TransitionResults {
+  const keys = new Set([...Object.keys(r.config), ...Object.keys(base.config)] as (keyof TransitionConfig)[]);
+  const differ = [...keys].filter(
+    (k) => k !== 'algos' && !GTR_ONLY_SETTINGS.has(k) && JSON.stringify(r.config[k]) !== JSON.stringify(base.config[k]),
+  );
+  if (differ.length > 0)
+    throw new Error(
+      `${file}: its settings differ in ${differ.join(', ')}; a baseline may differ only in algos and ${[...GTR_ONLY_SETTINGS].join(', ')}`,
+    );
+  if (r.warmStart.A !== base.warmStart.A || r.warmStart.B !== base.warmStart.B)
+    throw new Error(`${file}: its warm start differs (mode A ${base.warmStart.A} vs ${r.warmStart.A})`);
+  if (r.config.algos.some((a) => a !== 'gtr'))
+    throw new Error(`a baseline completes a GTR-only run; this one ran ${r.config.algos.join(', ')}`);
+  const have = new Set(r.runs.map((x) => x.algo));
+  const borrowed = base.runs.filter((x) => !have.has(x.algo));
+  return { ...r, runs: [...r.runs, ...borrowed], baseline: { file, algos: [...new Set(borrowed.map((x) => x.algo))] } };
 }
 
 /** The RL recipe of one (algorithm, seed) run from the warm start in `world`. */

@@ -117,9 +117,10 @@ export function pairedMarkdown(r: TransitionResults): string {
 
 /** mean ± half-width with the mean's sign, and a * when the interval excludes 0. */
 function signedCi(m: { mean: number; halfWidth: number; lo: number; hi: number }, d = 2): string {
-  const sign = m.mean > 0 ? '+' : '';
+  const rounded = Number(m.mean.toFixed(d)); // no "-0.00": a mean that rounds to 0 is printed as 0
+  const sign = rounded > 0 ? '+' : '';
   const excl = m.lo > 0 || m.hi < 0 ? ' *' : '';
-  return `${sign}${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}${excl}`;
+  return `${sign}${(rounded === 0 ? 0 : rounded).toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}${excl}`;
 }
 
 /** The report as an HTML string. */
@@ -147,6 +148,11 @@ export function renderTransitionReport(r: TransitionResults): string {
     '<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}pre{background:#f6f6f6;padding:6px;font-size:11px}</style></head><body>',
     '<h1>Behavior-transition benchmark (docs/TRANSITION.md)</h1>',
     `<p>${escapeHtml(`${r.date}, ${r.device.cpus} × ${r.device.model}, ${(r.seconds / 60).toFixed(1)} min. Schedule ${c.phases.map((p) => `${p.mode} ${p.steps}`).join(', ')} steps; ${c.seeds.length} seeds per algorithm from one warm start (mode A ${r.warmStart.A.toFixed(2)}, mode B ${r.warmStart.B.toFixed(2)} held-out accuracy). Intervals: mean ± 95% Student-t half-width over seeds. A run that never reached the target counts as the phase length.`)}</p>`,
+    ...(r.baseline
+      ? [
+          `<p>${escapeHtml(`The runs of ${r.baseline.algos.map((a) => ALGORITHMS[a as AlgoKey].label).join(', ')} are those of ${r.baseline.file} (same warm start and seeds; only GTR's own settings differ).`)}</p>`,
+        ]
+      : []),
     plot(r, 'A'),
     plot(r, 'B'),
     '<h2>Summary</h2>',
