@@ -76,9 +76,14 @@ export function trainerEngine(
         mb.anchorLogprobs,
         mb.denominators,
       );
-      return metrics[metrics.length - 1] as unknown as Record<string, number>;
+      // A spread has no declared interface, so it fits the engine's Record without a cast.
+      const last: Record<string, number> = { ...metrics[metrics.length - 1]! };
+      return last;
     },
-    step: async () => ({ ...(await trainer.step()) }) as unknown as StepMetrics,
+    step: async (): Promise<StepMetrics> => {
+      const { reason, ...m } = await trainer.step();
+      return reason === undefined ? { ...m } : { ...m, reason };
+    },
     saveState: (p) => trainer.saveState(p),
     loadState: (p) => trainer.loadState(p),
     setProcessGroup: (g) => trainer.native.setProcessGroup(g),
