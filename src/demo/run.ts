@@ -169,6 +169,30 @@ export function demoModelConfig(
   };
 }
 
+/**
+ * The demo's starting point in `dir`: the demo tokenizer in dir/tokenizer and a random demo model
+ * (demoModelConfig, normal init from `seed`) with that tokenizer in dir/model-init.
+ * @returns the vocabulary size and the model's parameter count
+ */
+export async function writeDemoInitModel(
+  dir: string,
+  hidden: number,
+  layers: number,
+  seed: number,
+): Promise<{ vocabSize: number; numParameters: number }> {
+  const tok = writeDemoTokenizer(join(dir, 'tokenizer'));
+  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, hidden, layers), seed, {
+    device: 'cpu',
+    dtype: 'float32',
+  });
+  try {
+    await init.save(join(dir, 'model-init'), { tokenizerFrom: join(dir, 'tokenizer') });
+    return { vocabSize: tok.vocabSize, numParameters: init.numParameters };
+  } finally {
+    init.dispose();
+  }
+}
+
 /** The recipe of the SFT warm-up. */
 function sftRecipe(out: string, steps: number, s: DemoSizes, seed: number): Recipe {
   return parseRecipe(
@@ -446,19 +470,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   writeTaskJsonl(join(out, 'data', 'rl.jsonl'), task.train.slice(s.sftRows, s.sftRows + s.rlRows));
   writeTaskJsonl(join(out, 'data', 'dev.jsonl'), dev);
   writeTaskJsonl(join(out, 'data', 'heldout.jsonl'), task.heldOut);
-  const tok = writeDemoTokenizer(join(out, 'tokenizer'));
-  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, s.hidden, s.layers), o.seed, {
-    device: 'cpu',
-    dtype: 'float32',
-  });
-  try {
-    await init.save(join(out, 'model-init'), { tokenizerFrom: join(out, 'tokenizer') });
-    log(
-      `demo: ${s.sftRows} SFT / ${s.rlRows} RL / ${dev.length} validation / ${task.heldOut.length} held-out problems, vocabulary ${tok.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`,
-    );
-  } finally {
-    init.dispose();
-  }
+  const init = await writeDemoInitModel(out, s.hidden, s.layers, o.seed);
+  log(
+    `demo: ${s.sftRows} SFT / ${s.rlRows} RL / ${dev.length} validation / ${task.heldOut.length} held-out problems, vocabulary ${init.vocabSize}, model ${init.numParameters.toLocaleString('en-US')} parameters`,
+  );
   timings.setup = (performance.now() - t0) / 1000;
 
   const stopRule = s.sftTarget > 0 && s.sftTarget <= 1;

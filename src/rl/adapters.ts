@@ -5,7 +5,7 @@
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { generateWithStats } from '../rollout/index.js';
-import { Trainer } from '../train/trainer.js';
+import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
 import { lossFromSettings } from '../train/loss-config.js';
 import type { RolloutEngine, RolloutStats, StepMetrics, TrainerEngine } from './engines.js';
 
@@ -50,16 +50,7 @@ export function trainerEngine(
 ): TrainerEngine & { dispose(): void } {
   const t = recipe.train;
   const perStep = t.epochs_per_step * t.mini_batches_per_epoch;
-  const trainer = new Trainer(policy.native, {
-    betas: t.adam_betas,
-    eps: t.adam_eps,
-    weightDecay: t.weight_decay,
-    maxGradNorm: t.max_grad_norm ?? 0,
-    checkpointLayers: t.activation_checkpointing,
-    tokenBudget: t.tokens_per_micro_batch,
-    reference: reference?.native,
-    schedule: { lr: t.lr, warmupSteps: t.warmup_steps * perStep, kind: t.schedule, totalSteps: t.steps * perStep },
-  });
+  const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t, perStep, reference?.native));
   return {
     logprobs: (b, o) => (o?.reference ? trainer.referenceLogprobs(b) : trainer.logprobs(b)),
     trainMicroBatch: async (mb, loss) => {

@@ -25,7 +25,7 @@ import { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { openRun } from '../rl/resume.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { Trainer } from '../train/trainer.js';
+import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
 import { packSequences } from '../train/microbatch.js';
 import { buildSftExamples } from './data.js';
 
@@ -113,15 +113,7 @@ async function sftOpened(
 
   const t = recipe.train;
   const policy = await Policy.load(recipe.model.path, { device, dtype });
-  const trainer = new Trainer(policy.native, {
-    betas: t.adam_betas,
-    eps: t.adam_eps,
-    weightDecay: t.weight_decay,
-    maxGradNorm: t.max_grad_norm ?? 0,
-    checkpointLayers: t.activation_checkpointing,
-    tokenBudget: t.tokens_per_micro_batch,
-    schedule: { lr: t.lr, warmupSteps: t.warmup_steps, kind: t.schedule, totalSteps: t.steps },
-  });
+  const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t));
   const sampler = new PromptSampler(examples.length, t.seed);
   // Policy.save writes its directory atomically (saveCheckpointAtomic); a checkpoint is one more level.
   const save = (dir: string) => policy.save(dir, { tokenizerFrom: tokDir });

@@ -27,6 +27,7 @@ import {
   type TrainBatch,
 } from './microbatch.js';
 import { lrAt, type LrSchedule } from './schedule.js';
+import type { Recipe } from '../recipe/index.js';
 import { writeFileAtomic, writeFileAtomicWith } from '../checkpoint/save.js';
 
 export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> {
@@ -36,6 +37,34 @@ export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> 
   tokenBudget?: number;
   /** Frozen reference policy (a second Policy loaded from the same checkpoint) for KL. */
   reference?: NativePolicy;
+}
+
+/**
+ * The trainer's options from a recipe's `train` section: AdamW, gradient clipping, activation
+ * checkpointing, the micro-batch token budget and the learning-rate schedule. Recipe warm-up and
+ * total steps count the caller's steps; `optimizerStepsPerStep` converts them to optimizer steps
+ * (RL: epochs_per_step x mini_batches_per_epoch; SFT: 1).
+ */
+export function trainerOptionsFromRecipe(
+  t: Recipe['train'],
+  optimizerStepsPerStep = 1,
+  reference?: NativePolicy,
+): TrainerOptions {
+  return {
+    betas: t.adam_betas,
+    eps: t.adam_eps,
+    weightDecay: t.weight_decay,
+    maxGradNorm: t.max_grad_norm ?? 0,
+    checkpointLayers: t.activation_checkpointing,
+    tokenBudget: t.tokens_per_micro_batch,
+    ...(reference ? { reference } : {}),
+    schedule: {
+      lr: t.lr,
+      warmupSteps: t.warmup_steps * optimizerStepsPerStep,
+      kind: t.schedule,
+      totalSteps: t.steps * optimizerStepsPerStep,
+    },
+  };
 }
 
 /** File names inside a trainer state directory. */

@@ -23,8 +23,7 @@ import { readMetricsJsonl } from '../report/html.js';
 import { runEvaluation } from '../eval/run.js';
 import { GraderPool } from '../grading/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { demoModelConfig } from '../demo/run.js';
-import { writeDemoTokenizer } from '../demo/tokenizer.js';
+import { writeDemoInitModel } from '../demo/run.js';
 import { meanCi, type MeanCi } from './stats.js';
 import { generateTransitionTask, graderModule, writeTransitionJsonl, type Mode } from './task.js';
 import { writeTransitionReport } from './report.js';
@@ -402,16 +401,7 @@ async function buildWorld(
   writeTransitionJsonl(join(world, 'data', 'sft.jsonl'), task.train);
   writeTransitionJsonl(join(world, 'data', 'rl.jsonl'), task.train);
   writeTransitionJsonl(join(world, 'data', 'heldout.jsonl'), task.heldOut);
-  const tok = writeDemoTokenizer(join(world, 'tokenizer'));
-  const init = await Policy.random(demoModelConfig(tok.vocabSize, tok.eosTokenId, c.hidden, c.layers), c.worldSeed, {
-    device: 'cpu',
-    dtype: 'float32',
-  });
-  try {
-    await init.save(join(world, 'model-init'), { tokenizerFrom: join(world, 'tokenizer') });
-  } finally {
-    init.dispose();
-  }
+  await writeDemoInitModel(world, c.hidden, c.layers, c.worldSeed);
   const sftRecipe = parseRecipe(
     JSON.stringify({
       model: { path: join(world, 'model-init'), dtype: 'float32', device: 'cpu', chat_template: false },
