@@ -151,6 +151,9 @@ function cleanAnswerLine(line: string): string | null {
     .trim();
 }
 
+/** Longest `Answer:` line read as an answer (characters). */
+const MAX_ANSWER_LINE = 2000;
+
 /** How much of the response's end is searched for prose answers and corrections (characters). */
 export const PROSE_TAIL_CHARS = 4000;
 
@@ -172,7 +175,8 @@ export function extractFinalAnswer(response: string): string | null {
     out = cleanAnswerLine(minerva.text);
     end = minerva.end;
   } else if (line && (!box || line.index > box.index)) {
-    out = cleanAnswerLine(line.text);
+    // An `Answer:` line longer than any answer is no answer (and bounds the work on it).
+    out = line.text.length > MAX_ANSWER_LINE ? null : cleanAnswerLine(line.text);
     end = line.index + line.length;
   } else if (box) {
     out = box.text.trim();
