@@ -4,7 +4,7 @@
  * with bracket kinds; `a \pm b` as two answers), as relations (see relations.ts), then scalar
  * values numerically / symbolically (see numeric.ts).
  */
-import { isTextAnswer, normalizeAnswer, squash } from './normalize-math.js';
+import { isTextAnswer, normalizeWithUnit, squash } from './normalize-math.js';
 import { MAX_ITEMS } from './limits.js';
 import { DEFAULT_TOLERANCE, proportional, roughlyEqual, type Tolerance, valuesEqual } from './numeric.js';
 import {
@@ -285,9 +285,13 @@ export function answersEquivalent(pred: string, gold: string, options: Equivalen
     absTol: options.absTol ?? DEFAULT_TOLERANCE.absTol,
     percent: options.percent ?? false,
   };
-  let a = normalizeAnswer(pred);
-  let b = normalizeAnswer(gold);
+  const na = normalizeWithUnit(pred);
+  const nb = normalizeWithUnit(gold);
+  let a = na.text;
+  let b = nb.text;
   if (a === '' || b === '') return false;
+  // Units are dropped, but two stated units must have the same power (`\text{ in}^3` is not `\text{ in}^2`).
+  if (na.unit !== '' && nb.unit !== '' && na.unit !== nb.unit) return false;
   // A decimal comma (`1000,99`, `0,111`; not a thousands group) when the other side is one number.
   const plain = /^-?\d+(?:\.\d+)?$/;
   if (DECIMAL_COMMA_RE.test(a) && plain.test(b)) a = a.replace(',', '.');

@@ -144,7 +144,9 @@ function cleanAnswerLine(line: string): string | null {
   s = s.replace(/\s*\.?\s*I hope it is correct[\s\S]*$/i, '');
   // A sentence ("The largest $n$ is 34."): the value it states, unless it hedges.
   const words = s.replace(/\$[^$]*\$|\\[A-Za-z]+\s*(?:\{[^{}]*\})?/g, ' ').match(/[A-Za-z]{2,}/g) ?? [];
-  if (words.length >= 2 || (words.length === 1 && HEDGE_RE.test(words[0]!))) return answerInSentence(s);
+  const sentence = words.filter((w) => w.length >= 3).length >= 2 || words.some((w) => HEDGE_RE.test(w));
+  // A sentence with no value in it (`MR=SRMC`) is taken as written.
+  if (sentence && candidates(s).length > 0) return answerInSentence(s);
   return s
     .replace(/\s*\.$/, '')
     .replace(/\$\s*\.$/, '$')

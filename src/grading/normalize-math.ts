@@ -200,8 +200,8 @@ function isUnitText(unit: string): boolean {
 }
 
 /** Removes a trailing unit written as a text command after something holding a digit. */
-function dropTextUnits(s: string): string {
-  const re = new RegExp(`^(.*\\S)\\s*\\\\(?:${TEXT_CMDS})\\s*\\{([^{}]*)\\}\\s*(?:\\^\\{?-?[0-9]\\}?)?\\s*$`);
+function dropTextUnits(s: string, units: string[]): string {
+  const re = new RegExp(`^(.*\\S)\\s*\\\\(?:${TEXT_CMDS})\\s*\\{([^{}]*)\\}\\s*(\\^\\{?-?[0-9]\\}?)?\\s*$`);
   for (let guard = 0; guard < 4; guard++) {
     const m = re.exec(s);
     if (!m || !/[0-9]/.test(m[1]!)) break;
@@ -211,6 +211,7 @@ function dropTextUnits(s: string): string {
       break;
     }
     if (!/^[A-Za-zμΩ°/.^0-9\-\\ ]*$/.test(unit) || !isUnitText(unit)) break;
+    units.unshift(`${unit}${(m[3] ?? '').replace(/[{}]/g, '')}`);
     s = m[1]!.trim();
   }
   return s;
@@ -220,11 +221,12 @@ function dropTextUnits(s: string): string {
  * Removes trailing plain unit words after a number: `5 cm`, `12 minutes`, `3km`. Single letters are
  * never taken for units (`2 n` is an expression).
  */
-function dropWordUnits(s: string): string {
+function dropWordUnits(s: string, units: string[]): string {
   for (let guard = 0; guard < 3; guard++) {
     const m = /^(.*[0-9}])\s*([A-Za-zμ][A-Za-z/^0-9]*)$/.exec(s);
     if (m && PERCENT_WORDS.test(m[2]!)) return `${m[1]!.trim()}\\%`;
     if (!m || !UNIT_WORDS.has(m[2]!.toLowerCase())) break;
+    units.unshift(m[2]!);
     s = m[1]!.trim();
   }
   return s;
@@ -255,6 +257,24 @@ function unwrapBox(s: string): string {
  * Does not evaluate anything and never throws.
  */
 export function normalizeAnswer(raw: string): string {
+  return normalizeWithUnit(raw).text;
+}
+
+/**
+ * `normalizeAnswer`, also returning the power of the trailing unit it dropped: '' for none or a
+ * plain unit, `^2` for `\text{ cm}^2`, `\mathrm{m^2}` or `square feet`, `^3` for `cubic units`.
+ */
+export function normalizeWithUnit(raw: string): { text: string; unit: string } {
+  const units: string[] = [];
+  const text = normalizeInner(raw, units);
+  const u = units.join(' ').toLowerCase();
+  const powers = [...u.matchAll(/\^\s*\{?\s*(-?\d)/g)].map((m) => `^${m[1]}`);
+  if (/\b(?:square|sq)\b/.test(u)) powers.push('^2');
+  if (/\bcubic\b/.test(u)) powers.push('^3');
+  return { text, unit: units.length > 0 ? powers.join('') || '^1' : '' };
+}
+
+function normalizeInner(raw: string, units: string[]): string {
   let s = raw.trim();
   for (const [re, to] of UNICODE) s = s.replace(re, to);
   s = unwrapBox(s);
@@ -279,12 +299,12 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree/g, '');
   s = s.replace(/\s*(?:\\%|%)/g, '\\%');
   s = s.replace(/\{\s*,\s*\}/g, '');
-  s = dropTextUnits(s.trim());
+  s = dropTextUnits(s.trim(), units);
   s = unwrapTextCommands(s);
   s = s.replace(/\s+/g, ' ').trim();
   s = s.replace(/\s+(?:and|or)\s+/gi, ', ');
   s = s.replace(/[.;,]+$/, '').trim();
-  s = dropWordUnits(s);
+  s = dropWordUnits(s, units);
   s = s.replace(/(^|[\s{(,\-=])\.(\d)/g, '$10.$2');
   s = approximate(s);
   s = regroupAssignments(s);
