@@ -1,6 +1,7 @@
 /**
- * The `math` grader: extract the final answer (last `\boxed{}` / `Answer:` line), then decide
- * equivalence with the gold answer by string, structure, value and symbolic checks.
+ * The `math` grader: extract the final answer (box, `Answer:` line, or prose; a hedge or a later
+ * correction gives none), then decide equivalence with the gold answer by string, structure,
+ * relation, exact value and symbolic checks (rules: README, "Graders").
  */
 import { answersEquivalent, type EquivalenceOptions, percentQuestion } from './equivalence.js';
 import { extractFinalAnswer } from './extract.js';

@@ -1,16 +1,17 @@
 /**
  * Numeric and symbolic equality of two scalar answers. Plain numbers (integers, decimals, leading
  * zeros, `3.2e5`, `3.2\times 10^{5}`, `a/b`, `\frac{a}{b}`) are read directly; everything else goes
- * through @cortex-js/compute-engine: closed forms are evaluated numerically (real and imaginary
- * parts), and expressions with free variables are compared at several fixed sample points.
+ * through @cortex-js/compute-engine at 50 significant digits, inside the work bounds of ./limits.ts:
+ * closed forms are evaluated (real and imaginary parts), and expressions with free variables are
+ * compared at several fixed sample points.
  *
- * The tolerance rule (documented in the README, section "Graders"): there is no blanket relative
- * tolerance, because one lets a policy perturb the last digit (671.03 for 671.02). Two values are
- * equal when they are the same number (exact for literals, 1e-9 relative float noise for evaluated
- * closed forms), or when one side is a decimal written with at least 4 significant digits and the
- * other side, rounded to that many decimals, gives exactly it (`1.5708` for `\frac{\pi}{2}`,
- * `2.778e-6` for `2.7778e-6`; not `3.14` for `\pi`, not `0.3563` for `.35625`, a tie). A row's own
- * absolute tolerance (OlympiadBench `error`) and a caller's explicit `relTol` widen this.
+ * The rule (README, "Graders"): no blanket tolerance, because any lets a policy perturb a value
+ * (671.03 for 671.02, `2^{40}-1` for `2^{40}`). Integer literals compare exactly; exact values must
+ * agree to 40 significant digits, and be the same rational when both are rational; a decimal stands
+ * for a value only when it is that value rounded to the decimal's digits, written with at least 4
+ * significant digits (`1.5708` for `\frac{\pi}{2}`; not `3.14` for `\pi`, not `999.99999999` for
+ * `10^3`, not `0.3563` for `.35625`, a tie). A row's own absolute tolerance (OlympiadBench `error`)
+ * and a caller's explicit `relTol` widen this.
  */
 import { BigDecimal, ComputeEngine } from '@cortex-js/compute-engine';
 import { MAX_ENGINE_CHARS, withinEngineLimits } from './limits.js';
