@@ -23,6 +23,13 @@ export const MAX_PLUS_MINUS = 3;
 type Json = unknown;
 
 /**
+ * Operators that state a problem rather than a value (integrals, limits, derivatives): an answer
+ * holding one is not evaluated (the engine may integrate numerically for seconds), so it is equal
+ * only to the same text.
+ */
+const UNEVALUATED = new Set(['Integrate', 'NIntegrate', 'Limit', 'NLimit', 'D', 'ND', 'Derivative']);
+
+/**
  * A rough upper bound on log10 |value| of a MathJSON node (a symbol counts as 31.4, the largest
  * sample point); sets `budget.ok = false` when a bound is passed.
  */
@@ -41,6 +48,12 @@ function magnitude(node: Json, budget: { nodes: number; ok: boolean }): number {
   }
   if (!Array.isArray(node) || node.length === 0) return 1.5;
   const [head, ...args] = node as [Json, ...Json[]];
+  if (typeof head === 'string' && UNEVALUATED.has(head)) {
+    budget.ok = false;
+    return Infinity;
+  }
+  // `\Gamma(x)` arrives as ["InvisibleOperator", "Gamma", x] before canonical form.
+  if (head === 'InvisibleOperator' && args[0] === 'Gamma') return magnitude(['Gamma', ...args.slice(1)], budget);
   const mags = () => args.map((a) => magnitude(a, budget));
   const bound = (m: number) => 10 ** Math.min(m, 300);
   switch (head) {
@@ -65,7 +78,9 @@ function magnitude(node: Json, budget: { nodes: number; ok: boolean }): number {
     case 'Multiply':
       return mags().reduce((s, m) => s + Math.max(m, 0), 0);
     case 'Factorial':
-    case 'Factorial2': {
+    case 'Factorial2':
+    case 'Gamma':
+    case 'Fibonacci': {
       const m = magnitude(args[0], budget);
       if (bound(m) > MAX_FACTORIAL_ARG) budget.ok = false;
       return bound(m) * Math.max(m, 1);
@@ -82,6 +97,7 @@ function magnitude(node: Json, budget: { nodes: number; ok: boolean }): number {
       let terms = 1;
       for (const lim of args.slice(1)) {
         if (Array.isArray(lim) && lim.length >= 4) {
+          if (lim.slice(2).some((x) => typeof x === 'string' && /Infinity$/.test(x))) budget.ok = false;
           const span = bound(magnitude(lim[2], budget)) + bound(magnitude(lim[3], budget));
           terms *= span;
         }
@@ -100,8 +116,9 @@ function magnitude(node: Json, budget: { nodes: number; ok: boolean }): number {
 /**
  * True when a parsed answer (its non-canonical MathJSON) is small enough to evaluate: at most
  * `MAX_ENGINE_NODES` nodes, no intermediate value past `MAX_DIGITS` digits (powers towers, huge
- * exponents), no `\sum`/`\prod` over more than `MAX_TERMS` terms, no factorial past
- * `MAX_FACTORIAL_ARG`. A linear walk; never throws.
+ * exponents), no `\sum`/`\prod` over more than `MAX_TERMS` terms or an infinite range, no
+ * factorial / Gamma / Fibonacci past `MAX_FACTORIAL_ARG`, no integral, limit or derivative. A
+ * linear walk; never throws.
  */
 export function withinEngineLimits(json: Json): boolean {
   const budget = { nodes: MAX_ENGINE_NODES, ok: true };
