@@ -192,12 +192,14 @@ export function extractFinalAnswer(response: string): string | null {
 }
 
 const CORRECTION_CUE_RE =
-  /\b(?:wait|actually|correction|mistake|instead|oops|sorry|answer|should be|recheck|re-?evaluat\w*)\b/gi;
+  /\b(?:wait|actually|correction|mistake|instead|oops|sorry|should be|recheck|re-?evaluat\w*|(?:correct|final|real|true) answer|answer (?:is|should be|would be|=))\b/gi;
 
 /**
- * True when the text after a final answer corrects it: in the sentence starting at a cue word, a
- * math span or number whose value differs from `answer` (a restatement of the same value is fine).
- * Reads at most `PROSE_TAIL_CHARS` characters and the first 4 cues.
+ * True when the text after a final answer corrects it: the sentence starting at a cue word
+ * ("wait", "actually", "mistake", "instead", "the answer is", ...) states a value
+ * (`answerInSentence`) not equivalent to `answer`, or hedges. A restatement of the same value is
+ * fine, and so is a cue sentence with no value. Reads at most `PROSE_TAIL_CHARS` characters and the
+ * first 4 cues.
  */
 function corrected(after: string, answer: string): boolean {
   const tail = after.slice(0, PROSE_TAIL_CHARS);
@@ -208,9 +210,10 @@ function corrected(after: string, answer: string): boolean {
     const rest = tail.slice(cue.index);
     const stop = /[.!?](?=\s|$)|\n\s*\n/.exec(rest.replace(SPAN_RE, (m) => m.replace(/[.!?\n]/g, ' ')));
     const sentence = stop ? rest.slice(0, stop.index) : rest;
-    const values = candidates(sentence).filter((c) => !isName(c.text));
-    if (values.slice(0, 8).some((v) => squash(normalizeAnswer(v.text)) !== a && !answersEquivalent(v.text, answer)))
-      return true;
+    if (candidates(sentence).every((c) => isName(c.text))) continue;
+    const stated = answerInSentence(sentence);
+    if (stated === null) return true;
+    if (squash(normalizeAnswer(stated)) !== a && !answersEquivalent(stated, answer)) return true;
   }
   return false;
 }
