@@ -57,7 +57,30 @@ describe('math grader: adversarial corpus', () => {
 const box = (s: string) => `So $\\boxed{${s}}$.`;
 const set = (n: number, reverse: boolean) =>
   `\\{${Array.from({ length: n }, (_, i) => (reverse ? n - i : i + 1)).join(', ')}\\}`;
+const exprs = (n: number) => Array.from({ length: n }, (_, i) => `\\sqrt{${i + 2}}x^{2}+${i}x`);
 const STALLS: [string, string, string, boolean][] = [
+  [
+    '32 expressions reordered, restyled, one changed',
+    box(
+      exprs(32)
+        .reverse()
+        .map((e, i) => (i === 0 ? `${e}+1` : e.replace('x^{2}', 'x\\cdot x')))
+        .join(', '),
+    ),
+    exprs(32).join(', '),
+    false,
+  ],
+  [
+    '32 expressions reordered and restyled',
+    box(
+      exprs(32)
+        .reverse()
+        .map((e) => e.replace('x^{2}', 'x\\cdot x'))
+        .join(', '),
+    ),
+    exprs(32).join(', '),
+    true,
+  ],
   ['\\pm x22', box(`1${' \\pm 1'.repeat(22)}`), '1', false],
   ['sum to 10^7', box('\\sum_{n=1}^{10^{7}} n'), '50000005000000', false],
   ['product to 10^9', box('\\prod_{k=1}^{10^9}k'), '1', false],

@@ -6,7 +6,14 @@
  */
 import { isTextAnswer, normalizeWithUnit, squash } from './normalize-math.js';
 import { MAX_ITEMS } from './limits.js';
-import { DEFAULT_TOLERANCE, proportional, roughlyEqual, type Tolerance, valuesEqual } from './numeric.js';
+import {
+  beginComparison,
+  DEFAULT_TOLERANCE,
+  proportional,
+  roughlyEqual,
+  type Tolerance,
+  valuesEqual,
+} from './numeric.js';
 import {
   ascending,
   isAssignment,
@@ -246,10 +253,18 @@ function approxHead(s: string): string | null {
   }
 }
 
+/**
+ * Most element comparisons (`equivalentAt` calls) of one answer comparison: a list of 64 tuples of
+ * 64 items against another is 262,144 pairs. Past it, the remaining pairs are unequal (the answer
+ * is then equal only where it matched before the budget ran out, which never errs towards reward).
+ */
+export const MAX_COMPARISONS = 20_000;
+let comparisons = 0;
+
 /** Equivalence of two already-normalised answers, recursing into their structure. */
 function equivalentAt(a: string, b: string, tol: Tolerance, depth: number): boolean {
   if (sameString(a, b)) return true;
-  if (depth > MAX_DEPTH) return false;
+  if (depth > MAX_DEPTH || ++comparisons > MAX_COMPARISONS) return false;
   const ha = approxHead(a);
   const hb = approxHead(b);
   if (ha === null || hb === null) return false;
@@ -259,13 +274,15 @@ function equivalentAt(a: string, b: string, tol: Tolerance, depth: number): bool
   if (pa !== a || pb !== b) return equivalentAt(pa, pb, tol, depth + 1);
   const sa = parseStructure(a);
   const sb = parseStructure(b);
+  let tried = false;
   if (sa.kind === 'list' || sb.kind === 'list' || sa.kind === 'union' || sb.kind === 'union') {
     if (sameStructure(sa, sb, tol, depth)) return true;
+    tried = true;
   }
   const ra = sa.kind === 'list' ? null : parseRelation(a);
   const rb = sb.kind === 'list' ? null : parseRelation(b);
   if (ra || rb) return relationsEquivalent(a, ra, b, rb, tol, depth);
-  return sameStructure(sa, sb, tol, depth);
+  return !tried && sameStructure(sa, sb, tol, depth);
 }
 
 const DECIMAL_COMMA_RE = /^-?(?:\d+,(?:\d{1,2}|\d{4,})|0,\d+)$/;
@@ -285,6 +302,8 @@ export function answersEquivalent(pred: string, gold: string, options: Equivalen
     absTol: options.absTol ?? DEFAULT_TOLERANCE.absTol,
     percent: options.percent ?? false,
   };
+  beginComparison();
+  comparisons = 0;
   const na = normalizeWithUnit(pred);
   const nb = normalizeWithUnit(gold);
   let a = na.text;

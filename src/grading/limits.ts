@@ -16,7 +16,7 @@ export const MAX_TERMS = 10_000;
 /** Largest argument of a factorial / binomial. */
 export const MAX_FACTORIAL_ARG = 1000;
 /** Most items of a list / set compared element-wise (larger ones compare as sorted strings). */
-export const MAX_ITEMS = 64;
+export const MAX_ITEMS = 32;
 /** Most `\pm` / `\mp` signs expanded in one answer (2^3 = 8 answers); more leaves it unexpanded. */
 export const MAX_PLUS_MINUS = 3;
 

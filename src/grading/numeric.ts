@@ -247,11 +247,71 @@ function decimalStandsFor(d: Decimal, v: Value): boolean {
  */
 function parseBounded(s: string): Expr | null {
   if (s.length > MAX_ENGINE_CHARS) return null;
+  const hit = cache.parsed.get(s);
+  if (hit !== undefined) return hit;
+  if (cache.parsed.size >= MAX_CACHED) return null;
   const ce = computeEngine();
   const raw = ce.parse(s, { form: 'raw' });
-  if (!withinEngineLimits(raw.json)) return null;
-  const e = ce.parse(s);
-  return e.isValid ? e : null;
+  const e = withinEngineLimits(raw.json) ? ce.parse(s) : null;
+  const out = e && e.isValid ? e : null;
+  cache.parsed.set(s, out);
+  return out;
+}
+
+/**
+ * Per-comparison memo (see `beginComparison`): parsed answers, and their values at the sample
+ * points, so comparing two lists of n expressions evaluates each expression once, not n times.
+ */
+const cache = {
+  parsed: new Map<string, Expr | null>(),
+  samples: new Map<string, (Value | null)[]>(),
+  unknowns: new Map<string, readonly string[]>(),
+};
+
+/** Most distinct expressions one comparison parses (a list past `MAX_ITEMS` never gets here). */
+const MAX_CACHED = 512;
+
+/**
+ * Starts one answer comparison (answersEquivalent calls it): clears the memo of the previous one, so
+ * memory stays bounded and nothing leaks between items.
+ */
+export function beginComparison(): void {
+  cache.parsed.clear();
+  cache.samples.clear();
+  cache.unknowns.clear();
+}
+
+/** The free variables of `e` (the answer `src`), memoised per comparison. */
+function unknownsOf(src: string, e: Expr): readonly string[] {
+  let out = cache.unknowns.get(src);
+  if (!out) {
+    out = [...e.unknowns];
+    cache.unknowns.set(src, out);
+  }
+  return out;
+}
+
+/** The values of `e` (the answer `src`) at every sample point of `vars`, memoised per comparison. */
+function samplesOf(src: string, e: Expr, vars: string[]): (Value | null)[] {
+  const key = `${vars.join(',')}\u0000${src}`;
+  let out = cache.samples.get(key);
+  if (!out) {
+    const ce = computeEngine();
+    // Sample points are doubles compared to SAMPLE_REL, so they are evaluated in machine precision
+    // (about 10x faster than 50 digits); closed values keep the full precision.
+    if (vars.length > 0) ce.precision = 'machine';
+    try {
+      out = SAMPLES.slice(0, vars.length === 0 ? 1 : SAMPLES.length).map((_, k) => {
+        const point: Record<string, number> = {};
+        vars.forEach((v, i) => (point[v] = SAMPLES[(k + i) % SAMPLES.length]! + i * 0.1));
+        return bigValue(e.subs(point));
+      });
+    } finally {
+      ce.precision = ENGINE_PRECISION;
+    }
+    cache.samples.set(key, out);
+  }
+  return out;
 }
 
 /**
@@ -265,12 +325,16 @@ const SAMPLES = [
 ];
 
 /** The values of `ea` and `eb` at each sample point of the free variables `vars` (shifted per variable). */
-function* valuesAtSamples(ea: Expr, eb: Expr, vars: string[]): Generator<[Value | null, Value | null]> {
-  for (let k = 0; k < SAMPLES.length; k++) {
-    const point: Record<string, number> = {};
-    vars.forEach((v, i) => (point[v] = SAMPLES[(k + i) % SAMPLES.length]! + i * 0.1));
-    yield [bigValue(ea.subs(point)), bigValue(eb.subs(point))];
-  }
+function* valuesAtSamples(
+  a: string,
+  ea: Expr,
+  b: string,
+  eb: Expr,
+  vars: string[],
+): Generator<[Value | null, Value | null]> {
+  const xa = samplesOf(a, ea, vars);
+  const xb = samplesOf(b, eb, vars);
+  for (let k = 0; k < SAMPLES.length; k++) yield [xa[k]!, xb[k]!];
 }
 
 /**
@@ -303,10 +367,10 @@ export function valuesEqual(a: string, b: string, tol: Tolerance = DEFAULT_TOLER
   const ea = parseBounded(a);
   const eb = parseBounded(b);
   if (!ea || !eb) return false;
-  const vars = [...new Set([...ea.unknowns, ...eb.unknowns])].sort();
+  const vars = [...new Set([...unknownsOf(a, ea), ...unknownsOf(b, eb)])].sort();
   if (vars.length === 0) {
-    const va = bigValue(ea);
-    const vb = bigValue(eb);
+    const va = samplesOf(a, ea, [])[0]!;
+    const vb = samplesOf(b, eb, [])[0]!;
     if (!va || !vb) return ea.isSame(eb);
     if (!va.finite || !vb.finite) {
       // Overflow (100000! vs 99999!) is not equality; only written infinities may match.
@@ -323,10 +387,13 @@ export function valuesEqual(a: string, b: string, tol: Tolerance = DEFAULT_TOLER
     return true;
   }
   let agreed = 0;
-  for (const [va, vb] of valuesAtSamples(ea, eb, vars)) {
+  for (const [va, vb] of valuesAtSamples(a, ea, b, eb, vars)) {
     if (!va && !vb) continue;
     if (!va || !vb) return false;
     if (!va.finite && !vb.finite) continue;
+    // A cheap double pre-check first (lists compare every pair): far apart is unequal.
+    const [da, db] = [va.re.toNumber(), vb.re.toNumber()];
+    if (tol.absTol === 0 && Math.abs(da - db) > 1e-6 * Math.max(Math.abs(da), Math.abs(db)) + 1e-300) return false;
     if (!valuesClose(va, vb, { ...tol, relTol: Math.max(tol.relTol, SAMPLE_REL) })) return false;
     agreed++;
   }
@@ -359,11 +426,11 @@ export function proportional(a: string, b: string, positive: boolean): boolean {
   const ea = parseBounded(a);
   const eb = parseBounded(b);
   if (!ea || !eb) return false;
-  const vars = [...new Set([...ea.unknowns, ...eb.unknowns])].sort();
+  const vars = [...new Set([...unknownsOf(a, ea), ...unknownsOf(b, eb)])].sort();
   if (vars.length === 0) return false;
   let ratio: number | null = null;
   let agreed = 0;
-  for (const [xa, xb] of valuesAtSamples(ea, eb, vars)) {
+  for (const [xa, xb] of valuesAtSamples(a, ea, b, eb, vars)) {
     if (!xa || !xb || !xa.finite || !xb.finite) continue;
     const va = [xa.re.toNumber(), xa.im.toNumber()] as const;
     const vb = [xb.re.toNumber(), xb.im.toNumber()] as const;
