@@ -10,7 +10,8 @@
  * Usage: npx tsx scripts/bench-graders.ts rows.jsonl [--limit N]
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { basename } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { GraderPool } from '../src/grading/index.js';
 import type { GradeItem, GradeResult } from '../src/grading/index.js';
 
@@ -38,6 +39,7 @@ async function timed(grader: string): Promise<{ results: GradeResult[]; msPerIte
   }
 }
 
+const loadBefore = loadavg()[0]!;
 const math = await timed('math');
 const mv = await timed('math_verify');
 const dapo = await timed('dapo');
@@ -78,9 +80,10 @@ const date = new Date().toISOString().slice(0, 10);
 const out = {
   date,
   device,
-  input: file,
+  input: `${basename(file)} (rows of scripts/grader-agreement-input.ts)`,
   items: items.length,
   note: 'one worker each, after one warm-up item; items/s = 1000 / ms per item',
+  load_avg_1min: { before: loadBefore, after: loadavg()[0]! },
   ms_per_item: { math: math.msPerItem, math_verify: mv.msPerItem, dapo: dapo.msPerItem },
   items_per_s: { math: 1000 / math.msPerItem, math_verify: 1000 / mv.msPerItem, dapo: 1000 / dapo.msPerItem },
   versions: { math: math.version, math_verify: mv.version, dapo: dapo.version },
