@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { gradeDapo, gradeMath, percentQuestion } from '../src/grading/index.js';
+import { gradeDapo, gradeMath, mathGrader, percentQuestion } from '../src/grading/index.js';
 import { makePool } from './helpers/pools.js';
 
 /**
@@ -44,6 +44,14 @@ describe('math grader: adversarial corpus', () => {
   )('%s', (_n, c) => {
     const r = gradeMath(c.response, c.gold, { percent: percentQuestion(c.problem ?? '') });
     expect(r.correct).toBe(c.correct);
+  });
+
+  it('the registry grader reads a percentage question from the row or the prompt', () => {
+    const r = 'So $\\boxed{20\\%}$.';
+    expect(mathGrader(r, { answer: '20', problem: 'What percent of the class are girls?' }).correct).toBe(true);
+    expect(mathGrader(r, { answer: '20' }, 'Give the share in %.').correct).toBe(true);
+    expect(mathGrader(r, { answer: '20', problem: 'How many girls are there?' }).correct).toBe(false);
+    expect(mathGrader(r, { answer: '0.2', problem: 'What fraction are girls?' }).correct).toBe(true);
   });
 
   it('dapo stays faithful to verl: `Answer: $3$ or $4$` scores for 3 there, never in math', () => {
