@@ -254,8 +254,8 @@ function approxHead(s: string): string | null {
 }
 
 /**
- * Most element comparisons (`equivalentAt` calls) of one answer comparison: a list of 64 tuples of
- * 64 items against another is 262,144 pairs. Past it, the remaining pairs are unequal (the answer
+ * Most element comparisons (`equivalentAt` calls) of one answer comparison: a list of 32 tuples of
+ * 32 items against another is 32,768 pairs. Past it, the remaining pairs are unequal (the answer
  * is then equal only where it matched before the budget ran out, which never errs towards reward).
  */
 export const MAX_COMPARISONS = 20_000;
