@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { gradeMath, rowTolerance } from '../src/grading/index.js';
+import { gradeMath, percentQuestion, rowTolerance } from '../src/grading/index.js';
 
 interface Case {
   id: string;
@@ -11,6 +11,8 @@ interface Case {
   note: string;
   error?: string;
   relTol?: number;
+  /** The question, where a rule reads it (a percentage question). */
+  problem?: string;
 }
 
 const cases: Case[] = readFileSync(new URL('./fixtures/grader-cases.jsonl', import.meta.url), 'utf8')
@@ -31,6 +33,7 @@ describe('math grader: labelled cases', () => {
     const r = gradeMath(c.response, c.gold, {
       relTol: c.relTol,
       absTol: rowTolerance(c as unknown as Record<string, unknown>),
+      percent: percentQuestion(c.problem ?? ''),
     });
     expect({ correct: r.correct, extracted: r.extracted }).toMatchObject({ correct: c.correct });
     expect(r.score).toBe(c.correct ? 1 : 0);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  answerInSentence,
   answersEquivalent,
   extractFinalAnswer,
   getGrader,
@@ -8,6 +9,7 @@ import {
   normalizeAnswer,
   parseGraderSpec,
   parsePlainNumber,
+  proseAnswer,
   toGradeResult,
 } from '../src/grading/index.js';
 import { parseStructure } from '../src/grading/structure.js';
@@ -40,7 +42,8 @@ describe('normalisation and structure', () => {
     ['$\\dfrac{1}{2}$', '\\frac{1}{2}'],
     ['\\left( 3, \\frac{\\pi}{2} \\right)', '( 3, \\frac{\\pi}{2} )'],
     ['90^\\circ', '90'],
-    ['50\\%', '50'],
+    ['50\\%', '50\\%'],
+    ['50 percent', '50\\%'],
     ['\\$32,\\!348', '32348'],
     ['1{,}000', '1000'],
     ['5 \\text{ cm}', '5'],
@@ -122,5 +125,42 @@ describe('registry and custom specs', () => {
       /L: returned an object whose "score" is not a finite number/,
     );
     expect(() => toGradeResult(null, 'L')).toThrow(/L: returned null/);
+  });
+});
+
+describe('final-answer extraction: prose, hedges, corrections, nesting (issue #25)', () => {
+  it('reads only outermost boxes: a box inside a box is content', () => {
+    expect(lastBoxed('\\boxed{4\\boxed{3}}')?.text).toBe('4\\boxed{3}');
+    expect(lastBoxed('\\boxed{\\boxed{3}}')?.text).toBe('\\boxed{3}');
+    expect(extractFinalAnswer('a \\boxed{1} b \\boxed{2')).toBeNull();
+  });
+
+  it('reads the answer stated in prose, Math-Verify style, last match first', () => {
+    expect(proseAnswer('After all that, the answer is $\\frac{3}{4}$.')).toBe('\\frac{3}{4}');
+    expect(proseAnswer('We find $x=2$. So the largest $n$ is 34.')).toBe('34');
+    expect(proseAnswer('\\frac{10}{9}')).toBe('\\frac{10}{9}');
+    expect(proseAnswer('No numbers here at all.')).toBeNull();
+    expect(proseAnswer('The total is 1,000.99 dollars.')).toBe('1,000.99');
+    expect(proseAnswer('Soucis : 2,74 $ a..')).toBe('2,74');
+  });
+
+  it('a sentence with two different values and a hedge word states no answer', () => {
+    expect(answerInSentence('The answer is 3 unless it is 4')).toBeNull();
+    expect(answerInSentence('it is 3, or maybe 4')).toBeNull();
+    expect(answerInSentence('$3$ or $4$')).toBe('3, 4');
+    expect(answerInSentence('The sum $a+b$ is $7$')).toBe('7');
+    expect(answerInSentence('It is $\\frac12$, that is 1/2')).toBe('1/2');
+  });
+
+  it('a correction after the final answer voids it; a restatement does not', () => {
+    expect(extractFinalAnswer('So $\\boxed{3}$. Wait, actually the answer is 4.')).toBeNull();
+    expect(extractFinalAnswer('So $\\boxed{3}$. The answer is $3$.')).toBe('3');
+    expect(extractFinalAnswer('So $\\boxed{\\frac12}$. So the answer is 0.5.')).toBe('\\frac12');
+    expect(extractFinalAnswer('Answer: 3\nOops, mistake: it should be 5.')).toBeNull();
+  });
+
+  it('joins labelled boxes of a multi-part answer', () => {
+    expect(extractFinalAnswer('$y_1 = \\boxed{2x}$ and $y_2 = \\boxed{3x}$')).toBe('2x, 3x');
+    expect(extractFinalAnswer('First \\boxed{2}. Then after more work we find \\boxed{3}')).toBe('3');
   });
 });

@@ -48,13 +48,16 @@ describe('GraderPool', () => {
     expect(again[0]).toMatchObject({ score: 1, correct: true });
   });
 
-  it('times out the math grader on an input the compute engine grinds on', async () => {
+  it('gives the math grader a verdict, not a timeout, on a sum the compute engine used to grind on', async () => {
+    // The work bounds of src/grading/limits.ts (issue #25): a sum over 10^6 terms is not evaluated.
+    // The pool's timeout itself is tested with the hanging custom grader above.
     const pool = makePool({ grader: 'math', threads: 2, timeoutMs: 1500 });
     const [slow, fast] = await pool.grade([
       { response: '$\\boxed{\\sum_{k=1}^{1000000} k}$', row: { gold: '500000500000' } },
       { response: '$\\boxed{2}$', row: { gold: '2' } },
     ]);
-    expect(slow).toMatchObject({ score: 0, correct: false, timedOut: true });
+    expect(slow).toMatchObject({ score: 0, correct: false });
+    expect(slow!.timedOut).toBeUndefined();
     expect(fast).toMatchObject({ score: 1, correct: true, extracted: '2' });
   });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraderPool, mathVerifyAvailable, PythonGraderPool } from '../src/grading/index.js';
+import { PYTHON_BASE_MB } from '../src/grading/python-pool.js';
 
 const fake = fileURLToPath(new URL('./fixtures/grader/fake_math_verify_worker.py', import.meta.url));
 const python = spawnSync('python3', ['--version']);
@@ -19,6 +20,30 @@ if (!mv.ok) console.warn(`SKIP math_verify grader tests: ${mv.reason}`);
 
 describe.skipIf(!hasPython)('PythonGraderPool: timeout, crash isolation, replacement', () => {
   const row = (gold: string) => ({ gold });
+
+  it('caps each worker at maxMemoryMb (+ the interpreter base): a larger allocation fails its item alone', async () => {
+    const probe = fileURLToPath(new URL('./fixtures/grader/memory_probe_worker.py', import.meta.url));
+    const pool = new PythonGraderPool({ script: probe, processes: 1, timeoutMs: 20_000, maxMemoryMb: 64 });
+    try {
+      const r = await pool.grade([
+        { response: '16', row: row('x') },
+        { response: '2048', row: row('x') },
+        { response: '16', row: row('x') },
+      ]);
+      expect(pool.version).toBe(String(64 + PYTHON_BASE_MB));
+      expect(r.map((x) => x.correct)).toEqual([true, false, true]);
+      expect(r[1]!.error).toMatch(/MemoryError/);
+    } finally {
+      await pool.destroy();
+    }
+    const uncapped = new PythonGraderPool({ script: probe, processes: 1, timeoutMs: 20_000 });
+    try {
+      expect((await uncapped.grade([{ response: '1024', row: row('x') }]))[0]!.correct).toBe(true);
+      expect(uncapped.version).toBe('none');
+    } finally {
+      await uncapped.destroy();
+    }
+  }, 60_000);
 
   it('a hung item times out, a crashing item fails alone, both workers are replaced', async () => {
     const pool = new PythonGraderPool({ script: fake, processes: 1, timeoutMs: 1500 });

@@ -4,8 +4,16 @@
  * with bracket kinds; `a \pm b` as two answers), as relations (see relations.ts), then scalar
  * values numerically / symbolically (see numeric.ts).
  */
-import { isTextAnswer, normalizeAnswer, squash } from './normalize-math.js';
-import { DEFAULT_TOLERANCE, proportional, type Tolerance, valuesEqual } from './numeric.js';
+import { isTextAnswer, normalizeWithUnit, squash } from './normalize-math.js';
+import { MAX_ITEMS } from './limits.js';
+import {
+  beginComparison,
+  DEFAULT_TOLERANCE,
+  proportional,
+  roughlyEqual,
+  type Tolerance,
+  valuesEqual,
+} from './numeric.js';
 import {
   ascending,
   isAssignment,
@@ -24,6 +32,16 @@ import { expandPlusMinus, parseStructure, type Structure } from './structure.js'
 export interface EquivalenceOptions {
   relTol?: number;
   absTol?: number;
+  /**
+   * The question asks for a percentage (`percentQuestion`): the gold's bare number is then in
+   * percent, so a predicted `p\%` also equals a gold p. Default false: `p\%` is p/100.
+   */
+  percent?: boolean;
+}
+
+/** True when a problem asks for a percentage (it says "percent" or holds a `%`). */
+export function percentQuestion(problem: string): boolean {
+  return /percent|%/i.test(problem);
 }
 
 const MAX_DEPTH = 6;
@@ -41,6 +59,11 @@ function sameString(a: string, b: string): boolean {
 function sameMultiset(xs: string[], ys: string[], tol: Tolerance, depth: number): boolean {
   // Answers are sets: a repeated item counts once (`(3,17,3,7)` listed twice).
   const dedupe = (zs: string[]) => zs.filter((z, i) => zs.findIndex((w) => squash(w) === squash(z)) === i);
+  if (xs.length > MAX_ITEMS || ys.length > MAX_ITEMS) {
+    // Past the bound, items compare as normalised strings (sorted, duplicates once): linear-log work.
+    const key = (zs: string[]) => [...new Set(zs.map(squash))].sort().join('\u0000');
+    return key(xs) === key(ys);
+  }
   xs = dedupe(xs);
   ys = dedupe(ys);
   if (xs.length !== ys.length) return false;
@@ -62,7 +85,9 @@ function sameMultiset(xs: string[], ys: string[], tol: Tolerance, depth: number)
 
 /** Ordered comparison, element by element. */
 function sameSequence(xs: string[], ys: string[], tol: Tolerance, depth: number): boolean {
-  return xs.length === ys.length && xs.every((x, i) => equivalentAt(x, ys[i]!, tol, depth + 1));
+  if (xs.length !== ys.length) return false;
+  if (xs.length > MAX_ITEMS) return xs.every((x, i) => squash(x) === squash(ys[i]!));
+  return xs.every((x, i) => equivalentAt(x, ys[i]!, tol, depth + 1));
 }
 
 function sameStructure(a: Structure, b: Structure, tol: Tolerance, depth: number): boolean {
@@ -70,6 +95,12 @@ function sameStructure(a: Structure, b: Structure, tol: Tolerance, depth: number
   if (unordered(a) && unordered(b))
     return sameMultiset((a as { items: string[] }).items, (b as { items: string[] }).items, tol, depth);
   if (a.kind === 'union' && b.kind === 'union') return sameMultiset(a.items, b.items, tol, depth);
+  // A gold set written by the response as a parenthesised tuple of its elements (`(1,3)` for `\{1,3\}`).
+  if (a.kind === 'bracket' && a.open === '(' && a.close === ')' && b.kind === 'set')
+    return sameMultiset(a.items, b.items, tol, depth);
+  // A list grouped in plain TeX braces (`{1,3}`, rendered "1,3") for a gold pair `(1,3)`: in order.
+  if (a.kind === 'set' && a.plainBraces && b.kind === 'bracket' && b.open === '(' && b.close === ')')
+    return sameSequence(a.items, b.items, tol, depth);
   if (a.kind === 'bracket' && b.kind === 'bracket') {
     return a.open === b.open && a.close === b.close && sameSequence(a.items, b.items, tol, depth);
   }
@@ -79,6 +110,10 @@ function sameStructure(a: Structure, b: Structure, tol: Tolerance, depth: number
   if (a.kind === 'scalar' && b.kind === 'scalar') {
     if (sameString(a.text, b.text)) return true;
     if (isTextAnswer(a.text) || isTextAnswer(b.text)) return false;
+    if (stringOnly(a.text) || stringOnly(b.text)) return false;
+    const pa = PERCENT_RE.exec(a.text);
+    const pb = PERCENT_RE.exec(b.text);
+    if (pa || pb) return samePercent(pa ? pa[1]! : a.text, !!pa, pb ? pb[1]! : b.text, !!pb, tol, depth);
     try {
       return valuesEqual(a.text, b.text, tol);
     } catch {
@@ -86,6 +121,34 @@ function sameStructure(a: Structure, b: Structure, tol: Tolerance, depth: number
     }
   }
   return false;
+}
+
+const PERCENT_RE = /^(.*\S)\s*\\%$/;
+
+/**
+ * Percentages (`\%` is /100): a predicted `p\%` equals a gold g when p/100 = g, or when the gold is
+ * itself a percentage with p = g's number; a gold `g\%` also takes the bare number g (the gold
+ * names the unit) and g/100. So `25\%` is `0.25`, but `3\%` is not `3` and `1000\%` is not `10^3`.
+ */
+function samePercent(a: string, pctA: boolean, b: string, pctB: boolean, tol: Tolerance, depth: number): boolean {
+  const hundredth = (x: string) => `\\frac{${x}}{100}`;
+  if (pctA && pctB) return equivalentAt(a, b, tol, depth + 1);
+  if (pctA)
+    return equivalentAt(hundredth(a), b, tol, depth + 1) || (!!tol.percent && equivalentAt(a, b, tol, depth + 1));
+  return equivalentAt(a, b, tol, depth + 1) || equivalentAt(a, hundredth(b), tol, depth + 1);
+}
+
+/** Words that make a scalar prose, compared as a string only (`3 is wrong`, `3 or more`, `at least 3`). */
+const PROSE_WORD_RE =
+  /(?<![A-Za-z\\])(?:is|are|or|and|not|wrong|more|less|than|least|most|maybe|either|unless|wait|answer|approximately|about|only|but|if|then|none|all)(?![A-Za-z])/i;
+
+/**
+ * Scalars compared as strings only: an environment that is not a matrix (`cases`, `aligned`: the
+ * engine reads `\begin{cases}3\\4\end{cases}` as a block whose value is its last row), a box left
+ * inside the answer, and prose (`3 is wrong`).
+ */
+function stringOnly(t: string): boolean {
+  return /\\begin\{|\\(?:boxed|fbox|pm|mp)(?![A-Za-z])/.test(t) || PROSE_WORD_RE.test(t.replace(/\\[A-Za-z]+/g, ' '));
 }
 
 /** True when the structure is an interval / tuple / set / union, i.e. a relation may become one. */
@@ -113,6 +176,7 @@ function relationsEquivalent(
   depth: number,
 ): boolean {
   const next = depth + 1;
+  if ((ra && !consistentChain(ra, tol)) || (rb && !consistentChain(rb, tol))) return false;
   if (ra && !rb) {
     // A predicted inequality is not read as the gold interval (Math-Verify's default,
     // allow_set_relation_comp=False); the other way round it is.
@@ -149,23 +213,79 @@ function relationsEquivalent(
   return false;
 }
 
+/** Most sides of an `=` chain that are checked; longer chains are no answer. */
+const MAX_CHAIN = 6;
+
+/**
+ * An `=` chain is an answer only when it is consistent: every side that is a closed value (no free
+ * variable) equals the last side, so `x = 2+3 = 5` is 5 but `4 = 3` and `x = 3 = 2` are no answer.
+ * Inequalities and relations with free variables on every side are left to the caller.
+ */
+function consistentChain(r: Relation, tol: Tolerance): boolean {
+  if (!isEquation(r)) return true;
+  if (r.parts.length > MAX_CHAIN) return false;
+  const last = r.parts[r.parts.length - 1]!;
+  for (const side of r.parts.slice(0, -1)) {
+    // Only closed sides (digits, no letters outside LaTeX commands) are checked.
+    if (/[A-Za-z]/.test(side.replace(/\\[A-Za-z]+/g, '')) || !/\d/.test(side)) continue;
+    try {
+      if (!sameString(side, last) && !valuesEqual(side, last, tol)) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * `a \approx b \approx ...` (not a bare symbol on the left, see normalize-math.ts): the answer is
+ * `a`; each later part is a check that must agree with it within 1%, else the chain is no answer
+ * (`3 \approx 4`). Returns the answer, null for an inconsistent chain, or `s` itself without `\approx`.
+ */
+function approxHead(s: string): string | null {
+  const parts = s.split(/\\approx(?![A-Za-z])/).map((p) => p.trim());
+  if (parts.length < 2) return s;
+  if (parts.length > MAX_CHAIN || parts.some((p) => p === '')) return null;
+  try {
+    return parts.slice(1).every((p) => roughlyEqual(parts[0]!, p, 0.01)) ? parts[0]! : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Most element comparisons (`equivalentAt` calls) of one answer comparison: a list of 32 tuples of
+ * 32 items against another is 32,768 pairs. Past it, the remaining pairs are unequal (the answer
+ * is then equal only where it matched before the budget ran out, which never errs towards reward).
+ */
+export const MAX_COMPARISONS = 20_000;
+let comparisons = 0;
+
 /** Equivalence of two already-normalised answers, recursing into their structure. */
 function equivalentAt(a: string, b: string, tol: Tolerance, depth: number): boolean {
   if (sameString(a, b)) return true;
-  if (depth > MAX_DEPTH) return false;
+  if (depth > MAX_DEPTH || ++comparisons > MAX_COMPARISONS) return false;
+  const ha = approxHead(a);
+  const hb = approxHead(b);
+  if (ha === null || hb === null) return false;
+  if (ha !== a || hb !== b) return equivalentAt(ha, hb, tol, depth + 1);
   const pa = expandPlusMinus(a);
   const pb = expandPlusMinus(b);
   if (pa !== a || pb !== b) return equivalentAt(pa, pb, tol, depth + 1);
   const sa = parseStructure(a);
   const sb = parseStructure(b);
+  let tried = false;
   if (sa.kind === 'list' || sb.kind === 'list' || sa.kind === 'union' || sb.kind === 'union') {
     if (sameStructure(sa, sb, tol, depth)) return true;
+    tried = true;
   }
   const ra = sa.kind === 'list' ? null : parseRelation(a);
   const rb = sb.kind === 'list' ? null : parseRelation(b);
   if (ra || rb) return relationsEquivalent(a, ra, b, rb, tol, depth);
-  return sameStructure(sa, sb, tol, depth);
+  return !tried && sameStructure(sa, sb, tol, depth);
 }
+
+const DECIMAL_COMMA_RE = /^-?(?:\d+,(?:\d{1,2}|\d{4,})|0,\d+)$/;
 
 /**
  * True when the predicted answer equals the gold answer. Both are normalised (`normalizeAnswer`),
@@ -180,9 +300,20 @@ export function answersEquivalent(pred: string, gold: string, options: Equivalen
   const tol: Tolerance = {
     relTol: options.relTol ?? DEFAULT_TOLERANCE.relTol,
     absTol: options.absTol ?? DEFAULT_TOLERANCE.absTol,
+    percent: options.percent ?? false,
   };
-  const a = normalizeAnswer(pred);
-  const b = normalizeAnswer(gold);
+  beginComparison();
+  comparisons = 0;
+  const na = normalizeWithUnit(pred);
+  const nb = normalizeWithUnit(gold);
+  let a = na.text;
+  let b = nb.text;
   if (a === '' || b === '') return false;
+  // Units are dropped, but two stated units must have the same power (`\text{ in}^3` is not `\text{ in}^2`).
+  if (na.unit !== '' && nb.unit !== '' && na.unit !== nb.unit) return false;
+  // A decimal comma (`1000,99`, `0,111`; not a thousands group) when the other side is one number.
+  const plain = /^-?\d+(?:\.\d+)?$/;
+  if (DECIMAL_COMMA_RE.test(a) && plain.test(b)) a = a.replace(',', '.');
+  else if (DECIMAL_COMMA_RE.test(b) && plain.test(a)) b = b.replace(',', '.');
   return equivalentAt(a, b, tol, 0);
 }

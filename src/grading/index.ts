@@ -3,10 +3,18 @@
  * pools that run them.
  */
 export type { CustomGraderSpec, GradeItem, GradeResult, GraderFn, GraderSpec } from './types.js';
-export { extractAnswerLoose, extractFinalAnswer, finalBoxed, lastAnswerLine, lastBoxed } from './extract.js';
+export {
+  answerInSentence,
+  extractAnswerLoose,
+  extractFinalAnswer,
+  finalBoxed,
+  lastAnswerLine,
+  lastBoxed,
+  proseAnswer,
+} from './extract.js';
 export { normalizeAnswer, squash, isTextAnswer } from './normalize-math.js';
 export { normalizeDapoAnswer } from './normalize-dapo.js';
-export { answersEquivalent, type EquivalenceOptions } from './equivalence.js';
+export { answersEquivalent, percentQuestion, type EquivalenceOptions } from './equivalence.js';
 export { closeEnough, parsePlainNumber, valuesEqual, DEFAULT_TOLERANCE, type Tolerance } from './numeric.js';
 export { gradeMath, mathGrader, goldAnswer, rowTolerance } from './math-grader.js';
 export { gradeDapo, dapoGrader, DAPO_TAIL_CHARS } from './dapo-grader.js';

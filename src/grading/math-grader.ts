@@ -1,8 +1,9 @@
 /**
- * The `math` grader: extract the final answer (last `\boxed{}` / `Answer:` line), then decide
- * equivalence with the gold answer by string, structure, value and symbolic checks.
+ * The `math` grader: extract the final answer (box, `Answer:` line, or prose; a hedge or a later
+ * correction gives none), then decide equivalence with the gold answer by string, structure,
+ * relation, exact value and symbolic checks (rules: README, "Graders").
  */
-import { answersEquivalent, type EquivalenceOptions } from './equivalence.js';
+import { answersEquivalent, type EquivalenceOptions, percentQuestion } from './equivalence.js';
 import { extractFinalAnswer } from './extract.js';
 import type { GradeResult } from './types.js';
 
@@ -31,8 +32,10 @@ export function rowTolerance(row: Record<string, unknown>): number | undefined {
 
 /**
  * Grades one response against a gold answer. Score 1 when the extracted answer is equivalent to
- * `gold` (see `answersEquivalent`; `options.relTol` / `options.absTol` widen the tolerance),
- * else 0; a response with no `\boxed{}` / `Answer:` scores 0 with `extracted: null`. Never throws.
+ * `gold` (see `answersEquivalent`; `options.relTol` / `options.absTol` widen the tolerance,
+ * `options.percent` says the question asks for a percentage), else 0; a response with no answer
+ * (see `extractFinalAnswer`: box, `Answer:` line, prose; a hedge or a correction gives none)
+ * scores 0 with `extracted: null`. Never throws.
  */
 export function gradeMath(response: string, gold: string, options: EquivalenceOptions = {}): GradeResult {
   const extracted = extractFinalAnswer(response);
@@ -43,9 +46,10 @@ export function gradeMath(response: string, gold: string, options: EquivalenceOp
 /**
  * Registry form of the math grader: gold from `goldAnswer(row)`, absolute tolerance from
  * `row.error` when present (OlympiadBench), otherwise the exact / 4-digit rounding rule of
- * numeric.ts (no blanket relative tolerance). Throws when the row
- * has no gold answer.
+ * numeric.ts (no blanket relative tolerance); a percentage question when `row.problem` or the prompt
+ * says "percent" or holds `%`. Throws when the row has no gold answer.
  */
-export function mathGrader(response: string, row: Record<string, unknown>): GradeResult {
-  return gradeMath(response, goldAnswer(row), { absTol: rowTolerance(row) });
+export function mathGrader(response: string, row: Record<string, unknown>, prompt = ''): GradeResult {
+  const problem = `${typeof row.problem === 'string' ? row.problem : ''}\n${prompt}`;
+  return gradeMath(response, goldAnswer(row), { absTol: rowTolerance(row), percent: percentQuestion(problem) });
 }

@@ -47,7 +47,8 @@ export interface GraderPoolOptions {
   isolation?: 'thread' | 'process';
   /**
    * Heap cap of each worker in MiB (default 1024): the V8 old generation (piscina resourceLimits
-   * maxOldGenerationSizeMb for threads, --max-old-space-size for processes). A grader past it fails
+   * maxOldGenerationSizeMb for threads, --max-old-space-size for processes); for `math_verify`, each
+   * Python worker's address space (RLIMIT_AS, this plus `PYTHON_BASE_MB`). A grader past it fails
    * its item and its worker is replaced.
    */
   maxMemoryMb?: number;
@@ -107,18 +108,20 @@ export class GraderPool {
     if (!(this.timeoutMs > 0)) throw new Error(`GraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
     if (!(this.startupTimeoutMs >= 0))
       throw new Error(`GraderPool: startupTimeoutMs must be >= 0 (got ${options.startupTimeoutMs})`);
+    const maxMemoryMb = options.maxMemoryMb ?? DEFAULT_GRADER_MEMORY_MB;
+    if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16))
+      throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
     if (spec === MATH_VERIFY_GRADER) {
+      // The same cap as the JS workers (reward.max_memory_mb), applied to each Python worker.
       this.python = new PythonGraderPool({
         processes: this.threads,
         timeoutMs: this.timeoutMs,
         startupTimeoutMs: this.startupTimeoutMs,
         failureScore: this.failureScore,
+        maxMemoryMb,
       });
       return;
     }
-    const maxMemoryMb = options.maxMemoryMb ?? DEFAULT_GRADER_MEMORY_MB;
-    if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16))
-      throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
     if (options.isolation === 'process') {
       this.lanes = new ProcessLanes({
         timeoutMs: this.timeoutMs,

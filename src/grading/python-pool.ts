@@ -32,7 +32,20 @@ export interface PythonGraderPoolOptions {
   python?: string;
   /** Worker script (default the bundled math_verify_worker.py); tests pass others. */
   script?: string;
+  /**
+   * Address-space cap of each worker in MiB (default none): passed as `GTR_GRADER_MAX_MEMORY_MB`,
+   * which the worker applies with `resource.setrlimit(RLIMIT_AS)` before importing math_verify
+   * (plus the interpreter's own footprint, `PYTHON_BASE_MB`). A grader past it fails its item
+   * (MemoryError) or its worker dies and is replaced, as in the JS pool (`reward.max_memory_mb`).
+   */
+  maxMemoryMb?: number;
 }
+
+/**
+ * Address space a Python worker needs before grading anything (interpreter, sympy, math_verify,
+ * antlr), added to `maxMemoryMb`: RLIMIT_AS counts mapped memory, not the heap alone as V8's cap does.
+ */
+export const PYTHON_BASE_MB = 512;
 
 /** The bundled worker script, from sources (src/grading) or the build (dist/grading). */
 export function workerScript(): string {
@@ -84,8 +97,16 @@ class Worker {
   exited = false;
   stderr = '';
 
-  constructor(python: string, script: string, startupTimeoutMs: number, onDeath: (w: Worker, why: string) => void) {
-    this.proc = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(
+    python: string,
+    script: string,
+    startupTimeoutMs: number,
+    maxMemoryMb: number | undefined,
+    onDeath: (w: Worker, why: string) => void,
+  ) {
+    const env = { ...process.env };
+    if (maxMemoryMb !== undefined) env.GTR_GRADER_MAX_MEMORY_MB = String(maxMemoryMb + PYTHON_BASE_MB);
+    this.proc = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'pipe'], env });
     const lines = createInterface({ input: this.proc.stdout });
     let readyResolve!: (v: string) => void;
     let readyReject!: (e: Error) => void;
@@ -171,6 +192,7 @@ export class PythonGraderPool {
   private readonly failureScore: number;
   private readonly python: string;
   private readonly script: string;
+  private readonly maxMemoryMb: number | undefined;
   private idle: Worker[] = [];
   private all = new Set<Worker>();
   private destroyed = false;
@@ -186,11 +208,14 @@ export class PythonGraderPool {
     this.failureScore = options.failureScore ?? 0;
     this.python = options.python ?? process.env.GTR_PYTHON ?? 'python3';
     this.script = options.script ?? workerScript();
+    this.maxMemoryMb = options.maxMemoryMb;
+    if (this.maxMemoryMb !== undefined && !(Number.isInteger(this.maxMemoryMb) && this.maxMemoryMb >= 16))
+      throw new Error(`PythonGraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
     if (!(this.timeoutMs > 0)) throw new Error(`PythonGraderPool: timeoutMs must be > 0 (got ${options.timeoutMs})`);
   }
 
   private spawnWorker(): Worker {
-    const w = new Worker(this.python, this.script, this.startupTimeoutMs, (dead, why) => {
+    const w = new Worker(this.python, this.script, this.startupTimeoutMs, this.maxMemoryMb, (dead, why) => {
       this.all.delete(dead);
       this.idle = this.idle.filter((x) => x !== dead);
       const p = dead.pending;

@@ -41,11 +41,11 @@ const GRADERS: ReadonlyMap<string, GraderEntry> = new Map([
     'math',
     {
       name: 'math',
-      version: 'math/2 (exact decimals or 4-digit rounding, relations, \\pm; see README Graders)',
+      version: 'math/3 (exact values, % is /100, consistent chains, prose answers without hedges; see README Graders)',
       fn: mathGrader,
       wrongScore: 0,
       description:
-        'boxed / Answer: extraction; string, structural, relation, numeric (exact or 4-digit rounding) and symbolic equivalence; 1 / 0',
+        'boxed / Answer: / prose extraction (hedges and corrections give none); string, structural, relation, exact numeric (or 4-digit rounding) and symbolic equivalence within work bounds; 1 / 0',
     },
   ],
   [

@@ -4,12 +4,14 @@
  * equivalence check compares these element-wise; scalars go to the numeric / symbolic checks.
  */
 
+import { MAX_PLUS_MINUS } from './limits.js';
+
 /** The shape of an answer. `list` is a bare comma (or `;`) list, e.g. OlympiadBench `69,84`. */
 export type Structure =
   | { kind: 'scalar'; text: string }
   | { kind: 'list'; items: string[] }
   | { kind: 'union'; items: string[] }
-  | { kind: 'set'; items: string[] }
+  | { kind: 'set'; items: string[]; plainBraces?: boolean }
   | { kind: 'bracket'; open: string; close: string; items: string[] }
   | { kind: 'matrix'; rows: string[][] };
 
@@ -88,7 +90,7 @@ export function parseStructure(s: string): Structure {
   // A list in plain braces, `{1, 2, 3}` (LaTeX grouping braces around a comma list read as a set).
   if (t.startsWith('{') && t.endsWith('}') && matchingClose(t, 0) === t.length - 1) {
     const items = splitTopLevel(t.slice(1, -1), ',');
-    if (items.length > 1) return { kind: 'set', items };
+    if (items.length > 1) return { kind: 'set', items, plainBraces: true };
   }
   const open = t[0];
   const close = t[t.length - 1];
@@ -103,11 +105,13 @@ export function parseStructure(s: string): Structure {
 /**
  * `a \pm b` as the two answers it stands for: each top-level list item holding `\pm` / `\mp`
  * (outside `\begin..\end`) becomes one item per sign choice (`3 \pm 2\sqrt{2}` -> `3 + 2\sqrt{2},
- * 3 - 2\sqrt{2}`; `\pm 2021` -> `2021, -2021`), at most 8 per item. So `5 \pm 1` is a list, never the
+ * 3 - 2\sqrt{2}`; `\pm 2021` -> `2021, -2021`), at most 8 per item (more than `MAX_PLUS_MINUS` signs: unchanged). So `5 \pm 1` is a list, never the
  * number 5. Returns `s` unchanged when it has no `\pm`. Never throws.
  */
 export function expandPlusMinus(s: string): string {
   if (!/\\(?:pm|mp)(?![A-Za-z])/.test(s) || /\\begin/.test(s)) return s;
+  // Past MAX_PLUS_MINUS signs the answer stays unexpanded and compares as a string only.
+  if ((s.match(/\\(?:pm|mp)(?![A-Za-z])/g) ?? []).length > MAX_PLUS_MINUS) return s;
   const expandItem = (item: string): string[] => {
     const m = /\\(pm|mp)(?![A-Za-z])/.exec(item);
     if (!m) return [item];

@@ -181,7 +181,10 @@ export function register(program: Command): void {
       'thread (worker threads) or process (child processes, for untrusted graders)',
       'thread',
     )
-    .option('--max-memory-mb <n>', 'heap cap of each grader worker in MiB (default 1024)')
+    .option(
+      '--max-memory-mb <n>',
+      "memory cap of each grader worker in MiB: JS heap, or a math_verify worker's address space + 512 (default 1024)",
+    )
     .option('--compare <graders>', 'with --input: comma-separated graders to compare (e.g. math,math_verify,dapo)')
     .action(async (opts: GradeOptions) => {
       await runGrade(opts);

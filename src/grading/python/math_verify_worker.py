@@ -9,13 +9,31 @@ Grading follows verl's math_verify reward (verl/utils/reward_score/math_verify.p
 wrapped in \\boxed{} and read with LaTeX extraction; the response is read with LaTeX and plain
 expression extraction; verify(gold, prediction) with Math-Verify's defaults (float_rounding=6,
 strict=True). Math-Verify's own signal-based timeouts are kept; the pool also kills a worker that
-runs past the per-item timeout, so a hung sympy call costs one worker, never the run.
+runs past the per-item timeout, so a hung sympy call costs one worker, never the run. When
+GTR_GRADER_MAX_MEMORY_MB is set (the pool sets it from reward.max_memory_mb), the worker caps its
+address space to it (RLIMIT_AS) before importing anything large: an item past it fails alone.
 """
 import json
+import os
 import sys
 
 
+def cap_memory():
+    """Applies GTR_GRADER_MAX_MEMORY_MB (set by the pool from reward.max_memory_mb) as RLIMIT_AS."""
+    mb = os.environ.get("GTR_GRADER_MAX_MEMORY_MB")
+    if not mb:
+        return
+    import resource
+
+    limit = int(mb) * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def main():
+    cap_memory()
     try:
         from importlib.metadata import version
 
@@ -37,7 +55,7 @@ def main():
             correct = bool(gold) and bool(pred) and bool(verify(gold, pred))
             extracted = str(pred[1]) if len(pred) > 1 else (str(pred[0]) if pred else None)
             out = {"id": req["id"], "correct": correct, "extracted": extracted}
-        except Exception as exc:  # noqa: BLE001 - one item's failure is that item's verdict
+        except (Exception, MemoryError) as exc:  # noqa: BLE001 - one item's failure is that item's verdict
             out = {"id": req["id"], "error": f"{type(exc).__name__}: {exc}"}
         print(json.dumps(out), flush=True)
 
