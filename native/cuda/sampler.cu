@@ -6,7 +6,7 @@
 //   t_m = M + log(min_p) (min_p > 0); ties at a threshold are kept.
 //   token = smallest index whose inclusive cumulative kept mass (in index order) exceeds u * kept.
 //   logprob = z[token] - M - log S (unfiltered distribution). temperature <= 0: argmax (lowest
-//   index on ties), logprob under temperature 1.
+//   index on ties), logprob under temperature 1. A row holding a NaN: token -1, logprob NaN.
 // Thresholds are found by MSB-first radix select (4 passes of 8 bits) on order-preserving uint32
 // keys, counting elements for top-k and summing mass for top-p; the unfiltered path reads the row
 // twice (statistics, then the chosen warp's chunk).
@@ -56,6 +56,7 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float w_m[kWarps], w_s[kWarps], w_mass[kWarps];
   __shared__ float w_best[kWarps];
   __shared__ int w_best_i[kWarps];
+  __shared__ unsigned int w_nan[kWarps];
   __shared__ unsigned int hist_c[256];
   __shared__ float hist_m[256];
   __shared__ uint32_t sh_prefix, sh_mask;
@@ -79,11 +80,13 @@ __global__ void __launch_bounds__(kThreads)
   dev::LseState st;
   float best = -INFINITY;
   int best_i = 0x7fffffff;
+  bool nan = false;
   for (int i = c0 + lane * E; i < c1; i += 32 * E) {
     float x[E];
     z.template load<E>(i, c1, vec, x);
 #pragma unroll
     for (int j = 0; j < E; ++j) {
+      nan |= x[j] != x[j];
       st.add(x[j]);
       if (x[j] > best) {
         best = x[j];
@@ -101,11 +104,13 @@ __global__ void __launch_bounds__(kThreads)
       best_i = oi;
     }
   }
+  const unsigned any_nan = __any_sync(0xffffffffu, nan);
   if (lane == 0) {
     w_m[warp] = st.m;
     w_s[warp] = st.s;
     w_best[warp] = best;
     w_best_i[warp] = best_i;
+    w_nan[warp] = any_nan;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -123,15 +128,22 @@ __global__ void __launch_bounds__(kThreads)
         bi = w_best_i[w];
       }
     }
+    unsigned row_nan = 0;
+    for (int w = 0; w < kWarps; ++w) row_nan |= w_nan[w];
     sh_M = g.m;
     sh_S = g.s;
-    if (greedy) {
+    sh_warp_sel = row_nan ? 1 : 0;
+    if (row_nan) {  // no token from a NaN row (sampler.h: the same on every path)
+      tokens[row] = -1;
+      logprobs[row] = __int_as_float(0x7fffffff);
+    } else if (greedy) {
       tokens[row] = bi;
       logprobs[row] = b - g.m - logf(g.s);
     }
   }
   __syncthreads();
-  if (greedy) return;
+  if (greedy || sh_warp_sel) return;
+  __syncthreads();  // sh_warp_sel is reused below
   const float M = sh_M, S = sh_S;
 
   const bool use_k = top_k > 0 && top_k < V;

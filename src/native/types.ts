@@ -93,6 +93,8 @@ export interface NativeVersions {
   addon: string;
   libtorch: string;
   cudaCompiled: boolean;
+  /** Built with NCCL (c10d::ProcessGroupNCCL): multi-GPU `--nproc-per-node` on CUDA. */
+  ncclCompiled: boolean;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   cudaDeviceNames: string[];
