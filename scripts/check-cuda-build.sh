@@ -129,7 +129,7 @@ for f in native/cuda/*.cu native/generate/decode_step.cpp native/dist/process_gr
 done
 syms="$(nm -C -D --defined-only "$node" 2>/dev/null; nm -C -D --undefined-only "$node" 2>/dev/null)"
 for sym in "gtr::cuda::raw::decode_attention" "gtr::cuda::raw::sample_tokens" "c10d::ProcessGroupNCCL::ProcessGroupNCCL" \
-  "cudaStreamBeginCapture" "cudaGraphInstantiate"; do
+  "at::cuda::CUDAGraph::capture_begin" "at::cuda::CUDAGraph::replay" "cudaStreamEndCapture"; do
   grep -q "$sym" <<< "$syms" || missing+=("symbol $sym")
 done
 if [[ ${#missing[@]} == 0 ]]; then

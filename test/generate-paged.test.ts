@@ -237,4 +237,20 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     expect(none[0]![0]!.stopOffset).toBeUndefined();
     await expect(generate(policy, [[1]], { stopStrings: ['x'] })).rejects.toThrow(/stopStrings need tokenBytes/);
   });
+
+  it('ids past the tokenizer (a padded vocabulary) are never sampled', async () => {
+    // The model has V = 512 rows; a tokenizer of 400 ids: 112 padded ids that have no bytes.
+    const n = 400;
+    const offsets = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + 1;
+    const tokenBytes = { bytes: new Uint8Array(n).fill(97), offsets };
+    const opts: GenerateOptions = { temperature: 2, n: 8, maxNewTokens: 24, seed: 3 };
+    const maxId = (r: { tokens: Int32Array }[][]) => Math.max(...r.flat().map((s) => Math.max(...s.tokens)));
+    // without the tokenizer's size the hot sampler does draw padded ids (the check can fail)
+    expect(maxId(await generate(policy, ref.prompts.slice(0, 4), opts))).toBeGreaterThanOrEqual(n);
+    expect(maxId(await generate(policy, ref.prompts.slice(0, 4), { ...opts, tokenBytes }))).toBeLessThan(n);
+    expect(
+      maxId(await generate(policy, ref.prompts.slice(0, 4), { ...opts, tokenBytes, topP: 0.9, topK: 600 })),
+    ).toBeLessThan(n);
+  });
 });

@@ -9,8 +9,11 @@
 //   index on ties), logprob under temperature 1. A row holding a NaN: token -1, logprob NaN.
 // Thresholds are found by MSB-first radix select (4 passes of 8 bits) on order-preserving uint32
 // keys, counting elements for top-k and summing mass for top-p; the unfiltered path reads the row
-// twice (statistics, then the chosen warp's chunk).
+// twice (statistics, then the chosen warp's chunk). The key order, the radix digit choice, the keep
+// test, the chunking and the draw are kernel_math.h's helpers, which kernel_math_host.cpp runs on
+// the host for the CI tests (test/kernel-math.test.ts).
 #include "common.cuh"
+#include "kernel_math.h"
 #include "launch.h"
 
 namespace gtr {
@@ -20,10 +23,7 @@ namespace {
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
 
-__device__ __forceinline__ uint32_t fkey(float f) {
-  const uint32_t u = __float_as_uint(f);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
+using math::fkey;
 
 template <typename T>
 struct Row {
@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(kThreads)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   constexpr int E = dev::Vec<T>::N;  // elements per lane per step (one 16-byte load)
   const bool vec = (ld % E) == 0 && (reinterpret_cast<uintptr_t>(logits) % 16) == 0;
-  const int chunk = ((V + kWarps - 1) / kWarps + 32 * E - 1) / (32 * E) * (32 * E);
+  const int chunk = math::chunk_size(V, kWarps, E);
   const int c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
 
   // Pass 1: per-warp online max / sum and argmax over its chunk (16-byte loads, coalesced).
@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(kThreads)
   const bool use_p = top_p < 1.f;
   const bool use_m = min_p > 0.f;
   uint32_t thresh = 0;
-  if (use_m) thresh = fkey(M + logf(min_p));
+  if (use_m) thresh = math::min_p_key(M, min_p);
 
   // Radix select: `mode` 0 = top-k by count, 1 = top-p by mass among keys >= floor_key.
   auto radix = [&](int mode, uint32_t floor_key, float need_mass, int need_count) -> uint32_t {
@@ -179,35 +179,16 @@ __global__ void __launch_bounds__(kThreads)
       }
       __syncthreads();
       if (threadIdx.x == 0) {
-        int chosen = -1, last_nonempty = -1;
+        int chosen;
         if (mode == 0) {
           int rem = sh_remaining_count;
-          for (int d = 255; d >= 0; --d) {
-            const int c = (int)hist_c[d];
-            if (c == 0) continue;
-            last_nonempty = d;
-            if (c >= rem) {
-              chosen = d;
-              break;
-            }
-            rem -= c;
-          }
+          chosen = math::radix_pick_count(hist_c, rem);
           sh_remaining_count = rem;
         } else {
           float rem = sh_remaining_mass;
-          for (int d = 255; d >= 0; --d) {
-            const float m = hist_m[d];
-            if (!(m > 0.f)) continue;
-            last_nonempty = d;
-            if (m >= rem) {
-              chosen = d;
-              break;
-            }
-            rem -= m;
-          }
+          chosen = math::radix_pick_mass(hist_m, rem);
           sh_remaining_mass = rem;
         }
-        if (chosen < 0) chosen = last_nonempty < 0 ? 0 : last_nonempty;
         sh_prefix = prefix | ((uint32_t)chosen << shift);
         sh_mask = mask | (0xffu << shift);
       }
@@ -244,7 +225,7 @@ __global__ void __launch_bounds__(kThreads)
       z.template load<E>(i, c1, vec, x);
 #pragma unroll
       for (int j = 0; j < E; ++j)
-        if (x[j] != -INFINITY && fkey(x[j]) >= thresh) m += __expf(x[j] - M);
+        if (math::kept(x[j], true, thresh)) m += __expf(x[j] - M);
     }
     wm = dev::warp_sum(m);
   } else {
@@ -257,20 +238,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int w = 0; w < kWarps; ++w) total += w_mass[w];
     const float target = uniforms[row] * total;
     float cum = 0.f;
-    int sel = -1, last = -1;
-    for (int w = 0; w < kWarps; ++w) {
-      if (w_mass[w] > 0.f) last = w;
-      if (sel < 0 && w_mass[w] > 0.f && cum + w_mass[w] > target) {
-        sel = w;
-        break;
-      }
-      cum += w_mass[w];
-    }
-    if (sel < 0) {
-      sel = last < 0 ? 0 : last;
-      cum = 0.f;
-      for (int w = 0; w < sel; ++w) cum += w_mass[w];
-    }
+    const int sel = math::select_chunk(w_mass, kWarps, target, cum);
     sh_warp_sel = sel;
     sh_target = target - cum;  // mass to pass inside the selected warp's chunk
     sh_kept_mass = total;
@@ -290,7 +258,7 @@ __global__ void __launch_bounds__(kThreads)
     z.template load<E>(i, c1, vec, x);
 #pragma unroll
     for (int j = 0; j < E; ++j) {
-      const bool kept = x[j] != -INFINITY && (!filter || fkey(x[j]) >= th);
+      const bool kept = math::kept(x[j], filter, th);
       w[j] = kept ? __expf(x[j] - M) : 0.f;
       if (kept) last_kept = i + j;
       m += w[j];
@@ -306,18 +274,9 @@ __global__ void __launch_bounds__(kThreads)
     if (hit) {
       const int src = __ffs(hit) - 1;
       if (lane == src) {
-        // walk this lane's elements: first with inclusive mass past the target
-        float c = running + incl - m;
-        int f = -1, lastk = -1;
-#pragma unroll
-        for (int j = 0; j < E; ++j) {
-          if (w[j] > 0.f) {
-            lastk = i + j;
-            c += w[j];
-            if (f < 0 && c > target) f = i + j;
-          }
-        }
-        found = f >= 0 ? f : lastk;  // rounding inside the lane: its last kept element
+        // walk this lane's elements: first with inclusive mass past the target (rounding inside the
+        // lane: its last kept element; m > 0, so one is kept)
+        found = i + math::first_past(w, E, running + incl - m, target);
       }
       found = __shfl_sync(0xffffffffu, found, src);
       break;

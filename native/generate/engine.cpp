@@ -719,10 +719,10 @@ void Engine::postprocess(const StepPlan& plan, const SampleOut& so, const at::Te
     SequenceResult& res = results_[static_cast<size_t>(s)];
     const int32_t tok = static_cast<int32_t>(hp[r]);
     if (tok < 0)  // the samplers' mark of a NaN row (sampler.h)
-      throw std::runtime_error("generate: the model's logits are NaN for prompt " + std::to_string(res.prompt) +
-                               ", sample " + std::to_string(res.sample) + " at generated token " +
-                               std::to_string(res.tokens.size()) +
-                               ": the weights or activations overflowed (check the checkpoint, dtype and learning rate)");
+      throw std::runtime_error(
+          "generate: the model's logits are NaN for prompt " + std::to_string(res.prompt) + ", sample " +
+          std::to_string(res.sample) + " at generated token " + std::to_string(res.tokens.size()) +
+          ": the weights or activations overflowed (check the checkpoint, dtype and learning rate)");
     res.tokens.push_back(tok);
     res.logprobs.push_back(hp[R + B + r]);
     if (opt_.return_logits) {

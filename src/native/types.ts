@@ -240,7 +240,8 @@ export type KernelName =
   | 'swiglu'
   | 'logprob_entropy'
   | 'sample'
-  | 'sample_stats';
+  | 'sample_stats'
+  | 'sample_host';
 
 /**
  * Options of a kernel hook; every field optional. Shapes: batch / rows / tokens, heads, kvHeads,
@@ -248,7 +249,10 @@ export type KernelName =
  * (default) | 'float32'; device 'cuda' | 'cpu'; seed (inputs are drawn from it). Kernel specific:
  * decode_attention { layout: 'bhsd' | 'bshd', splits (0 = auto), maxLength, zeroLength };
  * rms_norm { residual }; swiglu { strided }; sample / sample_stats { temperature, topK, topP, minP,
- * draws, std }.
+ * draws, std }. Host runs of the kernels' reduction trees (any build, no GPU; native/cuda/kernel_math.h):
+ * decode_attention_paged { host: true, splits, blockSize, sharedBlocks }; sample_host { pattern:
+ * 'normal' | 'ties' | 'neginf' | 'nan', and the sampler options } -> keptMismatch, tokenMismatch,
+ * tokenErrors, libtorchMismatch, logprobMaxAbsDiff, nanRowsMarked.
  */
 export type KernelHookOptions = Record<string, number | string | boolean>;
 
@@ -558,7 +562,7 @@ export interface NativeTesting {
    */
   kernelDebug(name: KernelName, opts?: KernelHookOptions): KernelDebugResult;
   /** Bench hook (synchronous, CUDA builds only; throws otherwise): kernel vs libtorch timing. */
-  kernelBench(name: Exclude<KernelName, 'sample_stats'>, opts?: KernelHookOptions): KernelBenchResult;
+  kernelBench(name: Exclude<KernelName, 'sample_stats' | 'sample_host'>, opts?: KernelHookOptions): KernelBenchResult;
   /**
    * Test hook: which tokens the sampler's warpers keep for float32 logits [rows x vocab] (row-major)
    * under the sampling options; returns a 0/1 Uint8Array of the same length. Synchronous.
