@@ -116,7 +116,7 @@ class Engine {
   const Qwen3Config& cfg_;
   const std::vector<std::vector<int32_t>>& prompts_;
   const GenerateOptions& opt_;
-  SamplerOptions sampler_;  // opt_.sampler, limited to the tokenizer's ids (validate())
+  SamplerOptions sampler_;  // opt_.sampler (vocab 0 when it covers the whole embedding; validate())
   const GenerateHooks& hooks_;
   int64_t kv_ = 0, D_ = 0, bs_ = 32, cache_len_ = 0, width_ = 0, slots_ = 0, total_ = 0;
   std::unique_ptr<BlockManager> bm_;
@@ -180,10 +180,9 @@ void Engine::validate() {
   }
   if (!opt_.stop_strings.empty() && !opt_.token_bytes)
     throw std::invalid_argument("generate: stop strings need the tokenizer's token bytes");
-  // Ids past the tokenizer's (a padded embedding) have no bytes: never sampled (sampler.h).
+  // Ids past the tokenizer's (a padded embedding; opt_.sampler.vocab) are never sampled (sampler.h).
   sampler_ = opt_.sampler;
-  if (opt_.token_bytes && static_cast<int64_t>(opt_.token_bytes->size()) < cfg_.vocab_size)
-    sampler_.vocab = static_cast<int64_t>(opt_.token_bytes->size());
+  if (sampler_.vocab >= cfg_.vocab_size) sampler_.vocab = 0;
   for (const auto& s : opt_.stop_strings) {
     if (s.empty()) throw std::invalid_argument("generate: empty stop string");
     longest_stop_ = std::max(longest_stop_, s.size());

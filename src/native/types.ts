@@ -123,6 +123,12 @@ export interface NativeGenerateOptions {
   /** Integer in [0, 2^53). Default 0. */
   seed?: number;
   /**
+   * The tokenizer's size (Tokenizer.vocabSize): ids >= vocabSize, the rows of a padded embedding
+   * (Qwen3: 151936 rows for 151669 tokens), are never sampled, and the warpers and log-probs see
+   * only ids below it. Default: the model's vocabulary (every id).
+   */
+  vocabSize?: number;
+  /**
    * Added to each prompt's index in the sampling stream (integer >= 0, default 0): a data-parallel
    * rank sampling prompts [offset, offset + P) of a global batch draws exactly their tokens.
    */
