@@ -212,8 +212,14 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
     const double temp = o.number("temperature", 1.0), top_p = o.number("topP", 1.0), min_p = o.number("minP", 0.0);
     const int64_t top_k = o.integer("topK", 0);
     at::Tensor z = c.randn({B, V}, o.number("std", 3.0));
+    if (o.boolean("nanRow", false)) z[0][V / 3] = std::numeric_limits<float>::quiet_NaN();  // row 0: token -1
     at::Tensor u = c.rand({B});
     auto [tk, lpk] = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u);
+    if (o.boolean("nanRow", false)) {
+      r.Set("nanRowToken", tk[0].item<double>());
+      r.Set("nanRowRefToken", sample_tokens(z, SamplerOptions{temp, top_k, top_p, min_p}, u).tokens[0].item<double>());
+      return r;
+    }
     const SamplerOptions so{temp, top_k, top_p, min_p};
     SampleOut ref = sample_tokens(z, so, u);  // the libtorch sampler the kernel must equal
     at::Tensor tr = ref.tokens, lpr = ref.logprobs;
