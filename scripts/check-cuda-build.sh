@@ -42,7 +42,10 @@ record() {
   local name="$1" ok="$2" secs="$3" detail="$4"
   if [[ "$ok" == 1 ]]; then printf 'ok   %-9s (%ss) %s\n' "$name" "$secs" "$detail"; else
     printf 'FAIL %-9s (%ss) %s\n' "$name" "$secs" "$detail"; failed=1; fi
-  results+=("$(node -e 'console.log(JSON.stringify({name: process.argv[1], ok: process.argv[2] === "1", seconds: Number(process.argv[3]), detail: process.argv[4]}))' "$name" "$ok" "$secs" "$detail")")
+  # through the environment: `node -e ... inspect` would start Node's debugger (`node inspect`)
+  results+=("$(C_NAME="$name" C_OK="$ok" C_SECS="$secs" C_DETAIL="$detail" node -e '
+    const e = process.env;
+    console.log(JSON.stringify({ name: e.C_NAME, ok: e.C_OK === "1", seconds: Number(e.C_SECS), detail: e.C_DETAIL }));')")
 }
 finish() {
   local total=$(( $(date +%s) - t0 ))
