@@ -53,7 +53,8 @@ finish() {
     const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
     const checks = lines.map((l) => JSON.parse(l));
     const r = { torch: process.argv[2], totalSeconds: Number(process.argv[3]), checks };
-    require("fs").writeFileSync(process.argv[1], JSON.stringify(r, null, 1) + "\n");' "$RESULT" "$TORCH_VERSION" "$total"
+    require("fs").writeFileSync(process.argv[1], JSON.stringify(r, null, 1) + "\n");' "$RESULT" "$TORCH_VERSION" "$total" ||
+    { echo "check-cuda-build: could not write $RESULT"; failed=1; }
   echo "check-cuda-build: $([[ $failed == 0 ]] && echo "all checks passed" || echo "FAILED") in ${total}s (log: $LOG, results: $RESULT)"
   exit $failed
 }
