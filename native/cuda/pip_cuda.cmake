@@ -97,6 +97,9 @@ if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND _gtr_pip_nvcc)
   set(CUDA_TOOLKIT_ROOT_DIR "${_root}" CACHE PATH "CUDA toolkit (links to torch's pip packages)" FORCE)
   message(STATUS "gtr: nvcc from pip (${_gtr_pip_nvcc}); toolkit root of links ${_root}")
 elseif(CMAKE_CUDA_COMPILER OR DEFINED ENV{CUDACXX} OR _gtr_path_nvcc)
+  # The toolkit's own headers then; of the pip packages only NCCL's (below), so that two CUDA
+  # runtimes' headers are never mixed.
+  set(GTR_PIP_CUDA_INCLUDE_DIRS "")
   message(STATUS "gtr: nvcc from the system toolkit (CMAKE_CUDA_COMPILER / CUDACXX / PATH)")
 else()
   message(FATAL_ERROR "gtr: torch has CUDA ${GTR_TORCH_CUDA_MAJOR} but no nvcc was found. Install the CUDA "
