@@ -114,6 +114,19 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
     expect(Number((g.stats as unknown as Record<string, unknown>).graphSteps)).toBeGreaterThan(0);
   });
 
+  it('ids past vocabSize (a padded vocabulary) are never sampled, with CUDA graphs and eager kernels', async () => {
+    const policy = await Policy.random(SMALL, 13, { device: 'cuda', dtype: 'bfloat16' });
+    policies.push(policy);
+    const ps = prompts(8, 7, SMALL.vocab_size);
+    const vocabSize = SMALL.vocab_size - 40;
+    for (const graphs of [true, false])
+      for (const sampling of [{ temperature: 2 }, { temperature: 1.5, topP: 0.95 }, { temperature: 0 }]) {
+        const r = await run(policy, ps, graphs, { ...sampling, vocabSize });
+        const maxId = Math.max(...r.rollouts.flat().map((s) => Math.max(...s.tokens)));
+        expect(maxId, JSON.stringify({ graphs, sampling })).toBeLessThan(vocabSize);
+      }
+  });
+
   it('padded buckets (batch 5 -> 8) and continuous batching (12 sequences in 5 slots) run and stay close to eager', async () => {
     const policy = policies[0]!;
     const ps = prompts(5, 9, SMALL.vocab_size);
