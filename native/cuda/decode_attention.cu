@@ -98,24 +98,15 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
     }
 #pragma unroll
     for (int g = 0; g < G; ++g) {
-      float mx = m[g];
+      float sg[UNROLL];
 #pragma unroll
-      for (int u = 0; u < UNROLL; ++u) mx = fmaxf(mx, s[u][g]);
-      if (mx == -INFINITY) continue;         // nothing valid seen yet for this lane group
-      const float alpha = exp2f(m[g] - mx);  // 0 when m was -inf
-      m[g] = mx;
-      l[g] *= alpha;
-#pragma unroll
-      for (int i = 0; i < VEC; ++i) acc[g][i] *= alpha;
-#pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
-        const float p = exp2f(s[u][g] - mx);  // 0 for invalid keys
-        l[g] += p;
+      for (int u = 0; u < UNROLL; ++u) sg[u] = s[u][g];
+      math::online_softmax_step(m[g], l[g], acc[g], VEC, sg, UNROLL, [&](int u, float p) {
         float vf[VEC];
         Vec<T>::convert(vr[u], vf);
 #pragma unroll
         for (int i = 0; i < VEC; ++i) acc[g][i] = fmaf(p, vf[i], acc[g][i]);
-      }
+      });
     }
   }
 

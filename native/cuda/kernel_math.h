@@ -10,8 +10,10 @@
 
 #if defined(__CUDACC__)
 #define GTR_HD __host__ __device__ __forceinline__
+#define GTR_UNROLL _Pragma("unroll")
 #else
 #define GTR_HD inline
+#define GTR_UNROLL
 #endif
 
 namespace gtr {
@@ -47,6 +49,31 @@ GTR_HD Range split_range(int split, int split_len, int len) {
   const int start = split * split_len;
   const int end = len < start + split_len ? len : start + split_len;
   return {start, end};
+}
+
+// One step of an online softmax (flash attention) over n_keys keys with scores s[0..n_keys) in log2
+// units (-inf: no key): rescales the running max m, mass l and accumulator acc[0..n) to the new max,
+// then adds each key's weight p = 2^(s - max) to l and calls add_value(k, p), which adds p * v_k to
+// acc. Without a finite score nothing changes. decode_attention.cu runs it per lane on UNROLL keys
+// (n = the lane's VEC elements of the head); the host run on one key over the whole head.
+template <typename AddValue>
+GTR_HD void online_softmax_step(float& m, float& l, float* acc, int n, const float* s, int n_keys,
+                                AddValue&& add_value) {
+  float mx = m;
+  GTR_UNROLL
+  for (int k = 0; k < n_keys; ++k) mx = fmaxf(mx, s[k]);
+  if (mx == -INFINITY) return;        // nothing valid seen yet
+  const float alpha = exp2_(m - mx);  // 0 when m was -inf
+  m = mx;
+  l *= alpha;
+  GTR_UNROLL
+  for (int i = 0; i < n; ++i) acc[i] *= alpha;
+  GTR_UNROLL
+  for (int k = 0; k < n_keys; ++k) {
+    const float p = exp2_(s[k] - mx);  // 0 for keys without a score
+    l += p;
+    add_value(k, p);
+  }
 }
 
 // Online-softmax partials in log2 units (flash-decoding): max m, mass l = sum 2^(s - m),

@@ -66,14 +66,11 @@ at::Tensor host_decode_attention_paged(const at::Tensor& q_in, const at::Tensor&
             const float* qv = Q + (static_cast<int64_t>(b) * H + kh * G + g) * D;
             float s = 0.f;
             for (int i = 0; i < D; ++i) s = std::fma(qv[i] * qscale, K[ko + i], s);
-            float& mg = sm_m[static_cast<size_t>(group) * G + g];
-            float& lg = sm_l[static_cast<size_t>(group) * G + g];
             float* acc = &sm_acc[(static_cast<size_t>(group) * G + g) * D];
-            const float mx = std::max(mg, s);
-            const float alpha = m::exp2_(mg - mx), w = m::exp2_(s - mx);
-            mg = mx;
-            lg = lg * alpha + w;
-            for (int i = 0; i < D; ++i) acc[i] = std::fma(w, V[ko + i], acc[i] * alpha);
+            m::online_softmax_step(sm_m[static_cast<size_t>(group) * G + g], sm_l[static_cast<size_t>(group) * G + g],
+                                   acc, D, &s, 1, [&](int, float w) {
+                                     for (int i = 0; i < D; ++i) acc[i] = std::fma(w, V[ko + i], acc[i]);
+                                   });
           }
         }
         for (int g = 0; g < G; ++g) {
