@@ -103,6 +103,8 @@ at::Tensor host_decode_attention_paged(const at::Tensor& q_in, const at::Tensor&
 }
 
 HostSampleOut host_sample(const at::Tensor& logits_in, const SamplerOptions& o, const at::Tensor& uniforms, int vec) {
+  // The kernel's part: drawing from the first o.vocab ids (the decode step takes the log-prob over
+  // every id separately, sampler.h); here the log-prob is over the ids drawn from.
   at::Tensor logits = logits_in;
   if (o.vocab > 0 && o.vocab < logits.size(1)) logits = logits.narrow(1, 0, o.vocab);
   const at::Tensor z32 = logits.to(at::kCPU, at::kFloat).contiguous();

@@ -121,8 +121,16 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
 
 std::pair<at::Tensor, at::Tensor> CudaDecodeStep::sample(const at::Tensor& hidden, const at::Tensor& uniforms) {
   at::Tensor logits = at::linear(hidden, m_.lm_head());  // model dtype: the sampler reads bf16 directly
-  if (s_.vocab > 0 && s_.vocab < logits.size(1)) logits = logits.narrow(1, 0, s_.vocab);  // row stride kept
-  return kernels::sample_tokens(logits, s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+  if (!(s_.vocab > 0 && s_.vocab < logits.size(1)))
+    return kernels::sample_tokens(logits, s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+  // Padded vocabulary (sampler.h): draw from the first s_.vocab ids (a view, row stride kept), and
+  // take the log-prob over every id, as the libtorch sampler and the trainer do (one more pass).
+  auto r =
+      kernels::sample_tokens(logits.narrow(1, 0, s_.vocab), s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+  const double t = s_.temperature > 0.0 ? s_.temperature : 1.0;
+  const at::Tensor z = t == 1.0 ? logits : logits.to(at::kFloat).div_(t);
+  const at::Tensor full_lp = std::get<0>(kernels::chunk_logprob_entropy(z, r.first.clamp_min(0)));
+  return {r.first, at::where(r.first >= 0, full_lp, r.second)};  // NaN rows keep token -1, log-prob NaN
 }
 
 std::pair<at::Tensor, at::Tensor> CudaDecodeStep::full_step(const at::Tensor& in, int64_t B) {

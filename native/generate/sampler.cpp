@@ -71,9 +71,9 @@ at::Tensor scaled(const at::Tensor& z, const SamplerOptions& o) {
 }  // namespace
 
 SampleOut sample_tokens(const at::Tensor& logits_in, const SamplerOptions& o, const at::Tensor& uniforms) {
-  const at::Tensor logits =
-      o.vocab > 0 && logits_in.dim() == 2 && o.vocab < logits_in.size(1) ? logits_in.narrow(1, 0, o.vocab) : logits_in;
-  at::Tensor z = scaled(check_logits(logits, "sample_tokens"), o);
+  const at::Tensor zfull = scaled(check_logits(logits_in, "sample_tokens"), o);
+  // Draws from the first o.vocab ids only (sampler.h); the log-prob below is over every id.
+  const at::Tensor z = o.vocab > 0 && o.vocab < zfull.size(1) ? zfull.narrow(1, 0, o.vocab) : zfull;
   const at::Tensor nan_rows = z.isnan().any(1);
   SampleOut out;
   if (is_greedy(o)) {
@@ -87,7 +87,7 @@ SampleOut sample_tokens(const at::Tensor& logits_in, const SamplerOptions& o, co
     at::Tensor x = at::minimum(u * total, at::nextafter(total, at::zeros_like(total)));
     out.tokens = at::searchsorted(cdf, x, /*out_int32=*/false, /*right=*/true).clamp_max(cdf.size(1) - 1).squeeze(1);
   }
-  out.logprobs = z.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - z.logsumexp(-1);
+  out.logprobs = zfull.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - zfull.logsumexp(-1);
   out.tokens.masked_fill_(nan_rows, -1);  // a NaN row: no token (sampler.h)
   out.logprobs.masked_fill_(nan_rows, std::numeric_limits<float>::quiet_NaN());
   return out;

@@ -18,8 +18,9 @@
 // Returned log-prob: log softmax(logits / T)[token], the temperature-scaled, *untruncated*
 // distribution (what RL trainers recompute); log softmax(logits)[token] at temperature 0.
 //
-// Padded vocabulary: with SamplerOptions::vocab = n, only logits[:, :n] are read (as if the row
-// ended there). NaN logits: a row holding a NaN (among its first n) gets token -1 and log-prob NaN on
+// Padded vocabulary: with SamplerOptions::vocab = n, only ids < n are drawn and take part in the
+// warpers (as if the row ended at n); the returned log-prob stays log softmax over every id, as the
+// trainer computes it. NaN logits: a row holding a NaN (among its first n) gets token -1 and log-prob NaN on
 // every path (this sampler, the CUDA kernel, CUDA graphs), and the engine stops with an error naming
 // the sequence; no token is drawn from a NaN row.
 #pragma once
@@ -34,8 +35,9 @@ struct SamplerOptions {
   int64_t top_k = 0;         // 0 = off
   double top_p = 1.0;        // (0, 1]; 1 = off
   double min_p = 0.0;        // [0, 1]; 0 = off
-  // Ids >= vocab are never sampled and take no part in the warpers or the returned log-prob: the
-  // rows of a padded embedding past the tokenizer (Qwen3: 151936 rows, 151669 tokens). 0 = every id.
+  // Ids >= vocab are never sampled and take no part in the warpers (the returned log-prob is still
+  // over every id): the rows of a padded embedding past the tokenizer (Qwen3: 151936 rows, 151669
+  // tokens). 0 = every id.
   int64_t vocab = 0;
 };
 

@@ -124,8 +124,8 @@ export interface NativeGenerateOptions {
   seed?: number;
   /**
    * The tokenizer's size (Tokenizer.vocabSize): ids >= vocabSize, the rows of a padded embedding
-   * (Qwen3: 151936 rows for 151669 tokens), are never sampled, and the warpers and log-probs see
-   * only ids below it. Default: the model's vocabulary (every id).
+   * (Qwen3: 151936 rows for 151669 tokens), are never sampled and take no part in the warpers; the
+   * returned log-probs stay over every id, as the trainer computes them. Default: every id.
    */
   vocabSize?: number;
   /**
