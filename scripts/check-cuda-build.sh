@@ -70,9 +70,11 @@ fetch_install() {
     pypi "$VENV/bin/python" -m pip install --quiet --progress-bar off --no-index --find-links "$WHEELS" "$@" >> "$LOG" 2>&1
 }
 
-# ---- 1. env
+# ---- 1. env (one run at a time prepares a cache: two CI jobs on one machine wait for each other)
 s=$(date +%s)
 spec="torch==$TORCH_VERSION"
+exec 9> "$CACHE/.lock"
+flock 9
 if [[ -f "$VENV/.gtr-ready" && "$(head -1 "$VENV/.gtr-ready")" == "$spec" ]]; then
   record env 1 $(( $(date +%s) - s )) "cached $VENV ($(sed -n 2p "$VENV/.gtr-ready"))"
 else
@@ -108,6 +110,7 @@ PY
     finish
   fi
 fi
+flock -u 9
 PY="$VENV/bin/python"
 nvcc_v="$("$PY" "$root/scripts/torch-cuda-deps.py" 2>>"$LOG" | sed -n 's/^nvcc=//p')"
 
