@@ -84,19 +84,7 @@ else
   if "${NICE[@]}" python3 -m venv "$VENV" >> "$LOG" 2>&1 && "${NICE[@]}" bash -c "$(declare -f pypi fetch_install); VENV='$VENV' WHEELS='$WHEELS' INDEX='$INDEX' LOG='$LOG' fetch_install '$spec'"; then
     # The nvcc of the CUDA release torch pins: cuda-toolkit[nvcc,cccl]==<torch's cuda-toolkit pin>,
     # or, for a torch that lists nvidia-*-cuXY packages, nvidia-cuda-nvcc-cuXY of torch.version.cuda.
-    nvcc_req="$("$VENV/bin/python" - <<'PY' 2>>"$LOG"
-import importlib.metadata as md, re, warnings
-warnings.filterwarnings("ignore")
-import torch
-pin = [r for r in (md.requires("torch") or []) if re.match(r"cuda-toolkit\b", r)]
-if pin:
-    m = re.search(r"==\s*([0-9.]+)", pin[0])
-    print(f"cuda-toolkit[nvcc,cccl]=={m.group(1)}")
-elif torch.version.cuda:
-    major = torch.version.cuda.split(".")[0]
-    print(f"nvidia-cuda-nvcc-cu{major}=={torch.version.cuda}.*")
-PY
-)"
+    nvcc_req="$("$VENV/bin/python" "$root/scripts/torch-cuda-deps.py" --nvcc-requirement 2>>"$LOG")"
     if [[ -n "$nvcc_req" ]] && "${NICE[@]}" bash -c "$(declare -f pypi fetch_install); VENV='$VENV' WHEELS='$WHEELS' INDEX='$INDEX' LOG='$LOG' fetch_install '$nvcc_req'"; then
       cuda="$("$VENV/bin/python" -W ignore -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)' 2>>"$LOG")"
       # Written last: an environment without it (an interrupted install) is made again.

@@ -17,6 +17,10 @@ installed, and prints, for CMakeLists.txt, one `key=value` line per item:
 
 No machine paths are guessed: every directory is a file some installed distribution records.
 Usage: python3 scripts/torch-cuda-deps.py   (with the python whose torch the addon builds against)
+       python3 scripts/torch-cuda-deps.py --nvcc-requirement
+         prints the pip requirement of the nvcc matching this CUDA torch (nothing for a CPU torch):
+         cuda-toolkit[nvcc,cccl]==<the cuda-toolkit version torch requires>, or, for a torch that
+         lists nvidia-*-cuXY packages itself, nvidia-cuda-nvcc-cuXY==<torch.version.cuda>.*
 """
 import importlib.metadata as md
 import os
@@ -90,6 +94,19 @@ def toolkit_compilers(dists):
     return [d for d in (dist_or_none(n) for n in sorted(names)) if d is not None]
 
 
+def nvcc_requirement(torch):
+    if not torch.version.cuda:
+        return None
+    for line in md.requires("torch") or []:
+        req = Requirement(line)
+        if norm(req.name) == "cuda-toolkit":
+            pins = [s.version for s in req.specifier if s.operator == "=="]
+            if pins:
+                return f"cuda-toolkit[nvcc,cccl]=={pins[0]}"
+    major = torch.version.cuda.split(".")[0]
+    return f"nvidia-cuda-nvcc-cu{major}=={torch.version.cuda}.*"
+
+
 def main():
     import warnings
 
@@ -99,6 +116,11 @@ def main():
     except ImportError as e:
         print(f"torch-cuda-deps: cannot import torch with {sys.executable}: {e}", file=sys.stderr)
         return 1
+    if "--nvcc-requirement" in sys.argv[1:]:
+        r = nvcc_requirement(torch)
+        if r:
+            print(r)
+        return 0
     print(f"torch_cuda={torch.version.cuda or ''}")
     dists = walk("torch")
     known = {norm(d.metadata["Name"]) for d in dists}
