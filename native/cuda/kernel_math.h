@@ -151,38 +151,47 @@ GTR_HD int chunk_size(int V, int warps, int E) { return ((V + warps - 1) / warps
 
 // The chunk of `n` (index order) whose kept masses `mass` hold target = u * total: the first with
 // positive mass where the inclusive cumulative mass exceeds target; rounding past the end takes the
-// last chunk with mass (0 when none). `before` gets the mass of the chunks before it.
-GTR_HD int select_chunk(const float* mass, int n, float target, float& before) {
+// last chunk with mass (0 when none). `before`: the mass of the chunks before it. (Returned by
+// value: an output reference put the kernel's locals on the stack.)
+struct Chunk {
+  int index;
+  float before;
+};
+GTR_HD Chunk select_chunk(const float* mass, int n, float target) {
   float cum = 0.f;
-  int last = -1;
+  int sel = -1, last = -1;
   for (int w = 0; w < n; ++w) {
     if (mass[w] > 0.f) last = w;
     if (mass[w] > 0.f && cum + mass[w] > target) {
-      before = cum;
-      return w;
+      sel = w;
+      break;
     }
     cum += mass[w];
   }
-  const int sel = last < 0 ? 0 : last;
-  before = 0.f;
-  for (int w = 0; w < sel; ++w) before += mass[w];
-  return sel;
+  if (sel < 0) {
+    sel = last < 0 ? 0 : last;
+    cum = 0.f;
+    for (int w = 0; w < sel; ++w) cum += mass[w];
+  }
+  return {sel, cum};
 }
 
 // Inside a run of elements with weights w[0..n) (0 = not kept) whose cumulative mass starts at
 // `start`: the first kept element where the inclusive cumulative mass exceeds target, else the last
 // kept one (rounding), else -1. The index-order inverse-CDF draw of sampler.cu (per lane).
+// (No early exit: the kernel's lane arrays then stay in registers, fully unrolled.)
 GTR_HD int first_past(const float* w, int n, float start, float target) {
   float c = start;
-  int lastk = -1;
+  int found = -1, lastk = -1;
+  GTR_UNROLL
   for (int j = 0; j < n; ++j) {
     if (w[j] > 0.f) {
       lastk = j;
       c += w[j];
-      if (c > target) return j;
+      if (found < 0 && c > target) found = j;
     }
   }
-  return lastk;
+  return found >= 0 ? found : lastk;
 }
 
 }  // namespace math

@@ -190,10 +190,10 @@ HostSampleOut host_sample(const at::Tensor& logits_in, const SamplerOptions& o, 
     }
     float total = 0.f;
     for (int w = 0; w < kWarps; ++w) total += mass[w];
-    float before = 0.f;
     const float target = u32.data_ptr<float>()[row] * total;
-    const int sel = m::select_chunk(mass, kWarps, target, before);
-    const float tgt = target - before;
+    const m::Chunk ch = m::select_chunk(mass, kWarps, target);
+    const int sel = ch.index;
+    const float tgt = target - ch.before;
     const int c0 = std::min(V, sel * chunk), c1 = std::min(V, c0 + chunk);
     // the selected warp: steps of 32 lanes x E elements; the first lane whose inclusive scan passes
     // the target walks its elements (first_past)

@@ -237,10 +237,9 @@ __global__ void __launch_bounds__(kThreads)
     float total = 0.f;
     for (int w = 0; w < kWarps; ++w) total += w_mass[w];
     const float target = uniforms[row] * total;
-    float cum = 0.f;
-    const int sel = math::select_chunk(w_mass, kWarps, target, cum);
-    sh_warp_sel = sel;
-    sh_target = target - cum;  // mass to pass inside the selected warp's chunk
+    const math::Chunk ch = math::select_chunk(w_mass, kWarps, target);
+    sh_warp_sel = ch.index;
+    sh_target = target - ch.before;  // mass to pass inside the selected warp's chunk
     sh_kept_mass = total;
     sh_thresh = thresh;
   }
