@@ -78,7 +78,6 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     seed: mixSeeds(recipe.rollout.seed, step),
     stopStrings: recipe.rollout.stop,
     tokenBytes: recipe.rollout.stop.length > 0 ? tokenizer.tokenBytes() : undefined,
-    vocabSize: tokenizer.vocabSize,
     kvCacheGib: ctx.kvCacheGib,
     blockSize: recipe.rollout.block_size,
     maxNumSeqs: recipe.rollout.max_num_seqs,
