@@ -8,8 +8,11 @@
 # Phases: build, tests, kernels, floor, generate, train, step, generate_eager, recipe_generate,
 #   recipe_train, peer, peer_compiled
 # (generate_eager: bs 256 with GTR_CUDA_GRAPHS=0; the last is off by default: ~3 min of compiling). Output: $OUT (device tool) or bench/results/out/:
-# results-<date>-<device>.json, tests.log, bench.log, build.log. Needs python3 with torch (CUDA),
-# cmake, ninja, nvcc; Node from PATH or .node/node.xz.
+# results-<date>-<device>.json, tests.log, bench.log, build.log. Needs python3 with a CUDA torch,
+# cmake, ninja, and nvcc (a system toolkit, or pip's cuda-toolkit[nvcc,cccl] beside torch: CMake finds
+# it and torch's NVIDIA packages from torch's metadata, native/cuda/pip_cuda.cmake); Node from PATH
+# or .node/node.xz. What a call carries (.node, dist): `bash bench/prepare-gpu.sh`.
+# First call on a lent GPU (build + GPU tests, within 300 s): GTR_BENCH_FIRST=1 bash bench/gpu.sh
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -17,6 +20,10 @@ OUTDIR="${OUT:-$ROOT/bench/results/out}"
 mkdir -p "$OUTDIR"
 WORK="$(mktemp -d /tmp/gtr-bench.XXXX)"
 export GTR_BENCH_OUT="$WORK"
+# GTR_BENCH_FIRST=1: the first call a lent GPU gets: build, then the GPU tests alone, in 300 s.
+if [[ "${GTR_BENCH_FIRST:-}" == 1 ]]; then
+  : "${GTR_BENCH_PHASES:=build,tests}" "${GTR_BENCH_BUDGET_S:=290}"
+fi
 PHASES="${GTR_BENCH_PHASES:-build,tests,kernels,floor,generate,train,step,recipe_generate,recipe_train,peer}"
 has() { [[ ",$PHASES," == *",$1,"* ]]; }
 DATE="${GTR_BENCH_DATE:-$(date -u +%F)}"
@@ -58,7 +65,7 @@ if has build; then
   stamp "configure + build"
   {
     cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DGTR_TORCH_HAS_CUDA=ON -DGTR_WITH_CUDA=ON \
+      -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DGTR_TORCH_HAS_CUDA=ON -DGTR_WITH_CUDA=ON -DGTR_PYTHON=python3 \
       -DCMAKE_CUDA_ARCHITECTURES=90 \
       -DCMAKE_JS_INC="$ROOT/node_modules/node-api-headers/include;$ROOT/node_modules/node-addon-api" \
       -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$ROOT/build/Release" &&

@@ -30,6 +30,11 @@ static Napi::Value Versions(const Napi::CallbackInfo& info) {
 #else
   o.Set("cudaCompiled", false);
 #endif
+#if defined(GTR_WITH_CUDA) && defined(GTR_WITH_NCCL)
+  o.Set("ncclCompiled", true);  // multi-GPU data parallelism (native/dist, c10d::ProcessGroupNCCL)
+#else
+  o.Set("ncclCompiled", false);
+#endif
   const bool has = at::hasCUDA();
   const int count = has ? static_cast<int>(at::detail::getCUDAHooks().deviceCount()) : 0;
   o.Set("cudaAvailable", has);

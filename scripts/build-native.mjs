@@ -51,6 +51,8 @@ if (spawnSync('ninja', ['--version']).status === 0) args.push('-G', 'Ninja');
 if (t.prefix) args.push(`--CDCMAKE_PREFIX_PATH=${t.prefix}`);
 if (process.env.Torch_DIR) args.push(`--CDTorch_DIR=${process.env.Torch_DIR}`);
 args.push(`--CDGTR_TORCH_HAS_CUDA=${withCuda ? 'ON' : 'OFF'}`);
+// The python whose torch this is: CMake reads its NVIDIA pip packages' metadata (scripts/torch-cuda-deps.py).
+args.push(`--CDGTR_PYTHON=${python}`);
 if (process.env.CUDA_ARCH) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.CUDA_ARCH}`);
 if (process.env.GTR_DEBUG) args.push('--debug');
 // A second build tree (e.g. while another build's addon is in use); load it with GTR_NATIVE_PATH.

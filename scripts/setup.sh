@@ -10,6 +10,17 @@ if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ]; then
     "$PY" -m pip install --quiet "torch==${GTR_TORCH_VERSION:-2.13.0}"
   fi
 fi
+# A CUDA torch from pip ships no compiler: the CUDA kernels need the nvcc of torch's CUDA release,
+# also from pip (README "GPU set-up"), unless a CUDA compiler is already chosen or on PATH.
+if [ -z "${LIBTORCH:-}" ] && [ -z "${Torch_DIR:-}" ] && [ "${GTR_WITH_CUDA:-1}" != 0 ] && [ -z "${CUDACXX:-}" ] &&
+  ! command -v nvcc >/dev/null 2>&1 && ! "$PY" scripts/torch-cuda-deps.py 2>/dev/null | grep -q '^nvcc='; then
+  nvcc_req="$("$PY" scripts/torch-cuda-deps.py --nvcc-requirement 2>/dev/null || true)"
+  if [ -n "$nvcc_req" ]; then
+    echo "setup: CUDA torch without nvcc; installing $nvcc_req (the CUDA compiler of torch's release)"
+    "$PY" -m pip install --quiet "$nvcc_req" \
+      || echo "setup: WARNING: could not install $nvcc_req; the build will say how to get nvcc (or set GTR_WITH_CUDA=0)" >&2
+  fi
+fi
 # The math_verify grader (src/grading/python-pool.ts) runs Hugging Face's math-verify in Python
 # workers. Optional: without it only that grader (and its tests) is unavailable.
 if ! "$PY" -c 'import math_verify' 2>/dev/null; then

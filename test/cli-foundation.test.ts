@@ -17,6 +17,9 @@ describe('gtr CLI foundation', () => {
     expect(info.libtorch).toMatch(/^\d+\.\d+/);
     expect(info.devices[0]).toBe('cpu');
     expect(typeof info.cudaAvailable).toBe('boolean');
+    // multi-GPU needs NCCL, which only a CUDA build can have
+    expect(typeof info.ncclCompiled).toBe('boolean');
+    if (!info.cudaCompiled) expect(info.ncclCompiled).toBe(false);
   });
 
   it('init-model writes an HF checkpoint that score loads; scores equal Policy.score', async () => {

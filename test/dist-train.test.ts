@@ -168,3 +168,21 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
     );
   }, 600_000);
 });
+
+describe('multi-GPU without NCCL', () => {
+  it('joining a CUDA job with an addon built without NCCL names the flag and what to install', async () => {
+    const { DistContext } = await import('../src/dist/context.js');
+    const { native } = await import('../src/native/binding.js');
+    if (native().versions().ncclCompiled) return; // this addon has NCCL: the error cannot occur
+    const env = {
+      rank: 0,
+      worldSize: 2,
+      localRank: 0,
+      masterAddr: '127.0.0.1',
+      masterPort: 1,
+      storeServer: false,
+      timeoutMs: 1000,
+    };
+    expect(() => DistContext.join(env, 'cuda:0')).toThrow(/--nproc-per-node on CUDA needs NCCL.*nvidia-nccl-cu13/);
+  });
+});

@@ -12,12 +12,15 @@
  * - sharing accounting for one prompt of 100 tokens, n = 8, block size 32;
  * - stop strings matched on token bytes; a budget too small names itself and the minimum.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Policy } from '../src/policy.js';
 import { cutAtStop, generate, generateWithStats, type GenerateOptions } from '../src/rollout/index.js';
 import { fixturesDir, parityDir } from './helpers/paths.js';
+import { gtr } from './helpers/cli.js';
+import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 
 interface RefCase {
   name: string;
@@ -236,5 +239,44 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     expect(none[0]![0]!.finishReason).toBe('length');
     expect(none[0]![0]!.stopOffset).toBeUndefined();
     await expect(generate(policy, [[1]], { stopStrings: ['x'] })).rejects.toThrow(/stopStrings need tokenBytes/);
+  });
+
+  it('ids past the tokenizer (a padded vocabulary, option vocabSize) are never sampled', async () => {
+    // The model has V = 512 rows; a tokenizer of 400 ids: 112 padded ids.
+    const vocabSize = 400;
+    const opts: GenerateOptions = { temperature: 2, n: 8, maxNewTokens: 24, seed: 3 };
+    const maxId = (r: { tokens: Int32Array }[][]) => Math.max(...r.flat().map((s) => Math.max(...s.tokens)));
+    // without the tokenizer's size the sampler does draw padded ids (the check can fail)
+    expect(maxId(await generate(policy, ref.prompts.slice(0, 4), opts))).toBeGreaterThanOrEqual(vocabSize);
+    for (const extra of [{}, { topP: 0.9, topK: 600 }, { minP: 0.01 }, { temperature: 0 }])
+      expect(maxId(await generate(policy, ref.prompts.slice(0, 4), { ...opts, ...extra, vocabSize }))).toBeLessThan(
+        vocabSize,
+      );
+  });
+});
+
+describe('NaN logits', () => {
+  it('stop generation with an error naming the sequence, greedy and sampled (no token is drawn)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gtr-nan-'));
+    try {
+      await gtr(['init-model', '--config', 'tiny', '--seed', '1', '--out', dir]);
+      // the final norm's weights set to NaN (all-ones bytes): every logit is NaN
+      const file = join(dir, 'model.safetensors');
+      const e = (await parseSafetensorsHeader(file)).tensors.find((t) => t.name === 'model.norm.weight')!;
+      const buf = readFileSync(file);
+      buf.fill(0xff, e.offset, e.offset + e.length);
+      writeFileSync(file, buf);
+      const policy = await Policy.load(dir, { device: 'cpu', dtype: 'float32' });
+      try {
+        for (const sampling of [{ temperature: 0 }, { temperature: 1, topP: 0.9 }, { temperature: 0.7, topK: 5 }])
+          await expect(generate(policy, [[1, 2, 3]], { ...sampling, maxNewTokens: 4 })).rejects.toThrow(
+            /logits are NaN for prompt 0, sample 0 at generated token 0/,
+          );
+      } finally {
+        policy.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

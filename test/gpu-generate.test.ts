@@ -93,6 +93,40 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
     }
   });
 
+  it('a graph capture that throws ends the capture; the engine goes on with eager kernels and equals them', async () => {
+    const policy = await Policy.random(SMALL, 12, { device: 'cuda', dtype: 'bfloat16' });
+    policies.push(policy);
+    const ps = prompts(8, 6, SMALL.vocab_size);
+    const sampling = { temperature: 1, topP: 0.9 };
+    process.env.GTR_TEST_CAPTURE_THROW = '1';
+    let failed;
+    try {
+      failed = await run(policy, ps, true, sampling);
+    } finally {
+      delete process.env.GTR_TEST_CAPTURE_THROW;
+    }
+    const e = await run(policy, ps, false, sampling);
+    expect(Number((failed.stats as unknown as Record<string, unknown>).graphSteps)).toBe(0);
+    for (let i = 0; i < ps.length; i++)
+      expect(Array.from(failed.rollouts[i]![0]!.tokens)).toEqual(Array.from(e.rollouts[i]![0]!.tokens));
+    // the stream is not left capturing: graphs work again in the next call
+    const g = await run(policy, ps, true, sampling);
+    expect(Number((g.stats as unknown as Record<string, unknown>).graphSteps)).toBeGreaterThan(0);
+  });
+
+  it('ids past vocabSize (a padded vocabulary) are never sampled, with CUDA graphs and eager kernels', async () => {
+    const policy = await Policy.random(SMALL, 13, { device: 'cuda', dtype: 'bfloat16' });
+    policies.push(policy);
+    const ps = prompts(8, 7, SMALL.vocab_size);
+    const vocabSize = SMALL.vocab_size - 40;
+    for (const graphs of [true, false])
+      for (const sampling of [{ temperature: 2 }, { temperature: 1.5, topP: 0.95 }, { temperature: 0 }]) {
+        const r = await run(policy, ps, graphs, { ...sampling, vocabSize });
+        const maxId = Math.max(...r.rollouts.flat().map((s) => Math.max(...s.tokens)));
+        expect(maxId, JSON.stringify({ graphs, sampling })).toBeLessThan(vocabSize);
+      }
+  });
+
   it('padded buckets (batch 5 -> 8) and continuous batching (12 sequences in 5 slots) run and stay close to eager', async () => {
     const policy = policies[0]!;
     const ps = prompts(5, 9, SMALL.vocab_size);

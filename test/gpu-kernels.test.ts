@@ -163,3 +163,13 @@ describe.skipIf(!gpu)('CUDA kernels match their references', () => {
     }
   });
 });
+
+describe.skipIf(!gpu)('CUDA sampler on NaN logits', () => {
+  it('a row holding a NaN gets token -1, as in the libtorch sampler (greedy and sampled)', () => {
+    for (const o of [{ temperature: 0 }, { temperature: 1 }, { temperature: 0.8, topK: 20, topP: 0.9 }]) {
+      const r = check('sample', { batch: 4, vocab: 5000, dtype: 'bfloat16', nanRow: true, ...o });
+      expect(r.nanRowToken).toBe(-1);
+      expect(r.nanRowRefToken).toBe(-1);
+    }
+  });
+});

@@ -7,7 +7,10 @@
 // the math. Each lane keeps an online softmax (max, sum, acc[VEC]) for all G query heads sharing
 // the KV head, so a K/V row is read once per G heads. Groups merge through shared memory; with
 // splits > 1 each block writes an unnormalised partial (acc, max, sum) and `combine` merges them.
+// The addressing (block table), the split ranges and both merges are kernel_math.h's helpers, which
+// kernel_math_host.cpp runs on the host for the CI tests (test/kernel-math.test.ts).
 #include "common.cuh"
+#include "kernel_math.h"
 #include "launch.h"
 
 namespace gtr {
@@ -32,8 +35,8 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
   const int lane = threadIdx.x % LANES, group = threadIdx.x / LANES;
   const int len = a.lengths[b];
   const int slot = a.slot_ids[b];
-  const int start = split * a.split_len;
-  const int end = min(len, start + a.split_len);
+  const math::Range range = math::split_range(split, a.split_len, len);
+  const int start = range.start, end = range.end;
 
   const T* qp = static_cast<const T*>(a.q) + (int64_t)b * a.q_sb + (int64_t)(kh * G) * a.q_sh + lane * VEC;
   float qf[G][VEC];
@@ -46,7 +49,6 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
   }
   const bool paged = a.block_table != nullptr;
   const int32_t* table = paged ? a.block_table + (int64_t)slot * a.bt_stride : nullptr;
-  const int bmask = (1 << a.block_shift) - 1;
   // Contiguous: the slot's rows; paged: the head's column of the pool (the block is added per key).
   const T* kbase =
       static_cast<const T*>(a.k) + (paged ? 0 : (int64_t)slot * a.k_sslot) + (int64_t)kh * a.k_shead + lane * VEC;
@@ -70,15 +72,8 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
       const int p = base + u * GROUPS + group;
       valid[u] = p < end;
       if (valid[u]) {
-        int64_t ko, vo;
-        if (paged) {
-          const int64_t blk = table[p >> a.block_shift], off = p & bmask;
-          ko = blk * a.k_sslot + off * a.k_spos;
-          vo = blk * a.v_sslot + off * a.v_spos;
-        } else {
-          ko = (int64_t)p * a.k_spos;
-          vo = (int64_t)p * a.v_spos;
-        }
+        const int64_t ko = math::kv_offset(table, p, a.block_shift, a.k_sslot, a.k_spos);
+        const int64_t vo = math::kv_offset(table, p, a.block_shift, a.v_sslot, a.v_spos);
         kr[u] = Vec<T>::load_raw(kbase + ko);
         vr[u] = Vec<T>::load_raw(vbase + vo);
       } else {
@@ -103,24 +98,15 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
     }
 #pragma unroll
     for (int g = 0; g < G; ++g) {
-      float mx = m[g];
+      float sg[UNROLL];
 #pragma unroll
-      for (int u = 0; u < UNROLL; ++u) mx = fmaxf(mx, s[u][g]);
-      if (mx == -INFINITY) continue;         // nothing valid seen yet for this lane group
-      const float alpha = exp2f(m[g] - mx);  // 0 when m was -inf
-      m[g] = mx;
-      l[g] *= alpha;
-#pragma unroll
-      for (int i = 0; i < VEC; ++i) acc[g][i] *= alpha;
-#pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
-        const float p = exp2f(s[u][g] - mx);  // 0 for invalid keys
-        l[g] += p;
+      for (int u = 0; u < UNROLL; ++u) sg[u] = s[u][g];
+      math::online_softmax_step(m[g], l[g], acc[g], VEC, sg, UNROLL, [&](int u, float p) {
         float vf[VEC];
         Vec<T>::convert(vr[u], vf);
 #pragma unroll
         for (int i = 0; i < VEC; ++i) acc[g][i] = fmaf(p, vf[i], acc[g][i]);
-      }
+      });
     }
   }
 
@@ -137,27 +123,16 @@ __global__ void __launch_bounds__(kThreads) decode_attn_kernel(raw::DecodeAttnAr
   __syncthreads();
   for (int idx = threadIdx.x; idx < G * D; idx += kThreads) {
     const int g = idx / D, d = idx % D;
-    float M = -INFINITY;
-#pragma unroll 4
-    for (int j = 0; j < GROUPS; ++j) M = fmaxf(M, sm_m[j][g]);
-    float L = 0.f, A = 0.f;
-    if (M != -INFINITY) {
-#pragma unroll 4
-      for (int j = 0; j < GROUPS; ++j) {
-        const float w = exp2f(sm_m[j][g] - M);
-        L += sm_l[j][g] * w;
-        A += sm_acc[j][g][d] * w;
-      }
-    }
+    const math::Merged r = math::merge_partials(GROUPS, &sm_m[0][g], G, &sm_l[0][g], G, &sm_acc[0][g][d], G * D);
     const int h = kh * G + g;
     const int64_t bh = (int64_t)b * a.heads + h;
     if (a.splits == 1) {
-      static_cast<T*>(a.out)[bh * D + d] = dev::from_float<T>(L > 0.f ? A / L : 0.f);
+      static_cast<T*>(a.out)[bh * D + d] = dev::from_float<T>(math::merged_output(r));
     } else {
-      a.part_acc[(bh * a.splits + split) * D + d] = A;
+      a.part_acc[(bh * a.splits + split) * D + d] = r.A;
       if (d == 0) {
-        a.part_ml[(bh * a.splits + split) * 2 + 0] = M;
-        a.part_ml[(bh * a.splits + split) * 2 + 1] = L;
+        a.part_ml[(bh * a.splits + split) * 2 + 0] = r.M;
+        a.part_ml[(bh * a.splits + split) * 2 + 1] = r.L;
       }
     }
   }
@@ -169,18 +144,9 @@ __global__ void decode_attn_combine(raw::DecodeAttnArgs a) {
   const int64_t bh = blockIdx.x;
   const int D = a.D;
   const float* ml = a.part_ml + bh * a.splits * 2;
-  float M = -INFINITY;
-  for (int s = 0; s < a.splits; ++s) M = fmaxf(M, ml[2 * s]);
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float L = 0.f, A = 0.f;
-    if (M != -INFINITY) {
-      for (int s = 0; s < a.splits; ++s) {
-        const float w = exp2f(ml[2 * s] - M);
-        L += ml[2 * s + 1] * w;
-        A += a.part_acc[(bh * a.splits + s) * D + d] * w;
-      }
-    }
-    static_cast<T*>(a.out)[bh * D + d] = dev::from_float<T>(L > 0.f ? A / L : 0.f);
+    const math::Merged r = math::merge_partials(a.splits, ml, 2, ml + 1, 2, a.part_acc + bh * a.splits * D + d, D);
+    static_cast<T*>(a.out)[bh * D + d] = dev::from_float<T>(math::merged_output(r));
   }
 }
 

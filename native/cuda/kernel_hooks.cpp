@@ -3,17 +3,25 @@
 //     libtorch reference in the kernel's dtype vs float64), on inputs drawn from opts.seed
 //   kernelBench(name, opts) -> { kernelMs, refMs, bytes, kernelGBps, refGBps } (CUDA builds only)
 // Both run synchronously on the JS thread (tests and benches only). Names: decode_attention,
-// rms_norm, rope, swiglu, logprob_entropy, sample, sample_stats. See test/gpu-kernels.test.ts.
+// decode_attention_paged, rms_norm, rope, swiglu, logprob_entropy, sample, sample_stats, and
+// sample_host. See test/gpu-kernels.test.ts. With { host: true } (decode_attention_paged) and for
+// sample_host, the kernel's reduction tree runs on the host (kernel_math_host.h), on any build:
+// test/kernel-math.test.ts.
 #include "cuda/kernel_hooks.h"
 #include "cuda/dispatch.h"
+#include "cuda/kernel_math_host.h"
 #include "core/errors.h"
 #include "core/convert.h"
 #include "core/options.h"
 #include "generate/sampler.h"
 #include "model/qwen3.h"
 #include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <string>
+#include <vector>
 #ifdef GTR_WITH_CUDA
 #include "cuda/kernels.h"
 #endif
@@ -111,7 +119,11 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
     at::Tensor len = c.randint(1, cap + 1, {B}).to(at::kInt);
     const double scale = 1.0 / std::sqrt(static_cast<double>(D));
     at::Tensor tdev = table_rows.to(c.dev);
-    at::Tensor out = kernels::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
+    // host: decode_attention.cu's addressing, splits and merges run on the host (forced `splits`).
+    at::Tensor out = o.boolean("host", false)
+                         ? cuda::host_decode_attention_paged(q, kp, vp, table_rows, sid, len, scale, cap,
+                                                             o.integer("splits", 1), c.dtype == at::kBFloat16 ? 8 : 4)
+                         : kernels::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
     at::Tensor ref64 =
         kernels::ref::decode_attention_paged(f64(q), f64(kp), f64(vp), table_rows, sid.cpu(), len.cpu(), scale, cap);
     at::Tensor refdt = kernels::ref::decode_attention_paged(q, kp, vp, tdev, sid, len, scale, cap);
@@ -200,8 +212,14 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
     const double temp = o.number("temperature", 1.0), top_p = o.number("topP", 1.0), min_p = o.number("minP", 0.0);
     const int64_t top_k = o.integer("topK", 0);
     at::Tensor z = c.randn({B, V}, o.number("std", 3.0));
+    if (o.boolean("nanRow", false)) z[0][V / 3] = std::numeric_limits<float>::quiet_NaN();  // row 0: token -1
     at::Tensor u = c.rand({B});
     auto [tk, lpk] = kernels::sample_tokens(z, temp, top_k, top_p, min_p, u);
+    if (o.boolean("nanRow", false)) {
+      r.Set("nanRowToken", tk[0].item<double>());
+      r.Set("nanRowRefToken", sample_tokens(z, SamplerOptions{temp, top_k, top_p, min_p}, u).tokens[0].item<double>());
+      return r;
+    }
     const SamplerOptions so{temp, top_k, top_p, min_p};
     SampleOut ref = sample_tokens(z, so, u);  // the libtorch sampler the kernel must equal
     at::Tensor tr = ref.tokens, lpr = ref.logprobs;
@@ -223,6 +241,112 @@ Napi::Object debug(Napi::Env env, const std::string& name, const JsOptions& o) {
       r.Set("inKeepFraction", 1.0);
     }
     r.Set("tokensInRange", ((tk >= 0) & (tk < V)).all().item<bool>());
+  } else if (name == "sample_host") {
+    // sampler.cu's selection (radix top-k / top-p, min-p) and index-order draw run on the host
+    // (kernel_math_host.cpp) against a float64 reference of sampler.h's semantics and the libtorch
+    // sampler. pattern: "normal" | "ties" (values on a 0.5 grid) | "neginf" (a -inf tail and
+    // scattered -inf) | "nan" (row 0 holds a NaN).
+    const int64_t B = o.integer("batch", 32), V = o.integer("vocab", 1000);
+    const double temp = o.number("temperature", 1.0), top_p = o.number("topP", 1.0), min_p = o.number("minP", 0.0);
+    const int64_t top_k = o.integer("topK", 0);
+    const std::string pattern = o.string("pattern", "normal");
+    at::Tensor z = at::empty({B, V}, at::kFloat);
+    z.normal_(0.0, o.number("std", 2.0), c.gen);
+    if (pattern == "ties") z = (z * 2.0).round_() / 2.0;
+    if (pattern == "neginf") {
+      z.narrow(1, V / 2, V - V / 2).fill_(-std::numeric_limits<float>::infinity());
+      z.masked_fill_(at::rand({B, V}, c.gen) < 0.2, -std::numeric_limits<float>::infinity());
+      z.narrow(1, 0, 1).fill_(1.0);  // every row keeps a finite entry
+    }
+    if (pattern == "nan") z[0][V / 3] = std::numeric_limits<float>::quiet_NaN();
+    at::Tensor u = at::empty({B}, at::kFloat);
+    u.uniform_(0.0, 1.0, c.gen);
+    const SamplerOptions so{temp, top_k, top_p, min_p};
+    const cuda::HostSampleOut h = cuda::host_sample(z, so, u, c.dtype == at::kBFloat16 ? 8 : 4);
+    const SampleOut lt = sample_tokens(z, so, u);
+    // float64 reference, row by row: keep z >= max(t_k, t_p, t_m) (sampler.h), then the first index
+    // whose inclusive cumulative kept mass exceeds u * kept mass.
+    const bool greedy = !(temp > 0);
+    at::Tensor z64 = z.to(at::kDouble);
+    if (!greedy && temp != 1.0) z64 = z64 / temp;
+    int64_t kept_mismatch = 0, token_errors = 0, token_mismatch = 0, nan_ok = 1;
+    double lp_diff = 0;
+    const double inf = std::numeric_limits<double>::infinity();
+    for (int64_t b = 0; b < B; ++b) {
+      const double* zr = z64.data_ptr<double>() + b * V;
+      bool nan = false;
+      for (int64_t i = 0; i < V; ++i) nan |= std::isnan(zr[i]);
+      const int64_t th = h.tokens[b].item<int64_t>();
+      if (nan) {
+        nan_ok &= th == -1 && lt.tokens[b].item<int64_t>() == -1;
+        continue;
+      }
+      double M = -inf;
+      for (int64_t i = 0; i < V; ++i) M = std::max(M, zr[i]);
+      double S = 0;
+      for (int64_t i = 0; i < V; ++i) S += std::exp(zr[i] - M);
+      std::vector<char> keep(static_cast<size_t>(V), 1);
+      if (!greedy) {
+        std::vector<double> sorted(zr, zr + V);
+        std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+        double t = -inf;
+        if (top_k > 0 && top_k < V) t = sorted[static_cast<size_t>(top_k - 1)];
+        if (top_p < 1.0) {
+          double mass = 0;
+          for (double x : sorted)
+            if (x >= t) mass += std::exp(x - M);
+          double before = 0, tp = -inf;
+          for (double x : sorted) {
+            if (x < t) break;
+            if (before >= top_p * mass) break;  // transformers: drop once the mass before reaches top_p
+            tp = x;
+            before += std::exp(x - M);
+          }
+          t = std::max(t, tp);
+        }
+        if (min_p > 0.0) t = std::max(t, M + std::log(min_p));
+        for (int64_t i = 0; i < V; ++i) keep[static_cast<size_t>(i)] = zr[i] != -inf && zr[i] >= t;
+      }
+      const bool* hk = h.kept.data_ptr<bool>() + b * V;
+      for (int64_t i = 0; i < V; ++i) kept_mismatch += (hk[i] != 0) != (keep[static_cast<size_t>(i)] != 0);
+      int64_t tok = 0;
+      if (greedy) {
+        for (int64_t i = 1; i < V; ++i)
+          if (zr[i] > zr[tok]) tok = i;
+        token_errors += th != tok;
+      } else {
+        double total = 0;
+        for (int64_t i = 0; i < V; ++i)
+          if (keep[static_cast<size_t>(i)]) total += std::exp(zr[i] - M);
+        const double x = u[b].item<double>() * total;
+        double cum = 0, at_tok_before = 0, at_tok_incl = 0;
+        tok = -1;
+        for (int64_t i = 0; i < V; ++i) {
+          if (!keep[static_cast<size_t>(i)]) continue;
+          const double w = std::exp(zr[i] - M);
+          if (tok < 0 && cum + w > x) tok = i;
+          if (i == th) at_tok_before = cum, at_tok_incl = cum + w;
+          cum += w;
+        }
+        // A differing token must sit at a float32 rounding distance of the drawn point.
+        if (th != tok) {
+          ++token_mismatch;
+          const bool kept_th = th >= 0 && th < V && keep[static_cast<size_t>(th)];
+          if (!kept_th || x < at_tok_before - 1e-5 * total || x >= at_tok_incl + 1e-5 * total) ++token_errors;
+        }
+      }
+      if (th >= 0 && th < V)
+        lp_diff = std::max(lp_diff, std::abs(h.logprobs[b].item<double>() - (zr[th] - M - std::log(S))));
+      else
+        ++token_errors;
+    }
+    r.Set("keptMismatch", static_cast<double>(kept_mismatch));
+    r.Set("tokenMismatch", static_cast<double>(token_mismatch));
+    r.Set("tokenErrors", static_cast<double>(token_errors));
+    r.Set("libtorchMismatch", (h.tokens != lt.tokens).sum().item<double>());
+    r.Set("logprobMaxAbsDiff", lp_diff);
+    r.Set("nanRowsMarked", nan_ok == 1);
+    r.Set("keptMean", h.kept.to(at::kDouble).sum(1).mean().item<double>());
   } else if (name == "sample_stats") {
     const int64_t draws = o.integer("draws", 200000), V = o.integer("vocab", 64);
     const double temp = o.number("temperature", 1.0), top_p = o.number("topP", 1.0), min_p = o.number("minP", 0.0);

@@ -6,11 +6,14 @@
 //   t_m = M + log(min_p) (min_p > 0); ties at a threshold are kept.
 //   token = smallest index whose inclusive cumulative kept mass (in index order) exceeds u * kept.
 //   logprob = z[token] - M - log S (unfiltered distribution). temperature <= 0: argmax (lowest
-//   index on ties), logprob under temperature 1.
+//   index on ties), logprob under temperature 1. A row holding a NaN: token -1, logprob NaN.
 // Thresholds are found by MSB-first radix select (4 passes of 8 bits) on order-preserving uint32
 // keys, counting elements for top-k and summing mass for top-p; the unfiltered path reads the row
-// twice (statistics, then the chosen warp's chunk).
+// twice (statistics, then the chosen warp's chunk). The key order, the radix digit choice, the keep
+// test, the chunking and the draw are kernel_math.h's helpers, which kernel_math_host.cpp runs on
+// the host for the CI tests (test/kernel-math.test.ts).
 #include "common.cuh"
+#include "kernel_math.h"
 #include "launch.h"
 
 namespace gtr {
@@ -20,10 +23,7 @@ namespace {
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
 
-__device__ __forceinline__ uint32_t fkey(float f) {
-  const uint32_t u = __float_as_uint(f);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
+using math::fkey;
 
 template <typename T>
 struct Row {
@@ -56,6 +56,7 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ float w_m[kWarps], w_s[kWarps], w_mass[kWarps];
   __shared__ float w_best[kWarps];
   __shared__ int w_best_i[kWarps];
+  __shared__ unsigned int w_nan[kWarps];
   __shared__ unsigned int hist_c[256];
   __shared__ float hist_m[256];
   __shared__ uint32_t sh_prefix, sh_mask;
@@ -72,18 +73,20 @@ __global__ void __launch_bounds__(kThreads)
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   constexpr int E = dev::Vec<T>::N;  // elements per lane per step (one 16-byte load)
   const bool vec = (ld % E) == 0 && (reinterpret_cast<uintptr_t>(logits) % 16) == 0;
-  const int chunk = ((V + kWarps - 1) / kWarps + 32 * E - 1) / (32 * E) * (32 * E);
+  const int chunk = math::chunk_size(V, kWarps, E);
   const int c0 = min(V, warp * chunk), c1 = min(V, c0 + chunk);
 
   // Pass 1: per-warp online max / sum and argmax over its chunk (16-byte loads, coalesced).
   dev::LseState st;
   float best = -INFINITY;
   int best_i = 0x7fffffff;
+  bool nan = false;
   for (int i = c0 + lane * E; i < c1; i += 32 * E) {
     float x[E];
     z.template load<E>(i, c1, vec, x);
 #pragma unroll
     for (int j = 0; j < E; ++j) {
+      nan |= x[j] != x[j];
       st.add(x[j]);
       if (x[j] > best) {
         best = x[j];
@@ -101,11 +104,13 @@ __global__ void __launch_bounds__(kThreads)
       best_i = oi;
     }
   }
+  const unsigned any_nan = __any_sync(0xffffffffu, nan);
   if (lane == 0) {
     w_m[warp] = st.m;
     w_s[warp] = st.s;
     w_best[warp] = best;
     w_best_i[warp] = best_i;
+    w_nan[warp] = any_nan;
   }
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -123,22 +128,29 @@ __global__ void __launch_bounds__(kThreads)
         bi = w_best_i[w];
       }
     }
+    unsigned row_nan = 0;
+    for (int w = 0; w < kWarps; ++w) row_nan |= w_nan[w];
     sh_M = g.m;
     sh_S = g.s;
-    if (greedy) {
+    sh_warp_sel = row_nan ? 1 : 0;
+    if (row_nan) {  // no token from a NaN row (sampler.h: the same on every path)
+      tokens[row] = -1;
+      logprobs[row] = __int_as_float(0x7fffffff);
+    } else if (greedy) {
       tokens[row] = bi;
       logprobs[row] = b - g.m - logf(g.s);
     }
   }
   __syncthreads();
-  if (greedy) return;
+  if (greedy || sh_warp_sel) return;
+  __syncthreads();  // sh_warp_sel is reused below
   const float M = sh_M, S = sh_S;
 
   const bool use_k = top_k > 0 && top_k < V;
   const bool use_p = top_p < 1.f;
   const bool use_m = min_p > 0.f;
   uint32_t thresh = 0;
-  if (use_m) thresh = fkey(M + logf(min_p));
+  if (use_m) thresh = math::min_p_key(M, min_p);
 
   // Radix select: `mode` 0 = top-k by count, 1 = top-p by mass among keys >= floor_key.
   auto radix = [&](int mode, uint32_t floor_key, float need_mass, int need_count) -> uint32_t {
@@ -167,35 +179,16 @@ __global__ void __launch_bounds__(kThreads)
       }
       __syncthreads();
       if (threadIdx.x == 0) {
-        int chosen = -1, last_nonempty = -1;
+        int chosen;
         if (mode == 0) {
           int rem = sh_remaining_count;
-          for (int d = 255; d >= 0; --d) {
-            const int c = (int)hist_c[d];
-            if (c == 0) continue;
-            last_nonempty = d;
-            if (c >= rem) {
-              chosen = d;
-              break;
-            }
-            rem -= c;
-          }
+          chosen = math::radix_pick_count(hist_c, rem);
           sh_remaining_count = rem;
         } else {
           float rem = sh_remaining_mass;
-          for (int d = 255; d >= 0; --d) {
-            const float m = hist_m[d];
-            if (!(m > 0.f)) continue;
-            last_nonempty = d;
-            if (m >= rem) {
-              chosen = d;
-              break;
-            }
-            rem -= m;
-          }
+          chosen = math::radix_pick_mass(hist_m, rem);
           sh_remaining_mass = rem;
         }
-        if (chosen < 0) chosen = last_nonempty < 0 ? 0 : last_nonempty;
         sh_prefix = prefix | ((uint32_t)chosen << shift);
         sh_mask = mask | (0xffu << shift);
       }
@@ -232,7 +225,7 @@ __global__ void __launch_bounds__(kThreads)
       z.template load<E>(i, c1, vec, x);
 #pragma unroll
       for (int j = 0; j < E; ++j)
-        if (x[j] != -INFINITY && fkey(x[j]) >= thresh) m += __expf(x[j] - M);
+        if (math::kept(x[j], true, thresh)) m += __expf(x[j] - M);
     }
     wm = dev::warp_sum(m);
   } else {
@@ -244,23 +237,9 @@ __global__ void __launch_bounds__(kThreads)
     float total = 0.f;
     for (int w = 0; w < kWarps; ++w) total += w_mass[w];
     const float target = uniforms[row] * total;
-    float cum = 0.f;
-    int sel = -1, last = -1;
-    for (int w = 0; w < kWarps; ++w) {
-      if (w_mass[w] > 0.f) last = w;
-      if (sel < 0 && w_mass[w] > 0.f && cum + w_mass[w] > target) {
-        sel = w;
-        break;
-      }
-      cum += w_mass[w];
-    }
-    if (sel < 0) {
-      sel = last < 0 ? 0 : last;
-      cum = 0.f;
-      for (int w = 0; w < sel; ++w) cum += w_mass[w];
-    }
-    sh_warp_sel = sel;
-    sh_target = target - cum;  // mass to pass inside the selected warp's chunk
+    const math::Chunk ch = math::select_chunk(w_mass, kWarps, target);
+    sh_warp_sel = ch.index;
+    sh_target = target - ch.before;  // mass to pass inside the selected warp's chunk
     sh_kept_mass = total;
     sh_thresh = thresh;
   }
@@ -278,7 +257,7 @@ __global__ void __launch_bounds__(kThreads)
     z.template load<E>(i, c1, vec, x);
 #pragma unroll
     for (int j = 0; j < E; ++j) {
-      const bool kept = x[j] != -INFINITY && (!filter || fkey(x[j]) >= th);
+      const bool kept = math::kept(x[j], filter, th);
       w[j] = kept ? __expf(x[j] - M) : 0.f;
       if (kept) last_kept = i + j;
       m += w[j];
@@ -294,18 +273,9 @@ __global__ void __launch_bounds__(kThreads)
     if (hit) {
       const int src = __ffs(hit) - 1;
       if (lane == src) {
-        // walk this lane's elements: first with inclusive mass past the target
-        float c = running + incl - m;
-        int f = -1, lastk = -1;
-#pragma unroll
-        for (int j = 0; j < E; ++j) {
-          if (w[j] > 0.f) {
-            lastk = i + j;
-            c += w[j];
-            if (f < 0 && c > target) f = i + j;
-          }
-        }
-        found = f >= 0 ? f : lastk;  // rounding inside the lane: its last kept element
+        // walk this lane's elements: first with inclusive mass past the target (rounding inside the
+        // lane: its last kept element; m > 0, so one is kept)
+        found = i + math::first_past(w, E, running + incl - m, target);
       }
       found = __shfl_sync(0xffffffffu, found, src);
       break;

@@ -6,7 +6,7 @@
 #include <map>
 #include <stdexcept>
 #include "dist/gloo/gloo_backend_api.h"
-#if defined(GTR_WITH_CUDA) && defined(USE_C10D_NCCL)
+#if defined(GTR_WITH_CUDA) && defined(GTR_WITH_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -235,7 +235,7 @@ class GlooGroup : public ProcessGroup {
   void* pg_ = nullptr;
 };
 
-#if defined(GTR_WITH_CUDA) && defined(USE_C10D_NCCL)
+#if defined(GTR_WITH_CUDA) && defined(GTR_WITH_NCCL)
 // NCCL through c10d (the engine DDP / FSDP, verl and OpenRLHF use). Tensors must be on this rank's GPU.
 class NcclGroup : public ProcessGroup {
  public:
@@ -292,10 +292,13 @@ std::shared_ptr<ProcessGroup> create_process_group(const GroupOptions& opt) {
     throw std::invalid_argument("rank " + std::to_string(opt.rank) + " is not in [0, world size " +
                                 std::to_string(opt.size) + ")");
   if (opt.backend == "nccl") {
-#if defined(GTR_WITH_CUDA) && defined(USE_C10D_NCCL)
+#if defined(GTR_WITH_CUDA) && defined(GTR_WITH_NCCL)
     return std::make_shared<NcclGroup>(opt);
 #else
-    throw std::runtime_error("backend 'nccl' needs an addon built with CUDA and a torch with NCCL");
+    throw std::runtime_error(
+        "--nproc-per-node on CUDA needs NCCL, and this addon was built without it (no CUDA, or no nccl.h at build "
+        "time): install torch's NCCL package (pip install nvidia-nccl-cu13 for a CUDA 13 torch) and rebuild with "
+        "npm run build:native, or train on CPU (model.device: cpu)");
 #endif
   }
   if (opt.backend != "gloo")

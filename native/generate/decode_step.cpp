@@ -11,6 +11,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace gtr {
@@ -29,6 +30,34 @@ bool cuda_graphs_enabled() {
   return false;
 #endif
 }
+
+#ifdef GTR_DECODE_GRAPHS
+// After a capture threw: ends the stream's capture (a stream left capturing fails every later launch
+// on it, so the eager fallback would fail too) and the caching allocator's routing of that stream's
+// allocations into the graph pool `pool`. Best effort, never throws.
+static void end_failed_capture(cudaStream_t s, at::cuda::CUDAGraph& graph, c10::DeviceIndex dev,
+                               decltype(at::cuda::graph_pool_handle()) pool) {
+  cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(s, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone) {
+    try {
+      graph.capture_end();  // cudaStreamEndCapture + endAllocateToPool
+      (void)cudaGetLastError();
+      return;
+    } catch (...) {
+    }
+    // capture_end threw (an invalidated capture): its cudaStreamEndCapture may not have run.
+    if (cudaStreamIsCapturing(s, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone) {
+      cudaGraph_t partial = nullptr;
+      if (cudaStreamEndCapture(s, &partial) == cudaSuccess && partial) cudaGraphDestroy(partial);
+    }
+  }
+  try {
+    c10::cuda::CUDACachingAllocator::endAllocateToPool(dev, pool);
+  } catch (...) {
+  }
+  (void)cudaGetLastError();  // leave no error for the eager path's first launch check
+}
+#endif
 
 struct CudaDecodeStep::Graph {
 #ifdef GTR_DECODE_GRAPHS
@@ -92,7 +121,16 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
 
 std::pair<at::Tensor, at::Tensor> CudaDecodeStep::sample(const at::Tensor& hidden, const at::Tensor& uniforms) {
   at::Tensor logits = at::linear(hidden, m_.lm_head());  // model dtype: the sampler reads bf16 directly
-  return kernels::sample_tokens(logits, s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+  if (!(s_.vocab > 0 && s_.vocab < logits.size(1)))
+    return kernels::sample_tokens(logits, s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+  // Padded vocabulary (sampler.h): draw from the first s_.vocab ids (a view, row stride kept), and
+  // take the log-prob over every id, as the libtorch sampler and the trainer do (one more pass).
+  auto r =
+      kernels::sample_tokens(logits.narrow(1, 0, s_.vocab), s_.temperature, s_.top_k, s_.top_p, s_.min_p, uniforms);
+  const double t = s_.temperature > 0.0 ? s_.temperature : 1.0;
+  const at::Tensor z = t == 1.0 ? logits : logits.to(at::kFloat).div_(t);
+  const at::Tensor full_lp = std::get<0>(kernels::chunk_logprob_entropy(z, r.first.clamp_min(0)));
+  return {r.first, at::where(r.first >= 0, full_lp, r.second)};  // NaN rows keep token -1, log-prob NaN
 }
 
 std::pair<at::Tensor, at::Tensor> CudaDecodeStep::full_step(const at::Tensor& in, int64_t B) {
@@ -155,10 +193,14 @@ std::pair<at::Tensor, at::Tensor> CudaDecodeStep::graph_step(const std::vector<i
       try {
         g.graph->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
         auto out = full_step(g.in, Bb);
+        // Test hook (test/gpu-generate.test.ts): a capture that throws after work was recorded.
+        if (const char* t = std::getenv("GTR_TEST_CAPTURE_THROW"); t && std::strcmp(t, "1") == 0)
+          throw std::runtime_error("GTR_TEST_CAPTURE_THROW=1: capture aborted on purpose");
         g.graph->capture_end();
         g.tokens = out.first;
         g.logprobs = out.second;
       } catch (...) {
+        end_failed_capture(side.stream(), *g.graph, m_.device().index(), pool);
         graphs_.erase(Bb);  // the caller falls back to the eager kernel path
         throw;
       }

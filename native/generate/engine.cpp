@@ -116,6 +116,7 @@ class Engine {
   const Qwen3Config& cfg_;
   const std::vector<std::vector<int32_t>>& prompts_;
   const GenerateOptions& opt_;
+  SamplerOptions sampler_;  // opt_.sampler (vocab 0 when it covers the whole embedding; validate())
   const GenerateHooks& hooks_;
   int64_t kv_ = 0, D_ = 0, bs_ = 32, cache_len_ = 0, width_ = 0, slots_ = 0, total_ = 0;
   std::unique_ptr<BlockManager> bm_;
@@ -179,6 +180,9 @@ void Engine::validate() {
   }
   if (!opt_.stop_strings.empty() && !opt_.token_bytes)
     throw std::invalid_argument("generate: stop strings need the tokenizer's token bytes");
+  // Ids past the tokenizer's (a padded embedding; opt_.sampler.vocab) are never sampled (sampler.h).
+  sampler_ = opt_.sampler;
+  if (sampler_.vocab >= cfg_.vocab_size) sampler_.vocab = 0;
   for (const auto& s : opt_.stop_strings) {
     if (s.empty()) throw std::invalid_argument("generate: empty stop string");
     longest_stop_ = std::max(longest_stop_, s.size());
@@ -677,7 +681,7 @@ SampleOut Engine::run_step(const StepPlan& plan, at::Tensor& logits) {
   } else {
     logits = at::linear(hidden, m_.lm_head()).to(at::kFloat);
     mark(1, logits);
-    so = sample_tokens(logits, opt_.sampler, uniforms);
+    so = sample_tokens(logits, sampler_, uniforms);
   }
   mark(2, so.logprobs);
   return so;
@@ -713,6 +717,11 @@ void Engine::postprocess(const StepPlan& plan, const SampleOut& so, const at::Te
     Seq& q = seqs_[static_cast<size_t>(s)];
     SequenceResult& res = results_[static_cast<size_t>(s)];
     const int32_t tok = static_cast<int32_t>(hp[r]);
+    if (tok < 0)  // the samplers' mark of a NaN row (sampler.h)
+      throw std::runtime_error(
+          "generate: the model's logits are NaN for prompt " + std::to_string(res.prompt) + ", sample " +
+          std::to_string(res.sample) + " at generated token " + std::to_string(res.tokens.size()) +
+          ": the weights or activations overflowed (check the checkpoint, dtype and learning rate)");
     res.tokens.push_back(tok);
     res.logprobs.push_back(hp[R + B + r]);
     if (opt_.return_logits) {
@@ -767,7 +776,7 @@ GenerateOutput Engine::run() {
   graphs_ = fast_ && cuda_graphs_enabled();
   if (fast_) {
     caches_ = DecodeStepCaches{kp_, vp_, krows_, vrows_, table_, bs_, cache_len_, slots_};
-    step_ = std::make_unique<CudaDecodeStep>(m_, caches_, opt_.sampler);
+    step_ = std::make_unique<CudaDecodeStep>(m_, caches_, sampler_);
   }
   stop_ids_ = std::set<int64_t>(opt_.stop_token_ids.begin(), opt_.stop_token_ids.end());
   seqs_.resize(static_cast<size_t>(total_));

@@ -55,6 +55,8 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.n = o.integer("n", 1, 1);
   g.max_new_tokens = o.integer("maxNewTokens", 128, 1);
   g.sampler = sampler_from_js(o, vocab);
+  // The tokenizer's size: ids past it (a padded embedding) are never sampled (sampler.h).
+  g.sampler.vocab = std::min<int64_t>(o.integer("vocabSize", vocab, 1), vocab);
   g.seed = static_cast<uint64_t>(o.integer("seed", 0, 0));
   g.prompt_index_offset = o.integer("promptIndexOffset", 0, 0);
   g.max_batch = o.integer("maxBatchSize", 0, 0);

@@ -70,8 +70,11 @@ at::Tensor scaled(const at::Tensor& z, const SamplerOptions& o) {
 
 }  // namespace
 
-SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& o, const at::Tensor& uniforms) {
-  at::Tensor z = scaled(check_logits(logits, "sample_tokens"), o);
+SampleOut sample_tokens(const at::Tensor& logits_in, const SamplerOptions& o, const at::Tensor& uniforms) {
+  const at::Tensor zfull = scaled(check_logits(logits_in, "sample_tokens"), o);
+  // Draws from the first o.vocab ids only (sampler.h); the log-prob below is over every id.
+  const at::Tensor z = o.vocab > 0 && o.vocab < zfull.size(1) ? zfull.narrow(1, 0, o.vocab) : zfull;
+  const at::Tensor nan_rows = z.isnan().any(1);
   SampleOut out;
   if (is_greedy(o)) {
     out.tokens = z.argmax(-1);
@@ -84,7 +87,9 @@ SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& o, const
     at::Tensor x = at::minimum(u * total, at::nextafter(total, at::zeros_like(total)));
     out.tokens = at::searchsorted(cdf, x, /*out_int32=*/false, /*right=*/true).clamp_max(cdf.size(1) - 1).squeeze(1);
   }
-  out.logprobs = z.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - z.logsumexp(-1);
+  out.logprobs = zfull.gather(1, out.tokens.unsqueeze(1)).squeeze(1) - zfull.logsumexp(-1);
+  out.tokens.masked_fill_(nan_rows, -1);  // a NaN row: no token (sampler.h)
+  out.logprobs.masked_fill_(nan_rows, std::numeric_limits<float>::quiet_NaN());
   return out;
 }
 

@@ -17,6 +17,12 @@
 //
 // Returned log-prob: log softmax(logits / T)[token], the temperature-scaled, *untruncated*
 // distribution (what RL trainers recompute); log softmax(logits)[token] at temperature 0.
+//
+// Padded vocabulary: with SamplerOptions::vocab = n, only ids < n are drawn and take part in the
+// warpers (as if the row ended at n); the returned log-prob stays log softmax over every id, as the
+// trainer computes it. NaN logits: a row holding a NaN (among its first n) gets token -1 and log-prob NaN on
+// every path (this sampler, the CUDA kernel, CUDA graphs), and the engine stops with an error naming
+// the sequence; no token is drawn from a NaN row.
 #pragma once
 #include <ATen/ATen.h>
 #include <cstdint>
@@ -29,6 +35,10 @@ struct SamplerOptions {
   int64_t top_k = 0;         // 0 = off
   double top_p = 1.0;        // (0, 1]; 1 = off
   double min_p = 0.0;        // [0, 1]; 0 = off
+  // Ids >= vocab are never sampled and take no part in the warpers (the returned log-prob is still
+  // over every id): the rows of a padded embedding past the tokenizer (Qwen3: 151936 rows, 151669
+  // tokens). 0 = every id.
+  int64_t vocab = 0;
 };
 
 struct SampleOut {
@@ -40,7 +50,7 @@ struct SampleOut {
 uint32_t sequence_uniform24(uint64_t seed, int64_t prompt, int64_t sample, int64_t step);
 
 // logits floating [B, V] (computed in float32); uniforms float32 [B] in [0, 1) (ignored when greedy).
-// Throws c10::Error on bad shapes.
+// tokens are -1 (log-prob NaN) for rows holding a NaN. Throws c10::Error on bad shapes.
 SampleOut sample_tokens(const at::Tensor& logits, const SamplerOptions& opt, const at::Tensor& uniforms);
 
 // The largest entries of each row of non-negative weights w [B, V], in descending order: (values,

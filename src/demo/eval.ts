@@ -111,6 +111,7 @@ export async function evaluatePolicy(
             minP: 0,
             stopTokenIds: tokenizer.eosTokenIds,
             seed: s.seed,
+            vocabSize: tokenizer.vocabSize,
           },
         );
         return out.map((g) =>

@@ -30,6 +30,12 @@ export class DistContext {
   static join(env: DistEnv, device: string): DistContext {
     if (env.worldSize === 1) return new DistContext(0, 1, env.localRank, undefined);
     const cuda = device.startsWith('cuda');
+    if (cuda && !native().versions().ncclCompiled)
+      throw new Error(
+        `--nproc-per-node on CUDA needs NCCL, and this addon was built without it (no CUDA, or no nccl.h at ` +
+          `build time): install torch's NCCL package (pip install nvidia-nccl-cu13 for a CUDA 13 torch) and ` +
+          `rebuild with npm run build:native, or train on CPU (model.device: cpu)`,
+      );
     const loopback = /^(127\.|localhost$|::1$)/.test(env.masterAddr);
     const group = new (native().ProcessGroup)({
       rank: env.rank,

@@ -115,6 +115,7 @@ export async function runEvaluation(
         seed: s.seed,
         kvCacheGib: s.kvCacheGib,
         promptIndexOffset: block.start,
+        vocabSize: tokenizer.vocabSize,
       },
       s.signal,
     );

@@ -93,6 +93,8 @@ export interface NativeVersions {
   addon: string;
   libtorch: string;
   cudaCompiled: boolean;
+  /** Built with NCCL (c10d::ProcessGroupNCCL): multi-GPU `--nproc-per-node` on CUDA. */
+  ncclCompiled: boolean;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
   cudaDeviceNames: string[];
@@ -120,6 +122,12 @@ export interface NativeGenerateOptions {
   stopTokenIds?: Int32Array | number[];
   /** Integer in [0, 2^53). Default 0. */
   seed?: number;
+  /**
+   * The tokenizer's size (Tokenizer.vocabSize): ids >= vocabSize, the rows of a padded embedding
+   * (Qwen3: 151936 rows for 151669 tokens), are never sampled and take no part in the warpers; the
+   * returned log-probs stay over every id, as the trainer computes them. Default: every id.
+   */
+  vocabSize?: number;
   /**
    * Added to each prompt's index in the sampling stream (integer >= 0, default 0): a data-parallel
    * rank sampling prompts [offset, offset + P) of a global batch draws exactly their tokens.
@@ -238,7 +246,8 @@ export type KernelName =
   | 'swiglu'
   | 'logprob_entropy'
   | 'sample'
-  | 'sample_stats';
+  | 'sample_stats'
+  | 'sample_host';
 
 /**
  * Options of a kernel hook; every field optional. Shapes: batch / rows / tokens, heads, kvHeads,
@@ -246,7 +255,10 @@ export type KernelName =
  * (default) | 'float32'; device 'cuda' | 'cpu'; seed (inputs are drawn from it). Kernel specific:
  * decode_attention { layout: 'bhsd' | 'bshd', splits (0 = auto), maxLength, zeroLength };
  * rms_norm { residual }; swiglu { strided }; sample / sample_stats { temperature, topK, topP, minP,
- * draws, std }.
+ * draws, std }. Host runs of the kernels' reduction trees (any build, no GPU; native/cuda/kernel_math.h):
+ * decode_attention_paged { host: true, splits, blockSize, sharedBlocks }; sample_host { pattern:
+ * 'normal' | 'ties' | 'neginf' | 'nan', and the sampler options } -> keptMismatch, tokenMismatch,
+ * tokenErrors, libtorchMismatch, logprobMaxAbsDiff, nanRowsMarked.
  */
 export type KernelHookOptions = Record<string, number | string | boolean>;
 
@@ -556,7 +568,7 @@ export interface NativeTesting {
    */
   kernelDebug(name: KernelName, opts?: KernelHookOptions): KernelDebugResult;
   /** Bench hook (synchronous, CUDA builds only; throws otherwise): kernel vs libtorch timing. */
-  kernelBench(name: Exclude<KernelName, 'sample_stats'>, opts?: KernelHookOptions): KernelBenchResult;
+  kernelBench(name: Exclude<KernelName, 'sample_stats' | 'sample_host'>, opts?: KernelHookOptions): KernelBenchResult;
   /**
    * Test hook: which tokens the sampler's warpers keep for float32 logits [rows x vocab] (row-major)
    * under the sampling options; returns a 0/1 Uint8Array of the same length. Synchronous.

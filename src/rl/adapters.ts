@@ -27,6 +27,7 @@ export function rolloutEngine(policy: Policy): RolloutEngine {
         signal,
         stopStrings: r.stopStrings,
         tokenBytes: r.tokenBytes,
+        vocabSize: r.vocabSize,
         kvCacheGib: r.kvCacheGib,
         blockSize: r.blockSize,
         maxBatchSize: r.maxNumSeqs,

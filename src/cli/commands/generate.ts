@@ -176,6 +176,7 @@ export function register(program: Command): void {
           blockSize: intFlag('--block-size', { min: 1 })(opts.blockSize ?? '32'),
           stopStrings,
           tokenBytes: stopStrings.length > 0 ? tokenizer.tokenBytes() : undefined,
+          vocabSize: tokenizer.vocabSize,
         });
         for (const group of rollouts) {
           for (const r of group) {

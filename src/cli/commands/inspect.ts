@@ -16,6 +16,7 @@ export function register(program: Command): void {
         libtorch: v.libtorch,
         addon: v.addon,
         cudaCompiled: v.cudaCompiled,
+        ncclCompiled: v.ncclCompiled,
         cudaAvailable: v.cudaAvailable,
         devices: ['cpu', ...v.cudaDeviceNames.map((n, i) => `cuda:${i} (${n})`)],
         cpuThreads: v.numThreads,
