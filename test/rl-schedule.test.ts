@@ -11,7 +11,7 @@ import { parseRecipe, RecipeError } from '../src/recipe/index.js';
 import { nativeEngines, trainerEngine } from '../src/rl/adapters.js';
 import type { RolloutEngine } from '../src/rl/engines.js';
 import { train } from '../src/rl/loop.js';
-import { phaseSpans, resolvePhases, spanAt } from '../src/rl/schedule.js';
+import { phaseSpans, resolvePhases, spanAt } from '../src/recipe/schedule.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { demoModelConfig } from '../src/demo/run.js';
 import { writeDemoTokenizer } from '../src/demo/tokenizer.js';

@@ -24,9 +24,9 @@ import { loadRecipe, type Recipe } from '../src/recipe/index.js';
 import { nativeEngines } from '../src/rl/adapters.js';
 import type { EngineFactory } from '../src/rl/loop.js';
 import { train } from '../src/rl/loop.js';
-import { RunDir } from '../src/rl/run-dir.js';
-import { lockRunDir } from '../src/rl/run-lock.js';
-import { trainingImpact } from '../src/rl/resume.js';
+import { RunDir } from '../src/run/dir.js';
+import { lockRunDir } from '../src/run/lock.js';
+import { trainingImpact } from '../src/run/resume.js';
 import { applyRecipeChanges, diffRecipes } from '../src/recipe/diff.js';
 import { dataDir, repoRoot } from './helpers/paths.js';
 

@@ -1,4 +1,4 @@
-// What watches a `train()` run (src/rl/run-observers.ts, src/rl/metric-names.ts): one short real
+// What watches a `train()` run (src/run/observers.ts, src/run/metric-names.ts): one short real
 // run (random tiny Qwen3, real DAPO prompts, an evaluation at the last step), then
 // - the README's metric table and the names the loop emits match, both ways;
 // - the TensorBoard event file read back by the Python `tensorboard` package's reader holds the
@@ -14,7 +14,7 @@ import { Policy } from '../src/policy.js';
 import { loadRecipe } from '../src/recipe/index.js';
 import { nativeEngines } from '../src/rl/adapters.js';
 import { train, type TrainPhase } from '../src/rl/loop.js';
-import { RunObservers } from '../src/rl/run-observers.js';
+import { RunObservers } from '../src/run/observers.js';
 import { TensorBoardWriter } from '../src/report/tensorboard.js';
 import { dataDir, repoRoot } from './helpers/paths.js';
 import { python, pythonHas } from './helpers/python.js';

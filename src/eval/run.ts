@@ -10,8 +10,8 @@ import { checkContextLength } from '../checkpoint/limits.js';
 import type { RolloutEngine } from '../rl/engines.js';
 import { decodeResponse, graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { DistContext } from '../dist/context.js';
-import { shardRange } from '../dist/shard.js';
+import { DistContext } from '../parallel/context.js';
+import { shardRange } from '../parallel/shard.js';
 import { evaluate, type BenchmarkInput, type EvalDeps, type EvaluateResult } from './evaluate.js';
 
 export interface EvalRunSettings {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { datasetNames } from '../data/manifest.js';
 import { isDatasetFile } from '../data/load.js';
 import { TEMPLATE_NAMES } from '../data/templates.js';
-import { checkSchedule } from '../rl/schedule.js';
+import { checkSchedule } from './schedule.js';
 
 const templateEnum = z.enum(TEMPLATE_NAMES as [string, ...string[]]);
 

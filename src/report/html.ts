@@ -1,6 +1,6 @@
 /**
  * A self-contained HTML report of training runs: one inline SVG line plot per numeric series of
- * metrics.jsonl (src/rl/run-dir.ts; names in src/rl/metric-names.ts), several runs (e.g. GTR and
+ * metrics.jsonl (src/run/dir.ts; names in src/run/metric-names.ts), several runs (e.g. GTR and
  * GRPO) drawn on the same axes. It leads with the series a user looks at first (the `lead` list:
  * reward and accuracy with a moving average, held-out pass@k, response length, entropy, clip
  * fraction, penalty), then the other series grouped by their prefix (`actor/`, `timing_s/`, ...);

@@ -7,7 +7,7 @@
  * rank makes the same refill decision.
  */
 import { mixSeeds } from '../data/prng.js';
-import { shardRange } from '../dist/shard.js';
+import { shardRange } from '../parallel/shard.js';
 import type { RolloutStats } from './engines.js';
 import { graderStepStats, type GraderStepStats } from './grader-health.js';
 import type { TrainSample } from './batch.js';

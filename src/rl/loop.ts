@@ -2,7 +2,7 @@
  * `train()`, the RL loop behind `gtr train`, as a short sequence of named steps.
  * Recipe -> rollout -> reward -> advantage -> loss -> update -> checkpoint; the steps:
  *
- * - open the run: ./run-context.ts (run directory locked, cleaned and resumed by ./resume.ts on
+ * - open the run: ./run-context.ts (run directory locked, cleaned and resumed by src/run/resume.ts on
  *   rank 0; tokenizer, phased data, graders, policy and engines into one RunContext);
  * - per step: collect groups (./collect.ts: the next prompts of a seeded, resumable order, n samples
  *   per prompt, grading and overlong shaping, group advantages, optional DAPO dynamic sampling);
@@ -25,16 +25,16 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
-import { DistContext } from '../dist/context.js';
-import { globalRollout } from '../dist/rollout-columns.js';
+import { DistContext } from '../parallel/context.js';
+import { globalRollout } from '../parallel/rollout-columns.js';
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { collectGroups, type CollectedGroups } from './collect.js';
 import type { LossSettings, RolloutEngine, TrainerEngine } from './engines.js';
 import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
-import { preflightTraining } from './preflight.js';
-import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
+import { preflightTraining } from '../run/preflight.js';
+import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from '../run/dir.js';
 import {
   closeRunContext,
   openRunContext,
@@ -67,7 +67,7 @@ export interface TrainOptions {
   onPhase?: (phase: TrainPhase, step: number) => void;
   engines: EngineFactory;
   /**
-   * Data parallelism (src/dist): this rank's context. Every rank draws the same prompts and generates,
+   * Data parallelism (src/parallel): this rank's context. Every rank draws the same prompts and generates,
    * grades and trains its block of them; rank 0 alone writes the run directory. Default: one process.
    */
   dist?: DistContext;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mixSeeds } from '../data/prng.js';
 import { runEvaluation } from '../eval/run.js';
 import { reportToMarkdown } from '../eval/writers.js';
-import { M, evalLengthName, evalMeanName, evalMetricName } from './metric-names.js';
+import { M, evalLengthName, evalMeanName, evalMetricName } from '../run/metric-names.js';
 import { promptRendering, recordMetrics, type RunContext } from './run-context.js';
 
 /**

@@ -11,7 +11,7 @@ import type { Tokenizer } from '../tokenizer/index.js';
 import { computeAdvantages, dynamicSamplingFilter, overlongPenalty } from './advantages.js';
 import type { TrainSample } from './batch.js';
 import { cutAtStop } from '../rollout/index.js';
-import { M } from './metric-names.js';
+import { M } from '../run/metric-names.js';
 import type { GenerateRequest, RolloutEngine, RolloutStats } from './engines.js';
 
 /** A prompt ready for the engine. */

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { PromptSamplerState } from '../data/sampler.js';
-import type { DistContext } from '../dist/context.js';
+import type { DistContext } from '../parallel/context.js';
 import type { BenchmarkInput } from '../eval/evaluate.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
@@ -20,9 +20,9 @@ import type { LossSettings, RolloutEngine, TrainerEngine } from './engines.js';
 import { checkGrader } from './grader-health.js';
 import type { EngineFactory, TrainOptions } from './loop.js';
 import { PhasedData, type PhasedState } from './phased-data.js';
-import { openRun, type OpenedRun } from './resume.js';
-import { RunDir, TRAINER_STATE_FILE } from './run-dir.js';
-import { RunObservers } from './run-observers.js';
+import { openRun, type OpenedRun } from '../run/resume.js';
+import { RunDir, TRAINER_STATE_FILE } from '../run/dir.js';
+import { RunObservers } from '../run/observers.js';
 import type { PromptRendering } from './rollout-phase.js';
 
 /** A checkpoint's loop-state.json: the step it saved and where the prompt order stands. */
@@ -76,7 +76,7 @@ export interface RunContext {
 }
 
 /**
- * Opens the run directory on every rank: rank 0 alone opens it (locks, cleans, resumes; ./resume.ts)
+ * Opens the run directory on every rank: rank 0 alone opens it (locks, cleans, resumes; src/run/resume.ts)
  * and tells the others what it found, so all ranks resume from the same checkpoint.
  * @throws what openRun throws (on rank 0), or on other ranks an Error naming rank 0's failure
  */

@@ -17,7 +17,7 @@ import {
   scatterPerSample,
   type TrainSample,
 } from './batch.js';
-import { DistContext } from '../dist/context.js';
+import { DistContext } from '../parallel/context.js';
 import type { LossSettings, StepMetrics, TrainerEngine } from './engines.js';
 
 export interface UpdateSettings {

@@ -20,8 +20,8 @@ import { rolloutEngine } from '../../rl/adapters.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';
-import { DistContext } from '../../dist/context.js';
-import { readDistEnv } from '../../dist/env.js';
+import { DistContext } from '../../parallel/context.js';
+import { readDistEnv } from '../../parallel/env.js';
 import { maybeLaunch } from './train.js';
 
 const list = (s: string) =>

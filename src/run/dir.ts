@@ -145,7 +145,7 @@ export class RunDir {
    * writes (`*.tmp-<pid>...`; earlier versions' `latest.tmp`, `resolved.yaml.<pid>.tmp`) are removed; the backup an
    * atomic replace keeps between its two renames (`X.old-<pid>-<hex>`) is put back as X when X is
    * missing (it is the complete old version), else removed. Call only while holding the run lock
-   * (./run-lock.ts), so that no live writer owns them.
+   * (./lock.ts), so that no live writer owns them.
    * @returns the paths removed or restored, for the log
    */
   removeStaleTemporaries(): string[] {

@@ -7,10 +7,10 @@
  * share one prompt order, which continues where it stopped, and one evaluation. A recipe without a
  * schedule is one phase, named after nothing (metric names stay as they were), read from `data.train`,
  * `data.template` and `reward.grader`. This module is the pure part (checks, spans); the loaded
- * data of each phase is ./phased-data.ts.
+ * data of each phase is src/rl/phased-data.ts.
  */
 import type { GraderSpec } from '../grading/types.js';
-import type { Recipe } from '../recipe/schema.js';
+import type { Recipe } from './schema.js';
 
 /** One schedule problem: a recipe key path (zod style) and what is wrong, naming the phase. */
 export interface ScheduleIssue {
