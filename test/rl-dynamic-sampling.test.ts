@@ -9,7 +9,7 @@ import { presetConfig } from '../src/checkpoint/index.js';
 import { Policy } from '../src/policy.js';
 import { loadRecipe } from '../src/recipe/index.js';
 import { trainerEngine } from '../src/rl/adapters.js';
-import type { RolloutEngine } from '../src/rl/engines.js';
+import type { RolloutEngine } from '../src/rollout/engine.js';
 import { train } from '../src/rl/loop.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { repoRoot } from './helpers/paths.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Policy } from '../src/policy.js';
 import { parseRecipe, RecipeError } from '../src/recipe/index.js';
 import { nativeEngines, trainerEngine } from '../src/rl/adapters.js';
-import type { RolloutEngine } from '../src/rl/engines.js';
+import type { RolloutEngine } from '../src/rollout/engine.js';
 import { train } from '../src/rl/loop.js';
 import { phaseSpans, resolvePhases, spanAt } from '../src/recipe/schedule.js';
 import { Tokenizer } from '../src/tokenizer/index.js';

@@ -8,10 +8,11 @@
  */
 import { mixSeeds } from '../data/prng.js';
 import { shardRange } from '../parallel/shard.js';
-import type { RolloutStats } from './engines.js';
+import type { RolloutStats } from '../rollout/engine.js';
+import { renderPrompt, type PromptItem } from '../rollout/prompt.js';
 import { graderStepStats, type GraderStepStats } from './grader-health.js';
 import type { TrainSample } from './batch.js';
-import { renderPrompt, sampleAndGrade, toUpdateSamples, type Group, type PromptItem } from './rollout-phase.js';
+import { sampleAndGrade, toUpdateSamples, type Group } from './rollout-phase.js';
 import { promptRendering, type RunContext } from './run-context.js';
 
 /** What a step collected on this rank, for the update and the metrics row. */

@@ -30,7 +30,8 @@ import { globalRollout } from '../parallel/rollout-columns.js';
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { collectGroups, type CollectedGroups } from './collect.js';
-import type { LossSettings, RolloutEngine, TrainerEngine } from './engines.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import type { LossSettings, TrainerEngine } from './engines.js';
 import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
 import { preflightTraining } from '../run/preflight.js';
@@ -42,36 +43,13 @@ import {
   recordMetrics,
   type LoopState,
   type RunContext,
+  type TrainOptions,
 } from './run-context.js';
 import { stepMetricsRow } from './step-metrics.js';
 import { updatePolicy, type UpdateResult } from './update.js';
 
-/** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
-export type EngineFactory = (
-  policy: Policy,
-  reference: Policy | undefined,
-  recipe: Recipe,
-) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
-
-export interface TrainOptions {
-  resume?: boolean;
-  /** On resume, accept changed recipe keys that alter training (recorded in recipe-changes.jsonl). */
-  allowRecipeChange?: boolean;
-  /** Overrides recipe.data.data_dir. */
-  dataDir?: string;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  /** Called after every step with its metrics row (the progress bar). */
-  onStep?: (row: Record<string, unknown>) => void;
-  /** Called when a phase of a step starts (the progress bar). */
-  onPhase?: (phase: TrainPhase, step: number) => void;
-  engines: EngineFactory;
-  /**
-   * Data parallelism (src/parallel): this rank's context. Every rank draws the same prompts and generates,
-   * grades and trains its block of them; rank 0 alone writes the run directory. Default: one process.
-   */
-  dist?: DistContext;
-}
+export type { EngineFactory } from './engines.js';
+export type { TrainOptions, TrainPhase } from './run-context.js';
 
 export interface TrainSummary {
   runDir: string;
@@ -80,9 +58,6 @@ export interface TrainSummary {
   /** Periodic evaluations that failed (each logged; training went on). */
   evalErrors: number;
 }
-
-/** The phases of a step, in order (eval and checkpoint only on their steps). */
-export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eval' | 'checkpoint';
 
 /**
  * The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md:

@@ -69,6 +69,7 @@ async function evaluateAt(ctx: RunContext, step: number): Promise<void> {
         maxNewTokens: e.max_new_tokens,
         seed: mixSeeds(recipe.rollout.seed, 7919, step),
         stopTokenIds: ctx.stopTokenIds,
+        stopStrings: recipe.rollout.stop,
         dataDir: opts.dataDir ?? recipe.data.data_dir,
         modelName: `${recipe.model.path}@step${step}`,
         preloaded: phase.benchmarks,

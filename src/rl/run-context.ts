@@ -16,14 +16,14 @@ import { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/kv-budget.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import type { LossSettings, RolloutEngine, TrainerEngine } from './engines.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import type { EngineFactory, LossSettings, TrainerEngine } from './engines.js';
 import { checkGrader } from './grader-health.js';
-import type { EngineFactory, TrainOptions } from './loop.js';
 import { PhasedData, type PhasedState } from './phased-data.js';
 import { openRun, type OpenedRun } from '../run/resume.js';
 import { RunDir, TRAINER_STATE_FILE } from '../run/dir.js';
 import { RunObservers } from '../run/observers.js';
-import type { PromptRendering } from './rollout-phase.js';
+import type { PromptRendering } from '../rollout/prompt.js';
 
 /** A checkpoint's loop-state.json: the step it saved and where the prompt order stands. */
 export interface LoopState {
@@ -216,3 +216,26 @@ export function recordMetrics(ctx: RunContext, row: Record<string, unknown>): vo
 export function promptRendering(recipe: Recipe, template: string): PromptRendering {
   return { template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
 }
+
+export interface TrainOptions {
+  resume?: boolean;
+  /** On resume, accept changed recipe keys that alter training (recorded in recipe-changes.jsonl). */
+  allowRecipeChange?: boolean;
+  /** Overrides recipe.data.data_dir. */
+  dataDir?: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** Called after every step with its metrics row (the progress bar). */
+  onStep?: (row: Record<string, unknown>) => void;
+  /** Called when a phase of a step starts (the progress bar). */
+  onPhase?: (phase: TrainPhase, step: number) => void;
+  engines: EngineFactory;
+  /**
+   * Data parallelism (src/parallel): this rank's context. Every rank draws the same prompts and generates,
+   * grades and trains its block of them; rank 0 alone writes the run directory. Default: one process.
+   */
+  dist?: DistContext;
+}
+
+/** The phases of a step, in order (eval and checkpoint only on their steps). */
+export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eval' | 'checkpoint';

@@ -4,7 +4,7 @@
  * key order so metrics.jsonl reads the same run after run.
  */
 import type { GlobalRollout } from '../parallel/rollout-columns.js';
-import type { RolloutStats } from './engines.js';
+import type { RolloutStats } from '../rollout/engine.js';
 import type { GraderStepStats } from './grader-health.js';
 import { M, trainerMetricName } from '../run/metric-names.js';
 import { rolloutMetrics } from './rollout-phase.js';

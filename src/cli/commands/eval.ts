@@ -16,7 +16,7 @@ import { reportToMarkdown, writeEvalOutputs } from '../../eval/writers.js';
 import { parseGraderSpec } from '../../grading/custom.js';
 import { Policy } from '../../policy.js';
 import { resolveKvBudget } from '../../rollout/index.js';
-import { rolloutEngine } from '../../rl/adapters.js';
+import { rolloutEngine } from '../../rollout/engine.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';

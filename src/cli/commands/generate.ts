@@ -53,7 +53,7 @@ function opt(v: string | undefined, parse: (s: string) => number): number | unde
 /**
  * Text of a sampled response. The model's vocabulary is padded past the tokenizer's (a random or
  * real checkpoint may sample an id there); such ids have no text and are dropped, as training and
- * eval do (rl/rollout-phase.ts decodeResponse), while `tokens` in the output keeps every id.
+ * eval do (src/rollout/prompt.ts decodeResponse), while `tokens` in the output keeps every id.
  */
 export function decodeSampled(tokenizer: Tokenizer, tokens: ArrayLike<number>): string {
   return tokenizer.decode(Array.from(tokens).filter((id) => id < tokenizer.vocabSize));
