@@ -94,7 +94,7 @@ static Napi::Value SleepAsync(const Napi::CallbackInfo& info) {
 }
 
 void register_generate(Napi::Env, Napi::Object& exports, Napi::Object& testing);  // native/generate
-void register_dist(Napi::Env, Napi::Object& exports);                             // native/dist
+void register_dist(Napi::Env, Napi::Object& exports);                             // native/parallel
 void register_train_hooks(Napi::Env, Napi::Object& testing);                      // native/train
 
 // The production surface on `exports`; test and bench hooks apart on `exports.testing`

@@ -466,7 +466,7 @@ export interface NativeCudaMemory {
   deviceTotal: number;
 }
 
-/** Options of `new ProcessGroup(...)` (native/dist/process_group.h). */
+/** Options of `new ProcessGroup(...)` (native/parallel/process_group.h). */
 export interface NativeProcessGroupOptions {
   rank: number;
   worldSize: number;
@@ -513,7 +513,7 @@ export interface NativeProcessGroup {
 }
 
 export interface NativeAddon {
-  /** The distributed engine's process group (native/dist). */
+  /** The distributed engine's process group (native/parallel). */
   ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
   versions(): NativeVersions;
   Policy: new (config: NativeQwen3Config, options: NativePolicyOptions) => NativePolicy;

@@ -1,4 +1,4 @@
-#include "dist/dist_binding.h"
+#include "parallel/dist_binding.h"
 #include <dlfcn.h>
 #include <string>
 #include "core/async.h"
