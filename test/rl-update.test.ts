@@ -7,7 +7,7 @@ import { Policy } from '../src/policy.js';
 import { loadRecipe } from '../src/recipe/index.js';
 import { trainerEngine } from '../src/rl/adapters.js';
 import type { TrainSample } from '../src/rl/batch.js';
-import { lossSettings } from '../src/rl/loop.js';
+import { lossConfig } from '../src/train/loss-config.js';
 import { updatePolicy, type UpdateSettings } from '../src/rl/update.js';
 import { parityDir, repoRoot } from './helpers/paths.js';
 
@@ -39,7 +39,7 @@ async function setup(lr: number) {
     epochs: 3,
     miniBatchesPerEpoch: 2,
     tokensPerMicroBatch: 4096,
-    loss: lossSettings(recipe),
+    loss: lossConfig(recipe.algorithm.loss),
     anchor: 'mixture',
     useReference: false,
     seed: 1,

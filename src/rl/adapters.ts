@@ -6,7 +6,6 @@ import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { rolloutEngine } from '../rollout/engine.js';
 import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
-import { lossFromSettings } from '../train/loss-config.js';
 import type { StepMetrics, TrainerEngine } from './engines.js';
 
 /**
@@ -34,7 +33,7 @@ export function trainerEngine(
           oldLogprobs: mb.oldLogprobs,
           ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
         },
-        lossFromSettings(loss),
+        loss,
         mb.anchorLogprobs,
         mb.denominators,
       );

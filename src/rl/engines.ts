@@ -7,10 +7,10 @@ import type { NativeProcessGroup } from '../native/types.js';
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import type { RolloutEngine } from '../rollout/engine.js';
-import type { LossSettings } from '../train/loss-config.js';
+import type { LossConfig } from '../train/loss-config.js';
 
-/** The loss knobs the trainer takes (camelCase of recipe algorithm.loss, penalty resolved). */
-export type { LossSettings };
+/** The loss configuration the trainer takes (src/native/types.ts; built from the recipe by src/train/loss-config.ts). */
+export type { LossConfig };
 
 export interface PackedTokens {
   tokens: Int32Array;
@@ -37,7 +37,7 @@ export interface TrainerEngine {
     options?: { reference?: boolean },
   ): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
   /** Forward + loss + backward; gradients accumulate until step(). */
-  trainMicroBatch(mb: MicroBatch, loss: LossSettings): Promise<Record<string, number>>;
+  trainMicroBatch(mb: MicroBatch, loss: LossConfig): Promise<Record<string, number>>;
   /** One optimizer update at the schedule's learning rate; `skipped` when the loss or a gradient was not finite. */
   step(): Promise<StepMetrics>;
   saveState(path: string): Promise<void>;

@@ -31,11 +31,12 @@ import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { collectGroups, type CollectedGroups } from './collect.js';
 import type { RolloutEngine } from '../rollout/engine.js';
-import type { LossSettings, TrainerEngine } from './engines.js';
+import type { TrainerEngine } from './engines.js';
+import { lossConfig } from '../train/loss-config.js';
 import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
 import { preflightTraining } from '../run/preflight.js';
-import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from '../run/dir.js';
+import { LOOP_STATE_FILE, TRAINER_STATE_DIR } from '../run/dir.js';
 import {
   closeRunContext,
   openRunContext,
@@ -60,28 +61,6 @@ export interface TrainSummary {
 }
 
 /**
- * The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md:
- * plain GRPO is beta = 0).
- */
-export function lossSettings(recipe: Recipe): LossSettings {
-  const l = recipe.algorithm.loss;
-  const penalty = l.penalty;
-  return {
-    clipLow: l.clip_ratio_low,
-    clipHigh: l.clip_ratio_high,
-    dualClip: l.dual_clip,
-    aggregation: l.aggregation,
-    penalty,
-    sigma: l.sigma,
-    beta: penalty === 'none' ? 0 : l.beta,
-    betaMode: l.beta_mode,
-    klCoef: l.kl_ref.coef,
-    klEstimator: l.kl_ref.estimator,
-    entropyCoef: l.entropy_coef,
-  };
-}
-
-/**
  * Runs (or resumes) training as the recipe says: opens the run, builds the engines, then per step
  * collects groups, updates the policy, logs the metrics, saves a checkpoint and evaluates (each on
  * its steps), and stops early on SIGINT (`opts.signal`) or on the skipped-updates rule.
@@ -97,7 +76,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const dist = opts.dist ?? DistContext.single();
   const opened = await openRunOnAllRanks(recipe, opts, log, dist);
   try {
-    const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossSettings(recipe));
+    const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossConfig(recipe.algorithm.loss));
     const { progress } = ctx;
     try {
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
@@ -305,7 +284,7 @@ async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
   const { recipe, run, phased } = ctx;
   const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
     await ctx.policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
-    await ctx.trainer.saveState(join(tmp, TRAINER_STATE_FILE));
+    await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
     await writeFile(
       join(tmp, LOOP_STATE_FILE),
       JSON.stringify(

@@ -75,7 +75,8 @@ export class PhasedData {
       dataDir?: string | null;
       benchmarks: BenchmarkInput[][];
       state?: PhasedState;
-      legacySampler?: PromptSamplerState;
+      /** The prompt order of a recipe without a schedule (loop-state.json `sampler`). */
+      singlePhaseSampler?: PromptSamplerState;
     },
   ): Promise<PhasedData> {
     const specs = resolvePhases(recipe);
@@ -96,8 +97,8 @@ export class PhasedData {
             ? new Error(`${where}: cannot load training data "${spec.train}": ${(e as Error).message}`)
             : e;
         }
-        const saved = scheduled ? o.state?.[spec.name] : o.legacySampler;
-        if ((o.state || o.legacySampler) && !saved)
+        const saved = scheduled ? o.state?.[spec.name] : o.singlePhaseSampler;
+        if ((o.state || o.singlePhaseSampler) && !saved)
           throw new Error(`resume: the checkpoint holds no prompt order for ${where}`);
         const sampler = saved
           ? PromptSampler.fromState(saved, data.rows.length)

@@ -17,11 +17,11 @@ import type { Recipe } from '../recipe/index.js';
 import { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/kv-budget.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import type { RolloutEngine } from '../rollout/engine.js';
-import type { EngineFactory, LossSettings, TrainerEngine } from './engines.js';
+import type { EngineFactory, LossConfig, TrainerEngine } from './engines.js';
 import { checkGrader } from './grader-health.js';
 import { PhasedData, type PhasedState } from './phased-data.js';
 import { openRun, type OpenedRun } from '../run/resume.js';
-import { RunDir, TRAINER_STATE_FILE } from '../run/dir.js';
+import { RunDir, TRAINER_STATE_DIR } from '../run/dir.js';
 import { RunObservers } from '../run/observers.js';
 import type { PromptRendering } from '../rollout/prompt.js';
 
@@ -63,7 +63,7 @@ export interface RunContext {
   readonly reference: Policy | undefined;
   readonly rollout: RolloutEngine;
   readonly trainer: TrainerEngine & { dispose?(): void };
-  readonly loss: LossSettings;
+  readonly loss: LossConfig;
   /** The rollout KV pool budget, GiB: fixed before the trainer's state exists (same pool every step). */
   readonly kvCacheGib: number;
   /** The tokenizer's EOS ids and rollout.stop_token_ids, deduplicated. */
@@ -131,7 +131,7 @@ export async function openRunContext(
   dist: DistContext,
   opened: OpenedRun,
   benchmarks: BenchmarkInput[][],
-  loss: LossSettings,
+  loss: LossConfig,
 ): Promise<RunContext> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
@@ -146,7 +146,7 @@ export async function openRunContext(
     dataDir: opts.dataDir ?? recipe.data.data_dir,
     benchmarks,
     state: state?.phases,
-    legacySampler: state?.sampler,
+    singlePhaseSampler: state?.sampler,
   });
   let policy: Policy | undefined, reference: Policy | undefined;
   let engines: ReturnType<EngineFactory>;
@@ -160,7 +160,7 @@ export async function openRunContext(
     kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
     log(kv.describe);
     engines = opts.engines(policy, reference, recipe);
-    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
+    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));
   } catch (e) {
     await phased.destroy();
     reference?.dispose();

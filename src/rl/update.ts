@@ -18,13 +18,13 @@ import {
   type TrainSample,
 } from './batch.js';
 import { DistContext } from '../parallel/context.js';
-import type { LossSettings, StepMetrics, TrainerEngine } from './engines.js';
+import type { LossConfig, StepMetrics, TrainerEngine } from './engines.js';
 
 export interface UpdateSettings {
   epochs: number;
   miniBatchesPerEpoch: number;
   tokensPerMicroBatch: number;
-  loss: LossSettings;
+  loss: LossConfig;
   /** 'mixture': anchors are the behaviour policy plus one snapshot per epoch; 'behavior': only the former. */
   anchor: 'mixture' | 'behavior';
   useReference: boolean;

@@ -15,7 +15,7 @@ import type {
   NativeTrainerOptions,
   NativeTrainMetrics,
 } from '../native/types.js';
-import { resolveLossConfig, toNativeLoss, type LossConfig } from './loss-config.js';
+import { resolveLossConfig, type LossConfig } from './loss-config.js';
 import {
   checkBatch,
   countResponse,
@@ -181,7 +181,7 @@ export class Trainer {
   ): Promise<NativeTrainMetrics[]> {
     this.check();
     checkBatch(b, anchors);
-    const nl = toNativeLoss(resolveLossConfig(loss));
+    const nl = resolveLossConfig(loss);
     if (nl.klCoef! > 0 && !b.refLogprobs)
       throw new Error('loss.klCoef > 0 needs batch.refLogprobs (Trainer.referenceLogprobs)');
     const d = { tokens: Math.max(1, denominators.tokens), sequences: Math.max(1, denominators.sequences) };
