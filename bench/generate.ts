@@ -110,7 +110,7 @@ if (values.shape === 'recipe') {
     const { Trainer } = await import('../src/train/index.js');
     trainer = new Trainer(policy.native, {
       schedule: { lr: 0 },
-      tokenBudget: 4096,
+      tokensPerMicroBatch: 4096,
       checkpointLayers: true,
       fp32Master: true,
     });

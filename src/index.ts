@@ -28,7 +28,7 @@ export {
 // The RL loop (`gtr train`): train() runs or resumes a recipe; nativeEngines binds it to the addon.
 export { train, type TrainOptions, type TrainSummary, type EngineFactory } from './rl/loop.js';
 export { nativeEngines } from './rl/adapters.js';
-export type { TrainerEngine, LossConfig, MicroBatch, PackedTokens, StepMetrics } from './rl/engines.js';
+export type { TrainerEngine, LossConfig, MiniBatch, PackedTokens, StepMetrics } from './rl/engines.js';
 export type { RolloutEngine, GenerateRequest, GeneratedResponse } from './rollout/engine.js';
 // Group advantages, DAPO dynamic sampling and overlong shaping (docs/GTR.md "Group advantages").
 export {

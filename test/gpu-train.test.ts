@@ -52,7 +52,7 @@ describe.skipIf(!cudaReady())('training on CUDA', () => {
       for (const device of ['cpu', 'cuda'] as const) {
         const p = await Policy.load(parityDir('tied'), { device, dtype: 'float32' });
         owned.push(p);
-        const t = new Trainer(p.native, { schedule: { lr: 1e-3 }, tokenBudget: 40, checkpointLayers });
+        const t = new Trainer(p.native, { schedule: { lr: 1e-3 }, tokensPerMicroBatch: 40, checkpointLayers });
         owned.push(t);
         const b0 = makeBatch(6, p.config.native.vocabSize, 7);
         const old = (await t.logprobs(b0)).logprobs.map((x, i) => x + 0.1 * Math.sin(i));

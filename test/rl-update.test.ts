@@ -38,7 +38,6 @@ async function setup(lr: number) {
   const settings: UpdateSettings = {
     epochs: 3,
     miniBatchesPerEpoch: 2,
-    tokensPerMicroBatch: 4096,
     loss: lossConfig(recipe.algorithm.loss),
     anchor: 'mixture',
     useReference: false,
@@ -64,8 +63,8 @@ describe('update phase', () => {
   it('starts at ratio exactly 1 and passes epoch e exactly e snapshot anchors', async () => {
     const { policy, engine, settings } = await setup(1e-3);
     const seen: number[] = [];
-    const orig = engine.trainMicroBatch;
-    engine.trainMicroBatch = (mb, loss) => {
+    const orig = engine.trainMiniBatch;
+    engine.trainMiniBatch = (mb, loss) => {
       seen.push(mb.anchorLogprobs.length);
       return orig(mb, loss);
     };

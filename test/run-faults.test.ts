@@ -297,8 +297,8 @@ describe('non-finite updates', () => {
         ...e,
         trainer: {
           ...e.trainer,
-          trainMicroBatch: (mb, loss) =>
-            e.trainer.trainMicroBatch({ ...mb, advantages: mb.advantages.map(() => NaN) }, loss),
+          trainMiniBatch: (mb, loss) =>
+            e.trainer.trainMiniBatch({ ...mb, advantages: mb.advantages.map(() => NaN) }, loss),
         },
       };
     };

@@ -131,7 +131,7 @@ describe('Trainer', () => {
   it('ratios are exactly 1 before the first update (same forward + chunked path), in every micro-batch', async () => {
     for (const checkpointLayers of [false, true]) {
       const p = await makePolicy();
-      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokenBudget: 20, checkpointLayers });
+      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokensPerMicroBatch: 20, checkpointLayers });
       const b = await withOld(t, makeBatch(6, 1));
       const ms = await t.accumulate(b, { name: 'gtr' });
       expect(ms.length).toBeGreaterThan(1);
@@ -149,9 +149,9 @@ describe('Trainer', () => {
   it('accumulating micro-batches with mini-batch denominators equals one big batch', async () => {
     const grads: Float32Array[][] = [];
     const metrics: NativeTrainMetrics[][] = [];
-    for (const tokenBudget of [1000, 16]) {
+    for (const tokensPerMicroBatch of [1000, 16]) {
       const p = await makePolicy();
-      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokenBudget });
+      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokensPerMicroBatch });
       const b0 = await withOld(t, makeBatch(7, 2));
       const b = { ...b0, oldLogprobs: b0.oldLogprobs.map((x, i) => x + 0.05 * Math.cos(i)) };
       metrics.push(await t.accumulate(b, { name: 'gtr', aggregation: 'seq-mean-token-mean' }));
@@ -210,7 +210,7 @@ describe('Trainer', () => {
 
   it('a NaN advantage skips the update: weights bitwise untouched, reported with a reason', async () => {
     const p = await makePolicy(8);
-    const t = new Trainer(p, { schedule: { lr: 1e-2 }, tokenBudget: 20 });
+    const t = new Trainer(p, { schedule: { lr: 1e-2 }, tokensPerMicroBatch: 20 });
     const b = await withOld(t, makeBatch(5, 6));
     const adv = b.advantages.slice();
     adv[20] = Number.NaN;
@@ -241,11 +241,11 @@ describe('Trainer', () => {
         }
       };
       const a = await makePolicy(12, dtype);
-      const ta = new Trainer(a, { schedule, tokenBudget: 24 });
+      const ta = new Trainer(a, { schedule, tokensPerMicroBatch: 24 });
       await run(ta, 0, 4);
 
       const b = await makePolicy(12, dtype);
-      const tb = new Trainer(b, { schedule, tokenBudget: 24 });
+      const tb = new Trainer(b, { schedule, tokensPerMicroBatch: 24 });
       await run(tb, 0, 2);
       const stateDir = join(dir, `state-${dtype}`);
       await expect(tb.saveState(stateDir)).resolves.toBeUndefined();
@@ -253,7 +253,7 @@ describe('Trainer', () => {
       await copyWeights(b, c, `resume-${dtype}`, tag);
       tb.dispose();
       b.dispose();
-      const tc = new Trainer(c, { schedule, tokenBudget: 24 });
+      const tc = new Trainer(c, { schedule, tokensPerMicroBatch: 24 });
       await tc.loadState(stateDir);
       expect(tc.stepCount).toBe(2);
       await run(tc, 2, 4);
@@ -279,7 +279,7 @@ describe('Trainer', () => {
   it('reference policy: referenceLogprobs of an identical copy equal logprobs; KL loss is 0 there', async () => {
     const p = await makePolicy(2);
     const ref = await makePolicy(2);
-    const t = new Trainer(p, { schedule: { lr: 1e-3 }, reference: ref, tokenBudget: 30 });
+    const t = new Trainer(p, { schedule: { lr: 1e-3 }, reference: ref, tokensPerMicroBatch: 30 });
     const b0 = makeBatch(3, 8);
     const [own, other] = [await t.logprobs(b0), await t.referenceLogprobs(b0)];
     expect(Buffer.compare(Buffer.from(own.logprobs.buffer), Buffer.from(other.logprobs.buffer))).toBe(0);

@@ -23,7 +23,7 @@ export function trainerEngine(
   const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t, perStep, reference?.native));
   return {
     logprobs: (b, o) => (o?.reference ? trainer.referenceLogprobs(b) : trainer.logprobs(b)),
-    trainMicroBatch: async (mb, loss) => {
+    trainMiniBatch: async (mb, loss) => {
       const metrics = await trainer.accumulate(
         {
           tokens: mb.tokens,

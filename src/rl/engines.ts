@@ -18,7 +18,8 @@ export interface PackedTokens {
   responseMask: Uint8Array;
 }
 
-export interface MicroBatch extends PackedTokens {
+/** One mini-batch (this rank's part of it); the trainer cuts it into micro-batches by its token budget. */
+export interface MiniBatch extends PackedTokens {
   advantages: Float32Array;
   oldLogprobs: Float32Array;
   /** Snapshot log-probs of epochs 1..e (the behaviour policy, epoch 0's anchor, is oldLogprobs). */
@@ -36,8 +37,8 @@ export interface TrainerEngine {
     batch: PackedTokens,
     options?: { reference?: boolean },
   ): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
-  /** Forward + loss + backward; gradients accumulate until step(). */
-  trainMicroBatch(mb: MicroBatch, loss: LossConfig): Promise<Record<string, number>>;
+  /** Forward + loss + backward of each micro-batch of the mini-batch; gradients accumulate until step(). */
+  trainMiniBatch(mb: MiniBatch, loss: LossConfig): Promise<Record<string, number>>;
   /** One optimizer update at the schedule's learning rate; `skipped` when the loss or a gradient was not finite. */
   step(): Promise<StepMetrics>;
   saveState(path: string): Promise<void>;

@@ -148,7 +148,6 @@ async function updateStep(
     {
       epochs: recipe.train.epochs_per_step,
       miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch,
-      tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
       loss: ctx.loss,
       anchor: recipe.algorithm.loss.anchor,
       useReference: !!ctx.reference,

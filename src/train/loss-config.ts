@@ -52,6 +52,14 @@ export function lossConfig(l: Recipe['algorithm']['loss'] & { penalty: RecipePen
   };
 }
 
+/**
+ * Whether the loss has a trust-region penalty, so that its anchors matter: every registry name but
+ * grpo, and ppo with a penalty other than none (native/train/losses.cpp resolve_loss).
+ */
+export function hasPenalty(c: LossConfig): boolean {
+  return c.name === 'ppo' ? (c.penalty ?? 'none') !== 'none' : c.name !== 'grpo';
+}
+
 /** The recipe schema's defaults (penalty gtr, as algorithm.name's default gtr resolves it). */
 export const DEFAULT_LOSS: Readonly<LossConfig> = Object.freeze(
   lossConfig({ ...LossSchema.parse({}), penalty: 'gtr' }),
