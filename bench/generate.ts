@@ -2,7 +2,7 @@
  * Rollout-engine throughput benchmark (not a test). A randomly initialised Qwen3 (no disk I/O:
  * Policy.random on a preset config), `batch` random prompts of `--prompt-len` tokens, one sample
  * each, `--new-tokens` new tokens, stop tokens off (every sequence runs to the length limit), all
- * sequences in one call with `maxBatchSize = batch`. Prints a table and writes JSON to
+ * sequences in one call with `maxNumSeqs = batch`. Prints a table and writes JSON to
  * bench/results/generate-<config>-<device>-<timestamp>.json.
  *
  * Run: npx tsx bench/generate.ts --device cuda --batch 64,256            (Qwen3-1.7B, bf16)
@@ -140,7 +140,7 @@ if (values.shape === 'recipe') {
     seed,
     ...sampling,
     kvCacheGib: kv.gib,
-    maxBatchSize: Number(values['max-num-seqs']),
+    maxNumSeqs: Number(values['max-num-seqs']),
   });
   const wallS = (performance.now() - start) / 1000;
   // Floor: every decode step reads the weights once and the KV of the running rows.
@@ -179,7 +179,7 @@ for (const batch of values.shape === 'recipe' ? [] : batches) {
   const start = performance.now();
   const { stats } = await generateWithStats(policy, prompts, {
     maxNewTokens: newTokens,
-    maxBatchSize: batch,
+    maxNumSeqs: batch,
     seed,
     ...sampling,
   });

@@ -96,7 +96,7 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
   it('padded buckets (batch 5 -> 8) and continuous batching (12 sequences in 5 slots) run and stay close to eager', async () => {
     const policy = policies[0]!;
     const ps = prompts(5, 9, SMALL.vocab_size);
-    for (const opts of [{ temperature: 0 }, { temperature: 0, n: 3, maxBatchSize: 5 }]) {
+    for (const opts of [{ temperature: 0 }, { temperature: 0, n: 3, maxNumSeqs: 5 }]) {
       const g = await run(policy, ps.slice(0, opts.n ? 4 : 5), true, opts);
       const e = await run(policy, ps.slice(0, opts.n ? 4 : 5), false, opts);
       let same = 0,

@@ -57,7 +57,7 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.sampler = sampler_from_js(o, vocab);
   g.seed = static_cast<uint64_t>(o.integer("seed", 0, 0));
   g.prompt_index_offset = o.integer("promptIndexOffset", 0, 0);
-  g.max_batch = o.integer("maxBatchSize", 0, 0);
+  g.max_num_seqs = o.integer("maxNumSeqs", 0, 0);
   g.prefill_tokens = o.integer("prefillTokens", 8192, 1);
   g.return_logits = o.boolean("returnLogits", false);
   g.block_size = o.integer("blockSize", 32, 1);

@@ -126,7 +126,7 @@ export interface NativeGenerateOptions {
    */
   promptIndexOffset?: number;
   /** Running sequences at most (block-table rows); 0 / absent = min(total sequences, 256). */
-  maxBatchSize?: number;
+  maxNumSeqs?: number;
   /** Token budget of one packed prefill pass. Default 8192. */
   prefillTokens?: number;
   /** Debug: return each step's float32 logits per sample (`logits`, [tokens x vocab]). */

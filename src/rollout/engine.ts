@@ -76,7 +76,7 @@ export function rolloutEngine(policy: PolicyLike): RolloutEngine {
         tokenBytes: r.tokenBytes,
         kvCacheGib: r.kvCacheGib,
         blockSize: r.blockSize,
-        maxBatchSize: r.maxNumSeqs,
+        maxNumSeqs: r.maxNumSeqs,
       });
       last = stats;
       return rollouts;

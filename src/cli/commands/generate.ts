@@ -33,7 +33,7 @@ interface GenerateFlags {
   topK?: string;
   minP?: string;
   seed: string;
-  maxBatchSize?: string;
+  maxNumSeqs?: string;
   kvCacheGib?: string;
   blockSize?: string;
   stopString: string[];
@@ -105,7 +105,7 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)')
     .option('--min-p <p>', 'min-p threshold in [0, 1]')
     .option('--seed <s>', 'random seed', '0')
-    .option('--max-batch-size <n>', 'sequences decoding at once at most')
+    .option('--max-num-seqs <n>', 'sequences decoding at once at most')
     .option(
       '--kv-cache-gib <gib>',
       'KV cache budget in GiB (default: on CUDA the free memory less a margin; on CPU what the call needs)',
@@ -133,7 +133,7 @@ export function register(program: Command): void {
         topK: opt(opts.topK, intFlag('--top-k', { min: 0 })),
         minP: opt(opts.minP, numberFlag('--min-p', { min: 0, max: 1 })),
         seed: seedFlag()(opts.seed),
-        maxBatchSize: opt(opts.maxBatchSize, intFlag('--max-batch-size', { min: 1 })),
+        maxNumSeqs: opt(opts.maxNumSeqs, intFlag('--max-num-seqs', { min: 1 })),
       };
       checkModelDir(opts.model, '--model');
       const modelConfig = await readQwen3Config(opts.model);
