@@ -29,6 +29,7 @@ import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
 import { native } from '../src/native/binding.js';
 import { Policy } from '../src/policy.js';
 import { generateWithStats } from '../src/rollout/index.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,13 +67,7 @@ const newTokens = Number(values['new-tokens']);
 const seed = Number(values.seed);
 
 function randomPrompts(count: number, len: number, vocab: number, s: number): Int32Array[] {
-  let a = (s * 2654435761) >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32((s * 2654435761) >>> 0);
   return Array.from({ length: count }, () => Int32Array.from({ length: len }, () => Math.floor(next() * vocab)));
 }
 

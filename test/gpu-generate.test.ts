@@ -6,20 +6,12 @@
  * fixtures. Skipped when the addon sees no CUDA device or was built without the kernels.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../src/native/binding.js';
+import { gpuReady } from './helpers/gpu.js';
 import { Policy } from '../src/policy.js';
 import { generateWithStats } from '../src/rollout/index.js';
 import { parityDir } from './helpers/paths.js';
 import { parityReference } from './helpers/parity.js';
 
-function gpuReady(): boolean {
-  try {
-    const v = native().versions();
-    return v.cudaAvailable && v.cudaCompiled;
-  } catch {
-    return false;
-  }
-}
 const gpu = gpuReady();
 
 /** head_dim 128, 16 / 8 heads: the real decode-attention kernel runs (the tiny fixtures fall back). */

@@ -5,18 +5,10 @@
  * the addon sees no CUDA device.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../src/native/binding.js';
 import { Policy } from '../src/policy.js';
 import { Trainer, type TrainBatch } from '../src/train/index.js';
+import { gpuReady } from './helpers/gpu.js';
 import { parityDir } from './helpers/paths.js';
-
-function cudaReady(): boolean {
-  try {
-    return native().versions().cudaAvailable;
-  } catch {
-    return false;
-  }
-}
 
 function makeBatch(n: number, vocab: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
   let s = seed;
@@ -42,7 +34,7 @@ function makeBatch(n: number, vocab: number, seed: number): Omit<TrainBatch, 'ol
   };
 }
 
-describe.skipIf(!cudaReady())('training on CUDA', () => {
+describe.skipIf(!gpuReady({ kernels: false }))('training on CUDA', () => {
   const owned: { dispose(): void }[] = [];
   afterAll(() => owned.reverse().forEach((o) => o.dispose()));
 
