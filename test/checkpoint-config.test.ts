@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   generationConfigFor,
   nativeDTypeOf,
@@ -15,13 +14,7 @@ import {
   QWEN3_PRESETS,
 } from '../src/checkpoint/index.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-cfg-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-cfg-');
 
 function havePython(modules: string): boolean {
   try {
@@ -270,3 +263,4 @@ for m in job["models"]:
     }
   }, 120_000);
 });
+import { scratchDir } from './helpers/scratch.js';

@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildSafetensorsHeader,
   encodeSafetensors,
@@ -14,13 +13,7 @@ import {
   tagOfDType,
 } from '../src/checkpoint/index.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-st-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-st-');
 
 let counter = 0;
 async function fileWith(bytes: Uint8Array): Promise<string> {
@@ -345,3 +338,4 @@ with safe_open(${JSON.stringify(ours)}, "np") as f:
     expect(out).toBe('pt [[1.0, 2.0], [3.0, 4.0]] [1, -2, 3]');
   });
 });
+import { scratchDir } from './helpers/scratch.js';

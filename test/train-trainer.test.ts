@@ -1,14 +1,14 @@
 // The training engine end to end on a tiny random Qwen3 (CPU): exact ratio 1 at the start,
 // micro-batch accumulation, AdamW against a JS reference, GTR steps moving log-probs the right
 // way, the mixture-anchor epoch loop, non-finite skips, and bitwise resume.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 import { native } from '../src/native/binding.js';
 import type { DType, NativePolicy, NativeQwen3Config, NativeTrainMetrics, TensorSource } from '../src/native/types.js';
 import { countResponse, Trainer, type TrainBatch } from '../src/train/index.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const addon = native();
 const cfg: NativeQwen3Config = {
@@ -25,13 +25,7 @@ const cfg: NativeQwen3Config = {
   maxPositionEmbeddings: 128,
 };
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-train-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-train-');
 
 async function makePolicy(seed = 5, dtype: DType = 'float32'): Promise<NativePolicy> {
   const p = new addon.Policy(cfg, { device: 'cpu', dtype });

@@ -2,23 +2,21 @@
  * The tiny-model set-up the RL tests share: a scratch directory (removed after the file's tests)
  * holding a random tiny Qwen3 in the HF layout, and the tiny recipe pointed at it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { beforeAll } from 'vitest';
 import { presetConfig } from '../../src/checkpoint/index.js';
 import { Policy } from '../../src/policy.js';
 import { loadRecipe, type Recipe } from '../../src/recipe/index.js';
 import { dataDir, repoRoot } from './paths.js';
+import { scratchDir } from './scratch.js';
 
 /**
  * Registers (at a test file's top level) a scratch directory and, before the tests, a random tiny
  * Qwen3 saved in `<scratch>/model` with init seed `seed`.
  */
 export function tinyModelScratch(prefix: string, seed: number): { scratch: string; modelDir: string } {
-  const scratch = mkdtempSync(join(tmpdir(), prefix));
+  const scratch = scratchDir(prefix);
   const modelDir = join(scratch, 'model');
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
   beforeAll(async () => {
     const p = await Policy.random(presetConfig('tiny'), seed);
     await p.save(modelDir);
