@@ -112,7 +112,7 @@ if (values.shape === 'recipe') {
     const tokens = Int32Array.from({ length: 64 }, (_, i) => (i * 7919) % vocab);
     const responseMask = Uint8Array.from({ length: 64 }, (_, i) => (i >= 32 ? 1 : 0));
     const packed = { tokens, seqLens: Int32Array.of(64), responseMask };
-    const old = await trainer.logprobs(packed, 1);
+    const old = await trainer.logprobs(packed);
     await trainer.trainStep(
       { ...packed, advantages: new Float32Array(64).fill(1), oldLogprobs: old.logprobs },
       { name: 'grpo' },

@@ -15,11 +15,12 @@
  *        [--tokens-per-micro-batch 16384] [--steps 3] [--no-checkpoint] [--out DIR]
  * Writes DIR/train-<config>-<device>-<time>.json ({ results: [{ tokensPerS, mfu, peakMemGiB, stepS, ... }] }).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
 import { native } from '../src/native/binding.js';
+import { writeBenchResult } from './results.js';
 import { Policy } from '../src/policy.js';
 import { Trainer, type TrainBatch } from '../src/train/index.js';
 
@@ -144,13 +145,11 @@ console.log(
 trainer.dispose();
 policy.dispose();
 
-mkdirSync(values.out!, { recursive: true });
-const file = join(
-  values.out!,
-  `train-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-);
-writeFileSync(
-  file,
-  `${JSON.stringify({ bench: 'train', device, dtype, versions: native().versions(), date: new Date().toISOString(), results: [row] }, null, 2)}\n`,
-);
-console.log(`wrote ${file}`);
+writeBenchResult(values.out!, 'train', values.config!, device, {
+  bench: 'train',
+  device,
+  dtype,
+  versions: native().versions(),
+  date: new Date().toISOString(),
+  results: [row],
+});

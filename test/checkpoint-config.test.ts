@@ -16,15 +16,6 @@ import {
 
 const dir = scratchDir('gtr-cfg-');
 
-function havePython(modules: string): boolean {
-  try {
-    execFileSync('python3', ['-c', `import ${modules}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('Qwen3 config', () => {
   it('maps the qwen3-1.7b preset to the native config', () => {
     const c = parseQwen3Config(presetConfig('qwen3-1.7b'));
@@ -210,7 +201,7 @@ describe('Qwen3 config', () => {
   });
 });
 
-describe.skipIf(!havePython('torch, transformers, safetensors'))('transformers interop', () => {
+describe.skipIf(!pythonHas(['torch', 'transformers', 'safetensors']).ok)('transformers interop', () => {
   it("transformers loads every preset config.json and the tiny model's weights match qwen3TensorInfo", async () => {
     const presetDirs: string[] = [];
     for (const name of QWEN3_PRESETS) {
@@ -263,4 +254,5 @@ for m in job["models"]:
     }
   }, 120_000);
 });
+import { pythonHas } from './helpers/python.js';
 import { scratchDir } from './helpers/scratch.js';

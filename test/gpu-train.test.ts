@@ -6,33 +6,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Policy } from '../src/policy.js';
-import { Trainer, type TrainBatch } from '../src/train/index.js';
+import { Trainer } from '../src/train/index.js';
 import { gpuReady } from './helpers/gpu.js';
+import { randomTrainBatch } from './helpers/tiny.js';
 import { parityDir } from './helpers/paths.js';
 
-function makeBatch(n: number, vocab: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
-  let s = seed;
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const lens: number[] = [],
-    toks: number[] = [],
-    mask: number[] = [],
-    adv: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = 6 + ((i * 5) % 11);
-    lens.push(len);
-    for (let j = 0; j < len; j++) {
-      toks.push(Math.floor(next() * vocab));
-      mask.push(j >= 3 ? 1 : 0);
-      adv.push(j >= 3 ? (i % 2 === 0 ? 1 : -0.5) : 0);
-    }
-  }
-  return {
-    tokens: Int32Array.from(toks),
-    seqLens: Int32Array.from(lens),
-    responseMask: Uint8Array.from(mask),
-    advantages: Float32Array.from(adv),
-  };
-}
+const makeBatch = (n: number, vocab: number, seed: number) =>
+  randomTrainBatch({ n, seed, vocab, length: (i) => 6 + ((i * 5) % 11), negative: -0.5 });
 
 describe.skipIf(!gpuReady({ kernels: false }))('training on CUDA', () => {
   const owned: { dispose(): void }[] = [];

@@ -6,24 +6,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 import { native } from '../src/native/binding.js';
-import type { DType, NativePolicy, NativeQwen3Config, NativeTrainMetrics, TensorSource } from '../src/native/types.js';
+import type { DType, NativePolicy, NativeTrainMetrics, TensorSource } from '../src/native/types.js';
 import { countResponse, Trainer, type TrainBatch } from '../src/train/index.js';
 import { scratchDir } from './helpers/scratch.js';
+import { randomTrainBatch, tinyNativeConfig } from './helpers/tiny.js';
 
 const addon = native();
-const cfg: NativeQwen3Config = {
-  vocabSize: 64,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  rmsNormEps: 1e-6,
-  ropeTheta: 10000,
-  tieWordEmbeddings: true,
-  maxPositionEmbeddings: 128,
-};
+const cfg = tinyNativeConfig();
 
 const dir = scratchDir('gtr-train-');
 
@@ -93,29 +82,7 @@ function sameBits(a: Map<string, Float32Array>, b: Map<string, Float32Array>): b
 }
 
 /** A deterministic batch: `n` sequences of prompt 3 + response 4..7 tokens, advantages +1 / -1 alternating. */
-function makeBatch(n: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
-  let s = seed;
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const lens: number[] = [];
-  const toks: number[] = [];
-  const mask: number[] = [];
-  const adv: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = 3 + 4 + (i % 4);
-    lens.push(len);
-    for (let j = 0; j < len; j++) {
-      toks.push(Math.floor(next() * 64));
-      mask.push(j >= 3 ? 1 : 0);
-      adv.push(j >= 3 ? (i % 2 === 0 ? 1 : -1) : 0);
-    }
-  }
-  return {
-    tokens: Int32Array.from(toks),
-    seqLens: Int32Array.from(lens),
-    responseMask: Uint8Array.from(mask),
-    advantages: Float32Array.from(adv),
-  };
-}
+const makeBatch = (n: number, seed: number) => randomTrainBatch({ n, seed });
 
 async function withOld(t: Trainer, b: Omit<TrainBatch, 'oldLogprobs'>): Promise<TrainBatch> {
   return { ...b, oldLogprobs: (await t.logprobs(b)).logprobs };

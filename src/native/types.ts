@@ -358,7 +358,8 @@ export interface NativeMicroBatch {
   anchorLogprobs?: Float32Array[];
   /** Reference-model log-probs, float32 [T]; required when loss.klCoef > 0. */
   refLogprobs?: Float32Array;
-  loss: LossConfig;
+  /** The loss configuration; a field left out takes the native default (src/train/loss-config.ts resolveLossConfig fills them). */
+  loss: Pick<LossConfig, 'name'> & Partial<LossConfig>;
   /** The MINI-BATCH's response-token and sequence counts (global loss normalisation). */
   denominators: { tokens: number; sequences: number };
 }

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { parseJsonLines } from '../../data/jsonl.js';
 import { Policy } from '../../policy.js';
 import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
 import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
@@ -66,21 +67,14 @@ export function decodeSampled(tokenizer: Tokenizer, tokens: ArrayLike<number>): 
 export async function readPromptsFile(path: string): Promise<PromptInput[]> {
   const text = await readFile(path, 'utf8');
   const out: PromptInput[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
-    }
+  for (const { line, value: v } of parseJsonLines(text, path)) {
     if (typeof v === 'string') out.push({ text: v });
     else if (v && typeof v === 'object' && typeof (v as { prompt?: unknown }).prompt === 'string')
       out.push({ text: (v as { prompt: string }).prompt });
     else if (v && typeof v === 'object' && Array.isArray((v as { messages?: unknown }).messages))
       out.push({ messages: (v as { messages: ChatMessage[] }).messages });
-    else throw new Error(`${path}:${i + 1}: expected a JSON string, {"prompt": "..."} or {"messages": [...]}`);
-  });
+    else throw new Error(`${path}:${line}: expected a JSON string, {"prompt": "..."} or {"messages": [...]}`);
+  }
   if (out.length === 0) throw new Error(`${path}: no prompts`);
   return out;
 }
