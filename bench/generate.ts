@@ -22,11 +22,10 @@
  * (--kv-cache-gib to override). Reports tok/s, peak KV GiB, mean running sequences, preemptions
  * and the floor: (weights + the KV actually read per step) / measured copy bandwidth.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
-import { native } from '../src/native/binding.js';
+import { writeBenchResult } from './results.js';
 import { Policy } from '../src/policy.js';
 import { generateWithStats } from '../src/rollout/index.js';
 import { mulberry32 } from '../test/helpers/prng.js';
@@ -78,7 +77,6 @@ const policy = await Policy.random(hf, seed, { device, dtype });
 console.log(
   `model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
-const versions = native().versions();
 
 const sampling = { temperature: Number(values.temperature), topP: Number(values['top-p']) };
 await generateWithStats(policy, randomPrompts(Math.min(4, batches[0]!), promptLen, vocab, seed + 99), {
@@ -200,27 +198,9 @@ for (const batch of values.shape === 'recipe' ? [] : batches) {
 }
 policy.dispose();
 
-mkdirSync(values.out!, { recursive: true });
-const file = join(
-  values.out!,
-  `generate-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-);
-writeFileSync(
-  file,
-  `${JSON.stringify(
-    {
-      bench: 'generate',
-      config: values.config,
-      device,
-      dtype,
-      sampling,
-      seed,
-      versions,
-      date: new Date().toISOString(),
-      results: rows,
-    },
-    null,
-    2,
-  )}\n`,
-);
-console.log(`wrote ${file}`);
+writeBenchResult(values.out!, 'generate', values.config!, device, {
+  dtype,
+  sampling,
+  seed,
+  results: rows,
+});

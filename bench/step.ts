@@ -16,11 +16,10 @@
  *        [--tokens-per-micro-batch 16384] [--out DIR]
  * Writes DIR/step-<config>-<device>-<time>.json ({ phases: {name: s}, total_s, ... }).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
-import { native } from '../src/native/binding.js';
+import { writeBenchResult } from './results.js';
 import { Policy } from '../src/policy.js';
 import { RecipeSchema } from '../src/recipe/index.js';
 import { trainerEngine } from '../src/rl/adapters.js';
@@ -146,38 +145,20 @@ console.log(
 );
 trainer.dispose();
 policy.dispose();
-mkdirSync(values.out!, { recursive: true });
-const file = join(
-  values.out!,
-  `step-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-);
-writeFileSync(
-  file,
-  `${JSON.stringify(
-    {
-      bench: 'step',
-      code: 'updatePolicy (src/rl/update.ts) on trainerEngine (src/rl/adapters.ts); rolloutEngine (src/rollout/engine.ts)',
-      config: values.config,
-      device,
-      dtype,
-      prompts: P,
-      samples: n,
-      promptLen,
-      newTokens,
-      epochs,
-      miniBatches: minis,
-      tokens: T,
-      phases,
-      total_s: total,
-      updatePolicy_s: updatePhaseS,
-      generateStats: gs,
-      optimizerSteps: res.optimizerSteps,
-      steps: res.steps,
-      versions: native().versions(),
-      date: new Date().toISOString(),
-    },
-    null,
-    2,
-  )}\n`,
-);
-console.log(`wrote ${file}`);
+writeBenchResult(values.out!, 'step', values.config!, device, {
+  code: 'updatePolicy (src/rl/update.ts) on trainerEngine (src/rl/adapters.ts); rolloutEngine (src/rollout/engine.ts)',
+  dtype,
+  prompts: P,
+  samples: n,
+  promptLen,
+  newTokens,
+  epochs,
+  miniBatches: minis,
+  tokens: T,
+  phases,
+  total_s: total,
+  updatePolicy_s: updatePhaseS,
+  generateStats: gs,
+  optimizerSteps: res.optimizerSteps,
+  steps: res.steps,
+});

@@ -146,10 +146,6 @@ trainer.dispose();
 policy.dispose();
 
 writeBenchResult(values.out!, 'train', values.config!, device, {
-  bench: 'train',
-  device,
   dtype,
-  versions: native().versions(),
-  date: new Date().toISOString(),
   results: [row],
 });

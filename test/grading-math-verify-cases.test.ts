@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { answersEquivalent, extractAnswerLoose, gradeMath } from '../src/grading/index.js';
+import { readFixtureJsonl } from './helpers/paths.js';
 
 /**
  * Math-Verify's own test suite (huggingface/Math-Verify tests/, math-verify 0.9.0), converted by
@@ -17,10 +17,7 @@ interface PeerCase {
   latex_only?: boolean;
 }
 
-const cases: PeerCase[] = readFileSync(new URL('./fixtures/math-verify-cases.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as PeerCase);
+const cases = readFixtureJsonl<PeerCase>('math-verify-cases.jsonl');
 
 /**
  * The `math` grader's verdict on a peer case. The suite's golds and predictions are free text, so
