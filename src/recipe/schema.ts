@@ -204,11 +204,13 @@ export const RewardSchema = z
         buffer_tokens: posInt()
           .default(512)
           .describe('Length of the linear penalty zone ending at rollout.max_new_tokens'),
-        penalty: z
+        penalty_factor: z
           .number()
           .nonnegative()
           .default(1.0)
-          .describe('Penalty reached at max_new_tokens (subtracted from the reward)'),
+          .describe(
+            "Penalty reached at max_new_tokens, subtracted from the reward (verl's overlong_buffer.penalty_factor)",
+          ),
       })
       .prefault({})
       .describe('Overlong reward shaping (DAPO)'),

@@ -87,7 +87,7 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     overlong: {
       enabled: recipe.reward.overlong.enabled,
       bufferTokens: recipe.reward.overlong.buffer_tokens,
-      penalty: recipe.reward.overlong.penalty,
+      penaltyFactor: recipe.reward.overlong.penalty_factor,
     },
     maxNewTokens: recipe.rollout.max_new_tokens,
   };

@@ -28,7 +28,7 @@ export interface Group {
 }
 
 export interface RewardSettings {
-  overlong: { enabled: boolean; bufferTokens: number; penalty: number };
+  overlong: { enabled: boolean; bufferTokens: number; penaltyFactor: number };
   maxNewTokens: number;
 }
 
@@ -68,7 +68,7 @@ export async function sampleAndGrade(
           f.r.tokens.length,
           rewards.maxNewTokens,
           rewards.overlong.bufferTokens,
-          rewards.overlong.penalty,
+          rewards.overlong.penaltyFactor,
         )
       : 0;
     groups[items.indexOf(f.p)].responses.push({
