@@ -1,4 +1,5 @@
 #include "io/tensor_io.h"
+#include <ATen/core/grad_mode.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
