@@ -2,7 +2,7 @@
  * Rollout-engine throughput benchmark (not a test). A randomly initialised Qwen3 (no disk I/O:
  * Policy.random on a preset config), `batch` random prompts of `--prompt-len` tokens, one sample
  * each, `--new-tokens` new tokens, stop tokens off (every sequence runs to the length limit), all
- * sequences in one call with `maxBatchSize = batch`. Prints a table and writes JSON to
+ * sequences in one call with `maxNumSeqs = batch`. Prints a table and writes JSON to
  * bench/results/generate-<config>-<device>-<timestamp>.json.
  *
  * Run: npx tsx bench/generate.ts --device cuda --batch 64,256            (Qwen3-1.7B, bf16)
@@ -22,13 +22,13 @@
  * (--kv-cache-gib to override). Reports tok/s, peak KV GiB, mean running sequences, preemptions
  * and the floor: (weights + the KV actually read per step) / measured copy bandwidth.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
-import { native } from '../src/native/binding.js';
+import { writeBenchResult } from './results.js';
 import { Policy } from '../src/policy.js';
 import { generateWithStats } from '../src/rollout/index.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,13 +66,7 @@ const newTokens = Number(values['new-tokens']);
 const seed = Number(values.seed);
 
 function randomPrompts(count: number, len: number, vocab: number, s: number): Int32Array[] {
-  let a = (s * 2654435761) >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32((s * 2654435761) >>> 0);
   return Array.from({ length: count }, () => Int32Array.from({ length: len }, () => Math.floor(next() * vocab)));
 }
 
@@ -83,7 +77,6 @@ const policy = await Policy.random(hf, seed, { device, dtype });
 console.log(
   `model ${values.config} (${(policy.numParameters / 1e6).toFixed(1)}M params) on ${device} ${dtype}, init ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
-const versions = native().versions();
 
 const sampling = { temperature: Number(values.temperature), topP: Number(values['top-p']) };
 await generateWithStats(policy, randomPrompts(Math.min(4, batches[0]!), promptLen, vocab, seed + 99), {
@@ -110,14 +103,14 @@ if (values.shape === 'recipe') {
     const { Trainer } = await import('../src/train/index.js');
     trainer = new Trainer(policy.native, {
       schedule: { lr: 0 },
-      tokenBudget: 4096,
+      tokensPerMicroBatch: 4096,
       checkpointLayers: true,
       fp32Master: true,
     });
     const tokens = Int32Array.from({ length: 64 }, (_, i) => (i * 7919) % vocab);
     const responseMask = Uint8Array.from({ length: 64 }, (_, i) => (i >= 32 ? 1 : 0));
     const packed = { tokens, seqLens: Int32Array.of(64), responseMask };
-    const old = await trainer.logprobs(packed, 1);
+    const old = await trainer.logprobs(packed);
     await trainer.trainStep(
       { ...packed, advantages: new Float32Array(64).fill(1), oldLogprobs: old.logprobs },
       { name: 'grpo' },
@@ -140,7 +133,7 @@ if (values.shape === 'recipe') {
     seed,
     ...sampling,
     kvCacheGib: kv.gib,
-    maxBatchSize: Number(values['max-num-seqs']),
+    maxNumSeqs: Number(values['max-num-seqs']),
   });
   const wallS = (performance.now() - start) / 1000;
   // Floor: every decode step reads the weights once and the KV of the running rows.
@@ -179,7 +172,7 @@ for (const batch of values.shape === 'recipe' ? [] : batches) {
   const start = performance.now();
   const { stats } = await generateWithStats(policy, prompts, {
     maxNewTokens: newTokens,
-    maxBatchSize: batch,
+    maxNumSeqs: batch,
     seed,
     ...sampling,
   });
@@ -205,27 +198,9 @@ for (const batch of values.shape === 'recipe' ? [] : batches) {
 }
 policy.dispose();
 
-mkdirSync(values.out!, { recursive: true });
-const file = join(
-  values.out!,
-  `generate-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-);
-writeFileSync(
-  file,
-  `${JSON.stringify(
-    {
-      bench: 'generate',
-      config: values.config,
-      device,
-      dtype,
-      sampling,
-      seed,
-      versions,
-      date: new Date().toISOString(),
-      results: rows,
-    },
-    null,
-    2,
-  )}\n`,
-);
-console.log(`wrote ${file}`);
+writeBenchResult(values.out!, 'generate', values.config!, device, {
+  dtype,
+  sampling,
+  seed,
+  results: rows,
+});

@@ -10,7 +10,7 @@
 import { loadDataset } from '../src/data/load.js';
 import { PromptSampler } from '../src/data/sampler.js';
 import { Xoshiro128 } from '../src/data/prng.js';
-import { renderPrompt } from '../src/rl/rollout-phase.js';
+import { renderPrompt } from '../src/rollout/prompt.js';
 import { Tokenizer, bundledTokenizerDir } from '../src/tokenizer/index.js';
 
 export interface RecipeShape {

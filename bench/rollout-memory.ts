@@ -77,7 +77,7 @@ for (const maxNumSeqs of values['max-num-seqs']!.split(',').map(Number)) {
         targetLengths: shape.targetLengths,
         dryRun: true,
         blockSize,
-        maxBatchSize: maxNumSeqs,
+        maxNumSeqs: maxNumSeqs,
         kvCacheBlocks: budget > 0 ? Math.floor((budget * GiB) / blockBytes) : 0,
         checkBlocks: false,
       }));

@@ -2,7 +2,7 @@
  * Training-step benchmark (not a test): random Qwen3 (default Qwen3-1.7B, bf16 params with fp32
  * masters), `--seqs` x `--seq-len` tokens (default 8 x 2048: prompt 256 + response 1792 per
  * sequence, advantages +1 / -1), the GTR loss, AdamW, activation checkpointing per layer. Times
- * `--steps` optimizer steps (each = accumulate over the micro-batches of `--token-budget` tokens +
+ * `--steps` optimizer steps (each = accumulate over the micro-batches of `--tokens-per-micro-batch` tokens +
  * AdamW step; the returned metrics synchronise the device) after one warm-up step, and reports the
  * median step time, tokens/s, MFU, and the CUDA allocator's peak allocated bytes over the timed steps.
  *
@@ -12,14 +12,15 @@
  * Recompute under checkpointing is not counted as useful work.
  *
  * Run: npx tsx bench/train.ts [--config qwen3-1.7b|tiny] [--device cuda] [--seqs 8] [--seq-len 2048]
- *        [--token-budget 16384] [--steps 3] [--no-checkpoint] [--out DIR]
+ *        [--tokens-per-micro-batch 16384] [--steps 3] [--no-checkpoint] [--out DIR]
  * Writes DIR/train-<config>-<device>-<time>.json ({ results: [{ tokensPerS, mfu, peakMemGiB, stepS, ... }] }).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { presetConfig, type Qwen3PresetName } from '../src/checkpoint/index.js';
 import { native } from '../src/native/binding.js';
+import { writeBenchResult } from './results.js';
 import { Policy } from '../src/policy.js';
 import { Trainer, type TrainBatch } from '../src/train/index.js';
 
@@ -30,7 +31,7 @@ const { values } = parseArgs({
     seqs: { type: 'string', default: '8' },
     'seq-len': { type: 'string', default: '2048' },
     'prompt-len': { type: 'string', default: '256' },
-    'token-budget': { type: 'string', default: '16384' },
+    'tokens-per-micro-batch': { type: 'string', default: '16384' },
     steps: { type: 'string', default: '3' },
     'no-checkpoint': { type: 'boolean', default: false },
     'matmul-tflops': { type: 'string' },
@@ -62,7 +63,7 @@ console.log(
 );
 const trainer = new Trainer(policy.native, {
   schedule: { lr: 1e-6 },
-  tokenBudget: Number(values['token-budget']),
+  tokensPerMicroBatch: Number(values['tokens-per-micro-batch']),
   checkpointLayers: !values['no-checkpoint'],
   fp32Master: true,
   maxGradNorm: 1,
@@ -122,7 +123,7 @@ const row = {
   tokens: T,
   params: N,
   checkpointLayers: !values['no-checkpoint'],
-  tokenBudget: Number(values['token-budget']),
+  tokensPerMicroBatch: Number(values['tokens-per-micro-batch']),
   steps: times.length,
   stepS,
   stepsS: times,
@@ -144,13 +145,7 @@ console.log(
 trainer.dispose();
 policy.dispose();
 
-mkdirSync(values.out!, { recursive: true });
-const file = join(
-  values.out!,
-  `train-${values.config}-${device.replace(':', '')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-);
-writeFileSync(
-  file,
-  `${JSON.stringify({ bench: 'train', device, dtype, versions: native().versions(), date: new Date().toISOString(), results: [row] }, null, 2)}\n`,
-);
-console.log(`wrote ${file}`);
+writeBenchResult(values.out!, 'train', values.config!, device, {
+  dtype,
+  results: [row],
+});

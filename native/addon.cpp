@@ -31,7 +31,7 @@ static Napi::Value Versions(const Napi::CallbackInfo& info) {
   o.Set("cudaCompiled", false);
 #endif
 #if defined(GTR_WITH_CUDA) && defined(GTR_WITH_NCCL)
-  o.Set("ncclCompiled", true);  // multi-GPU data parallelism (native/dist, c10d::ProcessGroupNCCL)
+  o.Set("ncclCompiled", true);  // multi-GPU data parallelism (native/parallel, c10d::ProcessGroupNCCL)
 #else
   o.Set("ncclCompiled", false);
 #endif
@@ -99,7 +99,7 @@ static Napi::Value SleepAsync(const Napi::CallbackInfo& info) {
 }
 
 void register_generate(Napi::Env, Napi::Object& exports, Napi::Object& testing);  // native/generate
-void register_dist(Napi::Env, Napi::Object& exports);                             // native/dist
+void register_dist(Napi::Env, Napi::Object& exports);                             // native/parallel
 void register_train_hooks(Napi::Env, Napi::Object& testing);                      // native/train
 
 // The production surface on `exports`; test and bench hooks apart on `exports.testing`

@@ -119,7 +119,7 @@ node="$BUILD/Release/gtr_native.node"
 # ---- 3. objects: every .cu, the CUDA graphs of the decode step, NCCL
 s=$(date +%s)
 missing=()
-for f in native/cuda/*.cu native/generate/decode_step.cpp native/dist/process_group.cpp native/cuda/kernels.cpp; do
+for f in native/cuda/*.cu native/generate/decode_step.cpp native/parallel/process_group.cpp native/cuda/kernels.cpp; do
   [[ -f "$BUILD/CMakeFiles/gtr_native.dir/$f.o" ]] || missing+=("$f")
 done
 syms="$(nm -C -D --defined-only "$node" 2>/dev/null; nm -C -D --undefined-only "$node" 2>/dev/null)"

@@ -28,16 +28,8 @@ export {
 // The RL loop (`gtr train`): train() runs or resumes a recipe; nativeEngines binds it to the addon.
 export { train, type TrainOptions, type TrainSummary, type EngineFactory } from './rl/loop.js';
 export { nativeEngines } from './rl/adapters.js';
-export type {
-  RolloutEngine,
-  TrainerEngine,
-  GenerateRequest,
-  GeneratedResponse,
-  LossSettings,
-  MicroBatch,
-  PackedTokens,
-  StepMetrics,
-} from './rl/engines.js';
+export type { TrainerEngine, LossConfig, MiniBatch, PackedTokens, StepMetrics } from './rl/engines.js';
+export type { RolloutEngine, GenerateRequest, GeneratedResponse } from './rollout/engine.js';
 // Group advantages, DAPO dynamic sampling and overlong shaping (docs/GTR.md "Group advantages").
 export {
   computeAdvantages,
@@ -61,7 +53,7 @@ export { Tokenizer, type EncodeOptions, type DecodeOptions, type ApplyChatTempla
 export { presetConfig, QWEN3_PRESETS, type Qwen3PresetName } from './checkpoint/index.js';
 export { generate, type GenerateOptions, type Rollout } from './rollout/index.js';
 // A response's text as the loop decodes it (ids in the model's vocabulary padding are dropped).
-export { decodeResponse } from './rl/rollout-phase.js';
+export { decodeResponse } from './rollout/prompt.js';
 
 // Evaluation: evaluate() with generation and grading injected; runEvaluation() on a rollout engine
 // and the registry benchmarks (what `gtr eval` runs); pass@k / mean@n / maj@n; report writers.

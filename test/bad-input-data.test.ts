@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readJsonl, decodeUtf8Strict } from '../src/data/jsonl.js';
 import { loadDataset } from '../src/data/load.js';
 import { parseRecipe } from '../src/recipe/index.js';
-import { checkDataFile } from '../src/rl/preflight.js';
+import { checkDataFile } from '../src/run/preflight.js';
 import { ChatTemplate } from '../src/tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../src/cli/flags.js';
 import { checkContextLength, qwen3ParameterCount, parseQwen3Config, presetConfig } from '../src/checkpoint/index.js';

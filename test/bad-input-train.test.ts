@@ -1,38 +1,19 @@
 // Issue 19 items 7, 9, 16 in `gtr train`: a bad grader stops the run before step 1 (or at the first
 // step where nothing could be graded), grader errors are counted per step apart from timeouts, and
 // wrong paths or a context overflow are named by recipe key before the run directory is touched.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
-import { loadRecipe } from '../src/recipe/index.js';
+import { describe, expect, it } from 'vitest';
 import { nativeEngines } from '../src/rl/adapters.js';
 import { train } from '../src/rl/loop.js';
-import { dataDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-bad-train-'));
-const modelDir = join(scratch, 'model');
+const { scratch, modelDir } = tinyModelScratch('gtr-bad-train-', 11);
 const grader = (f: string) => fileURLToPath(new URL(`./fixtures/bad-input/graders/${f}`, import.meta.url));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 11);
-  await p.save(modelDir);
-  p.dispose();
-}, 120_000);
 
 function recipe(run: string, extra: string[] = []) {
-  return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`,
-    `run.dir=${join(scratch, run)}`,
-    `data.data_dir=${dataDir}`,
-    'eval.every_steps=0',
-    'train.steps=1',
-    'rollout.max_new_tokens=8',
-    ...extra,
-  ]);
+  return tinyRecipe(modelDir, join(scratch, run), ['train.steps=1', 'rollout.max_new_tokens=8', ...extra]);
 }
 const log = () => {};
 const trainRows = (run: string) => {

@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   generationConfigFor,
   nativeDTypeOf,
@@ -15,22 +14,7 @@ import {
   QWEN3_PRESETS,
 } from '../src/checkpoint/index.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-cfg-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function havePython(modules: string): boolean {
-  try {
-    execFileSync('python3', ['-c', `import ${modules}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const dir = scratchDir('gtr-cfg-');
 
 describe('Qwen3 config', () => {
   it('maps the qwen3-1.7b preset to the native config', () => {
@@ -217,7 +201,7 @@ describe('Qwen3 config', () => {
   });
 });
 
-describe.skipIf(!havePython('torch, transformers, safetensors'))('transformers interop', () => {
+describe.skipIf(!pythonHas(['torch', 'transformers', 'safetensors']).ok)('transformers interop', () => {
   it("transformers loads every preset config.json and the tiny model's weights match qwen3TensorInfo", async () => {
     const presetDirs: string[] = [];
     for (const name of QWEN3_PRESETS) {
@@ -270,3 +254,5 @@ for m in job["models"]:
     }
   }, 120_000);
 });
+import { pythonHas } from './helpers/python.js';
+import { scratchDir } from './helpers/scratch.js';

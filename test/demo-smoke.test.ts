@@ -3,16 +3,15 @@
 // steps, a tiny pass@k evaluation, 2 GTR steps through train(), evaluation again, summary and
 // report. Checks the pipeline and its outputs, not that anything is learned (--fast is too short).
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { demoWarmUp, formatSummaryFooter, formatSummaryTable, runDemo, SIZES } from '../src/demo/run.js';
 import type { ArithmeticProblem } from '../src/demo/task.js';
 import { parseRecipe } from '../src/recipe/index.js';
 import { sftTrain } from '../src/sft/train.js';
 import { readMetricsJsonl } from '../src/report/html.js';
 import { native } from '../src/native/binding.js';
+import { scratchDir } from './helpers/scratch.js';
 
 let hasTrainer = false;
 try {
@@ -21,13 +20,7 @@ try {
   hasTrainer = false;
 }
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-demo-smoke-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-demo-smoke-');
 
 describe.skipIf(!hasTrainer)('gtr demo --fast (needs the native trainer)', () => {
   it('runs SFT, evaluation, GTR and the report end to end', { timeout: 240_000 }, async () => {

@@ -1,20 +1,13 @@
 // The demo's synthetic arithmetic task: seeded determinism, disjoint splits, correct gold answers,
 // solutions that are the gold "Answer:" line, and JSONL rows the dataset reader accepts.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../src/data/load.js';
 import { generateTask, writeTaskJsonl } from '../src/demo/task.js';
 import { gradeMath } from '../src/grading/index.js';
+import { scratchDir } from './helpers/scratch.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-demo-task-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-demo-task-');
 
 describe('demo task', () => {
   it('is deterministic in the seed', () => {

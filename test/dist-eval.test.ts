@@ -1,28 +1,18 @@
 // `gtr eval --nproc-per-node 2` (issue 12): each rank samples and grades its block of the problems
 // (sampling streams seeded by the problem's index, as in one process), rank 0 writes the report,
 // and the report equals the 1-rank report. Skips, saying why, when the addon has no CPU backend.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
 import { cliPath, dataDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch } from './helpers/tiny.js';
 import { distSkipReason } from './helpers/dist.js';
 
 const skipWhy = distSkipReason();
 if (skipWhy) console.warn(`dist-eval tests skipped: ${skipWhy}`);
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-dist-eval-'));
-const modelDir = join(scratch, 'model');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-beforeAll(async () => {
-  if (skipWhy) return;
-  const p = await Policy.random(presetConfig('tiny'), 5);
-  await p.save(modelDir);
-  p.dispose();
-});
+const { scratch, modelDir } = tinyModelScratch('gtr-dist-eval-', 5);
 
 function evalRun(out: string, extra: string[] = []) {
   const r = spawnSync(

@@ -9,46 +9,28 @@
 // two partial sums: float32 addition is not associative, so the gradients differ in the last bits
 // (~1e-7 relative), and AdamW's first updates are ~lr * g / |g| per element, which turns last-bit
 // differences of near-zero gradient elements into differences of order lr in those elements.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { presetConfig } from '../src/checkpoint/index.js';
 import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
-import { Policy } from '../src/policy.js';
-import { dataDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch, tinyTrainArgs } from './helpers/tiny.js';
 import { distSkipReason } from './helpers/dist.js';
 import { killAll, startTrain } from './helpers/train-process.js';
 
 const skipWhy = distSkipReason();
 if (skipWhy) console.warn(`dist-train tests skipped: ${skipWhy}`);
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-dist-'));
-const modelDir = join(scratch, 'model');
-afterAll(() => {
-  killAll();
-  rmSync(scratch, { recursive: true, force: true });
-});
-beforeAll(async () => {
-  if (skipWhy) return;
-  const p = await Policy.random(presetConfig('tiny'), 3);
-  await p.save(modelDir);
-  p.dispose();
-});
+const { scratch, modelDir } = tinyModelScratch('gtr-dist-', 3);
+afterAll(() => killAll());
 
 const STEPS = 3;
 const args = (run: string, extra: string[] = []) => [
-  join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'),
-  ...[
-    `model.path=${modelDir}`,
-    `run.dir=${join(scratch, run)}`,
-    `data.data_dir=${dataDir}`,
-    'eval.every_steps=0',
+  ...tinyTrainArgs(modelDir, join(scratch, run), [
     'checkpoint.keep_last=10',
     'checkpoint.every_steps=1',
     'rollout.max_new_tokens=8',
     `train.steps=${STEPS}`,
-  ].flatMap((s) => ['--set', s]),
+  ]),
   ...extra,
 ];
 
@@ -171,7 +153,7 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
 
 describe('multi-GPU without NCCL', () => {
   it('joining a CUDA job with an addon built without NCCL names the flag and what to install', async () => {
-    const { DistContext } = await import('../src/dist/context.js');
+    const { DistContext } = await import('../src/parallel/context.js');
     const { native } = await import('../src/native/binding.js');
     if (native().versions().ncclCompiled) return; // this addon has NCCL: the error cannot occur
     const env = {

@@ -1,22 +1,13 @@
 // `gtr eval` end to end on a random tiny model over a --limit subset of real benchmarks, then
 // `gtr eval compare` on two of its reports.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
 import { gtr } from './helpers/cli.js';
+import { tinyModelScratch } from './helpers/tiny.js';
 import { dataDir } from './helpers/paths.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-eval-'));
-const model = join(scratch, 'model');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 5);
-  await p.save(model);
-  p.dispose();
-});
+const { scratch, modelDir: model } = tinyModelScratch('gtr-eval-', 5);
 
 describe('gtr eval', () => {
   it('evaluates a tiny model on a --limit subset and writes report.json, report.md and per-problem JSONL', async () => {

@@ -53,7 +53,7 @@ describe('generate API (tied fixture, CPU)', () => {
         n: 4,
         maxNewTokens: 60,
         seed: 3,
-        maxBatchSize: 8,
+        maxNumSeqs: 8,
         onProgress: (p) => reports.push(p),
       });
       expect(rollouts.length).toBe(6);

@@ -58,7 +58,7 @@ for (const name of ['tied', 'untied'] as const) {
         temperature: 0,
         maxNewTokens: 70,
         returnLogits: true,
-        maxBatchSize: 3,
+        maxNumSeqs: 3,
       });
       for (let i = 0; i < prompts.length; i++) {
         const r = res[i]![0]!;
@@ -73,8 +73,8 @@ for (const name of ['tied', 'untied'] as const) {
 
     it('greedy tokens do not depend on the number of slots (1 vs 8)', async () => {
       const prompts = [...MIXED, [7, 8, 9, 10, 11], [300, 301]];
-      const a = await generate(policy, prompts, { temperature: 0, maxNewTokens: 16, maxBatchSize: 1 });
-      const b = await generate(policy, prompts, { temperature: 0, maxNewTokens: 16, maxBatchSize: 8 });
+      const a = await generate(policy, prompts, { temperature: 0, maxNewTokens: 16, maxNumSeqs: 1 });
+      const b = await generate(policy, prompts, { temperature: 0, maxNewTokens: 16, maxNumSeqs: 8 });
       expect(a.map((g) => Array.from(g[0]!.tokens))).toEqual(b.map((g) => Array.from(g[0]!.tokens)));
     });
 
@@ -98,7 +98,7 @@ for (const name of ['tied', 'untied'] as const) {
     });
 
     it('n > 1 greedy samples are identical and prompt-major', async () => {
-      const res = await generate(policy, MIXED, { temperature: 0, n: 3, maxNewTokens: 6, maxBatchSize: 5 });
+      const res = await generate(policy, MIXED, { temperature: 0, n: 3, maxNewTokens: 6, maxNumSeqs: 5 });
       expect(res.length).toBe(MIXED.length);
       for (let i = 0; i < MIXED.length; i++) {
         expect(res[i]!.length).toBe(3);

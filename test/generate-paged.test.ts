@@ -123,14 +123,14 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
     const plain = await generateWithStats(policy, prompts, base);
     // Three rows at a time: each group is admitted over several steps (its later samples copy the
     // partial prompt block from the group's copy), and a preemption every 4 steps.
-    const forced = await generateWithStats(policy, prompts, { ...base, maxBatchSize: 3, preemptEvery: 4 });
+    const forced = await generateWithStats(policy, prompts, { ...base, maxNumSeqs: 3, preemptEvery: 4 });
     expect(forced.stats.preemptions).toBeGreaterThan(3);
     expect(forced.stats.promptPrefills).toBe(2);
     expect(forced.stats.blocksInUseEnd).toBe(0);
     expect(tokensOf(forced.rollouts)).toEqual(tokensOf(plain.rollouts));
     for (let i = 0; i < 16; i++)
       expect(maxDiff(forced.rollouts.flat()[i]!.logprobs, plain.rollouts.flat()[i]!.logprobs)).toBeLessThan(1e-5);
-    const again = await generateWithStats(policy, prompts, { ...base, maxBatchSize: 3, preemptEvery: 4 });
+    const again = await generateWithStats(policy, prompts, { ...base, maxNumSeqs: 3, preemptEvery: 4 });
     for (let i = 0; i < 16; i++)
       expect(again.rollouts.flat()[i]!.logprobs).toEqual(forced.rollouts.flat()[i]!.logprobs);
   });

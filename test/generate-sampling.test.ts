@@ -253,12 +253,12 @@ describe('log-probs, seeds and batch composition (tied fixture)', () => {
   }
 
   it('log-probs equal a full-forward recomputation at T = 1 (top-p on, mixed lengths, n = 3, 4 slots)', async () => {
-    const res = await generate(policy, prompts, { n: 3, maxNewTokens: 12, topP: 0.9, seed: 5, maxBatchSize: 4 });
+    const res = await generate(policy, prompts, { n: 3, maxNewTokens: 12, topP: 0.9, seed: 5, maxNumSeqs: 4 });
     await checkLogprobs(res, 1);
   });
   it('log-probs are log softmax(logits / T) at T = 0.7 with top-k, and log softmax(logits) when greedy', async () => {
     await checkLogprobs(
-      await generate(policy, prompts, { n: 2, maxNewTokens: 10, temperature: 0.7, topK: 20, seed: 9, maxBatchSize: 2 }),
+      await generate(policy, prompts, { n: 2, maxNewTokens: 10, temperature: 0.7, topK: 20, seed: 9, maxNumSeqs: 2 }),
       0.7,
     );
     await checkLogprobs(await generate(policy, prompts, { maxNewTokens: 8, temperature: 0 }), 0);
@@ -276,8 +276,8 @@ describe('log-probs, seeds and batch composition (tied fixture)', () => {
   });
   it('sampling with 1 vs 8 slots: same streams; on CPU fp32 the tokens agree here (not guaranteed in general)', async () => {
     const o = { n: 2, maxNewTokens: 16, temperature: 1, topP: 0.95, seed: 7 };
-    const a = await generate(policy, prompts, { ...o, maxBatchSize: 1 });
-    const b = await generate(policy, prompts, { ...o, maxBatchSize: 8 });
+    const a = await generate(policy, prompts, { ...o, maxNumSeqs: 1 });
+    const b = await generate(policy, prompts, { ...o, maxNumSeqs: 8 });
     let same = 0;
     let total = 0;
     for (let i = 0; i < prompts.length; i++) {

@@ -6,20 +6,12 @@
  * fixtures. Skipped when the addon sees no CUDA device or was built without the kernels.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../src/native/binding.js';
+import { gpuReady } from './helpers/gpu.js';
 import { Policy } from '../src/policy.js';
 import { generateWithStats } from '../src/rollout/index.js';
 import { parityDir } from './helpers/paths.js';
 import { parityReference } from './helpers/parity.js';
 
-function gpuReady(): boolean {
-  try {
-    const v = native().versions();
-    return v.cudaAvailable && v.cudaCompiled;
-  } catch {
-    return false;
-  }
-}
 const gpu = gpuReady();
 
 /** head_dim 128, 16 / 8 heads: the real decode-attention kernel runs (the tiny fixtures fall back). */
@@ -130,7 +122,7 @@ describe.skipIf(!gpu)('rollout engine on CUDA: kernels and CUDA graphs', () => {
   it('padded buckets (batch 5 -> 8) and continuous batching (12 sequences in 5 slots) run and stay close to eager', async () => {
     const policy = policies[0]!;
     const ps = prompts(5, 9, SMALL.vocab_size);
-    for (const opts of [{ temperature: 0 }, { temperature: 0, n: 3, maxBatchSize: 5 }]) {
+    for (const opts of [{ temperature: 0 }, { temperature: 0, n: 3, maxNumSeqs: 5 }]) {
       const g = await run(policy, ps.slice(0, opts.n ? 4 : 5), true, opts);
       const e = await run(policy, ps.slice(0, opts.n ? 4 : 5), false, opts);
       let same = 0,

@@ -4,16 +4,9 @@
 // seed. Skipped when the addon sees no CUDA device or was built without the kernels.
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native/binding.js';
+import { gpuReady } from './helpers/gpu.js';
 import type { KernelDebugResult } from '../src/native/types.js';
 
-function gpuReady(): boolean {
-  try {
-    const v = native().versions();
-    return v.cudaAvailable && v.cudaCompiled;
-  } catch {
-    return false;
-  }
-}
 const gpu = gpuReady();
 let seed = 1000;
 const next = () => ++seed;

@@ -5,44 +5,16 @@
  * the addon sees no CUDA device.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../src/native/binding.js';
 import { Policy } from '../src/policy.js';
-import { Trainer, type TrainBatch } from '../src/train/index.js';
+import { Trainer } from '../src/train/index.js';
+import { gpuReady } from './helpers/gpu.js';
+import { randomTrainBatch } from './helpers/tiny.js';
 import { parityDir } from './helpers/paths.js';
 
-function cudaReady(): boolean {
-  try {
-    return native().versions().cudaAvailable;
-  } catch {
-    return false;
-  }
-}
+const makeBatch = (n: number, vocab: number, seed: number) =>
+  randomTrainBatch({ n, seed, vocab, length: (i) => 6 + ((i * 5) % 11), negative: -0.5 });
 
-function makeBatch(n: number, vocab: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
-  let s = seed;
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const lens: number[] = [],
-    toks: number[] = [],
-    mask: number[] = [],
-    adv: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = 6 + ((i * 5) % 11);
-    lens.push(len);
-    for (let j = 0; j < len; j++) {
-      toks.push(Math.floor(next() * vocab));
-      mask.push(j >= 3 ? 1 : 0);
-      adv.push(j >= 3 ? (i % 2 === 0 ? 1 : -0.5) : 0);
-    }
-  }
-  return {
-    tokens: Int32Array.from(toks),
-    seqLens: Int32Array.from(lens),
-    responseMask: Uint8Array.from(mask),
-    advantages: Float32Array.from(adv),
-  };
-}
-
-describe.skipIf(!cudaReady())('training on CUDA', () => {
+describe.skipIf(!gpuReady({ kernels: false }))('training on CUDA', () => {
   const owned: { dispose(): void }[] = [];
   afterAll(() => owned.reverse().forEach((o) => o.dispose()));
 
@@ -52,7 +24,7 @@ describe.skipIf(!cudaReady())('training on CUDA', () => {
       for (const device of ['cpu', 'cuda'] as const) {
         const p = await Policy.load(parityDir('tied'), { device, dtype: 'float32' });
         owned.push(p);
-        const t = new Trainer(p.native, { schedule: { lr: 1e-3 }, tokenBudget: 40, checkpointLayers });
+        const t = new Trainer(p.native, { schedule: { lr: 1e-3 }, tokensPerMicroBatch: 40, checkpointLayers });
         owned.push(t);
         const b0 = makeBatch(6, p.config.native.vocabSize, 7);
         const old = (await t.logprobs(b0)).logprobs.map((x, i) => x + 0.1 * Math.sin(i));

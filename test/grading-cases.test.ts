@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { gradeMath, percentQuestion, rowTolerance } from '../src/grading/index.js';
+import { readFixtureJsonl } from './helpers/paths.js';
 
 interface Case {
   id: string;
@@ -15,10 +15,7 @@ interface Case {
   problem?: string;
 }
 
-const cases: Case[] = readFileSync(new URL('./fixtures/grader-cases.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as Case);
+const cases = readFixtureJsonl<Case>('grader-cases.jsonl');
 
 describe('math grader: labelled cases', () => {
   it('has at least 200 cases covering every benchmark', () => {

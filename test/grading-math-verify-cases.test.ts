@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   answersEquivalent,
@@ -7,6 +6,7 @@ import {
   gradeMath,
   percentQuestion,
 } from '../src/grading/index.js';
+import { readFixtureJsonl } from './helpers/paths.js';
 
 /**
  * Math-Verify's own test suite (huggingface/Math-Verify tests/, math-verify 0.9.0, Apache-2.0),
@@ -24,10 +24,7 @@ interface PeerCase {
   latex_only?: boolean;
 }
 
-const cases: PeerCase[] = readFileSync(new URL('./fixtures/math-verify-cases.jsonl', import.meta.url), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim() !== '')
-  .map((l) => JSON.parse(l) as PeerCase);
+const cases = readFixtureJsonl<PeerCase>('math-verify-cases.jsonl');
 
 /**
  * The `math` grader's verdict on a peer case. The prediction is read as a reward reads it

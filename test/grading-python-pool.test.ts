@@ -3,13 +3,14 @@
  * agreement with math-verify run directly.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraderPool, mathVerifyAvailable, PythonGraderPool } from '../src/grading/index.js';
 import { PYTHON_BASE_MB } from '../src/grading/python-pool.js';
+import { readFixtureJsonl } from './helpers/paths.js';
 
 const fake = fileURLToPath(new URL('./fixtures/grader/fake_math_verify_worker.py', import.meta.url));
 const python = spawnSync('python3', ['--version']);
@@ -105,11 +106,9 @@ describe.skipIf(!hasPython)('PythonGraderPool: timeout, crash isolation, replace
 });
 
 describe.skipIf(!mv.ok)('math_verify grader: agrees with the package run directly', () => {
-  const cases = readFileSync(new URL('./fixtures/grader-cases.jsonl', import.meta.url), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as { gold: string; response: string })
-    .filter((_, i) => i % 6 === 0);
+  const cases = readFixtureJsonl<{ gold: string; response: string }>('grader-cases.jsonl').filter(
+    (_, i) => i % 6 === 0,
+  );
   let pool: GraderPool | null = null;
   afterAll(async () => pool?.destroy());
 

@@ -109,6 +109,17 @@ describe('one error rule at the boundary', () => {
             dtype: 'float32',
           }),
       ).toThrow(/new Policy: config\.hiddenSize must be a number/);
+      // native/parallel reads its options with the same reader: a wrong type is an error, not a default.
+      const group = { rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: 29500, storeServer: false };
+      expect(() => new (native().ProcessGroup)({ ...group, worldSize: '2' } as never)).toThrow(
+        /new ProcessGroup: option worldSize must be a number/,
+      );
+      expect(() => new (native().ProcessGroup)({ ...group, rank: 1 } as never)).toThrow(
+        /new ProcessGroup: option rank must be < worldSize \(1\)/,
+      );
+      expect(() => new (native().ProcessGroup)({ ...group, storeServer: 'yes' } as never)).toThrow(
+        /new ProcessGroup: option storeServer must be a boolean/,
+      );
       t.dispose();
     } finally {
       policy.dispose();

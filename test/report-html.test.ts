@@ -3,10 +3,9 @@
 // metrics first, moving averages, the eval table, the sample log, escaping, and a self-contained,
 // balanced document; and the band plot (mean line over a shaded interval per series, markers),
 // its coordinates checked against the frame's arithmetic done by hand.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   movingAverage,
   numericSeries,
@@ -17,13 +16,7 @@ import {
   writeReport,
 } from '../src/report/html.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-report-html-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-report-html-');
 
 const rows = [1, 2, 3, 4].map((step) => ({
   step,
@@ -262,3 +255,4 @@ describe('band plot', () => {
     expect(() => svgBandPlot('t', [])).toThrow(/nothing to plot/);
   });
 });
+import { scratchDir } from './helpers/scratch.js';

@@ -1,11 +1,11 @@
-// `gtr report` on recorded run directories (src/report/run-report.ts): one plot per changing series
+// `gtr report` on recorded run directories (src/run/report.ts): one plot per changing series
 // of metrics.jsonl (train and eval rows), key metrics first with moving averages, the eval table per
 // benchmark and eval step, the sample table from samples.jsonl, and several runs overlaid.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runReport } from '../src/report/run-report.js';
+import { runReport } from '../src/run/report.js';
 import { renderReport } from '../src/report/html.js';
 import { gtr } from './helpers/cli.js';
 

@@ -1,27 +1,20 @@
 // DAPO dynamic sampling in the loop, with a scripted rollout engine (the real trainer, grader and
 // tokenizer): 'drop' trains on the groups with mixed rewards only; 'refill' samples more prompts
 // until prompts_per_step groups carry signal (or max_refill_batches is reached).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
 import { loadRecipe } from '../src/recipe/index.js';
 import { trainerEngine } from '../src/rl/adapters.js';
-import type { RolloutEngine } from '../src/rl/engines.js';
+import type { RolloutEngine } from '../src/rollout/engine.js';
 import { train } from '../src/rl/loop.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { repoRoot } from './helpers/paths.js';
+import { tinyModelScratch } from './helpers/tiny.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-ds-'));
-const modelDir = join(scratch, 'model');
+const { scratch, modelDir } = tinyModelScratch('gtr-ds-', 2);
 const dataFile = join(scratch, 'problems.jsonl');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 2);
-  await p.save(modelDir);
-  p.dispose();
   // Problem k has answer k; odd k are "solvable" (the scripted engine answers half its samples right).
   writeFileSync(
     dataFile,

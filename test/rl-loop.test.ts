@@ -1,32 +1,17 @@
 // `train()` end to end on CPU: a random tiny Qwen3 with the real Qwen3 tokenizer on real
 // DAPO-Math-17k prompts (rewards are all -1, so dynamic sampling filters everything and the loop
 // must still run and log), exact resume, SIGINT-style abort, and refusal to overwrite a run.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
-import { loadRecipe } from '../src/recipe/index.js';
 import { nativeEngines } from '../src/rl/adapters.js';
 import { train } from '../src/rl/loop.js';
-import { dataDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-loop-'));
-const modelDir = join(scratch, 'model');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 11);
-  await p.save(modelDir);
-  p.dispose();
-});
+const { scratch, modelDir } = tinyModelScratch('gtr-loop-', 11);
 
 function recipe(run: string, extra: string[] = []) {
-  return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`,
-    `run.dir=${join(scratch, run)}`,
-    `data.data_dir=${dataDir}`,
-    'eval.every_steps=0',
+  return tinyRecipe(modelDir, join(scratch, run), [
     'checkpoint.every_steps=1',
     'checkpoint.keep_last=5',
     'rollout.max_new_tokens=8',

@@ -7,7 +7,7 @@ import { Policy } from '../src/policy.js';
 import { loadRecipe } from '../src/recipe/index.js';
 import { trainerEngine } from '../src/rl/adapters.js';
 import type { TrainSample } from '../src/rl/batch.js';
-import { lossSettings } from '../src/rl/loop.js';
+import { lossConfig } from '../src/train/loss-config.js';
 import { updatePolicy, type UpdateSettings } from '../src/rl/update.js';
 import { parityDir, repoRoot } from './helpers/paths.js';
 
@@ -38,8 +38,7 @@ async function setup(lr: number) {
   const settings: UpdateSettings = {
     epochs: 3,
     miniBatchesPerEpoch: 2,
-    tokensPerMicroBatch: 4096,
-    loss: lossSettings(recipe),
+    loss: lossConfig(recipe.algorithm.loss),
     anchor: 'mixture',
     useReference: false,
     seed: 1,
@@ -64,8 +63,8 @@ describe('update phase', () => {
   it('starts at ratio exactly 1 and passes epoch e exactly e snapshot anchors', async () => {
     const { policy, engine, settings } = await setup(1e-3);
     const seen: number[] = [];
-    const orig = engine.trainMicroBatch;
-    engine.trainMicroBatch = (mb, loss) => {
+    const orig = engine.trainMiniBatch;
+    engine.trainMiniBatch = (mb, loss) => {
       seen.push(mb.anchorLogprobs.length);
       return orig(mb, loss);
     };

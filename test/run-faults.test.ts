@@ -2,13 +2,12 @@
 // tiny Qwen3 on real DAPO prompts: a moved run dir and a deleted `latest`, log lines of steps never
 // checkpointed, a changed recipe on resume, a second process on a live run, temporaries a killed
 // writer left, a missing benchmark, a failing or interrupted evaluation, and every update skipped.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -16,28 +15,21 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
-import { loadRecipe, type Recipe } from '../src/recipe/index.js';
+import { type Recipe } from '../src/recipe/index.js';
 import { nativeEngines } from '../src/rl/adapters.js';
 import type { EngineFactory } from '../src/rl/loop.js';
 import { train } from '../src/rl/loop.js';
-import { RunDir } from '../src/rl/run-dir.js';
-import { lockRunDir } from '../src/rl/run-lock.js';
-import { trainingImpact } from '../src/rl/resume.js';
+import { RunDir } from '../src/run/dir.js';
+import { lockRunDir } from '../src/run/lock.js';
+import { trainingImpact } from '../src/run/resume.js';
 import { applyRecipeChanges, diffRecipes } from '../src/recipe/diff.js';
-import { dataDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-faults-'));
-const modelDir = join(scratch, 'model');
+const { scratch, modelDir } = tinyModelScratch('gtr-faults-', 5);
 const bench = join(scratch, 'bench.jsonl');
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 5);
-  await p.save(modelDir);
-  p.dispose();
   writeFileSync(
     bench,
     ['{"id":"b1","problem":"1+1?","answer":"2"}', '{"id":"b2","problem":"2+2?","answer":"4"}'].join('\n') + '\n',
@@ -46,11 +38,7 @@ beforeAll(async () => {
 
 const runPath = (run: string) => join(scratch, run);
 function recipe(run: string, extra: string[] = []): Recipe {
-  return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${modelDir}`,
-    `run.dir=${runPath(run)}`,
-    `data.data_dir=${dataDir}`,
-    'eval.every_steps=0',
+  return tinyRecipe(modelDir, runPath(run), [
     'checkpoint.every_steps=1',
     'checkpoint.keep_last=5',
     'rollout.max_new_tokens=8',
@@ -297,8 +285,8 @@ describe('non-finite updates', () => {
         ...e,
         trainer: {
           ...e.trainer,
-          trainMicroBatch: (mb, loss) =>
-            e.trainer.trainMicroBatch({ ...mb, advantages: mb.advantages.map(() => NaN) }, loss),
+          trainMiniBatch: (mb, loss) =>
+            e.trainer.trainMiniBatch({ ...mb, advantages: mb.advantages.map(() => NaN) }, loss),
         },
       };
     };

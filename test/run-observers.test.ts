@@ -1,36 +1,26 @@
-// What watches a `train()` run (src/rl/run-observers.ts, src/rl/metric-names.ts): one short real
+// What watches a `train()` run (src/run/observers.ts, src/run/metric-names.ts): one short real
 // run (random tiny Qwen3, real DAPO prompts, an evaluation at the last step), then
 // - the README's metric table and the names the loop emits match, both ways;
 // - the TensorBoard event file read back by the Python `tensorboard` package's reader holds the
 //   same tags, steps and values as metrics.jsonl (float32);
 // - the run's report.html plots every changing series and lists the constant ones, with samples.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
-import { loadRecipe } from '../src/recipe/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { nativeEngines } from '../src/rl/adapters.js';
 import { train, type TrainPhase } from '../src/rl/loop.js';
-import { RunObservers } from '../src/rl/run-observers.js';
+import { RunObservers } from '../src/run/observers.js';
 import { TensorBoardWriter } from '../src/report/tensorboard.js';
-import { dataDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
+import { repoRoot } from './helpers/paths.js';
 import { python, pythonHas } from './helpers/python.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-observers-'));
+const { scratch, modelDir } = tinyModelScratch('gtr-observers-', 5);
 const runDir = join(scratch, 'run');
 const phases: [TrainPhase, number][] = [];
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 5);
-  await p.save(join(scratch, 'model'));
-  p.dispose();
-  const recipe = loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
-    `model.path=${join(scratch, 'model')}`,
-    `run.dir=${runDir}`,
-    `data.data_dir=${dataDir}`,
+  const recipe = tinyRecipe(modelDir, runDir, [
     'rollout.max_new_tokens=8',
     'eval.every_steps=2',
     'eval.limit=1',

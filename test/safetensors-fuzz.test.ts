@@ -1,7 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DTYPE_BYTES,
   encodeSafetensors,
@@ -9,6 +8,7 @@ import {
   type SafetensorsHeader,
 } from '../src/checkpoint/index.js';
 import { mulberry32 } from './helpers/prng.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const rng = mulberry32;
 
@@ -40,13 +40,7 @@ function checkInvariants(h: SafetensorsHeader, file: string, fileSize: number): 
 
 const JSONISH = Buffer.from('0123456789{}[]",:-.e ae_FBIU');
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-st-fuzz-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-st-fuzz-');
 
 describe('parseSafetensorsHeader fuzz', () => {
   it('returns valid entries or throws an Error naming the file, over 2000 seeded mutations', async () => {

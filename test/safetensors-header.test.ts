@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   buildSafetensorsHeader,
   encodeSafetensors,
@@ -14,13 +13,7 @@ import {
   tagOfDType,
 } from '../src/checkpoint/index.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-st-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-st-');
 
 let counter = 0;
 async function fileWith(bytes: Uint8Array): Promise<string> {
@@ -276,15 +269,6 @@ describe('parseSafetensorsHeader rejects malformed files', () => {
 const PYTHON_FILE =
   'WAEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJlLnNjYWxhciI6eyJkdHlwZSI6Ikk2NCIsInNoYXBlIjpbXSwiZGF0YV9vZmZzZXRzIjpbMCw4XX0sImIuYmlhcyI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbM10sImRhdGFfb2Zmc2V0cyI6WzgsMjBdfSwiZC5lbXB0eSI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbMCw0XSwiZGF0YV9vZmZzZXRzIjpbMjAsMjBdfSwiYS53ZWlnaHQiOnsiZHR5cGUiOiJCRjE2Iiwic2hhcGUiOlsyLDNdLCJkYXRhX29mZnNldHMiOlsyMCwzMl19LCJjLmhhbGYiOnsiZHR5cGUiOiJGMTYiLCJzaGFwZSI6WzIsMV0sImRhdGFfb2Zmc2V0cyI6WzMyLDM2XX19ICAgIAcAAAAAAAAAAAAAAAAAgD8AAABAAACAPwBAQECAQKBAADwAPA==';
 
-function havePython(modules: string): boolean {
-  try {
-    execFileSync('python3', ['-c', `import ${modules}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('python-written safetensors', () => {
   it('parses the committed python-written file', async () => {
     const p = await fileWith(Buffer.from(PYTHON_FILE, 'base64'));
@@ -304,44 +288,49 @@ describe('python-written safetensors', () => {
     ).toEqual(Float32Array.from([0, 1, 2]));
   });
 
-  it.skipIf(!havePython('safetensors, numpy'))('parses a file python writes now, and python reads ours', async () => {
-    const py = join(dir, 'py.safetensors');
-    execFileSync('python3', [
-      '-c',
-      `
+  it.skipIf(!pythonHas(['safetensors', 'numpy']).ok)(
+    'parses a file python writes now, and python reads ours',
+    async () => {
+      const py = join(dir, 'py.safetensors');
+      execFileSync('python3', [
+        '-c',
+        `
 import numpy as np
 from safetensors.numpy import save_file
 save_file({"x": np.arange(12, dtype=np.float32).reshape(3, 4), "y": np.ones((5,), dtype=np.float16),
            "z": np.zeros((2, 2, 2), dtype=np.int32), "u": np.arange(3, dtype=np.uint8)}, ${JSON.stringify(py)}, metadata={"k": "v"})
 `,
-    ]);
-    const h = await parseSafetensorsHeader(py);
-    expect(h.metadata).toEqual({ k: 'v' });
-    expect(Object.fromEntries(h.tensors.map((t) => [t.name, [t.dtype, t.shape, t.length]]))).toEqual({
-      x: ['F32', [3, 4], 48],
-      y: ['F16', [5], 10],
-      z: ['I32', [2, 2, 2], 32],
-      u: ['U8', [3], 3],
-    });
-    const ours = join(dir, 'ours.safetensors');
-    await writeSafetensorsFile(
-      ours,
-      [
-        { name: '10', shape: [2, 2], dtype: 'F32', data: Float32Array.from([1, 2, 3, 4]) },
-        { name: 'b', shape: [3], dtype: 'I64', data: new BigInt64Array([1n, -2n, 3n]) },
-      ],
-      { format: 'pt' },
-    );
-    const out = execFileSync('python3', [
-      '-c',
-      `
+      ]);
+      const h = await parseSafetensorsHeader(py);
+      expect(h.metadata).toEqual({ k: 'v' });
+      expect(Object.fromEntries(h.tensors.map((t) => [t.name, [t.dtype, t.shape, t.length]]))).toEqual({
+        x: ['F32', [3, 4], 48],
+        y: ['F16', [5], 10],
+        z: ['I32', [2, 2, 2], 32],
+        u: ['U8', [3], 3],
+      });
+      const ours = join(dir, 'ours.safetensors');
+      await writeSafetensorsFile(
+        ours,
+        [
+          { name: '10', shape: [2, 2], dtype: 'F32', data: Float32Array.from([1, 2, 3, 4]) },
+          { name: 'b', shape: [3], dtype: 'I64', data: new BigInt64Array([1n, -2n, 3n]) },
+        ],
+        { format: 'pt' },
+      );
+      const out = execFileSync('python3', [
+        '-c',
+        `
 from safetensors import safe_open
 with safe_open(${JSON.stringify(ours)}, "np") as f:
     print(f.metadata()["format"], f.get_tensor("10").tolist(), f.get_tensor("b").tolist())
 `,
-    ])
-      .toString()
-      .trim();
-    expect(out).toBe('pt [[1.0, 2.0], [3.0, 4.0]] [1, -2, 3]');
-  });
+      ])
+        .toString()
+        .trim();
+      expect(out).toBe('pt [[1.0, 2.0], [3.0, 4.0]] [1, -2, 3]');
+    },
+  );
 });
+import { pythonHas } from './helpers/python.js';
+import { scratchDir } from './helpers/scratch.js';

@@ -3,41 +3,25 @@
 // end; the run must continue from the last complete step with its logs intact, no temporaries or
 // lock left, and end with weights bitwise equal to an uninterrupted run (CPU, fp32). SIGTERM saves
 // and exits 143, like SIGINT.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { presetConfig } from '../src/checkpoint/index.js';
-import { Policy } from '../src/policy.js';
-import { dataDir, fixturesDir, repoRoot } from './helpers/paths.js';
+import { tinyModelScratch, tinyTrainArgs } from './helpers/tiny.js';
+import { fixturesDir } from './helpers/paths.js';
 import { killAll, startTrain } from './helpers/train-process.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-kill-'));
-const modelDir = join(scratch, 'model');
+const { scratch, modelDir } = tinyModelScratch('gtr-kill-', 3);
 const hook = pathToFileURL(join(fixturesDir, 'faults', 'pause-in-checkpoint.mjs')).href;
-afterAll(() => {
-  killAll();
-  rmSync(scratch, { recursive: true, force: true });
-});
-beforeAll(async () => {
-  const p = await Policy.random(presetConfig('tiny'), 3);
-  await p.save(modelDir);
-  p.dispose();
-});
+afterAll(() => killAll());
 
 const args = (run: string, steps: number, extra: string[] = []) => [
-  join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'),
-  ...[
-    `model.path=${modelDir}`,
-    `run.dir=${join(scratch, run)}`,
-    `data.data_dir=${dataDir}`,
-    'eval.every_steps=0',
+  ...tinyTrainArgs(modelDir, join(scratch, run), [
     'checkpoint.keep_last=10',
     'rollout.max_new_tokens=8',
     `train.steps=${steps}`,
     ...extra,
-  ].flatMap((s) => ['--set', s]),
+  ]),
 ];
 
 /** Starts `gtr train` (with the fault hook preloaded); `waitFor` resolves once the output matches. */

@@ -2,7 +2,7 @@
 // autograd implementation and a float64 JS reference; activation checkpointing against the plain forward.
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native/binding.js';
-import type { NativeQwen3Config } from '../src/native/types.js';
+import { tinyNativeConfig } from './helpers/tiny.js';
 
 const addon = native();
 
@@ -81,19 +81,7 @@ describe('chunked log-probs and entropy', () => {
   });
 });
 
-const tiny = (tie: boolean): NativeQwen3Config => ({
-  vocabSize: 64,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  rmsNormEps: 1e-6,
-  ropeTheta: 10000,
-  tieWordEmbeddings: tie,
-  maxPositionEmbeddings: 128,
-});
+const tiny = tinyNativeConfig;
 
 describe('activation checkpointing', () => {
   for (const tie of [true, false]) {

@@ -3,7 +3,7 @@
 // float64 central finite differences of the native loss itself.
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/native/binding.js';
-import type { NativeLossConfig, NativeLossDebugResult } from '../src/native/types.js';
+import type { LossConfig, NativeLossDebugResult } from '../src/native/types.js';
 import { RECIPE_PENALTIES } from '../src/recipe/schema.js';
 import { LOSS_NAMES, PENALTY_NAMES, RECIPE_PENALTY_LOSS, resolveLossConfig } from '../src/train/loss-config.js';
 
@@ -26,8 +26,8 @@ interface Case {
  * The references below use the symmetric clip 0.2 unless a case sets its own (the defaults are
  * the recipe's 0.2 / 0.28).
  */
-function run(c: Case, config: NativeLossConfig, logp = c.logp): NativeLossDebugResult {
-  const cfg: NativeLossConfig = { clipLow: 0.2, clipHigh: 0.2, ...config };
+function run(c: Case, config: Partial<LossConfig>, logp = c.logp): NativeLossDebugResult {
+  const cfg: Partial<LossConfig> = { clipLow: 0.2, clipHigh: 0.2, ...config };
   const f = (a: number[]) => Float64Array.from(a);
   const extra: Parameters<typeof hooks.lossDebug>[6] = {};
   if (c.ref) extra.ref = f(c.ref);
@@ -46,7 +46,7 @@ function run(c: Case, config: NativeLossConfig, logp = c.logp): NativeLossDebugR
 }
 
 /** Central finite differences of the native float64 loss with respect to each logp. */
-function finiteDiff(c: Case, cfg: NativeLossConfig, h = 1e-6): number[] {
+function finiteDiff(c: Case, cfg: Partial<LossConfig>, h = 1e-6): number[] {
   return c.logp.map((_, i) => {
     const up = [...c.logp];
     const dn = [...c.logp];
@@ -248,7 +248,7 @@ describe('baseline penalties', () => {
   it('Pearson, SPO, reverse KL and k3 penalties: value and gradient', () => {
     const N = ratios.length;
     const eps = 0.2;
-    const cases: [NativeLossConfig, (r: number, A: number) => { pen: number; f: number }, boolean][] = [
+    const cases: [Partial<LossConfig>, (r: number, A: number) => { pen: number; f: number }, boolean][] = [
       [{ name: 'pearson', beta: 0.3 }, (r) => ({ pen: (r - 1) ** 2, f: 2 * r * (r - 1) }), true],
       [
         { name: 'spo', beta: 1, penaltyEps: eps },

@@ -3,17 +3,15 @@ import { describe, expect, it } from 'vitest';
 import {
   countResponse,
   DEFAULT_LOSS,
-  lossFromSettings,
   packSequences,
   lrAt,
   resolveLossConfig,
   seqRange,
   sliceBatch,
   splitByTokenBudget,
-  toNativeLoss,
+  lossConfig,
 } from '../src/train/index.js';
 import { RecipeSchema } from '../src/recipe/schema.js';
-import { lossSettings } from '../src/rl/loop.js';
 
 describe('lrAt', () => {
   it('linear warmup then constant', () => {
@@ -79,7 +77,7 @@ describe('loss config', () => {
   it('fills defaults and validates', () => {
     const c = resolveLossConfig({ name: 'ppo', penalty: 'pearson' });
     expect(c).toMatchObject({ ...DEFAULT_LOSS, name: 'ppo', penalty: 'pearson' });
-    expect(toNativeLoss(c).penalty).toBe('pearson');
+    expect(c.penalty).toBe('pearson');
     expect(() => resolveLossConfig({ dualClip: 1 })).toThrow(/dualClip/);
     expect(() => resolveLossConfig({ aggregation: 'sum' as never })).toThrow(/token-mean/);
     expect(() => resolveLossConfig({ sigma: 0 })).toThrow(/sigma/);
@@ -87,8 +85,8 @@ describe('loss config', () => {
 
   it('takes its defaults from the recipe schema: a default recipe trains with DEFAULT_LOSS', () => {
     expect(DEFAULT_LOSS).toMatchObject({ name: 'gtr', clipLow: 0.2, clipHigh: 0.28, sigma: 0.2, beta: 1, dualClip: 0 });
-    expect(lossFromSettings(lossSettings(RecipeSchema.parse({})))).toEqual(DEFAULT_LOSS);
-    const grpo = lossFromSettings(lossSettings(RecipeSchema.parse({ algorithm: { name: 'grpo' } })));
+    expect(lossConfig(RecipeSchema.parse({}).algorithm.loss)).toEqual(DEFAULT_LOSS);
+    const grpo = lossConfig(RecipeSchema.parse({ algorithm: { name: 'grpo' } }).algorithm.loss);
     expect(grpo).toMatchObject({ name: 'grpo', beta: 0 });
   });
 });

@@ -1,37 +1,20 @@
 // The training engine end to end on a tiny random Qwen3 (CPU): exact ratio 1 at the start,
 // micro-batch accumulation, AdamW against a JS reference, GTR steps moving log-probs the right
 // way, the mixture-anchor epoch loop, non-finite skips, and bitwise resume.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 import { native } from '../src/native/binding.js';
-import type { DType, NativePolicy, NativeQwen3Config, NativeTrainMetrics, TensorSource } from '../src/native/types.js';
+import type { DType, NativePolicy, NativeTrainMetrics, TensorSource } from '../src/native/types.js';
 import { countResponse, Trainer, type TrainBatch } from '../src/train/index.js';
+import { scratchDir } from './helpers/scratch.js';
+import { randomTrainBatch, tinyNativeConfig } from './helpers/tiny.js';
 
 const addon = native();
-const cfg: NativeQwen3Config = {
-  vocabSize: 64,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  rmsNormEps: 1e-6,
-  ropeTheta: 10000,
-  tieWordEmbeddings: true,
-  maxPositionEmbeddings: 128,
-};
+const cfg = tinyNativeConfig();
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gtr-train-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = scratchDir('gtr-train-');
 
 async function makePolicy(seed = 5, dtype: DType = 'float32'): Promise<NativePolicy> {
   const p = new addon.Policy(cfg, { device: 'cpu', dtype });
@@ -99,29 +82,7 @@ function sameBits(a: Map<string, Float32Array>, b: Map<string, Float32Array>): b
 }
 
 /** A deterministic batch: `n` sequences of prompt 3 + response 4..7 tokens, advantages +1 / -1 alternating. */
-function makeBatch(n: number, seed: number): Omit<TrainBatch, 'oldLogprobs'> {
-  let s = seed;
-  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
-  const lens: number[] = [];
-  const toks: number[] = [];
-  const mask: number[] = [];
-  const adv: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const len = 3 + 4 + (i % 4);
-    lens.push(len);
-    for (let j = 0; j < len; j++) {
-      toks.push(Math.floor(next() * 64));
-      mask.push(j >= 3 ? 1 : 0);
-      adv.push(j >= 3 ? (i % 2 === 0 ? 1 : -1) : 0);
-    }
-  }
-  return {
-    tokens: Int32Array.from(toks),
-    seqLens: Int32Array.from(lens),
-    responseMask: Uint8Array.from(mask),
-    advantages: Float32Array.from(adv),
-  };
-}
+const makeBatch = (n: number, seed: number) => randomTrainBatch({ n, seed });
 
 async function withOld(t: Trainer, b: Omit<TrainBatch, 'oldLogprobs'>): Promise<TrainBatch> {
   return { ...b, oldLogprobs: (await t.logprobs(b)).logprobs };
@@ -131,7 +92,7 @@ describe('Trainer', () => {
   it('ratios are exactly 1 before the first update (same forward + chunked path), in every micro-batch', async () => {
     for (const checkpointLayers of [false, true]) {
       const p = await makePolicy();
-      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokenBudget: 20, checkpointLayers });
+      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokensPerMicroBatch: 20, checkpointLayers });
       const b = await withOld(t, makeBatch(6, 1));
       const ms = await t.accumulate(b, { name: 'gtr' });
       expect(ms.length).toBeGreaterThan(1);
@@ -149,9 +110,9 @@ describe('Trainer', () => {
   it('accumulating micro-batches with mini-batch denominators equals one big batch', async () => {
     const grads: Float32Array[][] = [];
     const metrics: NativeTrainMetrics[][] = [];
-    for (const tokenBudget of [1000, 16]) {
+    for (const tokensPerMicroBatch of [1000, 16]) {
       const p = await makePolicy();
-      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokenBudget });
+      const t = new Trainer(p, { schedule: { lr: 1e-3 }, tokensPerMicroBatch });
       const b0 = await withOld(t, makeBatch(7, 2));
       const b = { ...b0, oldLogprobs: b0.oldLogprobs.map((x, i) => x + 0.05 * Math.cos(i)) };
       metrics.push(await t.accumulate(b, { name: 'gtr', aggregation: 'seq-mean-token-mean' }));
@@ -210,7 +171,7 @@ describe('Trainer', () => {
 
   it('a NaN advantage skips the update: weights bitwise untouched, reported with a reason', async () => {
     const p = await makePolicy(8);
-    const t = new Trainer(p, { schedule: { lr: 1e-2 }, tokenBudget: 20 });
+    const t = new Trainer(p, { schedule: { lr: 1e-2 }, tokensPerMicroBatch: 20 });
     const b = await withOld(t, makeBatch(5, 6));
     const adv = b.advantages.slice();
     adv[20] = Number.NaN;
@@ -241,11 +202,11 @@ describe('Trainer', () => {
         }
       };
       const a = await makePolicy(12, dtype);
-      const ta = new Trainer(a, { schedule, tokenBudget: 24 });
+      const ta = new Trainer(a, { schedule, tokensPerMicroBatch: 24 });
       await run(ta, 0, 4);
 
       const b = await makePolicy(12, dtype);
-      const tb = new Trainer(b, { schedule, tokenBudget: 24 });
+      const tb = new Trainer(b, { schedule, tokensPerMicroBatch: 24 });
       await run(tb, 0, 2);
       const stateDir = join(dir, `state-${dtype}`);
       await expect(tb.saveState(stateDir)).resolves.toBeUndefined();
@@ -253,7 +214,7 @@ describe('Trainer', () => {
       await copyWeights(b, c, `resume-${dtype}`, tag);
       tb.dispose();
       b.dispose();
-      const tc = new Trainer(c, { schedule, tokenBudget: 24 });
+      const tc = new Trainer(c, { schedule, tokensPerMicroBatch: 24 });
       await tc.loadState(stateDir);
       expect(tc.stepCount).toBe(2);
       await run(tc, 2, 4);
@@ -279,7 +240,7 @@ describe('Trainer', () => {
   it('reference policy: referenceLogprobs of an identical copy equal logprobs; KL loss is 0 there', async () => {
     const p = await makePolicy(2);
     const ref = await makePolicy(2);
-    const t = new Trainer(p, { schedule: { lr: 1e-3 }, reference: ref, tokenBudget: 30 });
+    const t = new Trainer(p, { schedule: { lr: 1e-3 }, reference: ref, tokensPerMicroBatch: 30 });
     const b0 = makeBatch(3, 8);
     const [own, other] = [await t.logprobs(b0), await t.referenceLogprobs(b0)];
     expect(Buffer.compare(Buffer.from(own.logprobs.buffer), Buffer.from(other.logprobs.buffer))).toBe(0);

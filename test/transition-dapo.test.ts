@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadRecipe } from '../src/recipe/index.js';
-import { phaseSpans, resolvePhases } from '../src/rl/schedule.js';
+import { phaseSpans, resolvePhases } from '../src/recipe/schedule.js';
 import { answerLineOnly, boxedOnly } from '../src/transition/dapo-formats.js';
 import { repoRoot } from './helpers/paths.js';
 

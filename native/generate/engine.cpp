@@ -765,7 +765,7 @@ GenerateOutput Engine::run() {
   kv_ = cfg_.num_key_value_heads;
   D_ = cfg_.head_dim;
   validate();
-  slots_ = opt_.max_batch > 0 ? std::min(opt_.max_batch, total_) : std::min<int64_t>(total_, 256);
+  slots_ = opt_.max_num_seqs > 0 ? std::min(opt_.max_num_seqs, total_) : std::min<int64_t>(total_, 256);
   stats_.slots = slots_;
   stats_.max_len = cache_len_;
   const char* dbg = std::getenv("GTR_KV_DEBUG");

@@ -6,7 +6,7 @@
 // [num_blocks, block_size, kv_heads, head_dim] (NHD) in the model dtype on the model device, zeroed
 // once (masked reads must see finite values). Block 0 is the null block (never allocated; padding
 // rows write there). Each running sequence owns a row ("slot") of the block table
-// [max_batch + 1, W] int32 (W = ceil((longest prompt + max_new_tokens) / block_size)); the last row
+// [max_num_seqs + 1, W] int32 (W = ceil((longest prompt + max_new_tokens) / block_size)); the last row
 // is all null, for padding. The pool's size comes from a byte budget (`kv_cache_bytes`) or a block
 // count; the default holds every sequence at full length (nothing is ever preempted).
 //
@@ -74,7 +74,7 @@ struct GenerateOptions {
   // Added to each prompt's index in the random stream (sequence_uniform24), so a data-parallel rank
   // that samples prompts [offset, offset + P) of a global batch draws exactly their streams.
   int64_t prompt_index_offset = 0;
-  int64_t max_batch = 0;                  // running sequences at most (table rows); 0 = min(total sequences, 256)
+  int64_t max_num_seqs = 0;               // running sequences at most (table rows); 0 = min(total sequences, 256)
   int64_t prefill_tokens = 8192;          // token budget of one packed prefill pass
   bool return_logits = false;             // debug: keep each step's float32 logits per sequence
   int64_t block_size = 32;                // tokens per KV block, a power of two in [1, 1024]

@@ -59,7 +59,7 @@ GenerateOptions options_from_js(const Napi::Value& v, int64_t vocab) {
   g.sampler.vocab = std::min<int64_t>(o.integer("vocabSize", vocab, 1), vocab);
   g.seed = static_cast<uint64_t>(o.integer("seed", 0, 0));
   g.prompt_index_offset = o.integer("promptIndexOffset", 0, 0);
-  g.max_batch = o.integer("maxBatchSize", 0, 0);
+  g.max_num_seqs = o.integer("maxNumSeqs", 0, 0);
   g.prefill_tokens = o.integer("prefillTokens", 8192, 1);
   g.return_logits = o.boolean("returnLogits", false);
   g.block_size = o.integer("blockSize", 32, 1);

@@ -1,5 +1,5 @@
 // AdamW with fp32 master weights, global gradient-norm clipping, gradient accumulation across
-// micro-batches, non-finite skip, and its state file (a safetensors file of named tensors).
+// micro-batches, non-finite skip; its state file is a named-tensor safetensors file (io/tensor_io.h).
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -7,30 +7,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "io/tensor_io.h"
 
 namespace gtr {
-
-using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
-
-// Writes `tensors` (any of F32 / BF16 / F16 / I64 / I32 / U8, each stored in its own dtype, contiguous,
-// copied to CPU) as one safetensors file with `metadata` (string -> string, may be empty). Atomic:
-// written to `path.tmp-<pid>`, fsynced, renamed over `path`, then the directory is fsynced.
-// Throws std::runtime_error naming the file on I/O failure, std::invalid_argument on an
-// unsupported dtype.
-void write_named_tensors(const std::string& path, const NamedTensors& tensors,
-                         const std::vector<std::pair<std::string, std::string>>& metadata);
-
-// The header prefix (u64 LE length + JSON padded with spaces to a multiple of 8) that
-// write_named_tensors writes for these names, shapes and dtypes, in order.
-std::vector<uint8_t> named_tensors_header(const NamedTensors& tensors,
-                                          const std::vector<std::pair<std::string, std::string>>& metadata);
-
-// Reads a file written by write_named_tensors into `dst` (copying into each tensor in place, on
-// its device). The file's header must equal, byte for byte, the header these names / shapes /
-// dtypes / metadata produce, so no untrusted JSON is parsed. Throws std::runtime_error naming the
-// file when it is missing, truncated, or does not match.
-void read_named_tensors(const std::string& path, NamedTensors& dst,
-                        const std::vector<std::pair<std::string, std::string>>& metadata);
 
 struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;

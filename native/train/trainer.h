@@ -4,7 +4,7 @@
 // value i of a per-token array is about token i as predicted from tokens [< i] of its sequence
 // (so a sequence's first token never carries a log-prob and must not be in the response mask).
 #pragma once
-#include "dist/process_group.h"
+#include "parallel/process_group.h"
 #include <ATen/ATen.h>
 #include <atomic>
 #include <memory>

@@ -1,5 +1,5 @@
 #include "train/trainer_wrap.h"
-#include "dist/dist_binding.h"
+#include "parallel/dist_binding.h"
 #include <cstring>
 #include "core/async.h"
 #include "core/convert.h"

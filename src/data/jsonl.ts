@@ -17,6 +17,24 @@ export interface ReadOptions {
   onIssue?: (issue: RowIssue) => void;
 }
 
+/**
+ * The JSON value of every non-blank line of a JSONL text, with its 1-based line number: the one
+ * line parser of the JSONL files the CLI and the report read whole (prompts, grade rows, metrics).
+ * @throws Error `<file>:<line>: invalid JSON (<cause>)` at the first line that does not parse.
+ */
+export function parseJsonLines(text: string, file: string): { line: number; value: unknown }[] {
+  const out: { line: number; value: unknown }[] = [];
+  text.split('\n').forEach((l, i) => {
+    if (l.trim() === '') return;
+    try {
+      out.push({ line: i + 1, value: JSON.parse(l) });
+    } catch (e) {
+      throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+  });
+  return out;
+}
+
 /** Throws when nothing usable was read. */
 export function assertUsable(file: string, result: ReadResult): ReadResult {
   if (result.rows.length === 0) {

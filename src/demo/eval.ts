@@ -1,6 +1,6 @@
 /**
  * The demo's evaluation: pass@k on the held-out split through src/eval/evaluate.ts `evaluate()`,
- * with `generate` through the native rollout engine (src/rl/adapters.ts `rolloutEngine`) and
+ * with `generate` through the native rollout engine (src/rollout/engine.ts `rolloutEngine`) and
  * `grade` by the math grader called directly (src/grading `gradeMath`: the final "Answer:" line,
  * numeric equivalence), no worker pool.
  */
@@ -9,7 +9,7 @@ import { evaluate } from '../eval/evaluate.js';
 import { passAtK } from '../eval/metrics.js';
 import { gradeMath } from '../grading/index.js';
 import { Policy } from '../policy.js';
-import { rolloutEngine } from '../rl/adapters.js';
+import { rolloutEngine } from '../rollout/engine.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import type { ArithmeticProblem } from './task.js';
 

@@ -24,13 +24,13 @@ import { Policy } from '../policy.js';
 import { parseRecipe, type Recipe } from '../recipe/index.js';
 import { nativeEngines } from '../rl/adapters.js';
 import { train } from '../rl/loop.js';
-import { RunDir } from '../rl/run-dir.js';
+import { RunDir } from '../run/dir.js';
 import { sftTrain, type SftSummary } from '../sft/train.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { evaluateDemo, evaluatePolicy, pairedDiff, type DemoEvalResult, type DemoEvalSettings } from './eval.js';
-import { M } from '../rl/metric-names.js';
+import { M } from '../run/metric-names.js';
 import { readMetricsJsonl, writeReport, type ReportTable } from '../report/html.js';
-import { loadRun, trainingSection } from '../report/run-report.js';
+import { loadRun, trainingSection } from '../run/report.js';
 import { generateTask, writeTaskJsonl, type ArithmeticProblem } from './task.js';
 import { writeDemoTokenizer } from './tokenizer.js';
 

@@ -7,11 +7,12 @@
 import { loadDataset } from '../data/load.js';
 import { GraderPool, type GraderSpec } from '../grading/index.js';
 import { checkContextLength } from '../checkpoint/limits.js';
-import type { RolloutEngine } from '../rl/engines.js';
-import { decodeResponse, graderRow, renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
+import { graderRow } from '../grading/row.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import { renderPrompt, responseText, type PromptRendering } from '../rollout/prompt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { DistContext } from '../dist/context.js';
-import { shardRange } from '../dist/shard.js';
+import { DistContext } from '../parallel/context.js';
+import { shardRange } from '../parallel/shard.js';
 import { evaluate, type BenchmarkInput, type EvalDeps, type EvaluateResult } from './evaluate.js';
 
 export interface EvalRunSettings {
@@ -27,6 +28,11 @@ export interface EvalRunSettings {
   maxNewTokens: number;
   seed: number;
   stopTokenIds: number[];
+  /**
+   * Stop strings (recipe rollout.stop): a response ends at the token completing the first match and
+   * is graded without it, as in training (src/rollout/prompt.ts responseText). Default none.
+   */
+  stopStrings?: string[];
   /** Rollout KV cache budget in GiB (0 / absent = each call sized to its worst case). */
   kvCacheGib?: number;
   dataDir?: string | null;
@@ -101,6 +107,8 @@ export async function runEvaluation(
   const dist = s.dist ?? DistContext.single();
   /** The block of the last generate call this rank sampled (its grading block is the same). */
   let block = { start: 0, end: 0, n: 1, total: 0 };
+  const stopStrings = s.stopStrings?.length ? s.stopStrings : undefined;
+  const tokenBytes = stopStrings ? tokenizer.tokenBytes() : undefined;
   const generateAll = async (texts: string[], n: number) => {
     const out = await engine.generate(
       texts.map((t) => prompts.get(t) ?? Int32Array.from(tokenizer.encode(t))),
@@ -116,12 +124,14 @@ export async function runEvaluation(
         kvCacheGib: s.kvCacheGib,
         promptIndexOffset: block.start,
         vocabSize: tokenizer.vocabSize,
+        stopStrings,
+        tokenBytes,
       },
       s.signal,
     );
     return out.map((group) =>
       group.map((r) => ({
-        text: decodeResponse(tokenizer, r.tokens),
+        text: responseText(tokenizer, r, stopStrings),
         tokens: r.tokens.length,
         finishReason: r.finishReason,
       })),

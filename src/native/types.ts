@@ -134,7 +134,7 @@ export interface NativeGenerateOptions {
    */
   promptIndexOffset?: number;
   /** Running sequences at most (block-table rows); 0 / absent = min(total sequences, 256). */
-  maxBatchSize?: number;
+  maxNumSeqs?: number;
   /** Token budget of one packed prefill pass. Default 8192. */
   prefillTokens?: number;
   /** Debug: return each step's float32 logits per sample (`logits`, [tokens x vocab]). */
@@ -282,27 +282,54 @@ export interface KernelBenchResult {
 }
 
 /**
- * Loss configuration at the native boundary (native/train/losses.h LossConfig). Absent fields take
- * the native defaults; src/train/loss-config.ts documents every field and fills the defaults.
+ * The loss configuration, one form from the recipe (src/train/loss-config.ts `lossConfig` builds it
+ * from algorithm.loss) to the native trainer (native/train/losses.h LossConfig). Token loss
+ * (docs/GTR.md "Token loss and aggregation"):
+ *   loss(t) = surrogate(t) + beta_t * P_e(t) + klCoef * KL_ref(t) - entropyCoef * H(t)
+ * - surrogate: PPO clip -min(r A, clip(r, 1 - clipLow, 1 + clipHigh) A) with verl's dual clip
+ *   (verl core_algos.compute_policy_loss); 'spo' uses the unclipped -r A.
+ * - P_e(t) = 1/(e+1) sum_{k=0..e} phi(r_k), r_k = exp(logp - logp_k), logp_0 = oldLogprobs,
+ *   logp_k = the snapshot at the start of epoch k (docs/GTR.md "Mixture Gaussian anchor").
+ * - phi: gaussian sigma^2 (1 - exp(-(r-1)^2 / (2 sigma^2))); pearson (r-1)^2; spo |A|/(2 eps) (r-1)^2;
+ *   kl r log r - r + 1 (reverse KL to the anchor); k3 1/r + log r - 1.
+ * - beta_t = beta ('fixed') or beta |A| / eps ('advantage'; eps = penaltyEps, default clipLow).
+ * - KL_ref: k1 = logp - logp_ref, k2 = (logp - logp_ref)^2 / 2, k3 = exp(logp_ref - logp) -
+ *   (logp_ref - logp) - 1 (Schulman's note; verl kl_penalty 'kl' / 'mse' / 'low_var_kl').
+ * - aggregation (verl agg_loss): token-mean (DAPO, default), seq-mean-token-mean, seq-mean-token-sum,
+ *   always normalised by the MINI-BATCH's counts.
+ * Each field's recipe key and default are documented once, in the recipe schema (algorithm.loss).
  */
-export interface NativeLossConfig {
-  /** Registry name: 'grpo' | 'ppo' | 'gtr' | 'pearson' | 'spo' | 'kl' (unknown names list the valid ones). */
-  name: string;
-  clipLow?: number;
-  clipHigh?: number;
-  /** 0 = off; else c > 1 (verl dual clip, applied where A < 0). */
-  dualClip?: number;
-  /** Only for name 'ppo': 'none' | 'gaussian' | 'pearson' | 'spo' | 'kl' | 'k3'. */
-  penalty?: string;
-  sigma?: number;
-  beta?: number;
-  betaMode?: 'fixed' | 'advantage';
-  /** eps of beta*|A|/eps and of SPO; default clipLow. */
+export interface LossConfig {
+  /**
+   * Native loss registry name: grpo (clip, no penalty), ppo (clip + `penalty`), gtr (clip +
+   * gaussian), pearson, spo, kl (unknown names list the valid ones). The recipe's
+   * algorithm.loss.penalty names it (none -> grpo, else the same name).
+   */
+  name: 'grpo' | 'ppo' | 'gtr' | 'pearson' | 'spo' | 'kl';
+  /** algorithm.loss.clip_ratio_low (eps_low, applies where A < 0). */
+  clipLow: number;
+  /** algorithm.loss.clip_ratio_high (eps_high, A > 0). */
+  clipHigh: number;
+  /** algorithm.loss.dual_clip: c > 1 caps the loss of A < 0 tokens at -c A; 0 = off. */
+  dualClip: number;
+  /** Only for name 'ppo': 'none' | 'gaussian' | 'pearson' | 'spo' | 'kl' | 'k3'; must match (or be absent) for the others. */
+  penalty?: 'none' | 'gaussian' | 'pearson' | 'spo' | 'kl' | 'k3';
+  /** algorithm.loss.sigma: Gaussian width in ratio units. */
+  sigma: number;
+  /** algorithm.loss.beta: penalty weight (0 for penalty none). */
+  beta: number;
+  /** algorithm.loss.beta_mode: 'fixed' (beta) or 'advantage' (beta |A| / penaltyEps, paper App. B.2). */
+  betaMode: 'fixed' | 'advantage';
+  /** eps of the advantage-weighted beta and of SPO's |A|/(2 eps); absent = clipLow. */
   penaltyEps?: number;
-  klCoef?: number;
-  klEstimator?: 'k1' | 'k2' | 'k3';
-  entropyCoef?: number;
-  aggregation?: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
+  /** algorithm.loss.kl_ref.coef: reference-model KL weight (needs refLogprobs). */
+  klCoef: number;
+  /** algorithm.loss.kl_ref.estimator. */
+  klEstimator: 'k1' | 'k2' | 'k3';
+  /** algorithm.loss.entropy_coef: entropy bonus weight (subtracted from the loss). */
+  entropyCoef: number;
+  /** algorithm.loss.aggregation. */
+  aggregation: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
 }
 
 /** Options of `new Trainer(policy, options)` (native/train/trainer_wrap.cpp). */
@@ -343,7 +370,8 @@ export interface NativeMicroBatch {
   anchorLogprobs?: Float32Array[];
   /** Reference-model log-probs, float32 [T]; required when loss.klCoef > 0. */
   refLogprobs?: Float32Array;
-  loss: NativeLossConfig;
+  /** The loss configuration; a field left out takes the native default (src/train/loss-config.ts resolveLossConfig fills them). */
+  loss: Pick<LossConfig, 'name'> & Partial<LossConfig>;
   /** The MINI-BATCH's response-token and sequence counts (global loss normalisation). */
   denominators: { tokens: number; sequences: number };
 }
@@ -478,7 +506,7 @@ export interface NativeCudaMemory {
   deviceTotal: number;
 }
 
-/** Options of `new ProcessGroup(...)` (native/dist/process_group.h). */
+/** Options of `new ProcessGroup(...)` (native/parallel/process_group.h). */
 export interface NativeProcessGroupOptions {
   rank: number;
   worldSize: number;
@@ -525,7 +553,7 @@ export interface NativeProcessGroup {
 }
 
 export interface NativeAddon {
-  /** The distributed engine's process group (native/dist). */
+  /** The distributed engine's process group (native/parallel). */
   ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
   versions(): NativeVersions;
   Policy: new (config: NativeQwen3Config, options: NativePolicyOptions) => NativePolicy;
@@ -585,7 +613,7 @@ export interface NativeTesting {
     anchors: Float64Array[],
     adv: Float64Array,
     mask: Uint8Array,
-    config: NativeLossConfig,
+    config: Partial<LossConfig>,
     extra?: {
       seqLens?: Int32Array;
       ref?: Float64Array;

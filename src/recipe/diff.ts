@@ -1,7 +1,7 @@
 /**
  * Differences between two resolved recipes, key by key (`train.lr: 0.0001 -> 0.5`), and replaying
  * recorded differences onto a recipe. Used when a run is resumed with a recipe that is not the one
- * it started with (src/rl/resume.ts).
+ * it started with (src/run/resume.ts).
  */
 import type { Recipe } from './schema.js';
 

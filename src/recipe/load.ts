@@ -9,7 +9,7 @@ import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, type D
 import type { z } from 'zod';
 import { checkKeyPath, keysAt } from './keys.js';
 import { RecipeSchema, type Recipe } from './schema.js';
-import { scheduleKeyPath } from '../rl/schedule.js';
+import { scheduleKeyPath } from './schedule.js';
 
 /** A recipe that failed to load; `problems` holds one located message per problem. */
 export class RecipeError extends Error {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { datasetNames } from '../data/manifest.js';
 import { isDatasetFile } from '../data/load.js';
 import { TEMPLATE_NAMES } from '../data/templates.js';
-import { checkSchedule } from '../rl/schedule.js';
+import { checkSchedule } from './schedule.js';
 
 const templateEnum = z.enum(TEMPLATE_NAMES as [string, ...string[]]);
 
@@ -204,11 +204,13 @@ export const RewardSchema = z
         buffer_tokens: posInt()
           .default(512)
           .describe('Length of the linear penalty zone ending at rollout.max_new_tokens'),
-        penalty: z
+        penalty_factor: z
           .number()
           .nonnegative()
           .default(1.0)
-          .describe('Penalty reached at max_new_tokens (subtracted from the reward)'),
+          .describe(
+            "Penalty reached at max_new_tokens, subtracted from the reward (verl's overlong_buffer.penalty_factor)",
+          ),
       })
       .prefault({})
       .describe('Overlong reward shaping (DAPO)'),
@@ -217,12 +219,16 @@ export const RewardSchema = z
 
 /**
  * The recipe's trust-region penalties (docs/GTR.md "Other penalties"), the one vocabulary users
- * write; src/train/loss-config.ts maps each onto the native loss registry (RECIPE_PENALTY_LOSS).
+ * write; src/train/loss-config.ts `lossConfig` maps each onto the native loss registry (RECIPE_PENALTY_LOSS).
  */
 export const RECIPE_PENALTIES = ['gtr', 'pearson', 'spo', 'kl', 'none'] as const;
 export type RecipePenalty = (typeof RECIPE_PENALTIES)[number];
 
-/** algorithm.loss: its defaults are the loss defaults everywhere (src/train/loss-config.ts DEFAULT_LOSS). */
+/**
+ * algorithm.loss: each field's one documentation and default (the loss defaults everywhere:
+ * src/train/loss-config.ts DEFAULT_LOSS); `lossConfig` carries it unchanged in meaning to the native
+ * trainer as LossConfig (src/native/types.ts).
+ */
 export const LossSchema = z
   .strictObject({
     clip_ratio_low: z.number().gt(0).lt(1).default(0.2).describe('PPO clip: ratio lower bound 1 - clip_ratio_low'),

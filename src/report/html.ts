@@ -1,6 +1,6 @@
 /**
  * A self-contained HTML report of training runs: one inline SVG line plot per numeric series of
- * metrics.jsonl (src/rl/run-dir.ts; names in src/rl/metric-names.ts), several runs (e.g. GTR and
+ * metrics.jsonl (src/run/dir.ts; names in src/run/metric-names.ts), several runs (e.g. GTR and
  * GRPO) drawn on the same axes. It leads with the series a user looks at first (the `lead` list:
  * reward and accuracy with a moving average, held-out pass@k, response length, entropy, clip
  * fraction, penalty), then the other series grouped by their prefix (`actor/`, `timing_s/`, ...);
@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
+import { parseJsonLines } from '../data/jsonl.js';
 
 /** One run's metric rows (one JSON object per line of metrics.jsonl). */
 export interface ReportRun {
@@ -83,21 +84,10 @@ export function escapeHtml(s: string): string {
  * @throws Error naming the file and line of a line that is not a JSON object.
  */
 export function readMetricsJsonl(path: string): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let v: unknown;
-      try {
-        v = JSON.parse(line);
-      } catch (e) {
-        throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
-      }
-      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}:${i + 1}: expected a JSON object`);
-      out.push(v as Record<string, unknown>);
-    });
-  return out;
+  return parseJsonLines(readFileSync(path, 'utf8'), path).map(({ line, value: v }) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}:${line}: expected a JSON object`);
+    return v as Record<string, unknown>;
+  });
 }
 
 /**

@@ -1,43 +1,12 @@
 /**
- * Binds the loop's engine interfaces (./engines.ts) to the native addon: the rollout engine
- * (src/rollout) and the trainer (src/train).
+ * Binds the loop's engine interfaces to the native addon: the rollout engine (src/rollout/engine.ts)
+ * and the trainer (./engines.ts, src/train).
  */
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
-import { generateWithStats } from '../rollout/index.js';
+import { rolloutEngine } from '../rollout/engine.js';
 import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
-import { lossFromSettings } from '../train/loss-config.js';
-import type { RolloutEngine, RolloutStats, StepMetrics, TrainerEngine } from './engines.js';
-
-/** The native rollout engine for a policy (paged KV cache; its last call's statistics kept). */
-export function rolloutEngine(policy: Policy): RolloutEngine {
-  let last: RolloutStats | undefined;
-  return {
-    generate: async (prompts, r, signal) => {
-      const { rollouts, stats } = await generateWithStats(policy, prompts, {
-        n: r.n,
-        maxNewTokens: r.maxNewTokens,
-        temperature: r.temperature,
-        topP: r.topP,
-        topK: r.topK,
-        minP: r.minP,
-        stopTokenIds: r.stopTokenIds,
-        seed: r.seed,
-        promptIndexOffset: r.promptIndexOffset,
-        signal,
-        stopStrings: r.stopStrings,
-        tokenBytes: r.tokenBytes,
-        vocabSize: r.vocabSize,
-        kvCacheGib: r.kvCacheGib,
-        blockSize: r.blockSize,
-        maxBatchSize: r.maxNumSeqs,
-      });
-      last = stats;
-      return rollouts;
-    },
-    lastStats: () => last,
-  };
-}
+import type { StepMetrics, TrainerEngine } from './engines.js';
 
 /**
  * The native trainer for a policy, configured by the recipe: AdamW, gradient clipping, activation
@@ -54,7 +23,7 @@ export function trainerEngine(
   const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t, perStep, reference?.native));
   return {
     logprobs: (b, o) => (o?.reference ? trainer.referenceLogprobs(b) : trainer.logprobs(b)),
-    trainMicroBatch: async (mb, loss) => {
+    trainMiniBatch: async (mb, loss) => {
       const metrics = await trainer.accumulate(
         {
           tokens: mb.tokens,
@@ -64,7 +33,7 @@ export function trainerEngine(
           oldLogprobs: mb.oldLogprobs,
           ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
         },
-        lossFromSettings(loss),
+        loss,
         mb.anchorLogprobs,
         mb.denominators,
       );

@@ -2,14 +2,15 @@
  * Packing a rollout batch for the trainer: each sample becomes one packed sequence (prompt tokens
  * then response tokens) with a response mask, per-token advantages and log-prob slots aligned to
  * the tokens (position i holds log p(tokens[i] | tokens[<i]); prompt positions are masked out).
- * Then the epoch's shuffled mini-batches, and micro-batches cut from them by a token budget.
+ * Then the epoch's shuffled mini-batches (the one mini-batch planner; the trainer cuts each into
+ * micro-batches by its token budget, src/train/trainer.ts).
  *
  * Units: a sample = one response to one prompt (prompts x samples_per_prompt of them per step); a
  * sequence = a packed prompt + response; tokens are counted over whole sequences for the micro-batch
  * budget and over response tokens for the loss denominators.
  */
 import { Xoshiro128, mixSeeds, shuffleInPlace } from '../data/prng.js';
-import { packSequences, splitByTokenBudget, type PackedBatch } from '../train/microbatch.js';
+import { packSequences, type PackedBatch } from '../train/microbatch.js';
 
 /** One graded response, with what the trainer needs. */
 export interface TrainSample {
@@ -77,16 +78,6 @@ export function scatterPerSample(
     into[i] = perToken.slice(o + p, o + p + r);
     o += batch.seqLens[k];
   });
-}
-
-/**
- * Cuts a list of sample indices into consecutive groups whose packed length stays within
- * `tokenBudget` (a single sequence longer than the budget forms its own group).
- */
-export function microBatches(all: readonly TrainSample[], indices: readonly number[], tokenBudget: number): number[][] {
-  if (!(tokenBudget > 0)) throw new Error(`tokens_per_micro_batch must be > 0, got ${tokenBudget}`);
-  const lens = indices.map((i) => all[i].promptTokens.length + all[i].responseTokens.length);
-  return splitByTokenBudget(lens, tokenBudget).map((r) => indices.slice(r.seqStart, r.seqEnd));
 }
 
 /**

@@ -7,11 +7,12 @@
  * rank makes the same refill decision.
  */
 import { mixSeeds } from '../data/prng.js';
-import { shardRange } from '../dist/shard.js';
-import type { RolloutStats } from './engines.js';
+import { shardRange } from '../parallel/shard.js';
+import type { RolloutStats } from '../rollout/engine.js';
+import { renderPrompt, type PromptItem } from '../rollout/prompt.js';
 import { graderStepStats, type GraderStepStats } from './grader-health.js';
 import type { TrainSample } from './batch.js';
-import { renderPrompt, sampleAndGrade, toUpdateSamples, type Group, type PromptItem } from './rollout-phase.js';
+import { sampleAndGrade, toUpdateSamples, type Group } from './rollout-phase.js';
 import { promptRendering, type RunContext } from './run-context.js';
 
 /** What a step collected on this rank, for the update and the metrics row. */
@@ -86,7 +87,7 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     overlong: {
       enabled: recipe.reward.overlong.enabled,
       bufferTokens: recipe.reward.overlong.buffer_tokens,
-      penalty: recipe.reward.overlong.penalty,
+      penaltyFactor: recipe.reward.overlong.penalty_factor,
     },
     maxNewTokens: recipe.rollout.max_new_tokens,
   };

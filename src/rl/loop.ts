@@ -2,7 +2,7 @@
  * `train()`, the RL loop behind `gtr train`, as a short sequence of named steps.
  * Recipe -> rollout -> reward -> advantage -> loss -> update -> checkpoint; the steps:
  *
- * - open the run: ./run-context.ts (run directory locked, cleaned and resumed by ./resume.ts on
+ * - open the run: ./run-context.ts (run directory locked, cleaned and resumed by src/run/resume.ts on
  *   rank 0; tokenizer, phased data, graders, policy and engines into one RunContext);
  * - per step: collect groups (./collect.ts: the next prompts of a seeded, resumable order, n samples
  *   per prompt, grading and overlong shaping, group advantages, optional DAPO dynamic sampling);
@@ -25,16 +25,18 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
-import { DistContext } from '../dist/context.js';
-import { globalRollout } from '../dist/rollout-columns.js';
+import { DistContext } from '../parallel/context.js';
+import { globalRollout } from '../parallel/rollout-columns.js';
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { collectGroups, type CollectedGroups } from './collect.js';
-import type { LossSettings, RolloutEngine, TrainerEngine } from './engines.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import type { TrainerEngine } from './engines.js';
+import { lossConfig } from '../train/loss-config.js';
 import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
-import { preflightTraining } from './preflight.js';
-import { LOOP_STATE_FILE, TRAINER_STATE_FILE } from './run-dir.js';
+import { preflightTraining } from '../run/preflight.js';
+import { LOOP_STATE_FILE, TRAINER_STATE_DIR } from '../run/dir.js';
 import {
   closeRunContext,
   openRunContext,
@@ -42,36 +44,13 @@ import {
   recordMetrics,
   type LoopState,
   type RunContext,
+  type TrainOptions,
 } from './run-context.js';
 import { stepMetricsRow } from './step-metrics.js';
 import { updatePolicy, type UpdateResult } from './update.js';
 
-/** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */
-export type EngineFactory = (
-  policy: Policy,
-  reference: Policy | undefined,
-  recipe: Recipe,
-) => { rollout: RolloutEngine; trainer: TrainerEngine & { dispose?(): void } };
-
-export interface TrainOptions {
-  resume?: boolean;
-  /** On resume, accept changed recipe keys that alter training (recorded in recipe-changes.jsonl). */
-  allowRecipeChange?: boolean;
-  /** Overrides recipe.data.data_dir. */
-  dataDir?: string;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  /** Called after every step with its metrics row (the progress bar). */
-  onStep?: (row: Record<string, unknown>) => void;
-  /** Called when a phase of a step starts (the progress bar). */
-  onPhase?: (phase: TrainPhase, step: number) => void;
-  engines: EngineFactory;
-  /**
-   * Data parallelism (src/dist): this rank's context. Every rank draws the same prompts and generates,
-   * grades and trains its block of them; rank 0 alone writes the run directory. Default: one process.
-   */
-  dist?: DistContext;
-}
+export type { EngineFactory } from './engines.js';
+export type { TrainOptions, TrainPhase } from './run-context.js';
 
 export interface TrainSummary {
   runDir: string;
@@ -79,31 +58,6 @@ export interface TrainSummary {
   interrupted: boolean;
   /** Periodic evaluations that failed (each logged; training went on). */
   evalErrors: number;
-}
-
-/** The phases of a step, in order (eval and checkpoint only on their steps). */
-export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eval' | 'checkpoint';
-
-/**
- * The recipe's loss settings; the schema resolved a null penalty by algorithm name (docs/GTR.md:
- * plain GRPO is beta = 0).
- */
-export function lossSettings(recipe: Recipe): LossSettings {
-  const l = recipe.algorithm.loss;
-  const penalty = l.penalty;
-  return {
-    clipLow: l.clip_ratio_low,
-    clipHigh: l.clip_ratio_high,
-    dualClip: l.dual_clip,
-    aggregation: l.aggregation,
-    penalty,
-    sigma: l.sigma,
-    beta: penalty === 'none' ? 0 : l.beta,
-    betaMode: l.beta_mode,
-    klCoef: l.kl_ref.coef,
-    klEstimator: l.kl_ref.estimator,
-    entropyCoef: l.entropy_coef,
-  };
 }
 
 /**
@@ -122,7 +76,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const dist = opts.dist ?? DistContext.single();
   const opened = await openRunOnAllRanks(recipe, opts, log, dist);
   try {
-    const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossSettings(recipe));
+    const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossConfig(recipe.algorithm.loss));
     const { progress } = ctx;
     try {
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
@@ -194,7 +148,6 @@ async function updateStep(
     {
       epochs: recipe.train.epochs_per_step,
       miniBatchesPerEpoch: recipe.train.mini_batches_per_epoch,
-      tokensPerMicroBatch: recipe.train.tokens_per_micro_batch,
       loss: ctx.loss,
       anchor: recipe.algorithm.loss.anchor,
       useReference: !!ctx.reference,
@@ -330,7 +283,7 @@ async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
   const { recipe, run, phased } = ctx;
   const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
     await ctx.policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
-    await ctx.trainer.saveState(join(tmp, TRAINER_STATE_FILE));
+    await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
     await writeFile(
       join(tmp, LOOP_STATE_FILE),
       JSON.stringify(

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { mixSeeds } from '../data/prng.js';
 import { runEvaluation } from '../eval/run.js';
 import { reportToMarkdown } from '../eval/writers.js';
-import { M, evalLengthName, evalMeanName, evalMetricName } from './metric-names.js';
+import { M, evalLengthName, evalMeanName, evalMetricName } from '../run/metric-names.js';
 import { promptRendering, recordMetrics, type RunContext } from './run-context.js';
 
 /**
@@ -69,6 +69,7 @@ async function evaluateAt(ctx: RunContext, step: number): Promise<void> {
         maxNewTokens: e.max_new_tokens,
         seed: mixSeeds(recipe.rollout.seed, 7919, step),
         stopTokenIds: ctx.stopTokenIds,
+        stopStrings: recipe.rollout.stop,
         dataDir: opts.dataDir ?? recipe.data.data_dir,
         modelName: `${recipe.model.path}@step${step}`,
         preloaded: phase.benchmarks,

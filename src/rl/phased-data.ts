@@ -1,5 +1,5 @@
 /**
- * The loaded side of a schedule (./schedule.ts): every phase's training rows, prompt order, grader
+ * The loaded side of a schedule (src/recipe/schedule.ts): every phase's training rows, prompt order, grader
  * pool and held-out benchmarks. The loop (./loop.ts) asks {@link PhasedData.at} for the phase of
  * each step, saves {@link PhasedData.state} in its checkpoints, and evaluates every phase at every
  * eval point (`val/<phase>/<benchmark>/<metric>`), so both the transition to the new phase and the
@@ -12,7 +12,7 @@ import { PromptSampler, type PromptSamplerState } from '../data/sampler.js';
 import { mixSeeds } from '../data/prng.js';
 import { GraderPool } from '../grading/index.js';
 import type { Recipe } from '../recipe/schema.js';
-import { phaseSpans, resolvePhases, spanAt, type PhaseSpan, type ResolvedPhase } from './schedule.js';
+import { phaseSpans, resolvePhases, spanAt, type PhaseSpan, type ResolvedPhase } from '../recipe/schedule.js';
 
 /**
  * Every phase's held-out benchmarks (in {@link resolvePhases} order), loaded before the run
@@ -75,7 +75,8 @@ export class PhasedData {
       dataDir?: string | null;
       benchmarks: BenchmarkInput[][];
       state?: PhasedState;
-      legacySampler?: PromptSamplerState;
+      /** The prompt order of a recipe without a schedule (loop-state.json `sampler`). */
+      singlePhaseSampler?: PromptSamplerState;
     },
   ): Promise<PhasedData> {
     const specs = resolvePhases(recipe);
@@ -96,8 +97,8 @@ export class PhasedData {
             ? new Error(`${where}: cannot load training data "${spec.train}": ${(e as Error).message}`)
             : e;
         }
-        const saved = scheduled ? o.state?.[spec.name] : o.legacySampler;
-        if ((o.state || o.legacySampler) && !saved)
+        const saved = scheduled ? o.state?.[spec.name] : o.singlePhaseSampler;
+        if ((o.state || o.singlePhaseSampler) && !saved)
           throw new Error(`resume: the checkpoint holds no prompt order for ${where}`);
         const sampler = saved
           ? PromptSampler.fromState(saved, data.rows.length)

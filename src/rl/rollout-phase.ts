@@ -1,56 +1,16 @@
 /**
- * The rollout and reward phases of one RL step: templated prompts (tokenised once), group sampling
- * (n responses per prompt) through the rollout engine, decoding, grading on the worker pool, DAPO's
+ * The rollout and reward phases of one RL step: group sampling (n responses per prompt) through the
+ * rollout engine (prompts rendered and responses decoded by src/rollout/prompt.ts), grading on the worker pool, DAPO's
  * soft overlong shaping, group advantages and (optionally) DAPO dynamic sampling.
  */
-import type { DatasetRow } from '../data/types.js';
-import { buildPrompt } from '../data/templates.js';
 import type { GradeResult, GraderPool } from '../grading/index.js';
 import { graderRow } from '../grading/row.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { computeAdvantages, dynamicSamplingFilter, overlongPenalty } from './advantages.js';
 import type { TrainSample } from './batch.js';
-import { cutAtStop } from '../rollout/index.js';
-import { M } from './metric-names.js';
-import type { GenerateRequest, RolloutEngine, RolloutStats } from './engines.js';
-
-/** A prompt ready for the engine. */
-export interface PromptItem {
-  row: DatasetRow;
-  text: string;
-  tokens: Int32Array;
-}
-
-export interface PromptRendering {
-  template: string;
-  chat: boolean;
-  enableThinking: boolean;
-}
-
-/**
- * Renders and tokenises a dataset row's prompt (through the chat template when `chat`).
- * @throws Error when chat is asked for and the tokenizer has no chat template.
- */
-export function renderPrompt(tokenizer: Tokenizer, row: DatasetRow, r: PromptRendering): PromptItem {
-  const p = buildPrompt(r.template, row.problem, { chat: r.chat });
-  const text =
-    p.kind === 'chat'
-      ? tokenizer.applyChatTemplate(p.messages, { addGenerationPrompt: true, enableThinking: r.enableThinking })
-      : p.text;
-  return { row, text, tokens: Int32Array.from(tokenizer.encode(text, { addSpecialTokens: false })) };
-}
-
-/**
- * A response's text. The model's vocabulary is padded past the tokenizer's (Qwen3: 151936 rows,
- * 151669 tokens); ids in that padding have no text and are dropped, as transformers' decode does.
- */
-export function decodeResponse(tokenizer: Tokenizer, tokens: Int32Array): string {
-  const ids = tokens.filter((id) => id < tokenizer.vocabSize);
-  return tokenizer.decode(ids, { skipSpecialTokens: true });
-}
-
-/** The row as graders see it (one shape everywhere; see grading/row.ts). */
-export { graderRow };
+import type { GenerateRequest, RolloutEngine, RolloutStats } from '../rollout/engine.js';
+import { responseText, type PromptItem } from '../rollout/prompt.js';
+import { M } from '../run/metric-names.js';
 
 export interface GradedResponse {
   text: string;
@@ -68,7 +28,7 @@ export interface Group {
 }
 
 export interface RewardSettings {
-  overlong: { enabled: boolean; bufferTokens: number; penalty: number };
+  overlong: { enabled: boolean; bufferTokens: number; penaltyFactor: number };
   maxNewTokens: number;
 }
 
@@ -97,12 +57,9 @@ export async function sampleAndGrade(
   const generateMs = performance.now() - t;
   onPhase?.('grade');
   t = performance.now();
-  // A response that ended on a stop string is graded without it (vLLM's default output text).
-  const textOf = (r: { tokens: Int32Array; finishReason: string }) => {
-    const text = decodeResponse(tokenizer, r.tokens);
-    return r.finishReason === 'stop' && request.stopStrings?.length ? cutAtStop(text, request.stopStrings) : text;
-  };
-  const flat = items.flatMap((p, i) => out[i].map((r) => ({ p, r, text: textOf(r) })));
+  const flat = items.flatMap((p, i) =>
+    out[i].map((r) => ({ p, r, text: responseText(tokenizer, r, request.stopStrings) })),
+  );
   const grades = await grader.grade(flat.map((f) => ({ response: f.text, row: graderRow(f.p.row), prompt: f.p.text })));
   const groups: Group[] = items.map((prompt) => ({ prompt, responses: [] }));
   flat.forEach((f, k) => {
@@ -111,7 +68,7 @@ export async function sampleAndGrade(
           f.r.tokens.length,
           rewards.maxNewTokens,
           rewards.overlong.bufferTokens,
-          rewards.overlong.penalty,
+          rewards.overlong.penaltyFactor,
         )
       : 0;
     groups[items.indexOf(f.p)].responses.push({

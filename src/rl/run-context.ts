@@ -9,21 +9,21 @@
  */
 import { join } from 'node:path';
 import type { PromptSamplerState } from '../data/sampler.js';
-import type { DistContext } from '../dist/context.js';
+import type { DistContext } from '../parallel/context.js';
 import type { BenchmarkInput } from '../eval/evaluate.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { resolveKvBudget, TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/kv-budget.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import type { LossSettings, RolloutEngine, TrainerEngine } from './engines.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import type { EngineFactory, LossConfig, TrainerEngine } from './engines.js';
 import { checkGrader } from './grader-health.js';
-import type { EngineFactory, TrainOptions } from './loop.js';
 import { PhasedData, type PhasedState } from './phased-data.js';
-import { openRun, type OpenedRun } from './resume.js';
-import { RunDir, TRAINER_STATE_FILE } from './run-dir.js';
-import { RunObservers } from './run-observers.js';
-import type { PromptRendering } from './rollout-phase.js';
+import { openRun, type OpenedRun } from '../run/resume.js';
+import { RunDir, TRAINER_STATE_DIR } from '../run/dir.js';
+import { RunObservers } from '../run/observers.js';
+import type { PromptRendering } from '../rollout/prompt.js';
 
 /** A checkpoint's loop-state.json: the step it saved and where the prompt order stands. */
 export interface LoopState {
@@ -63,7 +63,7 @@ export interface RunContext {
   readonly reference: Policy | undefined;
   readonly rollout: RolloutEngine;
   readonly trainer: TrainerEngine & { dispose?(): void };
-  readonly loss: LossSettings;
+  readonly loss: LossConfig;
   /** The rollout KV pool budget, GiB: fixed before the trainer's state exists (same pool every step). */
   readonly kvCacheGib: number;
   /** The tokenizer's EOS ids and rollout.stop_token_ids, deduplicated. */
@@ -76,7 +76,7 @@ export interface RunContext {
 }
 
 /**
- * Opens the run directory on every rank: rank 0 alone opens it (locks, cleans, resumes; ./resume.ts)
+ * Opens the run directory on every rank: rank 0 alone opens it (locks, cleans, resumes; src/run/resume.ts)
  * and tells the others what it found, so all ranks resume from the same checkpoint.
  * @throws what openRun throws (on rank 0), or on other ranks an Error naming rank 0's failure
  */
@@ -131,7 +131,7 @@ export async function openRunContext(
   dist: DistContext,
   opened: OpenedRun,
   benchmarks: BenchmarkInput[][],
-  loss: LossSettings,
+  loss: LossConfig,
 ): Promise<RunContext> {
   const run = opened.run;
   const resumeFrom = opened.resumeFrom?.dir;
@@ -146,7 +146,7 @@ export async function openRunContext(
     dataDir: opts.dataDir ?? recipe.data.data_dir,
     benchmarks,
     state: state?.phases,
-    legacySampler: state?.sampler,
+    singlePhaseSampler: state?.sampler,
   });
   let policy: Policy | undefined, reference: Policy | undefined;
   let engines: ReturnType<EngineFactory>;
@@ -160,7 +160,7 @@ export async function openRunContext(
     kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
     log(kv.describe);
     engines = opts.engines(policy, reference, recipe);
-    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_FILE));
+    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));
   } catch (e) {
     await phased.destroy();
     reference?.dispose();
@@ -216,3 +216,26 @@ export function recordMetrics(ctx: RunContext, row: Record<string, unknown>): vo
 export function promptRendering(recipe: Recipe, template: string): PromptRendering {
   return { template, chat: recipe.model.chat_template, enableThinking: recipe.model.enable_thinking };
 }
+
+export interface TrainOptions {
+  resume?: boolean;
+  /** On resume, accept changed recipe keys that alter training (recorded in recipe-changes.jsonl). */
+  allowRecipeChange?: boolean;
+  /** Overrides recipe.data.data_dir. */
+  dataDir?: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  /** Called after every step with its metrics row (the progress bar). */
+  onStep?: (row: Record<string, unknown>) => void;
+  /** Called when a phase of a step starts (the progress bar). */
+  onPhase?: (phase: TrainPhase, step: number) => void;
+  engines: EngineFactory;
+  /**
+   * Data parallelism (src/parallel): this rank's context. Every rank draws the same prompts and generates,
+   * grades and trains its block of them; rank 0 alone writes the run directory. Default: one process.
+   */
+  dist?: DistContext;
+}
+
+/** The phases of a step, in order (eval and checkpoint only on their steps). */
+export type TrainPhase = 'generate' | 'grade' | 'old_log_prob' | 'update' | 'eval' | 'checkpoint';

@@ -1,12 +1,12 @@
 /**
  * A training step's metrics row (metrics.jsonl `kind: 'train'`, TensorBoard, the progress bar), in
- * verl's names (./metric-names.ts). Pure: the loop gathers the inputs, this lays them out, in a fixed
+ * verl's names (src/run/metric-names.ts). Pure: the loop gathers the inputs, this lays them out, in a fixed
  * key order so metrics.jsonl reads the same run after run.
  */
-import type { GlobalRollout } from '../dist/rollout-columns.js';
-import type { RolloutStats } from './engines.js';
+import type { GlobalRollout } from '../parallel/rollout-columns.js';
+import type { RolloutStats } from '../rollout/engine.js';
 import type { GraderStepStats } from './grader-health.js';
-import { M, trainerMetricName } from './metric-names.js';
+import { M, trainerMetricName } from '../run/metric-names.js';
 import { rolloutMetrics } from './rollout-phase.js';
 import type { UpdateResult } from './update.js';
 
@@ -15,7 +15,7 @@ export interface StepMetricsInput {
   step: number;
   /** The data.schedule phase the step drew from; omitted from the row without a schedule. */
   phase?: string;
-  /** The step's responses, prompts and trained advantages over all ranks (src/dist/rollout-columns.ts). */
+  /** The step's responses, prompts and trained advantages over all ranks (src/parallel/rollout-columns.ts). */
   rollout: GlobalRollout;
   /** Groups kept by dynamic sampling over all ranks; rollout rounds. */
   keptGroups: number;

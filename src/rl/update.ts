@@ -2,29 +2,31 @@
  * The update phase of one RL step (docs/GTR.md "Mixture Gaussian anchor"; DAPO token-level loss):
  * old log-probs recomputed by the trainer, then for each of E epochs the snapshot log-probs taken
  * at the epoch's start (GTR's anchors: epoch e averages the behaviour policy and e snapshots, e + 1
- * anchors), the epoch's shuffled mini-batches, micro-batches by token budget with gradient
- * accumulation, and one optimizer step per mini-batch.
+ * anchors), the epoch's shuffled mini-batches (./batch.ts, the one mini-batch planner), each
+ * handed whole to the trainer, which cuts it into micro-batches by its token budget (the one
+ * micro-batch split, src/train/trainer.ts) and accumulates their gradients, and one optimizer
+ * step per mini-batch.
  *
- * Old and snapshot log-probs are scored with exactly the packing the epoch trains with (same
- * micro-batches), so every ratio is exactly 1 before the epoch's first update, on any device.
+ * Old and snapshot log-probs are scored mini-batch by mini-batch as the epoch trains (so the
+ * trainer cuts the same micro-batches), so every ratio is exactly 1 before the epoch's first
+ * update, on any device.
  */
 import {
   gatherPerToken,
-  microBatches,
   miniBatches,
   packSamples,
   responseTokenCount,
   scatterPerSample,
   type TrainSample,
 } from './batch.js';
-import { DistContext } from '../dist/context.js';
-import type { LossSettings, StepMetrics, TrainerEngine } from './engines.js';
+import { DistContext } from '../parallel/context.js';
+import { hasPenalty } from '../train/loss-config.js';
+import type { LossConfig, StepMetrics, TrainerEngine } from './engines.js';
 
 export interface UpdateSettings {
   epochs: number;
   miniBatchesPerEpoch: number;
-  tokensPerMicroBatch: number;
-  loss: LossSettings;
+  loss: LossConfig;
   /** 'mixture': anchors are the behaviour policy plus one snapshot per epoch; 'behavior': only the former. */
   anchor: 'mixture' | 'behavior';
   useReference: boolean;
@@ -46,10 +48,10 @@ export interface UpdateResult {
 }
 
 /**
- * An epoch's plan: its mini-batches, each cut into micro-batches (indices of this rank's samples),
- * with the loss denominators of the whole (global) mini-batch.
+ * An epoch's plan: its mini-batches (indices of this rank's samples in each), with the loss
+ * denominators of the whole (global) mini-batch.
  */
-type EpochPlan = { micro: number[][]; denominators: { tokens: number; sequences: number } }[];
+type EpochPlan = { local: number[]; denominators: { tokens: number; sequences: number } }[];
 
 /**
  * The epoch's mini-batches. Data-parallel: every rank draws the single-process shuffle of the
@@ -71,13 +73,13 @@ function planEpoch(
   return miniBatches(all, s.miniBatchesPerEpoch, s.seed, step, epoch).map((mini) => {
     const local = mini.filter((i) => i >= offset && i < offset + samples.length).map((i) => i - offset);
     return {
-      micro: local.length ? microBatches(samples, local, s.tokensPerMicroBatch) : [],
+      local,
       denominators: { tokens: responseTokenCount(all, mini), sequences: mini.length },
     };
   });
 }
 
-/** No-grad log-probs per sample (response positions only), scored micro-batch by micro-batch as `plan` packs them. */
+/** No-grad log-probs per sample (response positions only), scored mini-batch by mini-batch as `plan` packs them. */
 async function score(
   trainer: TrainerEngine,
   samples: TrainSample[],
@@ -85,8 +87,9 @@ async function score(
   reference = false,
 ): Promise<Float32Array[]> {
   const lp: Float32Array[] = samples.map(() => new Float32Array(0));
-  for (const micro of plan.flatMap((m) => m.micro)) {
-    const b = packSamples(samples, micro);
+  for (const { local } of plan) {
+    if (local.length === 0) continue;
+    const b = packSamples(samples, local);
     const r = await trainer.logprobs(
       { tokens: b.tokens, seqLens: b.seqLens, responseMask: b.responseMask },
       { reference },
@@ -138,7 +141,7 @@ export async function updatePolicy(
   const oldLogprobMs = performance.now() - t;
   onPhase?.('update');
 
-  const usesAnchors = s.anchor === 'mixture' && s.loss.penalty !== 'none';
+  const usesAnchors = s.anchor === 'mixture' && hasPenalty(s.loss);
   const anchors: Float32Array[][] = [];
   const steps: StepMetrics[] = [];
   let snapshotMs = 0,
@@ -150,10 +153,10 @@ export async function updatePolicy(
       snapshotMs += performance.now() - t;
     }
     t = performance.now();
-    for (const { micro: minis, denominators } of plans[epoch]) {
-      for (const micro of minis) {
-        const b = packSamples(samples, micro);
-        await trainer.trainMicroBatch(
+    for (const { local, denominators } of plans[epoch]) {
+      if (local.length > 0) {
+        const b = packSamples(samples, local);
+        await trainer.trainMiniBatch(
           {
             tokens: b.tokens,
             seqLens: b.seqLens,

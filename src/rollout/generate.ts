@@ -13,7 +13,7 @@
  *
  * Determinism: each sample's random stream depends only on (seed, prompt index, sample index,
  * step), so the same call on the same device and build gives the same tokens. Changing the batch
- * composition (maxBatchSize, other prompts in the call) changes only floating-point rounding of the
+ * composition (maxNumSeqs, other prompts in the call) changes only floating-point rounding of the
  * batched matmuls / attention: greedy tokens then agree except at near-ties; sampled tokens agree
  * unless a logit difference moves a CDF boundary across the sample's uniform (rare, after which that
  * sample diverges). On CPU fp32 the test suite checks greedy equality across slot counts.

@@ -1,11 +1,11 @@
 /**
  * SFT examples: a dataset row becomes (prompt tokens, response tokens). The prompt is rendered
- * exactly as the RL loop renders it (src/rl/rollout-phase.ts `renderPrompt`: the recipe template,
+ * exactly as the RL loop renders it (src/rollout/prompt.ts `renderPrompt`: the recipe template,
  * raw text or the chat template), the response is `row.extra[responseField]` followed by the
  * tokenizer's EOS token, so the model learns to stop where the loop's sampler stops.
  */
 import type { DatasetRow } from '../data/types.js';
-import { renderPrompt, type PromptRendering } from '../rl/rollout-phase.js';
+import { renderPrompt, type PromptRendering } from '../rollout/prompt.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 /** One tokenised SFT example. */

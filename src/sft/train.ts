@@ -18,12 +18,12 @@
 import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { loadDataset } from '../data/load.js';
-import { preflightInputs } from '../rl/preflight.js';
+import { preflightInputs } from '../run/preflight.js';
 import { PromptSampler } from '../data/sampler.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
-import { openRun } from '../rl/resume.js';
+import { openRun } from '../run/resume.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
 import { packSequences } from '../train/microbatch.js';

@@ -15,15 +15,13 @@ import type {
   NativeTrainerOptions,
   NativeTrainMetrics,
 } from '../native/types.js';
-import { resolveLossConfig, toNativeLoss, type LossConfig } from './loss-config.js';
+import { resolveLossConfig, type LossConfig } from './loss-config.js';
 import {
   checkBatch,
   countResponse,
-  seqRange,
   sliceBatch,
   splitByTokenBudget,
   type PackedBatch,
-  type SeqRange,
   type TrainBatch,
 } from './microbatch.js';
 import { lrAt, type LrSchedule } from './schedule.js';
@@ -33,8 +31,8 @@ import { writeFileAtomic, writeFileAtomicWith } from '../checkpoint/save.js';
 export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> {
   /** Learning-rate schedule (the lr of optimizer step k is lrAt(k, schedule)). */
   schedule: LrSchedule;
-  /** Max tokens per micro-batch (forward + backward at once). Default 8192. */
-  tokenBudget?: number;
+  /** Max tokens per micro-batch (recipe train.tokens_per_micro_batch; forward + backward at once). Default 8192. */
+  tokensPerMicroBatch?: number;
   /** Frozen reference policy (a second Policy loaded from the same checkpoint) for KL. */
   reference?: NativePolicy;
 }
@@ -56,7 +54,7 @@ export function trainerOptionsFromRecipe(
     weightDecay: t.weight_decay,
     maxGradNorm: t.max_grad_norm ?? 0,
     checkpointLayers: t.activation_checkpointing,
-    tokenBudget: t.tokens_per_micro_batch,
+    tokensPerMicroBatch: t.tokens_per_micro_batch,
     ...(reference ? { reference } : {}),
     schedule: {
       lr: t.lr,
@@ -75,30 +73,16 @@ interface StateJson {
   format: 'gtr-trainer-state';
   version: 1;
   step: number;
-  tokenBudget: number;
+  tokensPerMicroBatch: number;
   schedule: LrSchedule;
   options: Omit<NativeTrainerOptions, 'reference'>;
-}
-
-/**
- * The sequences of `seqLens` split, in order, into `n` nearly equal mini-batches (by sequence count;
- * empty ones dropped).
- */
-export function miniBatchRanges(seqLens: Int32Array, n: number): SeqRange[] {
-  const out: SeqRange[] = [];
-  const nSeq = seqLens.length;
-  for (let m = 0; m < n; m++) {
-    const s0 = Math.floor((m * nSeq) / n);
-    const s1 = Math.floor(((m + 1) * nSeq) / n);
-    if (s1 > s0) out.push(seqRange(seqLens, s0, s1));
-  }
-  return out;
 }
 
 export class Trainer {
   /** The native engine (for calls this class does not wrap). */
   readonly native: NativeTrainer;
-  readonly tokenBudget: number;
+  /** The one micro-batch split's budget: sequences are packed in order up to this many tokens. */
+  readonly tokensPerMicroBatch: number;
   schedule: LrSchedule;
   private readonly options: Omit<NativeTrainerOptions, 'reference'>;
   private disposed = false;
@@ -108,10 +92,10 @@ export class Trainer {
    * @throws Error when the policy was disposed, the reference is the same object, or an option is invalid
    */
   constructor(policy: NativePolicy, options: TrainerOptions) {
-    const { schedule, tokenBudget, reference, ...nativeOptions } = options;
-    this.tokenBudget = tokenBudget ?? 8192;
-    if (!Number.isInteger(this.tokenBudget) || this.tokenBudget <= 0)
-      throw new Error(`tokenBudget must be a positive integer, got ${tokenBudget}`);
+    const { schedule, tokensPerMicroBatch, reference, ...nativeOptions } = options;
+    this.tokensPerMicroBatch = tokensPerMicroBatch ?? 8192;
+    if (!Number.isInteger(this.tokensPerMicroBatch) || this.tokensPerMicroBatch <= 0)
+      throw new Error(`tokensPerMicroBatch must be a positive integer, got ${tokensPerMicroBatch}`);
     lrAt(0, schedule); // validates
     this.schedule = schedule;
     this.options = nativeOptions;
@@ -127,20 +111,12 @@ export class Trainer {
     if (this.disposed) throw new Error('the trainer was disposed');
   }
 
-  private async score(b: PackedBatch, reference: boolean, miniBatches = 1): Promise<NativeTokenScores> {
+  private async score(b: PackedBatch, reference: boolean): Promise<NativeTokenScores> {
     this.check();
     checkBatch(b);
     const total = b.tokens.length;
     const out = { logprobs: new Float32Array(total), entropy: new Float32Array(total) };
-    const ranges = miniBatchRanges(b.seqLens, miniBatches).flatMap((m) =>
-      splitByTokenBudget(b.seqLens.subarray(m.seqStart, m.seqEnd), this.tokenBudget).map((r) => ({
-        seqStart: r.seqStart + m.seqStart,
-        seqEnd: r.seqEnd + m.seqStart,
-        tokStart: r.tokStart + m.tokStart,
-        tokEnd: r.tokEnd + m.tokStart,
-      })),
-    );
-    for (const r of ranges) {
+    for (const r of splitByTokenBudget(b.seqLens, this.tokensPerMicroBatch)) {
       const mb = sliceBatch(b, r);
       const s = reference
         ? await this.native.referenceLogprobs(mb.tokens, mb.seqLens, mb.responseMask)
@@ -153,17 +129,17 @@ export class Trainer {
 
   /**
    * No-grad per-token log-probs and entropies under the policy (float32 [T], 0 outside the mask),
-   * split into the same micro-batches as training would (`miniBatches` in-order mini-batches, each
-   * split by the token budget on its own), so ratios against them start at exactly 1 (the same
-   * rows in the same matmuls). Use for oldLogprobs (before the update) and per-epoch snapshots.
+   * split into the same micro-batches as `accumulate` would split `b` (score one mini-batch per
+   * call), so ratios against them start at exactly 1 (the same rows in the same matmuls). Use for
+   * oldLogprobs (before the update) and per-epoch snapshots.
    */
-  logprobs(b: PackedBatch, miniBatches = 1): Promise<NativeTokenScores> {
-    return this.score(b, false, miniBatches);
+  logprobs(b: PackedBatch): Promise<NativeTokenScores> {
+    return this.score(b, false);
   }
 
   /** The same under the reference policy; rejects when the trainer has none. */
-  referenceLogprobs(b: PackedBatch, miniBatches = 1): Promise<NativeTokenScores> {
-    return this.score(b, true, miniBatches);
+  referenceLogprobs(b: PackedBatch): Promise<NativeTokenScores> {
+    return this.score(b, true);
   }
 
   /**
@@ -181,12 +157,12 @@ export class Trainer {
   ): Promise<NativeTrainMetrics[]> {
     this.check();
     checkBatch(b, anchors);
-    const nl = toNativeLoss(resolveLossConfig(loss));
+    const nl = resolveLossConfig(loss);
     if (nl.klCoef! > 0 && !b.refLogprobs)
       throw new Error('loss.klCoef > 0 needs batch.refLogprobs (Trainer.referenceLogprobs)');
     const d = { tokens: Math.max(1, denominators.tokens), sequences: Math.max(1, denominators.sequences) };
     const out: NativeTrainMetrics[] = [];
-    for (const r of splitByTokenBudget(b.seqLens, this.tokenBudget)) {
+    for (const r of splitByTokenBudget(b.seqLens, this.tokensPerMicroBatch)) {
       const mb = sliceBatch(b, r);
       out.push(
         await this.native.trainMicroBatch({
@@ -242,7 +218,7 @@ export class Trainer {
       format: 'gtr-trainer-state',
       version: 1,
       step: this.stepCount,
-      tokenBudget: this.tokenBudget,
+      tokensPerMicroBatch: this.tokensPerMicroBatch,
       schedule: this.schedule,
       options: this.options,
     };

@@ -16,7 +16,8 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Policy } from '../policy.js';
 import { parseRecipe, type Recipe } from '../recipe/index.js';
-import { nativeEngines, rolloutEngine } from '../rl/adapters.js';
+import { nativeEngines } from '../rl/adapters.js';
+import { rolloutEngine } from '../rollout/engine.js';
 import { train } from '../rl/loop.js';
 import { sftTrain } from '../sft/train.js';
 import { readMetricsJsonl } from '../report/html.js';
@@ -24,56 +25,24 @@ import { runEvaluation } from '../eval/run.js';
 import { GraderPool } from '../grading/index.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { writeDemoInitModel } from '../demo/run.js';
-import { meanCi, type MeanCi } from './stats.js';
+import { meanCi } from './stats.js';
 import { generateTransitionTask, graderModule, writeTransitionJsonl, type Mode } from './task.js';
 import { writeTransitionReport } from './report.js';
+import {
+  ALGORITHMS,
+  type AlgoKey,
+  type CurvePoint,
+  type PairedSummary,
+  type RunResult,
+  type SwitchInfo,
+  type SwitchMeasure,
+  type SwitchSummary,
+  type TransitionConfig,
+  type TransitionResults,
+} from './results.js';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
 
-/** The compared algorithms: recipe algorithm.name + algorithm.loss.penalty. */
-export const ALGORITHMS = {
-  gtr: { name: 'gtr', penalty: 'gtr', label: 'GTR' },
-  grpo: { name: 'grpo', penalty: 'none', label: 'GRPO (clip only)' },
-  kl: { name: 'grpo', penalty: 'kl', label: 'KL penalty' },
-  pearson: { name: 'grpo', penalty: 'pearson', label: 'Pearson' },
-  spo: { name: 'grpo', penalty: 'spo', label: 'SPO' },
-} as const;
-export type AlgoKey = keyof typeof ALGORITHMS;
-
-/** Every setting of a benchmark run. */
-export interface TransitionConfig {
-  algos: AlgoKey[];
-  seeds: number[];
-  /** The schedule: each phase's mode and steps. */
-  phases: { mode: Mode; steps: number }[];
-  /** Task: training problems, held-out problems, share of SFT rows in mode B, task / model seed. */
-  trainRows: number;
-  heldOut: number;
-  shareB: number;
-  worldSeed: number;
-  /** Model width and depth (demo model on the demo tokenizer). */
-  hidden: number;
-  layers: number;
-  /** SFT warm-up. */
-  sftSteps: number;
-  sftBatch: number;
-  sftLr: number;
-  /** RL: prompts per step, group size, learning rate, epochs and mini-batches per step. */
-  prompts: number;
-  group: number;
-  lr: number;
-  epochs: number;
-  miniBatches: number;
-  /** Penalty settings (GTR's sigma; beta of every penalty). */
-  sigma: number;
-  beta: number;
-  /** Evaluation: every this many steps, samples per held-out problem. */
-  evalEvery: number;
-  evalN: number;
-  /** Accuracy the new mode must reach after a switch. */
-  target: number;
-  /** Steps after a switch at which "accuracy after K steps" and retention are read. */
-  fixedSteps: number;
-}
+export * from './results.js';
 
 /**
  * The full sweep's settings (about 40 minutes on 2 shared CPU cores; docs/TRANSITION.md says why
@@ -133,84 +102,6 @@ export const SMOKE_CONFIG: TransitionConfig = {
   evalEvery: 1,
   fixedSteps: 1,
 };
-
-/** One eval point of one run: accuracy (mean@n) of each mode. */
-export interface CurvePoint {
-  step: number;
-  A: number;
-  B: number;
-}
-
-/** A switch between phases, 1-based step at which the new phase starts. */
-export interface SwitchInfo {
-  index: number;
-  from: Mode;
-  to: Mode;
-  atStep: number;
-  phaseSteps: number;
-}
-
-/** The measures of one run at one switch. */
-export interface SwitchMeasure {
-  /** Steps after the switch until the new mode's accuracy >= target; null = not reached in the phase. */
-  stepsToTarget: number | null;
-  /** New mode's accuracy `fixedSteps` after the switch. */
-  newAccuracy: number;
-  /** Old mode's accuracy at the same point. */
-  retention: number;
-}
-
-/** One (algorithm, seed) run. */
-export interface RunResult {
-  algo: AlgoKey;
-  seed: number;
-  curve: CurvePoint[];
-  switches: SwitchMeasure[];
-  seconds: number;
-}
-
-/** Per algorithm and switch, the aggregated measures. */
-export interface SwitchSummary {
-  switch: SwitchInfo;
-  /** Over seeds; a run that did not reach the target counts as phaseSteps. */
-  stepsToTarget: MeanCi;
-  notReached: number;
-  newAccuracy: MeanCi;
-  retention: MeanCi;
-}
-
-/**
- * Per algorithm and switch, its difference from GTR paired by seed: every seed's runs share the
- * warm start, the prompt order and the sampling streams, so (algorithm - GTR) per seed removes
- * what the seed does to both. stepsToTarget > 0: GTR got there sooner; newAccuracy < 0: GTR's new
- * mode is further along; retention > 0: the algorithm kept more of the old mode. A missed target
- * counts as the phase length, as in SwitchSummary.
- */
-export interface PairedSummary {
-  switch: SwitchInfo;
-  stepsToTarget: MeanCi;
-  newAccuracy: MeanCi;
-  retention: MeanCi;
-}
-
-/** The JSON file. */
-export interface TransitionResults {
-  date: string;
-  device: { kind: 'cpu'; cpus: number; model: string };
-  config: TransitionConfig;
-  warmStart: { A: number; B: number; sftSeconds: number; lastNll: number };
-  switches: SwitchInfo[];
-  runs: RunResult[];
-  summary: Record<string, SwitchSummary[]>;
-  /**
-   * Runs of these algorithms were taken from another results file (withBaseline): a GTR-only
-   * variant compared with the other algorithms' runs of the same warm start and seeds.
-   */
-  baseline?: { file: string; algos: string[] };
-  /** Differences from GTR paired by seed (pairedVsGtr); absent without GTR or with one seed. */
-  pairedVsGtr?: Record<string, PairedSummary[]>;
-  seconds: number;
-}
 
 /** The switches of a schedule (phase boundaries where the mode changes). */
 export function switchesOf(phases: TransitionConfig['phases']): SwitchInfo[] {

@@ -7,7 +7,7 @@
  */
 import { escapeHtml, svgBandPlot } from '../report/html.js';
 import { meanCi } from './stats.js';
-import { ALGORITHMS, type AlgoKey, type TransitionResults } from './bench.js';
+import { ALGORITHMS, type AlgoKey, type TransitionResults } from './results.js';
 import type { Mode } from './task.js';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
 

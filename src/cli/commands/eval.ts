@@ -16,12 +16,12 @@ import { reportToMarkdown, writeEvalOutputs } from '../../eval/writers.js';
 import { parseGraderSpec } from '../../grading/custom.js';
 import { Policy } from '../../policy.js';
 import { resolveKvBudget } from '../../rollout/index.js';
-import { rolloutEngine } from '../../rl/adapters.js';
+import { rolloutEngine } from '../../rollout/engine.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';
-import { DistContext } from '../../dist/context.js';
-import { readDistEnv } from '../../dist/env.js';
+import { DistContext } from '../../parallel/context.js';
+import { readDistEnv } from '../../parallel/env.js';
 import { maybeLaunch } from './train.js';
 
 const list = (s: string) =>

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { parseJsonLines } from '../../data/jsonl.js';
 import { Policy } from '../../policy.js';
 import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
 import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
@@ -33,7 +34,7 @@ interface GenerateFlags {
   topK?: string;
   minP?: string;
   seed: string;
-  maxBatchSize?: string;
+  maxNumSeqs?: string;
   kvCacheGib?: string;
   blockSize?: string;
   stopString: string[];
@@ -53,7 +54,7 @@ function opt(v: string | undefined, parse: (s: string) => number): number | unde
 /**
  * Text of a sampled response. The model's vocabulary is padded past the tokenizer's (a random or
  * real checkpoint may sample an id there); such ids have no text and are dropped, as training and
- * eval do (rl/rollout-phase.ts decodeResponse), while `tokens` in the output keeps every id.
+ * eval do (src/rollout/prompt.ts decodeResponse), while `tokens` in the output keeps every id.
  */
 export function decodeSampled(tokenizer: Tokenizer, tokens: ArrayLike<number>): string {
   return tokenizer.decode(Array.from(tokens).filter((id) => id < tokenizer.vocabSize));
@@ -66,21 +67,14 @@ export function decodeSampled(tokenizer: Tokenizer, tokens: ArrayLike<number>): 
 export async function readPromptsFile(path: string): Promise<PromptInput[]> {
   const text = await readFile(path, 'utf8');
   const out: PromptInput[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
-    }
+  for (const { line, value: v } of parseJsonLines(text, path)) {
     if (typeof v === 'string') out.push({ text: v });
     else if (v && typeof v === 'object' && typeof (v as { prompt?: unknown }).prompt === 'string')
       out.push({ text: (v as { prompt: string }).prompt });
     else if (v && typeof v === 'object' && Array.isArray((v as { messages?: unknown }).messages))
       out.push({ messages: (v as { messages: ChatMessage[] }).messages });
-    else throw new Error(`${path}:${i + 1}: expected a JSON string, {"prompt": "..."} or {"messages": [...]}`);
-  });
+    else throw new Error(`${path}:${line}: expected a JSON string, {"prompt": "..."} or {"messages": [...]}`);
+  }
   if (out.length === 0) throw new Error(`${path}: no prompts`);
   return out;
 }
@@ -105,7 +99,7 @@ export function register(program: Command): void {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)')
     .option('--min-p <p>', 'min-p threshold in [0, 1]')
     .option('--seed <s>', 'random seed', '0')
-    .option('--max-batch-size <n>', 'sequences decoding at once at most')
+    .option('--max-num-seqs <n>', 'sequences decoding at once at most')
     .option(
       '--kv-cache-gib <gib>',
       'KV cache budget in GiB (default: on CUDA the free memory less a margin; on CPU what the call needs)',
@@ -133,7 +127,7 @@ export function register(program: Command): void {
         topK: opt(opts.topK, intFlag('--top-k', { min: 0 })),
         minP: opt(opts.minP, numberFlag('--min-p', { min: 0, max: 1 })),
         seed: seedFlag()(opts.seed),
-        maxBatchSize: opt(opts.maxBatchSize, intFlag('--max-batch-size', { min: 1 })),
+        maxNumSeqs: opt(opts.maxNumSeqs, intFlag('--max-num-seqs', { min: 1 })),
       };
       checkModelDir(opts.model, '--model');
       const modelConfig = await readQwen3Config(opts.model);

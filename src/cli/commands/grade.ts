@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { parseJsonLines } from '../../data/jsonl.js';
 import { GraderPool } from '../../grading/pool.js';
 import { parseGraderSpec } from '../../grading/custom.js';
 import { graderRow } from '../../grading/row.js';
@@ -40,31 +41,24 @@ export function readGradeRows(file: string): GradeItem[] {
     throw new Error(`${file}: cannot read: ${(err as Error).message}`);
   }
   const items: GradeItem[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch (err) {
-      throw new Error(`${file}:${i + 1}: invalid JSON: ${(err as Error).message}`);
-    }
+  for (const { line, value: row } of parseJsonLines(text, file)) {
     if (row === null || typeof row !== 'object' || Array.isArray(row))
-      throw new Error(`${file}:${i + 1}: expected a JSON object`);
+      throw new Error(`${file}:${line}: expected a JSON object`);
     const r = row as Record<string, unknown>;
     const gold = r.gold ?? r.answer;
     if (typeof gold !== 'string' && typeof gold !== 'number')
-      throw new Error(`${file}:${i + 1}: missing string field "gold"`);
-    if (typeof r.response !== 'string') throw new Error(`${file}:${i + 1}: missing string field "response"`);
+      throw new Error(`${file}:${line}: missing string field "gold"`);
+    if (typeof r.response !== 'string') throw new Error(`${file}:${line}: missing string field "response"`);
     const { gold: _g, answer: _a, response, prompt, id, problem, ...extra } = r;
     const promptText = typeof prompt === 'string' ? prompt : '';
     const shaped = graderRow({
-      id: typeof id === 'string' || typeof id === 'number' ? String(id) : String(i + 1),
+      id: typeof id === 'string' || typeof id === 'number' ? String(id) : String(line),
       problem: typeof problem === 'string' ? problem : promptText,
       answer: String(gold),
       extra: extra as Record<string, unknown>,
     });
     items.push({ response: response as string, row: shaped, prompt: promptText });
-  });
+  }
   return items;
 }
 

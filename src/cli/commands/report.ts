@@ -1,11 +1,11 @@
 /**
  * `gtr report <run-dir> [<run-dir> ...] [--out FILE] [--title TEXT]`: a self-contained HTML report
- * of training runs (src/report/run-report.ts), several runs overlaid on the same plots (e.g. a GTR
+ * of training runs (src/run/report.ts), several runs overlaid on the same plots (e.g. a GTR
  * and a GRPO run). Default output: <run-dir>/report.html for one run, ./report.html for several.
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { writeRunReport } from '../../report/run-report.js';
+import { writeRunReport } from '../../run/report.js';
 
 export function register(program: Command): void {
   program

@@ -4,19 +4,19 @@
  * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT or
  * SIGTERM (what schedulers and containers send) cancels the generation or evaluation under way,
  * saves a checkpoint and exits (130, or 143 for SIGTERM); a second signal exits at once.
- * Data parallelism (src/dist): `--nproc-per-node N` starts N ranks here; under torchrun (or with
+ * Data parallelism (src/parallel): `--nproc-per-node N` starts N ranks here; under torchrun (or with
  * RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT set) this process is one rank of the job.
  */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { DistContext } from '../../dist/context.js';
-import { readDistEnv } from '../../dist/env.js';
-import { launchLocal, stripNprocFlag } from '../../dist/launch.js';
+import { DistContext } from '../../parallel/context.js';
+import { readDistEnv } from '../../parallel/env.js';
+import { launchLocal, stripNprocFlag } from '../../parallel/launch.js';
 import { native } from '../../native/binding.js';
 import { formatRecipeHelp, loadRecipe, type Recipe } from '../../recipe/index.js';
 import { nativeEngines } from '../../rl/adapters.js';
 import { train, type TrainPhase } from '../../rl/loop.js';
-import { M } from '../../rl/metric-names.js';
+import { M } from '../../run/metric-names.js';
 
 /** Progress-bar words for the loop's phases. */
 const PHASE_LABEL: Record<TrainPhase, string> = {

@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetricsJsonl } from '../report/html.js';
-import { writeRunReport } from '../report/run-report.js';
+import { writeRunReport } from './report.js';
 import { TENSORBOARD_DIR, TensorBoardWriter } from '../report/tensorboard.js';
-import { METRICS_FILE } from './run-dir.js';
+import { METRICS_FILE } from './dir.js';
 
 /** The report file the loop keeps up to date in the run directory. */
 export const REPORT_FILE = 'report.html';

@@ -7,10 +7,9 @@
  * share one prompt order, which continues where it stopped, and one evaluation. A recipe without a
  * schedule is one phase, named after nothing (metric names stay as they were), read from `data.train`,
  * `data.template` and `reward.grader`. This module is the pure part (checks, spans); the loaded
- * data of each phase is ./phased-data.ts.
+ * data of each phase is src/rl/phased-data.ts.
  */
 import type { GraderSpec } from '../grading/types.js';
-import type { Recipe } from '../recipe/schema.js';
 
 /** One schedule problem: a recipe key path (zod style) and what is wrong, naming the phase. */
 export interface ScheduleIssue {
@@ -39,7 +38,26 @@ export interface PhaseSpan {
   lastStep: number;
 }
 
-type SchedulePhase = NonNullable<Recipe['data']['schedule']>[number];
+/** One data.schedule entry as ./schema.ts parses it (null = the recipe's own value). */
+interface SchedulePhase {
+  name: string;
+  steps: number;
+  train: string | null;
+  template: string | null;
+  grader: GraderSpec | null;
+  eval: string[] | null;
+}
+
+/**
+ * The parts of a recipe a schedule reads (a parsed Recipe fits; written out so that this module,
+ * which the schema calls, does not import the schema back).
+ */
+export interface ScheduledRecipe {
+  data: { schedule: readonly SchedulePhase[] | null; train: string; template: string };
+  reward: { grader: GraderSpec };
+  eval: { benchmarks: string[] };
+  train: { steps: number };
+}
 
 const FIELDS = ['train', 'template', 'grader', 'eval'] as const;
 
@@ -95,7 +113,7 @@ export function scheduleKeyPath(path: readonly PropertyKey[], nameOf: (i: number
 }
 
 /** The distinct phases of the recipe, in order of first appearance (one unnamed phase without a schedule). */
-export function resolvePhases(recipe: Recipe): ResolvedPhase[] {
+export function resolvePhases(recipe: ScheduledRecipe): ResolvedPhase[] {
   const s = recipe.data.schedule;
   if (!s)
     return [
@@ -122,7 +140,7 @@ export function resolvePhases(recipe: Recipe): ResolvedPhase[] {
 }
 
 /** The schedule as spans of steps (one span of train.steps steps without a schedule). */
-export function phaseSpans(recipe: Recipe): PhaseSpan[] {
+export function phaseSpans(recipe: ScheduledRecipe): PhaseSpan[] {
   const s = recipe.data.schedule;
   if (!s) return [{ phase: 0, entry: 0, firstStep: 1, lastStep: recipe.train.steps }];
   const names = resolvePhases(recipe).map((p) => p.name);

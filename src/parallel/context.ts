@@ -1,6 +1,6 @@
 /**
  * The rank context every data-parallel hook goes through: this rank's place and the collectives of
- * the native process group (native/dist: gloo on CPU, NCCL on CUDA). A single process gets
+ * the native process group (native/parallel: gloo on CPU, NCCL on CUDA). A single process gets
  * `DistContext.single()`, whose collectives are identities, so the loop's code is the same.
  */
 import { native } from '../native/binding.js';

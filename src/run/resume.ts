@@ -1,6 +1,6 @@
 /**
  * Opening a run directory for `gtr train` / `gtr sft`, fresh or resumed, so that nothing already
- * there is lost: the directory is locked (./run-lock.ts), temporaries of a killed writer are
+ * there is lost: the directory is locked (./lock.ts), temporaries of a killed writer are
  * cleared, and a resume
  * - keeps resolved.yaml as the run started; a recipe that differs from it (plus the changes
  *   accepted before, recipe-changes.jsonl) is refused when a changed key alters training, unless
@@ -14,8 +14,8 @@ import { applyRecipeChanges, diffRecipes, type RecipeChange } from '../recipe/di
 import { parseRecipe } from '../recipe/load.js';
 import { saveResolvedRecipe } from '../recipe/save.js';
 import type { Recipe } from '../recipe/schema.js';
-import { RECIPE_FILE, RunDir, type ResumableCheckpoint } from './run-dir.js';
-import { lockRunDir } from './run-lock.js';
+import { RECIPE_FILE, RunDir, type ResumableCheckpoint } from './dir.js';
+import { lockRunDir } from './lock.js';
 
 export const RECIPE_CHANGES_FILE = 'recipe-changes.jsonl';
 
@@ -115,7 +115,7 @@ export interface OpenedRun {
  * Locks and prepares `recipe.run.dir`. Fresh: the directory must not hold a run; resolved.yaml is
  * written. Resume: see the module doc.
  * @throws Error naming the directory when it holds no run to resume / already holds one, when
- *   another process holds it (./run-lock.ts), or as {@link checkResumeRecipe}; the lock is
+ *   another process holds it (./lock.ts), or as {@link checkResumeRecipe}; the lock is
  *   released before throwing
  */
 export function openRun(

@@ -21,7 +21,8 @@ export const LATEST_FILE = 'latest';
 export const CHECKPOINTS_DIR = 'checkpoints';
 /** The loop state of a checkpoint: `{step, sampler}`. */
 export const LOOP_STATE_FILE = 'loop-state.json';
-export const TRAINER_STATE_FILE = 'trainer.state';
+/** The trainer's state of a checkpoint: a directory (optimizer.safetensors, trainer_state.json). */
+export const TRAINER_STATE_DIR = 'trainer.state';
 
 /** A checkpoint the RL loop can resume from. */
 export interface ResumableCheckpoint {
@@ -104,7 +105,7 @@ export class RunDir {
    * loop-state.json (naming the same step), trainer.state and policy/config.json.
    */
   whyNotResumable(dir: string, step: number): string | undefined {
-    for (const f of [TRAINER_STATE_FILE, join('policy', 'config.json'), LOOP_STATE_FILE]) {
+    for (const f of [TRAINER_STATE_DIR, join('policy', 'config.json'), LOOP_STATE_FILE]) {
       if (!existsSync(join(dir, f))) return `${f} is missing`;
     }
     try {
@@ -145,7 +146,7 @@ export class RunDir {
    * writes (`*.tmp-<pid>...`; earlier versions' `latest.tmp`, `resolved.yaml.<pid>.tmp`) are removed; the backup an
    * atomic replace keeps between its two renames (`X.old-<pid>-<hex>`) is put back as X when X is
    * missing (it is the complete old version), else removed. Call only while holding the run lock
-   * (./run-lock.ts), so that no live writer owns them.
+   * (./lock.ts), so that no live writer owns them.
    * @returns the paths removed or restored, for the log
    */
   removeStaleTemporaries(): string[] {

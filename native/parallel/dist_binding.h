@@ -2,7 +2,7 @@
 #pragma once
 #include <napi.h>
 #include <memory>
-#include "dist/process_group.h"
+#include "parallel/process_group.h"
 
 namespace gtr {
 

@@ -4,7 +4,6 @@
  * trained sample's advantage, in the single-process order (round, then global prompt index), so
  * the means are summed in the same order and equal the single-process metrics bitwise.
  */
-import type { Group } from '../rl/rollout-phase.js';
 import type { DistContext } from './context.js';
 
 /** What the metrics row reads of one response. */
@@ -13,6 +12,12 @@ export interface ResponseColumns {
   tokens: { length: number };
   grade: { correct: boolean; timedOut?: boolean };
   finishReason: string;
+}
+
+/** What the metrics row reads of one group (the loop's Group, src/rl/rollout-phase.ts). */
+export interface GroupColumns {
+  prompt: { tokens: { length: number } };
+  responses: ResponseColumns[];
 }
 
 export interface GlobalRollout {
@@ -30,7 +35,7 @@ const FIELDS = 6; // key, reward, correct, timedOut, length, finish-by-length
  */
 export async function globalRollout(
   dist: DistContext,
-  groups: Group[],
+  groups: GroupColumns[],
   groupKeys: number[],
   advantages: number[],
 ): Promise<GlobalRollout> {

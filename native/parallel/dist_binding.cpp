@@ -1,7 +1,8 @@
-#include "dist/dist_binding.h"
+#include "parallel/dist_binding.h"
 #include <dlfcn.h>
 #include <string>
 #include "core/async.h"
+#include "core/options.h"
 
 namespace gtr {
 
@@ -41,33 +42,25 @@ static std::string addon_dir() {
 
 ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroupWrap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    Napi::TypeError::New(env, "new ProcessGroup({ rank, worldSize, masterAddr, masterPort, ... })")
-        .ThrowAsJavaScriptException();
-    return;
-  }
-  Napi::Object o = info[0].As<Napi::Object>();
-  auto num = [&](const char* k, double d) {
-    Napi::Value v = o.Get(k);
-    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : d;
-  };
-  auto str = [&](const char* k, const std::string& d) {
-    Napi::Value v = o.Get(k);
-    return v.IsString() ? v.As<Napi::String>().Utf8Value() : d;
-  };
-  dist::GroupOptions g;
-  g.rank = static_cast<int>(num("rank", 0));
-  g.size = static_cast<int>(num("worldSize", 1));
-  g.master_addr = str("masterAddr", "127.0.0.1");
-  g.master_port = static_cast<int>(num("masterPort", 29500));
-  g.store_server = o.Get("storeServer").IsBoolean() && o.Get("storeServer").As<Napi::Boolean>().Value();
-  g.backend = str("backend", "gloo");
-  g.timeout_ms = static_cast<int64_t>(num("timeoutMs", 30 * 60 * 1000));
-  g.iface = str("iface", "");
-  g.hostname = str("hostname", "");
-  g.device_index = static_cast<int>(num("deviceIndex", 0));
-  g.gloo_library = str("glooLibrary", addon_dir() + "/gtr_gloo.so");
   try {
+    // Read with the one option reader (core/options.h): a wrong type or range is an error naming the
+    // field, never a silent default.
+    const JsOptions o(info.Length() >= 1 ? info[0] : env.Undefined(), "new ProcessGroup: option ");
+    dist::GroupOptions g;
+    g.size = static_cast<int>(o.integer("worldSize", 1, 1));
+    g.rank = static_cast<int>(o.integer("rank", 0, 0));
+    if (g.rank >= g.size)
+      o.fail("rank", "must be < worldSize (" + std::to_string(g.size) + "), got " + std::to_string(g.rank));
+    g.master_addr = o.string("masterAddr", "127.0.0.1");
+    g.master_port = static_cast<int>(o.integer("masterPort", 29500, 1));
+    if (g.master_port > 65535) o.fail("masterPort", "must be in [1, 65535], got " + std::to_string(g.master_port));
+    g.store_server = o.boolean("storeServer", false);
+    g.backend = o.string("backend", "gloo");
+    g.timeout_ms = o.integer("timeoutMs", 30 * 60 * 1000, 1);
+    g.iface = o.string("iface", "");
+    g.hostname = o.string("hostname", "");
+    g.device_index = static_cast<int>(o.integer("deviceIndex", 0, 0));
+    g.gloo_library = o.string("glooLibrary", addon_dir() + "/gtr_gloo.so");
     pg_ = dist::create_process_group(g);
   } catch (const std::exception& e) {
     Napi::Error::New(env, exception_message(e)).ThrowAsJavaScriptException();

@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { METRICS_FILE, SAMPLES_FILE } from '../rl/run-dir.js';
-import { M } from '../rl/metric-names.js';
+import { METRICS_FILE, SAMPLES_FILE } from './dir.js';
+import { M } from './metric-names.js';
 import {
   readMetricsJsonl,
   writeReport,
@@ -16,7 +16,7 @@ import {
   type ReportSample,
   type ReportSection,
   type ReportTable,
-} from './html.js';
+} from '../report/html.js';
 
 /** The series a user looks at first, in this order (GTR.md's quantities: reward, pass@k, the penalty). */
 export const LEAD_SERIES: (string | RegExp)[] = [

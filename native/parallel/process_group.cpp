@@ -1,11 +1,11 @@
-#include "dist/process_group.h"
+#include "parallel/process_group.h"
 #include <dlfcn.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <chrono>
 #include <map>
 #include <stdexcept>
-#include "dist/gloo/gloo_backend_api.h"
+#include "parallel/gloo/gloo_backend_api.h"
 #if defined(GTR_WITH_CUDA) && defined(GTR_WITH_NCCL)
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
