@@ -14,8 +14,13 @@ import type { DataFormat, DatasetRow, RowIssue } from './types.js';
 
 /** Options of {@link loadDataset}. */
 export interface LoadDatasetOptions extends DownloadOptions {
-  /** Directory holding the local copies (e.g. ../shared/datasets); if set, nothing is downloaded. */
+  /**
+   * Directory holding the local copies (as `gtr data fetch --data-dir DIR` writes them); if set,
+   * nothing is downloaded. Unset: `GTR_DATA_DIR` when that is set, else the cache / the hub.
+   */
   dataDir?: string;
+  /** Ignore `dataDir` and `GTR_DATA_DIR`: read the remote source (cached, else downloaded). */
+  remote?: boolean;
   /** Keep only the first `limit` usable rows (after `dropConflicts`). */
   limit?: number;
   /** Drop rows whose duplicates disagree on the gold answer (`extra.answer_conflict === true`). */
@@ -85,8 +90,9 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
     return finishRows(name, 'train', file, result.rows, result, opts);
   }
   const entry: DatasetEntry = getDatasetEntry(name);
-  if (opts.dataDir !== undefined) {
-    file = join(opts.dataDir, entry.local.file);
+  const dataDir = opts.remote ? undefined : (opts.dataDir ?? (process.env.GTR_DATA_DIR || undefined));
+  if (dataDir !== undefined) {
+    file = join(dataDir, entry.local.file);
     result = await readDataFile(
       file,
       entry.local.file.endsWith('.parquet') ? 'parquet' : 'jsonl',
@@ -94,13 +100,22 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
       name,
       onIssue,
     ).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new Error(`dataset "${name}": ${file} does not exist (data dir ${opts.dataDir})`);
+      if (e.code === 'ENOENT')
+        throw new Error(
+          `dataset "${name}": ${file} does not exist (data dir ${dataDir}` +
+            `${opts.dataDir === undefined ? ', from GTR_DATA_DIR' : ''}); write it with \`gtr data fetch ${name} --data-dir ${dataDir}\``,
+        );
       throw e;
     });
     rows = result.rows;
   } else {
     const src = entry.remote;
-    file = await downloadSource(src, opts);
+    file = await downloadSource(src, opts).catch((e: Error) => {
+      throw new Error(
+        `dataset "${name}": ${e.message}. Fetch it where the hub is reachable (\`gtr data fetch ${name}\`, ` +
+          'into the cache), or point --data-dir / data.data_dir / GTR_DATA_DIR at local copies',
+      );
+    });
     result = await readDataFile(file, src.format, src.mapping, name, onIssue);
     rows = result.rows;
     if (src.dedupe === 'problem') {
