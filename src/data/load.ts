@@ -8,7 +8,7 @@ import { dedupeByProblem } from './dedupe.js';
 import { downloadSource, type DownloadOptions } from './download.js';
 import { readJsonl } from './jsonl.js';
 import { getDatasetEntry, localMapping, type DatasetEntry } from './manifest.js';
-import { IDENTITY_MAPPING, type FieldMapping } from './mapping.js';
+import { IDENTITY_MAPPING, VERL_MAPPING, type FieldMapping } from './mapping.js';
 import { readParquet } from './parquet.js';
 import type { DataFormat, DatasetRow, RowIssue } from './types.js';
 
@@ -86,7 +86,17 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
       throw new Error(
         `dataset file ${resolve(file)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`,
       );
-    result = await readDataFile(file, name.endsWith('.parquet') ? 'parquet' : 'jsonl', IDENTITY_MAPPING, name, onIssue);
+    // Rows with problem / answer fields; else verl's layout (prompt messages, reward_model.ground_truth).
+    const format = name.endsWith('.parquet') ? 'parquet' : 'jsonl';
+    // A file with no usable row in that layout throws; the error of the own layout is the one shown.
+    const own = await readDataFile(file, format, IDENTITY_MAPPING, name).catch((e: Error) => e);
+    if (own instanceof Error || own.rows.length === 0) {
+      const verl = await readDataFile(file, format, VERL_MAPPING, name).catch(() => undefined);
+      if (verl && verl.rows.length > 0) result = verl;
+      else if (own instanceof Error) throw own;
+      else result = own;
+    } else result = own;
+    for (const issue of result.issues) onIssue(issue);
     return finishRows(name, 'train', file, result.rows, result, opts);
   }
   const entry: DatasetEntry = getDatasetEntry(name);

@@ -9,7 +9,7 @@
  * `data.template` and `reward.grader`. This module is the pure part (checks, spans); the loaded
  * data of each phase is ./phased-data.ts.
  */
-import type { GraderSpec } from '../grading/types.js';
+import type { RewardSpec } from '../grading/types.js';
 import type { Recipe } from '../recipe/schema.js';
 
 /** One schedule problem: a recipe key path (zod style) and what is wrong, naming the phase. */
@@ -24,7 +24,7 @@ export interface ResolvedPhase {
   name: string;
   train: string;
   template: string;
-  grader: GraderSpec;
+  grader: RewardSpec;
   /** Held-out datasets of this phase's evaluation. */
   eval: string[];
 }
@@ -94,6 +94,11 @@ export function scheduleKeyPath(path: readonly PropertyKey[], nameOf: (i: number
   return `data.schedule[${i}]${typeof name === 'string' ? ` (phase "${name}")` : ''}${rest.length ? '.' + rest.join('.') : ''}`;
 }
 
+/** The recipe's reward: the weighted list `reward.graders` when set, else `reward.grader`. */
+export function rewardSpec(recipe: Recipe): RewardSpec {
+  return recipe.reward.graders ? { graders: recipe.reward.graders } : recipe.reward.grader;
+}
+
 /** The distinct phases of the recipe, in order of first appearance (one unnamed phase without a schedule). */
 export function resolvePhases(recipe: Recipe): ResolvedPhase[] {
   const s = recipe.data.schedule;
@@ -103,7 +108,7 @@ export function resolvePhases(recipe: Recipe): ResolvedPhase[] {
         name: '',
         train: recipe.data.train,
         template: recipe.data.template,
-        grader: recipe.reward.grader,
+        grader: rewardSpec(recipe),
         eval: recipe.eval.benchmarks,
       },
     ];
@@ -114,7 +119,7 @@ export function resolvePhases(recipe: Recipe): ResolvedPhase[] {
       name: p.name,
       train: p.train ?? recipe.data.train,
       template: p.template ?? recipe.data.template,
-      grader: p.grader ?? recipe.reward.grader,
+      grader: p.grader ?? rewardSpec(recipe),
       eval: p.eval ?? recipe.eval.benchmarks,
     });
   }
