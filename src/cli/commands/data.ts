@@ -28,8 +28,8 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples (with no names, every dataset):\n' +
-        '  npx gtr data fetch math500 dapo-math-17k             # into the cache\n' +
-        '  npx gtr data fetch math500 --data-dir data           # and data/math500.jsonl (then --data-dir data)\n' +
+        '  gtr data fetch math500 dapo-math-17k             # into the cache\n' +
+        '  gtr data fetch math500 --data-dir data           # and data/math500.jsonl (then --data-dir data)\n' +
         'Gated or private repos: set HF_TOKEN.',
     )
     .action(async (names: string[], o: { dataDir?: string; cacheDir?: string; hubUrl?: string; force?: boolean }) => {
