@@ -166,10 +166,13 @@ export function register(program: Command): void {
           modelName: o.model,
           context,
           grader,
-          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
+          // Progress from rank 0 alone (under torchrun every rank would draw its own line).
+          onProgress: (e) => {
+            if (dist.isMain) process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `);
+          },
           dist,
         });
-        process.stderr.write('\n');
+        if (dist.isMain) process.stderr.write('\n');
         // Every rank holds the whole report; rank 0 alone writes it, the others wait for the write.
         if (dist.isMain) {
           mkdirSync(o.out, { recursive: true });
