@@ -1,3 +1,5 @@
+// Dataset downloads against a local stand-in of the Hugging Face hub: the cache, field mappings,
+// DAPO dedupe, errors naming the URL, and `gtr data fetch` / `gtr data list` (--data-dir, GTR_DATA_DIR).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
