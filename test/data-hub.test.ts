@@ -1,7 +1,5 @@
 // Dataset downloads against a local stand-in of the Hugging Face hub: the cache, field mappings,
 // DAPO dedupe, errors naming the URL, and `gtr data fetch` / `gtr data list` (--data-dir, GTR_DATA_DIR).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -20,17 +18,18 @@ import {
   loadDataset,
 } from '../src/data/index.js';
 import { cliPath, fixturesDir } from './helpers/paths.js';
+import { startHubStandIn, type HubStandIn } from './helpers/hub-stand-in.js';
 
 const run = promisify(execFile);
 // These tests read the hub stand-in, never a data dir from the environment.
 delete process.env.GTR_DATA_DIR;
 
-// A stand-in for the Hugging Face hub: @huggingface/hub 2.x requests
+// The files the hub stand-in (./helpers/hub-stand-in.ts) serves: @huggingface/hub 2.x requests
 // GET {hubUrl}/datasets/{repo}/resolve/{revision}/{path}, first with `Range: bytes=0-0` (size from
 // Content-Range, ETag required), then the whole file.
 const files = new Map<string, Buffer>();
-const requests: string[] = [];
-let server: Server;
+let requests: string[] = [];
+let hub: HubStandIn;
 let base: string;
 
 const math500Jsonl = [
@@ -90,34 +89,12 @@ beforeAll(async () => {
       ].join('\n'),
     ),
   );
-  server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push(`${req.method} ${path}${req.headers.range ? ` ${req.headers.range}` : ''}`);
-    const body = files.get(path);
-    if (!body) {
-      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'text/plain' });
-      res.end('Entry not found');
-      return;
-    }
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    if (m) {
-      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), body.length - 1)];
-      res.writeHead(206, {
-        'Content-Range': `bytes ${a}-${b}/${body.length}`,
-        ETag: '"etag-1"',
-        'Content-Length': b - a + 1,
-      });
-      res.end(body.subarray(a, b + 1));
-      return;
-    }
-    res.writeHead(200, { ETag: '"etag-1"', 'Content-Length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  hub = await startHubStandIn(files);
+  base = hub.base;
+  requests = hub.requests;
 });
 
-afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
+afterAll(() => hub.close());
 
 describe('hub downloads (local stand-in server)', () => {
   it('downloads a JSONL dataset file into the cache, maps it, then reuses the cache', async () => {
