@@ -113,7 +113,8 @@ describe('--set overrides', () => {
     expect(r.eval.k).toEqual([1, 2]);
     expect(r.eval.benchmarks).toEqual(['amc23', 'aime24']);
     expect(r.algorithm.loss.kl_ref).toEqual({ coef: 0.001, estimator: 'k3' });
-    expect(r.reward.grader).toEqual({ module: './my-grader.js', export: 'default' });
+    // A --set module path stays as given (relative to the working directory).
+    expect(r.reward.grader).toEqual({ module: './my-grader.js', export: 'default', batched: false });
     expect(parseRecipe('', 'r.yaml', ['data.limit=null']).data.limit).toBeNull();
   });
 
