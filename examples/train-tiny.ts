@@ -6,7 +6,7 @@
  * nothing in two steps: this shows the API, `gtr demo` shows learning.
  *
  *   npm run build:ts
- *   node --import tsx examples/train-tiny.ts [--steps 2] [--data-dir ../shared/datasets] [--out DIR]
+ *   node --import tsx examples/train-tiny.ts [--steps 2] [--data-dir test/fixtures/datasets] [--out DIR]
  *
  * It prints one line per RL step, the checkpoint it evaluated, the eval table and two grades
  * (`+1` and `-1`: the dapo grader's reward for a right and a wrong final "Answer:" line).
@@ -37,7 +37,7 @@ import {
 const { values: args } = parseArgs({
   options: { steps: { type: 'string', default: '2' }, 'data-dir': { type: 'string' }, out: { type: 'string' } },
 });
-const dataDir = args['data-dir'] ?? process.env.GTR_DATA_DIR ?? '../shared/datasets';
+const dataDir = args['data-dir'] ?? (process.env.GTR_DATA_DIR || 'test/fixtures/datasets'); // the excerpts shipped in the repo
 const out = args.out ?? mkdtempSync(join(tmpdir(), 'gtr-example-'));
 const recipePath = fileURLToPath(new URL('../recipes/tiny-gtr-dapo.yaml', import.meta.url));
 

@@ -7,7 +7,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const python = process.env.PYTHON ?? 'python3';
 
@@ -58,6 +59,11 @@ if (process.env.GTR_DEBUG) args.push('--debug');
 // A second build tree (e.g. while another build's addon is in use); load it with GTR_NATIVE_PATH.
 if (process.env.GTR_BUILD_DIR) args.push('--out', process.env.GTR_BUILD_DIR);
 
-const cmakeJs = join(import.meta.dirname ?? '.', '..', 'node_modules', 'cmake-js', 'bin', 'cmake-js');
-const r = spawnSync(process.execPath, [cmakeJs, ...args], { stdio: 'inherit' });
+// Resolved like any dependency: in a clone it is ./node_modules/cmake-js, in an installed package
+// the hoisted one of the project (npm install gtr-rl builds from here too, scripts/install.mjs).
+const cmakeJs = join(dirname(createRequire(import.meta.url).resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+// ccache keys on the compile command, which names absolute paths: with the repository root as its
+// base_dir they become relative, so a clone in another folder (CI's copy, a worktree) hits the cache.
+const env = { ...process.env, CCACHE_BASEDIR: process.env.CCACHE_BASEDIR ?? join(import.meta.dirname ?? '.', '..') };
+const r = spawnSync(process.execPath, [cmakeJs, ...args], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -35,6 +35,15 @@ if ! "$PY" -c 'import clang_format' 2>/dev/null; then
   "$PY" -m pip install --quiet "clang-format==18.1.8" \
     || echo "setup: WARNING: could not install clang-format; the native formatting check will skip" >&2
 fi
+# ccache makes re-builds of the addon (a fresh clone, another worktree, a changed header) take
+# seconds per unchanged file instead of a cold compile; CMakeLists.txt uses it whenever it is on
+# PATH. Installed here when apt is usable (root, Debian/Ubuntu); otherwise the build goes on without.
+if ! command -v ccache >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing ccache (compiler cache for the native addon)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ccache >/dev/null; } \
+    || echo "setup: could not install ccache; the addon builds without a compiler cache"
+fi
+command -v ccache >/dev/null 2>&1 && echo "setup: ccache $(ccache --version | head -1 | awk '{print $3}') caches the addon's compile"
 # The CPU backend of data-parallel training (`gtr train --nproc-per-node N`): gloo from Debian's
 # libgloo-dev, linked by the addon's small gtr_gloo.so. Optional: without it the addon builds and
 # multi-rank CPU runs say how to install it. Installed here when apt is usable (root, Debian/Ubuntu).
@@ -45,7 +54,7 @@ if [ ! -e /usr/include/gloo/allreduce.h ] && command -v apt-get >/dev/null 2>&1 
 fi
 # `npm install` (not `npm ci`): npm 11 prunes other platforms' optional packages from the lockfile,
 # which makes `npm ci` refuse it; with exact pins and the lockfile, install resolves the same tree.
-npm install --no-audit --no-fund
+GTR_SKIP_NATIVE_INSTALL=1 npm install --no-audit --no-fund   # the addon is built just below
 node scripts/build-native.mjs
 npx tsc -p tsconfig.json
 echo "setup: done. Try: node bin/gtr.js inspect"

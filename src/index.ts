@@ -95,11 +95,14 @@ export {
   type GraderFn,
   type GraderSpec,
   type CustomGraderSpec,
+  type RewardSpec,
+  type WeightedGraderSpec,
 } from './grading/index.js';
 
 // Datasets: the registry (datasets/manifest.json), local copies or hub downloads, prompt templates.
 export {
   loadDataset,
+  fetchDatasets,
   datasetNames,
   buildPrompt,
   TEMPLATE_NAMES,

@@ -1,6 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync } from 'node:fs';
+// Dataset downloads against a local stand-in of the Hugging Face hub: the cache, field mappings,
+// DAPO dedupe, errors naming the URL, and `gtr data fetch` / `gtr data list` (--data-dir, GTR_DATA_DIR).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -10,16 +12,24 @@ import {
   DAPO_PREFIX,
   DAPO_SUFFIX,
   downloadHfFile,
+  fetchDatasets,
   getDatasetEntry,
+  rowToJson,
   loadDataset,
 } from '../src/data/index.js';
+import { cliPath, fixturesDir } from './helpers/paths.js';
+import { startHubStandIn, type HubStandIn } from './helpers/hub-stand-in.js';
 
-// A stand-in for the Hugging Face hub: @huggingface/hub 2.x requests
+const run = promisify(execFile);
+// These tests read the hub stand-in, never a data dir from the environment.
+delete process.env.GTR_DATA_DIR;
+
+// The files the hub stand-in (./helpers/hub-stand-in.ts) serves: @huggingface/hub 2.x requests
 // GET {hubUrl}/datasets/{repo}/resolve/{revision}/{path}, first with `Range: bytes=0-0` (size from
 // Content-Range, ETag required), then the whole file.
 const files = new Map<string, Buffer>();
-const requests: string[] = [];
-let server: Server;
+let requests: string[] = [];
+let hub: HubStandIn;
 let base: string;
 
 const math500Jsonl = [
@@ -79,34 +89,12 @@ beforeAll(async () => {
       ].join('\n'),
     ),
   );
-  server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push(`${req.method} ${path}${req.headers.range ? ` ${req.headers.range}` : ''}`);
-    const body = files.get(path);
-    if (!body) {
-      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'text/plain' });
-      res.end('Entry not found');
-      return;
-    }
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-    if (m) {
-      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), body.length - 1)];
-      res.writeHead(206, {
-        'Content-Range': `bytes ${a}-${b}/${body.length}`,
-        ETag: '"etag-1"',
-        'Content-Length': b - a + 1,
-      });
-      res.end(body.subarray(a, b + 1));
-      return;
-    }
-    res.writeHead(200, { ETag: '"etag-1"', 'Content-Length': body.length });
-    res.end(body);
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  hub = await startHubStandIn(files);
+  base = hub.base;
+  requests = hub.requests;
 });
 
-afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
+afterAll(() => hub.close());
 
 describe('hub downloads (local stand-in server)', () => {
   it('downloads a JSONL dataset file into the cache, maps it, then reuses the cache', async () => {
@@ -225,3 +213,83 @@ function redirectTo(local: string): typeof fetch {
     return fetch(url.replace('https://raw.githubusercontent.com', local), init);
   };
 }
+
+describe('gtr data fetch (against the hub stand-in)', () => {
+  it('downloads into --cache-dir, writes JSONL copies into --data-dir that --data-dir then reads', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'gtr-data-')), 'copies');
+    const { stdout } = await run(
+      process.execPath,
+      [
+        cliPath,
+        'data',
+        'fetch',
+        'math500',
+        'dapo-math-17k',
+        '--hub-url',
+        base,
+        '--cache-dir',
+        cacheDir,
+        '--data-dir',
+        dataDir,
+      ],
+      { env: { ...process.env, GTR_DATA_DIR: '' } },
+    );
+    expect(stdout).toMatch(/^math500: 2 rows \(1 skipped\)/m);
+    expect(stdout).toMatch(/^dapo-math-17k: 2 rows \(1 skipped\)/m);
+    expect(existsSync(cachePath(getDatasetEntry('math500').remote, cacheDir))).toBe(true);
+    const fromHub = await loadDataset('math500', { hubUrl: base, cacheDir, onIssue: () => {} });
+    const fromCopy = await loadDataset('math500', { dataDir });
+    expect(fromCopy.rows).toEqual(fromHub.rows);
+    const dapo = await loadDataset('dapo-math-17k', { dataDir });
+    expect(dapo.rows.map((r) => [r.problem, r.answer, r.extra.answer_conflict])).toEqual([
+      ['Find $x$ if $x+1=3$.', '2', false],
+      ['How many primes are below 10?', '4', true],
+    ]);
+    // GTR_DATA_DIR is honoured by loadDataset (no dataDir given) and by `gtr data fetch` / `list`.
+    process.env.GTR_DATA_DIR = dataDir;
+    try {
+      expect((await loadDataset('math500')).rows).toEqual(fromHub.rows);
+    } finally {
+      delete process.env.GTR_DATA_DIR;
+    }
+    const envDir = join(mkdtempSync(join(tmpdir(), 'gtr-data-')), 'env');
+    await run(process.execPath, [cliPath, 'data', 'fetch', 'math500', '--hub-url', base, '--cache-dir', cacheDir], {
+      env: { ...process.env, GTR_DATA_DIR: envDir },
+    });
+    expect(readFileSync(join(envDir, 'math500.jsonl'), 'utf8')).toBe(
+      readFileSync(join(dataDir, 'math500.jsonl'), 'utf8'),
+    );
+    const list = await run(process.execPath, [cliPath, 'data', 'list', '--cache-dir', cacheDir], {
+      env: { ...process.env, GTR_DATA_DIR: envDir },
+    });
+    expect(list.stdout).toMatch(new RegExp(`^math500 .* 500 rows  data dir: ${envDir}/math500.jsonl, cached$`, 'm'));
+    expect(list.stdout).toMatch(/^aime25 .* not fetched$/m);
+  });
+
+  it('an unknown name fails before any download, listing the valid names; a dead hub names the fix', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gtr-cache-'));
+    await expect(fetchDatasets(['math500', 'gsm8k'], { hubUrl: base, cacheDir })).rejects.toThrow(
+      /unknown dataset "gsm8k"; valid datasets: dapo-math-17k/,
+    );
+    expect(existsSync(join(cacheDir, 'hf'))).toBe(false);
+    const err = await run(
+      process.execPath,
+      [cliPath, 'data', 'fetch', 'math500', '--hub-url', 'http://127.0.0.1:9', '--cache-dir', cacheDir],
+      { env: { ...process.env, GTR_DATA_DIR: '' } },
+    ).catch((e: { stderr: string; code: number }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toMatch(
+      /^gtr: dataset "math500": download of http:\/\/127\.0\.0\.1:9\/datasets\/HuggingFaceH4\/MATH-500\/resolve\/main\/test\.jsonl failed: .*`gtr data fetch math500`/,
+    );
+  });
+
+  it("the shipped excerpts are in the layout fetch writes (each row round-trips through the writer's format)", async () => {
+    for (const name of ['math500', 'dapo-math-17k', 'olympiadbench']) {
+      const file = join(fixturesDir, 'datasets', getDatasetEntry(name).local.file);
+      const d = await loadDataset(name, { dataDir: join(fixturesDir, 'datasets') });
+      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+      expect(d.rows.map((r) => JSON.parse(rowToJson(r)))).toEqual(lines.map((l) => JSON.parse(l)));
+    }
+  });
+});

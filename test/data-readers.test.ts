@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { datasetNames, getDatasetEntry, lastBoxed, loadDataset, readJsonl, readParquet } from '../src/data/index.js';
 import type { RowIssue } from '../src/data/index.js';
 
+import { dataDir, fullData } from './helpers/paths.js';
+
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = process.env.GTR_DATA_DIR ?? join(repoRoot, '..', 'shared', 'datasets');
+const excerptDir = join(repoRoot, 'test', 'fixtures', 'datasets');
 const fixtures = join(repoRoot, 'test', 'fixtures', 'data');
 const quiet = () => {};
 
@@ -40,22 +42,24 @@ describe('dataset registry', () => {
   });
 });
 
-describe('local copies (row counts from SOURCES.md)', () => {
-  const counts: Record<string, number> = {
-    math500: 500,
-    olympiadbench: 675,
-    minerva: 272,
-    amc23: 40,
-    aime24: 30,
-    aime25: 30,
-    'dapo-math-17k': 17290,
+describe('local copies (excerpts in test/fixtures/datasets; full row counts when GTR_DATA_DIR is set)', () => {
+  // Full copies: the counts of SOURCES.md and datasets/manifest.json. Excerpts: the first rows.
+  const counts: Record<string, [full: number, excerpt: number]> = {
+    math500: [500, 40],
+    olympiadbench: [675, 20],
+    minerva: [272, 40],
+    amc23: [40, 40],
+    aime24: [30, 10],
+    aime25: [30, 10],
+    'dapo-math-17k': [17290, 200],
   };
-  for (const [name, n] of Object.entries(counts)) {
+  for (const [name, [full, excerpt]] of Object.entries(counts)) {
+    const n = fullData ? full : excerpt;
     it(`${name} has ${n} usable rows and none skipped`, async () => {
       const d = await loadDataset(name, { dataDir, onIssue: quiet });
       expect(d.rows).toHaveLength(n);
       expect(d.skipped).toBe(0);
-      expect(getDatasetEntry(name).local.rows).toBe(n);
+      expect(getDatasetEntry(name).local.rows).toBe(full);
       for (const r of d.rows) {
         expect(typeof r.id).toBe('string');
         expect(r.problem.trim()).not.toBe('');
@@ -65,12 +69,22 @@ describe('local copies (row counts from SOURCES.md)', () => {
     });
   }
 
+  it.runIf(fullData)('each shipped excerpt is a prefix of the full copy (whole lines)', () => {
+    for (const name of Object.keys(counts)) {
+      const file = getDatasetEntry(name).local.file;
+      const ex = readFileSync(join(excerptDir, file), 'utf8');
+      expect(readFileSync(join(dataDir, file), 'utf8').startsWith(ex), file).toBe(true);
+    }
+  });
+
   it('keeps source fields in extra', async () => {
     const ob = await loadDataset('olympiadbench', { dataDir });
     expect(ob.rows[0]!.extra).toHaveProperty('answer_type');
     expect(ob.rows[0]!.extra).toHaveProperty('unit');
     expect(ob.rows[0]!.extra).toHaveProperty('final_answer');
-    expect(ob.rows.filter((r) => r.extra.error !== null && r.extra.error !== undefined)).toHaveLength(1);
+    // The one row with a numeric tolerance is row 317, past the excerpt.
+    const withError = ob.rows.filter((r) => r.extra.error !== null && r.extra.error !== undefined);
+    expect(withError).toHaveLength(fullData ? 1 : 0);
     const mv = await loadDataset('minerva', { dataDir });
     for (const r of mv.rows) expect(lastBoxed(r.extra.solution as string)).toBe(r.answer);
     const m5 = await loadDataset('math500', { dataDir });
@@ -82,13 +96,15 @@ describe('local copies (row counts from SOURCES.md)', () => {
     expect(a24.rows.some((r) => r.answer.startsWith('0'))).toBe(true); // leading zeros kept
   });
 
-  it('dapo: dropConflicts removes the 11 conflicting rows; limit applies after', async () => {
+  it('dapo: dropConflicts removes the conflicting rows; limit applies after', async () => {
+    // 11 conflicting rows in the full copy; the excerpt's first 200 rows hold one of them (dapo-00035).
     const all = await loadDataset('dapo-math-17k', { dataDir });
-    expect(all.rows.filter((r) => r.extra.answer_conflict === true)).toHaveLength(11);
+    const conflicts = fullData ? 11 : 1;
+    expect(all.rows.filter((r) => r.extra.answer_conflict === true)).toHaveLength(conflicts);
     expect(all.rows.find((r) => r.id === 'dapo-00035')?.extra.conflicting_answers).toEqual(['64', '6']);
     const kept = await loadDataset('dapo-math-17k', { dataDir, dropConflicts: true });
-    expect(kept.rows).toHaveLength(17279);
-    expect(kept.droppedConflicts).toBe(11);
+    expect(kept.rows).toHaveLength(all.rows.length - conflicts);
+    expect(kept.droppedConflicts).toBe(conflicts);
     const few = await loadDataset('dapo-math-17k', { dataDir, dropConflicts: true, limit: 5 });
     expect(few.rows.map((r) => r.id)).toEqual(kept.rows.slice(0, 5).map((r) => r.id));
   });

@@ -79,6 +79,9 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
       expect(two.out()).toContain(`rank 0: weights at step ${s} bitwise equal to rank 0's on all 2 ranks`);
       expect(two.out()).toContain(`[rank 1] rank 1: weights at step ${s} bitwise equal to rank 0's on all 2 ranks`);
     }
+    // Progress comes from rank 0 alone: one line per step, none from rank 1 (issue #26).
+    expect(two.out().match(/^step \d+\/\d+ reward/gm)).toHaveLength(STEPS);
+    expect(two.out()).not.toMatch(/\[rank 1\] (step \d+\/\d+ reward|done after step)/);
     // Rank 0 alone wrote the run directory: one metrics row per step.
     const m1 = jsonl(join(scratch, 'one', 'metrics.jsonl')).filter((r) => r.kind === 'train');
     const m2 = jsonl(join(scratch, 'two', 'metrics.jsonl')).filter((r) => r.kind === 'train');

@@ -1,10 +1,10 @@
 /**
  * The paged KV cache of the rollout engine (native/generate: block_manager, engine, decode_attention)
  * on CPU fp32 with the tied parity checkpoint:
- * - against the contiguous-cache engine it replaced (outputs recorded before the change in
- *   test/fixtures/contiguous-generate by make_contiguous_generate_fixture.mjs): same tokens,
- *   log-probs and logits for block sizes 16, 32 and 256, prompt lengths around block boundaries,
- *   greedy and sampled (top-p), n = 1 and 8;
+ * - against references computed in the same run: per-token log-probs (and greedy logits) equal a
+ *   full teacher-forced forward without KV cache (Policy.score) within 1e-4, and tokens are the same
+ *   at block sizes 16, 32 and 256, for prompt lengths around block boundaries (prompts and options
+ *   from test/fixtures/contiguous-generate), greedy and sampled (top-p), n = 1 and 8;
  * - allocator invariants checked every step (checkBlocks) in every call here, blocks all freed at
  *   the end, and after a cancel;
  * - a budget of about three longest sequences for twelve: completes within the budget, preempts,
@@ -25,17 +25,21 @@ import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 interface RefCase {
   name: string;
   options: GenerateOptions;
-  tokens: number[][][];
-  logprobs: number[][][];
 }
+// Only the prompts and options of the recorded fixture are used: the outputs are computed in this
+// run (a reference that one CPU recorded bit for bit is not a test another CPU can pass).
 const refDir = join(fixturesDir, 'contiguous-generate');
 const ref = JSON.parse(readFileSync(join(refDir, 'reference.json'), 'utf8')) as {
   prompts: number[][];
   cases: RefCase[];
 };
-const refLogitsBuf = readFileSync(join(refDir, 'greedy-logits.f32'));
-const refLogits = new Float32Array(refLogitsBuf.buffer, refLogitsBuf.byteOffset, refLogitsBuf.byteLength / 4);
 const V = 512;
+/**
+ * Tolerance between the paged engine's per-token log-probs (and greedy logits) and the full
+ * teacher-forced forward (Policy.score: no KV cache at all). Both are fp32 on CPU; they differ only
+ * in the order of the attention reductions, a few 1e-7 at these sizes (1.4e-6 seen across CPUs).
+ */
+const TOL = 1e-4;
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -44,6 +48,14 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 const tokensOf = (r: { tokens: Int32Array }[][]) => r.map((g) => g.map((s) => Array.from(s.tokens)));
+const logSoftmax = (x: Float32Array): Float64Array => {
+  let mx = -Infinity;
+  for (const v of x) mx = Math.max(mx, v);
+  let z = 0;
+  for (const v of x) z += Math.exp(v - mx);
+  const lz = mx + Math.log(z);
+  return Float64Array.from(x, (v) => v - lz);
+};
 
 describe('paged KV cache (tied fixture, CPU fp32)', () => {
   let policy: Policy;
@@ -52,23 +64,37 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
   });
   afterAll(() => policy?.dispose());
 
-  for (const blockSize of [16, 32, 256]) {
-    it(`equals the contiguous engine at block size ${blockSize} (greedy logits, sampled top-p n = 8, sampled n = 1)`, async () => {
-      let logitOffset = 0;
+  // The reference: each sequence the engine returns, scored again by a full forward without any
+  // KV cache; and block size 256 (one block per sequence) for the tokens of the other sizes.
+  const byCase = new Map<string, number[][][]>();
+  for (const blockSize of [256, 32, 16]) {
+    it(`at block size ${blockSize}: log-probs equal a full forward's within ${TOL}; same tokens at every block size (greedy logits, sampled top-p n = 8, sampled n = 1)`, async () => {
       for (const c of ref.cases) {
         const { rollouts, stats } = await generateWithStats(policy, ref.prompts, {
           ...c.options,
           blockSize,
           checkBlocks: true,
         });
-        expect(tokensOf(rollouts), c.name).toEqual(c.tokens);
+        const toks = tokensOf(rollouts);
+        if (!byCase.has(c.name)) byCase.set(c.name, toks);
+        else expect(toks, `${c.name}: tokens at block size ${blockSize} vs 256`).toEqual(byCase.get(c.name));
         for (let p = 0; p < ref.prompts.length; p++)
           for (let s = 0; s < rollouts[p]!.length; s++) {
-            expect(maxDiff(rollouts[p]![s]!.logprobs, c.logprobs[p]![s]!), `${c.name} logprobs`).toBe(0);
+            const r = rollouts[p]![s]!;
+            const P = ref.prompts[p]!.length;
+            const full = await policy.score([...ref.prompts[p]!, ...r.tokens]);
+            const expected = full.subarray(P); // log p(token_t | prompt, tokens_<t)
+            expect(maxDiff(r.logprobs, expected), `${c.name} logprobs`).toBeLessThan(TOL);
             if (c.options.returnLogits) {
-              const lg = rollouts[p]![s]!.logits!;
-              expect(maxDiff(lg, refLogits.subarray(logitOffset, logitOffset + lg.length)), `${c.name} logits`).toBe(0);
-              logitOffset += lg.length;
+              const lg = r.logits!;
+              expect(lg.length).toBe(r.tokens.length * V);
+              for (let t = 0; t < r.tokens.length; t++) {
+                const row = lg.subarray(t * V, (t + 1) * V);
+                const ls = logSoftmax(row);
+                // The logits of step t give the log-prob of token t, and greedy picks their argmax.
+                expect(Math.abs(ls[r.tokens[t]!]! - expected[t]!), `${c.name} logits step ${t}`).toBeLessThan(TOL);
+                expect(ls[r.tokens[t]!]!).toBe(Math.max(...ls));
+              }
             }
           }
         expect(stats.promptPrefills).toBe(ref.prompts.length); // each prompt prefilled once, shared by its n samples
@@ -76,7 +102,6 @@ describe('paged KV cache (tied fixture, CPU fp32)', () => {
         expect(stats.preemptions).toBe(0);
         expect(stats.blockSize).toBe(blockSize);
       }
-      expect(logitOffset).toBe(refLogits.length);
     });
   }
 

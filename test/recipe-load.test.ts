@@ -98,7 +98,7 @@ describe('--set overrides', () => {
       'train.steps=7',
       'model.chat_template=true',
       'data.data_dir=null',
-      'data.data_dir=../shared/datasets',
+      'data.data_dir=../datasets',
       'run.dir=runs/a b',
       'eval.k=[1, 2]',
       'eval.benchmarks=[amc23, aime24]',
@@ -108,12 +108,13 @@ describe('--set overrides', () => {
     expect(r.train.lr).toBe(2e-6);
     expect(r.train.steps).toBe(7);
     expect(r.model.chat_template).toBe(true);
-    expect(r.data.data_dir).toBe('../shared/datasets');
+    expect(r.data.data_dir).toBe('../datasets');
     expect(r.run.dir).toBe('runs/a b');
     expect(r.eval.k).toEqual([1, 2]);
     expect(r.eval.benchmarks).toEqual(['amc23', 'aime24']);
     expect(r.algorithm.loss.kl_ref).toEqual({ coef: 0.001, estimator: 'k3' });
-    expect(r.reward.grader).toEqual({ module: './my-grader.js', export: 'default' });
+    // A --set module path stays as given (relative to the working directory).
+    expect(r.reward.grader).toEqual({ module: './my-grader.js', export: 'default', batched: false });
     expect(parseRecipe('', 'r.yaml', ['data.limit=null']).data.limit).toBeNull();
   });
 

@@ -64,7 +64,7 @@ describe('describeRecipe', () => {
     );
     expect(byKey.get('algorithm.loss.kl_ref.estimator')).toMatchObject({ default: 'k3' });
     expect(byKey.get('algorithm.loss')).toMatchObject({ section: true });
-    expect(byKey.get('reward.grader')!.type).toContain('{module, export}');
+    expect(byKey.get('reward.grader')!.type).toContain('{module, export, batched}');
     for (const d of docs) expect(d.doc, d.key).not.toBe('');
     for (const s of ['model', 'data', 'rollout', 'reward', 'algorithm', 'train', 'eval', 'checkpoint', 'run'])
       expect(byKey.get(s)?.section).toBe(true);

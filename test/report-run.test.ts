@@ -118,7 +118,7 @@ describe('run report', () => {
   it('overlays several runs: one line per run on every plot, legends, both runs in the tables', () => {
     const html = renderReport(runReport([gtrDir, grpoDir]));
     expect(plotTitles(html)).toHaveLength(CHANGING.length);
-    const figs = html.split('<figure>').slice(1);
+    const figs = html.split(/<figure[ >]/).slice(1);
     for (const f of figs) {
       expect(f).toContain('>gtr</text>');
       expect(f).toContain('>grpo</text>');

@@ -27,7 +27,9 @@ describe('qwen3-1.7b-transition-dapo.yaml', () => {
     ]);
     for (const p of phases) {
       const g = p.grader as { module: string; export: string };
-      const mod = await import(join(repoRoot, g.module));
+      // Module paths in a recipe are read from the recipe's folder (recipes/../src/transition).
+      expect(g.module).toBe(join(repoRoot, 'src', 'transition', 'dapo-formats.ts'));
+      const mod = await import(g.module);
       expect(typeof mod[g.export]).toBe('function');
     }
   });

@@ -3,12 +3,16 @@
  * reads it, so a wrong path is reported as such, in the user's flag or key, rather than as the first
  * file some loader misses ("tokenizer.json not found", ENOTDIR).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /** True for a string shaped like a Hugging Face hub model id (`org/name`), not a path. */
 export function looksLikeHubId(p: string): boolean {
-  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(p) && !p.startsWith('.') && !p.includes('..');
+  if (!/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(p) || p.startsWith('.') || p.includes('..')) return false;
+  // `runs/...` is where this project writes (the tiny recipes' `runs/tiny-model`), and a first part
+  // that exists here is a local folder: neither is a hub organisation.
+  const first = p.split('/')[0]!;
+  return first !== 'runs' && !existsSync(first);
 }
 
 /**
@@ -32,7 +36,9 @@ export function checkModelDir(dir: string, what: string, options: { tokenizerOnl
           `\`node -e "import('@huggingface/hub').then(async (h) => console.log(await h.snapshotDownload({repo: '${dir}'})))"\` (prints the directory), and give that directory`,
       );
     }
-    throw new Error(`${what}: model directory not found: ${abs}`);
+    throw new Error(
+      `${what}: model directory not found: ${abs} (give an HF-layout checkpoint directory, or make a random tiny model there with \`gtr init-model --config tiny --out ${dir}\`)`,
+    );
   }
   if (!st.isDirectory())
     throw new Error(

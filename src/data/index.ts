@@ -21,6 +21,7 @@ export {
   downloadSource,
   type DownloadOptions,
 } from './download.js';
+export { fetchDatasets, rowToJson, type FetchOptions, type FetchResult } from './fetch.js';
 export { loadDataset, readDataFile, type LoadDatasetOptions, type LoadedDataset } from './load.js';
 export {
   buildPrompt,

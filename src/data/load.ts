@@ -8,14 +8,19 @@ import { dedupeByProblem } from './dedupe.js';
 import { downloadSource, type DownloadOptions } from './download.js';
 import { readJsonl } from './jsonl.js';
 import { getDatasetEntry, localMapping, type DatasetEntry } from './manifest.js';
-import { IDENTITY_MAPPING, type FieldMapping } from './mapping.js';
+import { IDENTITY_MAPPING, VERL_MAPPING, type FieldMapping } from './mapping.js';
 import { readParquet } from './parquet.js';
 import type { DataFormat, DatasetRow, RowIssue } from './types.js';
 
 /** Options of {@link loadDataset}. */
 export interface LoadDatasetOptions extends DownloadOptions {
-  /** Directory holding the local copies (e.g. ../shared/datasets); if set, nothing is downloaded. */
+  /**
+   * Directory holding the local copies (as `gtr data fetch --data-dir DIR` writes them); if set,
+   * nothing is downloaded. Unset: `GTR_DATA_DIR` when that is set, else the cache / the hub.
+   */
   dataDir?: string;
+  /** Ignore `dataDir` and `GTR_DATA_DIR`: read the remote source (cached, else downloaded). */
+  remote?: boolean;
   /** Keep only the first `limit` usable rows (after `dropConflicts`). */
   limit?: number;
   /** Drop rows whose duplicates disagree on the gold answer (`extra.answer_conflict === true`). */
@@ -81,12 +86,23 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
       throw new Error(
         `dataset file ${resolve(file)} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, not a .jsonl / .parquet file`,
       );
-    result = await readDataFile(file, name.endsWith('.parquet') ? 'parquet' : 'jsonl', IDENTITY_MAPPING, name, onIssue);
+    // Rows with problem / answer fields; else verl's layout (prompt messages, reward_model.ground_truth).
+    const format = name.endsWith('.parquet') ? 'parquet' : 'jsonl';
+    // A file with no usable row in that layout throws; the error of the own layout is the one shown.
+    const own = await readDataFile(file, format, IDENTITY_MAPPING, name).catch((e: Error) => e);
+    if (own instanceof Error || own.rows.length === 0) {
+      const verl = await readDataFile(file, format, VERL_MAPPING, name).catch(() => undefined);
+      if (verl && verl.rows.length > 0) result = verl;
+      else if (own instanceof Error) throw own;
+      else result = own;
+    } else result = own;
+    for (const issue of result.issues) onIssue(issue);
     return finishRows(name, 'train', file, result.rows, result, opts);
   }
   const entry: DatasetEntry = getDatasetEntry(name);
-  if (opts.dataDir !== undefined) {
-    file = join(opts.dataDir, entry.local.file);
+  const dataDir = opts.remote ? undefined : (opts.dataDir ?? (process.env.GTR_DATA_DIR || undefined));
+  if (dataDir !== undefined) {
+    file = join(dataDir, entry.local.file);
     result = await readDataFile(
       file,
       entry.local.file.endsWith('.parquet') ? 'parquet' : 'jsonl',
@@ -94,13 +110,22 @@ export async function loadDataset(name: string, opts: LoadDatasetOptions = {}): 
       name,
       onIssue,
     ).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new Error(`dataset "${name}": ${file} does not exist (data dir ${opts.dataDir})`);
+      if (e.code === 'ENOENT')
+        throw new Error(
+          `dataset "${name}": ${file} does not exist (data dir ${dataDir}` +
+            `${opts.dataDir === undefined ? ', from GTR_DATA_DIR' : ''}); write it with \`gtr data fetch ${name} --data-dir ${dataDir}\``,
+        );
       throw e;
     });
     rows = result.rows;
   } else {
     const src = entry.remote;
-    file = await downloadSource(src, opts);
+    file = await downloadSource(src, opts).catch((e: Error) => {
+      throw new Error(
+        `dataset "${name}": ${e.message}. Fetch it where the hub is reachable (\`gtr data fetch ${name}\`, ` +
+          'into the cache), or point --data-dir / data.data_dir / GTR_DATA_DIR at local copies',
+      );
+    });
     result = await readDataFile(file, src.format, src.mapping, name, onIssue);
     rows = result.rows;
     if (src.dedupe === 'problem') {

@@ -8,7 +8,7 @@ import type { DatasetRow } from './types.js';
 import { DAPO_PREFIX, DAPO_SUFFIX } from './templates.js';
 
 /** Value transforms a field spec may apply after reading the source value. */
-export const FIELD_TRANSFORMS = ['to_string', 'last_boxed', 'strip_dapo_template'] as const;
+export const FIELD_TRANSFORMS = ['to_string', 'last_boxed', 'strip_dapo_template', 'last_user_message'] as const;
 export type FieldTransform = (typeof FIELD_TRANSFORMS)[number];
 
 /**
@@ -43,6 +43,32 @@ export const IDENTITY_MAPPING: FieldMapping = {
   problem: { from: 'problem' },
   answer: { from: 'answer' },
 };
+
+/**
+ * verl's RL parquet layout (verl examples/data_preprocess: `data_source`, `prompt` as chat
+ * messages, `ability`, `reward_model.ground_truth`, `extra_info`): the problem is the last user
+ * message (without DAPO's instruction wrapper when it has one: the recipe's template adds it), the
+ * answer `reward_model.ground_truth`, the id `extra_info.index` (else the row number). The other
+ * fields stay in `extra`.
+ */
+export const VERL_MAPPING: FieldMapping = {
+  id: { from: ['extra_info.index', '$index'] },
+  problem: { from: 'prompt', transform: 'last_user_message' },
+  answer: { from: 'reward_model.ground_truth', transform: 'to_string' },
+  omit: ['prompt'],
+};
+
+/** The content of the last `role: user` message of a chat list, DAPO's wrapper removed. */
+function lastUserMessage(v: unknown): { value?: string; reason?: string } {
+  if (!Array.isArray(v)) return { reason: `is a ${typeof v}, expected a list of chat messages` };
+  const user = [...v]
+    .reverse()
+    .find((m) => m !== null && typeof m === 'object' && (m as { role?: unknown }).role === 'user');
+  const content = (user as { content?: unknown } | undefined)?.content;
+  if (typeof content !== 'string') return { reason: 'has no user message with text content' };
+  const wrapped = content.startsWith(DAPO_PREFIX) && content.endsWith(DAPO_SUFFIX);
+  return { value: wrapped ? content.slice(DAPO_PREFIX.length, content.length - DAPO_SUFFIX.length) : content };
+}
 
 /** Result of mapping one record: the row, or the reason it is unusable. */
 export type MapResult = { ok: true; row: DatasetRow } | { ok: false; reason: string };
@@ -94,6 +120,7 @@ function applyTransform(v: unknown, t: FieldTransform | undefined): { value?: st
       ? { reason: `is a ${Array.isArray(v) ? 'list' : typeof v}, expected a string` }
       : { value: s };
   }
+  if (t === 'last_user_message') return lastUserMessage(v);
   if (typeof v !== 'string') return { reason: `is a ${typeof v}, expected a string` };
   if (t === 'last_boxed') {
     const b = lastBoxed(v);

@@ -2,7 +2,8 @@
  * zod schema of the JSON report (what {@link reportToJson} writes), for reading reports back,
  * e.g. for `gtr eval compare a.json b.json`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { EvalReport } from './types.js';
 
@@ -39,9 +40,26 @@ export function parseEvalReport(value: unknown, source = 'report'): EvalReport {
   return r.data as EvalReport;
 }
 
-/** Reads and validates a JSON report file. @throws Error naming the file on bad JSON or schema. */
-export async function loadEvalReport(path: string): Promise<EvalReport> {
-  const text = await readFile(path, 'utf8');
+/**
+ * Reads and validates a JSON report: a report.json file, or a `gtr eval --out` directory holding one.
+ * @throws Error naming the file on a missing file, bad JSON or schema.
+ */
+export async function loadEvalReport(pathIn: string): Promise<EvalReport> {
+  // A `gtr eval --out DIR` directory stands for the report.json inside it.
+  const isDir = await stat(pathIn).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  const path = isDir ? join(pathIn, 'report.json') : pathIn;
+  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT')
+      throw new Error(
+        isDir
+          ? `${pathIn} holds no report.json (give a \`gtr eval --out\` directory or its report.json)`
+          : `${path}: no such file`,
+      );
+    throw new Error(`${path}: ${e.message}`);
+  });
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -78,14 +78,13 @@ export function toGradeResult(value: unknown, label: string): GradeResult {
   );
 }
 
-/**
- * Loads a custom grader and wraps it so it always yields a GradeResult (see `toGradeResult`).
- * Throws `custom grader <path>#<export>: ...` when the module fails to load, lacks the export, or
- * the export is not a function; the wrapped function throws the same prefix when a call throws or
- * returns something invalid.
- */
-export async function loadCustomGrader(spec: CustomGraderSpec): Promise<GraderFn> {
-  const label = customLabel(spec);
+/** A batched custom grader, wrapped: one verdict per item, in order. */
+export type BatchedGraderFn = (
+  items: { response: string; row: Record<string, unknown>; prompt: string }[],
+) => Promise<GradeResult[]>;
+
+/** Imports a custom grader module and returns its export, checked to be a function. */
+async function loadExport(spec: CustomGraderSpec, label: string): Promise<(...args: unknown[]) => unknown> {
   const name = spec.export ?? 'default';
   let mod: Record<string, unknown>;
   try {
@@ -99,6 +98,47 @@ export async function loadCustomGrader(spec: CustomGraderSpec): Promise<GraderFn
     throw new Error(`${label}: module has no export "${name}" (exports: ${names})`);
   }
   if (typeof fn !== 'function') throw new Error(`${label}: export "${name}" is a ${typeof fn}, not a function`);
+  return fn as (...args: unknown[]) => unknown;
+}
+
+/**
+ * Loads a batched custom grader (`batched: true`, TRL's `reward_funcs` form): the export is called
+ * as `(responses, rows, prompts)` and must return (or resolve to) an array with one number or
+ * `{score, ...metrics}` per response.
+ * @throws `custom grader <path>#<export>: ...` when loading fails; the wrapped function throws the
+ *   same prefix when the call throws, or returns something other than such an array of that length
+ */
+export async function loadBatchedGrader(spec: CustomGraderSpec): Promise<BatchedGraderFn> {
+  const label = customLabel(spec);
+  const fn = await loadExport(spec, label);
+  return async (items) => {
+    let value: unknown;
+    try {
+      value = await fn(
+        items.map((i) => i.response),
+        items.map((i) => i.row),
+        items.map((i) => i.prompt),
+      );
+    } catch (err) {
+      throw new Error(`${label}: threw: ${(err as Error)?.message ?? String(err)}`);
+    }
+    if (!Array.isArray(value) || value.length !== items.length)
+      throw new Error(
+        `${label}: a batched grader must return an array of ${items.length} scores (one per response), got ${Array.isArray(value) ? `${value.length} items` : typeof value}`,
+      );
+    return value.map((v, i) => toGradeResult(v, `${label} (item ${i})`));
+  };
+}
+
+/**
+ * Loads a custom grader and wraps it so it always yields a GradeResult (see `toGradeResult`).
+ * Throws `custom grader <path>#<export>: ...` when the module fails to load, lacks the export, or
+ * the export is not a function; the wrapped function throws the same prefix when a call throws or
+ * returns something invalid.
+ */
+export async function loadCustomGrader(spec: CustomGraderSpec): Promise<GraderFn> {
+  const label = customLabel(spec);
+  const fn = await loadExport(spec, label);
   return async (response, row, prompt) => {
     let value: unknown;
     try {

@@ -2,7 +2,18 @@
  * Reward graders: `math`, `dapo` and `math_verify` (Python), custom grader modules, and the worker
  * pools that run them.
  */
-export type { CustomGraderSpec, GradeItem, GradeResult, GraderFn, GraderSpec } from './types.js';
+export type {
+  CustomGraderSpec,
+  GradeItem,
+  GradeResult,
+  GraderFn,
+  GraderSpec,
+  RewardSpec,
+  WeightedGraderSpec,
+  WeightedPart,
+} from './types.js';
+export { isWeighted } from './types.js';
+export { combineWeighted, gradeMetrics, partName } from './weighted.js';
 export {
   answerInSentence,
   extractAnswerLoose,
@@ -19,7 +30,7 @@ export { closeEnough, parsePlainNumber, valuesEqual, DEFAULT_TOLERANCE, type Tol
 export { gradeMath, mathGrader, goldAnswer, rowTolerance } from './math-grader.js';
 export { gradeDapo, dapoGrader, DAPO_TAIL_CHARS } from './dapo-grader.js';
 export { getGrader, graderNames, isGraderName, unknownGraderError, type GraderEntry } from './registry.js';
-export { loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
+export { loadBatchedGrader, loadCustomGrader, parseGraderSpec, toGradeResult, customLabel } from './custom.js';
 export { GraderPool, DEFAULT_GRADER_MEMORY_MB, type GraderPoolOptions } from './pool.js';
 export { graderRow } from './row.js';
 export {

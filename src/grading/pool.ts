@@ -13,7 +13,15 @@ import { customLabel } from './custom.js';
 import { LaneError, ProcessLanes } from './process-lanes.js';
 import { MATH_VERIFY_GRADER, MATH_VERIFY_VERSION, PythonGraderPool } from './python-pool.js';
 import { getGrader } from './registry.js';
-import type { GradeItem, GradeResult, GraderSpec } from './types.js';
+import {
+  isWeighted,
+  type GradeItem,
+  type GradeResult,
+  type GraderSpec,
+  type RewardSpec,
+  type WeightedPart,
+} from './types.js';
+import { combineWeighted } from './weighted.js';
 import type { GradeTask } from './worker.js';
 
 /** Pool settings. */
@@ -21,8 +29,9 @@ export interface GraderPoolOptions {
   /**
    * Registry name or custom module (default `'math'`). Relative module paths resolve against cwd.
    * `'math_verify'` runs in Python worker processes (python-pool.ts) with the same timeout rules.
+   * A weighted list (`{graders: [{grader, weight}]}`) runs one pool per part (./weighted.ts).
    */
-  grader?: GraderSpec;
+  grader?: RewardSpec;
   /** Worker threads (default min(4, available cores)). */
   threads?: number;
   /**
@@ -88,6 +97,8 @@ export class GraderPool {
   /** The `math_verify` grader runs in Python worker processes instead of piscina threads. */
   private readonly python: PythonGraderPool | undefined;
   private readonly grader: GraderSpec;
+  /** The parts of a weighted reward, each in its own pool (then nothing else here is used). */
+  private readonly parts: { pool: GraderPool; part: WeightedPart }[] | undefined;
   private readonly threads: number;
   private readonly timeoutMs: number;
   private readonly startupTimeoutMs: number;
@@ -95,7 +106,20 @@ export class GraderPool {
   private destroyed = false;
 
   constructor(options: GraderPoolOptions = {}) {
-    const spec = options.grader ?? 'math';
+    const reward = options.grader ?? 'math';
+    if (isWeighted(reward)) {
+      if (reward.graders.length === 0) throw new Error('GraderPool: a weighted reward needs at least one grader');
+      const parts: { pool: GraderPool; part: WeightedPart }[] = [];
+      try {
+        for (const part of reward.graders)
+          parts.push({ pool: new GraderPool({ ...options, grader: part.grader }), part });
+      } catch (e) {
+        for (const p of parts) void p.pool.destroy();
+        throw e;
+      }
+      this.parts = parts;
+    }
+    const spec: GraderSpec = isWeighted(reward) ? reward.graders[0]!.grader : reward;
     this.grader =
       typeof spec === 'string'
         ? spec
@@ -111,6 +135,7 @@ export class GraderPool {
     const maxMemoryMb = options.maxMemoryMb ?? DEFAULT_GRADER_MEMORY_MB;
     if (!(Number.isInteger(maxMemoryMb) && maxMemoryMb >= 16))
       throw new Error(`GraderPool: maxMemoryMb must be an integer >= 16 (got ${options.maxMemoryMb})`);
+    if (this.parts) return; // the parts' pools do the work
     if (spec === MATH_VERIFY_GRADER) {
       // The same cap as the JS workers (reward.max_memory_mb), applied to each Python worker.
       this.python = new PythonGraderPool({
@@ -152,6 +177,10 @@ export class GraderPool {
    * timeouts). Registry graders always pass.
    */
   async check(): Promise<void> {
+    if (this.parts) {
+      for (const p of this.parts) await p.pool.check();
+      return;
+    }
     if (typeof this.grader === 'string') return;
     const [r] = await this.runAll([{ response: '', row: {}, prompt: '' }], true);
     if (r!.error !== undefined) {
@@ -164,7 +193,7 @@ export class GraderPool {
    * Grades one item; never rejects. The worker reports the start of the task over a
    * MessageChannel; the `timeoutMs` clock starts then (before that, `startupTimeoutMs` more applies).
    */
-  private async gradeOne(item: GradeItem, check = false): Promise<GradeResult> {
+  private async gradeOne(item: GradeItem, check = false, batch?: GradeTask['batch']): Promise<GradeResult> {
     const fail: GradeResult = { score: this.failureScore, correct: false, extracted: null };
     if (this.lanes) {
       try {
@@ -174,6 +203,7 @@ export class GraderPool {
           row: item.row,
           prompt: item.prompt ?? '',
           check,
+          ...(batch ? { batch } : {}),
         });
       } catch (err) {
         const timedOut = err instanceof LaneError && err.timedOut;
@@ -196,6 +226,7 @@ export class GraderPool {
       prompt: item.prompt ?? '',
       startPort: port2,
       check,
+      ...(batch ? { batch } : {}),
     };
     try {
       return await this.pool!.run(task, { signal: abort.signal, transferList: [port2] });
@@ -213,11 +244,29 @@ export class GraderPool {
   }
 
   /**
+   * A batched custom grader (`batched: true`): one call for all items, in one worker, with the
+   * per-item timeout for the whole call. A call that fails, times out or returns the wrong number
+   * of verdicts fails every item of the batch, with the reason.
+   */
+  private async gradeBatch(items: readonly GradeItem[]): Promise<GradeResult[]> {
+    if (items.length === 0) return [];
+    const batch = items.map((it) => ({ response: it.response, row: it.row, prompt: it.prompt ?? '' }));
+    const r = (await this.gradeOne({ response: '', row: {}, prompt: '' }, false, batch)) as GradeResult | GradeResult[];
+    if (Array.isArray(r)) return r;
+    return items.map(() => ({ ...r }));
+  }
+
+  /**
    * Which grader and rule version this pool runs, for reports: registry graders give their
    * `version`; `math_verify` gives `math-verify==X` as its workers report it (the pinned version
    * before any worker started); custom graders give their module and export.
    */
   get graderId(): { name: string; version: string } {
+    if (this.parts)
+      return {
+        name: this.parts.map((p) => `${p.part.weight} x ${p.pool.graderId.name}`).join(' + '),
+        version: this.parts.map((p) => p.pool.graderId.version).join(' + '),
+      };
     const g = this.grader;
     if (typeof g !== 'string') return { name: `${g.module}#${g.export ?? 'default'}`, version: 'custom module' };
     if (this.python) return { name: g, version: `math-verify==${this.python.version || MATH_VERIFY_VERSION}` };
@@ -234,7 +283,13 @@ export class GraderPool {
 
   private async runAll(items: readonly GradeItem[], check: boolean): Promise<GradeResult[]> {
     if (this.destroyed) throw new Error('GraderPool: grade() called after destroy()');
+    if (this.parts)
+      return combineWeighted(
+        this.parts.map((p) => p.part),
+        await Promise.all(this.parts.map((p) => p.pool.grade(items))),
+      );
     if (this.python) return this.python.grade(items);
+    if (!check && typeof this.grader !== 'string' && this.grader.batched) return this.gradeBatch(items);
     const results = new Array<GradeResult>(items.length);
     let next = 0;
     const lane = async (): Promise<void> => {
@@ -251,6 +306,7 @@ export class GraderPool {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    await Promise.all((this.parts ?? []).map((p) => p.pool.destroy()));
     await this.python?.destroy();
     await this.pool?.destroy();
     await this.lanes?.destroy();

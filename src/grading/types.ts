@@ -36,10 +36,41 @@ export type GraderFn = (
 export interface CustomGraderSpec {
   module: string;
   export?: string;
+  /**
+   * Batched form (as TRL's `reward_funcs`): the export is called once per batch as
+   * `(responses: string[], rows: Record<string, unknown>[], prompts: string[])` and returns (or
+   * resolves to) one number or `{ score, ...metrics }` per response, in order. The whole call has
+   * the per-item timeout.
+   */
+  batched?: boolean;
 }
 
 /** A registry name (`'math'`, `'dapo'`) or a custom grader module. */
 export type GraderSpec = string | CustomGraderSpec;
+
+/** One part of a weighted reward: a grader, its weight, and the name its score is logged under. */
+export interface WeightedPart {
+  grader: GraderSpec;
+  weight: number;
+  /** Metric name of this part (default: the registry name, or the module's file name and export). */
+  name?: string;
+}
+
+/**
+ * A weighted sum of graders (`reward.graders: [{grader, weight}]`): score = sum of weight x score;
+ * `correct` and `extracted` are the first part's.
+ */
+export interface WeightedGraderSpec {
+  graders: WeightedPart[];
+}
+
+/** What a grader pool runs: one grader or a weighted list. */
+export type RewardSpec = GraderSpec | WeightedGraderSpec;
+
+/** True for a weighted list. */
+export function isWeighted(spec: RewardSpec): spec is WeightedGraderSpec {
+  return typeof spec === 'object' && spec !== null && 'graders' in spec;
+}
 
 /** One item to grade: the model response, its dataset row (holding the gold answer) and prompt. */
 export interface GradeItem {

@@ -4,7 +4,7 @@
  * before piscina hands it a task.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { loadCustomGrader } from './custom.js';
+import { loadBatchedGrader, loadCustomGrader, type BatchedGraderFn } from './custom.js';
 import { computeEngine } from './numeric.js';
 import { getGrader } from './registry.js';
 import type { GradeResult, GraderFn, GraderSpec } from './types.js';
@@ -19,11 +19,14 @@ export interface GradeTask {
   startPort?: MessagePort;
   /** Only load the grader (GraderPool.check): resolves to a placeholder verdict once it loaded. */
   check?: boolean;
+  /** A batched custom grader's items (one call for all; the task resolves to one verdict each). */
+  batch?: { response: string; row: Record<string, unknown>; prompt: string }[];
 }
 
 computeEngine();
 
 const custom = new Map<string, Promise<GraderFn>>();
+const batched = new Map<string, Promise<BatchedGraderFn>>();
 
 /** The grader function for a spec; custom modules are imported once per worker. */
 function resolveGrader(spec: GraderSpec): Promise<GraderFn> | GraderFn {
@@ -46,6 +49,19 @@ export default async function gradeTask(task: GradeTask): Promise<GradeResult> {
   if (task.startPort) {
     task.startPort.postMessage('start');
     task.startPort.close();
+  }
+  if (typeof task.grader !== 'string' && task.grader.batched) {
+    const spec = task.grader;
+    const key = `${spec.module}#${spec.export ?? 'default'}`;
+    let bfn = batched.get(key);
+    if (!bfn) {
+      bfn = loadBatchedGrader(spec);
+      batched.set(key, bfn);
+      bfn.catch(() => batched.delete(key));
+    }
+    const f = await bfn;
+    if (task.check || !task.batch) return { score: 0, correct: false, extracted: null };
+    return structuredClone(await f(task.batch)) as unknown as GradeResult;
   }
   const fn = await resolveGrader(task.grader);
   if (task.check) return { score: 0, correct: false, extracted: null };

@@ -5,6 +5,7 @@
  * `--set train.lr=abc: train.lr: expected number, received string` for an override.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { checkKeyPath, keysAt } from './keys.js';
@@ -129,10 +130,13 @@ function validKeys(path: PropertyKey[]): string {
  * @param text YAML text (an empty text means all defaults)
  * @param source name used in messages (the file path)
  * @param overrides `key.path=value` strings, applied in order before validation
+ * @param baseDir folder that relative custom-grader `module:` paths written in the text resolve
+ *   against (loadRecipe: the recipe file's folder); paths given by `--set` stay relative to the
+ *   current directory. Unset: left as written.
  * @returns the resolved recipe, every default filled
  * @throws RecipeError listing every problem with its file:line (or override) and key path
  */
-export function parseRecipe(text: string, source: string, overrides: string[] = []): Recipe {
+export function parseRecipe(text: string, source: string, overrides: string[] = [], baseDir?: string): Recipe {
   const lc = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -145,6 +149,7 @@ export function parseRecipe(text: string, source: string, overrides: string[] = 
   if (!isMap(doc.contents))
     throw new RecipeError([`${source}:${lineOf(doc.contents, lc) ?? 1}: a recipe must be a mapping of sections`]);
 
+  if (baseDir !== undefined) resolveGraderModules(doc, baseDir);
   const parsed = overrides.map(parseOverride);
   for (const o of parsed) {
     try {
@@ -175,5 +180,29 @@ export function loadRecipe(path: string | null, overrides: string[] = []): Recip
   } catch (e) {
     throw new RecipeError([`${path}: cannot read recipe: ${(e as Error).message}`]);
   }
-  return parseRecipe(text, path, overrides);
+  return parseRecipe(text, path, overrides, dirname(resolve(path)));
+}
+
+/**
+ * Rewrites each relative custom-grader `module:` of the document (reward.grader,
+ * reward.graders[i].grader, data.schedule[i].grader) to an absolute path under `baseDir`, so a
+ * recipe names its grader beside itself and runs from any directory.
+ */
+function resolveGraderModules(doc: Document, baseDir: string): void {
+  const js = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const at = (o: unknown, ...keys: (string | number)[]): unknown =>
+    keys.reduce<unknown>(
+      (v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
+      o,
+    );
+  const paths: (string | number)[][] = [['reward', 'grader']];
+  const list = (p: (string | number)[]) => {
+    const v = at(js, ...p);
+    return Array.isArray(v) ? v.map((_, i) => [...p, i, 'grader']) : [];
+  };
+  paths.push(...list(['reward', 'graders']), ...list(['data', 'schedule']));
+  for (const p of paths) {
+    const m = at(js, ...p, 'module');
+    if (typeof m === 'string' && m !== '' && !isAbsolute(m)) doc.setIn([...p, 'module'], resolve(baseDir, m));
+  }
 }

@@ -9,7 +9,7 @@
  * `data.template` and `reward.grader`. This module is the pure part (checks, spans); the loaded
  * data of each phase is src/rl/phased-data.ts.
  */
-import type { GraderSpec } from '../grading/types.js';
+import type { GraderSpec, RewardSpec, WeightedGraderSpec } from '../grading/types.js';
 
 /** One schedule problem: a recipe key path (zod style) and what is wrong, naming the phase. */
 export interface ScheduleIssue {
@@ -23,7 +23,7 @@ export interface ResolvedPhase {
   name: string;
   train: string;
   template: string;
-  grader: GraderSpec;
+  grader: RewardSpec;
   /** Held-out datasets of this phase's evaluation. */
   eval: string[];
 }
@@ -54,7 +54,7 @@ interface SchedulePhase {
  */
 export interface ScheduledRecipe {
   data: { schedule: readonly SchedulePhase[] | null; train: string; template: string };
-  reward: { grader: GraderSpec };
+  reward: { grader: GraderSpec; graders?: WeightedGraderSpec['graders'] | null };
   eval: { benchmarks: string[] };
   train: { steps: number };
 }
@@ -112,6 +112,11 @@ export function scheduleKeyPath(path: readonly PropertyKey[], nameOf: (i: number
   return `data.schedule[${i}]${typeof name === 'string' ? ` (phase "${name}")` : ''}${rest.length ? '.' + rest.join('.') : ''}`;
 }
 
+/** The recipe's reward: the weighted list `reward.graders` when set, else `reward.grader`. */
+export function rewardSpec(recipe: Pick<ScheduledRecipe, 'reward'>): RewardSpec {
+  return recipe.reward.graders ? { graders: recipe.reward.graders } : recipe.reward.grader;
+}
+
 /** The distinct phases of the recipe, in order of first appearance (one unnamed phase without a schedule). */
 export function resolvePhases(recipe: ScheduledRecipe): ResolvedPhase[] {
   const s = recipe.data.schedule;
@@ -121,7 +126,7 @@ export function resolvePhases(recipe: ScheduledRecipe): ResolvedPhase[] {
         name: '',
         train: recipe.data.train,
         template: recipe.data.template,
-        grader: recipe.reward.grader,
+        grader: rewardSpec(recipe),
         eval: recipe.eval.benchmarks,
       },
     ];
@@ -132,7 +137,7 @@ export function resolvePhases(recipe: ScheduledRecipe): ResolvedPhase[] {
       name: p.name,
       train: p.train ?? recipe.data.train,
       template: p.template ?? recipe.data.template,
-      grader: p.grader ?? recipe.reward.grader,
+      grader: p.grader ?? rewardSpec(recipe),
       eval: p.eval ?? recipe.eval.benchmarks,
     });
   }

@@ -28,8 +28,17 @@ const nonNegInt = () => z.number().int().nonnegative();
 const prob = () => z.number().min(0).max(1);
 
 const CustomGraderSchema = z.strictObject({
-  module: z.string().min(1).describe('Path of an ES module exporting the grader'),
+  module: z
+    .string()
+    .min(1)
+    .describe("Path of an ES module (.ts/.js) exporting the grader; relative to the recipe file's folder"),
   export: z.string().min(1).default('default').describe('Name of the export'),
+  batched: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Batched form (TRL's reward_funcs): called once per step as (responses[], rows[], prompts[]) and returns one number or {score, ...metrics} per response",
+    ),
 });
 
 const graderSpec = () => z.union([z.enum(['math', 'dapo', 'math_verify']), CustomGraderSchema]);
@@ -98,14 +107,18 @@ export const ModelSchema = z
 
 export const DataSchema = z
   .strictObject({
-    train: datasetName().default('dapo-math-17k').describe('Training dataset (a datasets/manifest.json name)'),
+    train: datasetName()
+      .default('dapo-math-17k')
+      .describe(
+        "Training dataset: a registered name (gtr data list) or your own .jsonl / .parquet file (path from the working directory). Own files: one row per problem with `problem` and `answer` (and optional `id`; other fields reach the grader as row.<field>), or verl's RL parquet layout (`prompt` as chat messages, whose last user message is the problem, `reward_model.ground_truth` the answer, `extra_info.index` the id)",
+      ),
     data_dir: z
       .string()
       .min(1)
       .nullable()
       .default(null)
       .describe(
-        'Directory with the local dataset copies (e.g. ../shared/datasets); null = download from the hub into the cache',
+        'Directory with the local dataset copies (written by `gtr data fetch --data-dir DIR`); null = $GTR_DATA_DIR when set, else the download cache (filled by `gtr data fetch` or on first use)',
       ),
     template: templateEnum
       .default('dapo')
@@ -184,6 +197,24 @@ export const RewardSchema = z
       .default('dapo')
       .describe(
         'math (\\boxed{} answer, symbolic equivalence) | dapo (last "Answer:" line) | math_verify (the math-verify Python package) | {module, export} custom grader',
+      ),
+    graders: z
+      .array(
+        z.strictObject({
+          grader: graderSpec().describe('A grader: math | dapo | math_verify | {module, export, batched}'),
+          weight: z.number().finite().describe('Weight of its score in the reward'),
+          name: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . -')
+            .optional()
+            .describe('Metric name of its score (reward/<name>/mean); default: the grader name or module file'),
+        }),
+      )
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        'Weighted reward (TRL reward_funcs + reward_weights): reward = sum of weight x score; accuracy and the extracted answer come from the first. Set, it replaces reward.grader',
       ),
     timeout_ms: posInt().default(5000).describe('Per-response grading timeout; a timeout scores 0'),
     isolation: z

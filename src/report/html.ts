@@ -15,6 +15,13 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
 import { parseJsonLines } from '../data/jsonl.js';
+import {
+  interactiveControls,
+  interactiveHead,
+  interactiveScripts,
+  sampleSearch,
+  type InteractiveData,
+} from './interactive.js';
 
 /** One run's metric rows (one JSON object per line of metrics.jsonl). */
 export interface ReportRun {
@@ -377,7 +384,7 @@ function isConstant(lines: PlotLine[]): boolean {
 }
 
 /** A section: key metrics first, then the rest grouped by prefix, constant series folded into a table. */
-function renderSection(sec: ReportSection): string[] {
+function renderSection(sec: ReportSection, plots: InteractiveData['plots'] = {}): string[] {
   const perRun = sec.runs.map((r) => ({ name: r.name, series: numericSeries(r.rows) }));
   const keys: string[] = [];
   for (const r of perRun) for (const k of r.series.keys()) if (!keys.includes(k)) keys.push(k);
@@ -403,8 +410,14 @@ function renderSection(sec: ReportSection): string[] {
     return i < 0 ? Infinity : i;
   };
   const ordered = [...groups].sort((a, b) => rank(a[0]) - rank(b[0])); // stable: unknown groups keep their order
-  const grid = (ks: string[]) =>
-    `<div class="grid">${ks.map((k) => `<figure>${svgPlot(k, linesOf(k))}</figure>`).join('')}</div>`;
+  // Each figure names its plot for the interactive layer (./interactive.ts), which draws it again
+  // with uPlot from `plots`; the SVG is what a page without scripts shows.
+  const figure = (k: string) => {
+    const id = `p${Object.keys(plots).length}`;
+    plots[id] = linesOf(k).map((l) => ({ name: l.name, points: l.points }));
+    return `<figure data-plot="${id}" data-title="${escapeHtml(k)}">${svgPlot(k, linesOf(k))}</figure>`;
+  };
+  const grid = (ks: string[]) => `<div class="grid">${ks.map(figure).join('')}</div>`;
   const out = [`<h2>${escapeHtml(sec.title)}</h2>`];
   if (lead.length) out.push('<h3>Key metrics</h3>', grid(lead));
   for (const [g, ks] of ordered) out.push(`<h3>${escapeHtml(g)}</h3>`, grid(ks));
@@ -435,6 +448,7 @@ function renderSamples(samples: ReportSample[]): string[] {
   const steps = [...new Set(samples.map((s) => s.step))].sort((a, b) => b - a);
   const out = [
     `<h2>Samples</h2><p>${samples.length} logged responses over ${steps.length} steps (newest first; open a step to read them).</p>`,
+    sampleSearch(),
   ];
   for (const step of steps) {
     const rows = samples
@@ -464,23 +478,54 @@ function renderSamples(samples: ReportSample[]): string[] {
   return out;
 }
 
-/** The report as one HTML document (inline CSS and SVG, nothing fetched). */
+/**
+ * Per run, [step, cumulative `timing_s/step`] for the wall-time axis (time spent in steps; runs
+ * without step times are left out).
+ */
+function stepTimes(sections: ReportSection[]): InteractiveData['time'] {
+  const out: InteractiveData['time'] = {};
+  for (const sec of sections)
+    for (const r of sec.runs) {
+      if (out[r.name]) continue;
+      let t = 0;
+      const pts: [number, number][] = [];
+      for (const row of r.rows) {
+        const dt = row['timing_s/step'];
+        if (typeof row.step !== 'number' || typeof dt !== 'number' || !Number.isFinite(dt)) continue;
+        t += dt;
+        pts.push([row.step, t]);
+      }
+      if (pts.length) out[r.name] = pts;
+    }
+  return out;
+}
+
+/**
+ * The report as one HTML document. Inline CSS and SVG, and, when it has plots, uPlot and the
+ * page script inlined (./interactive.ts): nothing is fetched, it opens offline.
+ */
 export function renderReport(input: ReportInput): string {
   const body: string[] = [`<h1>${escapeHtml(input.title)}</h1>`];
   for (const n of input.notes ?? []) body.push(`<p>${escapeHtml(n)}</p>`);
   for (const t of input.tables ?? []) body.push(htmlTable(t));
-  for (const sec of input.sections) body.push(...renderSection(sec));
+  const plots: InteractiveData['plots'] = {};
+  const sections = input.sections.flatMap((sec) => renderSection(sec, plots));
+  const interactive = Object.keys(plots).length > 0;
+  if (interactive) body.push(interactiveControls());
+  body.push(...sections);
   if (input.samples?.length) body.push(...renderSamples(input.samples));
   return [
     '<!DOCTYPE html>',
-    '<html lang="en"><head><meta charset="utf-8">',
+    '<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(input.title)}</title>`,
-    '<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}' +
+    '<style>body{font-family:sans-serif;margin:16px 24px;color:#222}table{border-collapse:collapse;margin:8px 0 16px}' +
       'th,td{border:1px solid #ccc;padding:4px 10px;text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}' +
       'td.text{text-align:left;white-space:pre-wrap;font-family:monospace;max-width:40em}details{margin:4px 0}summary{cursor:pointer}' +
-      '.grid{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee}</style>',
+      '.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}figure{margin:0;border:1px solid #eee;padding:4px;min-width:0}figure svg{max-width:100%;height:auto}</style>',
+    interactive ? interactiveHead() : '',
     '</head><body>',
     ...body,
+    interactive ? interactiveScripts({ plots, time: stepTimes(input.sections) }) : '',
     '</body></html>',
     '',
   ].join('\n');

@@ -46,7 +46,9 @@ import {
   type RunContext,
   type TrainOptions,
 } from './run-context.js';
-import { stepMetricsRow } from './step-metrics.js';
+import { graderMetricMeans, stepMetricsRow } from './step-metrics.js';
+import { gradeMetrics } from '../grading/weighted.js';
+import type { GradeResult } from '../grading/types.js';
 import { updatePolicy, type UpdateResult } from './update.js';
 
 export type { EngineFactory } from './engines.js';
@@ -194,6 +196,7 @@ async function logStep(
     rounds: c.rounds,
     skippedPrompts: ctx.progress.skippedPrompts,
     grader: c.grader,
+    graderMetrics: graderMetricMeans(c.groups.flatMap((g) => g.responses.map((r) => r.grade))),
     update,
     rolloutStats: c.rolloutStats,
     generateMs: c.generateMs,
@@ -210,10 +213,21 @@ async function logStep(
         gold: g.prompt.row.answer,
         response: g.responses[0].text,
         reward: g.responses[0].reward,
+        correct: g.responses[0].grade.correct,
         extracted: g.responses[0].grade.extracted,
+        ...sampleMetrics(g.responses[0].grade),
       })),
     );
   ctx.opts.onStep?.(row);
+}
+
+/** A grader's own metrics and failure for the sample log (nothing when it returned none). */
+function sampleMetrics(grade: GradeResult): Record<string, unknown> {
+  const metrics = gradeMetrics(grade);
+  return {
+    ...(Object.keys(metrics).length ? { metrics } : {}),
+    ...(grade.error !== undefined ? { grader_error: grade.error } : {}),
+  };
 }
 
 /** A checkpoint every checkpoint.every_steps, at the last step, and when the run is stopping. */

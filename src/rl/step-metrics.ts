@@ -9,6 +9,8 @@ import type { GraderStepStats } from './grader-health.js';
 import { M, trainerMetricName } from '../run/metric-names.js';
 import { rolloutMetrics } from './rollout-phase.js';
 import type { UpdateResult } from './update.js';
+import { gradeMetrics } from '../grading/weighted.js';
+import type { GradeResult } from '../grading/types.js';
 
 /** What one step's row is made of. */
 export interface StepMetricsInput {
@@ -23,6 +25,11 @@ export interface StepMetricsInput {
   /** Prompts skipped as too long or empty since this process started. */
   skippedPrompts: number;
   grader: GraderStepStats;
+  /**
+   * The graders' own metrics ({@link graderMetricMeans}: `reward/<metric>/mean`), over this
+   * process's responses (rank 0's in a data-parallel run); omitted = none.
+   */
+  graderMetrics?: Record<string, number>;
   /** The update's result; undefined when no rank had a sample to train on. */
   update: UpdateResult | undefined;
   rolloutStats: RolloutStats[];
@@ -30,6 +37,26 @@ export interface StepMetricsInput {
   rewardMs: number;
   /** Wall time of the whole step so far, seconds. */
   stepSeconds: number;
+}
+
+/**
+ * The means of the numeric (and boolean, as 0 / 1) metrics graders return beside their score
+ * (`{score, ...metrics}` of a custom grader; each part's score `<name>` and `<name>/<metric>` of a
+ * weighted reward), as `reward/<metric>/mean`, each over the responses that carry it, keys sorted.
+ * Strings and other values stay in the sample log only.
+ */
+export function graderMetricMeans(grades: readonly GradeResult[]): Record<string, number> {
+  const acc = new Map<string, [number, number]>();
+  for (const g of grades)
+    for (const [k, v] of Object.entries(gradeMetrics(g))) {
+      const x = typeof v === 'boolean' ? Number(v) : v;
+      if (typeof x !== 'number' || !Number.isFinite(x)) continue;
+      const a = acc.get(k) ?? [0, 0];
+      a[0] += x;
+      a[1] += 1;
+      acc.set(k, a);
+    }
+  return Object.fromEntries([...acc.keys()].sort().map((k) => [`reward/${k}/mean`, acc.get(k)![0] / acc.get(k)![1]]));
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -57,6 +84,7 @@ export function stepMetricsRow(s: StepMetricsInput): Record<string, unknown> {
     [M.advantagesMin]: advantages.length ? Math.min(...advantages) : 0,
     [M.graderErrors]: s.grader.errors,
     [M.graderTimeouts]: s.grader.timeouts,
+    ...s.graderMetrics,
     [M.responseLengthMean]: mean(lengths),
     [M.responseLengthMax]: lengths.length ? Math.max(...lengths) : 0,
     [M.responseLengthMin]: lengths.length ? Math.min(...lengths) : 0,

@@ -55,14 +55,37 @@ export class RunDir {
   }
 
   /**
-   * Prepares the directory for a fresh run.
-   * @throws Error when it already holds a run (naming --resume and the directory).
+   * True when a run here got past its start: a metrics line, a sample or a checkpoint exists. A
+   * run that failed before finishing step 1 (a missing dataset, a bad model file) leaves only
+   * resolved.yaml, and does not count.
    */
-  startFresh(): void {
+  hasProgress(): boolean {
+    const nonEmpty = (f: string) => {
+      try {
+        return readFileSync(join(this.dir, f), 'utf8').trim() !== '';
+      } catch {
+        return false;
+      }
+    };
+    return nonEmpty(METRICS_FILE) || nonEmpty(SAMPLES_FILE) || this.checkpoints().length > 0;
+  }
+
+  /**
+   * Prepares the directory for a fresh run. The resolved.yaml of an earlier attempt that stopped
+   * before step 1 completed is replaced (so fixing the cause and re-running works as pasted).
+   * @param log where the replacement is reported
+   * @throws Error when it already holds a run that made progress (naming --resume and the directory).
+   */
+  startFresh(log?: (line: string) => void): void {
     if (this.holdsRun()) {
-      throw new Error(
-        `${this.dir} already holds a run (${RECIPE_FILE} exists): pass --resume to continue it, or choose another run.dir`,
+      if (this.hasProgress())
+        throw new Error(
+          `${this.dir} already holds a run (${RECIPE_FILE} exists): pass --resume to continue it, or choose another run.dir`,
+        );
+      log?.(
+        `${this.dir}: the earlier run there stopped before completing step 1 (no metrics, no checkpoint); starting afresh`,
       );
+      rmSync(join(this.dir, RECIPE_FILE));
     }
     mkdirSync(join(this.dir, CHECKPOINTS_DIR), { recursive: true });
   }

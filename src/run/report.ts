@@ -130,7 +130,7 @@ export function runReport(dirs: string[], title?: string): ReportInput {
     title: title ?? `gtr train: ${names.join(' vs ')}`,
     notes: [
       steps.join('; ') + '.',
-      "Metric names and meanings: the README's metric table. Faint lines are raw values; solid lines of smoothed series are trailing moving averages.",
+      "Metric names and meanings: the README's metric table. Faint lines are raw values, solid lines their smoothing (the slider: TensorBoard's debiased moving average; without JavaScript, a trailing moving average of the reward and accuracy).",
     ],
     tables: table ? [table] : [],
     sections: [trainingSection(runs)],

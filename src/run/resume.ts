@@ -132,7 +132,7 @@ export function openRun(
     const stale = run.removeStaleTemporaries();
     if (stale.length) log(`cleared ${stale.length} temporaries of an interrupted write: ${stale.map(rel).join(', ')}`);
     if (!opts.resume) {
-      run.startFresh();
+      run.startFresh(log);
       saveResolvedRecipe(recipe, run.dir);
       return { run, release };
     }

@@ -5,8 +5,8 @@
  * and `gtr eval compare a.json b.json ...`.
  */
 import type { Command } from 'commander';
-import { mkdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { checkContextLength, checkModelDir, readQwen3Config, writeFileAtomicSync } from '../../checkpoint/index.js';
 import { datasetNames } from '../../data/manifest.js';
 import { compareReports } from '../../eval/compare.js';
@@ -38,28 +38,37 @@ const ints = (flag: string) => (s: string) =>
 const num = (flag: string, min: number) => numberFlag(flag, { min });
 
 /**
- * Checks `--out` before any work: it must be a directory or not exist yet (it is created here), so
- * a bad path fails in a second, not after the whole evaluation.
+ * Checks `--out` before any work: it must be a directory, or not exist yet with a writable
+ * directory as its nearest existing ancestor, so a bad path fails in a second, not after the whole
+ * evaluation. Nothing is created here: a run that fails later leaves no empty `--out` behind.
  * @throws Error `--out: <path> is a file, not a directory`, or naming why it cannot be created.
  */
 export function prepareOutDir(out: string): void {
   const abs = resolve(out);
-  let isDir: boolean | undefined;
-  try {
-    isDir = statSync(abs).isDirectory();
-  } catch {
-    isDir = undefined;
-  }
-  if (isDir === false)
+  const st = statSync(abs, { throwIfNoEntry: false });
+  if (st && !st.isDirectory())
     throw new Error(
       `--out: ${abs} is a file, not a directory (the report is written as report.json, report.md and per-benchmark JSONL inside it)`,
     );
+  let probe = abs;
+  while (!existsSync(probe)) probe = dirname(probe);
+  if (!statSync(probe).isDirectory()) throw new Error(`--out: cannot create ${abs}: ${probe} is a file`);
   try {
-    mkdirSync(abs, { recursive: true });
-  } catch (e) {
-    throw new Error(`--out: cannot create ${abs}: ${(e as Error).message}`);
+    accessSync(probe, constants.W_OK);
+  } catch {
+    throw new Error(`--out: cannot create ${abs}: ${probe} is not writable`);
   }
 }
+
+/**
+ * The default `--max-new-tokens`: 4096, capped to leave room for prompts of up to 1024 tokens in
+ * the model's context (half the context for models shorter than 2048), so the default fits any
+ * model (the tiny one has 4096 positions).
+ */
+export function defaultMaxNewTokens(maxPositions: number): number {
+  return Math.min(4096, maxPositions >= 2048 ? maxPositions - 1024 : Math.floor(maxPositions / 2));
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command('eval')
@@ -80,7 +89,11 @@ export function register(program: Command): void {
     .option('--temperature <t>', 'sampling temperature', num('--temperature', 0), 1.0)
     .option('--top-p <p>', 'nucleus mass', numberFlag('--top-p', { min: 0, max: 1 }), 1.0)
     .option('--top-k <k>', 'top-k (0 = off)', intFlag('--top-k', { min: 0 }), 0)
-    .option('--max-new-tokens <n>', 'response length limit', intFlag('--max-new-tokens', { min: 1 }), 4096)
+    .option(
+      '--max-new-tokens <n>',
+      "response length limit (default: 4096, or the model's max_position_embeddings - 1024 when that is less)",
+      intFlag('--max-new-tokens', { min: 1 }),
+    )
     .option('--seed <s>', 'sampling seed', seedFlag(), 0)
     .option('--data-dir <dir>', 'local dataset copies (else downloaded)')
     .option('--device <device>', 'cpu | cuda | cuda:N (default: cuda when available)')
@@ -116,6 +129,7 @@ export function register(program: Command): void {
       const dist = env ? DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
       checkModelDir(o.model, '--model');
       const config = await readQwen3Config(o.model);
+      if (o.maxNewTokens === undefined) o.maxNewTokens = defaultMaxNewTokens(config.native.maxPositionEmbeddings);
       const context = {
         maxPositions: config.native.maxPositionEmbeddings,
         maxNewTokensName: '--max-new-tokens',
@@ -152,10 +166,13 @@ export function register(program: Command): void {
           modelName: o.model,
           context,
           grader,
-          onProgress: (e) => process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `),
+          // Progress from rank 0 alone (under torchrun every rank would draw its own line).
+          onProgress: (e) => {
+            if (dist.isMain) process.stderr.write(`\r${e.benchmark}: ${e.done}/${e.total}   `);
+          },
           dist,
         });
-        process.stderr.write('\n');
+        if (dist.isMain) process.stderr.write('\n');
         // Every rank holds the whole report; rank 0 alone writes it, the others wait for the write.
         if (dist.isMain) {
           mkdirSync(o.out, { recursive: true });
@@ -172,7 +189,7 @@ export function register(program: Command): void {
     });
   cmd
     .command('compare <reports...>')
-    .description('line up eval reports (report.json files) side by side')
+    .description('line up eval reports (report.json files, or the --out directories holding them) side by side')
     .option('--json', 'print JSON')
     .option('--out <file>', 'also write the markdown table here')
     .action(async (files: string[], o: { json?: boolean; out?: string }) => {

@@ -110,7 +110,10 @@ export function register(program: Command): void {
         };
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
-        const tty = process.stderr.isTTY === true && (dist?.isMain ?? true);
+        // Progress (the bar, or a line per step) comes from rank 0 alone; other ranks' log lines stay
+        // (the launcher prefixes them with [rank N]), so warnings and errors of any rank are seen.
+        const isMain = dist?.isMain ?? true;
+        const tty = process.stderr.isTTY === true && isMain;
         // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
         const bar = tty
           ? new SingleBar(
@@ -147,14 +150,17 @@ export function register(program: Command): void {
             onStep: (row) => {
               const p = { reward: fmt(row[M.scoreMean]), acc: fmt(row[M.accuracy]), step_s: fmt(row[M.timeStep], 1) };
               if (bar) bar.update(row.step as number, p);
-              else
+              else if (isMain)
                 console.log(
                   `step ${row.step}/${recipe.train.steps} reward ${p.reward} acc ${p.acc} gen ${fmt(row[M.timeGen], 1)}s update ${fmt(row[M.timeUpdateActor], 1)}s step ${p.step_s}s`,
                 );
             },
           });
           bar?.stop();
-          console.log(`${res.interrupted ? 'interrupted' : 'done'} after step ${res.lastStep}; run dir ${res.runDir}`);
+          if (isMain)
+            console.log(
+              `${res.interrupted ? 'interrupted' : 'done'} after step ${res.lastStep}; run dir ${res.runDir}`,
+            );
           if (res.evalErrors > 0)
             console.log(
               `${res.evalErrors} periodic evaluation(s) failed (see the warnings above and the eval rows of metrics.jsonl)`,
