@@ -23,6 +23,19 @@ static Qwen3Config config_from_js(const Napi::Value& v) {
   c.rope_theta = o.number("ropeTheta");
   c.tie_word_embeddings = o.boolean("tieWordEmbeddings");
   c.max_position_embeddings = o.integer("maxPositionEmbeddings");
+  // Architecture switches (src/checkpoint/config.ts ARCHITECTURES); absent: Qwen3's.
+  c.qk_norm = o.boolean("qkNorm", true);
+  c.qkv_bias = o.boolean("qkvBias", false);
+  c.o_bias = o.boolean("oBias", false);
+  c.mlp_bias = o.boolean("mlpBias", false);
+  if (o.has("ropeScaling")) {
+    const JsOptions r = o.object("ropeScaling");
+    c.rope_scaling.type = r.string("type");
+    c.rope_scaling.factor = r.number("factor", 1.0);
+    c.rope_scaling.low_freq_factor = r.number("lowFreqFactor", 1.0);
+    c.rope_scaling.high_freq_factor = r.number("highFreqFactor", 4.0);
+    c.rope_scaling.original_max_position_embeddings = r.integer("originalMaxPositionEmbeddings", 8192, 1);
+  }
   return c;
 }
 

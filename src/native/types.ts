@@ -25,6 +25,23 @@ export interface NativeQwen3Config {
   ropeTheta: number;
   tieWordEmbeddings: boolean;
   maxPositionEmbeddings: number;
+  /**
+   * Architecture switches (src/checkpoint/config.ts ARCHITECTURES; absent: Qwen3's). qkNorm: per-head
+   * q/k RMSNorm (Qwen3); qkvBias: q/k/v_proj biases (Qwen2, attention_bias); oBias: o_proj bias
+   * (attention_bias of Qwen3 / Llama); mlpBias: gate/up/down_proj biases (Llama mlp_bias).
+   */
+  qkNorm?: boolean;
+  qkvBias?: boolean;
+  oBias?: boolean;
+  mlpBias?: boolean;
+  /** RoPE scaling (Llama 3.1 / 3.2 `llama3`); absent: none. */
+  ropeScaling?: {
+    type: 'llama3';
+    factor: number;
+    lowFreqFactor: number;
+    highFreqFactor: number;
+    originalMaxPositionEmbeddings: number;
+  };
 }
 
 /** One parameter of the native model, by its Hugging Face name. */
