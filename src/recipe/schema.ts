@@ -66,14 +66,16 @@ export const ModelSchema = z
       .min(1)
       .default('Qwen/Qwen3-1.7B-Base')
       .describe(
-        'Local model directory (HF layout: config.json, *.safetensors, tokenizer files), resolved against the working directory; nothing is downloaded: fetch a hub model first, e.g. `hf download Qwen/Qwen3-1.7B-Base --local-dir Qwen/Qwen3-1.7B-Base`',
+        'Model directory (HF layout: config.json, *.safetensors, tokenizer files), resolved against the working directory, or a hub id owner/name[@revision] (a path that exists wins): downloaded into the HF cache shared with Python (HF_HOME, HF_HUB_CACHE; HF_TOKEN, HF_HUB_OFFLINE apply). model_type qwen3, qwen2 or llama',
       ),
     tokenizer: z
       .string()
       .min(1)
       .nullable()
       .default(null)
-      .describe('Local tokenizer directory (tokenizer.json, tokenizer_config.json); null = same as model.path'),
+      .describe(
+        'Tokenizer directory (tokenizer.json, tokenizer_config.json) or hub id owner/name[@revision]; null = same as model.path',
+      ),
     dtype: z
       .enum(['float32', 'bfloat16', 'float16'])
       .default('bfloat16')

@@ -13,7 +13,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { checkContextLength, checkModelDir, readQwen3Config, resolveModelPath } from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
 import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
 import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
@@ -89,7 +89,10 @@ export function register(program: Command): void {
   program
     .command('generate')
     .description('sample completions from a model with the rollout engine')
-    .requiredOption('--model <dir>', 'checkpoint directory (HF layout, with tokenizer files)')
+    .requiredOption(
+      '--model <dir|id>',
+      'checkpoint directory (HF layout, with tokenizer files) or hub id owner/name[@revision]',
+    )
     .option('--prompt <text>', 'one prompt')
     .option('--prompts <file.jsonl>', 'prompts file: JSON strings, {"prompt"} or {"messages"} per line')
     .option('--chat', 'wrap plain prompts as a user message and apply the chat template')
@@ -135,6 +138,7 @@ export function register(program: Command): void {
         seed: seedFlag()(opts.seed),
         maxBatchSize: opt(opts.maxBatchSize, intFlag('--max-batch-size', { min: 1 })),
       };
+      opts.model = await resolveModelPath(opts.model, '--model'); // a hub id: its cached snapshot
       checkModelDir(opts.model, '--model');
       const modelConfig = await readQwen3Config(opts.model);
       const inputs: PromptInput[] =
