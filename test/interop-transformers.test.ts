@@ -16,7 +16,7 @@ const hf = pythonHas(['torch', 'transformers']);
 if (!hf.ok) console.warn(`skipping the transformers interop test: ${hf.why}`);
 
 const TEXT = 'What is 17 + 25? Think step by step. The answer is \\boxed{42}.';
-const root = process.env.GTR_KEEP_SCRATCH ?? mkdtempSync(join(tmpdir(), 'gtr-interop-'));
+const root = mkdtempSync(join(tmpdir(), 'gtr-interop-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 interface Scored {
@@ -78,6 +78,8 @@ describe.skipIf(!hf.ok).each([
       expect(cfg.model_type).toBe(modelType);
       expect(existsSync(join(ckpt, 'generation_config.json'))).toBe(true);
       expect(existsSync(join(ckpt, 'tokenizer.json'))).toBe(true);
+      // the evaluation ran on the trained model (the new architectures only)
+      expect(existsSync(join(scratch, 'run', 'eval', 'step-000002.json'))).toBe(preset !== 'tiny');
       expect(
         Buffer.compare(
           readFileSync(join(ckpt, 'model.safetensors')),

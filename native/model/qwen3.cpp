@@ -1,5 +1,6 @@
 #include "model/qwen3.h"
 #include <ATen/CPUGeneratorImpl.h>
+#include <cmath>
 #include <stdexcept>
 
 namespace gtr {
@@ -39,6 +40,11 @@ std::vector<at::Tensor> Qwen3Layer::tensors() const {
        {&input_layernorm, &q_proj, &k_proj, &v_proj, &o_proj, &q_norm, &k_norm, &post_attention_layernorm, &gate_proj,
         &up_proj, &down_proj, &q_bias, &k_bias, &v_bias, &o_bias, &gate_bias, &up_bias, &down_bias})
     if (t->defined()) out.push_back(*t);
+  for (const LoraPair* l : {&lora_q, &lora_k, &lora_v, &lora_o, &lora_gate, &lora_up, &lora_down})
+    if (l->A.defined()) {
+      out.push_back(l->A);
+      out.push_back(l->B);
+    }
   return out;
 }
 
@@ -147,6 +153,8 @@ Qwen3Model::Qwen3Model(const Qwen3Config& cfg, at::Device device, at::ScalarType
 at::Tensor& Qwen3Model::param(const std::string& name) {
   for (auto& [n, t] : params_)
     if (n == name) return t;
+  for (auto& [n, t] : adapters_)
+    if (n == name) return t;
   throw std::out_of_range("no parameter named '" + name + "'");
 }
 
@@ -154,6 +162,79 @@ int64_t Qwen3Model::num_parameters() const {
   int64_t n = 0;
   for (const auto& [name, t] : params_) n += t.numel();
   return n;
+}
+
+void Qwen3Model::enable_lora(const LoraConfig& cfg, uint64_t seed) {
+  if (has_lora()) throw std::invalid_argument("LoRA adapters are already enabled on this model");
+  if (cfg.r <= 0) throw std::invalid_argument("lora.r must be a positive integer, got " + std::to_string(cfg.r));
+  if (!(cfg.alpha > 0)) throw std::invalid_argument("lora.alpha must be positive");
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw std::invalid_argument("lora.dropout must be in [0, 1)");
+  if (cfg.targets.empty()) throw std::invalid_argument("lora.target_modules must name at least one module");
+  static const char* known[] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+  for (const std::string& t : cfg.targets) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || t == k;
+    if (!ok)
+      throw std::invalid_argument("lora.target_modules: unknown module \"" + t +
+                                  "\" (supported: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+  }
+  at::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto opt = at::TensorOptions().dtype(dtype_).device(device_);
+  auto wants = [&](const char* m) {
+    for (const std::string& t : cfg.targets)
+      if (t == m) return true;
+    return false;
+  };
+  for (int64_t i = 0; i < cfg_.num_hidden_layers; ++i) {
+    Qwen3Layer& L = layers_[static_cast<size_t>(i)];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    struct Target {
+      const char* module;
+      const char* name;
+      const at::Tensor* w;
+      LoraPair* lora;
+    };
+    const Target targets[] = {{"q_proj", "self_attn.q_proj", &L.q_proj, &L.lora_q},
+                              {"k_proj", "self_attn.k_proj", &L.k_proj, &L.lora_k},
+                              {"v_proj", "self_attn.v_proj", &L.v_proj, &L.lora_v},
+                              {"o_proj", "self_attn.o_proj", &L.o_proj, &L.lora_o},
+                              {"gate_proj", "mlp.gate_proj", &L.gate_proj, &L.lora_gate},
+                              {"up_proj", "mlp.up_proj", &L.up_proj, &L.lora_up},
+                              {"down_proj", "mlp.down_proj", &L.down_proj, &L.lora_down}};
+    for (const Target& t : targets) {
+      if (!wants(t.module)) continue;
+      const int64_t out = t.w->size(0), in = t.w->size(1);
+      // PEFT: nn.init.kaiming_uniform_(A, a=sqrt(5)) -> U(-1/sqrt(in), 1/sqrt(in)); B = 0.
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+      at::Tensor a = at::empty({cfg.r, in}, at::TensorOptions().dtype(at::kFloat));
+      a.uniform_(-bound, bound, gen);
+      t.lora->A = a.to(opt);
+      t.lora->B = at::zeros({out, cfg.r}, opt);
+      adapters_.emplace_back(p + t.name + ".lora_A.weight", t.lora->A);
+      adapters_.emplace_back(p + t.name + ".lora_B.weight", t.lora->B);
+    }
+  }
+  lora_ = cfg;
+}
+
+void Qwen3Model::merge_lora() {
+  if (!has_lora()) throw std::invalid_argument("merge_lora: the model has no LoRA adapters");
+  at::NoGradGuard no_grad;
+  const double s = lora_.scaling();
+  for (Qwen3Layer& L : layers_) {
+    std::pair<at::Tensor*, LoraPair*> pairs[] = {
+        {&L.q_proj, &L.lora_q},       {&L.k_proj, &L.lora_k},   {&L.v_proj, &L.lora_v},      {&L.o_proj, &L.lora_o},
+        {&L.gate_proj, &L.lora_gate}, {&L.up_proj, &L.lora_up}, {&L.down_proj, &L.lora_down}};
+    for (auto& [w, l] : pairs) {
+      if (!l->A.defined()) continue;
+      at::Tensor delta = at::matmul(l->B.to(at::kFloat), l->A.to(at::kFloat)) * s;
+      w->copy_(w->to(at::kFloat) + delta);  // in place: the parameter list shares this storage
+      *l = LoraPair{};
+    }
+  }
+  adapters_.clear();
+  lora_ = LoraConfig{};
 }
 
 void Qwen3Model::init_random(uint64_t seed, double std) {

@@ -7,3 +7,4 @@ export * from './encode.js';
 export * from './limits.js';
 export * from './model-dir.js';
 export * from './hub.js';
+export * from './lora.js';

@@ -79,6 +79,18 @@ export interface NativePolicyOptions {
 export interface NativePolicy {
   /** Every parameter the model expects, in HF names and order (lm_head.weight only when untied). */
   parameterInfo(): TensorInfo[];
+  /**
+   * Adds LoRA adapters (PEFT layout: A [r, in] kaiming-uniform from `seed`, B [out, r] zero; scaling
+   * alpha / r) to the `targetModules` projections of every layer. From then on every forward
+   * (scoring, rollouts, training) applies them unmerged, and a Trainer built on this policy updates
+   * the adapters only (the base is frozen, with no gradient or AdamW state). Throws naming a bad
+   * field or an unknown module.
+   */
+  enableLora(config: { r: number; alpha: number; dropout?: number; targetModules: string[]; seed?: number }): void;
+  /** The adapters by name (`model.layers.{i}.self_attn.q_proj.lora_A.weight`, ...); [] without LoRA. */
+  adapterInfo(): TensorInfo[];
+  /** Folds the adapters into the base weights (W += alpha / r * B A) and removes them. */
+  mergeLora(): Promise<void>;
   /** HF-style init: normal(0, std) for embeddings and linears, ones for RMSNorm weights. */
   initRandom(seed: number, std: number): Promise<void>;
   /** Reads (memory-mapped) and copies the given tensors into the parameters, converting dtype. */
