@@ -3,7 +3,8 @@
 // (2) The shipped Qwen3-8B LoRA recipe, in the tiny shape on CPU, trains two steps: the frozen bf16
 // base is byte-identical in the checkpoint, the trainer state holds AdamW state for the adapters
 // only, PEFT loads the written adapter on the base with the log-probs `gtr score` gives, and
-// `gtr merge-lora` writes a checkpoint transformers loads with the same log-probs.
+// `gtr merge-lora` writes a checkpoint transformers loads with the same log-probs, and `--resume`
+// continues from the LoRA checkpoint with the base still frozen.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,36 +93,34 @@ describe.skipIf(!peft.ok)(`LoRA against PEFT${peft.ok ? '' : ` (skipped: ${peft.
     const init = join(scratch, 'init');
     const ckpt = join(scratch, 'run', 'checkpoints', 'step-000002');
     const TEXT = 'What is 17 + 25? The answer is \\boxed{42}.';
+    const overrides = (steps = 2) =>
+      [
+        `model.path=${init}`,
+        'model.device=cpu',
+        'model.lora.r=4',
+        'model.lora.alpha=8',
+        `run.dir=${join(scratch, 'run')}`,
+        `data.data_dir=${dataDir}`,
+        'data.max_prompt_tokens=512',
+        'rollout.samples_per_prompt=4',
+        'rollout.max_new_tokens=8',
+        'train.prompts_per_step=2',
+        'train.mini_batches_per_epoch=2',
+        'train.tokens_per_micro_batch=4096',
+        `train.steps=${steps}`,
+        'train.warmup_steps=0',
+        'train.lr=1e-2',
+        'checkpoint.every_steps=2',
+        'eval.every_steps=0',
+        `reward.grader={module: ${join(scratch, 'grader.mjs')}}`,
+      ].flatMap((kv) => ['--set', kv]);
     beforeAll(async () => {
       writeFileSync(
         join(scratch, 'grader.mjs'),
         'export default function grade(response) { return response.length % 2; }\n',
       );
       await gtr(['init-model', '--config', 'tiny', '--out', init, '--dtype', 'bf16', '--seed', '3']);
-      await gtr([
-        'train',
-        join(repoRoot, 'recipes', 'qwen3-8b-lora-grpo-dapo.yaml'),
-        ...[
-          `model.path=${init}`,
-          'model.device=cpu',
-          'model.lora.r=4',
-          'model.lora.alpha=8',
-          `run.dir=${join(scratch, 'run')}`,
-          `data.data_dir=${dataDir}`,
-          'data.max_prompt_tokens=512',
-          'rollout.samples_per_prompt=4',
-          'rollout.max_new_tokens=8',
-          'train.prompts_per_step=2',
-          'train.mini_batches_per_epoch=2',
-          'train.tokens_per_micro_batch=4096',
-          'train.steps=2',
-          'train.warmup_steps=0',
-          'train.lr=1e-2',
-          'checkpoint.every_steps=2',
-          'eval.every_steps=0',
-          `reward.grader={module: ${join(scratch, 'grader.mjs')}}`,
-        ].flatMap((kv) => ['--set', kv]),
-      ]);
+      await gtr(['train', join(repoRoot, 'recipes', 'qwen3-8b-lora-grpo-dapo.yaml'), ...overrides()]);
     }, 600_000);
 
     it('keeps the bf16 base frozen and holds AdamW state for the adapters only', async () => {
@@ -173,6 +172,18 @@ describe.skipIf(!peft.ok)(`LoRA against PEFT${peft.ok ? '' : ` (skipped: ${peft.
       let dm = 0;
       for (let i = 1; i < ref.tokens.length; i++) dm = Math.max(dm, Math.abs(m.logprobs[i]! - ref.logprobs[i]!));
       expect(dm).toBeLessThan(1e-3);
+    }, 300_000);
+
+    it('resumes from the LoRA checkpoint (adapters and their AdamW state) and keeps the base frozen', async () => {
+      await gtr(['train', join(repoRoot, 'recipes', 'qwen3-8b-lora-grpo-dapo.yaml'), ...overrides(3), '--resume']);
+      const step3 = join(scratch, 'run', 'checkpoints', 'step-000003', 'policy');
+      expect(readFileSync(join(step3, 'model.safetensors')).equals(readFileSync(join(init, 'model.safetensors')))).toBe(
+        true,
+      );
+      const a2 = readFileSync(join(ckpt, 'policy', 'adapter', 'adapter_model.safetensors'));
+      const a3 = readFileSync(join(step3, 'adapter', 'adapter_model.safetensors'));
+      expect(a3.length).toBe(a2.length);
+      expect(a3.equals(a2)).toBe(false); // step 3 trained the adapters further
     }, 300_000);
   });
 });
