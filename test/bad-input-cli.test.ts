@@ -165,7 +165,7 @@ describe('model directories (item 16)', () => {
       HF_HOME: join(scratch, 'hf-home'),
     });
     expect(hub).toContain(
-      `--model: Qwen/Qwen3-1.7B-Base@main is not in the hub cache ${join(scratch, 'hf-home', 'hub')} and HF_HUB_OFFLINE is set`,
+      `--model: model directory not found: ${join(repoRoot, 'Qwen', 'Qwen3-1.7B-Base')}; as a hub id: Qwen/Qwen3-1.7B-Base@main is not in the hub cache ${join(scratch, 'hf-home', 'hub')} and HF_HUB_OFFLINE is set`,
     );
     expect(hub).toContain('gtr download Qwen/Qwen3-1.7B-Base');
   }, 60_000);

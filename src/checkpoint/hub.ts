@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HubApiError, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 
@@ -129,7 +129,11 @@ export async function downloadModel(id: HubModelId, what: string, opts: HubDownl
   }
   const hubUrl = (opts.hubUrl ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   const accessToken = opts.accessToken ?? hubToken();
-  const creds = { hubUrl, fetch: opts.fetch, ...(accessToken ? { accessToken } : {}) };
+  // API calls (not file transfers) give up after 30 s, so an unreachable hub fails rather than hangs.
+  const baseFetch = opts.fetch ?? fetch;
+  const apiFetch: typeof fetch = (input, init) =>
+    baseFetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(30_000) });
+  const creds = { hubUrl, fetch: apiFetch, ...(accessToken ? { accessToken } : {}) };
   const storage = storageFolder(cache, id.repo);
 
   let commit: string;
@@ -312,7 +316,15 @@ export async function resolveModelPath(p: string, what: string, opts: HubDownloa
   if (existsSync(p)) return p;
   const id = parseHubId(p);
   if (!id) return p;
-  return downloadModel(id, what, opts);
+  try {
+    return await downloadModel(id, what, opts);
+  } catch (e) {
+    // Say both readings, as a mistyped local path reads as a hub id too.
+    const msg = (e as Error).message;
+    throw new Error(
+      `${what}: model directory not found: ${resolve(p)}; as a hub id: ${msg.startsWith(`${what}: `) ? msg.slice(what.length + 2) : msg}`,
+    );
+  }
 }
 
 /**
