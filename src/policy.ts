@@ -1,15 +1,25 @@
 /**
- * The public `Policy`: a Qwen3 causal LM held by the native addon, loaded from and saved to the
- * Hugging Face checkpoint layout (config.json + model.safetensors or shards with an index).
+ * The public `Policy`: a Qwen3 / Qwen2 / Llama causal LM held by the native addon, loaded from and
+ * saved to the Hugging Face checkpoint layout (config.json + model.safetensors or shards with an
+ * index), with optional LoRA adapters in PEFT's layout (src/checkpoint/lora.ts).
  *
  * Handles: fp32 / bf16 compute on CPU or CUDA, tied or untied lm_head, memory-mapped loads,
- * atomic saves. Does not handle: pickle checkpoints (refused), RoPE scaling, quantised weights.
+ * atomic saves. Does not handle: pickle checkpoints (refused), RoPE scalings other than llama3,
+ * quantised weights.
  */
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  ADAPTER_SUBDIR,
+  PEFT_PREFIX,
+  adapterConfigJson,
+  buildSafetensorsHeader,
   checkModelFitsMemory,
+  isAdapterDir,
+  planAdapterLoad,
+  readAdapterConfig,
+  type LoraSpec,
   generationConfigFor,
   parseQwen3Config,
   planLoad,
@@ -25,6 +35,11 @@ import { TOKENIZER_FILES, writeTokenizerFiles } from './tokenizer/index.js';
 export interface PolicyOptions {
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: string;
+  /**
+   * A PEFT LoRA adapter directory to apply; default: `<dir>/adapter` when it holds one (a checkpoint
+   * a LoRA run wrote), else none. `false`: never.
+   */
+  adapter?: string | false;
   /** Compute dtype; default: float32 on CPU, bfloat16 on CUDA. */
   dtype?: DType;
 }
@@ -39,6 +54,8 @@ export interface SaveOptions {
    * loaded from, else the bundled Qwen3 tokenizer.
    */
   tokenizerFrom?: string;
+  /** With LoRA: `base_model_name_or_path` written in adapter_config.json (default null). */
+  baseModel?: string;
 }
 
 function defaultDType(device: string): DType {
@@ -47,6 +64,8 @@ function defaultDType(device: string): DType {
 
 export class Policy {
   private nativePolicy: NativePolicy | undefined;
+  /** The LoRA adapters' settings, when enabled (see {@link enableLora}). */
+  lora: LoraSpec | undefined;
 
   private constructor(
     nativePolicy: NativePolicy,
@@ -72,14 +91,49 @@ export class Policy {
     checkModelFitsMemory(config.native, dtype, device, join(dir, 'config.json'));
     const Ctor = native().Policy;
     const np = new Ctor(config.native, { device, dtype });
+    let lora: LoraSpec | undefined;
     try {
       const sources = await planLoad(dir, np.parameterInfo());
       await np.loadTensors(sources);
+      const adapter =
+        options.adapter === false
+          ? undefined
+          : (options.adapter ?? (isAdapterDir(join(dir, ADAPTER_SUBDIR)) ? join(dir, ADAPTER_SUBDIR) : undefined));
+      if (adapter) {
+        lora = await readAdapterConfig(adapter);
+        np.enableLora({ r: lora.r, alpha: lora.alpha, dropout: lora.dropout, targetModules: lora.target_modules });
+        await np.loadTensors(await planAdapterLoad(adapter, np.adapterInfo()));
+      }
     } catch (e) {
       np.dispose();
       throw e;
     }
-    return new Policy(np, config, dir, device, dtype);
+    const p = new Policy(np, config, dir, device, dtype);
+    p.lora = lora;
+    return p;
+  }
+
+  /**
+   * Adds fresh LoRA adapters (PEFT init: A kaiming-uniform from `seed`, B zero, so the policy is
+   * unchanged until trained). A Trainer built afterwards updates the adapters only.
+   * @throws Error when adapters are already enabled, or naming a bad field / unknown module.
+   */
+  enableLora(spec: LoraSpec, seed: number): void {
+    this.native.enableLora({
+      r: spec.r,
+      alpha: spec.alpha,
+      dropout: spec.dropout,
+      targetModules: spec.target_modules,
+      seed,
+    });
+    this.lora = { ...spec, target_modules: [...spec.target_modules] };
+  }
+
+  /** Folds the adapters into the base weights (PEFT merge_and_unload); the policy has none after. */
+  async mergeLora(): Promise<void> {
+    if (!this.lora) throw new Error('merge-lora: the policy has no LoRA adapters');
+    await this.native.mergeLora();
+    this.lora = undefined;
   }
 
   /**
@@ -116,6 +170,12 @@ export class Policy {
   /** Total number of parameters (tied lm_head counted once). */
   get numParameters(): number {
     return this.native.numParameters;
+  }
+
+  /** Parameters a Trainer updates: the adapters' with LoRA, else {@link numParameters}. */
+  get numTrainable(): number {
+    if (!this.lora) return this.numParameters;
+    return this.native.adapterInfo().reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
   }
 
   /**
@@ -160,8 +220,30 @@ export class Policy {
           } else {
             await writeTokenizerFiles(tmp);
           }
+          if (this.lora) await this.writeAdapter(join(tmp, ADAPTER_SUBDIR), dtype, options.baseModel ?? null);
         },
       },
+    );
+  }
+
+  /** Writes the adapters in PEFT's layout (adapter_config.json, adapter_model.safetensors) into `dir`. */
+  private async writeAdapter(dir: string, dtype: DType, baseModel: string | null): Promise<void> {
+    const np = this.native;
+    await mkdir(dir, { recursive: true });
+    const info = np.adapterInfo();
+    const built = buildSafetensorsHeader(
+      info.map((t) => ({ name: PEFT_PREFIX + t.name, shape: t.shape, dtype: tagOfDType(dtype) })),
+      { format: 'pt' },
+    );
+    await np.writeSafetensors(
+      join(dir, 'adapter_model.safetensors'),
+      built.header,
+      info.map((t) => t.name),
+      tagOfDType(dtype),
+    );
+    await writeFile(
+      join(dir, 'adapter_config.json'),
+      `${JSON.stringify(adapterConfigJson(this.lora!, baseModel), null, 2)}\n`,
     );
   }
 

@@ -17,8 +17,8 @@ beforeAll(async () => {
 }, 120_000);
 
 // fails(args): runs the CLI expecting exit 1 and returns its stderr.
-async function fails(args: string[]): Promise<string> {
-  const r = await gtr(args).then(
+async function fails(args: string[], env?: Record<string, string>): Promise<string> {
+  const r = await gtr(args, { env }).then(
     () => null,
     (e: { code: number; stderr: string }) => e,
   );
@@ -159,11 +159,15 @@ describe('model directories (item 16)', () => {
     expect(await fails(['score', '--text', '1', '--model', empty])).toContain(
       `--model: model directory ${empty} is empty`,
     );
-    const hub = await fails(['generate', '--prompt', '1', '--model', 'Qwen/Qwen3-1.7B-Base']);
+    // A hub id goes to the hub cache (test/hub.test.ts); offline and uncached, the error says so.
+    const hub = await fails(['generate', '--prompt', '1', '--model', 'Qwen/Qwen3-1.7B-Base'], {
+      HF_HUB_OFFLINE: '1',
+      HF_HOME: join(scratch, 'hf-home'),
+    });
     expect(hub).toContain(
-      'looks like a Hugging Face hub id, but --model must be a local directory (gtr downloads no models)',
+      `--model: model directory not found: ${join(repoRoot, 'Qwen', 'Qwen3-1.7B-Base')}; as a hub id: Qwen/Qwen3-1.7B-Base@main is not in the hub cache ${join(scratch, 'hf-home', 'hub')} and HF_HUB_OFFLINE is set`,
     );
-    expect(hub).toContain('hf download Qwen/Qwen3-1.7B-Base --local-dir models/Qwen3-1.7B-Base');
+    expect(hub).toContain('gtr download Qwen/Qwen3-1.7B-Base');
   }, 60_000);
 });
 

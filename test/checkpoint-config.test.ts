@@ -31,6 +31,10 @@ describe('Qwen3 config', () => {
       ropeTheta: 1000000,
       tieWordEmbeddings: true,
       maxPositionEmbeddings: 40960,
+      qkNorm: true,
+      qkvBias: false,
+      oBias: false,
+      mlpBias: false,
     });
     expect(c.dtype).toBe('bfloat16');
     expect(c.hf.eos_token_id).toBe(151645);
@@ -76,9 +80,9 @@ describe('Qwen3 config', () => {
     [
       'model_type',
       (c) => {
-        c.model_type = 'llama';
+        c.model_type = 'mistral';
       },
-      /field model_type:/,
+      /field model_type: "mistral" is not supported \(supported: qwen3, qwen2, llama\)/,
     ],
     [
       'missing vocab_size',
@@ -134,7 +138,7 @@ describe('Qwen3 config', () => {
       (c) => {
         c.rope_scaling = { type: 'yarn', factor: 4 };
       },
-      /field rope_scaling: RoPE scaling .* is not supported; it must be null or absent/,
+      /field rope_scaling.rope_type: RoPE scaling "yarn" is not supported for model_type qwen3 \(supported: default\)/,
     ],
     [
       'rope_parameters yarn',
@@ -159,9 +163,9 @@ describe('Qwen3 config', () => {
       /field head_dim: absent/,
     ],
     [
-      'attention_bias',
+      'attention_bias not a boolean',
       (c) => {
-        c.attention_bias = true;
+        c.attention_bias = 'yes';
       },
       /field attention_bias:/,
     ],
@@ -195,7 +199,7 @@ describe('Qwen3 config', () => {
     await expect(readQwen3Config(d)).rejects.toThrow(/bad\/config\.json: invalid JSON/);
     await writeFile(join(d, 'config.json'), JSON.stringify({ ...presetConfig('tiny'), vocab_size: 0 }));
     await expect(readQwen3Config(d)).rejects.toThrow(/bad\/config\.json: field vocab_size:/);
-    await expect(writeConfigJson(d, { ...presetConfig('tiny'), model_type: 'qwen2' })).rejects.toThrow(
+    await expect(writeConfigJson(d, { ...presetConfig('tiny'), model_type: 'gemma3' })).rejects.toThrow(
       /field model_type/,
     );
   });
@@ -226,7 +230,8 @@ from transformers import AutoConfig, Qwen3Config, Qwen3ForCausalLM
 job = json.loads(sys.argv[1])
 for d in job["presetDirs"]:
     c = AutoConfig.from_pretrained(d)
-    print(c.model_type, c.hidden_size, c.num_hidden_layers, c.head_dim, c.tie_word_embeddings, c.vocab_size)
+    hd = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    print(c.model_type, c.hidden_size, c.num_hidden_layers, hd, c.tie_word_embeddings, c.vocab_size)
 torch.manual_seed(0)
 for m in job["models"]:
     Qwen3ForCausalLM(Qwen3Config(**m["cfg"])).save_pretrained(m["dir"], safe_serialization=True)
@@ -241,7 +246,8 @@ for m in job["models"]:
     expect(out).toEqual(
       QWEN3_PRESETS.map((name) => {
         const c = presetConfig(name);
-        return `qwen3 ${c.hidden_size} ${c.num_hidden_layers} ${c.head_dim} True 151936`;
+        const p = parseQwen3Config(c).native;
+        return `${c.model_type} ${c.hidden_size} ${c.num_hidden_layers} ${p.headDim} ${p.tieWordEmbeddings ? 'True' : 'False'} ${c.vocab_size}`;
       }),
     );
     for (const m of models) {

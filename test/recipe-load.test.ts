@@ -149,8 +149,10 @@ describe('shipped recipes', () => {
   it('ships the paper and tiny recipes', () => {
     expect(files.sort()).toEqual(
       [
+        'qwen2.5-math-1.5b-grpo-dapo.yaml',
         'qwen3-1.7b-gtr-dapo.yaml',
         'qwen3-1.7b-grpo-dapo.yaml',
+        'qwen3-8b-lora-grpo-dapo.yaml',
         'qwen3-1.7b-transition-dapo.yaml',
         'tiny-gtr-dapo.yaml',
         'tiny-grpo-dapo.yaml',

@@ -87,7 +87,7 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
   const Qwen3Config& cfg = m_.config();
   const int64_t B = tok.size(0), D = cfg.head_dim, nh = cfg.num_attention_heads, kv = cfg.num_key_value_heads;
   const double eps = cfg.rms_norm_eps, scale = 1.0 / std::sqrt(static_cast<double>(D));
-  Rope rope = rope_tables(pos, D, cfg.rope_theta);
+  Rope rope = m_.rope(pos);
   at::Tensor residual = at::embedding(m_.embed_tokens(), tok).contiguous();  // [B, H]
   at::Tensor x, mlp;
   for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
@@ -98,11 +98,18 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
       kernels::fused_add_rms_norm(mlp, residual, L.input_layernorm, eps);  // residual += mlp; mlp = norm
       x = mlp;
     }
-    at::Tensor q = at::linear(x, L.q_proj).view({B, nh, D});
-    at::Tensor k = at::linear(x, L.k_proj).view({B, kv, D});
-    at::Tensor v = at::linear(x, L.v_proj).view({B, kv, D});
-    q = kernels::rms_norm(q, L.q_norm, eps).contiguous();
-    k = kernels::rms_norm(k, L.k_norm, eps).contiguous();
+    // Biases (Qwen2, Llama attention_bias / mlp_bias) and LoRA adapters (applied unmerged: two thin
+    // matmuls per target) ride on cuBLAS's linear; q/k RMSNorm only
+    // where the architecture has it (Qwen3).
+    at::Tensor q = m_.proj(x, L.q_proj, L.q_bias, L.lora_q).view({B, nh, D});
+    at::Tensor k = m_.proj(x, L.k_proj, L.k_bias, L.lora_k).view({B, kv, D});
+    at::Tensor v = m_.proj(x, L.v_proj, L.v_bias, L.lora_v).view({B, kv, D});
+    if (cfg.qk_norm) {
+      q = kernels::rms_norm(q, L.q_norm, eps);
+      k = kernels::rms_norm(k, L.k_norm, eps);
+    }
+    q = q.contiguous();
+    k = k.contiguous();
     std::tie(q, k) = kernels::rope(q, k, rope.cos, rope.sin);
     c_.krows[static_cast<size_t>(l)].index_copy_(0, write, k);
     c_.vrows[static_cast<size_t>(l)].index_copy_(0, write, v);
@@ -110,10 +117,11 @@ at::Tensor CudaDecodeStep::forward(const at::Tensor& tok, const at::Tensor& pos,
         kernels::decode_attention_paged(q.contiguous(), c_.k[static_cast<size_t>(l)], c_.v[static_cast<size_t>(l)],
                                         c_.block_table, slot, len, scale, c_.cache_len)
             .reshape({B, nh * D});
-    at::Tensor o = at::linear(a, L.o_proj).contiguous();
+    at::Tensor o = m_.proj(a, L.o_proj, L.o_bias, L.lora_o).contiguous();
     kernels::fused_add_rms_norm(o, residual, L.post_attention_layernorm, eps);  // residual += o; o = norm
-    at::Tensor act = kernels::swiglu(at::linear(o, L.gate_proj), at::linear(o, L.up_proj));
-    mlp = at::linear(act, L.down_proj).contiguous();
+    at::Tensor act =
+        kernels::swiglu(m_.proj(o, L.gate_proj, L.gate_bias, L.lora_gate), m_.proj(o, L.up_proj, L.up_bias, L.lora_up));
+    mlp = m_.proj(act, L.down_proj, L.down_bias, L.lora_down).contiguous();
   }
   kernels::fused_add_rms_norm(mlp, residual, m_.final_norm(), eps);
   return mlp;

@@ -444,7 +444,7 @@ void Engine::prefill(std::vector<PrefillItem>& items, std::vector<at::Tensor>& r
   at::Tensor src_d = dev.narrow(0, 2 * T + C, N), rows = dev.narrow(0, 2 * T + C + N, N);
   const bool same_rows = N == T;  // one destination per token: no gather of K/V rows needed
   const bool all_same = std::all_of(lens.begin(), lens.end(), [&](int64_t l) { return l == lens[0]; });
-  Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
+  Rope rope = m_.rope(pos_d);
   at::Tensor x = at::embedding(m_.embed_tokens(), ids_d);
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {
     x = m_.layer_forward(l, x, rope, [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
@@ -592,7 +592,7 @@ at::Tensor Engine::decode_forward(const std::vector<int64_t>& rows, const at::Te
   std::vector<int64_t> len_h;
   for (int64_t s : rows) len_h.push_back(seqs_[static_cast<size_t>(s)].len + 1);
   DecodeAttentionPlan plan = make_decode_plan(len_h, slot_d, len_d, table_, bs_, cache_len_);
-  Rope rope = rope_tables(pos_d, D_, cfg_.rope_theta);
+  Rope rope = m_.rope(pos_d);
   const auto t_enqueue = Clock::now();
   at::Tensor x = at::embedding(m_.embed_tokens(), tok_d);
   for (int64_t l = 0; l < cfg_.num_hidden_layers; ++l) {

@@ -1,9 +1,13 @@
-// The Qwen3 causal LM on ATen, as Hugging Face transformers implements it (modeling_qwen3.py):
-// token embeddings; per layer: RMSNorm -> q/k/v projections -> per-head q/k RMSNorm -> RoPE
-// (rope_theta, no scaling) -> grouped-query causal attention -> o_proj residual; RMSNorm ->
-// SwiGLU MLP residual; final RMSNorm; lm_head tied to the embeddings or not, as config says.
-// The engine knows token ids only. Handled: fp32 and bf16, CPU and CUDA, packed batches of
-// different lengths. Not handled: rope_scaling, sliding-window attention, MoE (Qwen3-MoE).
+// The decoder-only causal LM of the Qwen3 / Qwen2 / Llama families on ATen, as Hugging Face
+// transformers implements them (modeling_qwen3.py, modeling_qwen2.py, modeling_llama.py): token
+// embeddings; per layer: RMSNorm -> q/k/v projections (+ biases) -> per-head q/k RMSNorm (Qwen3
+// only) -> RoPE -> grouped-query causal attention -> o_proj residual; RMSNorm -> SwiGLU MLP
+// residual; final RMSNorm; lm_head tied to the embeddings or not, as config says. The three
+// architectures differ only in the switches of Qwen3Config (one model, a table of differences; the
+// table per model_type lives in src/checkpoint/config.ts). The engine knows token ids only.
+// Handled: fp32 and bf16, CPU and CUDA, packed batches of different lengths, RoPE default and
+// llama3 scaling, LoRA adapters (PEFT layout) applied unmerged in every forward. Not handled:
+// sliding-window attention, other RoPE scalings, MoE.
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -14,6 +18,19 @@
 
 namespace gtr {
 
+// RoPE frequency scaling (HF rope_parameters / rope_scaling). `llama3`: Llama 3.1's band-wise
+// scaling of inv_freq (transformers modeling_rope_utils._compute_llama3_parameters).
+struct RopeScaling {
+  std::string type = "default";  // "default" or "llama3"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+};
+
+// The model's hyper-parameters, and the switches in which Qwen3, Qwen2 and Llama differ:
+//   qwen3: qk_norm, biases per attention_bias (q/k/v/o);  qwen2: q/k/v biases, no o bias, no qk_norm;
+//   llama: no qk_norm, attention_bias (q/k/v/o), mlp_bias (gate/up/down), rope_scaling llama3.
 struct Qwen3Config {
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
@@ -26,15 +43,42 @@ struct Qwen3Config {
   double rope_theta = 1e6;
   bool tie_word_embeddings = true;
   int64_t max_position_embeddings = 0;
+  bool qk_norm = true;    // per-head RMSNorm of q and k before RoPE (Qwen3)
+  bool qkv_bias = false;  // biases on q_proj, k_proj, v_proj
+  bool o_bias = false;    // bias on o_proj
+  bool mlp_bias = false;  // biases on gate_proj, up_proj, down_proj
+  RopeScaling rope_scaling;
   // Throws std::invalid_argument naming the first inconsistent field.
   void validate() const;
 };
 
 // One decoder layer's weights (HF names under model.layers.{i}.). Tensors share storage with the
 // model's parameter list, so loading copies into them in place.
+// A LoRA adapter of one linear layer (PEFT's lora_A / lora_B): y += scaling * B (A dropout(x)).
+// A [r, in], B [out, r]; undefined when the layer is not a target.
+struct LoraPair {
+  at::Tensor A, B;
+};
+
+// LoRA settings (PEFT LoraConfig): rank, alpha (scaling = alpha / r), dropout on the adapter input
+// (training forwards only), and the targeted projections by PEFT module name (q_proj, k_proj,
+// v_proj, o_proj, gate_proj, up_proj, down_proj).
+struct LoraConfig {
+  int64_t r = 0;
+  double alpha = 0;
+  double dropout = 0;
+  std::vector<std::string> targets;
+  double scaling() const { return alpha / static_cast<double>(r); }
+};
+
+// Biases and q/k norms the architecture lacks are undefined tensors (at::linear skips them).
 struct Qwen3Layer {
   at::Tensor input_layernorm, q_proj, k_proj, v_proj, o_proj, q_norm, k_norm;
   at::Tensor post_attention_layernorm, gate_proj, up_proj, down_proj;
+  at::Tensor q_bias, k_bias, v_bias, o_bias, gate_bias, up_bias, down_bias;
+  LoraPair lora_q, lora_k, lora_v, lora_o, lora_gate, lora_up, lora_down;
+  // The defined tensors in a fixed order (for routing gradients through recomputed layers).
+  std::vector<at::Tensor> tensors() const;
 };
 
 // Rotary tables for given positions: cos, sin of shape [T, head_dim] in float32.
@@ -44,8 +88,8 @@ struct Rope {
 
 // x * rsqrt(mean(x^2) + eps) in float32, cast back, times weight (HF Qwen3RMSNorm).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
-// cos/sin for int64 positions [T] (HF Qwen3RotaryEmbedding, default rope type).
-Rope rope_tables(const at::Tensor& positions, int64_t head_dim, double theta);
+// cos/sin for int64 positions [T] (HF RotaryEmbedding: default rope type, or llama3 scaling).
+Rope rope_tables(const at::Tensor& positions, int64_t head_dim, double theta, const RopeScaling& scaling = {});
 // Applies RoPE to x [T, heads, head_dim] (HF apply_rotary_pos_emb with rotate_half); result in x's dtype.
 at::Tensor apply_rope(const at::Tensor& x, const Rope& rope);
 
@@ -63,6 +107,33 @@ class Qwen3Model {
   // The parameter named `name`; throws std::out_of_range naming it.
   at::Tensor& param(const std::string& name);
   int64_t num_parameters() const;
+
+  // LoRA (PEFT layout): adds adapters to the targeted projections of every layer, A drawn as PEFT
+  // does (kaiming-uniform, bound 1 / sqrt(in), from a CPU generator seeded `seed`) and B zero, in
+  // the model dtype. From then on the forward adds the adapters, trainable() is the adapters only
+  // and the base parameters stay frozen. Throws std::invalid_argument naming a bad field.
+  void enable_lora(const LoraConfig& cfg, uint64_t seed);
+  bool has_lora() const { return lora_.r > 0; }
+  const LoraConfig& lora() const { return lora_; }
+  // Adapters by name, `model.layers.{i}.self_attn.q_proj.lora_A.weight` (PEFT's names without the
+  // `base_model.model.` prefix), empty without LoRA.
+  std::vector<std::pair<std::string, at::Tensor>>& adapters() { return adapters_; }
+  // What the trainer updates: the adapters with LoRA, else every parameter.
+  std::vector<std::pair<std::string, at::Tensor>>& trainable() { return has_lora() ? adapters_ : params_; }
+  // Folds the adapters into the base weights (W += scaling * B A, computed in float32) and removes
+  // them (PEFT merge_and_unload).
+  void merge_lora();
+  // A linear layer with its bias and LoRA adapter (dropout only while grad mode is on).
+  at::Tensor proj(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const LoraPair& l) const {
+    at::Tensor y = at::linear(x, w, b);
+    if (!l.A.defined()) return y;
+    at::Tensor xd = lora_.dropout > 0 && at::GradMode::is_enabled() ? at::dropout(x, lora_.dropout, true) : x;
+    return y + at::linear(at::linear(xd, l.A), l.B) * lora_.scaling();
+  }
+  // RoPE tables for int64 positions [T] with this model's theta and scaling.
+  Rope rope(const at::Tensor& positions) const {
+    return rope_tables(positions, cfg_.head_dim, cfg_.rope_theta, cfg_.rope_scaling);
+  }
 
   const at::Tensor& embed_tokens() const { return embed_; }
   const at::Tensor& final_norm() const { return norm_; }
@@ -98,6 +169,8 @@ class Qwen3Model {
   at::Tensor embed_, norm_, lm_head_;
   std::vector<Qwen3Layer> layers_;
   std::vector<std::pair<std::string, at::Tensor>> params_;
+  LoraConfig lora_;
+  std::vector<std::pair<std::string, at::Tensor>> adapters_;
 };
 
 template <typename Attend>
@@ -105,15 +178,21 @@ at::Tensor Qwen3Model::layer_forward(int64_t i, const at::Tensor& hidden, const 
   const Qwen3Layer& L = layers_[static_cast<size_t>(i)];
   const int64_t T = hidden.size(0), D = cfg_.head_dim;
   at::Tensor h = rms_norm(hidden, L.input_layernorm, cfg_.rms_norm_eps);
-  at::Tensor q = at::linear(h, L.q_proj).view({T, cfg_.num_attention_heads, D});
-  at::Tensor k = at::linear(h, L.k_proj).view({T, cfg_.num_key_value_heads, D});
-  at::Tensor v = at::linear(h, L.v_proj).view({T, cfg_.num_key_value_heads, D});
-  q = apply_rope(rms_norm(q, L.q_norm, cfg_.rms_norm_eps), rope);
-  k = apply_rope(rms_norm(k, L.k_norm, cfg_.rms_norm_eps), rope);
+  at::Tensor q = proj(h, L.q_proj, L.q_bias, L.lora_q).view({T, cfg_.num_attention_heads, D});
+  at::Tensor k = proj(h, L.k_proj, L.k_bias, L.lora_k).view({T, cfg_.num_key_value_heads, D});
+  at::Tensor v = proj(h, L.v_proj, L.v_bias, L.lora_v).view({T, cfg_.num_key_value_heads, D});
+  if (cfg_.qk_norm) {
+    q = rms_norm(q, L.q_norm, cfg_.rms_norm_eps);
+    k = rms_norm(k, L.k_norm, cfg_.rms_norm_eps);
+  }
+  q = apply_rope(q, rope);
+  k = apply_rope(k, rope);
   at::Tensor attn = attend(q, k, v);
-  at::Tensor x = hidden + at::linear(attn, L.o_proj);
+  at::Tensor x = hidden + proj(attn, L.o_proj, L.o_bias, L.lora_o);
   h = rms_norm(x, L.post_attention_layernorm, cfg_.rms_norm_eps);
-  at::Tensor mlp = at::linear(at::silu(at::linear(h, L.gate_proj)) * at::linear(h, L.up_proj), L.down_proj);
+  at::Tensor mlp =
+      proj(at::silu(proj(h, L.gate_proj, L.gate_bias, L.lora_gate)) * proj(h, L.up_proj, L.up_bias, L.lora_up),
+           L.down_proj, L.down_bias, L.lora_down);
   return x + mlp;
 }
 

@@ -23,6 +23,19 @@ static Qwen3Config config_from_js(const Napi::Value& v) {
   c.rope_theta = o.number("ropeTheta");
   c.tie_word_embeddings = o.boolean("tieWordEmbeddings");
   c.max_position_embeddings = o.integer("maxPositionEmbeddings");
+  // Architecture switches (src/checkpoint/config.ts ARCHITECTURES); absent: Qwen3's.
+  c.qk_norm = o.boolean("qkNorm", true);
+  c.qkv_bias = o.boolean("qkvBias", false);
+  c.o_bias = o.boolean("oBias", false);
+  c.mlp_bias = o.boolean("mlpBias", false);
+  if (o.has("ropeScaling")) {
+    const JsOptions r = o.object("ropeScaling");
+    c.rope_scaling.type = r.string("type");
+    c.rope_scaling.factor = r.number("factor", 1.0);
+    c.rope_scaling.low_freq_factor = r.number("lowFreqFactor", 1.0);
+    c.rope_scaling.high_freq_factor = r.number("highFreqFactor", 4.0);
+    c.rope_scaling.original_max_position_embeddings = r.integer("originalMaxPositionEmbeddings", 8192, 1);
+  }
   return c;
 }
 
@@ -30,6 +43,9 @@ Napi::Function PolicyWrap::Define(Napi::Env env) {
   Napi::Function f = DefineClass(env, "Policy",
                                  {
                                      InstanceMethod("parameterInfo", &PolicyWrap::ParameterInfo),
+                                     InstanceMethod("enableLora", &PolicyWrap::EnableLora),
+                                     InstanceMethod("adapterInfo", &PolicyWrap::AdapterInfo),
+                                     InstanceMethod("mergeLora", &PolicyWrap::MergeLora),
                                      InstanceMethod("initRandom", &PolicyWrap::InitRandom),
                                      InstanceMethod("loadTensors", &PolicyWrap::LoadTensors),
                                      InstanceMethod("writeSafetensors", &PolicyWrap::WriteSafetensors),
@@ -68,23 +84,69 @@ PolicyWrap::PolicyWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Policy
   }
 }
 
+// [{name, shape, dtype}] of named tensors (parameters or adapters).
+static Napi::Array tensor_info(Napi::Env env, const std::vector<std::pair<std::string, at::Tensor>>& named) {
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& [name, t] : named) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", name);
+    Napi::Array shape = Napi::Array::New(env, t.dim());
+    for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, t.size(d)));
+    o.Set("shape", shape);
+    o.Set("dtype", dtype_name(t.scalar_type()));
+    out.Set(i++, o);
+  }
+  return out;
+}
+
 Napi::Value PolicyWrap::ParameterInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GTR_JS_TRY(env, {
     auto model = handle_->get();
-    Napi::Array out = Napi::Array::New(env);
-    uint32_t i = 0;
-    for (const auto& [name, t] : model->parameters()) {
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("name", name);
-      Napi::Array shape = Napi::Array::New(env, t.dim());
-      for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, t.size(d)));
-      o.Set("shape", shape);
-      o.Set("dtype", dtype_name(t.scalar_type()));
-      out.Set(i++, o);
-    }
-    return out;
+    return tensor_info(env, model->parameters());
   });
+}
+
+Napi::Value PolicyWrap::AdapterInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_JS_TRY(env, {
+    auto model = handle_->get();
+    return tensor_info(env, model->adapters());
+  });
+}
+
+Napi::Value PolicyWrap::EnableLora(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_JS_TRY(env, {
+    auto model = handle_->get();
+    const JsOptions o(info.Length() > 0 ? info[0] : env.Undefined(), "enableLora: ");
+    LoraConfig c;
+    c.r = o.integer("r");
+    c.alpha = o.number("alpha");
+    c.dropout = o.number("dropout", 0.0);
+    Napi::Value t = o.get("targetModules");
+    if (!t.IsArray()) o.fail("targetModules", "must be an array of module names");
+    Napi::Array a = t.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) c.targets.push_back(a.Get(i).ToString().Utf8Value());
+    const uint64_t seed = static_cast<uint64_t>(o.integer("seed", 0, 0));
+    std::lock_guard<std::mutex> lock(handle_->mu);
+    model->enable_lora(c, seed);
+    return env.Undefined();
+  });
+}
+
+Napi::Value PolicyWrap::MergeLora(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Qwen3Model> model;
+  GTR_ASYNC_TRY(env, model = handle_->get());
+  auto h = handle_;
+  return run_async(env,
+                   [h, model] {
+                     std::lock_guard<std::mutex> lock(h->mu);
+                     model->merge_lora();
+                   },
+                   nullptr, {info.This()});
 }
 
 Napi::Value PolicyWrap::InitRandom(const Napi::CallbackInfo& info) {

@@ -16,6 +16,9 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
 
  private:
   Napi::Value ParameterInfo(const Napi::CallbackInfo& info);
+  Napi::Value EnableLora(const Napi::CallbackInfo& info);
+  Napi::Value AdapterInfo(const Napi::CallbackInfo& info);
+  Napi::Value MergeLora(const Napi::CallbackInfo& info);
   Napi::Value InitRandom(const Napi::CallbackInfo& info);
   Napi::Value LoadTensors(const Napi::CallbackInfo& info);
   Napi::Value WriteSafetensors(const Napi::CallbackInfo& info);

@@ -104,10 +104,7 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     const int64_t layer = ctx->saved_data["layer"].toInt();
     const std::vector<int64_t> lens = ctx->saved_data["lens"].toIntVector();
     const int64_t nw = ctx->saved_data["nw"].toInt();
-    const Qwen3Layer& L = model->layer(layer);
-    std::vector<at::Tensor> weights{L.input_layernorm, L.q_proj,  L.k_proj,   L.v_proj,
-                                    L.o_proj,          L.q_norm,  L.k_norm,   L.post_attention_layernorm,
-                                    L.gate_proj,       L.up_proj, L.down_proj};
+    const std::vector<at::Tensor> weights = model->layer(layer).tensors();
     if (static_cast<int64_t>(weights.size()) != nw) throw std::logic_error("checkpointed layer: weight count changed");
     at::Tensor x = saved[0].detach().requires_grad_(true);
     at::Tensor y;
@@ -177,13 +174,10 @@ at::Tensor forward_hidden_checkpointed(Qwen3Model& model, const at::Tensor& inpu
     throw std::invalid_argument("sequence lengths sum to " + std::to_string(pos.size()) + " but the batch has " +
                                 std::to_string(input_ids.size(0)) + " tokens");
   at::Tensor positions = at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(model.device());
-  Rope rope = rope_tables(positions, cfg.head_dim, cfg.rope_theta);
+  Rope rope = model.rope(positions);
   at::Tensor x = at::embedding(model.embed_tokens(), input_ids.to(model.device()));
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
-    const Qwen3Layer& L = model.layer(i);
-    std::vector<at::Tensor> w{L.input_layernorm, L.q_proj,  L.k_proj,   L.v_proj,
-                              L.o_proj,          L.q_norm,  L.k_norm,   L.post_attention_layernorm,
-                              L.gate_proj,       L.up_proj, L.down_proj};
+    const std::vector<at::Tensor> w = model.layer(i).tensors();
     x = CheckpointedLayer::apply(x, at::TensorList(w), rope.cos, rope.sin, &model, i, seq_lens);
   }
   return rms_norm(x, model.final_norm(), cfg.rms_norm_eps);

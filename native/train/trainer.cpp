@@ -49,7 +49,7 @@ Trainer::Trainer(std::shared_ptr<PolicyHandle> policy, std::shared_ptr<PolicyHan
       reference_(std::move(reference)),
       model_(policy_->get()),
       opt_(opt),
-      adamw_(model_->parameters(), opt.adamw) {
+      adamw_(model_->trainable(), opt.adamw) {
   if (opt_.logprob_chunk < 1) throw std::invalid_argument("logprobChunk must be >= 1");
   if (reference_) {
     auto ref = reference_->get();
@@ -107,7 +107,8 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
     return local.summarize();
   }
   const at::Device dev = model->device();
-  RequiresGradGuard grad_guard(model->parameters());
+  // With LoRA: the adapters only; the base stays frozen (no gradient, no optimizer state).
+  RequiresGradGuard grad_guard(model->trainable());
   at::AutoGradMode grad_mode(true);
   at::Tensor ids = mb.batch.ids.to(dev);
   at::Tensor hidden = opt_.checkpoint_layers ? forward_hidden_checkpointed(*model, ids, mb.batch.lens)
@@ -151,7 +152,7 @@ void Trainer::set_process_group(std::shared_ptr<dist::ProcessGroup> pg) {
   if (!pg_) return;
   // DDP's start: every rank begins from rank 0's weights (the rollout engine shares these tensors).
   std::vector<at::Tensor> params;
-  for (auto& [n, t] : model_->parameters()) params.push_back(t);
+  for (auto& [n, t] : model_->trainable()) params.push_back(t);
   pg_->broadcast(params, 0, "initial weights from rank 0");
 }
 
@@ -161,11 +162,11 @@ void Trainer::verify_replicas() {
   if (!pg_) return;
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> copies;
-  for (auto& [n, t] : model_->parameters()) copies.push_back(t.detach().clone());
+  for (auto& [n, t] : model_->trainable()) copies.push_back(t.detach().clone());
   pg_->broadcast(copies, 0, "weights check (rank 0's weights)");
   int64_t first_bad = -1;
   size_t i = 0;
-  for (auto& [n, t] : model_->parameters()) {
+  for (auto& [n, t] : model_->trainable()) {
     if (first_bad < 0 && !at::equal(copies[i], t)) first_bad = static_cast<int64_t>(i);
     ++i;
   }
@@ -183,7 +184,7 @@ void Trainer::verify_replicas() {
   }
   if (!ranks.empty())
     throw std::runtime_error("data-parallel replicas diverged: the weights of rank(s) " + ranks +
-                             " differ from rank 0's (first at parameter " + model_->parameters()[param].first + ")");
+                             " differ from rank 0's (first at parameter " + model_->trainable()[param].first + ")");
 }
 
 void Trainer::reduce_over_ranks() {

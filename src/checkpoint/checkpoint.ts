@@ -155,32 +155,40 @@ export async function planLoad(dir: string, expected: TensorInfo[]): Promise<Ten
 }
 
 /**
- * The parameters of a Qwen3 model by HF name and shape, mirroring `NativePolicy.parameterInfo()`
- * without the addon (for planning and tests): embed_tokens [V, H]; per layer input_layernorm [H],
- * q_proj [heads*hd, H], k_proj / v_proj [kv*hd, H], o_proj [H, heads*hd], q_norm / k_norm [hd],
- * post_attention_layernorm [H], gate_proj / up_proj [I, H], down_proj [H, I]; norm [H];
- * lm_head [V, H] only when untied.
+ * The parameters of a Qwen3 / Qwen2 / Llama model by HF name and shape, mirroring
+ * `NativePolicy.parameterInfo()` without the addon (for planning and tests): embed_tokens [V, H]; per
+ * layer input_layernorm [H], q_proj [heads*hd, H], k_proj / v_proj [kv*hd, H], o_proj [H, heads*hd]
+ * (each with a bias [rows] when the config's qkvBias / oBias says), q_norm / k_norm [hd] (qkNorm),
+ * post_attention_layernorm [H], gate_proj / up_proj [I, H], down_proj [H, I] (biases with mlpBias);
+ * norm [H]; lm_head [V, H] only when untied.
  */
 export function qwen3TensorInfo(c: NativeQwen3Config, dtype: TensorInfo['dtype'] = 'float32'): TensorInfo[] {
   const { vocabSize: V, hiddenSize: H, intermediateSize: I, headDim: hd } = c;
   const q = c.numAttentionHeads * hd;
   const kv = c.numKeyValueHeads * hd;
   const out: TensorInfo[] = [{ name: 'model.embed_tokens.weight', shape: [V, H], dtype }];
+  const qkNorm = c.qkNorm ?? true;
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const p = `model.layers.${i}.`;
-    out.push(
-      { name: `${p}input_layernorm.weight`, shape: [H], dtype },
-      { name: `${p}self_attn.q_proj.weight`, shape: [q, H], dtype },
-      { name: `${p}self_attn.k_proj.weight`, shape: [kv, H], dtype },
-      { name: `${p}self_attn.v_proj.weight`, shape: [kv, H], dtype },
-      { name: `${p}self_attn.o_proj.weight`, shape: [H, q], dtype },
-      { name: `${p}self_attn.q_norm.weight`, shape: [hd], dtype },
-      { name: `${p}self_attn.k_norm.weight`, shape: [hd], dtype },
-      { name: `${p}post_attention_layernorm.weight`, shape: [H], dtype },
-      { name: `${p}mlp.gate_proj.weight`, shape: [I, H], dtype },
-      { name: `${p}mlp.up_proj.weight`, shape: [I, H], dtype },
-      { name: `${p}mlp.down_proj.weight`, shape: [H, I], dtype },
-    );
+    const linear = (name: string, shape: [number, number], bias: boolean | undefined) => {
+      out.push({ name: `${p}${name}.weight`, shape, dtype });
+      if (bias) out.push({ name: `${p}${name}.bias`, shape: [shape[0]], dtype });
+    };
+    out.push({ name: `${p}input_layernorm.weight`, shape: [H], dtype });
+    linear('self_attn.q_proj', [q, H], c.qkvBias);
+    linear('self_attn.k_proj', [kv, H], c.qkvBias);
+    linear('self_attn.v_proj', [kv, H], c.qkvBias);
+    linear('self_attn.o_proj', [H, q], c.oBias);
+    if (qkNorm) {
+      out.push(
+        { name: `${p}self_attn.q_norm.weight`, shape: [hd], dtype },
+        { name: `${p}self_attn.k_norm.weight`, shape: [hd], dtype },
+      );
+    }
+    out.push({ name: `${p}post_attention_layernorm.weight`, shape: [H], dtype });
+    linear('mlp.gate_proj', [I, H], c.mlpBias);
+    linear('mlp.up_proj', [I, H], c.mlpBias);
+    linear('mlp.down_proj', [H, I], c.mlpBias);
   }
   out.push({ name: 'model.norm.weight', shape: [H], dtype });
   if (!c.tieWordEmbeddings) out.push({ name: 'lm_head.weight', shape: [V, H], dtype });

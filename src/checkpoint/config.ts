@@ -1,6 +1,7 @@
 /**
- * Qwen3 config.json: validation (zod), mapping to the native model's config, and presets written as
- * full Hugging Face config.json content (loadable by transformers' Qwen3ForCausalLM).
+ * Model config.json (Qwen3, Qwen2 / Qwen2.5, Llama 3): validation (zod), mapping to the native model's
+ * config through one table of architecture differences, and presets written as full Hugging Face
+ * config.json content (loadable by transformers' Qwen3ForCausalLM / Qwen2ForCausalLM / LlamaForCausalLM).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,9 +15,49 @@ const tokenIds = z
   .nullable()
   .optional();
 
-/** The fields of an HF Qwen3 config.json this project reads; other keys pass through untouched. */
+/**
+ * The architectures the native model runs, and how they differ (native/model/qwen3.h: the
+ * switches). `attention_bias` / `mlp_bias` are the config.json fields; where an architecture's
+ * transformers class ignores a field, so does this table.
+ */
+export const ARCHITECTURES = {
+  qwen3: {
+    hfClass: 'Qwen3ForCausalLM',
+    qkNorm: true,
+    qkvBias: (hf: { attention_bias?: boolean }) => hf.attention_bias === true,
+    oBias: (hf: { attention_bias?: boolean }) => hf.attention_bias === true,
+    mlpBias: (_hf: { mlp_bias?: boolean }) => false,
+    ropeTypes: ['default'],
+    defaultRopeTheta: 10000,
+  },
+  qwen2: {
+    hfClass: 'Qwen2ForCausalLM',
+    qkNorm: false,
+    qkvBias: (_hf: { attention_bias?: boolean }) => true,
+    oBias: (_hf: { attention_bias?: boolean }) => false,
+    mlpBias: (_hf: { mlp_bias?: boolean }) => false,
+    ropeTypes: ['default'],
+    defaultRopeTheta: 10000,
+  },
+  llama: {
+    hfClass: 'LlamaForCausalLM',
+    qkNorm: false,
+    qkvBias: (hf: { attention_bias?: boolean }) => hf.attention_bias === true,
+    oBias: (hf: { attention_bias?: boolean }) => hf.attention_bias === true,
+    mlpBias: (hf: { mlp_bias?: boolean }) => hf.mlp_bias === true,
+    ropeTypes: ['default', 'llama3'],
+    defaultRopeTheta: 10000,
+  },
+} as const;
+
+/** A `model_type` the native model runs. */
+export type ModelType = keyof typeof ARCHITECTURES;
+/** The supported `model_type` values, in the order errors list them. */
+export const MODEL_TYPES = Object.keys(ARCHITECTURES) as ModelType[];
+
+/** The fields of an HF config.json this project reads; other keys pass through untouched. */
 export const qwen3ConfigSchema = z.looseObject({
-  model_type: z.literal('qwen3'),
+  model_type: z.enum(MODEL_TYPES as [ModelType, ...ModelType[]]),
   architectures: z.array(z.string()).optional(),
   vocab_size: posInt.max(2 ** 31 - 1, 'must be below 2^31 (token ids are int32)'),
   hidden_size: posInt,
@@ -27,7 +68,7 @@ export const qwen3ConfigSchema = z.looseObject({
   head_dim: posInt.nullable().optional(),
   rms_norm_eps: z.number().positive(),
   rope_theta: z.number().positive().optional(),
-  rope_scaling: z.null().optional(),
+  rope_scaling: z.looseObject({}).nullable().optional(),
   rope_parameters: z
     .looseObject({ rope_type: z.string().optional(), rope_theta: z.number().positive().optional() })
     .nullable()
@@ -36,10 +77,11 @@ export const qwen3ConfigSchema = z.looseObject({
   max_position_embeddings: posInt.default(32768),
   torch_dtype: z.enum(['float32', 'bfloat16', 'float16']).nullable().optional(),
   dtype: z.enum(['float32', 'bfloat16', 'float16']).nullable().optional(),
-  hidden_act: z.literal('silu').optional(),
-  attention_bias: z.literal(false).optional(),
-  use_sliding_window: z.literal(false).optional(),
-  layer_types: z.array(z.literal('full_attention')).optional(),
+  hidden_act: z.literal('silu', 'only silu (SwiGLU) is supported').optional(),
+  attention_bias: z.boolean().optional(),
+  mlp_bias: z.boolean().optional(),
+  use_sliding_window: z.literal(false, 'sliding-window attention is not supported; it must be false').optional(),
+  layer_types: z.array(z.literal('full_attention', 'only full_attention layers are supported')).optional(),
   bos_token_id: tokenIds,
   eos_token_id: tokenIds,
   pad_token_id: tokenIds,
@@ -54,6 +96,8 @@ export interface Qwen3Config {
   hf: Qwen3HfConfig;
   /** The native model's hyper-parameters. */
   native: NativeQwen3Config;
+  /** The architecture (config.json `model_type`). */
+  modelType: ModelType;
   /** Stored dtype (`dtype` or `torch_dtype`), when given. */
   dtype: 'float32' | 'bfloat16' | 'float16' | undefined;
 }
@@ -73,16 +117,10 @@ function issuePath(path: PropertyKey[]): string {
  */
 export function parseQwen3Config(value: unknown, source = 'config.json'): Qwen3Config {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const v = value as Record<string, unknown>;
-    if (v.rope_scaling !== undefined && v.rope_scaling !== null) {
+    const mt = (value as Record<string, unknown>).model_type;
+    if (typeof mt !== 'string' || !(mt in ARCHITECTURES)) {
       throw new Error(
-        `${source}: field rope_scaling: RoPE scaling (${JSON.stringify(v.rope_scaling)}) is not supported; it must be null or absent`,
-      );
-    }
-    const rp = v.rope_parameters as Record<string, unknown> | null | undefined;
-    if (rp && typeof rp === 'object' && rp.rope_type !== undefined && rp.rope_type !== 'default') {
-      throw new Error(
-        `${source}: field rope_parameters.rope_type: RoPE scaling "${String(rp.rope_type)}" is not supported; only "default"`,
+        `${source}: field model_type: ${mt === undefined ? 'missing' : `"${String(mt)}" is not supported`} (supported: ${MODEL_TYPES.join(', ')})`,
       );
     }
   }
@@ -93,6 +131,8 @@ export function parseQwen3Config(value: unknown, source = 'config.json'): Qwen3C
     throw new Error(`${source}: field ${issuePath(first.path)}: ${first.message}${more}`);
   }
   const hf = parsed.data;
+  const arch = ARCHITECTURES[hf.model_type];
+  const rope = readRope(hf, arch.ropeTypes, source);
   let headDim = hf.head_dim ?? undefined;
   if (headDim === undefined) {
     if (hf.hidden_size % hf.num_attention_heads !== 0) {
@@ -107,7 +147,7 @@ export function parseQwen3Config(value: unknown, source = 'config.json'): Qwen3C
       `${source}: field num_key_value_heads: ${hf.num_key_value_heads} does not divide num_attention_heads ${hf.num_attention_heads}`,
     );
   }
-  const ropeTheta = hf.rope_theta ?? hf.rope_parameters?.rope_theta ?? 10000;
+  const ropeTheta = hf.rope_theta ?? hf.rope_parameters?.rope_theta ?? arch.defaultRopeTheta;
   const native: NativeQwen3Config = {
     vocabSize: hf.vocab_size,
     hiddenSize: hf.hidden_size,
@@ -120,8 +160,53 @@ export function parseQwen3Config(value: unknown, source = 'config.json'): Qwen3C
     ropeTheta,
     tieWordEmbeddings: hf.tie_word_embeddings,
     maxPositionEmbeddings: hf.max_position_embeddings,
+    qkNorm: arch.qkNorm,
+    qkvBias: arch.qkvBias(hf),
+    oBias: arch.oBias(hf),
+    mlpBias: arch.mlpBias(hf),
+    ...(rope ? { ropeScaling: rope } : {}),
   };
-  return { hf, native, dtype: hf.dtype ?? hf.torch_dtype ?? undefined };
+  return { hf, native, modelType: hf.model_type, dtype: hf.dtype ?? hf.torch_dtype ?? undefined };
+}
+
+/**
+ * The RoPE scaling of a config: `rope_scaling` (transformers 4 and the hub's Llama 3 configs; type in
+ * `rope_type` or `type`) or `rope_parameters` (transformers 5). Undefined for the default rope.
+ * @throws Error naming the field and the supported types for a type this architecture lacks, or a
+ *   missing / non-numeric llama3 parameter.
+ */
+function readRope(
+  hf: Qwen3HfConfig,
+  supported: readonly string[],
+  source: string,
+): NativeQwen3Config['ropeScaling'] | undefined {
+  const field = hf.rope_scaling ? 'rope_scaling' : 'rope_parameters';
+  const r = (hf.rope_scaling ?? hf.rope_parameters ?? undefined) as Record<string, unknown> | undefined;
+  if (!r) return undefined;
+  const type = String(r.rope_type ?? r.type ?? 'default');
+  if (!supported.includes(type)) {
+    throw new Error(
+      `${source}: field ${field}.rope_type: RoPE scaling "${type}" is not supported for model_type ${hf.model_type} (supported: ${supported.join(', ')})`,
+    );
+  }
+  if (type === 'default') return undefined;
+  const num = (key: string): number => {
+    const v = r[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new Error(`${source}: field ${field}.${key}: must be a positive number for rope_type ${type}`);
+    return v;
+  };
+  const lowFreqFactor = num('low_freq_factor');
+  const highFreqFactor = num('high_freq_factor');
+  if (!(highFreqFactor > lowFreqFactor))
+    throw new Error(`${source}: field ${field}.high_freq_factor: must exceed low_freq_factor`);
+  return {
+    type: 'llama3',
+    factor: num('factor'),
+    lowFreqFactor,
+    highFreqFactor,
+    originalMaxPositionEmbeddings: num('original_max_position_embeddings'),
+  };
 }
 
 /**
@@ -149,8 +234,100 @@ export async function readQwen3Config(dir: string): Promise<Qwen3Config> {
 }
 
 /** Names of the built-in presets. */
-export type Qwen3PresetName = 'qwen3-1.7b' | 'qwen3-1.7b-base' | 'tiny';
-export const QWEN3_PRESETS: readonly Qwen3PresetName[] = ['qwen3-1.7b', 'qwen3-1.7b-base', 'tiny'];
+export type Qwen3PresetName =
+  | 'qwen3-1.7b'
+  | 'qwen3-1.7b-base'
+  | 'qwen3-8b'
+  | 'tiny'
+  | 'qwen2.5-math-1.5b'
+  | 'tiny-qwen2'
+  | 'llama-3.2-1b'
+  | 'tiny-llama';
+export const QWEN3_PRESETS: readonly Qwen3PresetName[] = [
+  'qwen3-1.7b',
+  'qwen3-1.7b-base',
+  'qwen3-8b',
+  'tiny',
+  'qwen2.5-math-1.5b',
+  'tiny-qwen2',
+  'llama-3.2-1b',
+  'tiny-llama',
+];
+
+/** The published Qwen/Qwen2.5-Math-1.5B config.json (a qwen2 model: q/k/v biases, no q/k norm). */
+const QWEN25_MATH_15B = {
+  architectures: ['Qwen2ForCausalLM'],
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151643,
+  hidden_act: 'silu',
+  hidden_size: 1536,
+  initializer_range: 0.02,
+  intermediate_size: 8960,
+  max_position_embeddings: 4096,
+  max_window_layers: 21,
+  model_type: 'qwen2',
+  num_attention_heads: 12,
+  num_hidden_layers: 28,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000,
+  sliding_window: 4096,
+  tie_word_embeddings: true,
+  use_cache: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+  transformers_version: '4.37.0',
+};
+
+/**
+ * The published meta-llama/Llama-3.2-1B config.json (llama3 RoPE scaling, tied embeddings). Its
+ * vocabulary is Llama 3's (128256): `init-model` ships the bundled Qwen3 tokenizer, so a checkpoint
+ * from this preset needs Llama 3's tokenizer files beside it (or `model.tokenizer`) before it runs.
+ */
+const LLAMA_32_1B = {
+  architectures: ['LlamaForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 128000,
+  eos_token_id: 128001,
+  head_dim: 64,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  initializer_range: 0.02,
+  intermediate_size: 8192,
+  max_position_embeddings: 131072,
+  mlp_bias: false,
+  model_type: 'llama',
+  num_attention_heads: 32,
+  num_hidden_layers: 16,
+  num_key_value_heads: 8,
+  pretraining_tp: 1,
+  rms_norm_eps: 1e-5,
+  rope_scaling: {
+    factor: 32.0,
+    high_freq_factor: 4.0,
+    low_freq_factor: 1.0,
+    original_max_position_embeddings: 8192,
+    rope_type: 'llama3',
+  },
+  rope_theta: 500000.0,
+  tie_word_embeddings: true,
+  use_cache: true,
+  vocab_size: 128256,
+  transformers_version: '4.45.0',
+};
+
+/** The tiny test shape (2 layers, hidden 64, 4 heads of 16, 2 KV heads) on the Qwen3 vocabulary. */
+const TINY_SHAPE = {
+  head_dim: 16,
+  hidden_size: 64,
+  intermediate_size: 128,
+  num_attention_heads: 4,
+  num_hidden_layers: 2,
+  num_key_value_heads: 2,
+  vocab_size: 151936,
+};
 
 const COMMON = {
   architectures: ['Qwen3ForCausalLM'],
@@ -169,9 +346,11 @@ const COMMON = {
 };
 
 /**
- * Full HF config.json content of a preset. `qwen3-1.7b` / `qwen3-1.7b-base` are the published
- * Qwen/Qwen3-1.7B(-Base) configs (eos 151645 `<|im_end|>` / 151643 `<|endoftext|>`); `tiny` is a
- * 2-layer, hidden-64 model on the real Qwen3 vocabulary (151936 rows, tied) for CPU tests.
+ * Full HF config.json content of a preset. `qwen3-1.7b` / `qwen3-1.7b-base` / `qwen3-8b` are the
+ * published Qwen/Qwen3-1.7B(-Base) / Qwen3-8B configs (eos 151645 `<|im_end|>` / 151643
+ * `<|endoftext|>`); `qwen2.5-math-1.5b` and `llama-3.2-1b` the published Qwen2.5-Math-1.5B and
+ * Llama-3.2-1B ones; `tiny`, `tiny-qwen2` and `tiny-llama` are 2-layer, hidden-64 models of each
+ * architecture on the real Qwen3 vocabulary (151936 rows, tied) for CPU tests.
  * @param dtype value written as `torch_dtype` (default bfloat16 for the real presets, float32 for tiny)
  * @throws Error for an unknown preset name.
  */
@@ -194,6 +373,47 @@ export function presetConfig(name: Qwen3PresetName, dtype?: 'float32' | 'bfloat1
         rope_theta: 1000000,
         tie_word_embeddings: true,
         torch_dtype: dtype ?? 'bfloat16',
+      };
+    case 'qwen3-8b':
+      // The published Qwen/Qwen3-8B config.json (untied lm_head).
+      return {
+        ...COMMON,
+        eos_token_id: 151645,
+        head_dim: 128,
+        hidden_size: 4096,
+        intermediate_size: 12288,
+        max_position_embeddings: 40960,
+        max_window_layers: 36,
+        num_attention_heads: 32,
+        num_hidden_layers: 36,
+        num_key_value_heads: 8,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1000000,
+        tie_word_embeddings: false,
+        torch_dtype: dtype ?? 'bfloat16',
+      };
+    case 'qwen2.5-math-1.5b':
+      return { ...QWEN25_MATH_15B, torch_dtype: dtype ?? 'bfloat16' };
+    case 'tiny-qwen2':
+      // Qwen2.5-Math-1.5B's architecture in the tiny shape; eos <|im_end|> as the tiny Qwen3's.
+      return {
+        ...QWEN25_MATH_15B,
+        ...TINY_SHAPE,
+        eos_token_id: 151645,
+        max_window_layers: 2,
+        torch_dtype: dtype ?? 'float32',
+      };
+    case 'llama-3.2-1b':
+      return { ...LLAMA_32_1B, torch_dtype: dtype ?? 'bfloat16' };
+    case 'tiny-llama':
+      // Llama 3.2's architecture (llama3 RoPE scaling, tied) in the tiny shape on the Qwen3
+      // vocabulary and special tokens, so the bundled tokenizer fits it.
+      return {
+        ...LLAMA_32_1B,
+        ...TINY_SHAPE,
+        bos_token_id: 151643,
+        eos_token_id: 151645,
+        torch_dtype: dtype ?? 'float32',
       };
     case 'tiny':
       return {

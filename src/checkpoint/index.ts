@@ -6,3 +6,5 @@ export * from './save.js';
 export * from './encode.js';
 export * from './limits.js';
 export * from './model-dir.js';
+export * from './hub.js';
+export * from './lora.js';

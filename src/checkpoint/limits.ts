@@ -38,12 +38,22 @@ export function checkContextLength(
   );
 }
 
-/** Parameter count of a Qwen3 model (tied lm_head counted once), from its hyper-parameters. */
+/** Parameter count of a Qwen3 / Qwen2 / Llama model (tied lm_head counted once, biases as configured), from its hyper-parameters. */
 export function qwen3ParameterCount(c: NativeQwen3Config): number {
   const h = c.hiddenSize;
   const q = c.numAttentionHeads * c.headDim;
   const kv = c.numKeyValueHeads * c.headDim;
-  const layer = h * q + 2 * h * kv + q * h + 2 * c.headDim + 3 * h * c.intermediateSize + 2 * h;
+  const I = c.intermediateSize;
+  const layer =
+    h * q +
+    2 * h * kv +
+    q * h +
+    ((c.qkNorm ?? true) ? 2 * c.headDim : 0) +
+    3 * h * I +
+    2 * h +
+    (c.qkvBias ? q + 2 * kv : 0) +
+    (c.oBias ? h : 0) +
+    (c.mlpBias ? 2 * I + h : 0);
   return c.vocabSize * h * (c.tieWordEmbeddings ? 1 : 2) + c.numHiddenLayers * layer + h;
 }
 

@@ -31,9 +31,8 @@ export function checkModelDir(dir: string, what: string, options: { tokenizerOnl
   } catch {
     if (looksLikeHubId(dir)) {
       throw new Error(
-        `${what}: model directory not found: ${abs}. "${dir}" looks like a Hugging Face hub id, but ${what} must be a local directory (gtr downloads no models); ` +
-          `fetch it first, e.g. \`hf download ${dir} --local-dir models/${dir.split('/')[1]}\`, or into the HF cache with ` +
-          `\`node -e "import('@huggingface/hub').then(async (h) => console.log(await h.snapshotDownload({repo: '${dir}'})))"\` (prints the directory), and give that directory`,
+        `${what}: model directory not found: ${abs}, and "${dir}" was not resolved as a Hugging Face hub id; ` +
+          `download it with \`gtr download ${dir}\` and give the directory it prints`,
       );
     }
     throw new Error(

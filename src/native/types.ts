@@ -25,6 +25,23 @@ export interface NativeQwen3Config {
   ropeTheta: number;
   tieWordEmbeddings: boolean;
   maxPositionEmbeddings: number;
+  /**
+   * Architecture switches (src/checkpoint/config.ts ARCHITECTURES; absent: Qwen3's). qkNorm: per-head
+   * q/k RMSNorm (Qwen3); qkvBias: q/k/v_proj biases (Qwen2, attention_bias); oBias: o_proj bias
+   * (attention_bias of Qwen3 / Llama); mlpBias: gate/up/down_proj biases (Llama mlp_bias).
+   */
+  qkNorm?: boolean;
+  qkvBias?: boolean;
+  oBias?: boolean;
+  mlpBias?: boolean;
+  /** RoPE scaling (Llama 3.1 / 3.2 `llama3`); absent: none. */
+  ropeScaling?: {
+    type: 'llama3';
+    factor: number;
+    lowFreqFactor: number;
+    highFreqFactor: number;
+    originalMaxPositionEmbeddings: number;
+  };
 }
 
 /** One parameter of the native model, by its Hugging Face name. */
@@ -62,6 +79,18 @@ export interface NativePolicyOptions {
 export interface NativePolicy {
   /** Every parameter the model expects, in HF names and order (lm_head.weight only when untied). */
   parameterInfo(): TensorInfo[];
+  /**
+   * Adds LoRA adapters (PEFT layout: A [r, in] kaiming-uniform from `seed`, B [out, r] zero; scaling
+   * alpha / r) to the `targetModules` projections of every layer. From then on every forward
+   * (scoring, rollouts, training) applies them unmerged, and a Trainer built on this policy updates
+   * the adapters only (the base is frozen, with no gradient or AdamW state). Throws naming a bad
+   * field or an unknown module.
+   */
+  enableLora(config: { r: number; alpha: number; dropout?: number; targetModules: string[]; seed?: number }): void;
+  /** The adapters by name (`model.layers.{i}.self_attn.q_proj.lora_A.weight`, ...); [] without LoRA. */
+  adapterInfo(): TensorInfo[];
+  /** Folds the adapters into the base weights (W += alpha / r * B A) and removes them. */
+  mergeLora(): Promise<void>;
   /** HF-style init: normal(0, std) for embeddings and linears, ones for RMSNorm weights. */
   initRandom(seed: number, std: number): Promise<void>;
   /** Reads (memory-mapped) and copies the given tensors into the parameters, converting dtype. */

@@ -75,14 +75,16 @@ export const ModelSchema = z
       .min(1)
       .default('Qwen/Qwen3-1.7B-Base')
       .describe(
-        'Local model directory (HF layout: config.json, *.safetensors, tokenizer files), resolved against the working directory; nothing is downloaded: fetch a hub model first, e.g. `hf download Qwen/Qwen3-1.7B-Base --local-dir Qwen/Qwen3-1.7B-Base`',
+        'Model directory (HF layout: config.json, *.safetensors, tokenizer files), resolved against the working directory, or a hub id owner/name[@revision] (a path that exists wins): downloaded into the HF cache shared with Python (HF_HOME, HF_HUB_CACHE; HF_TOKEN, HF_HUB_OFFLINE apply). model_type qwen3, qwen2 or llama',
       ),
     tokenizer: z
       .string()
       .min(1)
       .nullable()
       .default(null)
-      .describe('Local tokenizer directory (tokenizer.json, tokenizer_config.json); null = same as model.path'),
+      .describe(
+        'Tokenizer directory (tokenizer.json, tokenizer_config.json) or hub id owner/name[@revision]; null = same as model.path',
+      ),
     dtype: z
       .enum(['float32', 'bfloat16', 'float16'])
       .default('bfloat16')
@@ -102,6 +104,33 @@ export const ModelSchema = z
       .boolean()
       .default(false)
       .describe('Value of enable_thinking passed to the Qwen3 chat template (only with chat_template: true)'),
+    lora: z
+      .strictObject({
+        r: z.number().int().positive().default(16).describe('LoRA rank'),
+        alpha: z
+          .number()
+          .positive()
+          .default(32)
+          .describe('LoRA alpha: the update is alpha / r * B A (PEFT lora_alpha)'),
+        dropout: z
+          .number()
+          .min(0)
+          .lt(1)
+          .default(0)
+          .describe(
+            'Dropout on the adapter input while training (PEFT lora_dropout); needs train.activation_checkpointing: false when > 0',
+          ),
+        target_modules: z
+          .array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']))
+          .min(1)
+          .default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
+          .describe('Projections that get adapters (PEFT names)'),
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        'LoRA (PEFT layout): the base is frozen in model.dtype and only the adapters are trained (AdamW state for them only); checkpoints add policy/adapter/ (adapter_config.json, adapter_model.safetensors). null = full fine-tuning',
+      ),
   })
   .describe('The policy model and its tokenizer');
 

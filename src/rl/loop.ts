@@ -296,7 +296,10 @@ async function saveCheckpoint(ctx: RunContext, step: number): Promise<void> {
 async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
   const { recipe, run, phased } = ctx;
   const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
-    await ctx.policy.save(join(tmp, 'policy'), { tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path });
+    await ctx.policy.save(join(tmp, 'policy'), {
+      tokenizerFrom: recipe.model.tokenizer ?? recipe.model.path,
+      baseModel: recipe.model.path,
+    });
     await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
     await writeFile(
       join(tmp, LOOP_STATE_FILE),

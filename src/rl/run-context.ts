@@ -155,9 +155,11 @@ export async function openRunContext(
     // Every phase's grader is loaded and called once before step 1.
     for (const phase of phased.phases) await checkGrader(phase.grader, phase.data.rows[0]!);
     policy = await Policy.load(modelDir, { device, dtype });
-    reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype }) : undefined;
+    // LoRA: fresh adapters at the start; a resumed checkpoint brings its own (policy/adapter/).
+    if (recipe.model.lora && !policy.lora) policy.enableLora(recipe.model.lora, recipe.train.seed);
+    reference = loss.klCoef > 0 ? await Policy.load(recipe.model.path, { device, dtype, adapter: false }) : undefined;
     // The KV budget is fixed before the trainer's state exists, counting that state in (same pool every step).
-    kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numParameters);
+    kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numTrainable);
     log(kv.describe);
     engines = opts.engines(policy, reference, recipe);
     if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));

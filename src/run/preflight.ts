@@ -33,6 +33,10 @@ export function checkDataFile(file: string, key: string): void {
  * directories, and `data.train`, when a file, exists. Throws naming the key and path.
  */
 export function preflightInputs(recipe: Recipe): void {
+  if (recipe.model.lora && recipe.model.lora.dropout > 0 && recipe.train.activation_checkpointing)
+    throw new Error(
+      'model.lora.dropout > 0 needs train.activation_checkpointing: false (a recomputed layer would draw another dropout mask)',
+    );
   checkModelDir(recipe.model.path, 'model.path');
   if (recipe.model.tokenizer) checkModelDir(recipe.model.tokenizer, 'model.tokenizer', { tokenizerOnly: true });
   if (isDatasetFile(recipe.data.train)) checkDataFile(recipe.data.train, 'data.train');

@@ -113,6 +113,7 @@ async function sftOpened(
 
   const t = recipe.train;
   const policy = await Policy.load(recipe.model.path, { device, dtype });
+  if (recipe.model.lora && !policy.lora) policy.enableLora(recipe.model.lora, t.seed); // adapters only train
   const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t));
   const sampler = new PromptSampler(examples.length, t.seed);
   // Policy.save writes its directory atomically (saveCheckpointAtomic); a checkpoint is one more level.

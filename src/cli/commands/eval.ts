@@ -7,7 +7,13 @@
 import type { Command } from 'commander';
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { checkContextLength, checkModelDir, readQwen3Config, writeFileAtomicSync } from '../../checkpoint/index.js';
+import {
+  checkContextLength,
+  checkModelDir,
+  readQwen3Config,
+  writeFileAtomicSync,
+  resolveModelPath,
+} from '../../checkpoint/index.js';
 import { datasetNames } from '../../data/manifest.js';
 import { compareReports } from '../../eval/compare.js';
 import { runEvaluation } from '../../eval/run.js';
@@ -74,7 +80,7 @@ export function register(program: Command): void {
     .command('eval')
     .description('evaluate a checkpoint with pass@k / mean@n / maj@n on math benchmarks');
   cmd
-    .option('--model <dir>', 'checkpoint directory (HF layout)')
+    .option('--model <dir|id>', 'checkpoint directory (HF layout) or hub id owner/name[@revision]')
     .option('--benchmarks <names>', 'comma-separated: math500, olympiadbench, minerva, amc23, aime24, aime25', list, [
       'math500',
       'olympiadbench',
@@ -127,6 +133,7 @@ export function register(program: Command): void {
       }
       const env = readDistEnv();
       const dist = env ? DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
+      o.model = await resolveModelPath(o.model, '--model'); // a hub id: its cached snapshot
       checkModelDir(o.model, '--model');
       const config = await readQwen3Config(o.model);
       if (o.maxNewTokens === undefined) o.maxNewTokens = defaultMaxNewTokens(config.native.maxPositionEmbeddings);

@@ -13,7 +13,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { checkContextLength, checkModelDir, readQwen3Config, resolveModelPath } from '../../checkpoint/index.js';
 import { parseJsonLines } from '../../data/jsonl.js';
 import { Policy } from '../../policy.js';
 import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
@@ -83,7 +83,10 @@ export function register(program: Command): void {
   program
     .command('generate')
     .description('sample completions from a model with the rollout engine')
-    .requiredOption('--model <dir>', 'checkpoint directory (HF layout, with tokenizer files)')
+    .requiredOption(
+      '--model <dir|id>',
+      'checkpoint directory (HF layout, with tokenizer files) or hub id owner/name[@revision]',
+    )
     .option('--prompt <text>', 'one prompt')
     .option('--prompts <file.jsonl>', 'prompts file: JSON strings, {"prompt"} or {"messages"} per line')
     .option('--chat', 'wrap plain prompts as a user message and apply the chat template')
@@ -129,6 +132,7 @@ export function register(program: Command): void {
         seed: seedFlag()(opts.seed),
         maxNumSeqs: opt(opts.maxNumSeqs, intFlag('--max-num-seqs', { min: 1 })),
       };
+      opts.model = await resolveModelPath(opts.model, '--model'); // a hub id: its cached snapshot
       checkModelDir(opts.model, '--model');
       const modelConfig = await readQwen3Config(opts.model);
       const inputs: PromptInput[] =

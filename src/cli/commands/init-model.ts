@@ -1,12 +1,13 @@
 /**
  * `gtr init-model --config <config.json | preset> --seed N --out DIR [--dtype bf16|fp32] [--force]`:
- * writes a randomly initialised Qwen3 checkpoint in the HF layout, with the bundled Qwen3 tokenizer
+ * writes a randomly initialised Qwen3 / Qwen2 / Llama checkpoint in the HF layout, with the bundled Qwen3 tokenizer
  * files. An existing file or non-empty directory at --out is replaced only with --force.
  */
 import type { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
+  MODEL_TYPES,
   QWEN3_PRESETS,
   checkModelFitsMemory,
   parseQwen3Config,
@@ -67,8 +68,11 @@ export function checkOutputDir(out: string, force: boolean): void {
 export function register(program: Command): void {
   program
     .command('init-model')
-    .description('write a randomly initialised Qwen3 checkpoint (HF layout, with tokenizer files)')
-    .requiredOption('--config <config>', `a Qwen3 config.json path or a preset: ${QWEN3_PRESETS.join(', ')}`)
+    .description('write a randomly initialised Qwen3, Qwen2 or Llama checkpoint (HF layout, with tokenizer files)')
+    .requiredOption(
+      '--config <config>',
+      `a config.json path (model_type ${MODEL_TYPES.join(', ')}) or a preset: ${QWEN3_PRESETS.join(', ')}`,
+    )
     .requiredOption('--out <dir>', 'output checkpoint directory')
     .option('--seed <n>', 'random seed', '0')
     .option('--dtype <dtype>', "stored dtype: bf16 or fp32 (default: the config's, fp32 for tiny)")

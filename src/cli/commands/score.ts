@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { checkContextLength, checkModelDir, readQwen3Config } from '../../checkpoint/index.js';
+import { checkContextLength, checkModelDir, readQwen3Config, resolveModelPath } from '../../checkpoint/index.js';
 import { Policy } from '../../policy.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { parseDTypeFlag } from './init-model.js';
@@ -14,12 +14,13 @@ export function register(program: Command): void {
   program
     .command('score')
     .description('per-token log-probs of a text under a model')
-    .requiredOption('--model <dir>', 'checkpoint directory (HF layout)')
+    .requiredOption('--model <dir|id>', 'checkpoint directory (HF layout) or hub id owner/name[@revision]')
     .requiredOption('--text <text>', 'the text to score')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--dtype <dtype>', 'compute dtype: fp32 or bf16')
     .option('--json', 'print JSON')
     .action(async (opts: { model: string; text: string; device: string; dtype?: string; json?: boolean }) => {
+      opts.model = await resolveModelPath(opts.model, '--model'); // a hub id: its cached snapshot
       checkModelDir(opts.model, '--model');
       const config = await readQwen3Config(opts.model);
       const tokenizer = await Tokenizer.fromDir(opts.model);

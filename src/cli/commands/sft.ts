@@ -5,6 +5,7 @@
  * sections; writes <run.dir>/metrics.jsonl and the final model to <run.dir>/model.
  */
 import type { Command } from 'commander';
+import { resolveRecipeModel } from '../../checkpoint/index.js';
 import { loadRecipe } from '../../recipe/index.js';
 import { sftTrain } from '../../sft/train.js';
 
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'local dataset copies (overrides data.data_dir)')
     .action(async (recipePath: string, o: { set: string[]; dataDir?: string }) => {
       const recipe = loadRecipe(recipePath, o.set);
+      await resolveRecipeModel(recipe); // a hub id becomes its snapshot in the HF cache
       const ac = new AbortController();
       // SIGTERM (schedulers, containers) as SIGINT: finish the step and save.
       const onSigint = (sig: NodeJS.Signals) => {

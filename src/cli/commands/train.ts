@@ -13,6 +13,7 @@ import { DistContext } from '../../parallel/context.js';
 import { readDistEnv } from '../../parallel/env.js';
 import { launchLocal, stripNprocFlag } from '../../parallel/launch.js';
 import { native } from '../../native/binding.js';
+import { resolveRecipeModel } from '../../checkpoint/index.js';
 import { formatRecipeHelp, loadRecipe, type Recipe } from '../../recipe/index.js';
 import { nativeEngines } from '../../rl/adapters.js';
 import { train, type TrainPhase } from '../../rl/loop.js';
@@ -92,6 +93,8 @@ export function register(program: Command): void {
         if (!recipePath) throw new Error('gtr train: a recipe file is required (see recipes/)');
         if (o.allowRecipeChange && !o.resume) throw new Error('--allow-recipe-change applies only with --resume');
         const recipe = loadRecipe(recipePath, o.set);
+        // A hub id (owner/name[@revision]) becomes its snapshot in the HF cache, before ranks start.
+        await resolveRecipeModel(recipe);
         const launched = await maybeLaunch(o.nprocPerNode);
         if (launched !== undefined) {
           process.exitCode = launched;
