@@ -52,8 +52,8 @@ const args = (run: string, extra: string[] = []) => [
   ...extra,
 ];
 
-function start(trainArgs: string[]) {
-  return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
+function start(trainArgs: string[], opts: { group?: boolean } = {}) {
+  return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' }, [], opts);
 }
 
 const jsonl = (f: string) =>
@@ -166,5 +166,29 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
     expect(readFileSync(weightsFile(ckpt('killed', STEPS))).equals(readFileSync(weightsFile(ckpt('two', STEPS))))).toBe(
       true,
     );
+  }, 600_000);
+
+  it("Ctrl-C (SIGINT to the terminal's process group) saves the last completed step on every rank and exits 130", async () => {
+    // Issue 32: the launcher had no SIGINT handler and died at once; rank 1 died with its pipe and
+    // rank 0 failed at a broadcast, so nothing was saved.
+    const c = start(
+      args('ctrl-c', ['--nproc-per-node', '2', '--set', 'train.steps=50', '--set', 'checkpoint.every_steps=100']),
+      {
+        group: true,
+      },
+    );
+    await c.waitFor(/\[rank 1\] .*step 1\/50/);
+    process.kill(-c.child.pid!, 'SIGINT');
+    const { code } = await c.exited;
+    expect(code, c.out()).toBe(130);
+    expect(c.out()).toMatch(/gtr launch: SIGINT: passed on to every rank/);
+    expect(c.out()).toMatch(/^SIGINT: saving a checkpoint/m);
+    expect(c.out()).toMatch(/\[rank 1\] SIGINT: saving a checkpoint/);
+    expect(c.out()).not.toMatch(/failed \(gloo\)/);
+    const last = Number(/interrupted after step (\d+)/.exec(c.out())![1]);
+    expect(last).toBeGreaterThanOrEqual(1);
+    const state = JSON.parse(readFileSync(join(ckpt('ctrl-c', last), 'loop-state.json'), 'utf8'));
+    expect(state.step).toBe(last);
+    expect(existsSync(join(scratch, 'ctrl-c', 'run.lock'))).toBe(false);
   }, 600_000);
 });

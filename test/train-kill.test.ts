@@ -136,4 +136,18 @@ describe('gtr train under SIGKILL and SIGTERM', () => {
     expect(state.step).toBe(last);
     expect(trainSteps(join(scratch, 'term'))).toEqual(Array.from({ length: last }, (_, i) => i + 1));
   }, 120_000);
+
+  it('SIGHUP (a closed terminal, a dropped SSH session) saves like SIGTERM and exits 129', async () => {
+    // Issue 32: SIGHUP killed the run without saving (exit 129 by the default action).
+    const t = start(args('hup', 50, ['checkpoint.every_steps=100']));
+    await t.waitFor(/step 1\/50/);
+    t.child.kill('SIGHUP');
+    const { code, signal } = await t.exited;
+    expect(signal).toBeNull();
+    expect(code, t.out()).toBe(129);
+    expect(t.out()).toMatch(/SIGHUP: saving a checkpoint/);
+    const last = Number(/interrupted after step (\d+)/.exec(t.out())![1]);
+    const dir = join(scratch, 'hup', 'checkpoints', `step-${String(last).padStart(6, '0')}`);
+    expect(JSON.parse(readFileSync(join(dir, 'loop-state.json'), 'utf8')).step).toBe(last);
+  }, 120_000);
 });

@@ -1,9 +1,10 @@
 /**
  * `gtr train <recipe.yaml> [--set key=value ...] [--resume] [--data-dir DIR]`: runs the RL loop
  * (src/rl/loop.ts). A progress bar shows the step, the phase in progress, reward, accuracy and an
- * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT or
- * SIGTERM (what schedulers and containers send) cancels the generation or evaluation under way,
- * saves a checkpoint and exits (130, or 143 for SIGTERM); a second signal exits at once.
+ * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT,
+ * SIGTERM (what schedulers and containers send) or SIGHUP (a closed terminal) cancels the generation
+ * or evaluation under way, saves a checkpoint and exits (130, 143, 129); a second signal exits at
+ * once (../interrupt.ts).
  * Data parallelism (src/dist): `--nproc-per-node N` starts N ranks here; under torchrun (or with
  * RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT set) this process is one rank of the job.
  */
@@ -12,6 +13,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { DistContext } from '../../dist/context.js';
 import { readDistEnv } from '../../dist/env.js';
 import { launchLocal, stripNprocFlag } from '../../dist/launch.js';
+import { handleInterrupts } from '../interrupt.js';
 import { native } from '../../native/binding.js';
 import { formatRecipeHelp, loadRecipe, type Recipe } from '../../recipe/index.js';
 import { nativeEngines } from '../../rl/adapters.js';
@@ -98,18 +100,9 @@ export function register(program: Command): void {
           return;
         }
         const dist = joinFromEnv(recipe);
-        const ac = new AbortController();
-        let signals = 0;
-        let exitCode = 130;
-        const onSignal = (sig: NodeJS.Signals) => {
-          signals++;
-          if (sig === 'SIGTERM') exitCode = 143; // 128 + 15, as if the signal had ended the process
-          if (signals > 1) process.exit(exitCode);
-          process.stderr.write(`\n${sig}: saving a checkpoint, then exiting (send it again to quit now)\n`);
-          ac.abort();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        const interrupts = handleInterrupts(
+          (why) => `${why}: saving a checkpoint, then exiting (send it again to quit now)`,
+        );
         const tty = process.stderr.isTTY === true && (dist?.isMain ?? true);
         // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
         const bar = tty
@@ -132,7 +125,7 @@ export function register(program: Command): void {
             resume: o.resume,
             allowRecipeChange: o.allowRecipeChange,
             dataDir: o.dataDir,
-            signal: ac.signal,
+            signal: interrupts.signal,
             engines: nativeEngines,
             dist,
             // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
@@ -159,12 +152,11 @@ export function register(program: Command): void {
             console.log(
               `${res.evalErrors} periodic evaluation(s) failed (see the warnings above and the eval rows of metrics.jsonl)`,
             );
-          if (res.interrupted) process.exitCode = exitCode;
+          if (res.interrupted) process.exitCode = interrupts.exitCode();
         } finally {
           bar?.stop();
           dist?.close();
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          interrupts.dispose();
         }
       },
     );
