@@ -284,6 +284,20 @@ describe('periodic evaluation', () => {
     expect(cancelled).toBe(true);
     expect(new RunDir(runPath('evalint')).latestResumable()?.step).toBe(1);
     expect(existsSync(join(runPath('evalint'), 'eval'))).toBe(false);
+
+    // Issue 32: the resume went on at step 2 and step 1 never got its evaluation. Now it runs first.
+    const log: string[] = [];
+    const again = await train(
+      recipe('evalint', ['train.steps=1', 'eval.every_steps=1', 'checkpoint.every_steps=100', ...evalSettings]),
+      { engines: nativeEngines, log: (l) => log.push(l), resume: true },
+    );
+    expect(again).toMatchObject({ lastStep: 1, interrupted: false, evalErrors: 0 });
+    expect(log.join('\n')).toMatch(/the evaluation at step 1 did not finish before the run stopped; running it now/);
+    expect(existsSync(join(runPath('evalint'), 'eval', 'step-000001.json'))).toBe(true);
+    const evalRows = lines(join(runPath('evalint'), 'metrics.jsonl'))
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.kind === 'eval');
+    expect(evalRows.map((r) => [r.step, r['val/failed']])).toEqual([[1, 0]]);
   });
 });
 

@@ -125,6 +125,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossSettings(recipe));
     const { progress } = ctx;
     try {
+      await evaluateUnfinished(ctx);
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
         if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) {
           progress.interrupted = true;
@@ -279,6 +280,21 @@ function evaluationDue(ctx: RunContext, step: number, stopping: boolean): boolea
   const every = recipe.eval.every_steps;
   const notStopping = dist.distributed ? !stopping : !opts.signal?.aborted;
   return notStopping && every > 0 && (step % every === 0 || step === recipe.train.steps);
+}
+
+/**
+ * On resume: the evaluation due at the checkpoint's step runs now when it left no row in
+ * metrics.jsonl (it was killed, or interrupted, after the step's checkpoint was saved), so every
+ * evaluation point has its result. Rank 0 decides; every rank joins.
+ */
+async function evaluateUnfinished(ctx: RunContext): Promise<void> {
+  const { dist, startStep } = ctx;
+  if (startStep === 0 || !evaluationDue(ctx, startStep, false)) return;
+  const missing = await dist.broadcastJson(dist.isMain && !ctx.run.hasEvalRow(startStep), 'unfinished evaluation');
+  if (!missing) return;
+  ctx.log(`the evaluation at step ${startStep} did not finish before the run stopped; running it now`);
+  ctx.opts.onPhase?.('eval', startStep);
+  await evaluateStep(ctx, startStep);
 }
 
 /**

@@ -70,6 +70,25 @@ export class RunDir {
     appendFileSync(join(this.dir, METRICS_FILE), `${JSON.stringify(row)}\n`);
   }
 
+  /**
+   * True when metrics.jsonl holds an evaluation row (`kind: 'eval'`, a result or a failure) for
+   * `step`: an evaluation killed before it finished left none.
+   */
+  hasEvalRow(step: number): boolean {
+    const f = join(this.dir, METRICS_FILE);
+    if (!existsSync(f)) return false;
+    return readFileSync(f, 'utf8')
+      .split('\n')
+      .some((l) => {
+        try {
+          const r = JSON.parse(l) as { kind?: unknown; step?: unknown };
+          return r.kind === 'eval' && r.step === step;
+        } catch {
+          return false;
+        }
+      });
+  }
+
   appendSamples(rows: Record<string, unknown>[]): void {
     if (rows.length === 0) return;
     appendFileSync(join(this.dir, SAMPLES_FILE), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
