@@ -3,7 +3,7 @@
 // checkpointed, a changed recipe on resume, a second process on a live run, temporaries a killed
 // writer left, a missing benchmark, a failing or interrupted evaluation, and every update skipped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -14,6 +14,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -190,6 +191,28 @@ describe('the run-directory lock', () => {
     await train(recipe('lock', ['train.steps=2']), { engines: nativeEngines, log: quiet, resume: true });
     expect(steps('lock')).toEqual([1, 2]);
     expect(existsSync(join(runPath('lock'), 'run.lock'))).toBe(false);
+  });
+
+  it('a live holder paused (SIGSTOP) past the staleness time keeps its lock', () => {
+    // Issue 32: after 60 s without a refresh, proper-lockfile called the lock stale and a second
+    // --resume took it from the paused, live run. What a paused holder leaves: a live pid and a lock
+    // directory whose mtime is minutes old.
+    const dir = runPath('paused');
+    mkdirSync(join(dir, 'run.lock'), { recursive: true });
+    const holder = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      process.kill(holder.pid!, 'SIGSTOP');
+      writeFileSync(
+        join(dir, 'run.lock.json'),
+        JSON.stringify({ pid: holder.pid, host: hostname(), started: 'then', command: 'gtr train' }),
+      );
+      const old = new Date(Date.now() - 5 * 60_000);
+      utimesSync(join(dir, 'run.lock'), old, old);
+      expect(() => lockRunDir(dir)).toThrow(new RegExp(`in use by pid ${holder.pid} on .*gtr train`));
+      expect(JSON.parse(readFileSync(join(dir, 'run.lock.json'), 'utf8')).pid).toBe(holder.pid); // untouched
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
 
