@@ -138,6 +138,14 @@ export async function updatePolicy(
   const oldLogprobMs = performance.now() - t;
   onPhase?.('update');
 
+  // The schedule plans epochs x mini_batches_per_epoch updates per step, but a mini-batch with no
+  // sample is dropped (more mini-batches than sequences): the K updates that run are spread over the
+  // step's P planned positions, the last at the step's last one, so the schedule ends where the
+  // recipe says (K = P: positions are exactly the update counts).
+  const planned = s.epochs * s.miniBatchesPerEpoch;
+  const taken = plans.reduce((n, p) => n + p.length, 0);
+  let update = 0;
+  const position = () => (step - 1) * planned + (++update * planned) / taken - 1;
   const usesAnchors = s.anchor === 'mixture' && s.loss.penalty !== 'none';
   const anchors: Float32Array[][] = [];
   const steps: StepMetrics[] = [];
@@ -167,7 +175,7 @@ export async function updatePolicy(
           s.loss,
         );
       }
-      steps.push(await trainer.step());
+      steps.push(await trainer.step(position()));
     }
     updateMs += performance.now() - t;
   }
