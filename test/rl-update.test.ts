@@ -132,4 +132,28 @@ describe('update phase', () => {
     engine.dispose();
     policy.dispose();
   });
+
+  it('averages the actor metrics over the applied updates only, not counting skipped ones as 0', async () => {
+    // Issue 32: with 2 of 4 updates skipped, actor/ratio/mean read 0.5 and the entropy half its value.
+    const { policy, engine, settings } = await setup(1e-3);
+    const orig = engine.trainMicroBatch;
+    let updates = 0;
+    const origStep = engine.step;
+    engine.step = (p) => (updates++, origStep(p));
+    // Updates 0 and 2 (the first mini-batch of each epoch) get a non-finite loss, so they are skipped.
+    engine.trainMicroBatch = (mb, loss) =>
+      orig(updates % 2 === 0 ? { ...mb, advantages: mb.advantages.map(() => NaN) } : mb, loss);
+    const res = await updatePolicy(engine, samples(8), { ...settings, epochs: 2 }, 1);
+    expect(res.optimizerSteps).toBe(4);
+    expect(res.skippedSteps).toBe(2);
+    const applied = res.steps.filter((m) => m.skipped !== true);
+    expect(applied).toHaveLength(2);
+    for (const k of ['ratioMean', 'entropy']) {
+      const want = applied.reduce((a, m) => a + (m[k] as number), 0) / applied.length;
+      expect(want).toBeGreaterThan(0.1);
+      expect(res.metrics[k], k).toBeCloseTo(want, 10);
+    }
+    engine.dispose();
+    policy.dispose();
+  });
 });

@@ -34,7 +34,7 @@ export interface UpdateSettings {
 export interface UpdateResult {
   /** Mean |sampler - trainer| log-prob over response tokens (the rollout/training mismatch). */
   logprobGap: number;
-  /** Every optimizer step's metrics averaged over the steps (numeric keys only). */
+  /** The applied (not skipped) optimizer steps' metrics averaged over them (finite numeric values only). */
   metrics: Record<string, number>;
   /** Each optimizer step's metrics, in order (epoch-major). */
   steps: StepMetrics[];
@@ -179,12 +179,21 @@ export async function updatePolicy(
     }
     updateMs += performance.now() - t;
   }
-  const sums: Record<string, number> = {};
-  for (const m of steps)
+  // Averages over the updates that were applied: a skipped (non-finite) update reports no ratio or
+  // entropy, and counting it as 0 would hide the very divergence these metrics exist to show. When
+  // every update was skipped the keys are absent (actor/skipped_steps says why).
+  const sums: Record<string, { sum: number; n: number }> = {};
+  for (const m of steps) {
+    if (m.skipped === true) continue;
     for (const [k, v] of Object.entries(m))
-      if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        const a = (sums[k] ??= { sum: 0, n: 0 });
+        a.sum += v;
+        a.n++;
+      }
+  }
   const metrics: Record<string, number> = {};
-  for (const [k, v] of Object.entries(sums)) metrics[k] = v / Math.max(1, steps.length);
+  for (const [k, { sum, n }] of Object.entries(sums)) metrics[k] = sum / n;
   return {
     logprobGap: gapN ? gap / gapN : 0,
     metrics,
