@@ -58,6 +58,14 @@ describe('recipes', () => {
     expect(parseRecipe('rollout:\n  samples_per_prompt: 2\n', 'r.yaml').rollout.samples_per_prompt).toBe(2);
   });
 
+  it('refuses rollout.temperature: 0 (identical responses: every advantage 0), naming the line', () => {
+    // Issue 32: temperature 0 with samples_per_prompt 8 trained on zero advantages without a word.
+    expect(() => parseRecipe('rollout:\n  samples_per_prompt: 8\n  temperature: 0\n', 'r.yaml')).toThrow(
+      /r\.yaml:3: rollout\.temperature: must be above 0: at 0 \(greedy\) the samples_per_prompt responses/,
+    );
+    expect(parseRecipe('rollout:\n  temperature: 0.6\neval:\n  temperature: 0\n', 'r.yaml').eval.temperature).toBe(0);
+  });
+
   it('has reward.isolation and reward.max_memory_mb with thread / 1024 defaults', () => {
     const r = parseRecipe('', 'r.yaml');
     expect([r.reward.isolation, r.reward.max_memory_mb]).toEqual(['thread', 1024]);

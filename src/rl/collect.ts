@@ -27,6 +27,11 @@ export interface CollectedGroups {
   samples: TrainSample[];
   /** Groups kept by dynamic sampling, over all ranks and rounds (all groups when it is off). */
   keptGroups: number;
+  /**
+   * Kept groups whose rewards differ (the ones with advantage signal), over all ranks and rounds:
+   * `batch/kept_groups`. Equal to keptGroups with dynamic sampling on (it keeps only those).
+   */
+  signalGroups: number;
   /** Rollout rounds (1 unless refill sampled more). */
   rounds: number;
   generateMs: number;
@@ -97,6 +102,7 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     groupKeys: [],
     samples: [],
     keptGroups: 0,
+    signalGroups: 0,
     rounds: 0,
     generateMs: 0,
     rewardMs: 0,
@@ -134,6 +140,9 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
       const before = c.keptGroups + counts.slice(0, dist.rank).reduce((a, b) => a + b, 0);
       scored.keptGroups.forEach((gi, k) => kept.push({ group: r.groups[gi], globalIndex: before + k }));
       c.keptGroups += counts.reduce((a, b) => a + b, 0);
+      c.signalGroups += ds.enabled
+        ? counts.reduce((a, b) => a + b, 0)
+        : (await dist.sum([scored.signalGroups], 'groups with signal'))[0]!;
       c.rounds++;
     } while (ds.enabled && ds.mode === 'refill' && c.keptGroups < perStep && c.rounds <= ds.max_refill_batches);
     // Refill may overshoot in its last round; the update takes exactly prompts_per_step groups.

@@ -238,7 +238,7 @@ async function logStep(
     step,
     phase: phased.scheduled ? phased.at(step).phase.spec.name : undefined,
     rollout,
-    keptGroups: c.keptGroups,
+    keptGroups: c.signalGroups,
     rounds: c.rounds,
     skippedPrompts: ctx.progress.skippedPrompts,
     grader: c.grader,
