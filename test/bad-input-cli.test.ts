@@ -37,6 +37,25 @@ describe('gtr generate on a padded vocabulary (item 12)', () => {
   }, 120_000);
 });
 
+describe('boolean flags (issue 32)', () => {
+  it('--enable-thinking accepts True / 1 / yes as true and refuses a non-boolean, naming the flag', async () => {
+    // Issue 32: only the exact word "true" meant true; "True", "1", "yes" silently meant false.
+    const tokens = async (v: string) => {
+      const args = ['generate', '--model', model, '--prompt', '1+1=', '--chat', '--enable-thinking', v];
+      const { stdout } = await gtr([...args, '--seed', '3', '--max-new-tokens', '6', '--json']);
+      return JSON.parse(stdout.trim().split('\n')[0]!).tokens as number[];
+    };
+    const yes = await tokens('true');
+    expect(await tokens('True')).toEqual(yes);
+    expect(await tokens('1')).toEqual(yes);
+    expect(await tokens('yes')).toEqual(yes);
+    expect(await tokens('false')).not.toEqual(yes); // the switch changes the prompt, so the sample
+    expect(await fails(['generate', '--model', model, '--prompt', 'x', '--enable-thinking', 'maybe'])).toMatch(
+      /--enable-thinking must be true or false \(also 1\/0, yes\/no, on\/off\), got "maybe"/,
+    );
+  }, 120_000);
+});
+
 describe('context length and ranges (items 9, 16)', () => {
   const long = '1+1='.repeat(3000); // 12000 tokens; tiny's max_position_embeddings is 4096
   it('generate and score refuse a prompt past max_position_embeddings, naming the limit', async () => {
