@@ -14,6 +14,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  truncateSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -119,6 +120,40 @@ describe('resume', () => {
     expect(readFileSync(join(runPath('moved-b'), 'eval', evalAside[0]!), 'utf8')).toBe('a report of the lost step 3');
     expect(statSync(join(runPath('moved-b'), 'checkpoints', 'step-000001', 'loop-state.json')).ino).toBe(ino); // never overwritten
     expect(readFileSync(join(runPath('moved-b'), 'latest'), 'utf8').trim()).toBe('checkpoints/step-000003'); // relative
+  });
+
+  it('a truncated safetensors file in the newest checkpoint falls back like a missing trainer.state; a failed resume records no recipe change', async () => {
+    // Issue 32: a truncated file stopped --resume with a file-level error while a missing
+    // trainer.state fell back, and recipe-changes.jsonl was appended before the failure.
+    await train(recipe('trunc', ['train.steps=3']), { engines: nativeEngines, log: quiet });
+    const ck = (n: number) => join(runPath('trunc'), 'checkpoints', `step-00000${n}`);
+    const weights = join(ck(3), 'policy', 'model.safetensors');
+    truncateSync(weights, statSync(weights).size - 1000); // a copy or a disk that stopped short
+    rmSync(join(ck(2), 'trainer.state'), { recursive: true });
+    const changes = join(runPath('trunc'), 'recipe-changes.jsonl');
+    // A resume that fails after the recipe check (here: the engines cannot be built) records nothing.
+    const log: string[] = [];
+    await expect(
+      train(recipe('trunc', ['train.steps=4']), {
+        engines: () => {
+          throw new Error('no engine today');
+        },
+        log: (l) => log.push(l),
+        resume: true,
+      }),
+    ).rejects.toThrow('no engine today');
+    expect(existsSync(changes)).toBe(false);
+    await train(recipe('trunc', ['train.steps=4']), { engines: nativeEngines, log: (l) => log.push(l), resume: true });
+    const text = log.join('\n');
+    expect(text).toMatch(
+      /checkpoints\/step-000003 cannot be resumed from \(policy\/model\.safetensors is damaged: .*\); moving it aside/,
+    );
+    expect(text).toMatch(
+      /checkpoints\/step-000002 cannot be resumed from \(trainer\.state is missing\); moving it aside/,
+    );
+    expect(text).toMatch(/resuming .*trunc after step 1 /);
+    expect(steps('trunc')).toEqual([1, 2, 3, 4]);
+    expect(lines(changes).map((l) => JSON.parse(l).changes)).toEqual([[{ key: 'train.steps', from: 3, to: 4 }]]);
   });
 
   it('keeps resolved.yaml, refuses a change that alters training unless allowed, and records what it accepts', async () => {

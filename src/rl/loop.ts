@@ -123,6 +123,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const opened = await openRunOnAllRanks(recipe, opts, log, dist);
   try {
     const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossSettings(recipe));
+    opened.recordRecipeChanges?.(); // the checkpoint loaded: the resume stands
     const { progress } = ctx;
     try {
       await evaluateUnfinished(ctx);

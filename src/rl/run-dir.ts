@@ -10,9 +10,48 @@
  * renamed into place only once complete (saveCheckpointAtomic), so resuming scans checkpoints/
  * rather than trusting `latest`, which survives moving the run directory and a deleted `latest`.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { MAX_HEADER_BYTES, validateHeader } from '../checkpoint/safetensors.js';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
+
+/**
+ * Why a safetensors file cannot be read whole (cut short by a full disk or a copy that stopped, a
+ * damaged header), or undefined: its header is read and every tensor's bytes must lie in the file.
+ */
+function safetensorsProblem(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    if (size < 8) return `${size} bytes, shorter than a safetensors header`;
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = len.readBigUInt64LE(0);
+    if (n > BigInt(MAX_HEADER_BYTES) || 8 + Number(n) > size) return `its header runs past the end (${size} bytes)`;
+    const header = Buffer.alloc(Number(n));
+    readSync(fd, header, 0, header.length, 8);
+    validateHeader(file, header, size);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.replace(`${file}: `, '');
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 export const RECIPE_FILE = 'resolved.yaml';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -120,11 +159,23 @@ export class RunDir {
 
   /**
    * Why a checkpoint directory cannot be resumed from, or undefined when it can: it needs
-   * loop-state.json (naming the same step), trainer.state and policy/config.json.
+   * loop-state.json (naming the same step), trainer.state and policy/config.json, and every
+   * safetensors file of the policy and the trainer state whole (a truncated one is as unusable as a
+   * missing one, so both make the resume fall back to the previous complete checkpoint).
    */
   whyNotResumable(dir: string, step: number): string | undefined {
     for (const f of [TRAINER_STATE_FILE, join('policy', 'config.json'), LOOP_STATE_FILE]) {
       if (!existsSync(join(dir, f))) return `${f} is missing`;
+    }
+    for (const sub of ['policy', TRAINER_STATE_FILE]) {
+      const d = join(dir, sub);
+      if (!statSync(d).isDirectory()) continue;
+      for (const f of readdirSync(d)
+        .filter((x) => x.endsWith('.safetensors'))
+        .sort()) {
+        const why = safetensorsProblem(join(d, f));
+        if (why) return `${sub}/${f} is damaged: ${why}`;
+      }
     }
     try {
       const s = JSON.parse(readFileSync(join(dir, LOOP_STATE_FILE), 'utf8')) as { step?: unknown };
