@@ -156,6 +156,45 @@ describe('resume', () => {
     expect(lines(changes).map((l) => JSON.parse(l).changes)).toEqual([[{ key: 'train.steps', from: 3, to: 4 }]]);
   });
 
+  it('prunes checkpoints set aside by a resume once their step is saved again; a full disk says what keep_last needs', async () => {
+    // Issue 32: step-N.unused-* directories were never pruned, so keep_last: 1 needed room for two
+    // checkpoints, and the ENOSPC error did not say so.
+    await train(recipe('aside', ['train.steps=2', 'checkpoint.keep_last=2']), { engines: nativeEngines, log: quiet });
+    rmSync(join(runPath('aside'), 'checkpoints', 'step-000002', 'trainer.state'), { recursive: true });
+    const log: string[] = [];
+    await train(recipe('aside', ['train.steps=3', 'checkpoint.keep_last=1']), {
+      engines: nativeEngines,
+      log: (l) => log.push(l),
+      resume: true,
+    });
+    expect(log.join('\n')).toMatch(
+      /deleted checkpoints\/step-000002\.unused-\S+, set aside by a resume and superseded by step 2/,
+    );
+    expect(readdirSync(join(runPath('aside'), 'checkpoints'))).toEqual(['step-000003']);
+
+    // The disk fills while step 4's trainer state is written.
+    const full: EngineFactory = (p, ref, r) => {
+      const e = nativeEngines(p, ref, r);
+      return {
+        ...e,
+        trainer: {
+          ...e.trainer,
+          saveState: async () => {
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          },
+        },
+      };
+    };
+    await expect(
+      train(recipe('aside', ['train.steps=4', 'checkpoint.keep_last=1']), { engines: full, log: quiet, resume: true }),
+    ).rejects.toThrow(
+      /checkpoint step 4: no space left in .*aside: ENOSPC: no space left on device, write\. checkpoint\.keep_last = 1 keeps 1 checkpoints, and the next one is written before the oldest is deleted, so the disk needs room for 2 \(the last one, checkpoints\/step-000003, takes [\d.]+ GiB\)\. Free space .*then --resume/,
+    );
+    expect(readdirSync(join(runPath('aside'), 'checkpoints')).filter((d) => !d.includes('.tmp-'))).toEqual([
+      'step-000003',
+    ]);
+  });
+
   it('keeps resolved.yaml, refuses a change that alters training unless allowed, and records what it accepts', async () => {
     await train(recipe('rc', ['train.steps=1']), { engines: nativeEngines, log: quiet });
     const yaml = readFileSync(join(runPath('rc'), 'resolved.yaml'), 'utf8');

@@ -73,6 +73,8 @@ export interface ResumableCheckpoint {
 
 /** A committed checkpoint directory name: step-N (no .tmp- / .old- suffix). */
 const STEP_DIR = /^step-(\d+)$/;
+/** A checkpoint directory a resume set aside (./resume.ts): step-N.unused-<time>. */
+const UNUSED_DIR = /^step-(\d+)\.unused-/;
 /**
  * Temporaries of an atomic write (src/checkpoint/save.ts: `X.tmp-<pid>...` for files and checkpoint
  * directories); `X.<pid>.tmp` and `latest.tmp` are the names earlier versions used, still cleared so
@@ -201,13 +203,38 @@ export class RunDir {
     return this.latestResumable()?.dir ?? this.checkpoints().at(-1)?.dir;
   }
 
-  /** Deletes all but the `keep` newest checkpoints (never the one a resume would use). */
-  prune(keep: number): void {
-    const latest = this.latestResumable()?.dir;
+  /**
+   * Deletes all but the `keep` newest checkpoints (never the one a resume would use), and the
+   * checkpoints an earlier resume set aside (`step-N.unused-<time>`) once the run has saved step N
+   * again: the redone step supersedes them, and keeping them would make checkpoint.keep_last need
+   * room for more checkpoints than it says.
+   * @returns the set-aside directories deleted
+   */
+  prune(keep: number): string[] {
+    const latest = this.latestResumable();
     const dirs = this.checkpoints();
     for (const c of dirs.slice(0, Math.max(0, dirs.length - keep))) {
-      if (c.dir !== latest) rmSync(c.dir, { recursive: true, force: true });
+      if (c.dir !== latest?.dir) rmSync(c.dir, { recursive: true, force: true });
     }
+    const removed: string[] = [];
+    for (const u of this.setAside()) {
+      if (latest && u.step <= latest.step) {
+        rmSync(u.dir, { recursive: true, force: true });
+        removed.push(u.dir);
+      }
+    }
+    return removed;
+  }
+
+  /** The checkpoint directories set aside by resumes (`step-N.unused-<time>`), oldest step first. */
+  setAside(): { step: number; dir: string }[] {
+    const root = join(this.dir, CHECKPOINTS_DIR);
+    if (!existsSync(root)) return [];
+    return readdirSync(root)
+      .map((d) => ({ m: UNUSED_DIR.exec(d), d }))
+      .filter((x) => x.m !== null)
+      .map((x) => ({ step: Number(x.m![1]), dir: join(root, x.d) }))
+      .sort((a, b) => a.step - b.step);
   }
 
   /**
