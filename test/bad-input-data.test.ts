@@ -4,6 +4,8 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readJsonl, decodeUtf8Strict } from '../src/data/jsonl.js';
 import { loadDataset } from '../src/data/load.js';
@@ -22,6 +24,28 @@ describe('datasets', () => {
     const file = fixture('non-utf8.jsonl');
     await expect(readJsonl(file)).rejects.toThrow(`${file}:3: not valid UTF-8 (byte 0xe9 at byte 25 of the line)`);
     await expect(loadDataset(file)).rejects.toThrow(/non-utf8\.jsonl:3: not valid UTF-8/);
+  });
+
+  it('names a Parquet file (or a compressed one) given a .jsonl name, instead of calling it bad UTF-8', async () => {
+    // Issue 32: it was reported as "not valid UTF-8 ... re-encode the file as UTF-8".
+    const file = join(scratch, 'really-parquet.jsonl');
+    writeFileSync(
+      file,
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'problem', data: ['1+1?'], type: 'STRING' },
+            { name: 'answer', data: ['2'], type: 'STRING' },
+          ],
+        }),
+      ),
+    );
+    await expect(loadDataset(file)).rejects.toThrow(
+      `${file}: a Parquet file (it starts with PAR1): name it .parquet, not JSON lines`,
+    );
+    const gz = join(scratch, 'zipped.jsonl');
+    writeFileSync(gz, gzipSync('{"problem":"p","answer":"1"}\n'));
+    await expect(readJsonl(gz)).rejects.toThrow(`${gz}: gzip-compressed (gunzip it first), not JSON lines`);
   });
 
   it('decodes valid UTF-8 (multi-byte, BOM dropped) unchanged', () => {
