@@ -1,7 +1,7 @@
 // Issue 19 items 11, 15, 16 (data, recipe and template side): non-UTF-8 datasets, a group of one,
 // a looping chat template, a missing or directory data.train, strict numeric flags.
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -10,10 +10,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readJsonl, decodeUtf8Strict } from '../src/data/jsonl.js';
 import { loadDataset } from '../src/data/load.js';
 import { parseRecipe } from '../src/recipe/index.js';
-import { checkDataFile } from '../src/rl/preflight.js';
+import { checkDataFile, preflightTraining } from '../src/rl/preflight.js';
 import { ChatTemplate } from '../src/tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../src/cli/flags.js';
-import { checkContextLength, qwen3ParameterCount, parseQwen3Config, presetConfig } from '../src/checkpoint/index.js';
+import {
+  checkContextLength,
+  checkModelFitsMemory,
+  qwen3ParameterCount,
+  parseQwen3Config,
+  presetConfig,
+} from '../src/checkpoint/index.js';
 
 const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/bad-input/${f}`, import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-bad-data-'));
@@ -136,6 +142,24 @@ describe('flags and ranges', () => {
     );
     expect(() => checkContextLength(5000, 0, 4096, names)).toThrow(
       /^--prompt is 5000 tokens, past the model's context/,
+    );
+  });
+
+  it('the memory check before training counts the trainer state, not only the weights (issue 32)', async () => {
+    // A model whose fp32 weights take half this machine's memory: loading it fits, training it
+    // (weights + 16 bytes per parameter of trainer state) does not.
+    const dir = join(scratch, 'half-memory-model');
+    mkdirSync(dir);
+    const tiny = presetConfig('tiny');
+    const vocab = Math.ceil(totalmem() / 2 / 4 / (tiny.hidden_size as number));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...tiny, vocab_size: vocab, tie_word_embeddings: true }));
+    const cfg = parseQwen3Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+    expect(() => checkModelFitsMemory(cfg.native, 'float32', 'cpu', 'config.json')).not.toThrow(); // loading fits
+    const recipe = parseRecipe(`model:\n  path: ${dir}\n  dtype: float32\n  device: cpu\n`, 'r.yaml');
+    await expect(preflightTraining(recipe)).rejects.toThrow(
+      new RegExp(
+        `${dir}/config\\.json: a model of .* parameters needs [\\d.]+ GB: [\\d.]+ GB of weights in float32 plus [\\d.]+ GB of trainer state \\(fp32 master, gradient, AdamW moments: 16 bytes per parameter\\), more than this machine's`,
+      ),
     );
   });
 
