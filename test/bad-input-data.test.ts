@@ -155,7 +155,10 @@ describe('flags and ranges', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...tiny, vocab_size: vocab, tie_word_embeddings: true }));
     const cfg = parseQwen3Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
     expect(() => checkModelFitsMemory(cfg.native, 'float32', 'cpu', 'config.json')).not.toThrow(); // loading fits
-    const recipe = parseRecipe(`model:\n  path: ${dir}\n  dtype: float32\n  device: cpu\n`, 'r.yaml');
+    const recipe = parseRecipe(
+      `model:\n  path: ${dir}\n  dtype: float32\n  device: cpu\ndata:\n  max_prompt_tokens: 16\nrollout:\n  max_new_tokens: 16\n`,
+      'r.yaml',
+    );
     await expect(preflightTraining(recipe)).rejects.toThrow(
       new RegExp(
         `${dir}/config\\.json: a model of .* parameters needs [\\d.]+ GB: [\\d.]+ GB of weights in float32 plus [\\d.]+ GB of trainer state \\(fp32 master, gradient, AdamW moments: 16 bytes per parameter\\), more than this machine's`,
