@@ -113,7 +113,7 @@ export function register(program: Command): void {
         return;
       }
       const env = readDistEnv();
-      const dist = env ? DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
+      const dist = env ? await DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
       checkModelDir(o.model, '--model');
       const config = await readQwen3Config(o.model);
       const context = {

@@ -32,13 +32,20 @@ const PHASE_LABEL: Record<TrainPhase, string> = {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** This process's rank context: joined from the torchrun-style environment, or a single process. */
-export function joinFromEnv(recipe: Recipe): DistContext | undefined {
+/**
+ * This process's rank context: joined from the torchrun-style environment (undefined for a single
+ * process). Says where it waits; `signal` ends the wait (see DistContext.join).
+ */
+export async function joinFromEnv(recipe: Recipe, signal?: AbortSignal): Promise<DistContext | undefined> {
   const env = readDistEnv();
   if (!env) return undefined;
   const d = recipe.model.device;
   const cuda = d.startsWith('cuda') || (d === 'auto' && native().versions().cudaAvailable);
-  return DistContext.join(env, cuda ? 'cuda' : 'cpu');
+  console.error(
+    `rank ${env.rank} of ${env.worldSize}: joining the rendezvous at ${env.masterAddr}:${env.masterPort} ` +
+      `(${env.storeServer ? 'serving the store' : 'store served elsewhere'}; timeout ${env.timeoutMs / 1000} s)`,
+  );
+  return DistContext.join(env, cuda ? 'cuda' : 'cpu', signal);
 }
 
 /**
@@ -99,10 +106,20 @@ export function register(program: Command): void {
           process.exitCode = launched;
           return;
         }
-        const dist = joinFromEnv(recipe);
         const interrupts = handleInterrupts(
           (why) => `${why}: saving a checkpoint, then exiting (send it again to quit now)`,
         );
+        let dist: DistContext | undefined;
+        try {
+          dist = await joinFromEnv(recipe, interrupts.signal);
+        } catch (e) {
+          // Nothing to save yet; the native join may still be blocked, so leave without waiting for it.
+          if ((e as Error).name === 'AbortError') {
+            console.error(`gtr: ${(e as Error).message}`);
+            process.exit(interrupts.exitCode());
+          }
+          throw e;
+        }
         const tty = process.stderr.isTTY === true && (dist?.isMain ?? true);
         // cli-progress's ETA is the mean time per finished step times the steps left (etaBuffer steps).
         const bar = tty
