@@ -1,10 +1,11 @@
 // Issue 19 items 8, 9, 11, 12, 15, 16 through the built CLI (bin/gtr.js -> dist/): every bad input
 // fails fast with a message naming the flag, path or limit, and padded-vocabulary samples decode.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 import { gtr } from './helpers/cli.js';
 import { dataDir, repoRoot } from './helpers/paths.js';
 
@@ -34,6 +35,46 @@ describe('gtr generate on a padded vocabulary (item 12)', () => {
     const vocab = 151669; // Qwen3 tokenizer ids; tiny's vocab_size is 151936
     expect(r.tokens.some((id: number) => id >= vocab)).toBe(true); // the repro does sample padded ids
     expect(typeof r.text).toBe('string');
+  }, 120_000);
+});
+
+describe('NaN weights (issue 32)', () => {
+  it('are refused at load by generate and score, naming the file and tensor', async () => {
+    // Issue 32: `gtr score --json` wrote the NaN log-probs as null and `gtr generate` emitted id
+    // 151935, past the tokenizer; both exited 0.
+    const nan = join(scratch, 'nan-model');
+    cpSync(model, nan, { recursive: true });
+    const file = join(nan, 'model.safetensors');
+    const h = await parseSafetensorsHeader(file);
+    const t = h.tensors.find((e) => e.name.endsWith('q_proj.weight'))!;
+    const bytes = readFileSync(file);
+    // A quiet NaN in the first element (its two high bytes, for F32 and BF16 alike).
+    const at = t.offset + (t.dtype === 'F32' ? 2 : 0);
+    bytes[at] = 0xc0;
+    bytes[at + 1] = 0x7f;
+    writeFileSync(file, bytes);
+    const want = new RegExp(`model\\.safetensors: tensor '${t.name.replace(/\./g, '\\.')}' holds 1 non-finite values`);
+    expect(await fails(['generate', '--model', nan, '--prompt', '1+1=', '--json'])).toMatch(want);
+    expect(await fails(['score', '--model', nan, '--text', '1+1=2', '--json'])).toMatch(want);
+  }, 120_000);
+});
+
+describe('boolean flags (issue 32)', () => {
+  it('--enable-thinking accepts True / 1 / yes as true and refuses a non-boolean, naming the flag', async () => {
+    // Issue 32: only the exact word "true" meant true; "True", "1", "yes" silently meant false.
+    const tokens = async (v: string) => {
+      const args = ['generate', '--model', model, '--prompt', '1+1=', '--chat', '--enable-thinking', v];
+      const { stdout } = await gtr([...args, '--seed', '3', '--max-new-tokens', '6', '--json']);
+      return JSON.parse(stdout.trim().split('\n')[0]!).tokens as number[];
+    };
+    const yes = await tokens('true');
+    expect(await tokens('True')).toEqual(yes);
+    expect(await tokens('1')).toEqual(yes);
+    expect(await tokens('yes')).toEqual(yes);
+    expect(await tokens('false')).not.toEqual(yes); // the switch changes the prompt, so the sample
+    expect(await fails(['generate', '--model', model, '--prompt', 'x', '--enable-thinking', 'maybe'])).toMatch(
+      /--enable-thinking must be true or false \(also 1\/0, yes\/no, on\/off\), got "maybe"/,
+    );
   }, 120_000);
 });
 

@@ -1,17 +1,25 @@
 // Issue 19 items 11, 15, 16 (data, recipe and template side): non-UTF-8 datasets, a group of one,
 // a looping chat template, a missing or directory data.train, strict numeric flags.
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readJsonl, decodeUtf8Strict } from '../src/data/jsonl.js';
 import { loadDataset } from '../src/data/load.js';
 import { parseRecipe } from '../src/recipe/index.js';
-import { checkDataFile } from '../src/run/preflight.js';
+import { checkDataFile, preflightTraining } from '../src/run/preflight.js';
 import { ChatTemplate } from '../src/tokenizer/index.js';
 import { intFlag, numberFlag, seedFlag } from '../src/cli/flags.js';
-import { checkContextLength, qwen3ParameterCount, parseQwen3Config, presetConfig } from '../src/checkpoint/index.js';
+import {
+  checkContextLength,
+  checkModelFitsMemory,
+  qwen3ParameterCount,
+  parseQwen3Config,
+  presetConfig,
+} from '../src/checkpoint/index.js';
 
 const fixture = (f: string) => fileURLToPath(new URL(`./fixtures/bad-input/${f}`, import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'gtr-bad-data-'));
@@ -22,6 +30,28 @@ describe('datasets', () => {
     const file = fixture('non-utf8.jsonl');
     await expect(readJsonl(file)).rejects.toThrow(`${file}:3: not valid UTF-8 (byte 0xe9 at byte 25 of the line)`);
     await expect(loadDataset(file)).rejects.toThrow(/non-utf8\.jsonl:3: not valid UTF-8/);
+  });
+
+  it('names a Parquet file (or a compressed one) given a .jsonl name, instead of calling it bad UTF-8', async () => {
+    // Issue 32: it was reported as "not valid UTF-8 ... re-encode the file as UTF-8".
+    const file = join(scratch, 'really-parquet.jsonl');
+    writeFileSync(
+      file,
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'problem', data: ['1+1?'], type: 'STRING' },
+            { name: 'answer', data: ['2'], type: 'STRING' },
+          ],
+        }),
+      ),
+    );
+    await expect(loadDataset(file)).rejects.toThrow(
+      `${file}: a Parquet file (it starts with PAR1): name it .parquet, not JSON lines`,
+    );
+    const gz = join(scratch, 'zipped.jsonl');
+    writeFileSync(gz, gzipSync('{"problem":"p","answer":"1"}\n'));
+    await expect(readJsonl(gz)).rejects.toThrow(`${gz}: gzip-compressed (gunzip it first), not JSON lines`);
   });
 
   it('decodes valid UTF-8 (multi-byte, BOM dropped) unchanged', () => {
@@ -56,6 +86,14 @@ describe('recipes', () => {
       /r\.yaml:2: rollout\.samples_per_prompt: must be at least 2: every advantage estimator/,
     );
     expect(parseRecipe('rollout:\n  samples_per_prompt: 2\n', 'r.yaml').rollout.samples_per_prompt).toBe(2);
+  });
+
+  it('refuses rollout.temperature: 0 (identical responses: every advantage 0), naming the line', () => {
+    // Issue 32: temperature 0 with samples_per_prompt 8 trained on zero advantages without a word.
+    expect(() => parseRecipe('rollout:\n  samples_per_prompt: 8\n  temperature: 0\n', 'r.yaml')).toThrow(
+      /r\.yaml:3: rollout\.temperature: must be above 0: at 0 \(greedy\) the samples_per_prompt responses/,
+    );
+    expect(parseRecipe('rollout:\n  temperature: 0.6\neval:\n  temperature: 0\n', 'r.yaml').eval.temperature).toBe(0);
   });
 
   it('has reward.isolation and reward.max_memory_mb with thread / 1024 defaults', () => {
@@ -104,6 +142,27 @@ describe('flags and ranges', () => {
     );
     expect(() => checkContextLength(5000, 0, 4096, names)).toThrow(
       /^--prompt is 5000 tokens, past the model's context/,
+    );
+  });
+
+  it('the memory check before training counts the trainer state, not only the weights (issue 32)', async () => {
+    // A model whose fp32 weights take half this machine's memory: loading it fits, training it
+    // (weights + 16 bytes per parameter of trainer state) does not.
+    const dir = join(scratch, 'half-memory-model');
+    mkdirSync(dir);
+    const tiny = presetConfig('tiny');
+    const vocab = Math.ceil(totalmem() / 2 / 4 / (tiny.hidden_size as number));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...tiny, vocab_size: vocab, tie_word_embeddings: true }));
+    const cfg = parseQwen3Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+    expect(() => checkModelFitsMemory(cfg.native, 'float32', 'cpu', 'config.json')).not.toThrow(); // loading fits
+    const recipe = parseRecipe(
+      `model:\n  path: ${dir}\n  dtype: float32\n  device: cpu\ndata:\n  max_prompt_tokens: 16\nrollout:\n  max_new_tokens: 16\n`,
+      'r.yaml',
+    );
+    await expect(preflightTraining(recipe)).rejects.toThrow(
+      new RegExp(
+        `${dir}/config\\.json: a model of .* parameters needs [\\d.]+ GB: [\\d.]+ GB of weights in float32 plus [\\d.]+ GB of trainer state \\(fp32 master, gradient, AdamW moments: 16 bytes per parameter\\), more than this machine's`,
+      ),
     );
   });
 

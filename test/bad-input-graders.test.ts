@@ -139,6 +139,26 @@ describe('worker memory cap and process isolation', () => {
   }, 120_000);
 });
 
+describe('a paused process', () => {
+  it('does not count the pause against the grader timeout (threads and processes)', async () => {
+    // Issue 32: a 12 s SIGSTOP while grading scored correct answers as timeouts. Here the process
+    // is stopped for 4 s while a 1 s grader runs under a 2.5 s timeout.
+    for (const isolation of ['thread', 'process'] as const) {
+      const pool = makePool({ grader: { module: bad('slow.mjs') }, threads: 1, isolation, timeoutMs: 2500 });
+      await pool.check(); // worker started: its start-up is not what is measured
+      const pauser = spawn('sh', ['-c', `sleep 0.3; kill -STOP ${process.pid}; sleep 4; kill -CONT ${process.pid}`], {
+        stdio: 'ignore',
+      });
+      const t0 = Date.now();
+      const [r] = await pool.grade([{ response: 'x', row: {} }]);
+      await new Promise((res) => pauser.once('exit', res));
+      expect(Date.now() - t0, isolation).toBeGreaterThan(4000); // the pause happened while grading
+      expect(r, isolation).toMatchObject({ score: 1, correct: true });
+      expect(r!.timedOut, isolation).toBeUndefined();
+    }
+  }, 60_000);
+});
+
 describe('grader child processes do not outlive the trainer', () => {
   /** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
   const alive = (pid: number) =>

@@ -1,7 +1,8 @@
 // Issue 19 items 7, 9, 16 in `gtr train`: a bad grader stops the run before step 1 (or at the first
 // step where nothing could be graded), grader errors are counted per step apart from timeouts, and
 // wrong paths or a context overflow are named by recipe key before the run directory is touched.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -111,5 +112,64 @@ describe('inputs named by recipe key (items 9, 16)', () => {
     expect(failed[0].error).toMatch(
       /^benchmark amc23 problem "[^"]+": the prompt is \d+ tokens \+ eval\.max_new_tokens 4090 = \d+, past the model's context of 4096 tokens/,
     );
+  }, 120_000);
+});
+
+describe('few prompts (issue 32)', () => {
+  const rows = (n: number, short: (k: number) => boolean) =>
+    Array.from({ length: n }, (_, k) =>
+      JSON.stringify({
+        id: `q${k}`,
+        problem: short(k) ? `What is ${k} + 1?` : `What is ${'one plus '.repeat(200)}${k}?`,
+        answer: String(k + 1),
+      }),
+    ).join('\n');
+
+  it('a one-row dataset with prompts_per_step 4 warns that the step repeats its prompt', async () => {
+    const file = join(scratch, 'one-row.jsonl');
+    writeFileSync(
+      file,
+      rows(1, () => true),
+    );
+    const lines: string[] = [];
+    await train(recipe('onerow', [`data.train=${file}`, 'data.limit=null', 'train.prompts_per_step=4']), {
+      engines: nativeEngines,
+      log: (l) => lines.push(l),
+    });
+    expect(lines.join('\n')).toMatch(
+      /warning: step 1: \S*one-row\.jsonl gave only 1 distinct prompt\(s\) that fit data\.max_prompt_tokens = 512 for train\.prompts_per_step = 4: groups of the same prompt repeat/,
+    );
+    expect(trainRows('onerow')).toHaveLength(1);
+  }, 60_000);
+
+  it('draws on until enough prompts fit when few rows do (the old 100 x count draw limit died)', async () => {
+    // 6 of 1500 rows fit 200 tokens: 2 prompts took ~500 draws on average, past the old limit of 200.
+    const file = join(scratch, 'few-fit.jsonl');
+    writeFileSync(
+      file,
+      rows(1500, (k) => k % 250 === 0),
+    );
+    const r = recipe('fewfit', [
+      `data.train=${file}`,
+      'data.limit=null',
+      'data.max_prompt_tokens=200',
+      'train.steps=2',
+    ]);
+    await train(r, { engines: nativeEngines, log });
+    const m = trainRows('fewfit');
+    expect(m.map((x) => x.step)).toEqual([1, 2]);
+    expect(m[1]['batch/skipped_long_prompts']).toBeGreaterThan(200);
+    // None fitting at all is still an error naming the file and the key.
+    const none = join(scratch, 'none-fit.jsonl');
+    writeFileSync(
+      none,
+      rows(30, () => false),
+    );
+    await expect(
+      train(recipe('nonefit', [`data.train=${none}`, 'data.limit=null', 'data.max_prompt_tokens=200']), {
+        engines: nativeEngines,
+        log,
+      }),
+    ).rejects.toThrow(/none-fit\.jsonl: none of its 30 rows fits data\.max_prompt_tokens = 200/);
   }, 120_000);
 });

@@ -9,11 +9,16 @@
 // two partial sums: float32 addition is not associative, so the gradients differ in the last bits
 // (~1e-7 relative), and AdamW's first updates are ~lr * g / |g| per element, which turns last-bit
 // differences of near-zero gradient elements into differences of order lr in those elements.
-import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { afterAll, describe, expect, it, beforeAll } from 'vitest';
+import { existsSync, readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
 import { tinyModelScratch, tinyTrainArgs } from './helpers/tiny.js';
+import { freePort } from '../src/parallel/launch.js';
+import { Policy } from '../src/policy.js';
+import { dataDir, repoRoot } from './helpers/paths.js';
 import { distSkipReason } from './helpers/dist.js';
 import { killAll, startTrain } from './helpers/train-process.js';
 
@@ -34,8 +39,8 @@ const args = (run: string, extra: string[] = []) => [
   ...extra,
 ];
 
-function start(trainArgs: string[]) {
-  return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
+function start(trainArgs: string[], opts: { group?: boolean; env?: Record<string, string> } = {}) {
+  return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120', ...opts.env }, [], opts);
 }
 
 const jsonl = (f: string) =>
@@ -152,6 +157,89 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
       true,
     );
   }, 600_000);
+
+  it("Ctrl-C (SIGINT to the terminal's process group) saves the last completed step on every rank and exits 130", async () => {
+    // Issue 32: the launcher had no SIGINT handler and died at once; rank 1 died with its pipe and
+    // rank 0 failed at a broadcast, so nothing was saved.
+    const c = start(
+      args('ctrl-c', ['--nproc-per-node', '2', '--set', 'train.steps=50', '--set', 'checkpoint.every_steps=100']),
+      {
+        group: true,
+      },
+    );
+    await c.waitFor(/\[rank 1\] .*step 1\/50/);
+    process.kill(-c.child.pid!, 'SIGINT');
+    const { code } = await c.exited;
+    expect(code, c.out()).toBe(130);
+    expect(c.out()).toMatch(/gtr launch: SIGINT: passed on to every rank/);
+    expect(c.out()).toMatch(/^SIGINT: saving a checkpoint/m);
+    expect(c.out()).toMatch(/\[rank 1\] SIGINT: saving a checkpoint/);
+    expect(c.out()).not.toMatch(/failed \(gloo\)/);
+    const last = Number(/interrupted after step (\d+)/.exec(c.out())![1]);
+    expect(last).toBeGreaterThanOrEqual(1);
+    const state = JSON.parse(readFileSync(join(ckpt('ctrl-c', last), 'loop-state.json'), 'utf8'));
+    expect(state.step).toBe(last);
+    expect(existsSync(join(scratch, 'ctrl-c', 'run.lock'))).toBe(false);
+  }, 600_000);
+
+  it('with only RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT set (no torchrun), rank 0 hosts the store', async () => {
+    // Issue 32: no rank served the store, so both waited out the timeout and failed.
+    const port = String(await freePort());
+    const env = (rank: number) => ({
+      RANK: String(rank),
+      WORLD_SIZE: '2',
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: port,
+    });
+    const STEPS1 = ['--set', 'train.steps=1'];
+    const r0 = start(args('plain-env', STEPS1), { env: { ...env(0), GTR_DIST_TIMEOUT_S: '60' } });
+    const r1 = start(args('plain-env', STEPS1), { env: { ...env(1), GTR_DIST_TIMEOUT_S: '60' } });
+    const [a, b] = await Promise.all([r0.exited, r1.exited]);
+    expect(a.code, r0.out()).toBe(0);
+    expect(b.code, r1.out()).toBe(0);
+    expect(r0.out()).toMatch(/rank 0 of 2: joining the rendezvous at 127\.0\.0\.1:\d+ \(serving the store/);
+    expect(r1.out()).toMatch(/rank 1 of 2: joining the rendezvous .*\(store served elsewhere/);
+    expect(
+      jsonl(join(scratch, 'plain-env', 'metrics.jsonl'))
+        .filter((x) => x.kind === 'train')
+        .map((x) => x.step),
+    ).toEqual([1]);
+  }, 300_000);
+
+  it('a rank whose MASTER_PORT is served by a silent listener fails after GTR_DIST_TIMEOUT_S, and SIGTERM ends the wait', async () => {
+    // Issue 32: against something that accepts connections but never answers (python3 -m
+    // http.server), the rank blocked in the rendezvous forever, deaf to the timeout and to SIGTERM.
+    const sockets: Socket[] = [];
+    const silent = createServer((sock) => void sockets.push(sock)); // accepts, never answers
+    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
+    const port = String((silent.address() as { port: number }).port);
+    const env = { RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port };
+    try {
+      const t0 = Date.now();
+      const timed = start(args('silent'), { env: { ...env, GTR_DIST_TIMEOUT_S: '3' } });
+      const { code } = await timed.exited;
+      expect(code, timed.out()).toBe(1);
+      expect(timed.out()).toMatch(
+        new RegExp(
+          `rank 1: no rendezvous with the 2 ranks at 127\\.0\\.0\\.1:${port} .*within GTR_DIST_TIMEOUT_S = 3 s`,
+        ),
+      );
+      expect(Date.now() - t0).toBeLessThan(60_000);
+
+      const termed = start(args('silent'), { env: { ...env, GTR_DIST_TIMEOUT_S: '600' } });
+      await termed.waitFor(/joining the rendezvous/);
+      await new Promise((res) => setTimeout(res, 1000)); // connected, waiting for an answer
+      termed.child.kill('SIGTERM');
+      const t1 = Date.now();
+      const end = await termed.exited;
+      expect(end.code, termed.out()).toBe(143);
+      expect(termed.out()).toMatch(/interrupted while waiting for the rendezvous/);
+      expect(Date.now() - t1).toBeLessThan(30_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  }, 300_000);
 });
 
 describe('multi-GPU without NCCL', () => {

@@ -41,11 +41,43 @@ describe('loadRecipe errors name file, line and key path', () => {
       parseRecipe('model:\n  path: m\nalgorithm:\n  loss:\n    sigmaa: 1\nextras: 1\n', 'recipes/x.yaml'),
     );
     expect(p).toContain(
-      'recipes/x.yaml:5: algorithm.loss.sigmaa: unknown key (valid keys under algorithm.loss: clip_ratio_low, clip_ratio_high, dual_clip, aggregation, penalty, anchor, sigma, beta, beta_mode, kl_ref, entropy_coef)',
+      'recipes/x.yaml:5: algorithm.loss.sigmaa: unknown key (did you mean "sigma"?) (valid keys under algorithm.loss: clip_ratio_low, clip_ratio_high, dual_clip, aggregation, penalty, anchor, sigma, beta, beta_mode, kl_ref, entropy_coef)',
     );
     expect(p).toContain(
       'recipes/x.yaml:6: extras: unknown key (valid keys: model, data, rollout, reward, algorithm, train, eval, checkpoint, run)',
     );
+  });
+
+  it('a typo gets "did you mean" the closest key (issue 32), in the file and in --set', () => {
+    expect(problems(() => parseRecipe('rollout:\n  temprature: 0.7\n', 'r.yaml'))).toEqual([
+      expect.stringMatching(
+        /^r\.yaml:2: rollout\.temprature: unknown key \(did you mean "temperature"\?\) \(valid keys under rollout: /,
+      ),
+    ]);
+    expect(problems(() => parseRecipe('', 'r.yaml', ['trian.lr=1']))[0]).toMatch(
+      /^--set trian\.lr=1: unknown key "trian" \(did you mean "train"\?\) \(valid keys: /,
+    );
+  });
+
+  it('YAML merge keys (<<: *anchor) are resolved (issue 32); a merge of a non-mapping is named', () => {
+    const r = parseRecipe(
+      [
+        'data:',
+        '  schedule:',
+        '    - &phase {name: A, steps: 2, template: dapo, grader: math}',
+        '    - <<: *phase',
+        '      name: B',
+        '      grader: dapo',
+        'train:',
+        '  steps: 4',
+      ].join('\n'),
+      'r.yaml',
+    );
+    expect(r.data.schedule!.map((p) => [p.name, p.steps, p.template, p.grader])).toEqual([
+      ['A', 2, 'dapo', 'math'],
+      ['B', 2, 'dapo', 'dapo'],
+    ]);
+    expect(problems(() => parseRecipe('rollout:\n  <<: 3\n', 'r.yaml'))[0]).toMatch(/^r\.yaml: .*[Mm]erge/);
   });
 
   it('wrong type', () => {
@@ -120,7 +152,7 @@ describe('--set overrides', () => {
 
   it('an unknown key names the override', () => {
     expect(problems(() => parseRecipe('', 'r.yaml', ['train.lrr=1']))).toEqual([
-      '--set train.lrr=1: unknown key "train.lrr" (valid keys under train: prompts_per_step, mini_batches_per_epoch, epochs_per_step, tokens_per_micro_batch, steps, lr, warmup_steps, schedule, weight_decay, adam_betas, adam_eps, max_grad_norm, activation_checkpointing, seed, max_consecutive_skipped_steps)',
+      '--set train.lrr=1: unknown key "train.lrr" (did you mean "lr"?) (valid keys under train: prompts_per_step, mini_batches_per_epoch, epochs_per_step, tokens_per_micro_batch, steps, lr, warmup_steps, schedule, weight_decay, adam_betas, adam_eps, max_grad_norm, activation_checkpointing, seed, max_consecutive_skipped_steps)',
     ]);
     expect(problems(() => parseRecipe('', 'r.yaml', ['nope.x=1']))[0]).toMatch(/^--set nope\.x=1: unknown key "nope"/);
     expect(problems(() => parseRecipe('', 'r.yaml', ['train.lr.x=1']))[0]).toBe(

@@ -43,7 +43,7 @@ async function scriptedEngine(): Promise<RolloutEngine & { prompts: number }> {
   return engine;
 }
 
-function recipe(run: string, mode: 'drop' | 'refill') {
+function recipe(run: string, mode: 'drop' | 'refill' | 'off') {
   return loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
     `model.path=${modelDir}`,
     `run.dir=${join(scratch, run)}`,
@@ -53,8 +53,8 @@ function recipe(run: string, mode: 'drop' | 'refill') {
     'train.steps=1',
     'train.prompts_per_step=4',
     'rollout.samples_per_prompt=4',
-    'algorithm.dynamic_sampling.enabled=true',
-    `algorithm.dynamic_sampling.mode=${mode}`,
+    `algorithm.dynamic_sampling.enabled=${mode !== 'off'}`,
+    `algorithm.dynamic_sampling.mode=${mode === 'off' ? 'drop' : mode}`,
     'algorithm.dynamic_sampling.max_refill_batches=5',
     'train.mini_batches_per_epoch=1',
   ]);
@@ -84,5 +84,20 @@ describe('dynamic sampling in the loop', () => {
     expect(row['actor/optimizer_steps']).toBe(kept > 0 ? 2 : 0);
     // Mixed groups: half right (+1), half wrong (-1) under the dapo grader.
     expect(row['critic/score/mean']).toBeLessThan(0);
+  });
+
+  it('off: batch/kept_groups counts only the groups with signal, as documented', async () => {
+    // Issue 32: with dynamic sampling off, every group was counted, signal or not.
+    const engine = await scriptedEngine();
+    await train(recipe('off', 'off'), {
+      log: () => {},
+      engines: (p, ref, r) => ({ rollout: engine, trainer: trainerEngine(p, ref, r) }),
+    });
+    const row = JSON.parse(readFileSync(join(scratch, 'off', 'metrics.jsonl'), 'utf8').split('\n')[0]);
+    const drop = JSON.parse(readFileSync(join(scratch, 'drop', 'metrics.jsonl'), 'utf8').split('\n')[0]);
+    expect(row['batch/samples']).toBe(16); // every group is trained on
+    // The same seed draws the same 4 prompts as the 'drop' run, which kept exactly those with signal.
+    expect(row['batch/kept_groups']).toBe(drop['batch/kept_groups']);
+    expect(row['batch/kept_groups']).toBeLessThan(4);
   });
 });

@@ -9,6 +9,7 @@ import { trainerEngine } from '../src/rl/adapters.js';
 import type { TrainSample } from '../src/rl/batch.js';
 import { lossConfig } from '../src/train/loss-config.js';
 import { updatePolicy, type UpdateSettings } from '../src/rl/update.js';
+import { lrAt } from '../src/train/schedule.js';
 import { parityDir, repoRoot } from './helpers/paths.js';
 
 function samples(n: number): TrainSample[] {
@@ -90,6 +91,66 @@ describe('update phase', () => {
     await updatePolicy(engine, s, settings, 1);
     expect(await meanLogprob(policy, s, 1)).toBeGreaterThan(pos0 + 0.05);
     expect(await meanLogprob(policy, s, -1)).toBeLessThan(neg0 - 0.05);
+    engine.dispose();
+    policy.dispose();
+  });
+
+  it('the learning-rate schedule runs to its end when empty mini-batches are dropped', async () => {
+    // Issue 32: 8 mini-batches of 4 sequences run 4 updates a step, but the cosine schedule counted 8
+    // per step, so it stopped halfway. The updates that run are spread over the planned positions.
+    const recipe = loadRecipe(join(repoRoot, 'recipes', 'tiny-gtr-dapo.yaml'), [
+      'train.lr=1e-3',
+      'train.schedule=cosine',
+      'train.warmup_steps=0',
+      'train.steps=2',
+      'train.epochs_per_step=1',
+      'train.mini_batches_per_epoch=8',
+    ]);
+    const policy = await Policy.load(parityDir('tied'));
+    const engine = trainerEngine(policy, undefined, recipe);
+    const settings: UpdateSettings = {
+      epochs: 1,
+      miniBatchesPerEpoch: 8,
+      loss: lossConfig(recipe.algorithm.loss),
+      anchor: 'mixture',
+      useReference: false,
+      seed: 1,
+    };
+    const lrs: number[] = [];
+    for (const step of [1, 2]) {
+      const res = await updatePolicy(engine, samples(4), settings, step);
+      expect(res.optimizerSteps).toBe(4);
+      lrs.push(...res.steps.map((m) => m.lr as number));
+    }
+    const schedule = { lr: 1e-3, kind: 'cosine' as const, warmupSteps: 0, totalSteps: 16 };
+    // Planned positions 0..15; the 4 updates of each step sit at every second one, ending at 15.
+    const want = [1, 3, 5, 7, 9, 11, 13, 15].map((k) => lrAt(k, schedule));
+    lrs.forEach((lr, i) => expect(lr).toBeCloseTo(want[i]!, 12));
+    expect(lrs[7]).toBeLessThan(0.01 * 1e-3); // the cosine floor, not its midpoint
+    engine.dispose();
+    policy.dispose();
+  });
+
+  it('averages the actor metrics over the applied updates only, not counting skipped ones as 0', async () => {
+    // Issue 32: with 2 of 4 updates skipped, actor/ratio/mean read 0.5 and the entropy half its value.
+    const { policy, engine, settings } = await setup(1e-3);
+    const orig = engine.trainMiniBatch;
+    let updates = 0;
+    const origStep = engine.step;
+    engine.step = (p) => (updates++, origStep(p));
+    // Updates 0 and 2 (the first mini-batch of each epoch) get a non-finite loss, so they are skipped.
+    engine.trainMiniBatch = (mb, loss) =>
+      orig(updates % 2 === 0 ? { ...mb, advantages: mb.advantages.map(() => NaN) } : mb, loss);
+    const res = await updatePolicy(engine, samples(8), { ...settings, epochs: 2 }, 1);
+    expect(res.optimizerSteps).toBe(4);
+    expect(res.skippedSteps).toBe(2);
+    const applied = res.steps.filter((m) => m.skipped !== true);
+    expect(applied).toHaveLength(2);
+    for (const k of ['ratioMean', 'entropy']) {
+      const want = applied.reduce((a, m) => a + (m[k] as number), 0) / applied.length;
+      expect(want).toBeGreaterThan(0.1);
+      expect(res.metrics[k], k).toBeCloseTo(want, 10);
+    }
     engine.dispose();
     policy.dispose();
   });

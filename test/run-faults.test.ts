@@ -2,8 +2,8 @@
 // tiny Qwen3 on real DAPO prompts: a moved run dir and a deleted `latest`, log lines of steps never
 // checkpointed, a changed recipe on resume, a second process on a live run, temporaries a killed
 // writer left, a missing benchmark, a failing or interrupted evaluation, and every update skipped.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it, afterAll } from 'vitest';
+import { spawnSync, spawn } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -13,6 +13,8 @@ import {
   renameSync,
   rmSync,
   statSync,
+  truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
@@ -108,6 +110,79 @@ describe('resume', () => {
     expect(readFileSync(join(runPath('moved-b'), 'latest'), 'utf8').trim()).toBe('checkpoints/step-000003'); // relative
   });
 
+  it('a truncated safetensors file in the newest checkpoint falls back like a missing trainer.state; a failed resume records no recipe change', async () => {
+    // Issue 32: a truncated file stopped --resume with a file-level error while a missing
+    // trainer.state fell back, and recipe-changes.jsonl was appended before the failure.
+    await train(recipe('trunc', ['train.steps=3']), { engines: nativeEngines, log: quiet });
+    const ck = (n: number) => join(runPath('trunc'), 'checkpoints', `step-00000${n}`);
+    const weights = join(ck(3), 'policy', 'model.safetensors');
+    truncateSync(weights, statSync(weights).size - 1000); // a copy or a disk that stopped short
+    rmSync(join(ck(2), 'trainer.state'), { recursive: true });
+    const changes = join(runPath('trunc'), 'recipe-changes.jsonl');
+    // A resume that fails after the recipe check (here: the engines cannot be built) records nothing.
+    const log: string[] = [];
+    await expect(
+      train(recipe('trunc', ['train.steps=4']), {
+        engines: () => {
+          throw new Error('no engine today');
+        },
+        log: (l) => log.push(l),
+        resume: true,
+      }),
+    ).rejects.toThrow('no engine today');
+    expect(existsSync(changes)).toBe(false);
+    await train(recipe('trunc', ['train.steps=4']), { engines: nativeEngines, log: (l) => log.push(l), resume: true });
+    const text = log.join('\n');
+    expect(text).toMatch(
+      /checkpoints\/step-000003 cannot be resumed from \(policy\/model\.safetensors is damaged: .*\); moving it aside/,
+    );
+    expect(text).toMatch(
+      /checkpoints\/step-000002 cannot be resumed from \(trainer\.state is missing\); moving it aside/,
+    );
+    expect(text).toMatch(/resuming .*trunc after step 1 /);
+    expect(steps('trunc')).toEqual([1, 2, 3, 4]);
+    expect(lines(changes).map((l) => JSON.parse(l).changes)).toEqual([[{ key: 'train.steps', from: 3, to: 4 }]]);
+  });
+
+  it('prunes checkpoints set aside by a resume once their step is saved again; a full disk says what keep_last needs', async () => {
+    // Issue 32: step-N.unused-* directories were never pruned, so keep_last: 1 needed room for two
+    // checkpoints, and the ENOSPC error did not say so.
+    await train(recipe('aside', ['train.steps=2', 'checkpoint.keep_last=2']), { engines: nativeEngines, log: quiet });
+    rmSync(join(runPath('aside'), 'checkpoints', 'step-000002', 'trainer.state'), { recursive: true });
+    const log: string[] = [];
+    await train(recipe('aside', ['train.steps=3', 'checkpoint.keep_last=1']), {
+      engines: nativeEngines,
+      log: (l) => log.push(l),
+      resume: true,
+    });
+    expect(log.join('\n')).toMatch(
+      /deleted checkpoints\/step-000002\.unused-\S+, set aside by a resume and superseded by step 2/,
+    );
+    expect(readdirSync(join(runPath('aside'), 'checkpoints'))).toEqual(['step-000003']);
+
+    // The disk fills while step 4's trainer state is written.
+    const full: EngineFactory = (p, ref, r) => {
+      const e = nativeEngines(p, ref, r);
+      return {
+        ...e,
+        trainer: {
+          ...e.trainer,
+          saveState: async () => {
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+          },
+        },
+      };
+    };
+    await expect(
+      train(recipe('aside', ['train.steps=4', 'checkpoint.keep_last=1']), { engines: full, log: quiet, resume: true }),
+    ).rejects.toThrow(
+      /checkpoint step 4: no space left in .*aside: ENOSPC: no space left on device, write\. checkpoint\.keep_last = 1 keeps 1 checkpoints, and the next one is written before the oldest is deleted, so the disk needs room for 2 \(the last one, checkpoints\/step-000003, takes [\d.]+ GiB\)\. Free space .*then --resume/,
+    );
+    expect(readdirSync(join(runPath('aside'), 'checkpoints')).filter((d) => !d.includes('.tmp-'))).toEqual([
+      'step-000003',
+    ]);
+  });
+
   it('keeps resolved.yaml, refuses a change that alters training unless allowed, and records what it accepts', async () => {
     await train(recipe('rc', ['train.steps=1']), { engines: nativeEngines, log: quiet });
     const yaml = readFileSync(join(runPath('rc'), 'resolved.yaml'), 'utf8');
@@ -178,6 +253,28 @@ describe('the run-directory lock', () => {
     await train(recipe('lock', ['train.steps=2']), { engines: nativeEngines, log: quiet, resume: true });
     expect(steps('lock')).toEqual([1, 2]);
     expect(existsSync(join(runPath('lock'), 'run.lock'))).toBe(false);
+  });
+
+  it('a live holder paused (SIGSTOP) past the staleness time keeps its lock', () => {
+    // Issue 32: after 60 s without a refresh, proper-lockfile called the lock stale and a second
+    // --resume took it from the paused, live run. What a paused holder leaves: a live pid and a lock
+    // directory whose mtime is minutes old.
+    const dir = runPath('paused');
+    mkdirSync(join(dir, 'run.lock'), { recursive: true });
+    const holder = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      process.kill(holder.pid!, 'SIGSTOP');
+      writeFileSync(
+        join(dir, 'run.lock.json'),
+        JSON.stringify({ pid: holder.pid, host: hostname(), started: 'then', command: 'gtr train' }),
+      );
+      const old = new Date(Date.now() - 5 * 60_000);
+      utimesSync(join(dir, 'run.lock'), old, old);
+      expect(() => lockRunDir(dir)).toThrow(new RegExp(`in use by pid ${holder.pid} on .*gtr train`));
+      expect(JSON.parse(readFileSync(join(dir, 'run.lock.json'), 'utf8')).pid).toBe(holder.pid); // untouched
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
 
@@ -272,6 +369,20 @@ describe('periodic evaluation', () => {
     expect(cancelled).toBe(true);
     expect(new RunDir(runPath('evalint')).latestResumable()?.step).toBe(1);
     expect(existsSync(join(runPath('evalint'), 'eval'))).toBe(false);
+
+    // Issue 32: the resume went on at step 2 and step 1 never got its evaluation. Now it runs first.
+    const log: string[] = [];
+    const again = await train(
+      recipe('evalint', ['train.steps=1', 'eval.every_steps=1', 'checkpoint.every_steps=100', ...evalSettings]),
+      { engines: nativeEngines, log: (l) => log.push(l), resume: true },
+    );
+    expect(again).toMatchObject({ lastStep: 1, interrupted: false, evalErrors: 0 });
+    expect(log.join('\n')).toMatch(/the evaluation at step 1 did not finish before the run stopped; running it now/);
+    expect(existsSync(join(runPath('evalint'), 'eval', 'step-000001.json'))).toBe(true);
+    const evalRows = lines(join(runPath('evalint'), 'metrics.jsonl'))
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.kind === 'eval');
+    expect(evalRows.map((r) => [r.step, r['val/failed']])).toEqual([[1, 0]]);
   });
 });
 

@@ -3,8 +3,9 @@
 // end; the run must continue from the last complete step with its logs intact, no temporaries or
 // lock left, and end with weights bitwise equal to an uninterrupted run (CPU, fp32). SIGTERM saves
 // and exits 143, like SIGINT.
-import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { afterAll, describe, expect, it, beforeAll } from 'vitest';
+import { existsSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { tinyModelScratch, tinyTrainArgs } from './helpers/tiny.js';
@@ -120,4 +121,55 @@ describe('gtr train under SIGKILL and SIGTERM', () => {
     expect(state.step).toBe(last);
     expect(trainSteps(join(scratch, 'term'))).toEqual(Array.from({ length: last }, (_, i) => i + 1));
   }, 120_000);
+
+  it('SIGHUP (a closed terminal, a dropped SSH session) saves like SIGTERM and exits 129', async () => {
+    // Issue 32: SIGHUP killed the run without saving (exit 129 by the default action).
+    const t = start(args('hup', 50, ['checkpoint.every_steps=100']));
+    await t.waitFor(/step 1\/50/);
+    t.child.kill('SIGHUP');
+    const { code, signal } = await t.exited;
+    expect(signal).toBeNull();
+    expect(code, t.out()).toBe(129);
+    expect(t.out()).toMatch(/SIGHUP: saving a checkpoint/);
+    const last = Number(/interrupted after step (\d+)/.exec(t.out())![1]);
+    const dir = join(scratch, 'hup', 'checkpoints', `step-${String(last).padStart(6, '0')}`);
+    expect(JSON.parse(readFileSync(join(dir, 'loop-state.json'), 'utf8')).step).toBe(last);
+  }, 120_000);
+
+  it('SIGKILL during a periodic evaluation: --resume runs that evaluation before going on', async () => {
+    // Issue 32: the resumed run went on at the next step; step N never got eval/step-N.json or an
+    // eval row, and nothing said so.
+    const bench = join(scratch, 'bench.jsonl');
+    writeFileSync(bench, '{"id":"b1","problem":"1+1?","answer":"2"}\n{"id":"b2","problem":"2+2?","answer":"4"}\n');
+    const evalArgs = (steps: number) =>
+      args('evalkill', steps, [
+        'eval.every_steps=1',
+        `eval.benchmarks=[${bench}]`,
+        'eval.n=1',
+        'eval.k=[1]',
+        'eval.max_new_tokens=4',
+        'checkpoint.every_steps=1',
+      ]);
+    const a = start(evalArgs(3), { GTR_TEST_PAUSE_EVAL_STEP: '2' });
+    await a.waitFor(/PAUSED_IN_EVAL/);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const dir = join(scratch, 'evalkill');
+    const evalRows = () =>
+      jsonl(join(dir, 'metrics.jsonl'))
+        .filter((r) => r.kind === 'eval')
+        .map((r) => r.step);
+    expect(evalRows()).toEqual([1]); // step 2 saved, its evaluation lost
+    const b = start([...evalArgs(3), '--resume']);
+    expect((await b.exited).code, b.out()).toBe(0);
+    expect(b.out()).toMatch(/resuming \S+evalkill after step 2 /);
+    expect(b.out()).toMatch(/the evaluation at step 2 did not finish before the run stopped; running it now/);
+    expect(evalRows()).toEqual([1, 2, 3]);
+    expect(trainSteps(dir)).toEqual([1, 2, 3]);
+    expect(readdirSync(join(dir, 'eval')).filter((f) => /^step-\d+\.json$/.test(f))).toEqual([
+      'step-000001.json',
+      'step-000002.json',
+      'step-000003.json',
+    ]);
+  }, 240_000);
 });

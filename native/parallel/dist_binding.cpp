@@ -1,6 +1,7 @@
 #include "parallel/dist_binding.h"
 #include <dlfcn.h>
 #include <string>
+#include <thread>
 #include "core/async.h"
 #include "core/options.h"
 
@@ -14,6 +15,7 @@ Napi::Function ProcessGroupWrap::Define(Napi::Env env) {
                                      InstanceAccessor("rank", &ProcessGroupWrap::Rank, nullptr),
                                      InstanceAccessor("size", &ProcessGroupWrap::Size, nullptr),
                                      InstanceAccessor("backend", &ProcessGroupWrap::Backend, nullptr),
+                                     InstanceMethod("connect", &ProcessGroupWrap::Connect),
                                      InstanceMethod("allReduceSum", &ProcessGroupWrap::AllReduceSum),
                                      InstanceMethod("allGather", &ProcessGroupWrap::AllGather),
                                      InstanceMethod("broadcast", &ProcessGroupWrap::Broadcast),
@@ -61,25 +63,75 @@ ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::Objec
     g.hostname = o.string("hostname", "");
     g.device_index = static_cast<int>(o.integer("deviceIndex", 0, 0));
     g.gloo_library = o.string("glooLibrary", addon_dir() + "/gtr_gloo.so");
-    pg_ = dist::create_process_group(g);
+    opts_ = g;
   } catch (const std::exception& e) {
     Napi::Error::New(env, exception_message(e)).ThrowAsJavaScriptException();
   }
 }
 
+// connect(): joins the rendezvous and the backend on a thread of its own, so the JS thread stays
+// free for signal handlers and the caller's deadline. Not a libuv pool thread: a store that accepts
+// connections but never answers blocks the join for good, and the pool's threads are joined at
+// process exit, so a stuck one would keep the process from exiting; a detached thread does not.
+namespace {
+struct ConnectJob {
+  dist::GroupOptions opts;
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference self;
+  std::shared_ptr<dist::ProcessGroup> pg;
+  std::string error;
+};
+}  // namespace
+
+Napi::Value ProcessGroupWrap::Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (pg_ || connecting_) return rejected(env, "connect(): the process group is already connected or connecting");
+  connecting_ = true;
+  auto* job = new ConnectJob{opts_, Napi::Promise::Deferred::New(env), Napi::Persistent(info.This().As<Napi::Object>()),
+                             nullptr, ""};
+  Napi::Promise promise = job->deferred.Promise();
+  auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "gtr.ProcessGroup.connect", 0, 1);
+  tsfn.Unref(env);  // the caller's deadline timer keeps the loop alive, not a join that may never end
+  std::thread([tsfn, job]() mutable {
+    try {
+      job->pg = dist::create_process_group(job->opts);
+    } catch (const std::exception& e) {
+      job->error = exception_message(e);
+    } catch (...) {
+      job->error = "unknown native exception";
+    }
+    tsfn.BlockingCall(job, [](Napi::Env env, Napi::Function, ConnectJob* j) {
+      auto* w = Napi::ObjectWrap<ProcessGroupWrap>::Unwrap(j->self.Value());
+      w->connecting_ = false;
+      if (j->error.empty()) {
+        w->pg_ = j->pg;
+        j->deferred.Resolve(env.Undefined());
+      } else {
+        j->deferred.Reject(Napi::Error::New(env, j->error).Value());
+      }
+      delete j;
+    });
+    tsfn.Release();
+  }).detach();
+  return promise;
+}
+
 std::shared_ptr<dist::ProcessGroup> ProcessGroupWrap::group(Napi::Env env) {
-  if (!pg_) Napi::Error::New(env, "the process group was closed").ThrowAsJavaScriptException();
+  if (!pg_)
+    Napi::Error::New(env, "the process group is not connected (await connect()) or was closed")
+        .ThrowAsJavaScriptException();
   return pg_;
 }
 
 Napi::Value ProcessGroupWrap::Rank(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), pg_ ? pg_->rank() : -1);
+  return Napi::Number::New(info.Env(), pg_ ? pg_->rank() : opts_.rank);
 }
 Napi::Value ProcessGroupWrap::Size(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), pg_ ? pg_->size() : 0);
+  return Napi::Number::New(info.Env(), pg_ ? pg_->size() : opts_.size);
 }
 Napi::Value ProcessGroupWrap::Backend(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), pg_ ? pg_->backend() : "");
+  return Napi::String::New(info.Env(), pg_ ? pg_->backend() : opts_.backend);
 }
 
 static std::string label_of(const Napi::CallbackInfo& info, size_t i) {

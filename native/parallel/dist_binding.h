@@ -17,6 +17,7 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   Napi::Value Rank(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Backend(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value AllReduceSum(const Napi::CallbackInfo& info);
   Napi::Value AllGather(const Napi::CallbackInfo& info);
   Napi::Value Broadcast(const Napi::CallbackInfo& info);
@@ -24,6 +25,9 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   std::shared_ptr<dist::ProcessGroup> group(Napi::Env env);
 
+  // Set by the constructor; the group exists once connect() resolved.
+  dist::GroupOptions opts_;
+  bool connecting_ = false;
   std::shared_ptr<dist::ProcessGroup> pg_;
   static Napi::FunctionReference* ctor_;
 };

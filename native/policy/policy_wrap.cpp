@@ -188,23 +188,32 @@ Napi::Value PolicyWrap::LoadTensors(const Napi::CallbackInfo& info) {
     }
   });
   auto h = handle_;
-  return run_async(env,
-                   [h, model, sources] {
-                     std::lock_guard<std::mutex> lock(h->mu);
-                     at::NoGradGuard no_grad;
-                     std::map<std::string, std::unique_ptr<MappedFile>> files;
-                     for (const TensorSource& s : sources) {
-                       at::Tensor& dst = model->param(s.name);
-                       if (dst.sizes() != at::IntArrayRef(s.shape))
-                         throw std::runtime_error(s.file + ": tensor '" + s.name + "' has shape " +
-                                                  c10::str(at::IntArrayRef(s.shape)) + ", the model expects " +
-                                                  c10::str(dst.sizes()));
-                       auto it = files.find(s.file);
-                       if (it == files.end()) it = files.emplace(s.file, std::make_unique<MappedFile>(s.file)).first;
-                       dst.copy_(view_mapped(*it->second, s));
-                     }
-                   },
-                   nullptr, {info.This()});
+  return run_async(
+      env,
+      [h, model, sources] {
+        std::lock_guard<std::mutex> lock(h->mu);
+        at::NoGradGuard no_grad;
+        std::map<std::string, std::unique_ptr<MappedFile>> files;
+        for (const TensorSource& s : sources) {
+          at::Tensor& dst = model->param(s.name);
+          if (dst.sizes() != at::IntArrayRef(s.shape))
+            throw std::runtime_error(s.file + ": tensor '" + s.name + "' has shape " +
+                                     c10::str(at::IntArrayRef(s.shape)) + ", the model expects " +
+                                     c10::str(dst.sizes()));
+          auto it = files.find(s.file);
+          if (it == files.end()) it = files.emplace(s.file, std::make_unique<MappedFile>(s.file)).first;
+          dst.copy_(view_mapped(*it->second, s));
+          // NaN / Inf weights (a diverged run's checkpoint, a damaged file) would sample
+          // out-of-vocabulary ids and score NaN without a word: refuse them here.
+          if (!at::isfinite(dst).all().item<bool>()) {
+            const int64_t bad = at::logical_not(at::isfinite(dst)).sum().item<int64_t>();
+            throw std::runtime_error(s.file + ": tensor '" + s.name + "' holds " + std::to_string(bad) +
+                                     " non-finite values (NaN or Inf) of " + std::to_string(dst.numel()) +
+                                     ": the weights are damaged (a diverged run?); load another checkpoint");
+          }
+        }
+      },
+      nullptr, {info.This()});
 }
 
 Napi::Value PolicyWrap::WriteSafetensors(const Napi::CallbackInfo& info) {

@@ -58,19 +58,33 @@ export function qwen3ParameterCount(c: NativeQwen3Config): number {
 }
 
 /**
- * Refuses a model whose weights alone cannot fit in this machine's memory (CPU devices only; the
- * GPU's memory is not known here), before the native side tries to allocate them.
+ * Refuses a model whose weights (plus what training keeps resident per parameter, `resident`)
+ * cannot fit in this machine's memory (CPU devices only; the GPU's memory is not known here),
+ * before the native side tries to allocate them.
  * @param source the config's file name for the message
+ * @param resident bytes per parameter held besides the weights, and what they are (training: the
+ *   trainer state, TRAINER_STATE_BYTES_PER_PARAM; a KL reference adds its weights)
  * @throws Error `<source>: a model of N parameters needs X GB in <dtype>, more than this machine's
  *   Y GB (vocab_size V, hidden_size H, ...)`
  */
-export function checkModelFitsMemory(c: NativeQwen3Config, dtype: string, device: string, source: string): void {
+export function checkModelFitsMemory(
+  c: NativeQwen3Config,
+  dtype: string,
+  device: string,
+  source: string,
+  resident: { bytesPerParam: number; what: string } = { bytesPerParam: 0, what: '' },
+): void {
   if (!device.startsWith('cpu')) return;
-  const bytes = qwen3ParameterCount(c) * (dtype === 'float32' ? 4 : 2);
+  const params = qwen3ParameterCount(c);
+  const weights = params * (dtype === 'float32' ? 4 : 2);
+  const bytes = weights + params * resident.bytesPerParam;
   if (bytes <= totalmem()) return;
   const gb = (x: number) => (x / 1e9).toFixed(1);
+  const needs = resident.bytesPerParam
+    ? `${gb(bytes)} GB: ${gb(weights)} GB of weights in ${dtype} plus ${gb(params * resident.bytesPerParam)} GB of ${resident.what}`
+    : `${gb(bytes)} GB in ${dtype}`;
   throw new Error(
-    `${source}: a model of ${qwen3ParameterCount(c).toExponential(2)} parameters needs ${gb(bytes)} GB in ${dtype}, more than this machine's ${gb(totalmem())} GB ` +
+    `${source}: a model of ${params.toExponential(2)} parameters needs ${needs}, more than this machine's ${gb(totalmem())} GB ` +
       `(vocab_size ${c.vocabSize}, hidden_size ${c.hiddenSize}, intermediate_size ${c.intermediateSize}, num_hidden_layers ${c.numHiddenLayers})`,
   );
 }

@@ -50,3 +50,19 @@ function numeric(
 
 /** Seeds: non-negative safe integers (the native samplers take them as 64-bit unsigned). */
 export const seedFlag = (flag = '--seed') => intFlag(flag, { min: 0 });
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * A parser of a boolean flag's value: true / 1 / yes / on and false / 0 / no / off, any case.
+ * @throws Error `<flag> must be true or false (also 1/0, yes/no, on/off), got "<value>"` for anything else
+ */
+export function boolFlag(flag: string): (value: string) => boolean {
+  return (value: string) => {
+    const v = value.trim().toLowerCase();
+    if (TRUE_WORDS.has(v)) return true;
+    if (FALSE_WORDS.has(v)) return false;
+    throw new Error(`${flag} must be true or false (also 1/0, yes/no, on/off), got "${value}"`);
+  };
+}

@@ -44,13 +44,31 @@ export function assertUsable(file: string, result: ReadResult): ReadResult {
   return result;
 }
 
+/** Binary formats a data file is mistaken for JSON lines in, by their leading magic bytes. */
+const MAGIC: { bytes: number[]; what: string }[] = [
+  { bytes: [0x50, 0x41, 0x52, 0x31], what: 'a Parquet file (it starts with PAR1): name it .parquet' },
+  { bytes: [0x1f, 0x8b], what: 'gzip-compressed (gunzip it first)' },
+  { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: 'zstd-compressed (unzstd it first)' },
+  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive (unzip it first)' },
+  { bytes: [0x41, 0x52, 0x52, 0x4f, 0x57, 0x31], what: 'an Arrow file (convert it to .parquet or .jsonl)' },
+];
+
+/** What binary format `bytes` are in (with the fix), or undefined. */
+function binaryFormat(bytes: Uint8Array): string | undefined {
+  return MAGIC.find((m) => m.bytes.length <= bytes.length && m.bytes.every((b, i) => bytes[i] === b))?.what;
+}
+
 /**
  * Decodes a file's bytes as UTF-8, strictly: a byte sequence that is not UTF-8 (a Latin-1 export,
  * a binary file) is an error naming the file and its first bad line, not U+FFFD replacements in
  * problems and gold answers. A leading BOM is dropped.
- * @throws Error `<file>:<line>: not valid UTF-8 (byte 0xNN at byte N of the line); ...`.
+ * @throws Error `<file>:<line>: not valid UTF-8 (byte 0xNN at byte N of the line); ...`, or
+ *   `<file>: a Parquet file (it starts with PAR1): name it .parquet, not JSON lines` (gzip, zstd,
+ *   zip and Arrow alike) for a binary format under the wrong name.
  */
 export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
+  const binary = binaryFormat(bytes);
+  if (binary) throw new Error(`${file}: ${binary}, not JSON lines`);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {

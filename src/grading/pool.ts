@@ -23,6 +23,7 @@ import {
 } from './types.js';
 import { combineWeighted } from './weighted.js';
 import type { GradeTask } from './worker.js';
+import { setActiveTimeout } from './active-timeout.js';
 
 /** Pool settings. */
 export interface GraderPoolOptions {
@@ -213,11 +214,12 @@ export class GraderPool {
     const { port1, port2 } = new MessageChannel();
     const abort = new AbortController();
     let started = false;
-    let timer = setTimeout(() => abort.abort(), this.timeoutMs + this.startupTimeoutMs);
+    // Deadlines in running time: a paused process does not time its graders out (./active-timeout.ts).
+    let timer = setActiveTimeout(() => abort.abort(), this.timeoutMs + this.startupTimeoutMs);
     port1.once('message', () => {
       started = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => abort.abort(), this.timeoutMs);
+      timer.clear();
+      timer = setActiveTimeout(() => abort.abort(), this.timeoutMs);
     });
     const task: GradeTask = {
       grader: this.grader,
@@ -238,7 +240,7 @@ export class GraderPool {
         : `no grader worker started within ${this.timeoutMs + this.startupTimeoutMs} ms`;
       return { ...fail, timedOut: true, error: why };
     } finally {
-      clearTimeout(timer);
+      timer.clear();
       port1.close();
     }
   }

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { GradeResult } from './types.js';
 import type { GradeTask } from './worker.js';
+import { setActiveTimeout, type ActiveTimeout } from './active-timeout.js';
 
 /** Settings of {@link ProcessLanes}. */
 export interface ProcessLaneOptions {
@@ -88,10 +89,10 @@ export class ProcessLanes {
     const id = this.nextId++;
     return new Promise<GradeResult>((resolve, reject) => {
       let done = false;
-      let timer: NodeJS.Timeout;
+      let timer: ActiveTimeout;
       const finish = () => {
         done = true;
-        clearTimeout(timer);
+        timer.clear();
         child.off('message', onMessage);
         child.off('exit', onExit);
       };
@@ -101,15 +102,19 @@ export class ProcessLanes {
         child.kill('SIGKILL');
         reject(err);
       };
-      timer = setTimeout(
+      // Deadlines in running time: a paused process does not time its graders out (./active-timeout.ts).
+      timer = setActiveTimeout(
         () => fail(new LaneError(`no grader process started within ${timeoutMs + startupTimeoutMs} ms`, true)),
         timeoutMs + startupTimeoutMs,
       );
       const onMessage = (m: ChildReply) => {
         if (m.id !== id || done) return;
         if (m.started) {
-          clearTimeout(timer);
-          timer = setTimeout(() => fail(new LaneError(`grader timed out after ${timeoutMs} ms`, true)), timeoutMs);
+          timer.clear();
+          timer = setActiveTimeout(
+            () => fail(new LaneError(`grader timed out after ${timeoutMs} ms`, true)),
+            timeoutMs,
+          );
           return;
         }
         finish();

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { goldAnswer } from './math-grader.js';
 import type { GradeItem, GradeResult } from './types.js';
+import { setActiveTimeout, type ActiveTimeout } from './active-timeout.js';
 
 /** The registry name of the Python-backed grader. */
 export const MATH_VERIFY_GRADER = 'math_verify';
@@ -84,7 +85,7 @@ export function mathVerifyAvailable(
 
 interface Pending {
   resolve: (r: GradeResult) => void;
-  timer: NodeJS.Timeout;
+  timer: ActiveTimeout;
 }
 
 /** One Python process; `busy` while it holds an item. */
@@ -137,7 +138,7 @@ class Worker {
       const p = this.pending;
       if (!p) return;
       this.pending = null;
-      clearTimeout(p.timer);
+      p.timer.clear();
       if (typeof msg.error === 'string') p.resolve({ score: 0, correct: false, extracted: null, error: msg.error });
       else {
         const correct = msg.correct === true;
@@ -221,7 +222,7 @@ export class PythonGraderPool {
       const p = dead.pending;
       if (p) {
         dead.pending = null;
-        clearTimeout(p.timer);
+        p.timer.clear();
         p.resolve({ score: this.failureScore, correct: false, extracted: null, error: why });
       }
     });
@@ -252,7 +253,8 @@ export class PythonGraderPool {
       return { score: this.failureScore, correct: false, extracted: null, error: (err as Error).message };
     }
     const result = await new Promise<GradeResult>((resolve) => {
-      const timer = setTimeout(() => {
+      // Running time: a paused process does not time its graders out (./active-timeout.ts).
+      const timer = setActiveTimeout(() => {
         w.pending = null;
         w.kill();
         this.replaced++;

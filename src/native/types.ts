@@ -563,13 +563,19 @@ export interface NativeProcessGroupOptions {
 /**
  * A group of ranks on a distributed engine (gloo or NCCL). Every rank must issue the same
  * collectives in the same order (await each before the next). A failure (a peer that exited, a
- * timeout) rejects with an Error naming this rank, the operation and its label. Construction
- * blocks until every rank joined (or throws after the timeout).
+ * timeout) rejects with an Error naming this rank, the operation and its label. Construction only
+ * records the options; `connect()` joins.
  */
 export interface NativeProcessGroup {
   readonly rank: number;
   readonly size: number;
   readonly backend: string;
+  /**
+   * Joins the rendezvous store and the backend on a pool thread; resolves once every rank joined,
+   * rejects on a failure or the store's timeout. A store that accepts connections but never answers
+   * can keep it pending: callers bound the wait (src/dist/context.ts).
+   */
+  connect(): Promise<void>;
   /** In-place sum over ranks; resolves to the same array. */
   allReduceSum<T extends Float64Array | Float32Array>(values: T, label: string): Promise<T>;
   /** Every rank's array concatenated in rank order (lengths may differ); bitwise the inputs. */

@@ -23,11 +23,14 @@ export class DistContext {
 
   /**
    * Joins the job `env` describes: the rendezvous store, then the backend ('gloo' for CPU, 'nccl'
-   * for CUDA devices). Blocks until every rank joined.
+   * for CUDA devices). Resolves once every rank joined. The join runs off the JS thread, so signal
+   * handlers run meanwhile; `signal` (the command's SIGINT / SIGTERM) and the timeout
+   * (GTR_DIST_TIMEOUT_S) end the wait even when MASTER_PORT is served by something that accepts
+   * connections but never answers (the native join cannot be cancelled then: the caller exits).
    * @throws Error naming the rank and the store address when a rank does not join in time, or how to
-   *   install the backend when the addon was built without it
+   *   install the backend when the addon was built without it; an AbortError when `signal` fired
    */
-  static join(env: DistEnv, device: string): DistContext {
+  static async join(env: DistEnv, device: string, signal?: AbortSignal): Promise<DistContext> {
     if (env.worldSize === 1) return new DistContext(0, 1, env.localRank, undefined);
     const cuda = device.startsWith('cuda');
     if (cuda && !native().versions().ncclCompiled)
@@ -49,6 +52,38 @@ export class DistContext {
       hostname: loopback ? '127.0.0.1' : '',
       deviceIndex: env.localRank,
     });
+    const where = `${env.masterAddr}:${env.masterPort}`;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        group.connect(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new Error(
+                  `rank ${env.rank}: no rendezvous with the ${env.worldSize} ranks at ${where} (MASTER_ADDR / MASTER_PORT) within GTR_DIST_TIMEOUT_S = ${env.timeoutMs / 1000} s: ` +
+                    `${env.storeServer ? 'this rank serves the store; are the other ranks started?' : 'is rank 0 (or the launcher) serving the store there, and is MASTER_PORT free of other services?'}`,
+                ),
+              ),
+            env.timeoutMs,
+          );
+        }),
+        new Promise<never>((_, reject) => {
+          onAbort = () => {
+            const e = new Error(`rank ${env.rank}: interrupted while waiting for the rendezvous at ${where}`);
+            e.name = 'AbortError';
+            reject(e);
+          };
+          if (signal?.aborted) onAbort();
+          else signal?.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
     return new DistContext(env.rank, env.worldSize, env.localRank, group);
   }
 

@@ -12,9 +12,9 @@ export interface DistEnv {
   masterAddr: string;
   masterPort: number;
   /**
-   * Whether this process serves the rendezvous TCPStore: torchrun's agent serves it on MASTER_PORT
-   * (TORCHELASTIC_USE_AGENT_STORE=True), so every rank connects; `gtr --nproc-per-node` makes
-   * rank 0 serve it (GTR_STORE_SERVER=1).
+   * Whether this process serves the rendezvous TCPStore. As torch's env:// rendezvous: rank 0
+   * does, unless torchrun's agent serves it on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True), when
+   * every rank connects. GTR_STORE_SERVER=0 / 1 overrides for rank 0.
    */
   storeServer: boolean;
   /** Collective / rendezvous timeout in ms (GTR_DIST_TIMEOUT_S, default 1800 s as torch's). */
@@ -54,7 +54,9 @@ export function readDistEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | und
     localRank,
     masterAddr: env.MASTER_ADDR!,
     masterPort,
-    storeServer: env.GTR_STORE_SERVER === '1' && rank === 0 && env.TORCHELASTIC_USE_AGENT_STORE !== 'True',
+    storeServer:
+      rank === 0 &&
+      (env.GTR_STORE_SERVER === undefined ? env.TORCHELASTIC_USE_AGENT_STORE !== 'True' : env.GTR_STORE_SERVER === '1'),
     timeoutMs: timeoutS * 1000,
   };
 }

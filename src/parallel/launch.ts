@@ -4,7 +4,9 @@
  * 127.0.0.1, MASTER_PORT = a free port; rank 0 serves the rendezvous store). Rank 0 writes to this
  * terminal; the other ranks' lines are prefixed with `[rank i]`. When a rank fails, the others
  * normally fail at their next collective within milliseconds (naming the operation); any still
- * running after `graceMs` are terminated, so the launch never hangs. Multi-node jobs use torchrun.
+ * running after `graceMs` are terminated, so the launch never hangs. SIGINT (Ctrl-C), SIGTERM and
+ * SIGHUP are passed on to every rank, which saves and exits (see FORWARDED_SIGNALS). Multi-node jobs
+ * use torchrun.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -39,7 +41,18 @@ export function stripNprocFlag(argv: string[]): string[] {
 }
 
 /** Signal numbers for a killed rank's exit code 128 + n (any other signal counts as 1). */
-const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/**
+ * Signals the launcher passes on to every rank (each rank saves a checkpoint and exits on the first,
+ * at once on the second). The ranks run in their own process groups, so a Ctrl-C at the terminal
+ * (SIGINT to the foreground group) or a hang-up reaches them once, through here, and the launcher
+ * stays alive (holding rank 1's output pipe) while they save.
+ */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Environment variable naming the launcher's pid: a rank whose launcher is gone stops as on SIGTERM. */
+export const LAUNCHER_PID_ENV = 'GTR_LAUNCHER_PID';
 
 export interface LaunchOptions {
   /** The script the ranks run (default: this process's, i.e. bin/gtr.js). */
@@ -71,9 +84,12 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
     }, 10_000).unref();
   };
   const forward = (sig: NodeJS.Signals) => {
-    for (const c of children) if (c.exitCode === null) c.kill(sig);
+    log(
+      `gtr launch: ${sig}: passed on to every rank (they save a checkpoint and exit; send it again to stop them at once)`,
+    );
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(sig);
   };
-  process.on('SIGTERM', forward);
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
   for (let rank = 0; rank < nproc; rank++) {
     const env = {
       ...process.env,
@@ -84,11 +100,14 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
       MASTER_ADDR: '127.0.0.1',
       MASTER_PORT: String(port),
       GTR_STORE_SERVER: rank === 0 ? '1' : '0',
+      [LAUNCHER_PID_ENV]: String(process.pid),
       OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? threads,
     };
     const child = spawn(process.execPath, [script, ...args], {
       env,
       stdio: rank === 0 ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+      // Own process group: the terminal's Ctrl-C / hang-up reaches a rank once, forwarded from here.
+      detached: true,
     });
     children.push(child);
     log(`gtr launch: rank ${rank} of ${nproc} is pid ${child.pid} (MASTER_ADDR=127.0.0.1 MASTER_PORT=${port})`);
@@ -118,7 +137,7 @@ export async function launchLocal(nproc: number, args: string[], opts: LaunchOpt
     await Promise.all(exits);
   } finally {
     if (killTimer) clearTimeout(killTimer);
-    process.off('SIGTERM', forward);
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
   }
   return firstFailure?.code ?? 0;
 }

@@ -2,6 +2,7 @@
  * Walking the recipe schema by key path: unwrapping defaults/pipes, finding the object shape under
  * a path, and reading descriptions. Used by `--set` validation and by `describeRecipe`.
  */
+import { closest, distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 
 type AnySchema = z.ZodType;
@@ -77,9 +78,19 @@ function shapesOf(s: AnySchema): Record<string, AnySchema>[] {
 }
 
 /**
+ * ` (did you mean "x"?)` for the valid key closest to a mistyped `key` by edit distance, when it is
+ * close (at most 2 edits, or a third of the key's length); '' otherwise.
+ */
+export function didYouMean(key: string, valid: readonly string[]): string {
+  if (valid.length === 0) return '';
+  const best = closest(key, [...valid]);
+  return distance(key, best) <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+/**
  * Checks that `path` names a key of the schema.
- * @returns undefined when it does, else a message naming the first unknown segment and the valid
- *   keys at that level
+ * @returns undefined when it does, else a message naming the first unknown segment, the closest
+ *   valid key when one is close, and the valid keys at that level
  */
 export function checkKeyPath(root: AnySchema, path: string[]): string | undefined {
   let cur: AnySchema = root;
@@ -90,8 +101,8 @@ export function checkKeyPath(root: AnySchema, path: string[]): string | undefine
     if (shapes.length === 0) return `unknown key "${path.join('.')}": ${here} is not a section`;
     const next = shapes.map((sh) => (Object.hasOwn(sh, seg) ? sh[seg] : undefined)).find((x) => x !== undefined);
     if (!next) {
-      const valid = [...new Set(shapes.flatMap((sh) => Object.keys(sh)))].join(', ');
-      return `unknown key "${path.slice(0, i + 1).join('.')}" (valid keys${here ? ` under ${here}` : ''}: ${valid})`;
+      const valid = [...new Set(shapes.flatMap((sh) => Object.keys(sh)))];
+      return `unknown key "${path.slice(0, i + 1).join('.')}"${didYouMean(seg, valid)} (valid keys${here ? ` under ${here}` : ''}: ${valid.join(', ')})`;
     }
     cur = next;
   }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { checkKeyPath, keysAt } from './keys.js';
+import { checkKeyPath, didYouMean, keysAt } from './keys.js';
 import { RecipeSchema, type Recipe } from './schema.js';
 import { scheduleKeyPath } from './schedule.js';
 
@@ -105,7 +105,7 @@ function locate(
       ? issue.keys.map((k) => ({
           path: [...issue.path, k],
           key: k,
-          msg: `unknown key (valid keys${issue.path.length ? ` under ${issue.path.join('.')}` : ''}: ${validKeys(issue.path)})`,
+          msg: `unknown key${didYouMean(k, keysAt(RecipeSchema, issue.path.map(String)) ?? [])} (valid keys${issue.path.length ? ` under ${issue.path.join('.')}` : ''}: ${validKeys(issue.path)})`,
         }))
       : [{ path: issue.path, msg: issueMessage(issue) }];
   return entries.map(({ path, msg, key }) => {
@@ -138,7 +138,8 @@ function validKeys(path: PropertyKey[]): string {
  */
 export function parseRecipe(text: string, source: string, overrides: string[] = [], baseDir?: string): Recipe {
   const lc = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // merge: YAML merge keys (`<<: *anchor`, YAML 1.1, which most YAML users expect) are resolved.
+  const doc: Document = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: true });
   if (doc.errors.length > 0) {
     throw new RecipeError(
       doc.errors.map((e) => `${source}:${lc.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split('\n')[0]}`),
@@ -160,7 +161,14 @@ export function parseRecipe(text: string, source: string, overrides: string[] = 
       ]);
     }
   }
-  const res = RecipeSchema.safeParse(doc.toJS());
+  let js: unknown;
+  try {
+    js = doc.toJS();
+  } catch (e) {
+    // e.g. a merge key (<<) whose value is not a mapping or an alias of one
+    throw new RecipeError([`${source}: ${(e as Error).message}`]);
+  }
+  const res = RecipeSchema.safeParse(js);
   if (res.success) return res.data;
   throw new RecipeError(res.error.issues.flatMap((i) => locate(i, source, doc, lc, parsed)));
 }

@@ -188,7 +188,14 @@ export const RolloutSchema = z
       .default(8)
       .describe('Responses sampled per prompt (GRPO group size G, >= 2)'),
     max_new_tokens: posInt().default(4096).describe('Maximum response length in tokens'),
-    temperature: z.number().min(0).default(1.0).describe('Sampling temperature; 0 = greedy'),
+    temperature: z
+      .number()
+      .gt(
+        0,
+        'must be above 0: at 0 (greedy) the samples_per_prompt responses of a prompt are identical, so every group has equal rewards and every advantage is 0 (eval.temperature may be 0)',
+      )
+      .default(1.0)
+      .describe('Sampling temperature of the rollouts (> 0: a group needs different responses)'),
     top_p: z.number().gt(0).max(1).default(1.0).describe('Nucleus sampling mass; 1 = off'),
     top_k: nonNegInt().default(0).describe('Keep only the k most likely tokens; 0 = off'),
     min_p: prob().default(0).describe('Drop tokens with probability below min_p x the top probability; 0 = off'),

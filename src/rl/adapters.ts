@@ -5,6 +5,7 @@
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
 import { rolloutEngine } from '../rollout/engine.js';
+import { lrAt } from '../train/schedule.js';
 import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
 import type { StepMetrics, TrainerEngine } from './engines.js';
 
@@ -41,8 +42,10 @@ export function trainerEngine(
       const last: Record<string, number> = { ...metrics[metrics.length - 1]! };
       return last;
     },
-    step: async (): Promise<StepMetrics> => {
-      const { reason, ...m } = await trainer.step();
+    step: async (position?: number): Promise<StepMetrics> => {
+      const { reason, ...m } = await trainer.step(
+        position === undefined ? undefined : lrAt(position, trainer.schedule),
+      );
       return reason === undefined ? { ...m } : { ...m, reason };
     },
     saveState: (p) => trainer.saveState(p),

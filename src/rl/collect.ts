@@ -28,6 +28,11 @@ export interface CollectedGroups {
   samples: TrainSample[];
   /** Groups kept by dynamic sampling, over all ranks and rounds (all groups when it is off). */
   keptGroups: number;
+  /**
+   * Kept groups whose rewards differ (the ones with advantage signal), over all ranks and rounds:
+   * `batch/kept_groups`. Equal to keptGroups with dynamic sampling on (it keeps only those).
+   */
+  signalGroups: number;
   /** Rollout rounds (1 unless refill sampled more). */
   rounds: number;
   generateMs: number;
@@ -37,25 +42,44 @@ export interface CollectedGroups {
   grader: GraderStepStats;
 }
 
+/** Runs already warned that a step's groups repeat prompts (one warning per run). */
+const warnedRepeats = new WeakSet<RunContext>();
+
 /**
  * The next `count` prompts of the step's phase that fit data.max_prompt_tokens; longer or empty ones
- * are skipped and counted in `ctx.progress.skippedPrompts`.
- * @throws Error naming the data file when fewer than `count` fit within 100 * count draws
+ * are skipped and counted in `ctx.progress.skippedPrompts`. The sampler walks epochs of the rows, so
+ * however few rows fit, the draws go on until `count` are found: 2 x rows draws in a row without a
+ * fit span a whole epoch, and only then is it certain that none fits. Fewer distinct fitting rows
+ * than `count` (a one-row dataset, or few short enough) repeat prompts within the step: warned once.
+ * @throws Error naming the data file when no row fits
  */
 export function nextPrompts(ctx: RunContext, count: number, step: number): PromptItem[] {
   const { recipe, phased, tokenizer } = ctx;
   const { data, sampler, spec } = phased.at(step).phase;
   const rendering = promptRendering(recipe, spec.template);
   const out: PromptItem[] = [];
-  for (let guard = 0; out.length < count && guard < 100 * count; guard++) {
-    const p = renderPrompt(tokenizer, data.rows[sampler.next(1)[0]], rendering);
-    if (p.tokens.length > recipe.data.max_prompt_tokens || p.tokens.length === 0) ctx.progress.skippedPrompts++;
-    else out.push(p);
+  const rows = new Set<number>();
+  for (let misses = 0; out.length < count;) {
+    const i = sampler.next(1)[0]!;
+    const p = renderPrompt(tokenizer, data.rows[i], rendering);
+    if (p.tokens.length > recipe.data.max_prompt_tokens || p.tokens.length === 0) {
+      ctx.progress.skippedPrompts++;
+      if (++misses >= 2 * data.rows.length)
+        throw new Error(
+          `${data.file}: none of its ${data.rows.length} rows fits data.max_prompt_tokens = ${recipe.data.max_prompt_tokens} (or every prompt renders empty); raise data.max_prompt_tokens`,
+        );
+    } else {
+      misses = 0;
+      out.push(p);
+      rows.add(i);
+    }
   }
-  if (out.length < count)
-    throw new Error(
-      `${data.file}: fewer than ${count} prompts fit data.max_prompt_tokens = ${recipe.data.max_prompt_tokens}`,
+  if (rows.size < count && !warnedRepeats.has(ctx)) {
+    warnedRepeats.add(ctx);
+    ctx.log(
+      `warning: step ${step}: ${data.file} gave only ${rows.size} distinct prompt(s) that fit data.max_prompt_tokens = ${recipe.data.max_prompt_tokens} for train.prompts_per_step = ${count}: groups of the same prompt repeat within a step (use more rows, or fewer prompts per step)`,
     );
+  }
   return out;
 }
 
@@ -98,6 +122,7 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     groupKeys: [],
     samples: [],
     keptGroups: 0,
+    signalGroups: 0,
     rounds: 0,
     generateMs: 0,
     rewardMs: 0,
@@ -135,6 +160,9 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
       const before = c.keptGroups + counts.slice(0, dist.rank).reduce((a, b) => a + b, 0);
       scored.keptGroups.forEach((gi, k) => kept.push({ group: r.groups[gi], globalIndex: before + k }));
       c.keptGroups += counts.reduce((a, b) => a + b, 0);
+      c.signalGroups += ds.enabled
+        ? counts.reduce((a, b) => a + b, 0)
+        : (await dist.sum([scored.signalGroups], 'groups with signal'))[0]!;
       c.rounds++;
     } while (ds.enabled && ds.mode === 'refill' && c.keptGroups < perStep && c.rounds <= ds.max_refill_batches);
     // Refill may overshoot in its last round; the update takes exactly prompts_per_step groups.

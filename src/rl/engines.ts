@@ -39,8 +39,12 @@ export interface TrainerEngine {
   ): Promise<{ logprobs: Float32Array; entropy: Float32Array }>;
   /** Forward + loss + backward of each micro-batch of the mini-batch; gradients accumulate until step(). */
   trainMiniBatch(mb: MiniBatch, loss: LossConfig): Promise<Record<string, number>>;
-  /** One optimizer update at the schedule's learning rate; `skipped` when the loss or a gradient was not finite. */
-  step(): Promise<StepMetrics>;
+  /**
+   * One optimizer update at the schedule's learning rate; `skipped` when the loss or a gradient was
+   * not finite. `position`: where the update sits in the schedule, in optimizer steps (fractional
+   * when a step ran fewer updates than planned); default: the updates applied so far.
+   */
+  step(position?: number): Promise<StepMetrics>;
   saveState(path: string): Promise<void>;
   loadState(path: string): Promise<void>;
   /** Data parallelism: sum gradients over the group's ranks at each step (broadcasts rank 0's weights first). */

@@ -21,9 +21,9 @@
  * the native Trainer in src/train/), and what it trains on in a step are "the update's samples"
  * (./collect.ts, ./update.ts).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { DistContext } from '../parallel/context.js';
 import { globalRollout } from '../parallel/rollout-columns.js';
@@ -36,7 +36,7 @@ import { lossConfig } from '../train/loss-config.js';
 import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
 import { preflightTraining } from '../run/preflight.js';
-import { LOOP_STATE_FILE, TRAINER_STATE_DIR } from '../run/dir.js';
+import { LOOP_STATE_FILE, TRAINER_STATE_DIR, type RunDir } from '../run/dir.js';
 import {
   closeRunContext,
   openRunContext,
@@ -79,8 +79,10 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
   const opened = await openRunOnAllRanks(recipe, opts, log, dist);
   try {
     const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossConfig(recipe.algorithm.loss));
+    opened.recordRecipeChanges?.(); // the checkpoint loaded: the resume stands
     const { progress } = ctx;
     try {
+      await evaluateUnfinished(ctx);
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
         if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) {
           progress.interrupted = true;
@@ -192,7 +194,7 @@ async function logStep(
     step,
     phase: phased.scheduled ? phased.at(step).phase.spec.name : undefined,
     rollout,
-    keptGroups: c.keptGroups,
+    keptGroups: c.signalGroups,
     rounds: c.rounds,
     skippedPrompts: ctx.progress.skippedPrompts,
     grader: c.grader,
@@ -249,6 +251,21 @@ function evaluationDue(ctx: RunContext, step: number, stopping: boolean): boolea
 }
 
 /**
+ * On resume: the evaluation due at the checkpoint's step runs now when it left no row in
+ * metrics.jsonl (it was killed, or interrupted, after the step's checkpoint was saved), so every
+ * evaluation point has its result. Rank 0 decides; every rank joins.
+ */
+async function evaluateUnfinished(ctx: RunContext): Promise<void> {
+  const { dist, startStep } = ctx;
+  if (startStep === 0 || !evaluationDue(ctx, startStep, false)) return;
+  const missing = await dist.broadcastJson(dist.isMain && !ctx.run.hasEvalRow(startStep), 'unfinished evaluation');
+  if (!missing) return;
+  ctx.log(`the evaluation at step ${startStep} did not finish before the run stopped; running it now`);
+  ctx.opts.onPhase?.('eval', startStep);
+  await evaluateStep(ctx, startStep);
+}
+
+/**
  * train.max_consecutive_skipped_steps: the error that stops a run whose policy no longer learns
  * (every optimizer update skipped that many steps in a row); undefined while it may go on.
  */
@@ -292,8 +309,49 @@ async function saveCheckpoint(ctx: RunContext, step: number): Promise<void> {
   await dist.barrier(`checkpoint step ${step} written by rank 0`);
 }
 
+/**
+ * A checkpoint write that failed for want of space (ENOSPC, EDQUOT) explained: how much one
+ * checkpoint takes, and that checkpoint.keep_last = K needs room for K + 1 of them (the new one is
+ * written before the oldest is pruned); other errors are returned as they are.
+ */
+export function explainCheckpointWriteError(e: unknown, run: RunDir, step: number, keepLast: number): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT' && !/ENOSPC|EDQUOT|No space left|quota/i.test(err.message)) return err;
+  const last = run.checkpoints().at(-1);
+  const size = last
+    ? ` (the last one, ${relative(run.dir, last.dir)}, takes ${(dirBytes(last.dir) / 2 ** 30).toFixed(2)} GiB)`
+    : '';
+  const aside = run.setAside().length;
+  return new Error(
+    `checkpoint step ${step}: no space left in ${run.dir}: ${err.message}. checkpoint.keep_last = ${keepLast} keeps ${keepLast} checkpoints, and the next one is written before the oldest is deleted, so the disk needs room for ${keepLast + 1}${size}` +
+      (aside > 0
+        ? `; ${aside} checkpoint(s) set aside by a resume (checkpoints/step-*.unused-*) also take room until the run saves their step again`
+        : '') +
+      `. Free space (or lower checkpoint.keep_last), then --resume: the run continues from its last complete checkpoint`,
+  );
+}
+
+/** Bytes of the files under `dir`. */
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
 /** Rank 0's write: policy, trainer state and loop state; then latest is moved and old ones pruned. */
 async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
+  try {
+    await writeCheckpointFiles(ctx, step);
+  } catch (e) {
+    throw explainCheckpointWriteError(e, ctx.run, step, ctx.recipe.checkpoint.keep_last);
+  }
+}
+
+async function writeCheckpointFiles(ctx: RunContext, step: number): Promise<void> {
   const { recipe, run, phased } = ctx;
   const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
     await ctx.policy.save(join(tmp, 'policy'), {
@@ -311,6 +369,7 @@ async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
     );
   });
   run.markLatest(step);
-  run.prune(recipe.checkpoint.keep_last);
+  for (const p of run.prune(recipe.checkpoint.keep_last))
+    ctx.log(`deleted ${relative(run.dir, p)}, set aside by a resume and superseded by step ${step}`);
   ctx.log(`checkpoint ${final}`);
 }

@@ -116,12 +116,13 @@ export function toUpdateSamples(
   groups: Group[],
   advantage: string,
   dynamicSampling: boolean,
-): { samples: TrainSample[]; keptGroups: number[] } {
-  if (groups.length === 0) return { samples: [], keptGroups: [] };
+): { samples: TrainSample[]; keptGroups: number[]; signalGroups: number } {
+  if (groups.length === 0) return { samples: [], keptGroups: [], signalGroups: 0 };
   const G = groups[0].responses.length;
   const rewards = Float64Array.from(groups.flatMap((g) => g.responses.map((r) => r.reward)));
   const adv = computeAdvantages(advantage, rewards, G);
-  const keptGroups = dynamicSampling ? dynamicSamplingFilter(rewards, G) : groups.map((_, i) => i);
+  const withSignal = dynamicSamplingFilter(rewards, G);
+  const keptGroups = dynamicSampling ? withSignal : groups.map((_, i) => i);
   const samples: TrainSample[] = [];
   for (const gi of keptGroups) {
     groups[gi].responses.forEach((r, j) =>
@@ -134,5 +135,5 @@ export function toUpdateSamples(
       }),
     );
   }
-  return { samples, keptGroups };
+  return { samples, keptGroups, signalGroups: withSignal.length };
 }

@@ -19,7 +19,7 @@ export interface StepMetricsInput {
   phase?: string;
   /** The step's responses, prompts and trained advantages over all ranks (src/parallel/rollout-columns.ts). */
   rollout: GlobalRollout;
-  /** Groups kept by dynamic sampling over all ranks; rollout rounds. */
+  /** Groups trained on that carry advantage signal (rewards not all equal), over all ranks. */
   keptGroups: number;
   rounds: number;
   /** Prompts skipped as too long or empty since this process started. */

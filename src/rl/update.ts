@@ -36,7 +36,7 @@ export interface UpdateSettings {
 export interface UpdateResult {
   /** Mean |sampler - trainer| log-prob over response tokens (the rollout/training mismatch). */
   logprobGap: number;
-  /** Every optimizer step's metrics averaged over the steps (numeric keys only). */
+  /** The applied (not skipped) optimizer steps' metrics averaged over them (finite numeric values only). */
   metrics: Record<string, number>;
   /** Each optimizer step's metrics, in order (epoch-major). */
   steps: StepMetrics[];
@@ -141,6 +141,14 @@ export async function updatePolicy(
   const oldLogprobMs = performance.now() - t;
   onPhase?.('update');
 
+  // The schedule plans epochs x mini_batches_per_epoch updates per step, but a mini-batch with no
+  // sample is dropped (more mini-batches than sequences): the K updates that run are spread over the
+  // step's P planned positions, the last at the step's last one, so the schedule ends where the
+  // recipe says (K = P: positions are exactly the update counts).
+  const planned = s.epochs * s.miniBatchesPerEpoch;
+  const taken = plans.reduce((n, p) => n + p.length, 0);
+  let update = 0;
+  const position = () => (step - 1) * planned + (++update * planned) / taken - 1;
   const usesAnchors = s.anchor === 'mixture' && hasPenalty(s.loss);
   const anchors: Float32Array[][] = [];
   const steps: StepMetrics[] = [];
@@ -170,16 +178,25 @@ export async function updatePolicy(
           s.loss,
         );
       }
-      steps.push(await trainer.step());
+      steps.push(await trainer.step(position()));
     }
     updateMs += performance.now() - t;
   }
-  const sums: Record<string, number> = {};
-  for (const m of steps)
+  // Averages over the updates that were applied: a skipped (non-finite) update reports no ratio or
+  // entropy, and counting it as 0 would hide the very divergence these metrics exist to show. When
+  // every update was skipped the keys are absent (actor/skipped_steps says why).
+  const sums: Record<string, { sum: number; n: number }> = {};
+  for (const m of steps) {
+    if (m.skipped === true) continue;
     for (const [k, v] of Object.entries(m))
-      if (typeof v === 'number' && Number.isFinite(v)) sums[k] = (sums[k] ?? 0) + v;
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        const a = (sums[k] ??= { sum: 0, n: 0 });
+        a.sum += v;
+        a.n++;
+      }
+  }
   const metrics: Record<string, number> = {};
-  for (const [k, v] of Object.entries(sums)) metrics[k] = v / Math.max(1, steps.length);
+  for (const [k, { sum, n }] of Object.entries(sums)) metrics[k] = sum / n;
   return {
     logprobGap: gapN ? gap / gapN : 0,
     metrics,

@@ -10,9 +10,48 @@
  * renamed into place only once complete (saveCheckpointAtomic), so resuming scans checkpoints/
  * rather than trusting `latest`, which survives moving the run directory and a deleted `latest`.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import { MAX_HEADER_BYTES, validateHeader } from '../checkpoint/safetensors.js';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
+
+/**
+ * Why a safetensors file cannot be read whole (cut short by a full disk or a copy that stopped, a
+ * damaged header), or undefined: its header is read and every tensor's bytes must lie in the file.
+ */
+function safetensorsProblem(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    if (size < 8) return `${size} bytes, shorter than a safetensors header`;
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = len.readBigUInt64LE(0);
+    if (n > BigInt(MAX_HEADER_BYTES) || 8 + Number(n) > size) return `its header runs past the end (${size} bytes)`;
+    const header = Buffer.alloc(Number(n));
+    readSync(fd, header, 0, header.length, 8);
+    validateHeader(file, header, size);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.replace(`${file}: `, '');
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 
 export const RECIPE_FILE = 'resolved.yaml';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -35,6 +74,8 @@ export interface ResumableCheckpoint {
 
 /** A committed checkpoint directory name: step-N (no .tmp- / .old- suffix). */
 const STEP_DIR = /^step-(\d+)$/;
+/** A checkpoint directory a resume set aside (./resume.ts): step-N.unused-<time>. */
+const UNUSED_DIR = /^step-(\d+)\.unused-/;
 /**
  * Temporaries of an atomic write (src/checkpoint/save.ts: `X.tmp-<pid>...` for files and checkpoint
  * directories); `X.<pid>.tmp` and `latest.tmp` are the names earlier versions used, still cleared so
@@ -94,6 +135,25 @@ export class RunDir {
     appendFileSync(join(this.dir, METRICS_FILE), `${JSON.stringify(row)}\n`);
   }
 
+  /**
+   * True when metrics.jsonl holds an evaluation row (`kind: 'eval'`, a result or a failure) for
+   * `step`: an evaluation killed before it finished left none.
+   */
+  hasEvalRow(step: number): boolean {
+    const f = join(this.dir, METRICS_FILE);
+    if (!existsSync(f)) return false;
+    return readFileSync(f, 'utf8')
+      .split('\n')
+      .some((l) => {
+        try {
+          const r = JSON.parse(l) as { kind?: unknown; step?: unknown };
+          return r.kind === 'eval' && r.step === step;
+        } catch {
+          return false;
+        }
+      });
+  }
+
   appendSamples(rows: Record<string, unknown>[]): void {
     if (rows.length === 0) return;
     appendFileSync(join(this.dir, SAMPLES_FILE), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -125,11 +185,23 @@ export class RunDir {
 
   /**
    * Why a checkpoint directory cannot be resumed from, or undefined when it can: it needs
-   * loop-state.json (naming the same step), trainer.state and policy/config.json.
+   * loop-state.json (naming the same step), trainer.state and policy/config.json, and every
+   * safetensors file of the policy and the trainer state whole (a truncated one is as unusable as a
+   * missing one, so both make the resume fall back to the previous complete checkpoint).
    */
   whyNotResumable(dir: string, step: number): string | undefined {
     for (const f of [TRAINER_STATE_DIR, join('policy', 'config.json'), LOOP_STATE_FILE]) {
       if (!existsSync(join(dir, f))) return `${f} is missing`;
+    }
+    for (const sub of ['policy', TRAINER_STATE_DIR]) {
+      const d = join(dir, sub);
+      if (!statSync(d).isDirectory()) continue;
+      for (const f of readdirSync(d)
+        .filter((x) => x.endsWith('.safetensors'))
+        .sort()) {
+        const why = safetensorsProblem(join(d, f));
+        if (why) return `${sub}/${f} is damaged: ${why}`;
+      }
     }
     try {
       const s = JSON.parse(readFileSync(join(dir, LOOP_STATE_FILE), 'utf8')) as { step?: unknown };
@@ -155,13 +227,38 @@ export class RunDir {
     return this.latestResumable()?.dir ?? this.checkpoints().at(-1)?.dir;
   }
 
-  /** Deletes all but the `keep` newest checkpoints (never the one a resume would use). */
-  prune(keep: number): void {
-    const latest = this.latestResumable()?.dir;
+  /**
+   * Deletes all but the `keep` newest checkpoints (never the one a resume would use), and the
+   * checkpoints an earlier resume set aside (`step-N.unused-<time>`) once the run has saved step N
+   * again: the redone step supersedes them, and keeping them would make checkpoint.keep_last need
+   * room for more checkpoints than it says.
+   * @returns the set-aside directories deleted
+   */
+  prune(keep: number): string[] {
+    const latest = this.latestResumable();
     const dirs = this.checkpoints();
     for (const c of dirs.slice(0, Math.max(0, dirs.length - keep))) {
-      if (c.dir !== latest) rmSync(c.dir, { recursive: true, force: true });
+      if (c.dir !== latest?.dir) rmSync(c.dir, { recursive: true, force: true });
     }
+    const removed: string[] = [];
+    for (const u of this.setAside()) {
+      if (latest && u.step <= latest.step) {
+        rmSync(u.dir, { recursive: true, force: true });
+        removed.push(u.dir);
+      }
+    }
+    return removed;
+  }
+
+  /** The checkpoint directories set aside by resumes (`step-N.unused-<time>`), oldest step first. */
+  setAside(): { step: number; dir: string }[] {
+    const root = join(this.dir, CHECKPOINTS_DIR);
+    if (!existsSync(root)) return [];
+    return readdirSync(root)
+      .map((d) => ({ m: UNUSED_DIR.exec(d), d }))
+      .filter((x) => x.m !== null)
+      .map((x) => ({ step: Number(x.m![1]), dir: join(root, x.d) }))
+      .sort((a, b) => a.step - b.step);
   }
 
   /**

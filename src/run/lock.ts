@@ -5,8 +5,10 @@
  * instead of interleaving metrics and overwriting checkpoints. Who holds the lock is written to
  * `run.lock.json` (pid, host, start time, command) so the error can name the holder.
  *
- * A lock left by a killed process goes stale after STALE_MS without updates (proper-lockfile);
- * when the holder ran on this host and its pid is gone, it is taken over at once.
+ * When the holder ran on this host its pid decides: a live holder keeps the lock however long it
+ * has not refreshed it (a process paused by SIGSTOP or Ctrl-Z, a frozen VM), and a dead one's lock
+ * is taken over at once. A holder on another host (a shared file system) is judged by the lock's
+ * mtime: stale after STALE_MS without updates (proper-lockfile).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -60,6 +62,17 @@ export function lockRunDir(dir: string, log: (line: string) => void = (s) => con
     onCompromised: (err: Error) =>
       log(`warning: the lock on ${dir} was lost (${err.message}); another process may now write there`),
   };
+  const busy = (h: Holder | undefined) => {
+    const who = h ? `pid ${h.pid} on ${h.host}, started ${h.started}: ${h.command}` : 'another process';
+    return new Error(
+      `${dir} is in use by ${who}. Wait for it to finish or stop it; if no such process runs, remove ${join(dir, LOCK_DIR)}`,
+    );
+  };
+  // proper-lockfile takes over a lock whose mtime is older than `stale`, but a live holder that was
+  // paused (SIGSTOP, Ctrl-Z, a frozen VM) cannot refresh it: on this host, its pid decides.
+  const current = existsSync(join(dir, LOCK_DIR)) ? readHolder(dir) : undefined;
+  if (current && current.host === hostname() && current.pid !== process.pid && isAlive(current.pid))
+    throw busy(current);
   let release: () => void;
   try {
     release = lockfile.lockSync(dir, options);
@@ -71,10 +84,7 @@ export function lockRunDir(dir: string, log: (line: string) => void = (s) => con
       rmSync(join(dir, LOCK_DIR), { recursive: true, force: true });
       release = lockfile.lockSync(dir, options);
     } else {
-      const who = h ? `pid ${h.pid} on ${h.host}, started ${h.started}: ${h.command}` : 'another process';
-      throw new Error(
-        `${dir} is in use by ${who}. Wait for it to finish or stop it; if no such process runs, remove ${join(dir, LOCK_DIR)}`,
-      );
+      throw busy(h);
     }
   }
   const holder: Holder = {

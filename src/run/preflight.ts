@@ -5,7 +5,10 @@
  */
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkContextLength, checkModelDir, readQwen3Config } from '../checkpoint/index.js';
+import { checkContextLength, checkModelDir, checkModelFitsMemory, readQwen3Config } from '../checkpoint/index.js';
+import { native } from '../native/binding.js';
+import type { NativeQwen3Config } from '../native/types.js';
+import { TRAINER_STATE_BYTES_PER_PARAM } from '../rollout/index.js';
 import { isDatasetFile } from '../data/load.js';
 import type { Recipe } from '../recipe/index.js';
 
@@ -43,6 +46,24 @@ export function preflightInputs(recipe: Recipe): void {
 }
 
 /**
+ * Training holds the weights and the trainer state (fp32 master, gradient and AdamW moments:
+ * TRAINER_STATE_BYTES_PER_PARAM bytes per parameter, about 4x bf16 weights) and, with a KL term,
+ * the reference policy's weights: on CPU the sum must fit the machine's memory, checked before
+ * anything is loaded (a model that only checked its weights could be OOM-killed at the first step).
+ * @throws Error naming `source` (config.json), the sizes and the machine's memory
+ */
+export function checkTrainingFitsMemory(recipe: Recipe, config: NativeQwen3Config, source: string): void {
+  const device =
+    recipe.model.device === 'auto' ? (native().versions().cudaAvailable ? 'cuda' : 'cpu') : recipe.model.device;
+  const dtype = recipe.model.dtype === 'float32' ? 'float32' : 'bfloat16';
+  const reference = recipe.algorithm.loss.kl_ref.coef > 0 ? (dtype === 'float32' ? 4 : 2) : 0;
+  checkModelFitsMemory(config, dtype, device, source, {
+    bytesPerParam: TRAINER_STATE_BYTES_PER_PARAM + reference,
+    what: `trainer state (fp32 master, gradient, AdamW moments: ${TRAINER_STATE_BYTES_PER_PARAM} bytes per parameter)${reference ? ' and the KL reference policy' : ''}`,
+  });
+}
+
+/**
  * {@link preflightInputs}, then the context check of `gtr train`: `data.max_prompt_tokens +
  * rollout.max_new_tokens` (and, with periodic evaluation, `eval.max_new_tokens`) must fit the
  * model's max_position_embeddings. Prompts longer than data.max_prompt_tokens are skipped, so
@@ -53,6 +74,7 @@ export async function preflightTraining(recipe: Recipe): Promise<void> {
   preflightInputs(recipe);
   const config = await readQwen3Config(recipe.model.path);
   const limit = join(recipe.model.path, 'config.json');
+  checkTrainingFitsMemory(recipe, config.native, limit);
   const maxPos = config.native.maxPositionEmbeddings;
   checkContextLength(recipe.data.max_prompt_tokens, recipe.rollout.max_new_tokens, maxPos, {
     prompt: `data.max_prompt_tokens`,

@@ -46,10 +46,11 @@ export function trainingImpact(key: string, recipe: Recipe): string | undefined 
 const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
 
 /**
- * Compares `recipe` with the run's own (resolved.yaml plus recipe-changes.jsonl) and records the
- * accepted differences.
+ * Compares `recipe` with the run's own (resolved.yaml plus recipe-changes.jsonl). Nothing is written
+ * here: the returned `record` appends the accepted differences to recipe-changes.jsonl, to be called
+ * once the resume has loaded its checkpoint (a resume that fails records nothing).
  * @throws Error listing each changed key (old -> new) when one alters training and
- *   `allowRecipeChange` is not set; nothing is written then
+ *   `allowRecipeChange` is not set
  */
 export function checkResumeRecipe(
   run: RunDir,
@@ -57,7 +58,7 @@ export function checkResumeRecipe(
   step: number,
   allowRecipeChange: boolean,
   log: (line: string) => void,
-): RecipeChange[] {
+): { changes: RecipeChange[]; record: () => void } {
   const file = join(run.dir, RECIPE_FILE);
   let original: Recipe;
   try {
@@ -80,7 +81,7 @@ export function checkResumeRecipe(
   }
   const current = applyRecipeChanges(original, past);
   const changes = diffRecipes(current, recipe);
-  if (changes.length === 0) return changes;
+  if (changes.length === 0) return { changes, record: () => {} };
   const impact = changes.map((c) => ({ c, why: trainingImpact(c.key, recipe) }));
   const lines = impact.map(({ c, why }) => `  ${c.key}: ${show(c.from)} -> ${show(c.to)}${why ? ` (${why})` : ''}`);
   const altering = impact.some((x) => x.why !== undefined);
@@ -97,9 +98,10 @@ export function checkResumeRecipe(
     accepted: altering ? '--allow-recipe-change' : 'harmless',
     changes,
   };
-  appendFileSync(changesFile, `${JSON.stringify(record)}\n`);
-  log(`recipe changes accepted on resume (recorded in ${RECIPE_CHANGES_FILE}):\n${lines.join('\n')}`);
-  return changes;
+  log(
+    `recipe changes accepted on resume (recorded in ${RECIPE_CHANGES_FILE} once it has loaded):\n${lines.join('\n')}`,
+  );
+  return { changes, record: () => appendFileSync(changesFile, `${JSON.stringify(record)}\n`) };
 }
 
 /** An opened run directory (hold it until the run ends, then call release). */
@@ -109,6 +111,8 @@ export interface OpenedRun {
   release: () => void;
   /** The checkpoint a resume continues from; undefined for a fresh run or one with no checkpoint yet. */
   resumeFrom?: ResumableCheckpoint;
+  /** Appends the recipe changes a resume accepted to recipe-changes.jsonl: call once it has loaded. */
+  recordRecipeChanges?: () => void;
 }
 
 /**
@@ -138,7 +142,7 @@ export function openRun(
     }
     const resumeFrom = run.latestResumable();
     const step = resumeFrom?.step ?? 0;
-    checkResumeRecipe(run, recipe, step, opts.allowRecipeChange === true, log);
+    const { record } = checkResumeRecipe(run, recipe, step, opts.allowRecipeChange === true, log);
     for (const c of run.checkpoints()) {
       if (c.step > step)
         log(`${rel(c.dir)} cannot be resumed from (${run.whyNotResumable(c.dir, c.step)}); moving it aside`);
@@ -150,7 +154,7 @@ export function openRun(
         ? `resuming ${run.dir} after step ${step} (${rel(resumeFrom.dir)})`
         : `resuming ${run.dir}: no complete checkpoint yet, starting from step 1`,
     );
-    return { run, release, resumeFrom };
+    return { run, release, resumeFrom, recordRecipeChanges: record };
   } catch (e) {
     release();
     throw e;

@@ -18,7 +18,8 @@
 import { join } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { loadDataset } from '../data/load.js';
-import { preflightInputs } from '../run/preflight.js';
+import { readQwen3Config } from '../checkpoint/config.js';
+import { checkTrainingFitsMemory, preflightInputs } from '../run/preflight.js';
 import { PromptSampler } from '../data/sampler.js';
 import { native } from '../native/binding.js';
 import { Policy } from '../policy.js';
@@ -75,6 +76,8 @@ export const SFT_LOSS = { name: 'grpo', clipLow: 0.2, clipHigh: 0.28, aggregatio
 export async function sftTrain(recipe: Recipe, opts: SftOptions = {}): Promise<SftSummary> {
   const log = opts.log ?? ((s: string) => console.log(s));
   preflightInputs(recipe); // model and data checked before the run directory is touched
+  const configFile = join(recipe.model.path, 'config.json');
+  checkTrainingFitsMemory(recipe, (await readQwen3Config(recipe.model.path)).native, configFile);
   const opened = openRun(recipe, { log });
   try {
     return await sftOpened(recipe, opts, log, opened.run);

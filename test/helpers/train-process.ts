@@ -20,16 +20,22 @@ export function killAll(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 
-/** Starts `node [nodeArgs] bin/gtr.js train <trainArgs>` in the repo root with `env` added. */
+/**
+ * Starts `node [nodeArgs] bin/gtr.js train <trainArgs>` in the repo root with `env` added. With
+ * `group`, it leads its own process group (`process.kill(-pid, sig)` then signals the group, as a
+ * terminal's Ctrl-C does).
+ */
 export function startTrain(
   trainArgs: string[],
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
+  opts: { group?: boolean } = {},
 ): TrainProcess {
   const child = spawn(process.execPath, [...nodeArgs, cliPath, 'train', ...trainArgs], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
   children.push(child);
   let out = '';

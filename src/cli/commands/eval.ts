@@ -132,7 +132,7 @@ export function register(program: Command): void {
         return;
       }
       const env = readDistEnv();
-      const dist = env ? DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
+      const dist = env ? await DistContext.join(env, o.device ?? 'cpu') : DistContext.single();
       o.model = await resolveModelPath(o.model, '--model'); // a hub id: its cached snapshot
       checkModelDir(o.model, '--model');
       const config = await readQwen3Config(o.model);

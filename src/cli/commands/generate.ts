@@ -18,7 +18,7 @@ import { parseJsonLines } from '../../data/jsonl.js';
 import { Policy } from '../../policy.js';
 import { cutAtStop, generateWithStats, resolveKvBudget } from '../../rollout/index.js';
 import { Tokenizer, type ChatMessage } from '../../tokenizer/index.js';
-import { intFlag, numberFlag, seedFlag } from '../flags.js';
+import { boolFlag, intFlag, numberFlag, seedFlag } from '../flags.js';
 import { parseDTypeFlag } from './init-model.js';
 
 interface GenerateFlags {
@@ -92,8 +92,8 @@ export function register(program: Command): void {
     .option('--chat', 'wrap plain prompts as a user message and apply the chat template')
     .option(
       '--enable-thinking <bool>',
-      'Qwen3 thinking switch passed to the chat template (true|false)',
-      (v) => v === 'true',
+      'Qwen3 thinking switch passed to the chat template (true|false; also 1/0, yes/no)',
+      boolFlag('--enable-thinking'),
     )
     .option('--n <n>', 'samples per prompt', '1')
     .option('--max-new-tokens <n>', 'maximum new tokens per sample', '256')

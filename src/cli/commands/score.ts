@@ -37,6 +37,12 @@ export function register(program: Command): void {
       });
       try {
         const lp = await policy.score(tokens);
+        // JSON has no NaN: it would print as null, the first token's "no value". Say it instead.
+        const bad = lp.findIndex((x, i) => i > 0 && !Number.isFinite(x));
+        if (bad > 0)
+          throw new Error(
+            `the log-prob of token ${bad} (id ${tokens[bad]}) is ${lp[bad]}: the model's activations are not finite (try --dtype float32)`,
+          );
         const logprobs = Array.from(lp, (x, i) => (i === 0 ? null : x));
         if (opts.json) {
           console.log(JSON.stringify({ tokens, logprobs }));

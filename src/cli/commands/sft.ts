@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { resolveRecipeModel } from '../../checkpoint/index.js';
 import { loadRecipe } from '../../recipe/index.js';
 import { sftTrain } from '../../sft/train.js';
+import { handleInterrupts } from '../interrupt.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -22,18 +23,12 @@ export function register(program: Command): void {
     .action(async (recipePath: string, o: { set: string[]; dataDir?: string }) => {
       const recipe = loadRecipe(recipePath, o.set);
       await resolveRecipeModel(recipe); // a hub id becomes its snapshot in the HF cache
-      const ac = new AbortController();
-      // SIGTERM (schedulers, containers) as SIGINT: finish the step and save.
-      const onSigint = (sig: NodeJS.Signals) => {
-        process.stderr.write(`\n${sig}: finishing this step and saving the model\n`);
-        ac.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      // SIGINT, SIGTERM (schedulers, containers), SIGHUP (a closed terminal): finish the step and save.
+      const interrupts = handleInterrupts((why) => `${why}: finishing this step and saving the model`);
       try {
         await sftTrain(recipe, {
           dataDir: o.dataDir,
-          signal: ac.signal,
+          signal: interrupts.signal,
           onStep: (row) => {
             const s = row.step as number;
             if (s === 1 || s % 10 === 0 || s === recipe.train.steps) {
@@ -44,8 +39,7 @@ export function register(program: Command): void {
           },
         });
       } finally {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
+        interrupts.dispose();
       }
     });
 }

@@ -1,9 +1,10 @@
 /**
  * `gtr train <recipe.yaml> [--set key=value ...] [--resume] [--data-dir DIR]`: runs the RL loop
  * (src/rl/loop.ts). A progress bar shows the step, the phase in progress, reward, accuracy and an
- * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT or
- * SIGTERM (what schedulers and containers send) cancels the generation or evaluation under way,
- * saves a checkpoint and exits (130, or 143 for SIGTERM); a second signal exits at once.
+ * ETA; metrics go to <run.dir>/metrics.jsonl (and TensorBoard files, report.html there). SIGINT,
+ * SIGTERM (what schedulers and containers send) or SIGHUP (a closed terminal) cancels the generation
+ * or evaluation under way, saves a checkpoint and exits (130, 143, 129); a second signal exits at
+ * once (../interrupt.ts).
  * Data parallelism (src/parallel): `--nproc-per-node N` starts N ranks here; under torchrun (or with
  * RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT set) this process is one rank of the job.
  */
@@ -12,6 +13,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { DistContext } from '../../parallel/context.js';
 import { readDistEnv } from '../../parallel/env.js';
 import { launchLocal, stripNprocFlag } from '../../parallel/launch.js';
+import { handleInterrupts } from '../interrupt.js';
 import { native } from '../../native/binding.js';
 import { resolveRecipeModel } from '../../checkpoint/index.js';
 import { formatRecipeHelp, loadRecipe, type Recipe } from '../../recipe/index.js';
@@ -31,13 +33,20 @@ const PHASE_LABEL: Record<TrainPhase, string> = {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-/** This process's rank context: joined from the torchrun-style environment, or a single process. */
-export function joinFromEnv(recipe: Recipe): DistContext | undefined {
+/**
+ * This process's rank context: joined from the torchrun-style environment (undefined for a single
+ * process). Says where it waits; `signal` ends the wait (see DistContext.join).
+ */
+export async function joinFromEnv(recipe: Recipe, signal?: AbortSignal): Promise<DistContext | undefined> {
   const env = readDistEnv();
   if (!env) return undefined;
   const d = recipe.model.device;
   const cuda = d.startsWith('cuda') || (d === 'auto' && native().versions().cudaAvailable);
-  return DistContext.join(env, cuda ? 'cuda' : 'cpu');
+  console.error(
+    `rank ${env.rank} of ${env.worldSize}: joining the rendezvous at ${env.masterAddr}:${env.masterPort} ` +
+      `(${env.storeServer ? 'serving the store' : 'store served elsewhere'}; timeout ${env.timeoutMs / 1000} s)`,
+  );
+  return DistContext.join(env, cuda ? 'cuda' : 'cpu', signal);
 }
 
 /**
@@ -100,19 +109,20 @@ export function register(program: Command): void {
           process.exitCode = launched;
           return;
         }
-        const dist = joinFromEnv(recipe);
-        const ac = new AbortController();
-        let signals = 0;
-        let exitCode = 130;
-        const onSignal = (sig: NodeJS.Signals) => {
-          signals++;
-          if (sig === 'SIGTERM') exitCode = 143; // 128 + 15, as if the signal had ended the process
-          if (signals > 1) process.exit(exitCode);
-          process.stderr.write(`\n${sig}: saving a checkpoint, then exiting (send it again to quit now)\n`);
-          ac.abort();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        const interrupts = handleInterrupts(
+          (why) => `${why}: saving a checkpoint, then exiting (send it again to quit now)`,
+        );
+        let dist: DistContext | undefined;
+        try {
+          dist = await joinFromEnv(recipe, interrupts.signal);
+        } catch (e) {
+          // Nothing to save yet; the native join may still be blocked, so leave without waiting for it.
+          if ((e as Error).name === 'AbortError') {
+            console.error(`gtr: ${(e as Error).message}`);
+            process.exit(interrupts.exitCode());
+          }
+          throw e;
+        }
         // Progress (the bar, or a line per step) comes from rank 0 alone; other ranks' log lines stay
         // (the launcher prefixes them with [rank N]), so warnings and errors of any rank are seen.
         const isMain = dist?.isMain ?? true;
@@ -138,7 +148,7 @@ export function register(program: Command): void {
             resume: o.resume,
             allowRecipeChange: o.allowRecipeChange,
             dataDir: o.dataDir,
-            signal: ac.signal,
+            signal: interrupts.signal,
             engines: nativeEngines,
             dist,
             // Erase the bar's line, print, and let the bar redraw itself below (it keeps its ETA history).
@@ -168,12 +178,11 @@ export function register(program: Command): void {
             console.log(
               `${res.evalErrors} periodic evaluation(s) failed (see the warnings above and the eval rows of metrics.jsonl)`,
             );
-          if (res.interrupted) process.exitCode = exitCode;
+          if (res.interrupted) process.exitCode = interrupts.exitCode();
         } finally {
           bar?.stop();
           dist?.close();
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          interrupts.dispose();
         }
       },
     );
