@@ -284,12 +284,15 @@ describe('NaN logits', () => {
   it('stop generation with an error naming the sequence, greedy and sampled (no token is drawn)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gtr-nan-'));
     try {
-      await gtr(['init-model', '--config', 'tiny', '--seed', '1', '--out', dir]);
-      // the final norm's weights set to NaN (all-ones bytes): every logit is NaN
+      await gtr(['init-model', '--config', 'tiny', '--seed', '1', '--dtype', 'fp32', '--out', dir]);
+      // Weights holding NaN are refused at load, so the weights stay finite: the final norm's weights
+      // set to 3e38 overflow its output to +-Inf, and the head's sums of +Inf and -Inf terms make
+      // every logit NaN.
       const file = join(dir, 'model.safetensors');
       const e = (await parseSafetensorsHeader(file)).tensors.find((t) => t.name === 'model.norm.weight')!;
+      expect(e.dtype).toBe('F32');
       const buf = readFileSync(file);
-      buf.fill(0xff, e.offset, e.offset + e.length);
+      for (let o = e.offset; o < e.offset + e.length; o += 4) buf.writeFloatLE(3e38, o);
       writeFileSync(file, buf);
       const policy = await Policy.load(dir, { device: 'cpu', dtype: 'float32' });
       try {
