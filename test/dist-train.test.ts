@@ -75,9 +75,15 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
   let two: ReturnType<typeof start>;
 
   it('equals the single-process run: bitwise-identical replicas, weights within round-off, same metrics', async () => {
-    const one = start(args('one'));
+    // Rewards that carry signal (the response's length; a random tiny model answers no math), so the
+    // updates move the weights and the trainer metrics are more than round-off.
+    const signal = [
+      '--set',
+      `reward.grader={module: ${join(repoRoot, 'test', 'fixtures', 'grader', 'plain-grader.mjs')}}`,
+    ];
+    const one = start(args('one', signal));
     expect((await one.exited).code, one.out()).toBe(0);
-    two = start(args('two', ['--nproc-per-node', '2']));
+    two = start(args('two', [...signal, '--nproc-per-node', '2']));
     expect((await two.exited).code, two.out()).toBe(0);
     // Each rank compared its weights bitwise with rank 0's before every checkpoint.
     for (let s = 1; s <= STEPS; s++) {
