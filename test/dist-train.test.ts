@@ -39,6 +39,10 @@ const args = (run: string, extra: string[] = []) => [
   ...extra,
 ];
 
+// Rewards that carry signal (the response's length; a random tiny model answers no math), so the
+// updates move the weights and the trainer metrics are more than round-off.
+const signal = ['--set', `reward.grader={module: ${join(repoRoot, 'test', 'fixtures', 'grader', 'plain-grader.mjs')}}`];
+
 function start(trainArgs: string[], opts: { group?: boolean; env?: Record<string, string> } = {}) {
   return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120', ...opts.env }, [], opts);
 }
@@ -75,12 +79,6 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
   let two: ReturnType<typeof start>;
 
   it('equals the single-process run: bitwise-identical replicas, weights within round-off, same metrics', async () => {
-    // Rewards that carry signal (the response's length; a random tiny model answers no math), so the
-    // updates move the weights and the trainer metrics are more than round-off.
-    const signal = [
-      '--set',
-      `reward.grader={module: ${join(repoRoot, 'test', 'fixtures', 'grader', 'plain-grader.mjs')}}`,
-    ];
     const one = start(args('one', signal));
     expect((await one.exited).code, one.out()).toBe(0);
     two = start(args('two', [...signal, '--nproc-per-node', '2']));
@@ -136,7 +134,7 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
   }, 600_000);
 
   it('a rank killed mid-step ends the other with an error naming rank and operation; the run resumes as if uninterrupted', async () => {
-    const k = start(args('killed', ['--nproc-per-node', '2']));
+    const k = start(args('killed', [...signal, '--nproc-per-node', '2']));
     await k.waitFor(/checkpoint \S*step-000001/);
     const pid = Number(/rank 1 of 2 is pid (\d+)/.exec(k.out())![1]);
     process.kill(pid, 'SIGKILL');
@@ -150,7 +148,7 @@ describe.skipIf(skipWhy !== undefined)('gtr train --nproc-per-node 2 (gloo, CPU)
     expect(cks).toContain('step-000001');
     expect(existsSync(join(dir, 'run.lock'))).toBe(false);
 
-    const r = start(args('killed', ['--nproc-per-node', '2', '--resume']));
+    const r = start(args('killed', [...signal, '--nproc-per-node', '2', '--resume']));
     expect((await r.exited).code, r.out()).toBe(0);
     expect(r.out()).toMatch(/resuming \S+killed after step \d/);
     expect(
