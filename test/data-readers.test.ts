@@ -48,7 +48,7 @@ describe('local copies (excerpts in test/fixtures/datasets; full row counts when
     math500: [500, 40],
     olympiadbench: [675, 20],
     minerva: [272, 40],
-    amc23: [40, 40],
+    amc23: [40, 20],
     aime24: [30, 10],
     aime25: [30, 10],
     'dapo-math-17k': [17290, 200],
