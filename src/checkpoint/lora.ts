@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { TensorInfo, TensorSource } from '../native/types.js';
+import type { NativeQwen3Config, TensorInfo, TensorSource } from '../native/types.js';
 import { parseSafetensorsHeader, toTensorSource } from './safetensors.js';
 
 /** The projections LoRA can target, by PEFT module name. */
@@ -155,14 +155,10 @@ export function trainingMemoryBytes(params: number, adapterParams: number): { fu
  * Adapter parameter count of a spec on a model: r x (in + out) per targeted projection per layer.
  */
 export function loraParameterCount(
-  c: {
-    hiddenSize: number;
-    intermediateSize: number;
-    numHiddenLayers: number;
-    numAttentionHeads: number;
-    numKeyValueHeads: number;
-    headDim: number;
-  },
+  c: Pick<
+    NativeQwen3Config,
+    'hiddenSize' | 'intermediateSize' | 'numHiddenLayers' | 'numAttentionHeads' | 'numKeyValueHeads' | 'headDim'
+  >,
   spec: Pick<LoraSpec, 'r' | 'target_modules'>,
 ): number {
   const H = c.hiddenSize,
