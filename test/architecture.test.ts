@@ -1,5 +1,6 @@
 // docs/ARCHITECTURE.md stays true to the tree: every folder of src/ and native/ (at any depth) has
-// its row in the page's tables, and every folder a row names exists.
+// its row in the page's tables, every folder a row names exists, and native/'s includes run down
+// its table (a folder includes only itself and the folders listed below it).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,5 +39,21 @@ describe('docs/ARCHITECTURE.md', () => {
       }
     });
     expect(gone).toEqual([]);
+  });
+
+  it('native/ includes run down the table: a folder includes only itself and folders listed below it', () => {
+    const order = rows.filter((r) => r.startsWith('native/') && r.endsWith('/')).map((r) => r.slice(7, -1));
+    const up: string[] = [];
+    for (const folder of order)
+      for (const e of readdirSync(join(repoRoot, 'native', folder), { withFileTypes: true })) {
+        if (!e.isFile() || !/\.(h|cpp|cu|cuh)$/.test(e.name)) continue;
+        const text = readFileSync(join(repoRoot, 'native', folder, e.name), 'utf8');
+        for (const m of text.matchAll(/^#include "(.+)\/[^/]+"/gm)) {
+          const to = order.indexOf(m[1]!);
+          if (to >= 0 && to < order.indexOf(folder)) up.push(`native/${folder}/${e.name} includes ${m[1]}/`);
+        }
+      }
+    expect(order).toContain('cuda');
+    expect(up, 'an include up the table (docs/ARCHITECTURE.md)').toEqual([]);
   });
 });

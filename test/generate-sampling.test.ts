@@ -171,7 +171,7 @@ describe('sampling frequencies match the (warped) softmax', () => {
   }
 });
 
-/** The engine's per-sequence uniform (native/generate/sampler.cpp sequence_uniform24), in BigInt. */
+/** The engine's per-sequence uniform (native/ops/sampler.cpp sequence_uniform24), in BigInt. */
 function sequenceUniform(seed: number, prompt: number, sample: number, step: number): number {
   const M = (1n << 64n) - 1n;
   const mix = (x: bigint): bigint => {

@@ -1,7 +1,8 @@
 // Kernel dispatch (see dispatch.h): CUDA kernels when built and applicable, libtorch otherwise.
 #include "cuda/dispatch.h"
 #include "model/qwen3.h"
-#include "generate/sampler.h"
+#include "ops/decode_attention.h"
+#include "ops/sampler.h"
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -64,18 +65,11 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, cons
 at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
                                   const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
                                   double scale, int64_t max_length) {
-  const int64_t B = q.size(0), bs = k_pool.size(1), kv = k_pool.size(2), D = k_pool.size(3);
-  const int64_t L = std::max<int64_t>(max_length, 1);
-  at::Tensor pos = at::arange(L, at::TensorOptions().dtype(at::kLong).device(k_pool.device()));
-  at::Tensor table =
-      block_table.to(k_pool.device(), at::kLong).index_select(0, slot_ids.to(k_pool.device(), at::kLong));
-  at::Tensor rows =
-      (table.gather(1, pos.div(bs, "floor").unsqueeze(0).expand({B, L})) * bs + (pos % bs).unsqueeze(0)).reshape({-1});
-  auto gather = [&](const at::Tensor& pool) {
-    return pool.reshape({-1, kv, D}).index_select(0, rows).view({B, L, kv, D}).permute({0, 2, 1, 3});
-  };
-  at::Tensor seq = at::arange(B, pos.options());
-  return decode_attention(q, gather(k_pool), gather(v_pool), seq, lengths, scale, L);
+  // The engine's own paged attention (ops/decode_attention.h), over exactly [0, max_length).
+  const at::Device dev = k_pool.device();
+  const DecodeAttentionPlan plan = make_decode_plan(slot_ids.to(dev), lengths.to(dev), block_table.to(dev),
+                                                    k_pool.size(1), std::max<int64_t>(max_length, 1));
+  return gtr::decode_attention(q, k_pool, v_pool, plan, scale).view({q.size(0), q.size(1), q.size(2)});
 }
 
 std::pair<at::Tensor, at::Tensor> fused_add_rms_norm(const at::Tensor& x, const at::Tensor& residual,

@@ -35,7 +35,7 @@ std::pair<at::Tensor, at::Tensor> rope(at::Tensor& q, at::Tensor& k, const at::T
 // silu(gate) * up; gate, up [..., I] with contiguous last dims (rows may be strided).
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up);
 // (tokens int64 [B], logprobs float32 [B]) from logits [B, V]: the kernel (sampler.cu) or the one
-// libtorch sampler (generate/sampler.h), which defines what the kernel must compute.
+// libtorch sampler (ops/sampler.h), which defines what the kernel must compute.
 std::pair<at::Tensor, at::Tensor> sample_tokens(const at::Tensor& logits, double temperature, int64_t top_k,
                                                 double top_p, double min_p, const at::Tensor& uniforms);
 // (logprob, entropy, lse) float32 [N] from logits [N, V] and targets int64 [N]; no autograd.
@@ -51,8 +51,8 @@ namespace ref {
 at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                             const at::Tensor& slot_ids, const at::Tensor& lengths, double scale,
                             int64_t max_length = -1);
-// Gathers each row's positions [0, max_length) from the pools by block table into a contiguous
-// cache [B, kv_heads, max_length, D] and runs the contiguous reference with slots 0..B-1.
+// The rollout engine's paged attention (ops/decode_attention.h: a gather by block table, then SDPA)
+// over positions [0, max_length), with this scale; [B, heads, D] in q's dtype.
 at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_pool, const at::Tensor& v_pool,
                                   const at::Tensor& block_table, const at::Tensor& slot_ids, const at::Tensor& lengths,
                                   double scale, int64_t max_length);

@@ -13,7 +13,7 @@
 #include "core/errors.h"
 #include "core/convert.h"
 #include "core/options.h"
-#include "generate/sampler.h"
+#include "ops/sampler.h"
 #include "model/qwen3.h"
 #include <ATen/CPUGeneratorImpl.h>
 #include <algorithm>

@@ -6,7 +6,7 @@
 // so that math is checked in CI on machines without a GPU.
 #pragma once
 #include <ATen/ATen.h>
-#include "generate/sampler.h"
+#include "ops/sampler.h"
 
 namespace gtr {
 namespace cuda {

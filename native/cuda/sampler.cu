@@ -1,5 +1,5 @@
 // Token sampling with temperature, top-k, top-p and min-p in one kernel, one block per row.
-// Semantics (the one libtorch sampler, native/generate/sampler.cpp, implements the same):
+// Semantics (the one libtorch sampler, native/ops/sampler.cpp, implements the same):
 //   z = logits / temperature; M = max z; S = sum exp(z - M)
 //   keep z >= max(t_k, t_p, t_m): t_k = k-th largest z (top_k > 0), t_p = the z at which the
 //   descending cumulative mass of the top-k survivors first reaches top_p of their mass (top_p < 1),

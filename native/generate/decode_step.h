@@ -26,7 +26,7 @@
 #include <memory>
 #include <utility>
 #include <vector>
-#include "generate/sampler.h"
+#include "ops/sampler.h"
 #include "model/qwen3.h"
 
 namespace gtr {

@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include "cuda/dispatch.h"
 #include "generate/block_manager.h"
-#include "generate/decode_attention.h"
+#include "ops/decode_attention.h"
 #include "generate/decode_step.h"
 
 namespace gtr {

@@ -46,7 +46,7 @@
 // CUDA: the decode step runs native/cuda kernels (the paged flash-decoding attention reads K/V
 // through the block table) and CUDA graphs per batch bucket over the static table (decode_step.h;
 // GTR_KERNELS=ref / GTR_CUDA_GRAPHS=0 turn them off). CPU and the reference path gather K/V rows
-// from the pool by the block table and run SDPA (decode_attention.h).
+// from the pool by the block table and run SDPA (native/ops/decode_attention.h).
 //
 // Debug switches: `check_blocks` (GTR_KV_DEBUG=1) checks the allocator's invariants against the
 // tables every step and at the end; `preempt_every` = k forces a preemption every k steps (tests).
@@ -60,7 +60,7 @@
 #include <memory>
 #include <string>
 #include <vector>
-#include "generate/sampler.h"
+#include "ops/sampler.h"
 #include "model/qwen3.h"
 
 namespace gtr {

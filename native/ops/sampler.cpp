@@ -1,4 +1,4 @@
-#include "generate/sampler.h"
+#include "ops/sampler.h"
 #include <cmath>
 #include <limits>
 

@@ -1,5 +1,7 @@
 // Token sampling for the rollout engine: the one libtorch sampler (CPU, and CUDA wherever the
-// kernel in native/cuda/sampler.cu does not apply), and the reference that kernel must equal.
+// kernel in native/cuda/sampler.cu does not apply), and the reference that kernel must equal. It
+// sits below both (native/ops): the engine (native/generate) and the kernels' dispatch and tests
+// (native/cuda) include it; native/cuda includes nothing of native/generate.
 // Which tokens survive is Hugging Face transformers' logits processors (generation/logits_process.py)
 // in their order: z = logits / T (TemperatureLogitsWarper); top-k keeps z >= the k-th largest z
 // (TopKLogitsWarper, ties kept); top-p keeps, among the top-k survivors in descending order, every
