@@ -9,6 +9,20 @@
 // two partial sums: float32 addition is not associative, so the gradients differ in the last bits
 // (~1e-7 relative), and AdamW's first updates are ~lr * g / |g| per element, which turns last-bit
 // differences of near-zero gradient elements into differences of order lr in those elements.
+//
+// Rollouts are compared exactly, so the draws must not hinge on round-off. The two runs' logits
+// differ in the last bits even for the same weights: a rank decodes its 4 sequences where one process
+// decodes 8, and CPU GEMMs round a row differently with the batch's row count (measured: up to 3e-7
+// on logits of magnitude ~1 at step 1; after steps 1 and 2 the weights differ too, giving
+// logits within 2.1e-7). The random tiny model's distribution over ~151k ids is near
+// uniform (each id ~7e-6), so such a difference moves an inverse-CDF draw by an id or two in ~1% of
+// draws (it did, once vocabSize cut the row at the tokenizer's size). With rollout.top_k = 4 a draw
+// changes only if a logit difference reaches half the gap between the 4th and 5th largest logit, or a
+// kept probability moves across the uniform: among the reference run's 192 draws the smallest such
+// gap is 7.1e-5 and the smallest distance of a uniform to a kept-CDF boundary 2.0e-3 (both measured
+// by replaying its rollouts with their logits), over 100x the round-off. The logits are a property of
+// the model, not the CPU, so the margins hold on other machines. The samples still differ within a
+// group (the rewards carry signal), and the trainer sees the untruncated log-probs as before.
 import { afterAll, describe, expect, it, beforeAll } from 'vitest';
 import { existsSync, readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
@@ -40,8 +54,14 @@ const args = (run: string, extra: string[] = []) => [
 ];
 
 // Rewards that carry signal (the response's length; a random tiny model answers no math), so the
-// updates move the weights and the trainer metrics are more than round-off.
-const signal = ['--set', `reward.grader={module: ${join(repoRoot, 'test', 'fixtures', 'grader', 'plain-grader.mjs')}}`];
+// updates move the weights and the trainer metrics are more than round-off; top_k 4 keeps the draws
+// clear of round-off (see the top of the file).
+const signal = [
+  '--set',
+  `reward.grader={module: ${join(repoRoot, 'test', 'fixtures', 'grader', 'plain-grader.mjs')}}`,
+  '--set',
+  'rollout.top_k=4',
+];
 
 function start(trainArgs: string[], opts: { group?: boolean; env?: Record<string, string> } = {}) {
   return startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120', ...opts.env }, [], opts);

@@ -1,11 +1,16 @@
 // `train()` end to end on CPU: a random tiny Qwen3 with the real Qwen3 tokenizer on real
 // DAPO-Math-17k prompts (rewards are all -1, so dynamic sampling filters everything and the loop
-// must still run and log), exact resume, SIGINT-style abort, and refusal to overwrite a run.
+// must still run and log), exact resume, SIGINT-style abort, refusal to overwrite a run, and
+// rollouts that never sample the padded rows of the embedding.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseSafetensorsHeader } from '../src/checkpoint/safetensors.js';
+import { Policy } from '../src/policy.js';
 import { nativeEngines } from '../src/rl/adapters.js';
-import { train } from '../src/rl/loop.js';
+import { train, type EngineFactory } from '../src/rl/loop.js';
+import { rolloutEngine } from '../src/rollout/engine.js';
+import { Tokenizer } from '../src/tokenizer/index.js';
 import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
 
 const { scratch, modelDir } = tinyModelScratch('gtr-loop-', 11);
@@ -81,5 +86,58 @@ describe('the RL loop on real DAPO prompts', () => {
 
   it('never overwrites a run silently', async () => {
     await expect(train(recipe('ds'), { engines: nativeEngines, log })).rejects.toThrow(/already holds a run.*--resume/);
+  });
+
+  it("never samples an id past the tokenizer's vocabulary when the embedding is padded", async () => {
+    // tiny's embedding (tied to the head) has 151936 rows, the Qwen3 tokenizer fewer ids: the rows
+    // past it are padding. Scaled up 50x, those rows' logits (std ~8 instead of ~0.16) take nearly
+    // all the probability, so a rollout that sampled the whole row would draw them at once.
+    const dir = join(scratch, 'padded-model');
+    cpSync(modelDir, dir, { recursive: true });
+    const vocab = (await Tokenizer.fromDir(dir)).vocabSize;
+    const file = join(dir, 'model.safetensors');
+    const e = (await parseSafetensorsHeader(file)).tensors.find((t) => t.name === 'model.embed_tokens.weight')!;
+    expect(e.dtype).toBe('F32');
+    const [rows, hidden] = e.shape;
+    expect(rows).toBeGreaterThan(vocab);
+    const buf = readFileSync(file);
+    for (let o = e.offset + vocab * hidden * 4; o < e.offset + rows * hidden * 4; o += 4)
+      buf.writeFloatLE(50 * buf.readFloatLE(o), o);
+    writeFileSync(file, buf);
+
+    // The check can fail: without the tokenizer's size the engine does draw padded ids.
+    const policy = await Policy.load(dir, { device: 'cpu', dtype: 'float32' });
+    try {
+      const unbounded = await rolloutEngine(policy).generate([Int32Array.from([9707, 11, 1879])], {
+        n: 4,
+        maxNewTokens: 8,
+        temperature: 1,
+        topP: 1,
+        topK: 0,
+        minP: 0,
+        stopTokenIds: [],
+        seed: 1,
+      });
+      expect(Math.max(...unbounded.flat().flatMap((r) => Array.from(r.tokens)))).toBeGreaterThanOrEqual(vocab);
+    } finally {
+      policy.dispose();
+    }
+
+    // The RL loop's rollouts (every response of every group, through the real engine) stay below it.
+    const drawn: number[] = [];
+    const engines: EngineFactory = (p, reference, r) => {
+      const e = nativeEngines(p, reference, r);
+      const generate = e.rollout.generate;
+      e.rollout.generate = async (...args) => {
+        const out = await generate(...args);
+        drawn.push(...out.flat().flatMap((x) => Array.from(x.tokens)));
+        return out;
+      };
+      return e;
+    };
+    const rc = tinyRecipe(dir, join(scratch, 'padded'), ['rollout.max_new_tokens=8', 'train.steps=1']);
+    await train(rc, { engines, log });
+    expect(drawn.length).toBeGreaterThanOrEqual(rc.train.prompts_per_step * rc.rollout.samples_per_prompt);
+    expect(drawn.filter((id) => id >= vocab)).toEqual([]);
   });
 });

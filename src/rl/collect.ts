@@ -103,6 +103,7 @@ export async function collectGroups(ctx: RunContext, step: number): Promise<Coll
     seed: mixSeeds(recipe.rollout.seed, step),
     stopStrings: recipe.rollout.stop,
     tokenBytes: recipe.rollout.stop.length > 0 ? tokenizer.tokenBytes() : undefined,
+    vocabSize: tokenizer.vocabSize, // ids past the tokenizer (a padded embedding) are never sampled
     kvCacheGib: ctx.kvCacheGib,
     blockSize: recipe.rollout.block_size,
     maxNumSeqs: recipe.rollout.max_num_seqs,
