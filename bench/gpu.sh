@@ -162,6 +162,8 @@ run_bench() {
 }
 has generate && run_bench generate 90
 has train && run_bench train 60
+# The README's "one GTR step" row: bench/step.ts's defaults (Qwen3-1.7B, 32 prompts x 8, 512 new,
+# 2 x 2 mini-batches) through the shipped updatePolicy. Alone: GTR_BENCH_PHASES=build,step bash bench/gpu.sh
 has step && run_bench step 90
 # The rollout engine at batch 256 with the CUDA kernels but without CUDA graphs (GTR_CUDA_GRAPHS=0).
 if has generate_eager && [[ -f bench/generate.ts ]] && fits 60 generate_eager; then
