@@ -265,6 +265,35 @@ describe('KV pool: the engine registers its pool; the planner predicts it', () =
   });
 });
 
+describe('the registry of buffers outside the model (what sharded training registers its gathered units with)', () => {
+  it('counts live registrations by storage, once, and keeps the peak of a gather cycle; freed buffers count 0', async () => {
+    const p = new addon.Policy(tinyNativeConfig(), { device: 'cpu', dtype: 'float32' });
+    try {
+      const t = addon.testing;
+      await p.memory({ resetPeaks: true });
+      t.memoryTrackCycle('gathered', [1000, 5000, 3000]);
+      let m = await p.memory({ resetPeaks: true });
+      expect(m.gathered.bytes).toBe(0); // every unit freed
+      expect(m.gathered.peak).toBe(5000); // one unit at a time
+      t.memoryTrackCycle('gathered', [1000, 5000, 3000], { prefetch: true });
+      m = await p.memory({ resetPeaks: true });
+      expect(m.gathered.peak).toBe(8000); // the next unit gathered while the previous is live
+      t.memoryTrackCycle('gathered', [4096], { keepLast: true });
+      m = await p.memory();
+      expect(m.gathered.bytes).toBe(4096); // live; tracked twice and through a view, counted once
+      expect(Object.values(m.gathered.parts).reduce((a, x) => a + x, 0)).toBe(4096);
+      expect(m.total).toBe(m.weights.bytes + 4096);
+      t.memoryTrackCycle('gathered', []); // frees the kept buffer
+      expect((await p.memory({ resetPeaks: true })).gathered.bytes).toBe(0);
+      expect(() => t.memoryTrackCycle('activations', [1])).toThrow(
+        /unknown category 'activations' \(known: weights, gradients, optimizer, gathered, kv_pool\)/,
+      );
+    } finally {
+      p.dispose();
+    }
+  });
+});
+
 describe('planner formulas across levels and world sizes', () => {
   const q8 = parseQwen3Config(presetConfig('qwen3-8b')).native;
   const base = (sharding: ShardingLevel, W: number) =>

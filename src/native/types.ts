@@ -686,6 +686,14 @@ export interface NativeTesting {
   /** Test hook: a native call that sleeps `ms` on the worker thread (async-worker tests). */
   sleepAsync(ms: number): Promise<void>;
   /**
+   * Test hook: an FSDP-style gather cycle through the memory registry (native/core/memory.h): one
+   * uint8 buffer of each size (bytes), tracked under `category` while it lives, freed before the
+   * next (`prefetch`: after the next is allocated, two live at once). `keepLast` keeps one more
+   * buffer of the last size alive until the next call, tracked twice (counted once). Throws for an
+   * unknown category.
+   */
+  memoryTrackCycle(category: string, sizes: number[], options?: { prefetch?: boolean; keepLast?: boolean }): void;
+  /**
    * Test hook (synchronous): runs kernel `name` and its libtorch reference on random inputs drawn
    * from opts.seed and returns error metrics. Uses the CUDA kernel when the device is CUDA and the
    * addon has CUDA kernels, the reference path otherwise (metrics are then trivially small).

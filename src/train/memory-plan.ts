@@ -11,7 +11,8 @@
  *   category     none          optimizer (ZeRO-1)     full (ZeRO-3 / FSDP)
  *   weights      P b           P b                    P b / W
  *   gradients    4 T           4 T                    4 T / W        (fp32 accumulation; b T without masters)
- *   optimizer    12 T          12 T / W               12 T / W       (fp32 master 4 T when b != 4, exp_avg 4 T, exp_avg_sq 4 T)
+ *   optimizer    12 T          12 T / W               12 T / W       (fp32 master 4 T, exp_avg 4 T, exp_avg_sq 4 T;
+ *                                                                    at none no master for fp32 params)
  *   gathered     0             0                      2 U b in training (the largest FSDP unit U, and the
  *                                                     next one prefetched), P b in rollouts (the engine's full copy)
  *   reference    P b when a KL reference is loaded (kept whole at every level)
@@ -261,8 +262,12 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
 
   const weights = (P + A) * b * paramShard;
   const gradients = (master ? 4 : b) * T * gradShard;
+  // Sharded levels keep a master shard whatever the dtype (the shard is the weights' home between
+  // steps: native/train/zero.h), in fp32 with masters on, else in the param dtype; `none` keeps
+  // masters only for non-fp32 params (AdamW::uses_master).
+  const masterBytes = sharding === 'none' ? (master ? 4 : 0) : master || b === 4 ? 4 : b;
   const optimizerParts = {
-    master: (master ? 4 * T : 0) * stateShard,
+    master: masterBytes * T * stateShard,
     exp_avg: 4 * T * stateShard,
     exp_avg_sq: 4 * T * stateShard,
   };
