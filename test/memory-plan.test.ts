@@ -327,16 +327,17 @@ describe('planner formulas across levels and world sizes', () => {
       expect(opt.bytes.optimizer * W).toBeCloseTo(none.bytes.optimizer, 0);
       expect(opt.bytes.weights).toBe(none.bytes.weights);
       expect(opt.bytes.gradients).toBe(none.bytes.gradients); // accumulated whole until the step's reduce-scatter
-      expect(full.bytes.weights * W).toBeCloseTo(none.bytes.weights, 0);
+      expect(full.bytes.weights).toBe(0); // the trained weights live in their master shards
+      expect(full.optimizerParts.master * W).toBeCloseTo(none.optimizerParts.master, 0);
       expect(full.bytes.gradients * W).toBeCloseTo(none.bytes.gradients, 0);
-      // The largest FSDP unit of Qwen3-8B is the embedding (151936 x 4096), two live (prefetch).
+      // The largest FSDP unit of Qwen3-8B is the embedding (151936 x 4096), gathered one at a time.
       expect(full.largestUnit).toBe(151936 * 4096);
-      expect(full.bytes.gathered).toBe(2 * 151936 * 4096 * 2);
+      expect(full.bytes.gathered).toBe(151936 * 4096 * 2);
       expect(full.bytes.gatheredRollout).toBe(none.bytes.weights);
       expect(full.update).toBeLessThan(opt.update);
       expect(opt.update).toBeLessThan(none.update);
-      // The rollout holds the gathered full copy beside the shards: more than optimizer's whole weights.
-      expect(full.rollout - opt.rollout).toBeCloseTo(full.bytes.weights, 0);
+      // In rollouts full holds the gathered bf16 copy where optimizer holds its whole weights: the same bytes.
+      expect(full.rollout).toBeCloseTo(opt.rollout, 0);
       expect(full.peak).toBeLessThan(opt.peak);
     }
     // 18 bytes a parameter at none (bf16 weights 2 + fp32 grads 4 + master 4 + moments 8): ~147 GB.

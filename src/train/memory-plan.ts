@@ -9,19 +9,23 @@
  * parameters in dtype bytes b, T trainable (= P, or the LoRA adapters), W ranks:
  *
  *   category     none          optimizer (ZeRO-1)     full (ZeRO-3 / FSDP)
- *   weights      P b           P b                    P b / W
+ *   weights      P b           P b                    F b            (F = frozen params: the LoRA base;
+ *                                                                    the trained ones live in their master shard)
  *   gradients    4 T           4 T                    4 T / W        (fp32 accumulation; b T without masters)
  *   optimizer    12 T          12 T / W               12 T / W       (fp32 master 4 T, exp_avg 4 T, exp_avg_sq 4 T;
- *                                                                    at none no master for fp32 params)
- *   gathered     0             0                      2 U b in training (the largest FSDP unit U, and the
- *                                                     next one prefetched), P b in rollouts (the engine's full copy)
+ *                                                                    no master for fp32 params at none / optimizer,
+ *                                                                    always one at full: b T / W when fp32)
+ *   gathered     0             0                      U b in training (one unit gathered at a time, no
+ *                                                     prefetch), P b in rollouts (the engine's full copy)
  *   reference    P b when a KL reference is loaded (kept whole at every level)
  *   kv pool      (blocks + 1) x layers x 2 x block_size x kv_heads x head_dim x b   (native/generate/engine.h)
  *
- * At `optimizer` the gradient accumulation stays whole on each rank until the optimizer step
- * reduce-scatters it (native/train/zero.h: micro-batches accumulate locally, one reduce-scatter a
- * step); at `full` the parameters are not whole, so each unit's gradient is reduce-scattered as
- * backward leaves it (FSDP) and a rank keeps 1/W.
+ * This is native/train/zero.h's layout (per-unit flat shards, FSDP's FlatParameter): at
+ * `optimizer` the gradient accumulation stays whole on each rank until the optimizer step
+ * reduce-scatters it (one reduce-scatter a step); at `full` a unit's parameters exist only while
+ * gathered (their home is this rank's master shard), each unit's gradient is reduce-scattered as
+ * backward leaves it, and a rank keeps 1/W of it. (Textbook ZeRO-2 would shard the gradients at
+ * `optimizer` too; ZeRO-3 keeps a bf16 parameter shard beside the fp32 master: P b / W more.)
  * U = max(one decoder layer, the embedding, an untied lm_head) in parameters: FSDP wraps each
  * decoder layer, and the root unit holds the embedding (DeepSpeed ZeRO-3 and torch FSDP gather
  * the same units). The formulas follow DeepSpeed's ZeRO paper (Rajbhandari et al. 2020, Sec. 5:
@@ -111,7 +115,7 @@ export interface MemoryPlanInput {
   fp32Master?: boolean;
   /** A frozen KL reference policy is loaded (algorithm.loss.kl_ref.coef > 0). */
   reference?: boolean;
-  /** Prefetch of the next FSDP unit's gather (2 units live at once); default true. */
+  /** Prefetch of the next FSDP unit's gather (2 units live at once); default false, as zero.h (no prefetch). */
   prefetch?: boolean;
   rollout: {
     /** Sequences decoding at once at most (rollout.max_num_seqs). */
@@ -256,16 +260,16 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const T = lora ? A : P;
   const master = (input.fp32Master ?? true) && b !== 4;
   const stateShard = sharding === 'none' ? 1 : 1 / W;
-  const paramShard = sharding === 'full' ? 1 / W : 1;
   const gradShard = sharding === 'full' ? 1 / W : 1;
   const U = largestUnitParameters(c);
 
-  const weights = (P + A) * b * paramShard;
+  const full = sharding === 'full';
+  // At full the trained parameters live in their master shard (zero.h); frozen ones stay whole.
+  const weights = full ? (lora ? P * b : 0) : (P + A) * b;
   const gradients = (master ? 4 : b) * T * gradShard;
-  // Sharded levels keep a master shard whatever the dtype (the shard is the weights' home between
-  // steps: native/train/zero.h), in fp32 with masters on, else in the param dtype; `none` keeps
-  // masters only for non-fp32 params (AdamW::uses_master).
-  const masterBytes = sharding === 'none' ? (master ? 4 : 0) : master || b === 4 ? 4 : b;
+  // Masters: at none and optimizer for non-fp32 params only (AdamW::uses_master; fp32 params are
+  // their own masters); at full always, in fp32 with masters on, else in the param dtype.
+  const masterBytes = full ? (master || b === 4 ? 4 : b) : master ? 4 : 0;
   const optimizerParts = {
     master: masterBytes * T * stateShard,
     exp_avg: 4 * T * stateShard,
@@ -273,8 +277,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   };
   const optimizer = optimizerParts.master + optimizerParts.exp_avg + optimizerParts.exp_avg_sq;
   // At W = 1 `full` still gathers through the same code (a copy), so its buffers count there too.
-  const full = sharding === 'full';
-  const gathered = full ? (input.prefetch === false ? 1 : 2) * U * b : 0;
+  const gathered = full ? (input.prefetch ? 2 : 1) * U * b : 0;
   const gatheredRollout = full ? P * b : 0;
   const reference = input.reference ? P * b : 0;
   const r = input.rollout;
@@ -292,8 +295,8 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     input.train.logprobChunk,
   );
   // Backward writes each trainable tensor's .grad in the param dtype; with full sharding it is
-  // reduce-scattered unit by unit, so one unit's worth lives at once.
-  const gradientsInBackward = lora ? A * b : full ? U * b : T * b;
+  // reduce-scattered unit by unit (through an fp32 flat buffer), so one unit's worth lives at once.
+  const gradientsInBackward = lora ? A * b : full ? U * (b + 4) : T * b;
 
   const resident = weights + reference + optimizer;
   const rollout = resident + gatheredRollout + (kvFixed ? kvPool : kvMinBytes);
@@ -379,7 +382,7 @@ export function formatMemoryPlan(plan: MemoryPlan, device?: { bytes: number; lab
     ],
     ['gradients (fp32 accumulation)', x.gradients, 'update'],
     ['gradients in backward (.grad before accumulation)', x.gradientsInBackward, 'update'],
-    ['gathered layers (full: largest unit x 2)', x.gathered, 'update'],
+    ['gathered unit (full: the largest, one at a time)', x.gathered, 'update'],
     ['activations (estimate)', x.activations, 'update'],
     ['gathered weights for the rollout (full)', x.gatheredRollout, 'rollout'],
     plan.kvFixed
