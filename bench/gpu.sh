@@ -6,7 +6,9 @@
 #   bash bench/gpu.sh                       # everything
 #   GTR_BENCH_PHASES=build,tests bash bench/gpu.sh
 # Phases: build, tests, kernels, floor, generate, train, step, generate_eager, recipe_generate,
-#   recipe_train, peer, peer_compiled
+#   recipe_train, peer, peer_compiled, shard (train.sharding on one GPU: Qwen3-1.7B step time and
+#   peak memory of none / optimizer / full at world size 1, bench/shard-memory.ts; not in the default
+#   list: GTR_BENCH_PHASES=build,shard bash bench/gpu.sh, ~2 min after the build)
 # (generate_eager: bs 256 with GTR_CUDA_GRAPHS=0; the last is off by default: ~3 min of compiling). Output: $OUT (device tool) or bench/results/out/:
 # results-<date>-<device>.json, tests.log, bench.log, build.log. Needs python3 with a CUDA torch,
 # cmake, ninja, and nvcc (a system toolkit, or pip's cuda-toolkit[nvcc,cccl] beside torch: CMake finds
@@ -165,6 +167,7 @@ has train && run_bench train 60
 # The README's "one GTR step" row: bench/step.ts's defaults (Qwen3-1.7B, 32 prompts x 8, 512 new,
 # 2 x 2 mini-batches) through the shipped updatePolicy. Alone: GTR_BENCH_PHASES=build,step bash bench/gpu.sh
 has step && run_bench step 90
+has shard && run_bench shard-memory 120
 # The rollout engine at batch 256 with the CUDA kernels but without CUDA graphs (GTR_CUDA_GRAPHS=0).
 if has generate_eager && [[ -f bench/generate.ts ]] && fits 60 generate_eager; then
   stamp "generate bs 256 without CUDA graphs"

@@ -11,6 +11,8 @@
 #include "cuda/kernel_hooks.h"
 #include "train/trainer_wrap.h"
 #include "core/errors.h"
+#include "core/memory.h"
+#include "core/options.h"
 #ifdef GTR_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -98,6 +100,46 @@ static Napi::Value SleepAsync(const Napi::CallbackInfo& info) {
   return run_async(env, [ms] { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }, nullptr);
 }
 
+// Test hook: an FSDP-style gather cycle through the memory registry (core/memory.h), as sharded
+// training registers its gathered units: for each size, a uint8 buffer of that many bytes is
+// allocated and tracked under `category`, then freed (with `prefetch`, the next one is allocated
+// before the previous is freed: two live at once). With `keepLast` the last buffer (tracked twice,
+// to show it is counted once) stays alive until the next call. Throws for an unknown category.
+static Napi::Value MemoryTrackCycle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  static at::Tensor kept;
+  static memory::Tracked kept_a, kept_b;
+  try {
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray())
+      throw std::invalid_argument("memoryTrackCycle(category, sizes, {prefetch, keepLast}?)");
+    const std::string category = info[0].As<Napi::String>().Utf8Value();
+    const JsOptions o = JsOptions::optional(env, info.Length() >= 3 ? info[2] : env.Undefined(), "memoryTrackCycle: ");
+    const bool prefetch = o.boolean("prefetch", false);
+    const bool keep_last = o.boolean("keepLast", false);
+    kept_a.reset();
+    kept_b.reset();
+    kept = at::Tensor();
+    Napi::Array sizes = info[1].As<Napi::Array>();
+    at::Tensor prev;
+    memory::Tracked prev_reg;
+    for (uint32_t i = 0; i < sizes.Length(); ++i) {
+      at::Tensor buf = at::empty({sizes.Get(i).As<Napi::Number>().Int64Value()}, at::kByte);
+      memory::Tracked reg = memory::track(category, "unit " + std::to_string(i), {buf});
+      if (!prefetch) reg.reset(), buf = at::Tensor();  // freed before the next unit
+      prev_reg = std::move(reg);
+      prev = buf;  // with prefetch: the previous unit is freed here, after the next was allocated
+      if (keep_last && i + 1 == sizes.Length()) {
+        kept = at::empty({sizes.Get(i).As<Napi::Number>().Int64Value()}, at::kByte);
+        kept_a = memory::track(category, "kept", {kept});
+        kept_b = memory::track(category, "kept again", {kept, kept.view({-1})});
+      }
+    }
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, exception_message(e)).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
 void register_generate(Napi::Env, Napi::Object& exports, Napi::Object& testing);  // native/generate
 void register_dist(Napi::Env, Napi::Object& exports);                             // native/parallel
 void register_train_hooks(Napi::Env, Napi::Object& testing);                      // native/train
@@ -115,6 +157,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_kernel_hooks(env, testing);
   register_train_hooks(env, testing);
   testing.Set("sleepAsync", Napi::Function::New(env, SleepAsync, "sleepAsync"));
+  testing.Set("memoryTrackCycle", Napi::Function::New(env, MemoryTrackCycle, "memoryTrackCycle"));
   exports.Set("testing", testing);
   return exports;
 }

@@ -51,6 +51,19 @@ export { sftTrain, type SftOptions, type SftSummary } from './sft/train.js';
 export { Policy, type PolicyOptions, type SaveOptions } from './policy.js';
 export { Tokenizer, type EncodeOptions, type DecodeOptions, type ApplyChatTemplateOptions } from './tokenizer/index.js';
 export { presetConfig, QWEN3_PRESETS, type Qwen3PresetName } from './checkpoint/index.js';
+// Memory per rank: the planner (`gtr train --dry-run`) and what the addon counts (Policy / Trainer .memory()).
+export {
+  planMemory,
+  planInputFromRecipe,
+  formatMemoryPlan,
+  fitsDevice,
+  parseGpuMemory,
+  SHARDING_LEVELS,
+  type MemoryPlan,
+  type MemoryPlanInput,
+  type ShardingLevel,
+} from './train/memory-plan.js';
+export type { MemoryReport, MemoryReportOptions, MemoryCategory } from './native/types.js';
 export { generate, type GenerateOptions, type Rollout } from './rollout/index.js';
 // A response's text as the loop decodes it (ids in the model's vocabulary padding are dropped).
 export { decodeResponse } from './rollout/prompt.js';

@@ -29,7 +29,7 @@ import {
   type Qwen3Config,
 } from './checkpoint/index.js';
 import { native } from './native/binding.js';
-import type { DType, NativePolicy, TensorInfo } from './native/types.js';
+import type { DType, MemoryReport, MemoryReportOptions, NativePolicy, TensorInfo } from './native/types.js';
 import { TOKENIZER_FILES, writeTokenizerFiles } from './tokenizer/index.js';
 
 export interface PolicyOptions {
@@ -165,6 +165,14 @@ export class Policy {
   /** Parameters by HF name, shape and dtype. */
   parameterInfo(): TensorInfo[] {
     return this.native.parameterInfo();
+  }
+
+  /**
+   * Bytes held now: the weights (by dtype) and the registered buffers (the KV pool of generate
+   * calls, gathered buffers); see MemoryReport. Gradients and optimizer state: Trainer.memory().
+   */
+  memory(options?: MemoryReportOptions): Promise<MemoryReport> {
+    return this.native.memory(options);
   }
 
   /** Total number of parameters (tied lm_head counted once). */

@@ -9,6 +9,7 @@
 #include <deque>
 #include <set>
 #include <stdexcept>
+#include "core/memory.h"
 #include "cuda/dispatch.h"
 #include "generate/block_manager.h"
 #include "ops/decode_attention.h"
@@ -121,6 +122,7 @@ class Engine {
   int64_t kv_ = 0, D_ = 0, bs_ = 32, cache_len_ = 0, width_ = 0, slots_ = 0, total_ = 0;
   std::unique_ptr<BlockManager> bm_;
   at::Tensor pool_;                        // [layers, 2, blocks, bs, kv, D]
+  memory::Tracked pool_mem_;               // the pool in the memory report's kv_pool, with its blocks in use
   std::vector<at::Tensor> kp_, vp_;        // per layer [blocks, bs, kv, D]
   std::vector<at::Tensor> krows_, vrows_;  // per layer [blocks * bs, kv, D] (token rows)
   at::Tensor table_;                       // int32 [slots + 1, width] on the device (row `slots` = padding, all null)
@@ -236,6 +238,8 @@ void Engine::allocate_pool() {
     vrows_.push_back(vp_.back().view({-1, kv_, D_}));
   }
   table_ = at::zeros({slots_ + 1, width_}, copt.dtype(at::kInt));
+  pool_mem_ = memory::track("kv_pool", "generate", {pool_});
+  pool_mem_.set_in_use(0);
 }
 
 // ------------------------------------------------------------------------------------- scheduling
@@ -802,6 +806,7 @@ GenerateOutput Engine::run() {
       throw std::runtime_error("generation cancelled");
     }
     const StepPlan plan = schedule();
+    pool_mem_.set_in_use(bm_->used_blocks() * kv_block_bytes(m_, bs_));
     if (plan.admitted.empty() && plan.decode.empty())
       throw std::logic_error("generate: the scheduler made no progress (KV pool too small?)");
     if (check_) check_blocks();

@@ -4,6 +4,7 @@
 #include "core/convert.h"
 #include "core/options.h"
 #include "io/tensor_io.h"
+#include "policy/memory_report.h"
 
 namespace gtr {
 
@@ -51,6 +52,7 @@ Napi::Function PolicyWrap::Define(Napi::Env env) {
                                      InstanceMethod("writeSafetensors", &PolicyWrap::WriteSafetensors),
                                      InstanceMethod("forwardLogits", &PolicyWrap::ForwardLogits),
                                      InstanceMethod("tokenLogprobs", &PolicyWrap::TokenLogprobs),
+                                     InstanceMethod("memory", &PolicyWrap::Memory),
                                      InstanceMethod("dispose", &PolicyWrap::Dispose),
                                      InstanceAccessor("numParameters", &PolicyWrap::NumParameters, nullptr),
                                      InstanceAccessor("device", &PolicyWrap::Device, nullptr),
@@ -290,6 +292,35 @@ Napi::Value PolicyWrap::TokenLogprobs(const Napi::CallbackInfo& info) {
     }
     return out;
   });
+}
+
+// memory({resetPeaks?}): the policy's weights plus the registered categories (the KV pool of a
+// running or past generate call, gathered buffers); no gradients or optimizer state (Trainer.memory).
+Napi::Value PolicyWrap::Memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Qwen3Model> model;
+  bool reset = false;
+  GTR_ASYNC_TRY(env, {
+    model = handle_->get();
+    reset = JsOptions::optional(env, info.Length() >= 1 ? info[0] : env.Undefined(), "memory: option ")
+                .boolean("resetPeaks", false);
+  });
+  auto h = handle_;
+  auto result = std::make_shared<memory::Counter>();
+  return run_async(
+      env,
+      [h, model, result, reset] {
+        {
+          std::lock_guard<std::mutex> lock(h->mu);
+          count_model(*result, "weights", *model);
+        }
+        memory::add_registered(*result);
+        if (reset) memory::reset_peaks();
+      },
+      [result, model](Napi::Env env) -> Napi::Value {
+        return memory_report_to_js(env, *result, model->device().str());
+      },
+      {info.This()});
 }
 
 Napi::Value PolicyWrap::Dispose(const Napi::CallbackInfo& info) {

@@ -24,6 +24,7 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
   Napi::Value WriteSafetensors(const Napi::CallbackInfo& info);
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info);
   Napi::Value TokenLogprobs(const Napi::CallbackInfo& info);
+  Napi::Value Memory(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value NumParameters(const Napi::CallbackInfo& info);
   Napi::Value Device(const Napi::CallbackInfo& info);

@@ -57,6 +57,10 @@ class AdamW {
   int64_t step_count() const { return step_; }
   int64_t skipped_count() const { return skipped_; }
   const NamedTensors& params() const { return params_; }
+  // The state as it exists now (undefined entries before the first step), for memory accounting.
+  const std::vector<at::Tensor>& exp_avg() const { return exp_avg_; }
+  const std::vector<at::Tensor>& exp_avg_sq() const { return exp_avg_sq_; }
+  const std::vector<at::Tensor>& masters() const { return master_; }
 
   // State tensors in file order: "optimizer.step" int64 [2] = (applied steps, skipped steps), then
   // per param "exp_avg.<name>", "exp_avg_sq.<name>" (fp32, zeros before the first step) and, with

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <mutex>
 #include <stdexcept>
+#include "policy/memory_report.h"
 #include "train/chunked_logprob.h"
 
 namespace gtr {
@@ -328,6 +329,28 @@ NamedTensors Trainer::gradients() {
                      g[i].defined() ? g[i].to(at::kCPU, at::kFloat).clone() : at::zeros(p.second.sizes(), at::kFloat));
   }
   return out;
+}
+
+memory::Counter Trainer::memory() {
+  memory::Counter c;
+  {
+    std::lock_guard<std::mutex> lock(policy_->mu);
+    auto model = model_checked();
+    count_model(c, "weights", *model);
+    c.categories()["gradients"];
+    for (const auto& g : adamw_.grads()) c.add("gradients", memory::dtype_part(g), g);
+    for (const auto& [name, p] : adamw_.params()) c.add("gradients", memory::dtype_part(p.grad()), p.grad());
+    c.categories()["optimizer"];
+    for (const auto& t : adamw_.masters()) c.add("optimizer", "master", t);
+    for (const auto& t : adamw_.exp_avg()) c.add("optimizer", "exp_avg", t);
+    for (const auto& t : adamw_.exp_avg_sq()) c.add("optimizer", "exp_avg_sq", t);
+  }
+  if (reference_ && reference_ != policy_) {
+    std::lock_guard<std::mutex> lock(reference_->mu);
+    count_model(c, "reference", *reference_->get());
+  }
+  memory::add_registered(c);
+  return c;
 }
 
 // ---------------------------------------------------------------------------------------------

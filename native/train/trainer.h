@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "core/memory.h"
 #include "policy/policy_handle.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
@@ -84,8 +85,16 @@ class Trainer {
   // the ranks that differ. A no-op without a group.
   void verify_replicas();
 
+  // What this rank holds now, by walking the tensors (core/memory.h): the policy's parameters and
+  // adapters (weights, by dtype), the reference policy's (reference), the accumulated and pending
+  // gradients (gradients, by dtype), AdamW's masters and moments (optimizer: master, exp_avg,
+  // exp_avg_sq; created at the first step), plus the registered categories (gathered, kv_pool).
+  // Each storage counted once. Waits for a running step (takes the policies' mutexes).
+  memory::Counter memory();
+
   int64_t step_count() const { return step_count_.load(); }
   int64_t vocab_size() const { return model_->config().vocab_size; }
+  at::Device device() const { return model_->device(); }
   const TrainerOptions& options() const { return opt_; }
 
  private:

@@ -5,6 +5,7 @@
 #include "core/convert.h"
 #include "core/errors.h"
 #include "core/options.h"
+#include "policy/memory_report.h"
 #include "policy/policy_wrap.h"
 #include "train/chunked_logprob.h"
 
@@ -75,6 +76,7 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod("gradients", &TrainerWrap::Gradients),
                          InstanceMethod("setProcessGroup", &TrainerWrap::SetProcessGroup),
                          InstanceMethod("verifyReplicas", &TrainerWrap::VerifyReplicas),
+                         InstanceMethod("memory", &TrainerWrap::Memory),
                          InstanceMethod("dispose", &TrainerWrap::Dispose),
                          InstanceAccessor("stepCount", &TrainerWrap::StepCount, nullptr),
                          StaticMethod("lossNames", &TrainerWrap::LossNames),
@@ -266,6 +268,30 @@ Napi::Value TrainerWrap::VerifyReplicas(const Napi::CallbackInfo& info) {
   std::shared_ptr<Trainer> t;
   GTR_ASYNC_TRY(info.Env(), t = get());
   return run_async(info.Env(), [t] { t->verify_replicas(); }, nullptr, {info.This()});
+}
+
+// memory({resetPeaks?}): the bytes this rank holds by category (Trainer::memory); resetPeaks
+// restarts the registered categories' peaks after the report.
+Napi::Value TrainerWrap::Memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Trainer> t;
+  bool reset = false;
+  GTR_ASYNC_TRY(env, {
+    t = get();
+    reset = JsOptions::optional(env, info.Length() >= 1 ? info[0] : env.Undefined(), "memory: option ")
+                .boolean("resetPeaks", false);
+  });
+  auto result = std::make_shared<memory::Counter>();
+  auto device = std::make_shared<std::string>();
+  return run_async(
+      env,
+      [t, result, device, reset] {
+        *result = t->memory();
+        *device = t->device().str();
+        if (reset) memory::reset_peaks();
+      },
+      [result, device](Napi::Env env) -> Napi::Value { return memory_report_to_js(env, *result, *device); },
+      {info.This()});
 }
 
 Napi::Value TrainerWrap::StepCount(const Napi::CallbackInfo& info) {

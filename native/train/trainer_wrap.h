@@ -29,6 +29,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);
   Napi::Value VerifyReplicas(const Napi::CallbackInfo& info);
   Napi::Value StepCount(const Napi::CallbackInfo& info);
+  Napi::Value Memory(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   // The engine; throws std::runtime_error after dispose().
   std::shared_ptr<Trainer> get() const;

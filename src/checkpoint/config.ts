@@ -237,6 +237,7 @@ export async function readQwen3Config(dir: string): Promise<Qwen3Config> {
 export type Qwen3PresetName =
   | 'qwen3-1.7b'
   | 'qwen3-1.7b-base'
+  | 'qwen3-4b'
   | 'qwen3-8b'
   | 'tiny'
   | 'qwen2.5-math-1.5b'
@@ -246,6 +247,7 @@ export type Qwen3PresetName =
 export const QWEN3_PRESETS: readonly Qwen3PresetName[] = [
   'qwen3-1.7b',
   'qwen3-1.7b-base',
+  'qwen3-4b',
   'qwen3-8b',
   'tiny',
   'qwen2.5-math-1.5b',
@@ -346,8 +348,8 @@ const COMMON = {
 };
 
 /**
- * Full HF config.json content of a preset. `qwen3-1.7b` / `qwen3-1.7b-base` / `qwen3-8b` are the
- * published Qwen/Qwen3-1.7B(-Base) / Qwen3-8B configs (eos 151645 `<|im_end|>` / 151643
+ * Full HF config.json content of a preset. `qwen3-1.7b` / `qwen3-1.7b-base` / `qwen3-4b` / `qwen3-8b`
+ * are the published Qwen/Qwen3-1.7B(-Base) / Qwen3-4B / Qwen3-8B configs (eos 151645 `<|im_end|>` / 151643
  * `<|endoftext|>`); `qwen2.5-math-1.5b` and `llama-3.2-1b` the published Qwen2.5-Math-1.5B and
  * Llama-3.2-1B ones; `tiny`, `tiny-qwen2` and `tiny-llama` are 2-layer, hidden-64 models of each
  * architecture on the real Qwen3 vocabulary (151936 rows, tied) for CPU tests.
@@ -368,6 +370,24 @@ export function presetConfig(name: Qwen3PresetName, dtype?: 'float32' | 'bfloat1
         max_window_layers: 28,
         num_attention_heads: 16,
         num_hidden_layers: 28,
+        num_key_value_heads: 8,
+        rms_norm_eps: 1e-6,
+        rope_theta: 1000000,
+        tie_word_embeddings: true,
+        torch_dtype: dtype ?? 'bfloat16',
+      };
+    case 'qwen3-4b':
+      // The published Qwen/Qwen3-4B config.json: 36 layers, GQA 32/8, tied embeddings (unlike 8B).
+      return {
+        ...COMMON,
+        eos_token_id: 151645,
+        head_dim: 128,
+        hidden_size: 2560,
+        intermediate_size: 9728,
+        max_position_embeddings: 40960,
+        max_window_layers: 36,
+        num_attention_heads: 32,
+        num_hidden_layers: 36,
         num_key_value_heads: 8,
         rms_norm_eps: 1e-6,
         rope_theta: 1000000,

@@ -108,6 +108,12 @@ export interface NativePolicy {
    * of the same sequence); 0 at each sequence's first token. Float32Array [totalTokens].
    */
   tokenLogprobs(tokens: Int32Array, seqLens: Int32Array): Promise<Float32Array>;
+  /**
+   * Bytes held now: the weights (parameters and LoRA adapters, by dtype) plus the registered
+   * categories (the KV pool of a running or past generate call: its peak; gathered buffers).
+   * Gradients and optimizer state are the Trainer's ({@link NativeTrainer.memory}).
+   */
+  memory(options?: MemoryReportOptions): Promise<MemoryReport>;
   /** Frees the weights now (the object is unusable after). */
   dispose(): void;
   /** Number of parameter elements (a tied lm_head counted once). Throws after dispose(). */
@@ -462,6 +468,53 @@ export interface NativeTokenScores {
   entropy: Float32Array;
 }
 
+/** One category of a {@link MemoryReport}: bytes, and the same split into named parts. */
+export interface MemoryCategory {
+  /** Bytes (storage nbytes, each storage counted once in the whole report). */
+  bytes: number;
+  /**
+   * The split: weights / reference / gradients by dtype ('bfloat16', 'float32'); optimizer by
+   * state ('master', 'exp_avg', 'exp_avg_sq'); registered categories by registration name.
+   */
+  parts: Record<string, number>;
+}
+
+/** A registered category (buffers that live outside the model and optimizer): with its peak. */
+export interface RegisteredMemoryCategory extends MemoryCategory {
+  /** The largest live bytes seen since start or the last `resetPeaks` (at allocation points). */
+  peak: number;
+}
+
+/**
+ * Bytes per rank by category (Policy.memory / Trainer.memory; native/policy/memory_report.cpp).
+ * A category with nothing in it reads 0.
+ */
+export interface MemoryReport {
+  /** The model's device ('cpu', 'cuda:0'); every byte counted is the process's, on any device. */
+  device: string;
+  /** Sum of the categories' bytes now. */
+  total: number;
+  weights: MemoryCategory;
+  /** The frozen reference policy's weights (0 without one). */
+  reference: MemoryCategory;
+  gradients: MemoryCategory;
+  optimizer: MemoryCategory;
+  /** All-gathered parameters of sharded training (ZeRO-3 layers, the rollout's full copy). */
+  gathered: RegisteredMemoryCategory;
+  /** The paged KV pool of generate calls: allocated bytes now / at peak, and the blocks in use. */
+  kvPool: RegisteredMemoryCategory & {
+    /** Bytes of the KV blocks in use now (0 between calls). */
+    inUse: number;
+    /** The most block bytes in use at once since start or the last resetPeaks. */
+    peakInUse: number;
+  };
+}
+
+export interface MemoryReportOptions {
+  /** Restart the registered categories' peaks after this report (default false). */
+  resetPeaks?: boolean;
+}
+
 /** The training engine bound to one Policy (native/train/trainer_wrap.cpp). */
 export interface NativeTrainer {
   /**
@@ -491,6 +544,14 @@ export interface NativeTrainer {
   setProcessGroup(pg: NativeProcessGroup | null): Promise<void>;
   /** Rejects unless every rank holds bitwise rank 0's weights (names the ranks and the first parameter). */
   verifyReplicas(): Promise<void>;
+  /**
+   * Bytes this rank holds now, by category, counted by walking the real tensors (storage bytes,
+   * each storage once; native/core/memory.h): the policy's weights, the reference policy's,
+   * gradients (accumulated fp32 buffers and pending .grad), AdamW state (fp32 masters, exp_avg,
+   * exp_avg_sq: created at the first step()), gathered buffers and the rollout KV pool. Waits for
+   * a running step. The planner (src/train/memory-plan.ts) predicts the same categories.
+   */
+  memory(options?: MemoryReportOptions): Promise<MemoryReport>;
   /** Updates applied so far. */
   readonly stepCount: number;
   /** Frees the optimizer state now (workers in flight finish first); the object is unusable after. */
@@ -624,6 +685,14 @@ export interface NativeAddon {
 export interface NativeTesting {
   /** Test hook: a native call that sleeps `ms` on the worker thread (async-worker tests). */
   sleepAsync(ms: number): Promise<void>;
+  /**
+   * Test hook: an FSDP-style gather cycle through the memory registry (native/core/memory.h): one
+   * uint8 buffer of each size (bytes), tracked under `category` while it lives, freed before the
+   * next (`prefetch`: after the next is allocated, two live at once). `keepLast` keeps one more
+   * buffer of the last size alive until the next call, tracked twice (counted once). Throws for an
+   * unknown category.
+   */
+  memoryTrackCycle(category: string, sizes: number[], options?: { prefetch?: boolean; keepLast?: boolean }): void;
   /**
    * Test hook (synchronous): runs kernel `name` and its libtorch reference on random inputs drawn
    * from opts.seed and returns error metrics. Uses the CUDA kernel when the device is CUDA and the

@@ -8,6 +8,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { native } from '../native/binding.js';
 import type {
+  MemoryReport,
+  MemoryReportOptions,
   NativePolicy,
   NativeStepResult,
   NativeTokenScores,
@@ -249,6 +251,14 @@ export class Trainer {
   }
 
   /** Frees the native optimizer state; the trainer is unusable after. Idempotent. */
+  /**
+   * Bytes this rank holds now by category, counted on the live tensors (NativeTrainer.memory):
+   * weights, reference, gradients, optimizer state, gathered buffers, the rollout KV pool.
+   */
+  memory(options?: MemoryReportOptions): Promise<MemoryReport> {
+    return this.native.memory(options);
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

@@ -1,6 +1,7 @@
 """Makes a random tiny checkpoint of one architecture with transformers itself and prints, as JSON, the
 fp32 logits it computes for a batch of sequences (each run alone, no padding) and its greedy
-continuations. Usage: hf_arch_reference.py OUT_DIR VARIANT, VARIANT one of the names in VARIANTS.
+continuations. Usage: hf_arch_reference.py OUT_DIR VARIANT, VARIANT one of the names in VARIANTS, or
+`config` to build the model from OUT_DIR/config.json as written by the caller (a preset narrowed in width).
 Used by test/architectures.test.ts (the reference is computed in the same run, never recorded)."""
 import json
 import sys
@@ -45,7 +46,7 @@ GEN_NEW_TOKENS = 12
 
 out, variant = sys.argv[1], sys.argv[2]
 torch.manual_seed(sum(map(ord, variant)))
-cfg = VARIANTS[variant]()
+cfg = transformers.AutoConfig.from_pretrained(out) if variant == "config" else VARIANTS[variant]()
 cfg._attn_implementation = "eager"
 model = AutoModelForCausalLM.from_config(cfg).to(torch.float32).eval()
 with torch.no_grad():
@@ -69,7 +70,7 @@ with torch.no_grad():
 flat = torch.cat(logits, 0)
 print(json.dumps({
     "transformers": transformers.__version__, "model_type": cfg.model_type, "sequences": SEQUENCES,
-    "vocab_size": SHAPE["vocab_size"], "logits": flat.flatten().tolist(),
+    "vocab_size": cfg.vocab_size, "logits": flat.flatten().tolist(),
     "params": sorted(n for n, _ in model.state_dict().items()),
     "greedy": {"prompts": GEN_PROMPTS, "new_tokens": GEN_NEW_TOKENS, "outputs": gens},
 }))

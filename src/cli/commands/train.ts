@@ -20,6 +20,7 @@ import { formatRecipeHelp, loadRecipe, type Recipe } from '../../recipe/index.js
 import { nativeEngines } from '../../rl/adapters.js';
 import { train, type TrainPhase } from '../../rl/loop.js';
 import { M } from '../../run/metric-names.js';
+import { printDryRun } from '../dry-run.js';
 
 /** Progress-bar words for the loop's phases. */
 const PHASE_LABEL: Record<TrainPhase, string> = {
@@ -83,6 +84,9 @@ export function register(program: Command): void {
       '--nproc-per-node <n>',
       'data-parallel ranks to start on this machine (multi-node: run under torchrun instead)',
     )
+    .option('--dry-run', 'print the memory plan per rank (weights, gradients, optimizer, KV pool, peak) and exit')
+    .option('--gpu-memory <size>', 'with --dry-run: GPU memory to fit, e.g. 80GiB, 141GB or h100, h200, a100-40gb')
+    .option('--model <preset|config.json|dir>', "with --dry-run: plan this model instead of model.path's")
     .action(
       async (
         recipePath: string | undefined,
@@ -93,6 +97,9 @@ export function register(program: Command): void {
           dataDir?: string;
           helpRecipe?: boolean;
           nprocPerNode?: string;
+          dryRun?: boolean;
+          gpuMemory?: string;
+          model?: string;
         },
       ) => {
         if (o.helpRecipe) {
@@ -101,7 +108,13 @@ export function register(program: Command): void {
         }
         if (!recipePath) throw new Error('gtr train: a recipe file is required (see recipes/)');
         if (o.allowRecipeChange && !o.resume) throw new Error('--allow-recipe-change applies only with --resume');
+        if (!o.dryRun && (o.gpuMemory !== undefined || o.model !== undefined))
+          throw new Error(`${o.gpuMemory !== undefined ? '--gpu-memory' : '--model'} applies only with --dry-run`);
         const recipe = loadRecipe(recipePath, o.set);
+        if (o.dryRun) {
+          await printDryRun(recipe, o);
+          return;
+        }
         // A hub id (owner/name[@revision]) becomes its snapshot in the HF cache, before ranks start.
         await resolveRecipeModel(recipe);
         const launched = await maybeLaunch(o.nprocPerNode);
