@@ -23,7 +23,7 @@
 //   rollout_is_threshold C > 0 the surrogate of each token is multiplied by the detached truncated
 //   importance weight w = min(exp(old_logp - rollout_logp), C) between the proximal policy (old_logp,
 //   recomputed by the trainer) and the behaviour policy that sampled it (rollout_logp, from the
-//   rollout engine): AReaL's decoupled PPO objective (Fu et al. 2025, eq. 5) with verl's token-level
+//   rollout engine): AReaL's decoupled PPO objective (Fu et al. 2025, Sec. 5) with verl's token-level
 //   truncated IS (rollout_correction rollout_is=token, rollout_is_threshold; Yao et al. 2025, TIS).
 //   Penalties, KL and entropy are not weighted (as in verl, which weights pg_losses only).
 // Log-ratios are clamped to [-20, 20] before exp, as verl does (gradients vanish past the clamp).
