@@ -17,9 +17,10 @@
  *   s = 0 (the cost of staleness).
  *
  * Run (single-threaded, beside other work): OMP_NUM_THREADS=1 nice -n 10 npx tsx bench/staleness.ts
- *   [--seeds 0,1,2,3,4] [--staleness 0,1,2,4] [--steps 40] [--prompts 8] [--group 8] [--eval-every 10]
+ *   [--seeds 0,1,2,3,4] [--staleness 0,1,2,4] [--steps 48] [--prompts 16] [--group 8] [--eval-every 12]
  *   [--held-out 400] [--eval-n 4] [--work runs/staleness] [--out-dir bench/results] [--device NAME]
- *   [--profile]  (one GTR run at the largest s, timed, then stop)
+ *   [--lr X] [--target-gain 0.07] [--quiet-window HH:MM-HH:MM]
+ *   [--profile]  (one GTR run at the first --staleness, timed, then stop)
  * Writes <out-dir>/staleness-<date>-<device>.{json,md,html} after every run (partial results survive).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,19 +39,22 @@ const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '0,1,2,3,4' },
     staleness: { type: 'string', default: '0,1,2,4' },
-    steps: { type: 'string', default: '40' },
-    prompts: { type: 'string', default: '8' },
+    steps: { type: 'string', default: '48' },
+    prompts: { type: 'string', default: '16' },
     group: { type: 'string', default: '8' },
-    'eval-every': { type: 'string', default: '10' },
+    'eval-every': { type: 'string', default: '12' },
     'held-out': { type: 'string', default: '400' },
     'eval-n': { type: 'string', default: '4' },
     'tis-cap': { type: 'string', default: '2' },
-    'target-gain': { type: 'string', default: '0.1' },
+    lr: { type: 'string' },
+    'target-gain': { type: 'string', default: '0.07' },
     target: { type: 'string' },
     work: { type: 'string', default: 'runs/staleness' },
     'out-dir': { type: 'string', default: join(import.meta.dirname ?? '.', 'results') },
     device: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** UTC HH:MM-HH:MM during which no run starts (another benchmark on the machine needs the cores). */
+    'quiet-window': { type: 'string' },
   },
 });
 const ints = (flag: string, v: string) =>
@@ -69,6 +73,7 @@ const sizes: DemoSizes = {
   prompts: ints('prompts', values.prompts!)[0]!,
   group: ints('group', values.group!)[0]!,
   heldOut: ints('held-out', values['held-out']!)[0]!,
+  ...(values.lr !== undefined ? { rlLr: Number(values.lr) } : {}),
 };
 const evalN = ints('eval-n', values['eval-n']!)[0]!;
 const algos = ['gtr', 'grpo'] as const;
@@ -346,7 +351,7 @@ function write() {
 }
 
 if (values.profile) {
-  const s = Math.max(...stalenesses);
+  const s = stalenesses[0]!;
   const t = performance.now();
   const r = await runOne('gtr', s, seeds[0]!);
   log(
@@ -354,9 +359,30 @@ if (values.profile) {
   );
   process.exit(0);
 }
+/** Waits until the end of --quiet-window when a run started now would overlap it (runs take about a minute). */
+async function respectQuietWindow(): Promise<void> {
+  const w = values['quiet-window'];
+  if (!w) return;
+  const m = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(w);
+  if (!m) throw new Error(`--quiet-window: "${w}" is not HH:MM-HH:MM (UTC)`);
+  const at = (h: string, mi: string) => {
+    const d = new Date();
+    d.setUTCHours(Number(h), Number(mi), 0, 0);
+    return d.getTime();
+  };
+  const start = at(m[1]!, m[2]!),
+    end = at(m[3]!, m[4]!);
+  const now = Date.now();
+  if (now >= start - 75_000 && now < end) {
+    log(`quiet window ${w}: waiting ${((end - now) / 1000).toFixed(0)} s`);
+    await new Promise((r) => setTimeout(r, end - now));
+  }
+}
+
 for (const seed of seeds)
   for (const s of stalenesses)
     for (const algo of algos) {
+      await respectQuietWindow();
       const r = await runOne(algo, s, seed);
       results.push(r);
       log(

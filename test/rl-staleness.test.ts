@@ -5,11 +5,16 @@
 // checkpoint records the batches generated ahead so a resume equals the uninterrupted run bitwise.
 // Rewards carry signal (the length grader), so every update moves the weights.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeEngines } from '../src/rl/adapters.js';
 import { train } from '../src/rl/loop.js';
-import { readRolloutQueue, ROLLOUT_QUEUE_FILE } from '../src/rl/rollout-source.js';
+import {
+  readRolloutQueue,
+  ROLLOUT_QUEUE_FILE,
+  serializeRolloutQueue,
+  type RolloutBatch,
+} from '../src/rl/rollout-source.js';
 import { repoRoot } from './helpers/paths.js';
 import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
 
@@ -115,5 +120,38 @@ describe('rollout.max_staleness', () => {
     const strip = (r: Record<string, unknown>) =>
       Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('timing_s/')));
     expect(trainRows('cut').map(strip)).toEqual(trainRows('straight').map(strip));
+  });
+});
+
+describe('the rollout queue file', () => {
+  it('round-trips typed arrays exactly and names the file when its steps do not follow the checkpoint', () => {
+    const dir = join(scratch, 'queue-unit');
+    mkdirSync(dir, { recursive: true });
+    const lp = Float32Array.from([-0.1, -1e-7, -23.456789, Math.fround(Math.PI)]);
+    const batch = {
+      step: 4,
+      policyVersion: 1,
+      samples: [
+        {
+          group: 0,
+          promptTokens: Int32Array.from([1, 2]),
+          responseTokens: Int32Array.from([3, 4, 5, 6]),
+          samplerLogprobs: lp,
+          advantage: -0.7071067811865476,
+          policyVersion: 1,
+        },
+      ],
+    } as unknown as RolloutBatch;
+    writeFileSync(join(dir, ROLLOUT_QUEUE_FILE), serializeRolloutQueue([batch]));
+    const [b] = readRolloutQueue(dir, 3);
+    expect(b!.samples[0]!.samplerLogprobs).toEqual(lp);
+    expect(b!.samples[0]!.responseTokens).toEqual(Int32Array.from([3, 4, 5, 6]));
+    expect(b!.samples[0]!.advantage).toBe(-0.7071067811865476);
+    expect(() => readRolloutQueue(dir, 2)).toThrow(
+      `${join(dir, ROLLOUT_QUEUE_FILE)}: batch 0 is for step 4, expected step 3`,
+    );
+    writeFileSync(join(dir, ROLLOUT_QUEUE_FILE), '{"batches": [');
+    expect(() => readRolloutQueue(dir, 3)).toThrow(/unreadable rollout queue/);
+    expect(readRolloutQueue(join(scratch, 'no-such-checkpoint'), 3)).toEqual([]);
   });
 });
