@@ -19,7 +19,7 @@
  * Run (single-threaded, beside other work): OMP_NUM_THREADS=1 nice -n 10 npx tsx bench/staleness.ts
  *   [--seeds 0,1,2,3,4] [--staleness 0,1,2,4] [--steps 48] [--prompts 16] [--group 8] [--eval-every 12]
  *   [--held-out 400] [--eval-n 4] [--work runs/staleness] [--out-dir bench/results] [--device NAME]
- *   [--lr X] [--target-gain 0.07] [--quiet-window HH:MM-HH:MM]
+ *   [--lr X] [--target-gain 0.07] [--tis-cap 2 (0 = off)] [--tag NAME] [--quiet-window HH:MM-HH:MM]
  *   [--profile]  (one GTR run at the first --staleness, timed, then stop)
  * Writes <out-dir>/staleness-<date>-<device>.{json,md,html} after every run (partial results survive).
  */
@@ -47,6 +47,8 @@ const { values } = parseArgs({
     'eval-n': { type: 'string', default: '4' },
     'tis-cap': { type: 'string', default: '2' },
     lr: { type: 'string' },
+    /** Suffix of the results files (an ablation beside the main run). */
+    tag: { type: 'string' },
     'target-gain': { type: 'string', default: '0.07' },
     target: { type: 'string' },
     work: { type: 'string', default: 'runs/staleness' },
@@ -160,9 +162,9 @@ const results: RunResult[] = [];
 const t0 = performance.now();
 async function runOne(algo: RunResult['algo'], s: number, seed: number): Promise<RunResult> {
   const recipe = rlRecipe(base, algo, steps, sizes, seed);
-  const dir = join(work, 'runs', `${algo}-s${s}-seed${seed}`);
+  const dir = join(work, 'runs', `${algo}-s${s}-seed${seed}${values.tag ? `-${values.tag}` : ''}`);
   recipe.rollout.max_staleness = s;
-  recipe.algorithm.loss.rollout_is_threshold = s > 0 ? tisCap : null;
+  recipe.algorithm.loss.rollout_is_threshold = s > 0 && tisCap > 0 ? tisCap : null;
   recipe.checkpoint.every_steps = evalEvery;
   recipe.checkpoint.keep_last = Math.ceil(steps / evalEvery) + 1;
   recipe.run.dir = dir;
@@ -257,7 +259,7 @@ function summarize() {
 function write() {
   const perS = summarize();
   mkdirSync(values['out-dir']!, { recursive: true });
-  const file = join(values['out-dir']!, `staleness-${date}-${slug}`);
+  const file = join(values['out-dir']!, `staleness-${date}-${slug}${values.tag ? `-${values.tag}` : ''}`);
   const settings = {
     steps,
     promptsPerStep: sizes.prompts,
@@ -286,7 +288,7 @@ function write() {
     `The demo's world (arithmetic, ${sizes.hidden}-wide ${sizes.layers}-layer Qwen3), one SFT warm-up shared by all runs ` +
       `(${sftInfo.steps} steps; held-out mean@${evalN} ${f(before.meanAccuracy)} before RL), then ${steps} RL steps of ` +
       `${sizes.prompts} prompts x ${sizes.group} samples (lr ${sizes.rlLr}, ${sizes.epochs} epochs x ${sizes.miniBatches} mini-batches), ` +
-      `in-process pipeline of depth s (rollout.max_staleness), truncated IS cap ${tisCap} for s > 0. Held-out: ${sizes.heldOut} problems x ${evalN} samples at temperature 1 ` +
+      `in-process pipeline of depth s (rollout.max_staleness), ${tisCap > 0 ? `truncated IS cap ${tisCap} for s > 0` : 'no importance weight (rollout_is_threshold null)'}. Held-out: ${sizes.heldOut} problems x ${evalN} samples at temperature 1 ` +
       `(mean accuracy), every ${evalEvery} steps. Target ${f(target)}; a run that never reaches it counts as ${steps + evalEvery} steps (censored). ` +
       'Intervals: 95% t over seeds of the paired (same seed) differences.',
     '',
