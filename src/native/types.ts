@@ -447,6 +447,12 @@ export interface NativeTrainMetrics {
   approxKl: number;
   /** Mean reference KL estimate (before klCoef); 0 when unused. */
   refKl: number;
+  /** loss.rolloutIsThreshold > 0 only: mean truncated importance weight min(exp(old - rollout), C). */
+  rolloutIsMean?: number;
+  /** loss.rolloutIsThreshold > 0 only: largest untruncated weight exp(old - rollout). */
+  rolloutIsMax?: number;
+  /** loss.rolloutIsThreshold > 0 only: fraction of tokens whose weight was truncated. */
+  rolloutIsClipFrac?: number;
   responseTokens: number;
   sequences: number;
   microBatches: number;
