@@ -117,8 +117,9 @@ describe('rollout.max_staleness', () => {
     await train(recipe('cut', [...sets, 'train.steps=5']), { engines: nativeEngines, log, resume: true });
     for (const step of [3, 4, 5]) expect(Buffer.compare(weights('straight', step), weights('cut', step))).toBe(0);
     expect(samples('cut')).toEqual(samples('straight'));
+    // Timings differ, and rollout/mean_running is weighted by the decode steps' wall time.
     const strip = (r: Record<string, unknown>) =>
-      Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('timing_s/')));
+      Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('timing_s/') && k !== 'rollout/mean_running'));
     expect(trainRows('cut').map(strip)).toEqual(trainRows('straight').map(strip));
   });
 });
