@@ -23,6 +23,8 @@ FALLBACK = [
     (r"^bench/results/transition-.*\.json$", "behavior-transition benchmark results: every curve, measure and setting (dated, with the device)"),
     (r"^bench/results/transition-.*\.html$", "behavior-transition benchmark report: accuracy curves per algorithm, switches marked"),
     (r"^bench/results/graders-.*\.json$", "grader benchmark: share correct per rewrite and items/s of math, math_verify, dapo (dated, with the device), written by scripts/bench-graders.ts"),
+    (r"^bench/results/staleness-.*\.json$", "staleness experiment (GTR vs GRPO at rollout.max_staleness 0/1/2/4): every run's curve, the paired differences (dated, with the device), written by bench/staleness.ts"),
+    (r"^bench/results/staleness-.*\.html$", "staleness experiment report: the summary and per-run tables, written by bench/staleness.ts"),
     (r"^bench/results/.*\.json$", "GPU benchmark / test results (dated, with the device)"),
     (r"^datasets/manifest\.json$", "the dataset registry: hub / URL sources, local file names, field mappings"),
     (r"^package\.json$", "package, pinned dependencies, scripts (setup, build, test, demo), library exports"),

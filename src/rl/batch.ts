@@ -22,6 +22,8 @@ export interface TrainSample {
   samplerLogprobs: Float32Array;
   /** Sequence-level advantage (the same for every response token). */
   advantage: number;
+  /** The policy version that generated it (src/rl/rollout-source.ts); absent = the current step's weights. */
+  policyVersion?: number;
 }
 
 /** Samples packed for one native forward (src/train/microbatch.ts layout), with their indices and advantages. */

@@ -5,7 +5,9 @@
  * - open the run: ./run-context.ts (run directory locked, cleaned and resumed by src/run/resume.ts on
  *   rank 0; tokenizer, phased data, graders, policy and engines into one RunContext);
  * - per step: collect groups (./collect.ts: the next prompts of a seeded, resumable order, n samples
- *   per prompt, grading and overlong shaping, group advantages, optional DAPO dynamic sampling);
+ *   per prompt, grading and overlong shaping, group advantages, optional DAPO dynamic sampling),
+ *   through the rollout source (./rollout-source.ts: with rollout.max_staleness = s > 0 the batch of
+ *   step k is generated s steps ahead, from the weights after step k - 1 - s; 0 = on-policy);
  *   update (./update.ts: old log-probs recomputed by the trainer, per-epoch GTR snapshots, shuffled
  *   mini-batches, optimizer steps); log (the metrics row of ./step-metrics.ts to JSONL and
  *   TensorBoard, a few decoded samples, the run's HTML report); checkpoint (atomic); then evaluate
@@ -29,7 +31,16 @@ import { DistContext } from '../parallel/context.js';
 import { globalRollout } from '../parallel/rollout-columns.js';
 import type { Policy } from '../policy.js';
 import type { Recipe } from '../recipe/index.js';
-import { collectGroups, type CollectedGroups } from './collect.js';
+import type { CollectedGroups } from './collect.js';
+import {
+  inProcessRolloutSource,
+  readRolloutQueue,
+  ROLLOUT_QUEUE_FILE,
+  serializeRolloutQueue,
+  staleness,
+  type RolloutBatch,
+  type RolloutSource,
+} from './rollout-source.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import type { TrainerEngine } from './engines.js';
 import { lossConfig } from '../train/loss-config.js';
@@ -81,7 +92,14 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
     const ctx = await openRunContext(recipe, opts, log, dist, opened, benchmarks, lossConfig(recipe.algorithm.loss));
     opened.recordRecipeChanges?.(); // the checkpoint loaded: the resume stands
     const { progress } = ctx;
+    let source: RolloutSource | undefined;
     try {
+      if (recipe.rollout.max_staleness > 0 && dist.distributed)
+        throw new Error(
+          `rollout.max_staleness = ${recipe.rollout.max_staleness} is not supported with --nproc-per-node yet (each rank would hold its own queue of batches generated ahead); use 0 for data-parallel runs`,
+        );
+      const resumeDir = opened.resumeFrom?.dir;
+      source = inProcessRolloutSource(ctx, resumeDir ? readRolloutQueue(resumeDir, ctx.startStep) : []);
       await evaluateUnfinished(ctx);
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
         if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) {
@@ -89,19 +107,20 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           break;
         }
         const t0 = performance.now();
-        const collected = await collectGroups(ctx, step);
+        const collected = await source.next(step);
         if (!collected) {
           progress.interrupted = true;
           break;
         }
         const update = await updateStep(ctx, collected, step);
+        await source.publishWeights(step);
         await logStep(ctx, step, collected, update, t0);
         progress.lastDone = step;
         // The step is saved before the evaluation, so an evaluation that fails or is interrupted loses no training.
         const stopping = await dist.any(!!opts.signal?.aborted, `interrupt check after step ${step}`);
         if (checkpointDue(ctx, step, stopping)) {
           opts.onPhase?.('checkpoint', step);
-          await saveCheckpoint(ctx, step);
+          await saveCheckpoint(ctx, step, source);
         }
         if (evaluationDue(ctx, step, stopping)) {
           opts.onPhase?.('eval', step);
@@ -115,8 +134,9 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         progress.stopError = skippedUpdatesStop(ctx, step);
         if (progress.stopError) break;
       }
-      await saveLastStepIfStopped(ctx);
+      await saveLastStepIfStopped(ctx, source);
     } finally {
+      await source?.close();
       await closeRunContext(ctx);
     }
     if (!existsSync(join(ctx.run.dir, 'resolved.yaml'))) throw new Error('internal: resolved recipe missing');
@@ -179,7 +199,7 @@ async function updateStep(
 async function logStep(
   ctx: RunContext,
   step: number,
-  c: CollectedGroups,
+  c: RolloutBatch,
   update: UpdateResult | undefined,
   t0: number,
 ): Promise<void> {
@@ -204,6 +224,10 @@ async function logStep(
     generateMs: c.generateMs,
     rewardMs: c.rewardMs,
     stepSeconds: (performance.now() - t0) / 1000,
+    staleness:
+      ctx.recipe.rollout.max_staleness > 0
+        ? c.samples.map((x) => staleness(step, x.policyVersion ?? c.policyVersion))
+        : undefined,
   });
   recordMetrics(ctx, row);
   if (dist.isMain)
@@ -217,6 +241,7 @@ async function logStep(
         reward: g.responses[0].reward,
         correct: g.responses[0].grade.correct,
         extracted: g.responses[0].grade.extracted,
+        policy_version: g.policyVersion ?? c.policyVersion,
         ...sampleMetrics(g.responses[0].grade),
       })),
     );
@@ -282,7 +307,7 @@ function skippedUpdatesStop(ctx: RunContext, step: number): Error | undefined {
  * After an interrupt or the skipped-updates stop: saves the last completed step unless it is already
  * the latest checkpoint (rank 0 decides, every rank joins the save).
  */
-async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
+async function saveLastStepIfStopped(ctx: RunContext, source: RolloutSource | undefined): Promise<void> {
   const { dist, run, progress } = ctx;
   const last = progress.lastDone;
   if (!(progress.interrupted || progress.stopError) || last === 0) return;
@@ -290,7 +315,7 @@ async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
     dist.isMain && run.latest() !== run.checkpointDir(last),
     'final checkpoint needed',
   );
-  if (unsaved) await saveCheckpoint(ctx, last);
+  if (unsaved) await saveCheckpoint(ctx, last, source);
 }
 
 /**
@@ -298,14 +323,16 @@ async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
  * every rank waits. Data-parallel, each rank first checks its weights are bitwise rank 0's (DDP's
  * guarantee, checked: what rank 0 saves is every rank's model).
  */
-async function saveCheckpoint(ctx: RunContext, step: number): Promise<void> {
+async function saveCheckpoint(ctx: RunContext, step: number, source: RolloutSource | undefined): Promise<void> {
   const { dist } = ctx;
+  // max_staleness > 0: the batches generated ahead (steps step + 1 .. step + s) are recorded, so a resume trains on them.
+  const queue = source ? await source.pending() : [];
   if (dist.distributed) {
     await ctx.trainer.verifyReplicas!();
     ctx.log(`rank ${dist.rank}: weights at step ${step} bitwise equal to rank 0's on all ${dist.worldSize} ranks`);
   }
   await dist.barrier(`before checkpoint step ${step}`);
-  if (dist.isMain) await writeCheckpoint(ctx, step);
+  if (dist.isMain) await writeCheckpoint(ctx, step, queue);
   await dist.barrier(`checkpoint step ${step} written by rank 0`);
 }
 
@@ -342,16 +369,19 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-/** Rank 0's write: policy, trainer state and loop state; then latest is moved and old ones pruned. */
-async function writeCheckpoint(ctx: RunContext, step: number): Promise<void> {
+/**
+ * Rank 0's write: policy, trainer state, loop state and (max_staleness > 0) the batches generated
+ * ahead; then latest is moved and old ones pruned.
+ */
+async function writeCheckpoint(ctx: RunContext, step: number, queue: RolloutBatch[]): Promise<void> {
   try {
-    await writeCheckpointFiles(ctx, step);
+    await writeCheckpointFiles(ctx, step, queue);
   } catch (e) {
     throw explainCheckpointWriteError(e, ctx.run, step, ctx.recipe.checkpoint.keep_last);
   }
 }
 
-async function writeCheckpointFiles(ctx: RunContext, step: number): Promise<void> {
+async function writeCheckpointFiles(ctx: RunContext, step: number, queue: RolloutBatch[]): Promise<void> {
   const { recipe, run, phased } = ctx;
   const final = await saveCheckpointAtomic(run.checkpointDir(step), async (tmp) => {
     await ctx.policy.save(join(tmp, 'policy'), {
@@ -359,6 +389,7 @@ async function writeCheckpointFiles(ctx: RunContext, step: number): Promise<void
       baseModel: recipe.model.path,
     });
     await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
+    if (queue.length > 0) await writeFile(join(tmp, ROLLOUT_QUEUE_FILE), serializeRolloutQueue(queue));
     await writeFile(
       join(tmp, LOOP_STATE_FILE),
       JSON.stringify(

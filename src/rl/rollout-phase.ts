@@ -25,6 +25,8 @@ export interface GradedResponse {
 export interface Group {
   prompt: PromptItem;
   responses: GradedResponse[];
+  /** The policy version that generated the responses (src/rl/rollout-source.ts); set by the rollout source. */
+  policyVersion?: number;
 }
 
 export interface RewardSettings {

@@ -37,6 +37,8 @@ export interface StepMetricsInput {
   rewardMs: number;
   /** Wall time of the whole step so far, seconds. */
   stepSeconds: number;
+  /** rollout.max_staleness > 0: the staleness of each trained sample, (step - 1) - its policy version. */
+  staleness?: number[];
 }
 
 /**
@@ -97,6 +99,12 @@ export function stepMetricsRow(s: StepMetricsInput): Record<string, unknown> {
     [M.batchSkippedLongPrompts]: s.skippedPrompts,
     [M.rolloutLogprobDiff]: upd?.logprobGap ?? 0,
     ...rolloutMetrics(s.rolloutStats),
+    ...(s.staleness
+      ? {
+          [M.stalenessMean]: mean(s.staleness),
+          [M.stalenessMax]: s.staleness.length ? Math.max(...s.staleness) : 0,
+        }
+      : {}),
     [M.timeGen]: s.generateMs / 1000,
     [M.timeReward]: s.rewardMs / 1000,
     [M.timeOldLogProb]: (upd?.oldLogprobMs ?? 0) / 1000,

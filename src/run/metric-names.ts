@@ -36,6 +36,9 @@ export const M = {
   rolloutPreemptions: 'rollout/preemptions',
   rolloutPromptPrefills: 'rollout/prompt_prefills',
   rolloutMeanRunning: 'rollout/mean_running',
+  /** rollout.max_staleness > 0 only: (step - 1) - policy version of the step's samples (src/rl/rollout-source.ts). */
+  stalenessMean: 'rollout/staleness/mean',
+  stalenessMax: 'rollout/staleness/max',
   optimizerSteps: 'actor/optimizer_steps',
   skippedSteps: 'actor/skipped_steps',
   timeGen: 'timing_s/gen',
@@ -84,6 +87,11 @@ export const TRAINER_METRICS: Readonly<Record<string, string | null>> = {
   gradNorm: 'actor/grad_norm',
   clipCoef: 'actor/grad_clip_coef',
   lr: 'actor/lr',
+  // algorithm.loss.rollout_is_threshold set only (verl's rollout_corr/ group): the truncated weight's
+  // token mean, the untruncated weight's max, and the fraction of tokens truncated.
+  rolloutIsMean: 'rollout_corr/rollout_is_mean',
+  rolloutIsMax: 'rollout_corr/rollout_is_max',
+  rolloutIsClipFrac: 'rollout_corr/rollout_is_clip_frac',
   step: null,
   skipped: null,
   reason: null,
