@@ -41,7 +41,7 @@ describe('loadRecipe errors name file, line and key path', () => {
       parseRecipe('model:\n  path: m\nalgorithm:\n  loss:\n    sigmaa: 1\nextras: 1\n', 'recipes/x.yaml'),
     );
     expect(p).toContain(
-      'recipes/x.yaml:5: algorithm.loss.sigmaa: unknown key (did you mean "sigma"?) (valid keys under algorithm.loss: clip_ratio_low, clip_ratio_high, dual_clip, aggregation, penalty, anchor, sigma, beta, beta_mode, kl_ref, entropy_coef)',
+      'recipes/x.yaml:5: algorithm.loss.sigmaa: unknown key (did you mean "sigma"?) (valid keys under algorithm.loss: clip_ratio_low, clip_ratio_high, dual_clip, aggregation, penalty, anchor, sigma, beta, beta_mode, kl_ref, entropy_coef, rollout_is_threshold)',
     );
     expect(p).toContain(
       'recipes/x.yaml:6: extras: unknown key (valid keys: model, data, rollout, reward, algorithm, train, eval, checkpoint, run)',

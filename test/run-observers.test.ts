@@ -28,6 +28,9 @@ beforeAll(async () => {
     'eval.limit=1',
     'eval.max_new_tokens=8',
     'checkpoint.every_steps=0',
+    // Off-policy on, so the staleness and rollout-correction metrics are emitted too.
+    'rollout.max_staleness=1',
+    'algorithm.loss.rollout_is_threshold=2',
   ]);
   await train(recipe, { engines: nativeEngines, log: () => {}, onPhase: (ph, step) => phases.push([ph, step]) });
   // The metrics of a rollout worker in its own process, generating one step ahead (max_staleness 1).

@@ -17,6 +17,8 @@ interface Case {
   adv: number[];
   mask?: number[];
   ref?: number[];
+  /** Behaviour-policy (rollout engine) log-probs, for rolloutIsThreshold. */
+  rollout?: number[];
   entropy?: number[];
   seqLens?: number[];
   denominators?: { tokens: number; sequences: number };
@@ -31,6 +33,7 @@ function run(c: Case, config: Partial<LossConfig>, logp = c.logp): NativeLossDeb
   const f = (a: number[]) => Float64Array.from(a);
   const extra: Parameters<typeof hooks.lossDebug>[6] = {};
   if (c.ref) extra.ref = f(c.ref);
+  if (c.rollout) extra.rollout = f(c.rollout);
   if (c.entropy) extra.entropy = f(c.entropy);
   if (c.seqLens) extra.seqLens = Int32Array.from(c.seqLens);
   if (c.denominators) extra.denominators = c.denominators;
@@ -367,5 +370,72 @@ describe('aggregation (verl agg_loss) with global denominators', () => {
       expect(p1.loss + p2.loss).toBeCloseTo(whole.loss, 12);
       expectClose([...p1.grad, ...p2.grad], whole.grad, 1e-12);
     }
+  });
+});
+
+describe('off-policy samples: decoupled objective with truncated importance sampling', () => {
+  // Behaviour log-probs put w = pi_prox / pi_behav across the cap 2 on both sides (0.3 .. 7).
+  const weights = [0.3, 1, 1.9, 2, 2.5, 7, 0.8, 1.2, 3, 1.5];
+  const offp: Case = { ...base, rollout: base.old.map((o, i) => o - Math.log(weights[i]!)) };
+  const cap = 2;
+
+  it("GRPO: each token's clipped surrogate is weighted by min(w, C), a constant (float64 reference)", () => {
+    const cfg = { name: 'grpo', clipLow: 0.2, clipHigh: 0.28, rolloutIsThreshold: cap };
+    const out = run(offp, cfg);
+    const N = ratios.length;
+    const w = weights.map((x) => Math.min(x, cap));
+    const ref = ratios.map((r, i) => ppo(r, base.adv[i]!, 0.2, 0.28));
+    expect(out.loss).toBeCloseTo(ref.reduce((s, x, i) => s + w[i]! * x.loss, 0) / N, 12);
+    expect(out.pgLoss).toBeCloseTo(out.loss, 12);
+    expectClose(
+      out.grad,
+      ref.map((x, i) => (w[i]! * x.grad) / N),
+      1e-9,
+    );
+    expectClose(out.grad, finiteDiff(offp, cfg), 1e-6);
+    expectClose(out.rolloutIsWeight!, w, 1e-12);
+    // The ratio (and so the clip) is against the proximal policy, not the behaviour one.
+    expectClose(out.ratio, ratios, 1e-9);
+  });
+
+  it('GTR: the surrogate is weighted, the mixture-anchored Gaussian penalty is not', () => {
+    const sigma = 0.3;
+    const beta = 0.7;
+    const anchor = base.logp.map((x, i) => x - Math.log(1 + 0.05 * (i % 4)));
+    const c: Case = { ...offp, anchors: [anchor] };
+    const cfg = { name: 'gtr', clipLow: 0.2, clipHigh: 0.28, sigma, beta, rolloutIsThreshold: cap };
+    const out = run(c, cfg);
+    const N = ratios.length;
+    const w = weights.map((x) => Math.min(x, cap));
+    const r1 = ratios.map((_, i) => 1 + 0.05 * (i % 4));
+    const pg = ratios.map((r, i) => ppo(r, base.adv[i]!, 0.2, 0.28));
+    const P = ratios.map((r, i) => (gauss(r, sigma) + gauss(r1[i]!, sigma)) / 2);
+    const F = ratios.map((r, i) => (gaussF(r, sigma) + gaussF(r1[i]!, sigma)) / 2);
+    expect(out.loss).toBeCloseTo(
+      pg.reduce((s, x, i) => s + w[i]! * x.loss, 0) / N + (beta * P.reduce((a, b) => a + b)) / N,
+      12,
+    );
+    expectClose(
+      out.grad,
+      pg.map((x, i) => (w[i]! * x.grad + beta * F[i]!) / N),
+      1e-9,
+    );
+    expectClose(out.grad, finiteDiff(c, cfg), 1e-6);
+  });
+
+  it('off (threshold absent or 0) is the plain loss bit for bit; a cap below 1 or missing log-probs are refused', () => {
+    const plain = run(base, { name: 'gtr' });
+    const off = run({ ...offp }, { name: 'gtr', rolloutIsThreshold: 0 });
+    expect(off.loss).toBe(plain.loss);
+    expect(Array.from(off.grad)).toEqual(Array.from(plain.grad));
+    expect(off.rolloutIsWeight).toBeUndefined();
+    // A cap of 1e9 never truncates: w = pi_prox / pi_behav exactly.
+    const untruncated = run(offp, { name: 'grpo', rolloutIsThreshold: 1e9 });
+    expectClose(untruncated.rolloutIsWeight!, weights, 1e-12);
+    expect(() => run(offp, { name: 'grpo', rolloutIsThreshold: 0.5 })).toThrow(
+      /rolloutIsThreshold must be 0 \(off\) or >= 1/,
+    );
+    expect(() => resolveLossConfig({ rolloutIsThreshold: 0.5 })).toThrow(/rolloutIsThreshold/);
+    expect(() => run(base, { name: 'grpo', rolloutIsThreshold: 2 })).toThrow(/rolloutLogprobs/);
   });
 });

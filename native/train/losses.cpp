@@ -93,6 +93,10 @@ ResolvedLoss resolve_loss(const LossConfig& cfg) {
   finite_nonneg(cfg.beta, "beta");
   finite_nonneg(cfg.kl_coef, "klCoef");
   if (!std::isfinite(cfg.entropy_coef)) throw std::invalid_argument("loss.entropyCoef must be finite");
+  if (!std::isfinite(cfg.rollout_is_threshold) || cfg.rollout_is_threshold < 0 ||
+      (cfg.rollout_is_threshold > 0 && cfg.rollout_is_threshold < 1))
+    throw std::invalid_argument("loss.rolloutIsThreshold must be 0 (off) or >= 1, got " +
+                                std::to_string(cfg.rollout_is_threshold));
   if (cfg.beta_mode == "fixed")
     r.beta_mode = BetaMode::Fixed;
   else if (cfg.beta_mode == "advantage")
@@ -181,6 +185,8 @@ LossTerms compute_loss(const ResolvedLoss& L, const LossInputs& in) {
   for (const auto& a : in.anchors) check_same(a, in.logp, "anchorLogprobs[k]");
   const bool use_kl = c.kl_coef > 0;
   if (use_kl) check_same(in.ref_logp, in.logp, "refLogprobs (needed when klCoef > 0)");
+  const bool use_is = c.rollout_is_threshold > 0;
+  if (use_is) check_same(in.rollout_logp, in.logp, "rolloutLogprobs (needed when rolloutIsThreshold > 0)");
   const bool use_ent = in.entropy.defined();
   if (use_ent) check_same(in.entropy, in.logp, "entropy");
   if (!(in.denom_tokens > 0) || !(in.denom_seqs > 0))
@@ -214,6 +220,15 @@ LossTerms compute_loss(const ResolvedLoss& L, const LossInputs& in) {
     }
   } else {
     pg = -A * ratio;
+  }
+  // Decoupled objective: the proximal-policy surrogate, weighted by the truncated behaviour ->
+  // proximal importance weight (a constant: both log-probs are fixed inputs).
+  if (use_is) {
+    at::Tensor raw = (in.old_logp - in.rollout_logp).clamp(-20.0, 20.0).exp().detach();
+    at::Tensor w = raw.clamp_max(c.rollout_is_threshold);
+    pg = pg * w;
+    out.rollout_is_weight = w;
+    out.rollout_is_raw = raw;
   }
   out.pg_loss = agg(pg);
   at::Tensor total = out.pg_loss;

@@ -19,6 +19,13 @@
 //   sequences of (the sequence's token mean) / denom_seqs; seq-mean-token-sum = sum over sequences
 //   of (the sequence's token sum) / denom_seqs. The denominators are the MINI-BATCH's (passed in), so
 //   accumulating micro-batch gradients equals one big batch.
+// - rollout correction (off-policy samples, docs/GTR.md "Off-policy samples"): with
+//   rollout_is_threshold C > 0 the surrogate of each token is multiplied by the detached truncated
+//   importance weight w = min(exp(old_logp - rollout_logp), C) between the proximal policy (old_logp,
+//   recomputed by the trainer) and the behaviour policy that sampled it (rollout_logp, from the
+//   rollout engine): AReaL's decoupled PPO objective (Fu et al. 2025, Sec. 5) with verl's token-level
+//   truncated IS (rollout_correction rollout_is=token, rollout_is_threshold; Yao et al. 2025, TIS).
+//   Penalties, KL and entropy are not weighted (as in verl, which weights pg_losses only).
 // Log-ratios are clamped to [-20, 20] before exp, as verl does (gradients vanish past the clamp).
 #pragma once
 #include <ATen/ATen.h>
@@ -50,6 +57,7 @@ struct LossConfig {
   std::string kl_estimator = "k3";  // "k1" | "k2" | "k3"
   double entropy_coef = 0;          // entropy bonus weight (subtracted)
   std::string aggregation = "token-mean";
+  double rollout_is_threshold = 0;  // truncation cap C of the behaviour->proximal weight; 0 = off
 };
 
 // One registry entry: what a loss name means.
@@ -98,6 +106,7 @@ struct LossInputs {
   std::vector<at::Tensor> anchors;  // snapshots of epochs 1..e (anchors k = 1..e)
   at::Tensor adv;                   // per-token advantage
   at::Tensor ref_logp;              // reference model; undefined when kl_coef == 0
+  at::Tensor rollout_logp;          // behaviour policy (the rollout engine's); needed when rollout_is_threshold > 0
   at::Tensor entropy;               // per-token entropy (differentiable); undefined -> no bonus
   at::Tensor seq_ids;               // int64 [N]: local sequence index of each token, in [0, num_seqs)
   int64_t num_seqs = 1;
@@ -110,14 +119,17 @@ struct LossTerms {
   at::Tensor loss, pg_loss, penalty_loss, kl_loss, entropy_bonus;
   at::Tensor ratio, clipped_low, clipped_high, dual_clipped;  // flags as 0/1 floats
   at::Tensor penalty;                                         // P_e(t) (before beta)
-  at::Tensor penalty_grad_abs;  // |d P_e / d logp| in closed form (docs/GTR.md "Gaussian trust-region penalty")
-  at::Tensor approx_kl;         // k3 of KL(old || new): r - 1 - log r
-  at::Tensor ref_kl;            // KL_ref(t) (before kl_coef), empty when unused
-  at::Tensor entropy;           // H(t), empty when not given
+  at::Tensor penalty_grad_abs;   // |d P_e / d logp| in closed form (docs/GTR.md "Gaussian trust-region penalty")
+  at::Tensor approx_kl;          // k3 of KL(old || new): r - 1 - log r
+  at::Tensor ref_kl;             // KL_ref(t) (before kl_coef), empty when unused
+  at::Tensor entropy;            // H(t), empty when not given
+  at::Tensor rollout_is_weight;  // truncated w(t) = min(exp(old - rollout), C); empty when off
+  at::Tensor rollout_is_raw;     // untruncated exp(old - rollout) (for the clip fraction / max); empty when off
 };
 
 // Computes the loss of `in` under `loss`. Throws std::invalid_argument when shapes disagree,
-// an anchor is missing, or ref_logp is missing while kl_coef > 0.
+// an anchor is missing, ref_logp is missing while kl_coef > 0, or rollout_logp is missing while
+// rollout_is_threshold > 0.
 LossTerms compute_loss(const ResolvedLoss& loss, const LossInputs& in);
 
 // verl agg_loss over the selected tokens with global denominators (see the header comment).

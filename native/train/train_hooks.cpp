@@ -42,6 +42,8 @@ Napi::Value LossDebug(const Napi::CallbackInfo& info) {
       in.anchors.push_back(pick(double_tensor_from_js(anchors.Get(k), "anchors[k]"), "anchors[k]"));
     in.adv = pick(double_tensor_from_js(info[3], "adv"), "adv");
     if (!extra.Get("ref").IsUndefined()) in.ref_logp = pick(double_tensor_from_js(extra.Get("ref"), "ref"), "ref");
+    if (!extra.Get("rollout").IsUndefined())
+      in.rollout_logp = pick(double_tensor_from_js(extra.Get("rollout"), "rollout"), "rollout");
     if (!extra.Get("entropy").IsUndefined())
       in.entropy =
           pick(double_tensor_from_js(extra.Get("entropy"), "entropy"), "entropy").detach().requires_grad_(true);
@@ -73,6 +75,8 @@ Napi::Value LossDebug(const Napi::CallbackInfo& info) {
     o.Set("clippedLow", to_float64_array(env, full(terms.clipped_low)));
     o.Set("clippedHigh", to_float64_array(env, full(terms.clipped_high)));
     o.Set("dualClipped", to_float64_array(env, full(terms.dual_clipped)));
+    if (terms.rollout_is_weight.defined())
+      o.Set("rolloutIsWeight", to_float64_array(env, full(terms.rollout_is_weight)));
     return o;
   });
 }

@@ -98,6 +98,8 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   check_len(mb.old_logp, "oldLogprobs");
   for (size_t k = 0; k < mb.anchors.size(); ++k) check_len(mb.anchors[k], "anchorLogprobs[" + std::to_string(k) + "]");
   if (loss.cfg.kl_coef > 0) check_len(mb.ref_logp, "refLogprobs (needed when klCoef > 0)");
+  if (loss.cfg.rollout_is_threshold > 0)
+    check_len(mb.rollout_logp, "rolloutLogprobs (needed when rolloutIsThreshold > 0)");
   Accum local;
   local.micro = 1;
   local.seqs = static_cast<int64_t>(mb.batch.lens.size());
@@ -124,6 +126,7 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   for (const auto& a : mb.anchors) in.anchors.push_back(pick(a));
   in.adv = pick(mb.adv);
   if (loss.cfg.kl_coef > 0) in.ref_logp = pick(mb.ref_logp);
+  if (loss.cfg.rollout_is_threshold > 0) in.rollout_logp = pick(mb.rollout_logp);
   in.entropy = ent;
   in.seq_ids = sid.to(dev);
   in.num_seqs = static_cast<int64_t>(mb.batch.lens.size());
@@ -236,7 +239,7 @@ void Trainer::reduce_over_ranks() {
       }
   // Per-token metric values: gathered, so means and quantiles are those of the global batch.
   for (auto* v : {&accum_.ratio, &accum_.clow, &accum_.chigh, &accum_.dual, &accum_.pen_tok, &accum_.pen_grad,
-                  &accum_.akl, &accum_.refkl, &accum_.ent}) {
+                  &accum_.akl, &accum_.refkl, &accum_.ent, &accum_.is_w, &accum_.is_raw}) {
     std::vector<at::Tensor> parts;
     for (const auto& t : *v) parts.push_back(t.detach().to(at::kCPU, at::kDouble).reshape({-1}));
     at::Tensor local = parts.empty() ? at::zeros({0}, at::kDouble) : at::cat(parts);
@@ -348,6 +351,7 @@ void Trainer::Accum::add(const LossTerms& t, double loss_value) {
   akl.push_back(t.approx_kl);
   if (t.ref_kl.defined()) refkl.push_back(t.ref_kl);
   if (t.entropy.defined()) ent.push_back(t.entropy);
+  if (t.rollout_is_weight.defined()) is_w.push_back(t.rollout_is_weight), is_raw.push_back(t.rollout_is_raw);
   tokens += t.ratio.numel();
 }
 
@@ -394,6 +398,15 @@ Metrics Trainer::Accum::summarize() const {
   m.emplace_back("entropy", mean_of(ent));
   m.emplace_back("approxKl", mean_of(akl));
   m.emplace_back("refKl", mean_of(refkl));
+  // Rollout correction (only when on): truncated weight mean, untruncated max, fraction truncated.
+  if (!is_w.empty()) {
+    at::Tensor w = at::cat(is_w).to(at::kDouble), raw = at::cat(is_raw).to(at::kDouble);
+    if (w.numel() > 0) {
+      m.emplace_back("rolloutIsMean", w.mean().item<double>());
+      m.emplace_back("rolloutIsMax", raw.max().item<double>());
+      m.emplace_back("rolloutIsClipFrac", (raw > w).to(at::kDouble).mean().item<double>());
+    }
+  }
   m.emplace_back("responseTokens", static_cast<double>(tokens));
   m.emplace_back("sequences", static_cast<double>(seqs));
   m.emplace_back("microBatches", static_cast<double>(micro));

@@ -35,7 +35,7 @@ struct PackedInput {
 // mini-batch's response-token and sequence counts (verl agg_loss with global normalisation).
 struct MicroBatchInput {
   PackedInput batch;
-  at::Tensor adv, old_logp, ref_logp;
+  at::Tensor adv, old_logp, ref_logp, rollout_logp;
   std::vector<at::Tensor> anchors;
   double denom_tokens = 0, denom_seqs = 0;
 };
@@ -94,7 +94,7 @@ class Trainer {
 
   struct Accum {
     double loss = 0, pg = 0, pen = 0, kl = 0, ent_bonus = 0;
-    std::vector<at::Tensor> ratio, clow, chigh, dual, pen_tok, pen_grad, akl, refkl, ent;
+    std::vector<at::Tensor> ratio, clow, chigh, dual, pen_tok, pen_grad, akl, refkl, ent, is_w, is_raw;
     int64_t tokens = 0, seqs = 0, micro = 0;
     void add(const LossTerms& t, double loss_value);
     Metrics summarize() const;

@@ -46,6 +46,7 @@ LossConfig loss_config_from_js(const Napi::Value& v) {
   c.kl_estimator = o.string("klEstimator", c.kl_estimator);
   c.entropy_coef = o.number("entropyCoef", c.entropy_coef);
   c.aggregation = o.string("aggregation", c.aggregation);
+  c.rollout_is_threshold = o.number("rolloutIsThreshold", c.rollout_is_threshold);
   return c;
 }
 
@@ -169,6 +170,8 @@ Napi::Value TrainerWrap::TrainMicroBatch(const Napi::CallbackInfo& info) {
     }
     Napi::Value ref = o.Get("refLogprobs");
     if (!ref.IsUndefined() && !ref.IsNull()) mb.ref_logp = float_tensor_from_js(ref, "refLogprobs");
+    Napi::Value rollout = o.Get("rolloutLogprobs");
+    if (!rollout.IsUndefined() && !rollout.IsNull()) mb.rollout_logp = float_tensor_from_js(rollout, "rolloutLogprobs");
     loss = resolve_loss(loss_config_from_js(o.Get("loss")));
     if (!o.Get("denominators").IsObject())
       throw std::invalid_argument("denominators {tokens, sequences} are required (the mini-batch's counts)");

@@ -359,6 +359,13 @@ export interface LossConfig {
   entropyCoef: number;
   /** algorithm.loss.aggregation. */
   aggregation: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
+  /**
+   * algorithm.loss.rollout_is_threshold (0 / absent = off): the cap C of the truncated importance
+   * weight w = min(exp(oldLogprobs - rolloutLogprobs), C) that multiplies each token's surrogate
+   * (AReaL's decoupled PPO objective with verl's token-level TIS; docs/GTR.md "Off-policy samples").
+   * Needs rolloutLogprobs.
+   */
+  rolloutIsThreshold?: number;
 }
 
 /** Options of `new Trainer(policy, options)` (native/train/trainer_wrap.cpp). */
@@ -399,6 +406,8 @@ export interface NativeMicroBatch {
   anchorLogprobs?: Float32Array[];
   /** Reference-model log-probs, float32 [T]; required when loss.klCoef > 0. */
   refLogprobs?: Float32Array;
+  /** Behaviour-policy log-probs from the rollout engine, float32 [T]; required when loss.rolloutIsThreshold > 0. */
+  rolloutLogprobs?: Float32Array;
   /** The loss configuration; a field left out takes the native default (src/train/loss-config.ts resolveLossConfig fills them). */
   loss: Pick<LossConfig, 'name'> & Partial<LossConfig>;
   /** The MINI-BATCH's response-token and sequence counts (global loss normalisation). */
@@ -514,6 +523,8 @@ export interface NativeLossDebugResult {
   clippedLow: Float64Array;
   clippedHigh: Float64Array;
   dualClipped: Float64Array;
+  /** The truncated importance weight per token, when config.rolloutIsThreshold > 0. */
+  rolloutIsWeight?: Float64Array;
 }
 
 /** The Trainer class with its registries' names as statics. */
@@ -677,6 +688,8 @@ export interface NativeTesting {
     extra?: {
       seqLens?: Int32Array;
       ref?: Float64Array;
+      /** Behaviour-policy (rollout) log-probs; needed when config.rolloutIsThreshold > 0. */
+      rollout?: Float64Array;
       entropy?: Float64Array;
       denominators?: { tokens: number; sequences: number };
     },

@@ -33,6 +33,7 @@ export function trainerEngine(
           advantages: mb.advantages,
           oldLogprobs: mb.oldLogprobs,
           ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
+          ...(mb.rolloutLogprobs ? { rolloutLogprobs: mb.rolloutLogprobs } : {}),
         },
         loss,
         mb.anchorLogprobs,

@@ -25,6 +25,8 @@ export interface MiniBatch extends PackedTokens {
   /** Snapshot log-probs of epochs 1..e (the behaviour policy, epoch 0's anchor, is oldLogprobs). */
   anchorLogprobs: Float32Array[];
   refLogprobs?: Float32Array;
+  /** The rollout engine's (behaviour-policy) log-probs, when the loss has rolloutIsThreshold > 0. */
+  rolloutLogprobs?: Float32Array;
   /** Response tokens and sequences of the whole mini-batch (loss normalisation). */
   denominators: { tokens: number; sequences: number };
 }

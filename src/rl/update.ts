@@ -150,6 +150,9 @@ export async function updatePolicy(
   let update = 0;
   const position = () => (step - 1) * planned + (++update * planned) / taken - 1;
   const usesAnchors = s.anchor === 'mixture' && hasPenalty(s.loss);
+  // Rollout correction: the behaviour log-probs are the rollout engine's (docs/GTR.md "Off-policy samples").
+  const rolloutIs = (s.loss.rolloutIsThreshold ?? 0) > 0;
+  const behaviour = samples.map((x) => x.samplerLogprobs);
   const anchors: Float32Array[][] = [];
   const steps: StepMetrics[] = [];
   let snapshotMs = 0,
@@ -173,6 +176,7 @@ export async function updatePolicy(
             oldLogprobs: gatherPerToken(samples, b, old),
             anchorLogprobs: anchors.map((a) => gatherPerToken(samples, b, a)),
             refLogprobs: ref ? gatherPerToken(samples, b, ref) : undefined,
+            rolloutLogprobs: rolloutIs ? gatherPerToken(samples, b, behaviour) : undefined,
             denominators,
           },
           s.loss,

@@ -49,6 +49,8 @@ export function lossConfig(l: Recipe['algorithm']['loss'] & { penalty: RecipePen
     klEstimator: l.kl_ref.estimator,
     entropyCoef: l.entropy_coef,
     aggregation: l.aggregation,
+    // Absent when off, so an on-policy run sends the native trainer the same configuration as before.
+    ...(l.rollout_is_threshold !== null ? { rolloutIsThreshold: l.rollout_is_threshold } : {}),
   };
 }
 
@@ -100,5 +102,7 @@ export function resolveLossConfig(partial: Partial<LossConfig> & { name?: string
   oneOf('klEstimator', c.klEstimator, ['k1', 'k2', 'k3'] as const);
   num('entropyCoef', c.entropyCoef, () => true, 'finite');
   oneOf('aggregation', c.aggregation, AGGREGATIONS);
+  if (c.rolloutIsThreshold !== undefined)
+    num('rolloutIsThreshold', c.rolloutIsThreshold, (x) => x === 0 || x >= 1, '0 (off) or >= 1');
   return c;
 }

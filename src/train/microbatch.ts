@@ -51,6 +51,8 @@ export interface TrainBatch extends PackedBatch {
   oldLogprobs: Float32Array;
   /** Reference-model log-probs (`Trainer.referenceLogprobs`), when the loss has klCoef > 0. */
   refLogprobs?: Float32Array;
+  /** Behaviour-policy log-probs from the rollout engine, when the loss has rolloutIsThreshold > 0. */
+  rolloutLogprobs?: Float32Array;
 }
 
 /** A half-open range of sequences [seqStart, seqEnd) and of tokens [tokStart, tokEnd). */
@@ -102,6 +104,7 @@ export function checkBatch(b: PackedBatch & Partial<TrainBatch>, anchors: Float3
     ['advantages', b.advantages],
     ['oldLogprobs', b.oldLogprobs],
     ['refLogprobs', b.refLogprobs],
+    ['rolloutLogprobs', b.rolloutLogprobs],
     ...anchors.map((a, k): [string, Float32Array] => [`anchorLogprobs[${k}]`, a]),
   ];
   for (const [name, a] of arrays) {
@@ -134,6 +137,7 @@ export function sliceBatch<B extends PackedBatch & Partial<TrainBatch>>(b: B, r:
   if (b.advantages) out.advantages = b.advantages.subarray(r.tokStart, r.tokEnd);
   if (b.oldLogprobs) out.oldLogprobs = b.oldLogprobs.subarray(r.tokStart, r.tokEnd);
   if (b.refLogprobs) out.refLogprobs = b.refLogprobs.subarray(r.tokStart, r.tokEnd);
+  if (b.rolloutLogprobs) out.rolloutLogprobs = b.rolloutLogprobs.subarray(r.tokStart, r.tokEnd);
   return out;
 }
 

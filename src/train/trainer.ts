@@ -160,6 +160,8 @@ export class Trainer {
     const nl = resolveLossConfig(loss);
     if (nl.klCoef! > 0 && !b.refLogprobs)
       throw new Error('loss.klCoef > 0 needs batch.refLogprobs (Trainer.referenceLogprobs)');
+    if ((nl.rolloutIsThreshold ?? 0) > 0 && !b.rolloutLogprobs)
+      throw new Error("loss.rolloutIsThreshold > 0 needs batch.rolloutLogprobs (the rollout engine's log-probs)");
     const d = { tokens: Math.max(1, denominators.tokens), sequences: Math.max(1, denominators.sequences) };
     const out: NativeTrainMetrics[] = [];
     for (const r of splitByTokenBudget(b.seqLens, this.tokensPerMicroBatch)) {
@@ -173,6 +175,7 @@ export class Trainer {
           oldLogprobs: mb.oldLogprobs,
           anchorLogprobs: anchors.map((a) => a.subarray(r.tokStart, r.tokEnd)),
           ...(mb.refLogprobs ? { refLogprobs: mb.refLogprobs } : {}),
+          ...(mb.rolloutLogprobs ? { rolloutLogprobs: mb.rolloutLogprobs } : {}),
           loss: nl,
           denominators: d,
         }),
