@@ -16,7 +16,8 @@ import { nativeEngines } from '../src/rl/adapters.js';
 import { train } from '../src/rl/loop.js';
 import { M } from '../src/run/metric-names.js';
 import { repoRoot } from './helpers/paths.js';
-import { tinyModelScratch, tinyRecipe } from './helpers/tiny.js';
+import { gtr } from './helpers/cli.js';
+import { tinyModelScratch, tinyRecipe, tinyTrainArgs } from './helpers/tiny.js';
 
 const { scratch, modelDir } = tinyModelScratch('gtr-placement-', 7);
 const grader = `reward.grader={module: ${join(repoRoot, 'test', 'fixtures', 'grader', 'plain-grader.mjs')}}`;
@@ -122,10 +123,22 @@ describe('rollout.placement: separate', () => {
     expect(rows('killed-s1').map((x) => x.step)).toEqual([1, 2, 3]);
   }, 300_000);
 
-  it('is refused under a data-parallel launch, and rollout.workers must be >= 1', () => {
+  it('names bad recipe values, and is refused under a data-parallel launch', async () => {
     expect(() => recipe('bad', ['rollout.workers=0'])).toThrow(/rollout\.workers/);
     expect(() => recipe('bad', ['rollout.placement=remote'])).toThrow(/rollout\.placement/);
-  });
+    const err = await gtr(
+      [
+        ...tinyTrainArgs(modelDir, join(scratch, 'dp'), ['rollout.placement=separate', 'train.steps=1']),
+        '--nproc-per-node',
+        '2',
+      ],
+      { env: { GTR_DIST_TIMEOUT_S: '60' } },
+    ).then(
+      () => '',
+      (e: { stderr?: string; stdout?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    );
+    expect(err).toMatch(/rollout\.placement = separate is not supported with --nproc-per-node yet/);
+  }, 120_000);
 });
 
 describe('weight sync over c10d (ProcessGroup.sendWeights / receiveWeights)', () => {
