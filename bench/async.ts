@@ -44,6 +44,8 @@ const { values } = parseArgs({
     'out-dir': { type: 'string', default: join(import.meta.dirname ?? '.', 'results') },
     device: { type: 'string' },
     'prepare-only': { type: 'boolean', default: false },
+    /** Which runs, in order (sync first for the speed-up): sync, async (1 + 1 threads), async-t2 (trainer 2 threads + worker 1). */
+    modes: { type: 'string', default: 'sync,async' },
     /** Tiny sizes and a few seconds per run: checks this script, measures nothing. */
     fast: { type: 'boolean', default: false },
   },
@@ -95,18 +97,29 @@ const before = await evaluateDemo(sftModel, task.heldOut, evalSettings);
 console.log(`held-out pass@1 after the warm-up: ${before.passAt['pass@1']!.toFixed(3)}`);
 
 interface Mode {
-  name: 'sync' | 'async';
+  name: 'sync' | 'async' | 'async-t2';
   sets: string[];
   env: Record<string, string>;
 }
-const modes: Mode[] = [
+const allModes: Mode[] = [
   { name: 'sync', sets: [], env: { OMP_NUM_THREADS: String(cores) } },
   {
     name: 'async',
     sets: ['rollout.placement=separate', 'rollout.max_staleness=1'],
     env: { OMP_NUM_THREADS: '1', GTR_ROLLOUT_THREADS: String(Math.max(1, cores - 1)) },
   },
+  // The trainer keeps every core and the worker adds one thread (oversubscribed by one).
+  {
+    name: 'async-t2',
+    sets: ['rollout.placement=separate', 'rollout.max_staleness=1'],
+    env: { OMP_NUM_THREADS: String(cores), GTR_ROLLOUT_THREADS: '1' },
+  },
 ];
+const modes = values.modes!.split(',').map((n) => {
+  const m = allModes.find((x) => x.name === n);
+  if (!m) throw new Error(`--modes: "${n}" is not one of ${allModes.map((x) => x.name).join(', ')}`);
+  return m;
+});
 
 interface RunResult {
   mode: string;
@@ -204,7 +217,8 @@ for (const m of modes) {
   );
 }
 
-const [sync, asy] = results as [RunResult, RunResult];
+const sync = results[0]!;
+const asy = results[results.length - 1]!;
 const speedup = asy.stepsPerHourLoop / sync.stepsPerHourLoop;
 const diff = pairedDiff(sync.after, asy.after, 1);
 const f = (x: number, d = 3) => x.toFixed(d);
@@ -226,7 +240,9 @@ const md = [
   ),
   '',
   `Before RL (after the warm-up): held-out pass@1 ${pass(before)}.`,
-  `Speed-up (steps per hour of loop time, async / sync): **${f(speedup, 2)}x**. Held-out pass@1 at equal wall time, async - sync (paired over problems): ${diff.diff >= 0 ? '+' : ''}${f(diff.diff)} ± ${f(diff.stdErr)} (z ${f(diff.z, 1)}; |z| < 2 is within noise).`,
+  results.length > 1
+    ? `Speed-up (steps per hour of loop time, ${asy.mode} / ${sync.mode}): **${f(speedup, 2)}x**. Held-out pass@1 at equal wall time, ${asy.mode} - ${sync.mode} (paired over problems): ${diff.diff >= 0 ? '+' : ''}${f(diff.diff)} ± ${f(diff.stdErr)} (z ${f(diff.z, 1)}; |z| < 2 is within noise).`
+    : `One run (${sync.mode}); compare with another file's runs only as far as the load columns allow.`,
   '',
   "Phase times are means over steps 2.. (s). In the async run, gen is the worker's generation of a batch (overlapped with the trainer's update of the previous step); wait rollout is what the trainer waited for it.",
 ];
@@ -249,7 +265,10 @@ const json = {
 };
 const out = values['out-dir']!;
 mkdirSync(out, { recursive: true });
-const base = join(out, `async-${date}-${slug}${fast ? '-fast' : ''}`);
+const base = join(
+  out,
+  `async-${date}-${slug}${values.modes === 'sync,async' ? '' : `-${values.modes!.replace(/,/g, '-')}`}${fast ? '-fast' : ''}`,
+);
 for (const [ext, text] of [
   ['json', JSON.stringify(json, null, 2) + '\n'],
   ['md', md.join('\n') + '\n'],
