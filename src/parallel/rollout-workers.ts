@@ -232,14 +232,16 @@ export class RolloutWorkers {
 
   /**
    * Broadcasts `policy`'s weights as version `version` to every worker (they stage them and load
-   * them when a batch needs them). Resolves to the broadcast's wall time in ms.
+   * them when a batch needs them). Resolves to the wall time in ms (packing and broadcast).
    */
   async publish(policy: NativePolicy, version: number): Promise<number> {
     if (this.failure) throw this.failure;
     for (const w of this.workers) w.child.send({ type: 'weights', version } satisfies ToWorker);
     try {
-      const r = await Promise.race([this.group.sendWeights(policy, version, `weights v${version}`), this.failed]);
-      return r.ms;
+      // The trainer's whole cost: packing (on this thread) and the broadcast.
+      const t = performance.now();
+      await Promise.race([this.group.sendWeights(policy, version, `weights v${version}`), this.failed]);
+      return performance.now() - t;
     } catch (e) {
       return this.named(e);
     }

@@ -34,7 +34,7 @@ export interface PlacementTiming {
   waitRolloutMs: number;
   /** The workers waited this long for the weights the batch was generated from (the longest worker). */
   waitWeightsMs: number;
-  /** The trainer's broadcast of the weights published after this step (set by publishWeights). */
+  /** The trainer's weight sync (packing and broadcast) after this step (set by publishWeights). */
   weightSyncMs: number;
 }
 
