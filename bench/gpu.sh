@@ -5,7 +5,7 @@
 # write JSON + a final table. See bench/README.md. Usage (on the device, from the repo root):
 #   bash bench/gpu.sh                       # everything
 #   GTR_BENCH_PHASES=build,tests bash bench/gpu.sh
-# Phases: build, tests, kernels, floor, generate, train, step, generate_eager, recipe_generate,
+# Phases: build, tests, kernels, floor, generate, train, step, weight_sync, generate_eager, recipe_generate,
 #   recipe_train, peer, peer_compiled, shard (train.sharding on one GPU: Qwen3-1.7B step time and
 #   peak memory of none / optimizer / full at world size 1, bench/shard-memory.ts; not in the default
 #   list: GTR_BENCH_PHASES=build,shard bash bench/gpu.sh, ~2 min after the build)
@@ -26,7 +26,7 @@ export GTR_BENCH_OUT="$WORK"
 if [[ "${GTR_BENCH_FIRST:-}" == 1 ]]; then
   : "${GTR_BENCH_PHASES:=build,tests}" "${GTR_BENCH_BUDGET_S:=290}"
 fi
-PHASES="${GTR_BENCH_PHASES:-build,tests,kernels,floor,generate,train,step,recipe_generate,recipe_train,peer}"
+PHASES="${GTR_BENCH_PHASES:-build,tests,kernels,floor,generate,train,step,weight_sync,recipe_generate,recipe_train,peer}"
 has() { [[ ",$PHASES," == *",$1,"* ]]; }
 DATE="${GTR_BENCH_DATE:-$(date -u +%F)}"
 t_start=$(date +%s)
@@ -168,6 +168,9 @@ has train && run_bench train 60
 # 2 x 2 mini-batches) through the shipped updatePolicy. Alone: GTR_BENCH_PHASES=build,step bash bench/gpu.sh
 has step && run_bench step 90
 has shard && run_bench shard-memory 120
+# Weight sync trainer -> one rollout worker process for Qwen3-1.7B bf16 (rollout.placement: separate),
+# both on this one device, so through gloo (NCCL refuses two ranks on one GPU): bench/weight-sync.ts.
+has weight_sync && run_bench weight-sync 120
 # The rollout engine at batch 256 with the CUDA kernels but without CUDA graphs (GTR_CUDA_GRAPHS=0).
 if has generate_eager && [[ -f bench/generate.ts ]] && fits 60 generate_eager; then
   stamp "generate bs 256 without CUDA graphs"

@@ -1,6 +1,7 @@
 // What watches a `train()` run (src/run/observers.ts, src/run/metric-names.ts): one short real
-// run (random tiny Qwen3, real DAPO prompts, an evaluation at the last step), then
-// - the README's metric table and the names the loop emits match, both ways;
+// run (random tiny Qwen3, real DAPO prompts, an evaluation at the last step), and a second with a
+// separate rollout worker one step ahead (rollout.placement separate, max_staleness 1), then
+// - the README's metric table and the names the loop emits in the two runs match, both ways;
 // - the TensorBoard event file read back by the Python `tensorboard` package's reader holds the
 //   same tags, steps and values as metrics.jsonl (float32);
 // - the run's report.html plots every changing series and lists the constant ones, with samples.
@@ -18,6 +19,7 @@ import { python, pythonHas } from './helpers/python.js';
 
 const { scratch, modelDir } = tinyModelScratch('gtr-observers-', 5);
 const runDir = join(scratch, 'run');
+const asyncRunDir = join(scratch, 'run-separate');
 const phases: [TrainPhase, number][] = [];
 beforeAll(async () => {
   const recipe = tinyRecipe(modelDir, runDir, [
@@ -31,10 +33,18 @@ beforeAll(async () => {
     'algorithm.loss.rollout_is_threshold=2',
   ]);
   await train(recipe, { engines: nativeEngines, log: () => {}, onPhase: (ph, step) => phases.push([ph, step]) });
+  // The metrics of a rollout worker in its own process, generating one step ahead (max_staleness 1).
+  const separate = tinyRecipe(modelDir, asyncRunDir, [
+    'rollout.max_new_tokens=8',
+    'rollout.placement=separate',
+    'rollout.max_staleness=1',
+    'checkpoint.every_steps=0',
+  ]);
+  await train(separate, { engines: nativeEngines, log: () => {} });
 }, 300_000);
 
-const rows = () =>
-  readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')
+const rows = (dir = runDir) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -68,7 +78,7 @@ describe('watching a run', () => {
   it('the README metric table lists exactly the names the loop emits', () => {
     const table = readmeNames();
     expect(new Set(table.map((t) => t.name)).size).toBe(table.length);
-    const emitted = metricNames(rows());
+    const emitted = [...new Set([...metricNames(rows()), ...metricNames(rows(asyncRunDir))])];
     expect(emitted).toContain('val/amc23/pass@1'); // the eval row is there
     const undocumented = emitted.filter((n) => !table.some((t) => t.re.test(n)));
     expect(undocumented, 'emitted but not in the README table').toEqual([]);

@@ -2,8 +2,10 @@
 #include <dlfcn.h>
 #include <string>
 #include <thread>
+#include <chrono>
 #include "core/async.h"
 #include "core/options.h"
+#include "policy/policy_wrap.h"
 
 namespace gtr {
 
@@ -21,6 +23,9 @@ Napi::Function ProcessGroupWrap::Define(Napi::Env env) {
                                      InstanceMethod("broadcast", &ProcessGroupWrap::Broadcast),
                                      InstanceMethod("barrier", &ProcessGroupWrap::Barrier),
                                      InstanceMethod("close", &ProcessGroupWrap::Close),
+                                     InstanceMethod("sendWeights", &ProcessGroupWrap::SendWeights),
+                                     InstanceMethod("receiveWeights", &ProcessGroupWrap::ReceiveWeights),
+                                     InstanceMethod("loadReceivedWeights", &ProcessGroupWrap::LoadReceivedWeights),
                                  });
   ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
@@ -220,6 +225,131 @@ Napi::Value ProcessGroupWrap::Barrier(const Napi::CallbackInfo& info) {
 Napi::Value ProcessGroupWrap::Close(const Napi::CallbackInfo& info) {
   pg_.reset();
   return info.Env().Undefined();
+}
+
+namespace {
+// A PromiseWorker that runs `finally` on the JS thread before the promise settles either way.
+class FinallyWorker : public PromiseWorker {
+ public:
+  FinallyWorker(Napi::Env env, Work work, Resolve resolve, const std::vector<Napi::Value>& pins,
+                std::function<void()> finally)
+      : PromiseWorker(env, std::move(work), std::move(resolve), pins), finally_(std::move(finally)) {}
+
+ protected:
+  void OnOK() override {
+    finally_();
+    PromiseWorker::OnOK();
+  }
+  void OnError(const Napi::Error& err) override {
+    finally_();
+    PromiseWorker::OnError(err);
+  }
+
+ private:
+  std::function<void()> finally_;
+};
+}  // namespace
+
+// sendWeights(policy, version, label): packs the policy's trainable tensors now, on the JS thread
+// under the policy's lock (so an update queued after this call cannot change what is sent), then
+// broadcasts them from this rank on a pool thread. Resolves to {bytes, ms} (ms: the broadcast).
+Napi::Value ProcessGroupWrap::SendWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pg = group(env);
+  if (!pg) return Napi::Value();
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 2 && info[1].IsNumber(), "sendWeights(policy, version, label)");
+  std::shared_ptr<PolicyHandle> handle;
+  GTR_ASYNC_TRY(env, handle = PolicyWrap::HandleOf(info[0]));
+  const int64_t version = info[1].As<Napi::Number>().Int64Value();
+  std::string label = label_of(info, 2);
+  auto flat = std::make_shared<at::Tensor>();
+  auto layout = std::make_shared<dist::WeightLayout>();
+  GTR_ASYNC_TRY(env, {
+    std::lock_guard<std::mutex> lock(handle->mu);
+    auto model = handle->get();
+    *layout = dist::weight_layout(model->trainable());
+    *flat = dist::pack_weights(model->trainable());
+  });
+  auto ms = std::make_shared<double>(0);
+  return run_async(
+      env,
+      [pg, flat, layout, version, label, ms] {
+        const auto t0 = std::chrono::steady_clock::now();
+        dist::send_weights(*pg, *flat, *layout, version, label);
+        *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        flat->reset();
+      },
+      [layout, ms](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("bytes", static_cast<double>(layout->bytes));
+        o.Set("ms", *ms);
+        return o;
+      },
+      {info[0]});
+}
+
+// receiveWeights(policy, root, label): receives root's weights into a staging buffer on the
+// policy's device (the live weights are untouched, so a generation may run meanwhile). Resolves to
+// {version, bytes, ms}; loadReceivedWeights(policy) then copies them in.
+Napi::Value ProcessGroupWrap::ReceiveWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto pg = group(env);
+  if (!pg) return Napi::Value();
+  GTR_ASYNC_CHECK_ARG(env, info.Length() >= 2 && info[1].IsNumber(), "receiveWeights(policy, root, label)");
+  GTR_ASYNC_CHECK_ARG(env, !receiving_, "receiveWeights: a receive is already in flight on this group");
+  std::shared_ptr<PolicyHandle> handle;
+  GTR_ASYNC_TRY(env, handle = PolicyWrap::HandleOf(info[0]));
+  const int root = info[1].As<Napi::Number>().Int32Value();
+  std::string label = label_of(info, 2);
+  auto layout = std::make_shared<dist::WeightLayout>();
+  at::Device device(at::kCPU);
+  GTR_ASYNC_TRY(env, {
+    std::lock_guard<std::mutex> lock(handle->mu);
+    auto model = handle->get();
+    *layout = dist::weight_layout(model->trainable());
+    if (!model->trainable().empty()) device = model->trainable().front().second.device();
+  });
+  auto staged = staged_;
+  receiving_ = true;
+  auto ms = std::make_shared<double>(0);
+  auto done = [this]() { receiving_ = false; };
+  auto work = [pg, root, label, layout, device, staged, ms] {
+    const auto t0 = std::chrono::steady_clock::now();
+    staged->version = -1;
+    staged->version = dist::receive_weights(*pg, root, staged->flat, *layout, device, label);
+    *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  // The flag is cleared on the JS thread whether the receive succeeded or not.
+  auto* w = new FinallyWorker(
+      env, work,
+      [staged, layout, ms](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("version", static_cast<double>(staged->version));
+        o.Set("bytes", static_cast<double>(layout->bytes));
+        o.Set("ms", *ms);
+        return o;
+      },
+      {info[0], info.This()}, done);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// loadReceivedWeights(policy): copies the staged weights into the policy (under its lock, on the JS
+// thread, so it is ordered before any generation queued after it). Returns the version loaded.
+Napi::Value ProcessGroupWrap::LoadReceivedWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (receiving_) GTR_THROW_ERROR(env, "loadReceivedWeights: a receive is still in flight (await receiveWeights)");
+  if (staged_->version < 0) GTR_THROW_ERROR(env, "loadReceivedWeights: no weights were received");
+  GTR_JS_TRY(env, {
+    auto handle = PolicyWrap::HandleOf(info.Length() >= 1 ? info[0] : env.Undefined());
+    std::lock_guard<std::mutex> lock(handle->mu);
+    auto model = handle->get();
+    dist::unpack_weights(model->trainable(), staged_->flat);
+  });
+  const int64_t v = staged_->version;
+  staged_->version = -1;
+  return Napi::Number::New(env, static_cast<double>(v));
 }
 
 void register_dist(Napi::Env env, Napi::Object& exports) { exports.Set("ProcessGroup", ProcessGroupWrap::Define(env)); }

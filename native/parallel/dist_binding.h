@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <memory>
 #include "parallel/process_group.h"
+#include "parallel/weight_sync.h"
 
 namespace gtr {
 
@@ -23,12 +24,23 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   Napi::Value Broadcast(const Napi::CallbackInfo& info);
   Napi::Value Barrier(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SendWeights(const Napi::CallbackInfo& info);
+  Napi::Value ReceiveWeights(const Napi::CallbackInfo& info);
+  Napi::Value LoadReceivedWeights(const Napi::CallbackInfo& info);
   std::shared_ptr<dist::ProcessGroup> group(Napi::Env env);
 
   // Set by the constructor; the group exists once connect() resolved.
   dist::GroupOptions opts_;
   bool connecting_ = false;
   std::shared_ptr<dist::ProcessGroup> pg_;
+  // Weight sync, receiving side: the last weights received (packed, see parallel/weight_sync.h) and
+  // their version; -1 when none is waiting to be loaded. `receiving_` while a receive is in flight.
+  struct Staged {
+    at::Tensor flat;
+    int64_t version = -1;
+  };
+  std::shared_ptr<Staged> staged_ = std::make_shared<Staged>();
+  bool receiving_ = false;
   static Napi::FunctionReference* ctor_;
 };
 

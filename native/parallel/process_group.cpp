@@ -73,14 +73,18 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root, const s
   at::NoGradGuard no_grad;
   for (auto& t : tensors) {
     const at::Device dev = comm_device(t);
-    // Bytes, so any dtype travels unchanged.
-    at::Tensor flat = t.detach().reshape({-1}).to(dev).contiguous().view(at::kByte).clone();
+    // A contiguous tensor on the collective's device is broadcast in place (a packed weight buffer
+    // of several GB is not copied twice); any other goes through a contiguous copy. Bytes, so any
+    // dtype travels unchanged.
+    const bool in_place = t.is_contiguous() && t.device() == dev;
+    at::Tensor flat = in_place ? t.detach().view({-1}).view(at::kByte)
+                               : t.detach().reshape({-1}).to(dev).contiguous().view(at::kByte).clone();
     try {
       broadcast_flat(flat, root);
     } catch (const std::exception& e) {
       fail("broadcast", label, message_of(e));
     }
-    t.copy_(flat.view(t.scalar_type()).view(t.sizes()));
+    if (!in_place) t.copy_(flat.view(t.scalar_type()).view(t.sizes()));
   }
 }
 

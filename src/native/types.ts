@@ -663,6 +663,31 @@ export interface NativeProcessGroup {
   barrier(label: string): Promise<void>;
   /** Drops this process's handle (the connection closes when no call uses it). */
   close(): void;
+  /**
+   * Weight sync, sending side (native/parallel/weight_sync.h): packs `policy`'s trainable tensors
+   * (every parameter, or the LoRA adapters alone) into one byte buffer now, under the policy's
+   * lock, so an update queued after this call does not change what is sent, then broadcasts a
+   * header {tensors, bytes, layout hash, version} and the bytes from this rank. Resolves when the
+   * broadcast is done; `ms` is the broadcast's wall time, `bytes` the packed size.
+   */
+  sendWeights(policy: NativePolicy, version: number, label: string): Promise<{ bytes: number; ms: number }>;
+  /**
+   * Weight sync, receiving side: receives `root`'s weights into a staging buffer on the policy's
+   * device, leaving the live weights untouched (a generation may run meanwhile). Rejects when the
+   * sender's layout differs from `policy`'s (another model, dtype or LoRA), naming both; one
+   * receive at a time per group. Resolves to the version the root sent.
+   */
+  receiveWeights(
+    policy: NativePolicy,
+    root: number,
+    label: string,
+  ): Promise<{ version: number; bytes: number; ms: number }>;
+  /**
+   * Copies the staged weights into `policy` (under its lock, on the calling thread, so a generation
+   * queued after this call uses them) and returns their version. Throws while a receive is in
+   * flight or when nothing was received since the last load.
+   */
+  loadReceivedWeights(policy: NativePolicy): number;
 }
 
 export interface NativeAddon {

@@ -61,6 +61,7 @@ import { graderMetricMeans, stepMetricsRow } from './step-metrics.js';
 import { gradeMetrics } from '../grading/weighted.js';
 import type { GradeResult } from '../grading/types.js';
 import { updatePolicy, type UpdateResult } from './update.js';
+import { separateRolloutSource, type TimedRolloutBatch } from './separate-rollout.js';
 
 export type { EngineFactory } from './engines.js';
 export type { TrainOptions, TrainPhase } from './run-context.js';
@@ -99,7 +100,8 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           `rollout.max_staleness = ${recipe.rollout.max_staleness} is not supported with --nproc-per-node yet (each rank would hold its own queue of batches generated ahead); use 0 for data-parallel runs`,
         );
       const resumeDir = opened.resumeFrom?.dir;
-      source = inProcessRolloutSource(ctx, resumeDir ? readRolloutQueue(resumeDir, ctx.startStep) : []);
+      const restored = resumeDir ? readRolloutQueue(resumeDir, ctx.startStep) : [];
+      source = await openRolloutSource(ctx, resumeDir, restored);
       await evaluateUnfinished(ctx);
       for (let step = ctx.startStep + 1; step <= recipe.train.steps; step++) {
         if (await dist.any(!!opts.signal?.aborted, `interrupt check before step ${step}`)) {
@@ -224,6 +226,7 @@ async function logStep(
     generateMs: c.generateMs,
     rewardMs: c.rewardMs,
     stepSeconds: (performance.now() - t0) / 1000,
+    placement: (c as TimedRolloutBatch).placement,
     staleness:
       ctx.recipe.rollout.max_staleness > 0
         ? c.samples.map((x) => staleness(step, x.policyVersion ?? c.policyVersion))
@@ -255,6 +258,25 @@ function sampleMetrics(grade: GradeResult): Record<string, unknown> {
     ...(Object.keys(metrics).length ? { metrics } : {}),
     ...(grade.error !== undefined ? { grader_error: grade.error } : {}),
   };
+}
+
+/**
+ * The run's rollout source: rollout workers in processes of their own (rollout.placement =
+ * separate, ./separate-rollout.ts), else the in-process pipeline (./rollout-source.ts).
+ * @throws Error for separate workers under a data-parallel launch (not supported yet)
+ */
+async function openRolloutSource(
+  ctx: RunContext,
+  resumeDir: string | undefined,
+  restored: RolloutBatch[],
+): Promise<RolloutSource> {
+  const { recipe, dist } = ctx;
+  if (recipe.rollout.placement !== 'separate') return inProcessRolloutSource(ctx, restored);
+  if (dist.distributed)
+    throw new Error(
+      `rollout.placement = separate is not supported with --nproc-per-node yet (one trainer process drives the rollout workers); use rollout.placement: colocated for data-parallel runs`,
+    );
+  return separateRolloutSource(ctx, resumeDir ? join(resumeDir, 'policy') : recipe.model.path, restored);
 }
 
 /** A checkpoint every checkpoint.every_steps, at the last step, and when the run is stopping. */

@@ -39,6 +39,8 @@ export interface StepMetricsInput {
   stepSeconds: number;
   /** rollout.max_staleness > 0: the staleness of each trained sample, (step - 1) - its policy version. */
   staleness?: number[];
+  /** rollout.placement = separate: the trainer's and the workers' waits and the weight broadcast (ms). */
+  placement?: { waitRolloutMs: number; waitWeightsMs: number; weightSyncMs: number };
 }
 
 /**
@@ -111,6 +113,13 @@ export function stepMetricsRow(s: StepMetricsInput): Record<string, unknown> {
     [M.timeSnapshotLogProb]: (upd?.snapshotMs ?? 0) / 1000,
     [M.timeUpdateActor]: (upd?.updateMs ?? 0) / 1000,
     [M.timeStep]: s.stepSeconds,
+    ...(s.placement
+      ? {
+          [M.timeWaitRollout]: s.placement.waitRolloutMs / 1000,
+          [M.timeWaitWeights]: s.placement.waitWeightsMs / 1000,
+          [M.timeWeightSync]: s.placement.weightSyncMs / 1000,
+        }
+      : {}),
     [M.optimizerSteps]: upd?.optimizerSteps ?? 0,
     [M.skippedSteps]: upd?.skippedSteps ?? 0,
   };

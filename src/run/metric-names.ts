@@ -47,6 +47,14 @@ export const M = {
   timeSnapshotLogProb: 'timing_s/snapshot_log_prob',
   timeUpdateActor: 'timing_s/update_actor',
   timeStep: 'timing_s/step',
+  /**
+   * rollout.placement = separate only (src/rl/separate-rollout.ts): the trainer's wait for the step's
+   * batch, the rollout workers' wait for the weights that batch was generated from, and the
+   * trainer's broadcast of the weights published after the step (c10d).
+   */
+  timeWaitRollout: 'timing_s/wait_rollout',
+  timeWaitWeights: 'timing_s/wait_weights',
+  timeWeightSync: 'timing_s/weight_sync',
   /** Eval rows: the evaluation's wall time. */
   timeTesting: 'timing_s/testing',
   /** Eval rows of a failed evaluation: 1, and the failures so far in the run. */
