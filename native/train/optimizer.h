@@ -57,6 +57,8 @@ class AdamW {
   int64_t step_count() const { return step_; }
   int64_t skipped_count() const { return skipped_; }
   const NamedTensors& params() const { return params_; }
+  // Bytes of the moments and masters allocated now (0 before the first step).
+  int64_t state_bytes() const;
 
   // State tensors in file order: "optimizer.step" int64 [2] = (applied steps, skipped steps), then
   // per param "exp_avg.<name>", "exp_avg_sq.<name>" (fp32, zeros before the first step) and, with

@@ -51,6 +51,10 @@ Trainer::Trainer(std::shared_ptr<PolicyHandle> policy, std::shared_ptr<PolicyHan
       opt_(opt),
       adamw_(model_->trainable(), opt.adamw) {
   if (opt_.logprob_chunk < 1) throw std::invalid_argument("logprobChunk must be >= 1");
+  if (opt_.sharding == Sharding::kFull)
+    throw std::invalid_argument(
+        "train.sharding: full (ZeRO-3 / FSDP, parameters sharded) is not available yet; valid now: none, optimizer");
+
   if (reference_) {
     auto ref = reference_->get();
     if (ref.get() == model_.get()) throw std::invalid_argument("the reference policy must be a separate Policy object");
@@ -145,6 +149,14 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   return local.summarize();
 }
 
+void Trainer::make_zero(std::shared_ptr<dist::ProcessGroup> group) {
+  if (zero_ && (zero_->step_count() + zero_->skipped_count() > 0))
+    throw std::runtime_error("setProcessGroup: with train.sharding " + std::string(sharding_name(opt_.sharding)) +
+                             " the process group must be set before the first step and before loadState");
+  zero_.reset();  // before the new one, so two copies of the shards never coexist
+  zero_ = std::make_unique<ZeroOptimizer>(model_->trainable(), opt_.adamw, std::move(group), opt_.sharding);
+}
+
 void Trainer::set_process_group(std::shared_ptr<dist::ProcessGroup> pg) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
@@ -154,6 +166,19 @@ void Trainer::set_process_group(std::shared_ptr<dist::ProcessGroup> pg) {
   std::vector<at::Tensor> params;
   for (auto& [n, t] : model_->trainable()) params.push_back(t);
   pg_->broadcast(params, 0, "initial weights from rank 0");
+  if (opt_.sharding != Sharding::kNone) make_zero(pg_);
+}
+
+void Trainer::ensure_zero() {
+  if (opt_.sharding == Sharding::kNone || zero_) return;
+  dist::GroupOptions one;  // a single process: a world of one (shards = the whole state)
+  make_zero(dist::create_process_group(one));
+}
+
+int64_t Trainer::state_bytes() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  ensure_zero();
+  return zero_ ? zero_->state_bytes() : adamw_.state_bytes();
 }
 
 void Trainer::verify_replicas() {
@@ -188,23 +213,26 @@ void Trainer::verify_replicas() {
 }
 
 void Trainer::reduce_over_ranks() {
-  // Gradients: summed (the loss denominators are global, so the sum is the global gradient).
-  std::vector<at::Tensor>& grads = adamw_.materialized_grads();
-  std::vector<at::Tensor> f32, other;
-  std::vector<size_t> other_idx;
-  for (size_t i = 0; i < grads.size(); ++i) {
-    if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble)
-      f32.push_back(grads[i]);
-    else {
-      other_idx.push_back(i);
-      other.push_back(grads[i].to(at::kFloat));
+  // Gradients: summed (the loss denominators are global, so the sum is the global gradient); the
+  // sharded levels reduce-scatter them in ZeroOptimizer::step instead.
+  if (!zero_) {
+    std::vector<at::Tensor>& grads = adamw_.materialized_grads();
+    std::vector<at::Tensor> f32, other;
+    std::vector<size_t> other_idx;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble)
+        f32.push_back(grads[i]);
+      else {
+        other_idx.push_back(i);
+        other.push_back(grads[i].to(at::kFloat));
+      }
     }
+    std::vector<at::Tensor> all = f32;
+    all.insert(all.end(), other.begin(), other.end());
+    pg_->allreduce_sum(
+        all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
+    for (size_t k = 0; k < other_idx.size(); ++k) grads[other_idx[k]].copy_(other[k]);
   }
-  std::vector<at::Tensor> all = f32;
-  all.insert(all.end(), other.begin(), other.end());
-  pg_->allreduce_sum(
-      all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
-  for (size_t k = 0; k < other_idx.size(); ++k) grads[other_idx[k]].copy_(other[k]);
   // Scalars and the skip decision: one rank's non-finite loss skips the step on every rank.
   at::Tensor sc = at::zeros({9 + pg_->size()}, at::kDouble);
   double* p = sc.data_ptr<double>();
@@ -249,8 +277,15 @@ void Trainer::reduce_over_ranks() {
 Metrics Trainer::step(double lr, std::string* reason_out) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
+  ensure_zero();
   if (pg_) reduce_over_ranks();
-  StepResult r = adamw_.step(lr, poison_);
+  StepResult r;
+  if (zero_) {
+    r = zero_->step(lr, poison_, adamw_.materialized_grads());
+    adamw_.zero_grad();
+  } else {
+    r = adamw_.step(lr, poison_);
+  }
   Metrics m = accum_.summarize();
   m.emplace_back("gradNorm", r.grad_norm);
   m.emplace_back("clipCoef", r.clip_coef);
@@ -260,7 +295,7 @@ Metrics Trainer::step(double lr, std::string* reason_out) {
   if (reason_out) *reason_out = r.reason;
   accum_ = Accum();
   poison_.clear();
-  step_count_ = adamw_.step_count();
+  step_count_ = zero_ ? zero_->step_count() : adamw_.step_count();
   return m;
 }
 
@@ -272,7 +307,8 @@ void Trainer::zero_grad() {
 }
 
 NamedTensors Trainer::state_layout() {
-  NamedTensors st = adamw_.state_tensors();
+  ensure_zero();
+  NamedTensors st = zero_ ? zero_->state_tensors() : adamw_.state_tensors();
   st.emplace_back("rng.cpu", at::globalContext().defaultGenerator(at::kCPU).get_state());
   if (model_->device().is_cuda())
     st.emplace_back("rng.cuda", at::globalContext().defaultGenerator(model_->device()).get_state());
@@ -294,7 +330,7 @@ void Trainer::save_state(const std::string& path) {
     std::lock_guard<std::mutex> glock(g.mutex());
     st = state_layout();
   }
-  write_named_tensors(path, st, kStateMeta);
+  write_named_tensors(path, st, zero_ ? zero_->state_metadata() : kStateMeta);
 }
 
 void Trainer::load_state(const std::string& path) {
@@ -306,8 +342,13 @@ void Trainer::load_state(const std::string& path) {
   NamedTensors st = state_layout();
   for (auto& [n, t] : st)
     if (n.rfind("rng.", 0) == 0) t = t.clone();
-  read_named_tensors(path, st, kStateMeta);
-  adamw_.state_loaded(st);
+  if (zero_) {
+    read_named_tensors(path, st, zero_->state_metadata());
+    zero_->state_loaded(st);
+  } else {
+    read_named_tensors(path, st, kStateMeta);
+    adamw_.state_loaded(st);
+  }
   for (auto& [n, t] : st) {
     if (n == "rng.cpu" || n == "rng.cuda") {
       at::Generator g = at::globalContext().defaultGenerator(n == "rng.cpu" ? at::Device(at::kCPU) : model_->device());
@@ -315,7 +356,7 @@ void Trainer::load_state(const std::string& path) {
       g.set_state(t);
     }
   }
-  step_count_ = adamw_.step_count();
+  step_count_ = zero_ ? zero_->step_count() : adamw_.step_count();
 }
 
 NamedTensors Trainer::gradients() {

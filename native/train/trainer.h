@@ -14,6 +14,7 @@
 #include "policy/policy_handle.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
+#include "train/zero.h"
 
 namespace gtr {
 
@@ -21,6 +22,8 @@ struct TrainerOptions {
   AdamWOptions adamw;
   int64_t logprob_chunk = 1024;  // rows of logits per chunk (memory O(chunk x vocab))
   bool checkpoint_layers = false;
+  // train.sharding (train/zero.h). none: the AdamW below, bitwise as before.
+  Sharding sharding = Sharding::kNone;
 };
 
 // A packed batch on the CPU: ids int64 [T], lens (sum T), mask bool [T] (response tokens).
@@ -84,6 +87,11 @@ class Trainer {
   // the ranks that differ. A no-op without a group.
   void verify_replicas();
 
+  // Bytes of this rank's optimizer state: AdamW's moments and fp32 masters as allocated now (none),
+  // or this rank's shards of them (optimizer).
+  int64_t state_bytes();
+  Sharding sharding() const { return opt_.sharding; }
+
   int64_t step_count() const { return step_count_.load(); }
   int64_t vocab_size() const { return model_->config().vocab_size; }
   const TrainerOptions& options() const { return opt_; }
@@ -107,7 +115,14 @@ class Trainer {
   Accum accum_;
   std::string poison_;
   std::shared_ptr<dist::ProcessGroup> pg_;
-  // Sums the gradients and merges the metric accumulators of every rank (in rank order).
+  // The sharded state (train.sharding optimizer / full); null with none. Its group is pg_, or a
+  // world of one before set_process_group.
+  std::unique_ptr<ZeroOptimizer> zero_;
+  void make_zero(std::shared_ptr<dist::ProcessGroup> group);
+  // Creates the sharded state over a world of one when no group was set (sharded levels only).
+  void ensure_zero();
+  // Sums the gradients (unless sharded: the ZeroOptimizer reduce-scatters them) and merges the
+  // metric accumulators of every rank (in rank order).
   void reduce_over_ranks();
   std::atomic<int64_t> step_count_{0};
 };

@@ -105,6 +105,7 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Trai
     opt.adamw.fp32_master = o.boolean("fp32Master", opt.adamw.fp32_master);
     opt.logprob_chunk = o.integer("logprobChunk", opt.logprob_chunk);  // range checked by Trainer
     opt.checkpoint_layers = o.boolean("checkpointLayers", opt.checkpoint_layers);
+    if (o.has("sharding")) opt.sharding = sharding_from_name(o.string("sharding"));
     if (o.has("reference")) ref = PolicyWrap::HandleOf(o.get("reference"));
     trainer_ = std::make_shared<Trainer>(policy, ref, opt);
   } catch (const std::exception& e) {

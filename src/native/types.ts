@@ -377,6 +377,13 @@ export interface NativeTrainerOptions {
   logprobChunk?: number;
   /** Activation checkpointing per decoder layer; default false. */
   checkpointLayers?: boolean;
+  /**
+   * Sharded training state (recipe train.sharding): 'none' (default; every rank holds the whole
+   * AdamW state) | 'optimizer' (ZeRO-1/2: fp32 masters, AdamW moments and the reduced gradients
+   * sharded 1/W over the ranks of the process group, updated shards all-gathered) | 'full' (named,
+   * rejected: not built yet). Another name throws, listing the valid ones.
+   */
+  sharding?: 'none' | 'optimizer' | 'full';
   /** A frozen reference Policy (same vocabulary) for referenceLogprobs. */
   reference?: NativePolicy;
 }

@@ -418,6 +418,22 @@ export const TrainSchema = z
     adam_eps: z.number().positive().default(1e-8).describe('AdamW epsilon'),
     max_grad_norm: z.number().positive().nullable().default(1.0).describe('Global gradient-norm clip; null = off'),
     activation_checkpointing: z.boolean().default(true).describe('Recompute activations in backward to save memory'),
+    sharding: z
+      .enum(['none', 'optimizer', 'full'], {
+        error: (iss) => `must be one of none, optimizer, full (got ${JSON.stringify(iss.input)})`,
+      })
+      .default('none')
+      .superRefine((v, ctx) => {
+        if (v === 'full')
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'full (ZeRO-3 / FSDP: parameters sharded, gathered per layer) is not available yet; valid now: none, optimizer',
+          });
+      })
+      .describe(
+        'Sharded training state over the data-parallel ranks (README "Sharding"): none = every rank holds the whole AdamW state; optimizer = ZeRO-1/2, fp32 masters, AdamW moments and reduced gradients sharded 1/W, gradients reduce-scattered and updated shards all-gathered; full = ZeRO-3 / FSDP (not available yet)',
+      ),
     seed: z
       .number()
       .int()

@@ -50,7 +50,8 @@ export function trainerEngine(
     },
     saveState: (p) => trainer.saveState(p),
     loadState: (p) => trainer.loadState(p),
-    setProcessGroup: (g) => trainer.native.setProcessGroup(g),
+    setProcessGroup: (g) => trainer.setProcessGroup(g),
+    ...(trainer.sharding !== 'none' ? { saveShard: (dir: string) => trainer.saveShard(dir) } : {}),
     verifyReplicas: () => trainer.native.verifyReplicas(),
     dispose: () => trainer.dispose(),
   };

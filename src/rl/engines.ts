@@ -51,6 +51,12 @@ export interface TrainerEngine {
   setProcessGroup?(group: NativeProcessGroup): Promise<void>;
   /** Data parallelism: rejects unless every rank holds bitwise rank 0's weights. */
   verifyReplicas?(): Promise<void>;
+  /**
+   * Sharded training state (train.sharding: optimizer) only: every rank writes its shard file into
+   * `dir` (atomically) and returns its path; rank 0's saveState writes the JSON. Present iff the
+   * state is sharded; then loadState must run after setProcessGroup.
+   */
+  saveShard?(dir: string): Promise<string>;
 }
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */

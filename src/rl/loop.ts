@@ -22,7 +22,7 @@
  * (./collect.ts, ./update.ts).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { DistContext } from '../parallel/context.js';
@@ -304,10 +304,16 @@ async function saveCheckpoint(ctx: RunContext, step: number): Promise<void> {
     await ctx.trainer.verifyReplicas!();
     ctx.log(`rank ${dist.rank}: weights at step ${step} bitwise equal to rank 0's on all ${dist.worldSize} ranks`);
   }
+  // Sharded state: every rank writes its shard (atomically) beside the checkpoints; rank 0 then
+  // moves them into the checkpoint's temporary directory before the one rename that commits it.
+  if (ctx.trainer.saveShard) await ctx.trainer.saveShard(shardStagingDir(ctx, step));
   await dist.barrier(`before checkpoint step ${step}`);
   if (dist.isMain) await writeCheckpoint(ctx, step);
   await dist.barrier(`checkpoint step ${step} written by rank 0`);
 }
+
+/** Where the ranks' shard files of step `step` wait until rank 0 commits the checkpoint. */
+const shardStagingDir = (ctx: RunContext, step: number) => `${ctx.run.checkpointDir(step)}.shards`;
 
 /**
  * A checkpoint write that failed for want of space (ENOSPC, EDQUOT) explained: how much one
@@ -359,6 +365,12 @@ async function writeCheckpointFiles(ctx: RunContext, step: number): Promise<void
       baseModel: recipe.model.path,
     });
     await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
+    if (ctx.trainer.saveShard) {
+      // Every rank's shard file (same filesystem: the run directory), renamed into the checkpoint.
+      const staged = shardStagingDir(ctx, step);
+      for (const f of readdirSync(staged)) await rename(join(staged, f), join(tmp, TRAINER_STATE_DIR, f));
+      await rm(staged, { recursive: true, force: true });
+    }
     await writeFile(
       join(tmp, LOOP_STATE_FILE),
       JSON.stringify(
