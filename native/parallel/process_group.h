@@ -54,8 +54,10 @@ class ProcessGroup {
   // Sharded training state (ZeRO / FSDP; src: Rajbhandari et al. 2020, "ZeRO", sec. 5; PyTorch
   // FSDP's FlatParameter). reduce_scatter_sum: `input` is float32 [size() * c] laid out as size()
   // consecutive chunks of c elements, chunk k destined for rank k; `out` float32 [c] receives the
-  // sum over ranks of this rank's chunk. NCCL: c10d's _reduce_scatter_base. gloo: Debian's gloo has
-  // no options-style reduce-scatter (only the legacy ReduceScatterHalvingDoubling algorithm class,
+  // sum over ranks of this rank's chunk. NCCL: c10d's _reduce_scatter_base. gloo: torch 2.13's
+  // c10d::ProcessGroupGloo has _reduce_scatter_base, but this addon's CPU backend is Debian's gloo
+  // behind gtr_gloo.so (gloo/gloo_backend_api.h says why), and that gloo has no options-style
+  // reduce-scatter (only the legacy ReduceScatterHalvingDoubling algorithm class,
   // with an int count, no tag or timeout and a full-size receive buffer of its own), so the chunk
   // is a sum all-reduce of `input` (gloo's ring, itself a reduce-scatter then an all-gather: twice
   // the bytes of a reduce-scatter, the same result) of which this rank keeps its chunk.

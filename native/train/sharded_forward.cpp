@@ -135,7 +135,10 @@ void idle_forward_sharded(Qwen3Model& model, ZeroOptimizer& zero, bool backward)
     zero.gather_unit(u);
     zero.release_unit(u);
   }
-  if (backward) idle_backward_sharded(model, zero);
+  if (backward)
+    idle_backward_sharded(model, zero);
+  else
+    zero.release_unit(zero.unit_of_layer(-1));
 }
 
 }  // namespace gtr

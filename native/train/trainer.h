@@ -24,6 +24,9 @@ struct TrainerOptions {
   bool checkpoint_layers = false;
   // train.sharding (train/zero.h). none: the AdamW below, bitwise as before.
   Sharding sharding = Sharding::kNone;
+  // full: keep the gathered weights between rollout phases (a memory budget that holds them);
+  // false: release them after each (gather_weights / release_weights).
+  bool keep_gathered = false;
 };
 
 // A packed batch on the CPU: ids int64 [T], lens (sum T), mask bool [T] (response tokens).
@@ -88,8 +91,19 @@ class Trainer {
   void verify_replicas();
 
   // Bytes of this rank's optimizer state: AdamW's moments and fp32 masters as allocated now (none),
-  // or this rank's shards of them (optimizer).
+  // or this rank's shards of them (optimizer, full; at full the masters are the only weights).
   int64_t state_bytes();
+  // full: bytes of the gathered full-weight buffers now (0 at the other levels).
+  int64_t gathered_bytes();
+  // full: gathers every unit into the policy's parameter tensors (the hybrid engine's reshard
+  // before a rollout phase, an evaluation or a checkpoint's weights) / frees them again (a no-op
+  // with keep_gathered). Collectives: every rank calls them together. No-ops at the other levels.
+  void gather_weights();
+  void release_weights();
+  // full: the collectives of one micro-batch (train = forward + backward, else the scoring
+  // forward) with no tokens, for a rank with fewer micro-batches than another (src/rl/update.ts
+  // matches the counts). A no-op at the other levels.
+  void idle_micro_batch(bool train);
   Sharding sharding() const { return opt_.sharding; }
 
   int64_t step_count() const { return step_count_.load(); }

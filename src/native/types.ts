@@ -380,10 +380,14 @@ export interface NativeTrainerOptions {
   /**
    * Sharded training state (recipe train.sharding): 'none' (default; every rank holds the whole
    * AdamW state) | 'optimizer' (ZeRO-1/2: fp32 masters, AdamW moments and the reduced gradients
-   * sharded 1/W over the ranks of the process group, updated shards all-gathered) | 'full' (named,
-   * rejected: not built yet). Another name throws, listing the valid ones.
+   * sharded 1/W over the ranks of the process group, updated shards all-gathered) | 'full' (ZeRO-3 /
+   * FSDP: the parameters sharded too, each decoder layer gathered around its forward and backward,
+   * gradients reduce-scattered per layer; `gatherWeights` before a rollout phase). Another name
+   * throws, listing the valid ones. Not with LoRA at 'full'.
    */
   sharding?: 'none' | 'optimizer' | 'full';
+  /** sharding 'full': keep the gathered weights between rollout phases (releaseWeights is a no-op); default false. */
+  keepGatheredWeights?: boolean;
   /** A frozen reference Policy (same vocabulary) for referenceLogprobs. */
   reference?: NativePolicy;
 }
@@ -498,6 +502,22 @@ export interface NativeTrainer {
   setProcessGroup(pg: NativeProcessGroup | null): Promise<void>;
   /** Rejects unless every rank holds bitwise rank 0's weights (names the ranks and the first parameter). */
   verifyReplicas(): Promise<void>;
+  /**
+   * sharding 'full': all-gathers every layer's shards into the policy's weights (the hybrid
+   * engine's reshard before a rollout phase, an evaluation or a checkpoint) / frees them again
+   * (unless keepGatheredWeights). Collectives: every rank calls them together. No-ops otherwise.
+   */
+  gatherWeights(): Promise<void>;
+  releaseWeights(): Promise<void>;
+  /**
+   * sharding 'full': the collectives of one micro-batch with no tokens ('score': a scoring
+   * forward; 'train': forward and backward), for a rank with fewer micro-batches than another. No-op otherwise.
+   */
+  idleMicroBatch(kind: 'score' | 'train'): Promise<void>;
+  /** Bytes of this rank's optimizer state (moments, fp32 masters; their shards when sharded). */
+  stateBytes(): number;
+  /** sharding 'full': bytes of the gathered full-weight buffers now; 0 otherwise. */
+  gatheredBytes(): number;
   /** Updates applied so far. */
   readonly stepCount: number;
   /** Frees the optimizer state now (workers in flight finish first); the object is unusable after. */

@@ -423,16 +423,15 @@ export const TrainSchema = z
         error: (iss) => `must be one of none, optimizer, full (got ${JSON.stringify(iss.input)})`,
       })
       .default('none')
-      .superRefine((v, ctx) => {
-        if (v === 'full')
-          ctx.addIssue({
-            code: 'custom',
-            message:
-              'full (ZeRO-3 / FSDP: parameters sharded, gathered per layer) is not available yet; valid now: none, optimizer',
-          });
-      })
       .describe(
-        'Sharded training state over the data-parallel ranks (README "Sharding"): none = every rank holds the whole AdamW state; optimizer = ZeRO-1/2, fp32 masters, AdamW moments and reduced gradients sharded 1/W, gradients reduce-scattered and updated shards all-gathered; full = ZeRO-3 / FSDP (not available yet)',
+        'Sharded training state over the data-parallel ranks (README "Sharding"): none = every rank holds the whole AdamW state; optimizer = ZeRO-1/2, fp32 masters, AdamW moments and reduced gradients sharded 1/W, gradients reduce-scattered and updated shards all-gathered; full = ZeRO-3 / FSDP, the parameters sharded too, each decoder layer all-gathered before its forward and its backward and freed after, gradients reduce-scattered per layer, the full weights gathered for each rollout phase',
+      ),
+    gathered_weights_budget_gib: z
+      .number()
+      .nonnegative()
+      .default(0)
+      .describe(
+        'train.sharding: full: GiB per rank that may hold the gathered full weights between rollout phases; when the weights fit they are kept (no re-gather before each rollout, updated in place after each optimizer step), else freed after each rollout phase. 0 = always free',
       ),
     seed: z
       .number()

@@ -89,7 +89,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           break;
         }
         const t0 = performance.now();
-        const collected = await collectGroups(ctx, step);
+        const collected = await withFullWeights(ctx, () => collectGroups(ctx, step));
         if (!collected) {
           progress.interrupted = true;
           break;
@@ -105,7 +105,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         }
         if (evaluationDue(ctx, step, stopping)) {
           opts.onPhase?.('eval', step);
-          await evaluateStep(ctx, step);
+          await withFullWeights(ctx, () => evaluateStep(ctx, step));
         }
         ctx.observers?.refresh();
         if (stopping || (!dist.distributed && opts.signal?.aborted)) {
@@ -262,7 +262,21 @@ async function evaluateUnfinished(ctx: RunContext): Promise<void> {
   if (!missing) return;
   ctx.log(`the evaluation at step ${startStep} did not finish before the run stopped; running it now`);
   ctx.opts.onPhase?.('eval', startStep);
-  await evaluateStep(ctx, startStep);
+  await withFullWeights(ctx, () => evaluateStep(ctx, startStep));
+}
+
+/**
+ * train.sharding: full (verl's hybrid engine, resharding FSDP to the rollout engine): every rank
+ * all-gathers the full weights from the shards for `fn` (a rollout phase, an evaluation, a
+ * checkpoint's weights) and frees them after, unless train.gathered_weights_budget_gib keeps them.
+ * Other levels: `fn` alone.
+ */
+async function withFullWeights<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  if (!ctx.trainer.gatherWeights) return fn();
+  await ctx.trainer.gatherWeights();
+  const out = await fn();
+  await ctx.trainer.releaseWeights!();
+  return out;
 }
 
 /**
@@ -299,6 +313,10 @@ async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
  * guarantee, checked: what rank 0 saves is every rank's model).
  */
 async function saveCheckpoint(ctx: RunContext, step: number): Promise<void> {
+  await withFullWeights(ctx, () => saveCheckpointGathered(ctx, step));
+}
+
+async function saveCheckpointGathered(ctx: RunContext, step: number): Promise<void> {
   const { dist } = ctx;
   if (dist.distributed) {
     await ctx.trainer.verifyReplicas!();

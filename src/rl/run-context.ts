@@ -187,6 +187,15 @@ export async function openRunContext(
       throw e;
     }
   }
+  if (recipe.train.sharding === 'full') {
+    const gib = (policy.numTrainable * (dtype === 'float32' ? 4 : 2)) / 2 ** 30;
+    const budget = recipe.train.gathered_weights_budget_gib;
+    log(
+      `train.sharding: full: the gathered full weights (${gib.toFixed(3)} GiB per rank) are ${
+        gib <= budget ? 'kept between rollout phases' : 'freed after each rollout phase'
+      } (train.gathered_weights_budget_gib = ${budget})`,
+    );
+  }
   const startStep = state?.step ?? 0;
   return {
     recipe,

@@ -41,7 +41,8 @@ export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> 
 
 /**
  * The trainer's options from a recipe's `train` section: AdamW, gradient clipping, activation
- * checkpointing, the micro-batch token budget and the learning-rate schedule. Recipe warm-up and
+ * checkpointing, sharding (with `weightBytes`, the trained weights' bytes, against
+ * train.gathered_weights_budget_gib at 'full'), the micro-batch token budget and the learning-rate schedule. Recipe warm-up and
  * total steps count the caller's steps; `optimizerStepsPerStep` converts them to optimizer steps
  * (RL: epochs_per_step x mini_batches_per_epoch; SFT: 1).
  */
@@ -49,6 +50,7 @@ export function trainerOptionsFromRecipe(
   t: Recipe['train'],
   optimizerStepsPerStep = 1,
   reference?: NativePolicy,
+  weightBytes?: number,
 ): TrainerOptions {
   return {
     betas: t.adam_betas,
@@ -58,6 +60,9 @@ export function trainerOptionsFromRecipe(
     checkpointLayers: t.activation_checkpointing,
     // Only when sharded, so an unsharded trainer's options (and trainer_state.json) stay as they were.
     ...(t.sharding !== 'none' ? { sharding: t.sharding } : {}),
+    ...(t.sharding === 'full' && weightBytes !== undefined
+      ? { keepGatheredWeights: weightBytes <= t.gathered_weights_budget_gib * 2 ** 30 }
+      : {}),
     tokensPerMicroBatch: t.tokens_per_micro_batch,
     ...(reference ? { reference } : {}),
     schedule: {
@@ -133,6 +138,32 @@ export class Trainer {
     await this.native.setProcessGroup(pg);
     this.rank = pg && pg.size > 1 ? pg.rank : 0;
     this.worldSize = pg && pg.size > 1 ? pg.size : 1;
+  }
+
+  /** sharding 'full': gathers the full weights into the policy (collective; see NativeTrainer.gatherWeights). */
+  gatherWeights(): Promise<void> {
+    this.check();
+    return this.native.gatherWeights();
+  }
+
+  /** sharding 'full': frees the gathered weights unless kept (collective). */
+  releaseWeights(): Promise<void> {
+    this.check();
+    return this.native.releaseWeights();
+  }
+
+  /** How many micro-batches `logprobs` / `accumulate` split `b` into (the token budget's split). */
+  microBatchCount(b: PackedBatch): number {
+    return splitByTokenBudget(b.seqLens, this.tokensPerMicroBatch).length;
+  }
+
+  /**
+   * sharding 'full': `n` micro-batches' collectives with no tokens (a rank with fewer micro-batches
+   * than another joins the others' gathers and reduce-scatters); no-op otherwise.
+   */
+  async idleMicroBatches(kind: 'score' | 'train', n: number): Promise<void> {
+    this.check();
+    for (let k = 0; k < n; k++) await this.native.idleMicroBatch(kind);
   }
 
   /** This rank's shard file name (sharded levels). */
