@@ -162,6 +162,16 @@ export async function openRunContext(
     kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numTrainable);
     log(kv.describe);
     engines = opts.engines(policy, reference, recipe);
+    if (recipe.train.sharding === 'full') {
+      // Counted now: once the trainer has the process group, the policy's tensors hold shards only.
+      const gib = (policy.numTrainable * (dtype === 'float32' ? 4 : 2)) / 2 ** 30;
+      const budget = recipe.train.gathered_weights_budget_gib;
+      log(
+        `train.sharding: full: the gathered full weights (${gib.toFixed(3)} GiB per rank) are ${
+          gib <= budget ? 'kept between rollout phases' : 'freed after each rollout phase'
+        } (train.gathered_weights_budget_gib = ${budget})`,
+      );
+    }
     // A sharded state is loaded after setProcessGroup below: each rank's shard depends on the group.
     if (resumeFrom && !engines.trainer.saveShard) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));
   } catch (e) {
@@ -186,15 +196,6 @@ export async function openRunContext(
       policy.dispose();
       throw e;
     }
-  }
-  if (recipe.train.sharding === 'full') {
-    const gib = (policy.numTrainable * (dtype === 'float32' ? 4 : 2)) / 2 ** 30;
-    const budget = recipe.train.gathered_weights_budget_gib;
-    log(
-      `train.sharding: full: the gathered full weights (${gib.toFixed(3)} GiB per rank) are ${
-        gib <= budget ? 'kept between rollout phases' : 'freed after each rollout phase'
-      } (train.gathered_weights_budget_gib = ${budget})`,
-    );
   }
   const startStep = state?.step ?? 0;
   return {
