@@ -22,7 +22,7 @@
  * (./collect.ts, ./update.ts).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { DistContext } from '../parallel/context.js';
@@ -89,7 +89,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           break;
         }
         const t0 = performance.now();
-        const collected = await collectGroups(ctx, step);
+        const collected = await withFullWeights(ctx, () => collectGroups(ctx, step));
         if (!collected) {
           progress.interrupted = true;
           break;
@@ -105,7 +105,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         }
         if (evaluationDue(ctx, step, stopping)) {
           opts.onPhase?.('eval', step);
-          await evaluateStep(ctx, step);
+          await withFullWeights(ctx, () => evaluateStep(ctx, step));
         }
         ctx.observers?.refresh();
         if (stopping || (!dist.distributed && opts.signal?.aborted)) {
@@ -262,7 +262,21 @@ async function evaluateUnfinished(ctx: RunContext): Promise<void> {
   if (!missing) return;
   ctx.log(`the evaluation at step ${startStep} did not finish before the run stopped; running it now`);
   ctx.opts.onPhase?.('eval', startStep);
-  await evaluateStep(ctx, startStep);
+  await withFullWeights(ctx, () => evaluateStep(ctx, startStep));
+}
+
+/**
+ * train.sharding: full (verl's hybrid engine, resharding FSDP to the rollout engine): every rank
+ * all-gathers the full weights from the shards for `fn` (a rollout phase, an evaluation, a
+ * checkpoint's weights) and frees them after, unless train.gathered_weights_budget_gib keeps them.
+ * Other levels: `fn` alone.
+ */
+async function withFullWeights<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  if (!ctx.trainer.gatherWeights) return fn();
+  await ctx.trainer.gatherWeights();
+  const out = await fn();
+  await ctx.trainer.releaseWeights!();
+  return out;
 }
 
 /**
@@ -299,15 +313,25 @@ async function saveLastStepIfStopped(ctx: RunContext): Promise<void> {
  * guarantee, checked: what rank 0 saves is every rank's model).
  */
 async function saveCheckpoint(ctx: RunContext, step: number): Promise<void> {
+  await withFullWeights(ctx, () => saveCheckpointGathered(ctx, step));
+}
+
+async function saveCheckpointGathered(ctx: RunContext, step: number): Promise<void> {
   const { dist } = ctx;
   if (dist.distributed) {
     await ctx.trainer.verifyReplicas!();
     ctx.log(`rank ${dist.rank}: weights at step ${step} bitwise equal to rank 0's on all ${dist.worldSize} ranks`);
   }
+  // Sharded state: every rank writes its shard (atomically) beside the checkpoints; rank 0 then
+  // moves them into the checkpoint's temporary directory before the one rename that commits it.
+  if (ctx.trainer.saveShard) await ctx.trainer.saveShard(shardStagingDir(ctx, step));
   await dist.barrier(`before checkpoint step ${step}`);
   if (dist.isMain) await writeCheckpoint(ctx, step);
   await dist.barrier(`checkpoint step ${step} written by rank 0`);
 }
+
+/** Where the ranks' shard files of step `step` wait until rank 0 commits the checkpoint. */
+const shardStagingDir = (ctx: RunContext, step: number) => `${ctx.run.checkpointDir(step)}.shards`;
 
 /**
  * A checkpoint write that failed for want of space (ENOSPC, EDQUOT) explained: how much one
@@ -359,6 +383,12 @@ async function writeCheckpointFiles(ctx: RunContext, step: number): Promise<void
       baseModel: recipe.model.path,
     });
     await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
+    if (ctx.trainer.saveShard) {
+      // Every rank's shard file (same filesystem: the run directory), renamed into the checkpoint.
+      const staged = shardStagingDir(ctx, step);
+      for (const f of readdirSync(staged)) await rename(join(staged, f), join(tmp, TRAINER_STATE_DIR, f));
+      await rm(staged, { recursive: true, force: true });
+    }
     await writeFile(
       join(tmp, LOOP_STATE_FILE),
       JSON.stringify(

@@ -9,8 +9,8 @@
  * parameters in dtype bytes b, T trainable (= P, or the LoRA adapters), W ranks:
  *
  *   category     none          optimizer (ZeRO-1)     full (ZeRO-3 / FSDP)
- *   weights      P b           P b                    F b            (F = frozen params: the LoRA base;
- *                                                                    the trained ones live in their master shard)
+ *   weights      P b           P b                    0              (the trained weights live in their master
+ *                                                                    shard; LoRA with full is refused, as the trainer does)
  *   gradients    4 T           4 T                    4 T / W        (fp32 accumulation; b T without masters)
  *   optimizer    12 T          12 T / W               12 T / W       (fp32 master 4 T, exp_avg 4 T, exp_avg_sq 4 T;
  *                                                                    no master for fp32 params at none / optimizer,
@@ -253,6 +253,10 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   if (!Number.isInteger(W) || W < 1) throw new Error(`world size must be an integer >= 1, got ${W}`);
   if (!SHARDING_LEVELS.includes(sharding))
     throw new Error(`train.sharding "${String(sharding)}" is not one of ${SHARDING_LEVELS.join(', ')}`);
+  if (sharding === 'full' && input.lora)
+    throw new Error(
+      'train.sharding: full shards the trained parameters, and with model.lora those are the adapters only (the trainer refuses it): use optimizer or none',
+    );
   const b = input.dtype === 'float32' ? 4 : 2;
   const P = qwen3ParameterCount(c);
   const lora = input.lora ?? null;
@@ -264,8 +268,8 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const U = largestUnitParameters(c);
 
   const full = sharding === 'full';
-  // At full the trained parameters live in their master shard (zero.h); frozen ones stay whole.
-  const weights = full ? (lora ? P * b : 0) : (P + A) * b;
+  // At full the trained parameters live in their master shard (zero.h) (LoRA is refused there).
+  const weights = full ? 0 : (P + A) * b;
   const gradients = (master ? 4 : b) * T * gradShard;
   // Masters: at none and optimizer for non-fp32 params only (AdamW::uses_master; fp32 params are
   // their own masters); at full always, in fp32 with masters on, else in the param dtype.
