@@ -117,6 +117,48 @@ at::Tensor ProcessGroup::all_gather_cat(const at::Tensor& local, const std::stri
   return buf[0];
 }
 
+void ProcessGroup::reduce_scatter_flat(at::Tensor& input, at::Tensor& out) {
+  allreduce_flat(input);
+  const int64_t c = out.numel();
+  out.copy_(input.narrow(0, static_cast<int64_t>(rank_) * c, c));
+}
+
+void ProcessGroup::reduce_scatter_sum(at::Tensor& input, at::Tensor& out, const std::string& label) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  if (input.scalar_type() != at::kFloat || out.scalar_type() != at::kFloat || !input.is_contiguous() ||
+      !out.is_contiguous() || input.numel() != out.numel() * size_)
+    throw std::invalid_argument("reduce_scatter_sum '" + label + "': input must be float32 [world size x " +
+                                std::to_string(out.numel()) + "], got " + std::to_string(input.numel()));
+  if (size_ == 1) {
+    out.copy_(input);
+    return;
+  }
+  at::NoGradGuard no_grad;
+  try {
+    reduce_scatter_flat(input, out);
+  } catch (const std::exception& e) {
+    fail("reduce-scatter", label, message_of(e));
+  }
+}
+
+void ProcessGroup::all_gather(const at::Tensor& in, at::Tensor& out, const std::string& label) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  if (in.scalar_type() != out.scalar_type() || !in.is_contiguous() || !out.is_contiguous() ||
+      out.numel() != in.numel() * size_)
+    throw std::invalid_argument("all_gather '" + label + "': out must be [world size x " + std::to_string(in.numel()) +
+                                "] of the input's dtype, got " + std::to_string(out.numel()));
+  if (size_ == 1) {
+    out.copy_(in);
+    return;
+  }
+  at::NoGradGuard no_grad;
+  try {
+    all_gather_flat(in, out);
+  } catch (const std::exception& e) {
+    fail("all-gather", label, message_of(e));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Store
 
@@ -148,6 +190,7 @@ struct GlooApi {
   decltype(&gtr_gloo_allreduce_sum) allreduce;
   decltype(&gtr_gloo_broadcast) broadcast;
   decltype(&gtr_gloo_barrier) barrier;
+  decltype(&gtr_gloo_allgather) allgather;
   decltype(&gtr_gloo_destroy) destroy;
 };
 
@@ -173,6 +216,7 @@ const GlooApi& gloo_api(const std::string& path) {
   a.allreduce = reinterpret_cast<decltype(a.allreduce)>(sym("gtr_gloo_allreduce_sum"));
   a.broadcast = reinterpret_cast<decltype(a.broadcast)>(sym("gtr_gloo_broadcast"));
   a.barrier = reinterpret_cast<decltype(a.barrier)>(sym("gtr_gloo_barrier"));
+  a.allgather = reinterpret_cast<decltype(a.allgather)>(sym("gtr_gloo_allgather"));
   a.destroy = reinterpret_cast<decltype(a.destroy)>(sym("gtr_gloo_destroy"));
   return loaded.emplace(path, a).first->second;
 }
@@ -231,6 +275,14 @@ class GlooGroup : public ProcessGroup {
     char err[1024] = {0};
     if (api_.barrier(pg_, err, sizeof err) != 0) throw std::runtime_error(err);
   }
+  void all_gather_flat(const at::Tensor& in, at::Tensor& out) override {
+    char err[1024] = {0};
+    at::Tensor i = in.to(at::kCPU).contiguous();
+    at::Tensor o = out.device().is_cpu() ? out : at::empty_like(out, out.options().device(at::kCPU));
+    const size_t bytes = static_cast<size_t>(i.numel()) * i.element_size();
+    if (api_.allgather(pg_, i.data_ptr(), o.data_ptr(), bytes, err, sizeof err) != 0) throw std::runtime_error(err);
+    if (!out.device().is_cpu()) out.copy_(o);
+  }
   at::Device comm_device(const at::Tensor&) const override { return at::kCPU; }
 
  private:
@@ -268,6 +320,17 @@ class NcclGroup : public ProcessGroup {
     bo.device_ids = {static_cast<int64_t>(device_.index())};
     pg_->barrier(bo)->wait();
   }
+  // The flat-buffer collectives FSDP uses (reduce_scatter_tensor / all_gather_into_tensor).
+  void reduce_scatter_flat(at::Tensor& input, at::Tensor& out) override {
+    at::Tensor o = out.to(device_), i = input.to(device_);
+    pg_->_reduce_scatter_base(o, i)->wait();
+    if (!o.is_same(out)) out.copy_(o);
+  }
+  void all_gather_flat(const at::Tensor& in, at::Tensor& out) override {
+    at::Tensor o = out.to(device_), i = in.to(device_).contiguous();
+    pg_->_allgather_base(o, i)->wait();
+    if (!o.is_same(out)) out.copy_(o);
+  }
   at::Device comm_device(const at::Tensor&) const override { return device_; }
 
  private:
@@ -286,6 +349,7 @@ class SingleGroup : public ProcessGroup {
   void allreduce_flat(at::Tensor&) override {}
   void broadcast_flat(at::Tensor&, int) override {}
   void barrier_impl() override {}
+  void all_gather_flat(const at::Tensor& in, at::Tensor& out) override { out.copy_(in); }
   at::Device comm_device(const at::Tensor& t) const override { return t.device(); }
 };
 

@@ -51,12 +51,30 @@ class ProcessGroup {
   // bitwise each rank's values).
   at::Tensor all_gather_cat(const at::Tensor& local, const std::string& label);
 
+  // Sharded training state (ZeRO / FSDP; src: Rajbhandari et al. 2020, "ZeRO", sec. 5; PyTorch
+  // FSDP's FlatParameter). reduce_scatter_sum: `input` is float32 [size() * c] laid out as size()
+  // consecutive chunks of c elements, chunk k destined for rank k; `out` float32 [c] receives the
+  // sum over ranks of this rank's chunk. NCCL: c10d's _reduce_scatter_base. gloo: torch 2.13's
+  // c10d::ProcessGroupGloo has _reduce_scatter_base, but this addon's CPU backend is Debian's gloo
+  // behind gtr_gloo.so (gloo/gloo_backend_api.h says why), and that gloo has no options-style
+  // reduce-scatter (only the legacy ReduceScatterHalvingDoubling algorithm class,
+  // with an int count, no tag or timeout and a full-size receive buffer of its own), so the chunk
+  // is a sum all-reduce of `input` (gloo's ring, itself a reduce-scatter then an all-gather: twice
+  // the bytes of a reduce-scatter, the same result) of which this rank keeps its chunk.
+  // Throws (fail) like allreduce_sum when a peer is gone; std::invalid_argument on bad shapes.
+  void reduce_scatter_sum(at::Tensor& input, at::Tensor& out, const std::string& label);
+  // all_gather: `in` [c] (any dtype, contiguous) from every rank into `out` [size() * c] (same
+  // dtype), rank k's at [k c, (k+1) c). NCCL: c10d's _allgather_base; gloo: gloo::allgather on bytes.
+  void all_gather(const at::Tensor& in, at::Tensor& out, const std::string& label);
+
  protected:
   ProcessGroup(int rank, int size, std::string backend) : rank_(rank), size_(size), backend_(std::move(backend)) {}
   // One contiguous flat tensor, summed in place.
   virtual void allreduce_flat(at::Tensor& flat) = 0;
   virtual void broadcast_flat(at::Tensor& flat, int root) = 0;
   virtual void barrier_impl() = 0;
+  virtual void reduce_scatter_flat(at::Tensor& input, at::Tensor& out);  // default: all-reduce, keep
+  virtual void all_gather_flat(const at::Tensor& in, at::Tensor& out) = 0;
   // The device collectives run on (CPU for gloo).
   virtual at::Device comm_device(const at::Tensor& t) const = 0;
   [[noreturn]] void fail(const std::string& op, const std::string& label, const std::string& what) const;

@@ -132,6 +132,14 @@ NamedTensors AdamW::state_tensors() {
   return st;
 }
 
+int64_t AdamW::state_bytes() const {
+  int64_t n = 0;
+  for (const auto* v : {&exp_avg_, &exp_avg_sq_, &master_})
+    for (const auto& t : *v)
+      if (t.defined()) n += static_cast<int64_t>(t.nbytes());
+  return n;
+}
+
 void AdamW::state_loaded(const NamedTensors& st) {
   const at::Tensor& s = st.at(0).second;
   step_ = s[0].item<int64_t>();

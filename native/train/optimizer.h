@@ -61,6 +61,8 @@ class AdamW {
   const std::vector<at::Tensor>& exp_avg() const { return exp_avg_; }
   const std::vector<at::Tensor>& exp_avg_sq() const { return exp_avg_sq_; }
   const std::vector<at::Tensor>& masters() const { return master_; }
+  // Bytes of the moments and masters allocated now (0 before the first step).
+  int64_t state_bytes() const;
 
   // State tensors in file order: "optimizer.step" int64 [2] = (applied steps, skipped steps), then
   // per param "exp_avg.<name>", "exp_avg_sq.<name>" (fp32, zeros before the first step) and, with

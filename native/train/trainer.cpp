@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include "policy/memory_report.h"
 #include "train/chunked_logprob.h"
+#include "train/sharded_forward.h"
 
 namespace gtr {
 
@@ -52,6 +53,11 @@ Trainer::Trainer(std::shared_ptr<PolicyHandle> policy, std::shared_ptr<PolicyHan
       opt_(opt),
       adamw_(model_->trainable(), opt.adamw) {
   if (opt_.logprob_chunk < 1) throw std::invalid_argument("logprobChunk must be >= 1");
+  if (opt_.sharding == Sharding::kFull && model_->has_lora())
+    throw std::invalid_argument(
+        "train.sharding: full shards the trained parameters, and with LoRA those are the adapters only (the base "
+        "stays whole on every rank): use train.sharding: optimizer or none with model.lora");
+
   if (reference_) {
     auto ref = reference_->get();
     if (ref.get() == model_.get()) throw std::invalid_argument("the reference policy must be a separate Policy object");
@@ -74,15 +80,24 @@ std::pair<at::Tensor, at::Tensor> Trainer::logprobs(const PackedInput& b, bool r
   auto [pos, sid] = response_positions(b);
   const int64_t T = b.ids.size(0);
   at::Tensor lp = at::zeros({T}, at::kFloat), ent = at::zeros({T}, at::kFloat);
-  if (pos.numel() == 0) return {lp, ent};
+  if (!reference) ensure_zero();
+  const bool sharded = !reference && zero_ && zero_->level() == Sharding::kFull;
   at::NoGradGuard no_grad;
+  if (pos.numel() == 0) {
+    if (sharded) idle_forward_sharded(*model, *zero_, false);
+    return {lp, ent};
+  }
   at::Tensor ids = b.ids.to(model->device());
-  at::Tensor hidden = model->forward_hidden(ids, b.lens);
+  const size_t root = sharded ? zero_->unit_of_layer(-1) : 0;
+  if (sharded) zero_->gather_unit(root);
+  at::Tensor hidden =
+      sharded ? forward_hidden_sharded(*model, *zero_, ids, b.lens) : model->forward_hidden(ids, b.lens);
   at::Tensor pos_d = pos.to(model->device());
   at::Tensor h_sel = hidden.index_select(0, pos_d - 1);
   auto [l, e] = chunked_logprob_entropy(h_sel, model->lm_head(), ids.index_select(0, pos_d), opt_.logprob_chunk);
   lp.index_copy_(0, pos, l.to(at::kCPU));
   ent.index_copy_(0, pos, e.to(at::kCPU));
+  if (sharded) zero_->release_unit(root);
   return {lp, ent};
 }
 
@@ -104,7 +119,10 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   Accum local;
   local.micro = 1;
   local.seqs = static_cast<int64_t>(mb.batch.lens.size());
+  ensure_zero();
+  const bool sharded = zero_ && zero_->level() == Sharding::kFull;
   if (pos.numel() == 0) {
+    if (sharded) idle_forward_sharded(*model, *zero_, true);
     accum_.micro += 1;
     accum_.seqs += local.seqs;
     return local.summarize();
@@ -114,8 +132,12 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   RequiresGradGuard grad_guard(model->trainable());
   at::AutoGradMode grad_mode(true);
   at::Tensor ids = mb.batch.ids.to(dev);
-  at::Tensor hidden = opt_.checkpoint_layers ? forward_hidden_checkpointed(*model, ids, mb.batch.lens)
-                                             : model->forward_hidden(ids, mb.batch.lens);
+  // full: the root unit stays gathered through the backward; each layer is gathered around its
+  // forward and its backward (and recomputed there: its own activation checkpoint).
+  if (sharded) zero_->gather_unit(zero_->unit_of_layer(-1));
+  at::Tensor hidden = sharded                  ? forward_hidden_sharded(*model, *zero_, ids, mb.batch.lens)
+                      : opt_.checkpoint_layers ? forward_hidden_checkpointed(*model, ids, mb.batch.lens)
+                                               : model->forward_hidden(ids, mb.batch.lens);
   at::Tensor pos_d = pos.to(dev);
   at::Tensor h_sel = hidden.index_select(0, pos_d - 1);
   auto [logp, ent] = chunked_logprob_entropy(h_sel, model->lm_head(), ids.index_select(0, pos_d), opt_.logprob_chunk);
@@ -138,6 +160,10 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   if (!std::isfinite(value)) {
     if (poison_.empty())
       poison_ = "non-finite loss (" + std::to_string(value) + ") in micro-batch " + std::to_string(accum_.micro);
+    if (sharded) idle_backward_sharded(*model, *zero_);  // the other ranks' collectives still run
+  } else if (sharded) {
+    terms.loss.backward();
+    finish_backward_sharded(*zero_);
   } else {
     terms.loss.backward();
     adamw_.absorb_grads();
@@ -149,15 +175,75 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   return local.summarize();
 }
 
+void Trainer::make_zero(std::shared_ptr<dist::ProcessGroup> group) {
+  if (zero_ && (zero_->step_count() + zero_->skipped_count() > 0))
+    throw std::runtime_error("setProcessGroup: with train.sharding " + std::string(sharding_name(opt_.sharding)) +
+                             " the process group must be set before the first step and before loadState");
+  zero_.reset();  // before the new one, so two copies of the shards never coexist
+  zero_ = std::make_unique<ZeroOptimizer>(model_->trainable(), opt_.adamw, std::move(group), opt_.sharding);
+  zero_->set_keep_gathered(opt_.keep_gathered);
+  // full: from now on the parameters live as shards; forward, backward and rollouts gather them.
+  zero_->release_all();
+}
+
 void Trainer::set_process_group(std::shared_ptr<dist::ProcessGroup> pg) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
   pg_ = pg && pg->size() > 1 ? std::move(pg) : nullptr;
   if (!pg_) return;
+  if (zero_) {  // shards of a world of one (created by an earlier call): rebuilt over the group
+    if (zero_->step_count() + zero_->skipped_count() > 0)
+      throw std::runtime_error("setProcessGroup: with train.sharding " + std::string(sharding_name(opt_.sharding)) +
+                               " the process group must be set before the first step and before loadState");
+    zero_->set_keep_gathered(false);
+    zero_->gather_all();
+    zero_.reset();
+  }
   // DDP's start: every rank begins from rank 0's weights (the rollout engine shares these tensors).
   std::vector<at::Tensor> params;
   for (auto& [n, t] : model_->trainable()) params.push_back(t);
   pg_->broadcast(params, 0, "initial weights from rank 0");
+  if (opt_.sharding != Sharding::kNone) make_zero(pg_);
+}
+
+void Trainer::ensure_zero() {
+  if (opt_.sharding == Sharding::kNone || zero_) return;
+  dist::GroupOptions one;  // a single process: a world of one (shards = the whole state)
+  make_zero(dist::create_process_group(one));
+}
+
+int64_t Trainer::state_bytes() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  ensure_zero();
+  return zero_ ? zero_->state_bytes() : adamw_.state_bytes();
+}
+
+int64_t Trainer::gathered_bytes() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  return zero_ && zero_->level() == Sharding::kFull ? zero_->gathered_bytes() : 0;
+}
+
+void Trainer::gather_weights() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  ensure_zero();
+  if (zero_) zero_->gather_all();
+}
+
+void Trainer::release_weights() {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  model_checked();
+  ensure_zero();
+  if (zero_) zero_->release_all();
+}
+
+void Trainer::idle_micro_batch(bool train) {
+  std::lock_guard<std::mutex> lock(policy_->mu);
+  auto model = model_checked();
+  ensure_zero();
+  if (!zero_ || zero_->level() != Sharding::kFull) return;
+  at::NoGradGuard no_grad;
+  idle_forward_sharded(*model, *zero_, train);
 }
 
 void Trainer::verify_replicas() {
@@ -165,6 +251,7 @@ void Trainer::verify_replicas() {
   model_checked();
   if (!pg_) return;
   at::NoGradGuard no_grad;
+  if (zero_) zero_->gather_all();  // full: the weights compared are the gathered ones (the caller releases)
   std::vector<at::Tensor> copies;
   for (auto& [n, t] : model_->trainable()) copies.push_back(t.detach().clone());
   pg_->broadcast(copies, 0, "weights check (rank 0's weights)");
@@ -192,23 +279,26 @@ void Trainer::verify_replicas() {
 }
 
 void Trainer::reduce_over_ranks() {
-  // Gradients: summed (the loss denominators are global, so the sum is the global gradient).
-  std::vector<at::Tensor>& grads = adamw_.materialized_grads();
-  std::vector<at::Tensor> f32, other;
-  std::vector<size_t> other_idx;
-  for (size_t i = 0; i < grads.size(); ++i) {
-    if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble)
-      f32.push_back(grads[i]);
-    else {
-      other_idx.push_back(i);
-      other.push_back(grads[i].to(at::kFloat));
+  // Gradients: summed (the loss denominators are global, so the sum is the global gradient); the
+  // sharded levels reduce-scatter them in ZeroOptimizer::step instead.
+  if (!zero_) {
+    std::vector<at::Tensor>& grads = adamw_.materialized_grads();
+    std::vector<at::Tensor> f32, other;
+    std::vector<size_t> other_idx;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (grads[i].scalar_type() == at::kFloat || grads[i].scalar_type() == at::kDouble)
+        f32.push_back(grads[i]);
+      else {
+        other_idx.push_back(i);
+        other.push_back(grads[i].to(at::kFloat));
+      }
     }
+    std::vector<at::Tensor> all = f32;
+    all.insert(all.end(), other.begin(), other.end());
+    pg_->allreduce_sum(
+        all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
+    for (size_t k = 0; k < other_idx.size(); ++k) grads[other_idx[k]].copy_(other[k]);
   }
-  std::vector<at::Tensor> all = f32;
-  all.insert(all.end(), other.begin(), other.end());
-  pg_->allreduce_sum(
-      all, "gradients (optimizer step " + std::to_string(adamw_.step_count() + adamw_.skipped_count() + 1) + ")");
-  for (size_t k = 0; k < other_idx.size(); ++k) grads[other_idx[k]].copy_(other[k]);
   // Scalars and the skip decision: one rank's non-finite loss skips the step on every rank.
   at::Tensor sc = at::zeros({9 + pg_->size()}, at::kDouble);
   double* p = sc.data_ptr<double>();
@@ -253,8 +343,18 @@ void Trainer::reduce_over_ranks() {
 Metrics Trainer::step(double lr, std::string* reason_out) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
+  ensure_zero();
   if (pg_) reduce_over_ranks();
-  StepResult r = adamw_.step(lr, poison_);
+  StepResult r;
+  if (zero_ && zero_->level() == Sharding::kFull) {
+    std::vector<at::Tensor> unused(model_->trainable().size());  // reduce-scattered in backward
+    r = zero_->step(lr, poison_, unused);
+  } else if (zero_) {
+    r = zero_->step(lr, poison_, adamw_.materialized_grads());
+    adamw_.zero_grad();
+  } else {
+    r = adamw_.step(lr, poison_);
+  }
   Metrics m = accum_.summarize();
   m.emplace_back("gradNorm", r.grad_norm);
   m.emplace_back("clipCoef", r.clip_coef);
@@ -264,19 +364,21 @@ Metrics Trainer::step(double lr, std::string* reason_out) {
   if (reason_out) *reason_out = r.reason;
   accum_ = Accum();
   poison_.clear();
-  step_count_ = adamw_.step_count();
+  step_count_ = zero_ ? zero_->step_count() : adamw_.step_count();
   return m;
 }
 
 void Trainer::zero_grad() {
   std::lock_guard<std::mutex> lock(policy_->mu);
   adamw_.zero_grad();
+  if (zero_) zero_->zero_grad();
   accum_ = Accum();
   poison_.clear();
 }
 
 NamedTensors Trainer::state_layout() {
-  NamedTensors st = adamw_.state_tensors();
+  ensure_zero();
+  NamedTensors st = zero_ ? zero_->state_tensors() : adamw_.state_tensors();
   st.emplace_back("rng.cpu", at::globalContext().defaultGenerator(at::kCPU).get_state());
   if (model_->device().is_cuda())
     st.emplace_back("rng.cuda", at::globalContext().defaultGenerator(model_->device()).get_state());
@@ -298,7 +400,7 @@ void Trainer::save_state(const std::string& path) {
     std::lock_guard<std::mutex> glock(g.mutex());
     st = state_layout();
   }
-  write_named_tensors(path, st, kStateMeta);
+  write_named_tensors(path, st, zero_ ? zero_->state_metadata() : kStateMeta);
 }
 
 void Trainer::load_state(const std::string& path) {
@@ -310,8 +412,13 @@ void Trainer::load_state(const std::string& path) {
   NamedTensors st = state_layout();
   for (auto& [n, t] : st)
     if (n.rfind("rng.", 0) == 0) t = t.clone();
-  read_named_tensors(path, st, kStateMeta);
-  adamw_.state_loaded(st);
+  if (zero_) {
+    read_named_tensors(path, st, zero_->state_metadata());
+    zero_->state_loaded(st);
+  } else {
+    read_named_tensors(path, st, kStateMeta);
+    adamw_.state_loaded(st);
+  }
   for (auto& [n, t] : st) {
     if (n == "rng.cpu" || n == "rng.cuda") {
       at::Generator g = at::globalContext().defaultGenerator(n == "rng.cpu" ? at::Device(at::kCPU) : model_->device());
@@ -319,7 +426,7 @@ void Trainer::load_state(const std::string& path) {
       g.set_state(t);
     }
   }
-  step_count_ = adamw_.step_count();
+  step_count_ = zero_ ? zero_->step_count() : adamw_.step_count();
 }
 
 NamedTensors Trainer::gradients() {
@@ -339,6 +446,8 @@ memory::Counter Trainer::memory() {
   {
     std::lock_guard<std::mutex> lock(policy_->mu);
     auto model = model_checked();
+    // Sharded state first, so gathered unit buffers count as gathered, not as the weights viewing them.
+    if (zero_) zero_->count_memory(c);
     count_model(c, "weights", *model);
     c.categories()["gradients"];
     for (const auto& g : adamw_.grads()) c.add("gradients", memory::dtype_part(g), g);

@@ -15,6 +15,7 @@
 #include "policy/policy_handle.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
+#include "train/zero.h"
 
 namespace gtr {
 
@@ -22,6 +23,11 @@ struct TrainerOptions {
   AdamWOptions adamw;
   int64_t logprob_chunk = 1024;  // rows of logits per chunk (memory O(chunk x vocab))
   bool checkpoint_layers = false;
+  // train.sharding (train/zero.h). none: the AdamW below, bitwise as before.
+  Sharding sharding = Sharding::kNone;
+  // full: keep the gathered weights between rollout phases (a memory budget that holds them);
+  // false: release them after each (gather_weights / release_weights).
+  bool keep_gathered = false;
 };
 
 // A packed batch on the CPU: ids int64 [T], lens (sum T), mask bool [T] (response tokens).
@@ -91,6 +97,21 @@ class Trainer {
   // exp_avg_sq; created at the first step), plus the registered categories (gathered, kv_pool).
   // Each storage counted once. Waits for a running step (takes the policies' mutexes).
   memory::Counter memory();
+  // Bytes of this rank's optimizer state: AdamW's moments and fp32 masters as allocated now (none),
+  // or this rank's shards of them (optimizer, full; at full the masters are the only weights).
+  int64_t state_bytes();
+  // full: bytes of the gathered full-weight buffers now (0 at the other levels).
+  int64_t gathered_bytes();
+  // full: gathers every unit into the policy's parameter tensors (the hybrid engine's reshard
+  // before a rollout phase, an evaluation or a checkpoint's weights) / frees them again (a no-op
+  // with keep_gathered). Collectives: every rank calls them together. No-ops at the other levels.
+  void gather_weights();
+  void release_weights();
+  // full: the collectives of one micro-batch (train = forward + backward, else the scoring
+  // forward) with no tokens, for a rank with fewer micro-batches than another (src/rl/update.ts
+  // matches the counts). A no-op at the other levels.
+  void idle_micro_batch(bool train);
+  Sharding sharding() const { return opt_.sharding; }
 
   int64_t step_count() const { return step_count_.load(); }
   int64_t vocab_size() const { return model_->config().vocab_size; }
@@ -116,7 +137,14 @@ class Trainer {
   Accum accum_;
   std::string poison_;
   std::shared_ptr<dist::ProcessGroup> pg_;
-  // Sums the gradients and merges the metric accumulators of every rank (in rank order).
+  // The sharded state (train.sharding optimizer / full); null with none. Its group is pg_, or a
+  // world of one before set_process_group.
+  std::unique_ptr<ZeroOptimizer> zero_;
+  void make_zero(std::shared_ptr<dist::ProcessGroup> group);
+  // Creates the sharded state over a world of one when no group was set (sharded levels only).
+  void ensure_zero();
+  // Sums the gradients (unless sharded: the ZeroOptimizer reduce-scatters them) and merges the
+  // metric accumulators of every rank (in rank order).
   void reduce_over_ranks();
   std::atomic<int64_t> step_count_{0};
 };

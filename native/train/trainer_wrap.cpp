@@ -78,6 +78,11 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod("setProcessGroup", &TrainerWrap::SetProcessGroup),
                          InstanceMethod("verifyReplicas", &TrainerWrap::VerifyReplicas),
                          InstanceMethod("memory", &TrainerWrap::Memory),
+                         InstanceMethod("gatherWeights", &TrainerWrap::GatherWeights),
+                         InstanceMethod("releaseWeights", &TrainerWrap::ReleaseWeights),
+                         InstanceMethod("idleMicroBatch", &TrainerWrap::IdleMicroBatch),
+                         InstanceMethod("stateBytes", &TrainerWrap::StateBytes),
+                         InstanceMethod("gatheredBytes", &TrainerWrap::GatheredBytes),
                          InstanceMethod("dispose", &TrainerWrap::Dispose),
                          InstanceAccessor("stepCount", &TrainerWrap::StepCount, nullptr),
                          StaticMethod("lossNames", &TrainerWrap::LossNames),
@@ -108,6 +113,8 @@ TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Trai
     opt.adamw.fp32_master = o.boolean("fp32Master", opt.adamw.fp32_master);
     opt.logprob_chunk = o.integer("logprobChunk", opt.logprob_chunk);  // range checked by Trainer
     opt.checkpoint_layers = o.boolean("checkpointLayers", opt.checkpoint_layers);
+    if (o.has("sharding")) opt.sharding = sharding_from_name(o.string("sharding"));
+    opt.keep_gathered = o.boolean("keepGatheredWeights", opt.keep_gathered);
     if (o.has("reference")) ref = PolicyWrap::HandleOf(o.get("reference"));
     trainer_ = std::make_shared<Trainer>(policy, ref, opt);
   } catch (const std::exception& e) {
@@ -265,6 +272,45 @@ Napi::Value TrainerWrap::SetProcessGroup(const Napi::CallbackInfo& info) {
   GTR_ASYNC_TRY(env, t = get());
   return run_async(env, [t, pg] { t->set_process_group(pg); }, nullptr,
                    {info.This(), info.Length() ? info[0] : env.Undefined()});
+}
+
+// gatherWeights() / releaseWeights(): train.sharding full's reshard around a rollout phase (collectives).
+Napi::Value TrainerWrap::GatherWeights(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Trainer> t;
+  GTR_ASYNC_TRY(info.Env(), t = get());
+  return run_async(info.Env(), [t] { t->gather_weights(); }, nullptr, {info.This()});
+}
+
+Napi::Value TrainerWrap::ReleaseWeights(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Trainer> t;
+  GTR_ASYNC_TRY(info.Env(), t = get());
+  return run_async(info.Env(), [t] { t->release_weights(); }, nullptr, {info.This()});
+}
+
+// idleMicroBatch('score' | 'train'): the collectives of a micro-batch with no tokens (train.sharding full).
+Napi::Value TrainerWrap::IdleMicroBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GTR_ASYNC_CHECK_ARG(
+      env,
+      info.Length() >= 1 && info[0].IsString() &&
+          (info[0].As<Napi::String>().Utf8Value() == "score" || info[0].As<Napi::String>().Utf8Value() == "train"),
+      "idleMicroBatch(kind): kind is 'score' or 'train'");
+  const bool train = info[0].As<Napi::String>().Utf8Value() == "train";
+  std::shared_ptr<Trainer> t;
+  GTR_ASYNC_TRY(env, t = get());
+  return run_async(env, [t, train] { t->idle_micro_batch(train); }, nullptr, {info.This()});
+}
+
+Napi::Value TrainerWrap::StateBytes(const Napi::CallbackInfo& info) {
+  return js_try(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(get()->state_bytes()));
+  });
+}
+
+Napi::Value TrainerWrap::GatheredBytes(const Napi::CallbackInfo& info) {
+  return js_try(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(get()->gathered_bytes()));
+  });
 }
 
 Napi::Value TrainerWrap::VerifyReplicas(const Napi::CallbackInfo& info) {

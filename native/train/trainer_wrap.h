@@ -28,6 +28,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Gradients(const Napi::CallbackInfo& info);
   Napi::Value SetProcessGroup(const Napi::CallbackInfo& info);
   Napi::Value VerifyReplicas(const Napi::CallbackInfo& info);
+  Napi::Value GatherWeights(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseWeights(const Napi::CallbackInfo& info);
+  Napi::Value IdleMicroBatch(const Napi::CallbackInfo& info);
+  Napi::Value StateBytes(const Napi::CallbackInfo& info);
+  Napi::Value GatheredBytes(const Napi::CallbackInfo& info);
   Napi::Value StepCount(const Napi::CallbackInfo& info);
   Napi::Value Memory(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

@@ -8,3 +8,4 @@ export * from './limits.js';
 export * from './model-dir.js';
 export * from './hub.js';
 export * from './lora.js';
+export * from './consolidate.js';

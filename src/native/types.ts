@@ -390,6 +390,17 @@ export interface NativeTrainerOptions {
   logprobChunk?: number;
   /** Activation checkpointing per decoder layer; default false. */
   checkpointLayers?: boolean;
+  /**
+   * Sharded training state (recipe train.sharding): 'none' (default; every rank holds the whole
+   * AdamW state) | 'optimizer' (ZeRO-1/2: fp32 masters, AdamW moments and the reduced gradients
+   * sharded 1/W over the ranks of the process group, updated shards all-gathered) | 'full' (ZeRO-3 /
+   * FSDP: the parameters sharded too, each decoder layer gathered around its forward and backward,
+   * gradients reduce-scattered per layer; `gatherWeights` before a rollout phase). Another name
+   * throws, listing the valid ones. Not with LoRA at 'full'.
+   */
+  sharding?: 'none' | 'optimizer' | 'full';
+  /** sharding 'full': keep the gathered weights between rollout phases (releaseWeights is a no-op); default false. */
+  keepGatheredWeights?: boolean;
   /** A frozen reference Policy (same vocabulary) for referenceLogprobs. */
   reference?: NativePolicy;
 }
@@ -567,6 +578,22 @@ export interface NativeTrainer {
    * a running step. The planner (src/train/memory-plan.ts) predicts the same categories.
    */
   memory(options?: MemoryReportOptions): Promise<MemoryReport>;
+  /**
+   * sharding 'full': all-gathers every layer's shards into the policy's weights (the hybrid
+   * engine's reshard before a rollout phase, an evaluation or a checkpoint) / frees them again
+   * (unless keepGatheredWeights). Collectives: every rank calls them together. No-ops otherwise.
+   */
+  gatherWeights(): Promise<void>;
+  releaseWeights(): Promise<void>;
+  /**
+   * sharding 'full': the collectives of one micro-batch with no tokens ('score': a scoring
+   * forward; 'train': forward and backward), for a rank with fewer micro-batches than another. No-op otherwise.
+   */
+  idleMicroBatch(kind: 'score' | 'train'): Promise<void>;
+  /** Bytes of this rank's optimizer state (moments, fp32 masters; their shards when sharded). */
+  stateBytes(): number;
+  /** sharding 'full': bytes of the gathered full-weight buffers now; 0 otherwise. */
+  gatheredBytes(): number;
   /** Updates applied so far. */
   readonly stepCount: number;
   /** Frees the optimizer state now (workers in flight finish first); the object is unusable after. */

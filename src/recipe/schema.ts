@@ -442,6 +442,21 @@ export const TrainSchema = z
     adam_eps: z.number().positive().default(1e-8).describe('AdamW epsilon'),
     max_grad_norm: z.number().positive().nullable().default(1.0).describe('Global gradient-norm clip; null = off'),
     activation_checkpointing: z.boolean().default(true).describe('Recompute activations in backward to save memory'),
+    sharding: z
+      .enum(['none', 'optimizer', 'full'], {
+        error: (iss) => `must be one of none, optimizer, full (got ${JSON.stringify(iss.input)})`,
+      })
+      .default('none')
+      .describe(
+        'Sharded training state over the data-parallel ranks (README "Sharding"): none = every rank holds the whole AdamW state; optimizer = ZeRO-1/2, fp32 masters, AdamW moments and reduced gradients sharded 1/W, gradients reduce-scattered and updated shards all-gathered; full = ZeRO-3 / FSDP, the parameters sharded too, each decoder layer all-gathered before its forward and its backward and freed after, gradients reduce-scattered per layer, the full weights gathered for each rollout phase',
+      ),
+    gathered_weights_budget_gib: z
+      .number()
+      .nonnegative()
+      .default(0)
+      .describe(
+        'train.sharding: full: GiB per rank that may hold the gathered full weights between rollout phases; when the weights fit they are kept (no re-gather before each rollout, updated in place after each optimizer step), else freed after each rollout phase. 0 = always free',
+      ),
     seed: z
       .number()
       .int()

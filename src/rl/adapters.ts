@@ -7,6 +7,7 @@ import type { Recipe } from '../recipe/index.js';
 import { rolloutEngine } from '../rollout/engine.js';
 import { lrAt } from '../train/schedule.js';
 import { Trainer, trainerOptionsFromRecipe } from '../train/trainer.js';
+import type { PackedBatch } from '../train/microbatch.js';
 import type { StepMetrics, TrainerEngine } from './engines.js';
 
 /**
@@ -21,7 +22,8 @@ export function trainerEngine(
 ): TrainerEngine & { dispose(): void } {
   const t = recipe.train;
   const perStep = t.epochs_per_step * t.mini_batches_per_epoch;
-  const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t, perStep, reference?.native));
+  const weightBytes = policy.numTrainable * (recipe.model.dtype === 'float32' ? 4 : 2);
+  const trainer = new Trainer(policy.native, trainerOptionsFromRecipe(t, perStep, reference?.native, weightBytes));
   return {
     logprobs: (b, o) => (o?.reference ? trainer.referenceLogprobs(b) : trainer.logprobs(b)),
     trainMiniBatch: async (mb, loss) => {
@@ -51,7 +53,16 @@ export function trainerEngine(
     },
     saveState: (p) => trainer.saveState(p),
     loadState: (p) => trainer.loadState(p),
-    setProcessGroup: (g) => trainer.native.setProcessGroup(g),
+    setProcessGroup: (g) => trainer.setProcessGroup(g),
+    ...(trainer.sharding !== 'none' ? { saveShard: (dir: string) => trainer.saveShard(dir) } : {}),
+    ...(trainer.sharding === 'full'
+      ? {
+          gatherWeights: () => trainer.gatherWeights(),
+          releaseWeights: () => trainer.releaseWeights(),
+          microBatchCount: (b: { seqLens: Int32Array }) => trainer.microBatchCount(b as PackedBatch),
+          idleMicroBatches: (kind: 'score' | 'train', n: number) => trainer.idleMicroBatches(kind, n),
+        }
+      : {}),
     verifyReplicas: () => trainer.native.verifyReplicas(),
     dispose: () => trainer.dispose(),
   };

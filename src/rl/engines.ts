@@ -53,6 +53,27 @@ export interface TrainerEngine {
   setProcessGroup?(group: NativeProcessGroup): Promise<void>;
   /** Data parallelism: rejects unless every rank holds bitwise rank 0's weights. */
   verifyReplicas?(): Promise<void>;
+  /**
+   * Sharded training state (train.sharding: optimizer) only: every rank writes its shard file into
+   * `dir` (atomically) and returns its path; rank 0's saveState writes the JSON. Present iff the
+   * state is sharded; then loadState must run after setProcessGroup.
+   */
+  saveShard?(dir: string): Promise<string>;
+  /**
+   * train.sharding: full only (present iff): the hybrid engine's reshard. gatherWeights before a
+   * rollout phase, an evaluation or a checkpoint's weights; releaseWeights after (a no-op when
+   * the memory budget keeps them). Collectives: every rank calls them together.
+   */
+  gatherWeights?(): Promise<void>;
+  releaseWeights?(): Promise<void>;
+  /**
+   * train.sharding: full only: every forward and backward gathers each layer from every rank, so
+   * the ranks must run the same number of micro-batches. microBatchCount: how many `logprobs` /
+   * `trainMiniBatch` split a mini-batch into; idleMicroBatches: n micro-batches' collectives with
+   * no tokens.
+   */
+  microBatchCount?(b: { seqLens: Int32Array }): number;
+  idleMicroBatches?(kind: 'score' | 'train', n: number): Promise<void>;
 }
 
 /** Builds the engines for a policy (the native ones in ./adapters.ts; fakes in tests). */

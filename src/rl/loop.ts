@@ -24,7 +24,7 @@
  * (./collect.ts, ./update.ts).
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { saveCheckpointAtomic } from '../checkpoint/save.js';
 import { DistContext } from '../parallel/context.js';
@@ -99,6 +99,12 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         throw new Error(
           `rollout.max_staleness = ${recipe.rollout.max_staleness} is not supported with --nproc-per-node yet (each rank would hold its own queue of batches generated ahead); use 0 for data-parallel runs`,
         );
+      // A separate worker gets the trainer's full weights after every step; under `full` the trainer
+      // holds only its shards outside rollout phases.
+      if (recipe.rollout.placement === 'separate' && recipe.train.sharding === 'full')
+        throw new Error(
+          'rollout.placement: separate is not supported with train.sharding: full yet (the workers are sent the full weights, which a full-sharded trainer holds only while gathered); use train.sharding: none or optimizer',
+        );
       const resumeDir = opened.resumeFrom?.dir;
       const restored = resumeDir ? readRolloutQueue(resumeDir, ctx.startStep) : [];
       source = await openRolloutSource(ctx, resumeDir, restored);
@@ -109,7 +115,8 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
           break;
         }
         const t0 = performance.now();
-        const collected = await source.next(step);
+        // train.sharding full: the in-process source generates with the gathered full weights.
+        const collected = await withFullWeights(ctx, () => source!.next(step));
         if (!collected) {
           progress.interrupted = true;
           break;
@@ -126,7 +133,7 @@ export async function train(recipe: Recipe, opts: TrainOptions): Promise<TrainSu
         }
         if (evaluationDue(ctx, step, stopping)) {
           opts.onPhase?.('eval', step);
-          await evaluateStep(ctx, step);
+          await withFullWeights(ctx, () => evaluateStep(ctx, step));
         }
         ctx.observers?.refresh();
         if (stopping || (!dist.distributed && opts.signal?.aborted)) {
@@ -309,7 +316,21 @@ async function evaluateUnfinished(ctx: RunContext): Promise<void> {
   if (!missing) return;
   ctx.log(`the evaluation at step ${startStep} did not finish before the run stopped; running it now`);
   ctx.opts.onPhase?.('eval', startStep);
-  await evaluateStep(ctx, startStep);
+  await withFullWeights(ctx, () => evaluateStep(ctx, startStep));
+}
+
+/**
+ * train.sharding: full (verl's hybrid engine, resharding FSDP to the rollout engine): every rank
+ * all-gathers the full weights from the shards for `fn` (a rollout phase, an evaluation, a
+ * checkpoint's weights) and frees them after, unless train.gathered_weights_budget_gib keeps them.
+ * Other levels: `fn` alone.
+ */
+async function withFullWeights<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  if (!ctx.trainer.gatherWeights) return fn();
+  await ctx.trainer.gatherWeights();
+  const out = await fn();
+  await ctx.trainer.releaseWeights!();
+  return out;
 }
 
 /**
@@ -346,6 +367,10 @@ async function saveLastStepIfStopped(ctx: RunContext, source: RolloutSource | un
  * guarantee, checked: what rank 0 saves is every rank's model).
  */
 async function saveCheckpoint(ctx: RunContext, step: number, source: RolloutSource | undefined): Promise<void> {
+  await withFullWeights(ctx, () => saveCheckpointGathered(ctx, step, source));
+}
+
+async function saveCheckpointGathered(ctx: RunContext, step: number, source: RolloutSource | undefined): Promise<void> {
   const { dist } = ctx;
   // max_staleness > 0: the batches generated ahead (steps step + 1 .. step + s) are recorded, so a resume trains on them.
   const queue = source ? await source.pending() : [];
@@ -353,10 +378,16 @@ async function saveCheckpoint(ctx: RunContext, step: number, source: RolloutSour
     await ctx.trainer.verifyReplicas!();
     ctx.log(`rank ${dist.rank}: weights at step ${step} bitwise equal to rank 0's on all ${dist.worldSize} ranks`);
   }
+  // Sharded state: every rank writes its shard (atomically) beside the checkpoints; rank 0 then
+  // moves them into the checkpoint's temporary directory before the one rename that commits it.
+  if (ctx.trainer.saveShard) await ctx.trainer.saveShard(shardStagingDir(ctx, step));
   await dist.barrier(`before checkpoint step ${step}`);
   if (dist.isMain) await writeCheckpoint(ctx, step, queue);
   await dist.barrier(`checkpoint step ${step} written by rank 0`);
 }
+
+/** Where the ranks' shard files of step `step` wait until rank 0 commits the checkpoint. */
+const shardStagingDir = (ctx: RunContext, step: number) => `${ctx.run.checkpointDir(step)}.shards`;
 
 /**
  * A checkpoint write that failed for want of space (ENOSPC, EDQUOT) explained: how much one
@@ -412,6 +443,12 @@ async function writeCheckpointFiles(ctx: RunContext, step: number, queue: Rollou
     });
     await ctx.trainer.saveState(join(tmp, TRAINER_STATE_DIR));
     if (queue.length > 0) await writeFile(join(tmp, ROLLOUT_QUEUE_FILE), serializeRolloutQueue(queue));
+    if (ctx.trainer.saveShard) {
+      // Every rank's shard file (same filesystem: the run directory), renamed into the checkpoint.
+      const staged = shardStagingDir(ctx, step);
+      for (const f of readdirSync(staged)) await rename(join(staged, f), join(tmp, TRAINER_STATE_DIR, f));
+      await rm(staged, { recursive: true, force: true });
+    }
     await writeFile(
       join(tmp, LOOP_STATE_FILE),
       JSON.stringify(

@@ -162,7 +162,18 @@ export async function openRunContext(
     kv = resolveKvBudget(recipe.rollout.kv_cache_gib, device, TRAINER_STATE_BYTES_PER_PARAM * policy.numTrainable);
     log(kv.describe);
     engines = opts.engines(policy, reference, recipe);
-    if (resumeFrom) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));
+    if (recipe.train.sharding === 'full') {
+      // Counted now: once the trainer has the process group, the policy's tensors hold shards only.
+      const gib = (policy.numTrainable * (dtype === 'float32' ? 4 : 2)) / 2 ** 30;
+      const budget = recipe.train.gathered_weights_budget_gib;
+      log(
+        `train.sharding: full: the gathered full weights (${gib.toFixed(3)} GiB per rank) are ${
+          gib <= budget ? 'kept between rollout phases' : 'freed after each rollout phase'
+        } (train.gathered_weights_budget_gib = ${budget})`,
+      );
+    }
+    // A sharded state is loaded after setProcessGroup below: each rank's shard depends on the group.
+    if (resumeFrom && !engines.trainer.saveShard) await engines.trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));
   } catch (e) {
     await phased.destroy();
     reference?.dispose();
@@ -174,6 +185,17 @@ export async function openRunContext(
   if (dist.distributed) {
     if (!trainer.setProcessGroup) throw new Error('internal: this trainer engine has no data-parallel support');
     await trainer.setProcessGroup(dist.group!);
+  }
+  if (resumeFrom && trainer.saveShard) {
+    try {
+      await trainer.loadState(join(resumeFrom, TRAINER_STATE_DIR));
+    } catch (e) {
+      await phased.destroy();
+      trainer.dispose?.();
+      reference?.dispose();
+      policy.dispose();
+      throw e;
+    }
   }
   const startStep = state?.step ?? 0;
   return {

@@ -51,7 +51,12 @@ export interface UpdateResult {
  * An epoch's plan: its mini-batches (indices of this rank's samples in each), with the loss
  * denominators of the whole (global) mini-batch.
  */
-type EpochPlan = { local: number[]; denominators: { tokens: number; sequences: number } }[];
+type EpochPlan = {
+  local: number[];
+  denominators: { tokens: number; sequences: number };
+  /** train.sharding: full: the most micro-batches any rank runs for this mini-batch (ranks pad to it). */
+  microBatches?: number;
+}[];
 
 /**
  * The epoch's mini-batches. Data-parallel: every rank draws the single-process shuffle of the
@@ -87,7 +92,11 @@ async function score(
   reference = false,
 ): Promise<Float32Array[]> {
   const lp: Float32Array[] = samples.map(() => new Float32Array(0));
-  for (const { local } of plan) {
+  for (const { local, microBatches } of plan) {
+    // train.sharding: full: a rank with fewer micro-batches joins the others' per-layer gathers.
+    // (The reference policy is not sharded.)
+    if (!reference && microBatches !== undefined)
+      await trainer.idleMicroBatches!('score', microBatches - localMicroBatches(trainer, samples, local));
     if (local.length === 0) continue;
     const b = packSamples(samples, local);
     const r = await trainer.logprobs(
@@ -97,6 +106,33 @@ async function score(
     scatterPerSample(samples, b, r.logprobs, lp);
   }
   return lp;
+}
+
+/** The micro-batches this rank's part of a mini-batch is split into (0 when it has none). */
+function localMicroBatches(trainer: TrainerEngine, samples: TrainSample[], local: number[]): number {
+  return local.length === 0 ? 0 : trainer.microBatchCount!(packSamples(samples, local));
+}
+
+/**
+ * train.sharding: full (the trainer has idleMicroBatches): every forward and backward is a
+ * collective (each layer all-gathered), so every rank must run the same number of micro-batches.
+ * Sets each mini-batch's `microBatches` to the most any rank runs (one gather of the counts).
+ */
+async function matchMicroBatches(
+  trainer: TrainerEngine,
+  samples: TrainSample[],
+  plans: EpochPlan[],
+  dist: DistContext,
+): Promise<void> {
+  if (!trainer.idleMicroBatches || !dist.distributed) return;
+  const entries = plans.flat();
+  const counts = entries.map((e) => localMicroBatches(trainer, samples, e.local));
+  const all = await dist.gather(counts, 'micro-batch counts (train.sharding: full)');
+  entries.forEach((e, i) => {
+    let m = 0;
+    for (let r = 0; r < dist.worldSize; r++) m = Math.max(m, all[r * entries.length + i]!);
+    e.microBatches = m;
+  });
 }
 
 /**
@@ -125,6 +161,7 @@ export async function updatePolicy(
     };
   }
   const plans = Array.from({ length: s.epochs }, (_, e) => planEpoch(samples, s, step, e, global));
+  await matchMicroBatches(trainer, samples, plans, dist);
   onPhase?.('old_log_prob');
   let t = performance.now();
   const old = await score(trainer, samples, plans[0]);
@@ -164,7 +201,9 @@ export async function updatePolicy(
       snapshotMs += performance.now() - t;
     }
     t = performance.now();
-    for (const { local, denominators } of plans[epoch]) {
+    for (const { local, denominators, microBatches } of plans[epoch]) {
+      if (microBatches !== undefined)
+        await trainer.idleMicroBatches!('train', microBatches - localMicroBatches(trainer, samples, local));
       if (local.length > 0) {
         const b = packSamples(samples, local);
         await trainer.trainMiniBatch(

@@ -62,6 +62,13 @@ export const CHECKPOINTS_DIR = 'checkpoints';
 export const LOOP_STATE_FILE = 'loop-state.json';
 /** The trainer's state of a checkpoint: a directory (optimizer.safetensors, trainer_state.json). */
 export const TRAINER_STATE_DIR = 'trainer.state';
+/**
+ * A sharded trainer state's file of rank `rank` of `worldSize` (train.sharding: optimizer), inside
+ * TRAINER_STATE_DIR: that rank's shards of the AdamW moments (and fp32 masters), the layout in its
+ * safetensors metadata. trainer_state.json's `sharding.worldSize` says how many there are.
+ */
+export const shardStateFile = (rank: number, worldSize: number): string =>
+  `optimizer.rank-${String(rank).padStart(5, '0')}-of-${String(worldSize).padStart(5, '0')}.safetensors`;
 
 /** A checkpoint the RL loop can resume from. */
 export interface ResumableCheckpoint {
@@ -202,6 +209,18 @@ export class RunDir {
         const why = safetensorsProblem(join(d, f));
         if (why) return `${sub}/${f} is damaged: ${why}`;
       }
+    }
+    // A sharded trainer state needs every rank's file.
+    try {
+      const t = JSON.parse(readFileSync(join(dir, TRAINER_STATE_DIR, 'trainer_state.json'), 'utf8')) as {
+        sharding?: { worldSize?: number };
+      };
+      const w = t.sharding?.worldSize;
+      for (let r = 0; typeof w === 'number' && r < w; r++)
+        if (!existsSync(join(dir, TRAINER_STATE_DIR, shardStateFile(r, w))))
+          return `${TRAINER_STATE_DIR}/${shardStateFile(r, w)} is missing`;
+    } catch {
+      // an unreadable trainer_state.json is reported by the trainer's load, naming it
     }
     try {
       const s = JSON.parse(readFileSync(join(dir, LOOP_STATE_FILE), 'utf8')) as { step?: unknown };

@@ -11,6 +11,7 @@ import type {
   MemoryReport,
   MemoryReportOptions,
   NativePolicy,
+  NativeProcessGroup,
   NativeStepResult,
   NativeTokenScores,
   NativeTrainer,
@@ -29,6 +30,7 @@ import {
 import { lrAt, type LrSchedule } from './schedule.js';
 import type { Recipe } from '../recipe/index.js';
 import { writeFileAtomic, writeFileAtomicWith } from '../checkpoint/save.js';
+import { shardStateFile } from '../run/dir.js';
 
 export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> {
   /** Learning-rate schedule (the lr of optimizer step k is lrAt(k, schedule)). */
@@ -41,7 +43,8 @@ export interface TrainerOptions extends Omit<NativeTrainerOptions, 'reference'> 
 
 /**
  * The trainer's options from a recipe's `train` section: AdamW, gradient clipping, activation
- * checkpointing, the micro-batch token budget and the learning-rate schedule. Recipe warm-up and
+ * checkpointing, sharding (with `weightBytes`, the trained weights' bytes, against
+ * train.gathered_weights_budget_gib at 'full'), the micro-batch token budget and the learning-rate schedule. Recipe warm-up and
  * total steps count the caller's steps; `optimizerStepsPerStep` converts them to optimizer steps
  * (RL: epochs_per_step x mini_batches_per_epoch; SFT: 1).
  */
@@ -49,6 +52,7 @@ export function trainerOptionsFromRecipe(
   t: Recipe['train'],
   optimizerStepsPerStep = 1,
   reference?: NativePolicy,
+  weightBytes?: number,
 ): TrainerOptions {
   return {
     betas: t.adam_betas,
@@ -56,6 +60,11 @@ export function trainerOptionsFromRecipe(
     weightDecay: t.weight_decay,
     maxGradNorm: t.max_grad_norm ?? 0,
     checkpointLayers: t.activation_checkpointing,
+    // Only when sharded, so an unsharded trainer's options (and trainer_state.json) stay as they were.
+    ...(t.sharding !== 'none' ? { sharding: t.sharding } : {}),
+    ...(t.sharding === 'full' && weightBytes !== undefined
+      ? { keepGatheredWeights: weightBytes <= t.gathered_weights_budget_gib * 2 ** 30 }
+      : {}),
     tokensPerMicroBatch: t.tokens_per_micro_batch,
     ...(reference ? { reference } : {}),
     schedule: {
@@ -71,6 +80,12 @@ export function trainerOptionsFromRecipe(
 export const STATE_TENSORS_FILE = 'optimizer.safetensors';
 export const STATE_JSON_FILE = 'trainer_state.json';
 
+/** How a sharded trainer state was written (trainer_state.json `sharding`). */
+export interface ShardingJson {
+  level: 'optimizer' | 'full';
+  worldSize: number;
+}
+
 interface StateJson {
   format: 'gtr-trainer-state';
   version: 1;
@@ -78,6 +93,8 @@ interface StateJson {
   tokensPerMicroBatch: number;
   schedule: LrSchedule;
   options: Omit<NativeTrainerOptions, 'reference'>;
+  /** Present when sharded: every rank's shard file is `shardStateFile(rank, worldSize)`. */
+  sharding?: ShardingJson;
 }
 
 export class Trainer {
@@ -88,6 +105,9 @@ export class Trainer {
   schedule: LrSchedule;
   private readonly options: Omit<NativeTrainerOptions, 'reference'>;
   private disposed = false;
+  /** This rank and the world size (set by setProcessGroup; a single process is rank 0 of 1). */
+  private rank = 0;
+  private worldSize = 1;
 
   /**
    * @param policy the native Policy to train (its parameters are updated in place)
@@ -102,6 +122,70 @@ export class Trainer {
     this.schedule = schedule;
     this.options = nativeOptions;
     this.native = new (native().Trainer)(policy, reference ? { ...nativeOptions, reference } : nativeOptions);
+  }
+
+  /** train.sharding (NativeTrainerOptions.sharding): 'none' unless the recipe shards. */
+  get sharding(): 'none' | 'optimizer' | 'full' {
+    return this.options.sharding ?? 'none';
+  }
+
+  /**
+   * Data parallelism over `pg` (null: a single process): rank 0's weights are broadcast, and with
+   * train.sharding: optimizer each rank keeps its 1/W shard of the optimizer state from now on. Call
+   * before loadState when sharded (the shards depend on the world size).
+   * @throws Error when a collective fails, or when sharded and a step or loadState already ran
+   */
+  async setProcessGroup(pg: NativeProcessGroup | null): Promise<void> {
+    this.check();
+    await this.native.setProcessGroup(pg);
+    this.rank = pg && pg.size > 1 ? pg.rank : 0;
+    this.worldSize = pg && pg.size > 1 ? pg.size : 1;
+  }
+
+  /** sharding 'full': gathers the full weights into the policy (collective; see NativeTrainer.gatherWeights). */
+  gatherWeights(): Promise<void> {
+    this.check();
+    return this.native.gatherWeights();
+  }
+
+  /** sharding 'full': frees the gathered weights unless kept (collective). */
+  releaseWeights(): Promise<void> {
+    this.check();
+    return this.native.releaseWeights();
+  }
+
+  /** How many micro-batches `logprobs` / `accumulate` split `b` into (the token budget's split). */
+  microBatchCount(b: PackedBatch): number {
+    return splitByTokenBudget(b.seqLens, this.tokensPerMicroBatch).length;
+  }
+
+  /**
+   * sharding 'full': `n` micro-batches' collectives with no tokens (a rank with fewer micro-batches
+   * than another joins the others' gathers and reduce-scatters); no-op otherwise.
+   */
+  async idleMicroBatches(kind: 'score' | 'train', n: number): Promise<void> {
+    this.check();
+    for (let k = 0; k < n; k++) await this.native.idleMicroBatch(kind);
+  }
+
+  /** This rank's shard file name (sharded levels). */
+  get shardFile(): string {
+    return shardStateFile(this.rank, this.worldSize);
+  }
+
+  /**
+   * Sharded levels: writes this rank's shards of the optimizer state to `dir/<shardFile>`
+   * atomically (temporary file, fsync, rename). Every rank calls it; `saveState` then writes the
+   * JSON beside them (rank 0). Call between steps.
+   * @throws Error when not sharded, when gradients are pending, or when a write fails
+   */
+  async saveShard(dir: string): Promise<string> {
+    this.check();
+    if (this.sharding === 'none') throw new Error('saveShard: train.sharding is none (saveState writes the state)');
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, this.shardFile);
+    await writeFileAtomicWith(path, (tmp) => this.native.saveState(tmp));
+    return path;
   }
 
   /** Optimizer updates applied so far. */
@@ -212,13 +296,17 @@ export class Trainer {
    * Writes `dir/optimizer.safetensors` (AdamW moments, fp32 masters, step counters, RNG states;
    * written by the native addon to a temporary path) and `dir/trainer_state.json` (step, schedule,
    * options), each committed atomically by src/checkpoint/save.ts (fsync, rename, directory fsync).
-   * Weights are saved separately by src/checkpoint. Call between steps.
+   * Weights are saved separately by src/checkpoint. Call between steps. Sharded (train.sharding:
+   * optimizer): only the JSON (with the level and world size) is written here; each rank's
+   * `saveShard` writes its shard file, which the caller places in `dir`.
    * @throws Error when gradients are pending or a write fails
    */
   async saveState(dir: string): Promise<void> {
     this.check();
     await mkdir(dir, { recursive: true });
-    await writeFileAtomicWith(join(dir, STATE_TENSORS_FILE), (tmp) => this.native.saveState(tmp));
+    const sharding = this.sharding;
+    if (sharding === 'none')
+      await writeFileAtomicWith(join(dir, STATE_TENSORS_FILE), (tmp) => this.native.saveState(tmp));
     const json: StateJson = {
       format: 'gtr-trainer-state',
       version: 1,
@@ -226,6 +314,7 @@ export class Trainer {
       tokensPerMicroBatch: this.tokensPerMicroBatch,
       schedule: this.schedule,
       options: this.options,
+      ...(sharding !== 'none' ? { sharding: { level: sharding, worldSize: this.worldSize } } : {}),
     };
     await writeFileAtomic(join(dir, STATE_JSON_FILE), JSON.stringify(json, null, 2) + '\n');
   }
@@ -247,7 +336,17 @@ export class Trainer {
     }
     if (json?.format !== 'gtr-trainer-state' || json.version !== 1)
       throw new Error(`${path}: not a GTR trainer state (format/version)`);
-    await this.native.loadState(join(dir, STATE_TENSORS_FILE));
+    const saved = json.sharding?.level ?? 'none';
+    if (saved !== this.sharding)
+      throw new Error(
+        `${path}: the trainer state was saved with train.sharding: ${saved}, and this run has train.sharding: ${this.sharding}; resume with train.sharding: ${saved}` +
+          (saved !== 'none' ? ` (or consolidate it with gtr checkpoint consolidate)` : ''),
+      );
+    if (json.sharding && json.sharding.worldSize !== this.worldSize)
+      throw new Error(
+        `${path}: the sharded trainer state was saved by ${json.sharding.worldSize} rank(s), and this run has ${this.worldSize}: each rank's optimizer shard depends on the world size, so resume with --nproc-per-node ${json.sharding.worldSize} (resharding to another world size is not supported)`,
+      );
+    await this.native.loadState(join(dir, json.sharding ? this.shardFile : STATE_TENSORS_FILE));
     if (this.stepCount !== json.step) {
       throw new Error(`${path}: step ${json.step} disagrees with ${STATE_TENSORS_FILE} (step ${this.stepCount})`);
     }

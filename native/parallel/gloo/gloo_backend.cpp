@@ -1,6 +1,7 @@
 // gtr_gloo.so: the C interface of gloo_backend_api.h over gloo (Debian libgloo-dev). Built without
 // libtorch so it binds only to the system gloo (see the header for why).
 #include "gloo_backend_api.h"
+#include <gloo/allgather.h>
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
 #include <gloo/broadcast.h>
@@ -124,6 +125,18 @@ int gtr_gloo_broadcast(void* pg, void* data, size_t bytes, int root, char* err, 
     opts.setRoot(root);
     opts.setOutput(static_cast<uint8_t*>(data), bytes);
     gloo::broadcast(opts);
+  });
+}
+
+int gtr_gloo_allgather(void* pg, const void* in, void* out, size_t bytes, char* err, size_t err_len) {
+  return guard(err, err_len, [&] {
+    auto* g = static_cast<Group*>(pg);
+    gloo::AllgatherOptions opts(g->ctx);
+    opts.setTag(g->tag++);
+    opts.setTimeout(g->timeout);
+    opts.setInput(const_cast<uint8_t*>(static_cast<const uint8_t*>(in)), bytes);
+    opts.setOutput(static_cast<uint8_t*>(out), bytes * static_cast<size_t>(g->ctx->size));
+    gloo::allgather(opts);
   });
 }
 

@@ -29,6 +29,8 @@ int gtr_gloo_create(int rank, int size, const gtr_kv_store* store, const char* i
 int gtr_gloo_allreduce_sum(void* pg, void* data, size_t count, int dtype, char* err, size_t err_len);
 // In-place broadcast of `bytes` bytes from `root`.
 int gtr_gloo_broadcast(void* pg, void* data, size_t bytes, int root, char* err, size_t err_len);
+// All-gather of `bytes` bytes from every rank into out (size x bytes, rank order).
+int gtr_gloo_allgather(void* pg, const void* in, void* out, size_t bytes, char* err, size_t err_len);
 int gtr_gloo_barrier(void* pg, char* err, size_t err_len);
 void gtr_gloo_destroy(void* pg);
 }
