@@ -51,6 +51,9 @@ const args = (run: string, sharding: string, extra: string[] = []) => [
   ...signal,
   ...extra,
 ];
+// full at 2 ranks: one sequence per micro-batch, so the ranks' micro-batch counts per mini-batch
+// differ (a rank pads with empty micro-batches that join the others' gathers and reduce-scatters).
+const FULL = ['--nproc-per-node', '2', '--set', 'train.tokens_per_micro_batch=1'];
 const start = (trainArgs: string[]) => startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
 
 const ckpt = (run: string, step: number) => join(scratch, run, 'checkpoints', `step-${String(step).padStart(6, '0')}`);
@@ -280,7 +283,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   }, 600_000);
 
   it('full (ZeRO-3 / FSDP) equals none within round-off; each rank holds half of the weights and trainer state', async () => {
-    const full = start(args('full', 'full', ['--nproc-per-node', '2']));
+    const full = start(args('full', 'full', FULL));
     expect((await full.exited).code, full.out()).toBe(0);
     expect(full.out()).toMatch(
       /train\.sharding: full: the gathered full weights \([\d.]+ GiB per rank\) are freed after each rollout phase/,
@@ -354,12 +357,12 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   );
 
   it('full: a rank killed mid-step, then --resume: equals the uninterrupted run bitwise', async () => {
-    const k = start(args('killed-full', 'full', ['--nproc-per-node', '2']));
+    const k = start(args('killed-full', 'full', FULL));
     await k.waitFor(/checkpoint \S*step-000001/);
     const pid = Number(/rank 1 of 2 is pid (\d+)/.exec(k.out())![1]);
     process.kill(pid, 'SIGKILL');
     expect((await k.exited).code).not.toBe(0);
-    const r = start(args('killed-full', 'full', ['--nproc-per-node', '2', '--resume']));
+    const r = start(args('killed-full', 'full', [...FULL, '--resume']));
     expect((await r.exited).code, r.out()).toBe(0);
     expect(
       readFileSync(weightsFile(ckpt('killed-full', STEPS))).equals(readFileSync(weightsFile(ckpt('full', STEPS)))),

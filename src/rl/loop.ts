@@ -47,7 +47,7 @@ import { lossConfig } from '../train/loss-config.js';
 import { evaluateStep } from './periodic-eval.js';
 import { loadPhaseBenchmarks } from './phased-data.js';
 import { preflightTraining } from '../run/preflight.js';
-import { LOOP_STATE_FILE, TRAINER_STATE_DIR, type RunDir } from '../run/dir.js';
+import { LOOP_STATE_FILE, shardStateFile, TRAINER_STATE_DIR, type RunDir } from '../run/dir.js';
 import {
   closeRunContext,
   openRunContext,
@@ -446,7 +446,11 @@ async function writeCheckpointFiles(ctx: RunContext, step: number, queue: Rollou
     if (ctx.trainer.saveShard) {
       // Every rank's shard file (same filesystem: the run directory), renamed into the checkpoint.
       const staged = shardStagingDir(ctx, step);
-      for (const f of readdirSync(staged)) await rename(join(staged, f), join(tmp, TRAINER_STATE_DIR, f));
+      const W = ctx.dist.worldSize;
+      for (let r = 0; r < W; r++) {
+        const f = shardStateFile(r, W);
+        await rename(join(staged, f), join(tmp, TRAINER_STATE_DIR, f));
+      }
       await rm(staged, { recursive: true, force: true });
     }
     await writeFile(

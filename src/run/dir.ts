@@ -86,9 +86,10 @@ const UNUSED_DIR = /^step-(\d+)\.unused-/;
 /**
  * Temporaries of an atomic write (src/checkpoint/save.ts: `X.tmp-<pid>...` for files and checkpoint
  * directories); `X.<pid>.tmp` and `latest.tmp` are the names earlier versions used, still cleared so
- * that a run killed by one resumes cleanly.
+ * that a run killed by one resumes cleanly; `step-N.shards` is the staging folder of a sharded
+ * checkpoint's rank files (src/rl/loop.ts) that a killed run left before rank 0 committed them.
  */
-const TEMPORARY = /\.tmp-\d+|\.\d+\.tmp$|^latest\.tmp$/;
+const TEMPORARY = /\.tmp-\d+|\.\d+\.tmp$|^latest\.tmp$|^step-\d+\.shards$/;
 /** The backup an atomic replace keeps between its two renames (saveCheckpointAtomic). */
 const BACKUP = /^(.*)\.old-\d+-[0-9a-f]+$/;
 
