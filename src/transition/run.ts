@@ -11,7 +11,7 @@
  * Also the warm starts: the task data of a warm-start seed and an SFT warm-up from it, built once
  * and cached in a directory keyed by their settings.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Xoshiro128, mixSeeds, shuffleInPlace } from '../data/prng.js';
 import { writeDemoInitModel } from '../demo/run.js';
@@ -338,12 +338,4 @@ export async function runArm(
     policy.dispose();
   }
   return { arm: arm.key, warm, seed, steps, seconds: (performance.now() - t0) / 1000, collapsed };
-}
-
-/** Writes `data` as JSON atomically (a temporary file, then rename). */
-export function writeJsonAtomic(path: string, data: unknown): void {
-  mkdirSync(join(path, '..'), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(data) + '\n');
-  renameSync(tmp, path);
 }
