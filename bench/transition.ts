@@ -5,16 +5,22 @@
  *
  * Run: npx tsx bench/transition.ts [--smoke] [--out DIR] [--deadline HH:MM (UTC)] [--no-report]
  *      npx tsx bench/transition.ts --report DIR      (analysis and report of the runs in DIR only)
+ *      npx tsx bench/transition.ts --rerender-legacy FILE.json [--baseline BASE.json]
+ *        (re-reads a 2026-11-29 results file's measures from its curves with the fixed labels,
+ *        src/transition/legacy.ts, and rewrites it and the .html beside it; nothing is trained)
  * The runs go to DIR/runs/<arm>-w<warm>-s<seed>.json as each completes (DIR default
  * runs/transition-registered, or runs/transition-smoke); a second call resumes. The analysis
  * (src/transition/analysis.ts) and report are written to DIR/transition.{json,html} and, unless
  * --out is given, copied to bench/results/transition-<date>-cpu[-smoke].{json,html}.
  * Single-threaded torch is expected (OMP_NUM_THREADS=1): each run is small.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REGISTERED, SMOKE, runDesign } from '../src/transition/design.js';
+import { recomputeSummaries, withBaseline, type TransitionResults } from '../src/transition/legacy.js';
+import { pairedMarkdown, summaryMarkdown, writeTransitionReport } from '../src/transition/legacy-report.js';
+import { writeFileAtomicSync } from '../src/checkpoint/save.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +29,25 @@ const { values } = parseArgs({
     report: { type: 'string' },
     deadline: { type: 'string' },
     'no-report': { type: 'boolean', default: false },
+    'rerender-legacy': { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
+
+if (values['rerender-legacy']) {
+  const file = values['rerender-legacy'];
+  const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as TransitionResults;
+  let loaded = read(file);
+  if (values.baseline) {
+    if (loaded.baseline) throw new Error(`--baseline: ${file} already borrows runs from ${loaded.baseline.file}`);
+    loaded = withBaseline(loaded, read(values.baseline), values.baseline);
+  }
+  const r = recomputeSummaries(loaded);
+  writeFileAtomicSync(file, JSON.stringify(r, null, 2) + '\n');
+  writeTransitionReport(file.replace(/\.json$/, '.html'), r);
+  console.log(`transition: ${file} and its .html rewritten\n\n${summaryMarkdown(r)}\n\n${pairedMarkdown(r)}`);
+  process.exit(0);
+}
 
 const d = values.smoke ? SMOKE : REGISTERED;
 const out = values.report ?? values.out ?? join('runs', `transition-${d.name}`);

@@ -50,7 +50,7 @@ export function modeProbe(tokenizer: Tokenizer, rows: readonly TransitionProblem
       (r) =>
         renderPrompt(
           tokenizer,
-          { id: r.id, problem: r.problem, answer: r.answer },
+          { id: r.id, problem: r.problem, answer: r.answer, extra: {} },
           {
             template: 'plain',
             chat: false,

@@ -175,7 +175,7 @@ export async function runArm(
   const train = readRows(join(warmDir, 'data', 'sft.jsonl'));
   const probe = modeProbe(tokenizer, readRows(join(warmDir, 'data', 'heldout.jsonl')));
   const rendering = { template: 'plain', chat: false, enableThinking: false };
-  const promptTokens = train.map((r) => renderPrompt(tokenizer, r, rendering).tokens);
+  const promptTokens = train.map((r) => renderPrompt(tokenizer, { ...r, extra: {} }, rendering).tokens);
   const total = s.phases.reduce((a, p) => a + p.steps, 0);
   const phaseOf: Mode[] = s.phases.flatMap((p) => Array.from({ length: p.steps }, () => p.mode));
   const epochs = arm.regime === 'hi' ? s.hi.epochs : s.epochs;
