@@ -3,13 +3,14 @@
  * every arm from three SFT warm starts x ten seeds through six alternating mode switches, on CPU,
  * with the exact mode probability from the logits after every step.
  *
- * Run: npx tsx bench/transition.ts [--smoke] [--out DIR] [--deadline HH:MM (UTC)] [--no-report]
+ * Run: npx tsx bench/transition.ts [--smoke] [--design amended|registered] [--out DIR] [--deadline HH:MM (UTC)] [--no-report]
  *      npx tsx bench/transition.ts --report DIR      (analysis and report of the runs in DIR only)
  *      npx tsx bench/transition.ts --rerender-legacy FILE.json [--baseline BASE.json]
  *        (re-reads a 2026-11-29 results file's measures from its curves with the fixed labels,
  *        src/transition/legacy.ts, and rewrites it and the .html beside it; nothing is trained)
  * The runs go to DIR/runs/<arm>-w<warm>-s<seed>.json as each completes (DIR default
- * runs/transition-registered, or runs/transition-smoke); a second call resumes. The analysis
+ * runs/transition-<design>, or runs/transition-smoke; the default design is the amended one of
+ * docs/TRANSITION.md "Amendments"); a second call resumes. The analysis
  * (src/transition/analysis.ts) and report are written to DIR/transition.{json,html} and, unless
  * --out is given, copied to bench/results/transition-<date>-cpu[-smoke].{json,html}.
  * Single-threaded torch is expected (OMP_NUM_THREADS=1): each run is small.
@@ -17,7 +18,7 @@
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REGISTERED, SMOKE, runDesign } from '../src/transition/design.js';
+import { AMENDED, REGISTERED, SMOKE, runDesign } from '../src/transition/design.js';
 import { recomputeSummaries, withBaseline, type TransitionResults } from '../src/transition/legacy.js';
 import { pairedMarkdown, summaryMarkdown, writeTransitionReport } from '../src/transition/legacy-report.js';
 import { writeFileAtomicSync } from '../src/checkpoint/save.js';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     report: { type: 'string' },
     deadline: { type: 'string' },
+    design: { type: 'string', default: 'amended' },
     'no-report': { type: 'boolean', default: false },
     'rerender-legacy': { type: 'string' },
     baseline: { type: 'string' },
@@ -49,7 +51,10 @@ if (values['rerender-legacy']) {
   process.exit(0);
 }
 
-const d = values.smoke ? SMOKE : REGISTERED;
+const designs = { amended: AMENDED, registered: REGISTERED };
+if (!(values.design! in designs))
+  throw new Error(`--design: unknown design "${values.design}"; valid: ${Object.keys(designs).join(', ')}`);
+const d = values.smoke ? SMOKE : designs[values.design as keyof typeof designs];
 const out = values.report ?? values.out ?? join('runs', `transition-${d.name}`);
 if (!values.report) {
   let deadline: number | undefined;
@@ -66,7 +71,7 @@ if (!values['no-report']) {
   const { writeExperimentReport } = await import('../src/transition/report.js');
   const r = writeExperimentReport(out);
   if (!values.out && !values.report) {
-    const name = `transition-${r.date.slice(0, 10)}-cpu${values.smoke ? '-smoke' : ''}`;
+    const name = `transition-${r.date.slice(0, 10)}-cpu-${d.name}`;
     mkdirSync(join('bench', 'results'), { recursive: true });
     copyFileSync(join(out, 'transition.json'), join('bench', 'results', `${name}.json`));
     copyFileSync(join(out, 'transition.html'), join('bench', 'results', `${name}.html`));

@@ -1,7 +1,7 @@
 // The transition experiment's registered analysis (src/transition/analysis.ts) on hand-made runs
 // (endpoints worked out by hand: AUC, time to 0.5 censored at N, the trend over cycles; paired
 // comparisons only over complete pairs; Holm within an endpoint), its report, and the CI smoke:
-// the whole design driver on a toy model (2 warm starts x 2 seeds x 3 arms, seconds), resumed,
+// the whole design driver on a toy model (2 warm starts x 2 seeds x 5 arms in 2 stages, seconds), resumed,
 // and refused for a different design in the same directory.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,6 +75,7 @@ describe('the analysis over runs', () => {
   const d: Design = {
     ...SMOKE,
     arms: ['gtr', 'grpo'],
+    stages: undefined,
     warmStarts: [0, 1],
     seeds: [1, 2],
     run: { ...SMOKE.run, phases },
@@ -99,6 +100,7 @@ describe('the analysis over runs', () => {
   runs.push(run('gtr', 0, 3, base)); // an incomplete pair: left out
   const a = analyse(d, runs, { kind: 'cpu', cpus: 2, model: 'test', note: 'test' }, '2026-12-07T00:00:00Z');
   it('uses complete pairs only, and compares only the pairs named in advance', () => {
+    expect(a.completePairsByStage).toEqual([4]);
     expect(a.completePairs).toBe(4);
     expect(a.arms.map((x) => [x.arm, x.runs, x.collapsed])).toEqual([
       ['gtr', 4, 0],
@@ -139,7 +141,7 @@ describe('transition experiment smoke (CI)', () => {
   it('runs the toy design end to end, resumes, and writes JSON and HTML', { timeout: 300_000 }, async () => {
     const logs: string[] = [];
     const runs = await runDesign(out, SMOKE, (l) => logs.push(l));
-    expect(runs).toHaveLength(12);
+    expect(runs).toHaveLength(20);
     const total = SMOKE.run.phases.reduce((s, p) => s + p.steps, 0);
     for (const r of runs) {
       expect(r.steps.map((s) => s.step)).toEqual(Array.from({ length: total + 1 }, (_, i) => i));
@@ -156,7 +158,7 @@ describe('transition experiment smoke (CI)', () => {
     const mtime = statSync(f).mtimeMs;
     const again: string[] = [];
     await runDesign(out, SMOKE, (l) => again.push(l));
-    expect(again.filter((l) => l.includes('/12'))).toEqual([]);
+    expect(again.filter((l) => l.includes('/20'))).toEqual([]);
     expect(statSync(f).mtimeMs).toBe(mtime);
     await expect(runDesign(out, { ...SMOKE, seeds: [1] }, () => {})).rejects.toThrow(/different design/);
     const a = writeExperimentReport(out);
@@ -164,7 +166,12 @@ describe('transition experiment smoke (CI)', () => {
     expect(a.comparisons.filter((c) => c.endpoint === 'auc').map((c) => `${c.a}-${c.b}`)).toEqual([
       'gtr-grpo',
       'gtr-kl',
+      'gtr-hi-grpo-hi',
     ]);
+    expect(a.completePairsByStage).toEqual([4, 4]);
+    // The second stage ran after the first: every first-stage run file is older than any second-stage one.
+    const t = (arm: string, w: number, s: number) => statSync(runFile(out, arm, w, s)).mtimeMs;
+    expect(t('kl', 1, 2)).toBeLessThanOrEqual(t('gtr-hi', 0, 1));
     expect(existsSync(join(out, 'transition.html'))).toBe(true);
     const json = JSON.parse(readFileSync(join(out, 'transition.json'), 'utf8'));
     expect(json.design.name).toBe('smoke');

@@ -7,7 +7,7 @@
  * seed), with bootstrap intervals, sign-flip permutation p-values and Holm's correction.
  */
 import { ARMS } from './arms.js';
-import type { Design } from './design.js';
+import { stagesOf, type Design } from './design.js';
 import type { RunRecord, StepRecord } from './run.js';
 import {
   bootstrapMeanCi,
@@ -190,7 +190,9 @@ export interface Analysis {
   device: { kind: 'cpu'; cpus: number; model: string; note: string };
   design: Design;
   switches: Switch[];
+  /** Pairs complete for the first stage (and per stage). */
   completePairs: number;
+  completePairsByStage: number[];
   plannedPairs: number;
   arms: ArmSummary[];
   comparisons: Comparison[];
@@ -237,8 +239,17 @@ export function analyse(
     if (!have.has(k)) have.set(k, new Set());
     have.get(k)!.add(r.arm);
   }
-  const complete = new Set([...have].filter(([, arms]) => d.arms.every((a) => arms.has(a))).map(([k]) => k));
-  const used = runs.filter((r) => complete.has(key(r.warm, r.seed)));
+  // A pair is complete for a stage when every arm of the stage ran on it; each arm's runs count
+  // only on pairs complete for its own stage (a later stage may have run on fewer pairs).
+  const stages = stagesOf(d);
+  const completeIn = stages.map(
+    (st) => new Set([...have].filter(([, arms]) => st.every((a) => arms.has(a))).map(([k]) => k)),
+  );
+  const stageOfArm = new Map(stages.flatMap((st, i) => st.map((a) => [a, i] as const)));
+  const complete = completeIn[0]!;
+  const used = runs.filter(
+    (r) => stageOfArm.has(r.arm) && completeIn[stageOfArm.get(r.arm)!]!.has(key(r.warm, r.seed)),
+  );
   const eps = used.map((r) => runEndpoints(r, switches));
   const armKeys = d.arms.filter((a) => eps.some((e) => e.arm === a));
   const arms: ArmSummary[] = armKeys.map((arm) => {
@@ -317,6 +328,7 @@ export function analyse(
     design: d,
     switches,
     completePairs: complete.size,
+    completePairsByStage: completeIn.map((c) => c.size),
     plannedPairs: d.warmStarts.length * d.seeds.length,
     arms,
     comparisons,
@@ -329,7 +341,8 @@ export function analyse(
 /** The report's first sentence: the primary endpoint's comparisons, what holds and what does not. */
 export function headline(cs: readonly Comparison[], pairs: number): string {
   const prim = cs.filter((c) => c.endpoint === 'auc');
-  if (prim.length === 0) return 'No complete (warm start, seed) pair: nothing to compare yet.';
+  if (prim.length === 0)
+    return `${pairs} complete (warm start, seed) pair${pairs === 1 ? '' : 's'}: too few to compare (at least 2 needed).`;
   const f = (c: Comparison) =>
     `${c.a} - ${c.b} ${c.mean >= 0 ? '+' : ''}${c.mean.toFixed(3)} [${c.ciHolm.lo.toFixed(3)}, ${c.ciHolm.hi.toFixed(3)}]`;
   const held = prim.filter((c) => c.holds);

@@ -25,7 +25,15 @@ export interface Design {
   phaseSteps: number;
   firstSteps: number;
   switches: number;
+  /**
+   * Optional stages (arm groups run one after another, each over every pair, seeds outermost):
+   * a later stage runs only on the time left by the earlier ones. Default: one stage of all arms.
+   */
+  stages?: string[][];
 }
+
+/** The design's stages: `stages`, or one stage of every arm. */
+export const stagesOf = (d: Design): string[][] => d.stages ?? [d.arms];
 
 /** The schedule: mode A for `first` steps, then `switches` phases of `n` steps alternating B, A, ... */
 export function alternatingPhases(first: number, n: number, switches: number): { mode: Mode; steps: number }[] {
@@ -36,7 +44,7 @@ export function alternatingPhases(first: number, n: number, switches: number): {
 
 function design(
   name: string,
-  o: Pick<Design, 'warmStarts' | 'seeds' | 'arms' | 'warm' | 'phaseSteps' | 'firstSteps' | 'switches'> & {
+  o: Pick<Design, 'warmStarts' | 'seeds' | 'arms' | 'warm' | 'phaseSteps' | 'firstSteps' | 'switches' | 'stages'> & {
     run: Omit<RunSettings, 'phases'>;
   },
 ): Design {
@@ -55,11 +63,35 @@ export const REGISTERED: Design = design('registered', {
   run: { prompts: 8, group: 6, maxNewTokens: 8, lr: 2e-4, epochs: 4, miniBatches: 2, hi: { lr: 4e-4, epochs: 8 } },
 });
 
+/**
+ * The amended design (docs/TRANSITION.md "Amendments", 2026-12-07, decided after seeing the
+ * registered design's first complete pairs: no arm's new-mode probability rose above 0.06 within a
+ * 6-step phase, so its endpoints could not discriminate). SFT share of mode B 0.3 (was 0.1), a
+ * 2-step first phase and 8-step phases (was 4 and 6), and the many-epochs arms as a second stage
+ * on the time the base arms leave. Everything else as registered.
+ */
+export const AMENDED: Design = design('amended', {
+  ...REGISTERED,
+  warm: { ...REGISTERED.warm, shareB: 0.3 },
+  firstSteps: 2,
+  phaseSteps: 8,
+  switches: 6,
+  run: { ...REGISTERED.run },
+  stages: [
+    ['gtr', 'grpo', 'grpo-ch', 'gtr-single', 'gtr-s10', 'kl', 'pearson-m'],
+    ['grpo-hi', 'gtr-hi'],
+  ],
+});
+
 /** The CI smoke (seconds): the whole pipeline on a toy model, not a measurement. */
 export const SMOKE: Design = design('smoke', {
   warmStarts: [0, 1],
   seeds: [1, 2],
-  arms: ['gtr', 'grpo', 'kl'],
+  arms: ['gtr', 'grpo', 'kl', 'gtr-hi', 'grpo-hi'],
+  stages: [
+    ['gtr', 'grpo', 'kl'],
+    ['gtr-hi', 'grpo-hi'],
+  ],
   warm: { trainRows: 48, heldOut: 6, shareB: 0.25, hidden: 32, layers: 1, sftSteps: 8, sftBatch: 8, sftLr: 3e-3 },
   firstSteps: 1,
   phaseSteps: 2,
@@ -97,28 +129,29 @@ export async function runDesign(
   const t0 = performance.now();
   let done = 0;
   const total = d.seeds.length * d.warmStarts.length * d.arms.length;
-  for (const seed of d.seeds) {
-    for (const w of d.warmStarts) {
-      if (o.deadline !== undefined && Date.now() > o.deadline) {
-        log(`transition: deadline reached; stopping before seed ${seed} warm start ${w}`);
-        return loadRuns(out);
-      }
-      for (const key of d.arms) {
-        const f = runFile(out, key, w, seed);
-        if (existsSync(f)) {
-          done++;
-          continue;
+  for (const [si, stage] of stagesOf(d).entries())
+    for (const seed of d.seeds) {
+      for (const w of d.warmStarts) {
+        if (o.deadline !== undefined && Date.now() > o.deadline) {
+          log(`transition: deadline reached; stopping before stage ${si + 1} seed ${seed} warm start ${w}`);
+          return loadRuns(out);
         }
-        const r = await runArm(warmDirs.get(w)!, w, armOf(key), seed, d.run);
-        writeFileAtomicSync(f, JSON.stringify(r) + '\n');
-        done++;
-        const last = r.steps[r.steps.length - 1]!;
-        log(
-          `transition: ${done}/${total} ${key} w${w} s${seed}: ${r.seconds.toFixed(1)} s; end pA ${last.seqA.toFixed(3)} pB ${last.seqB.toFixed(3)}${r.collapsed ? ' COLLAPSED' : ''}; elapsed ${((performance.now() - t0) / 60000).toFixed(1)} min`,
-        );
+        for (const key of stage) {
+          const f = runFile(out, key, w, seed);
+          if (existsSync(f)) {
+            done++;
+            continue;
+          }
+          const r = await runArm(warmDirs.get(w)!, w, armOf(key), seed, d.run);
+          writeFileAtomicSync(f, JSON.stringify(r) + '\n');
+          done++;
+          const last = r.steps[r.steps.length - 1]!;
+          log(
+            `transition: ${done}/${total} ${key} w${w} s${seed}: ${r.seconds.toFixed(1)} s; end pA ${last.seqA.toFixed(3)} pB ${last.seqB.toFixed(3)}${r.collapsed ? ' COLLAPSED' : ''}; elapsed ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+          );
+        }
       }
     }
-  }
   return loadRuns(out);
 }
 
