@@ -48,7 +48,7 @@ function design(
     run: Omit<RunSettings, 'phases'>;
   },
 ): Design {
-  return { name, ...o, run: { ...o.run, phases: alternatingPhases(o.firstSteps, o.phaseSteps, o.switches) } };
+  return { ...o, name, run: { ...o.run, phases: alternatingPhases(o.firstSteps, o.phaseSteps, o.switches) } };
 }
 
 /** The registered design (docs/TRANSITION.md "Analysis plan"). */
