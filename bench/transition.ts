@@ -68,7 +68,7 @@ if (!values.report) {
   await runDesign(out, d, (l) => console.log(`${new Date().toISOString().slice(11, 19)} ${l}`), { deadline });
 }
 if (!values['no-report']) {
-  const { writeExperimentReport } = await import('../src/transition/report.js');
+  const { armsMarkdown, comparisonsMarkdown, writeExperimentReport } = await import('../src/transition/report.js');
   const r = writeExperimentReport(out);
   if (!values.out && !values.report) {
     const name = `transition-${r.date.slice(0, 10)}-cpu-${d.name}`;
@@ -76,5 +76,5 @@ if (!values['no-report']) {
     copyFileSync(join(out, 'transition.json'), join('bench', 'results', `${name}.json`));
     copyFileSync(join(out, 'transition.html'), join('bench', 'results', `${name}.html`));
   }
-  console.log(r.headline);
+  console.log(`${r.headline}\n\n${armsMarkdown(r)}\n\n${comparisonsMarkdown(r)}`);
 }

@@ -150,6 +150,55 @@ export function comparisonRows(a: Analysis, endpoint: Endpoint): string[][] {
     ]);
 }
 
+const md = (head: string[], rows: string[][]) =>
+  [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+
+/** The comparisons of every endpoint as Markdown tables (README, the CLI's output). */
+export function comparisonsMarkdown(a: Analysis): string {
+  return ENDPOINTS.map(
+    (e) =>
+      `${ENDPOINT_LABEL[e]}:\n\n${md(
+        [
+          'comparison',
+          'pairs',
+          'mean diff',
+          '95% bootstrap',
+          'Holm-level bootstrap',
+          'd_z',
+          'sign-flip p',
+          'Holm p',
+          'verdict',
+        ],
+        comparisonRows(a, e),
+      )}`,
+  ).join('\n\n');
+}
+
+/** Per arm: each endpoint's mean ± 95% t half-width, KM median, censored switches, collapses (Markdown). */
+export function armsMarkdown(a: Analysis): string {
+  return md(
+    [
+      'arm',
+      'runs',
+      'AUC (primary)',
+      'restricted steps to 0.5',
+      'trend per cycle',
+      'first-token AUC',
+      'KM median',
+      'censored',
+      'collapsed',
+    ],
+    a.arms.map((s) => [
+      s.arm,
+      String(s.runs),
+      ...ENDPOINTS.map((e) => `${fx(s.endpoints[e].mean)} ± ${fx(s.endpoints[e].halfWidth)}`),
+      s.kmMedian === null ? `> ${a.design.phaseSteps}` : String(s.kmMedian),
+      `${s.switchesCensored}/${s.switchesTotal}`,
+      `${s.collapsed}/${s.runs}`,
+    ]),
+  );
+}
+
 /** The report as an HTML string. */
 export function renderExperimentReport(a: Analysis): string {
   const d = a.design;
