@@ -348,8 +348,8 @@ export function headline(cs: readonly Comparison[], pairs: number): string {
   const held = prim.filter((c) => c.holds);
   const not = prim.filter((c) => !c.holds);
   return (
-    `Primary endpoint (mean probability of the new mode over the ${pairs} paired runs' steps after each switch; ` +
-    `difference, Holm-level bootstrap interval): ` +
+    `Primary endpoint (AUC: the exact probability of the new mode averaged over the steps after each switch; ` +
+    `paired difference over ${pairs} (warm start, seed) pairs, Holm-level bootstrap interval): ` +
     (held.length ? `holds for ${held.map(f).join('; ')}` : 'no comparison holds after Holm') +
     (not.length ? `; not shown for ${not.map(f).join('; ')}.` : '.')
   );

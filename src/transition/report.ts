@@ -262,9 +262,11 @@ export function renderExperimentReport(a: Analysis): string {
     table(['arm', 'label', 'penalty', 'anchor', 'sigma', 'beta', 'clip low / high', 'epochs', 'lr'], settings),
     curvePlot(a, 'B'),
     curvePlot(a, 'A'),
+    '<h2>Paired differences per (warm start, seed)</h2>',
+    `<p>${escapeHtml('One dot per (warm start, seed) pair: the first arm minus the second (dot colour = warm start); the black dot is the mean and the bar its bootstrap interval at the Holm level; * = the difference holds after Holm. Hover a dot for its pair and value.')}</p>`,
     ...ENDPOINTS.map((e) =>
       pairedDotPlot(
-        `Paired differences per (warm start, seed): ${ENDPOINT_LABEL[e]}; dot colour = warm start; bar = Holm-level interval; * = holds`,
+        ENDPOINT_LABEL[e],
         a.comparisons.filter((c) => c.endpoint === e),
       ),
     ),
