@@ -53,6 +53,8 @@ describe('endpoints of one run', () => {
     expect(e.auc).toBeCloseTo(0.375, 12);
     expect(e.restrictedTime).toBe(2);
     expect(e.trend).toBeCloseTo(-0.15, 12);
+    // One switch per direction: no trend within a direction.
+    expect([e.trendToB, e.trendToA]).toEqual([0, 0]);
     expect(() => runEndpoints(run('gtr', 0, 1, [0.1, 0.1, 0.3]), sw)).toThrow(/no record of step 3/);
   });
   it('slope is the least-squares slope against 1..n', () => {

@@ -66,6 +66,9 @@ export interface RunEndpoints {
   restrictedTime: number;
   /** Least-squares slope of the per-switch AUC against the switch index (per cycle). */
   trend: number;
+  /** Exploratory (not registered): the trend over the switches into B only, and into A only. */
+  trendToB: number;
+  trendToA: number;
   collapsed: boolean;
   skippedSteps: number;
 }
@@ -121,6 +124,8 @@ export function runEndpoints(run: RunRecord, switches: readonly Switch[], thresh
     aucFirst: mean(sw.map((x) => x.aucFirst)),
     restrictedTime: mean(sw.map((x) => x.time)),
     trend: slope(sw.map((x) => x.auc)),
+    trendToB: slope(sw.filter((_, j) => switches[j]!.to === 'B').map((x) => x.auc)),
+    trendToA: slope(sw.filter((_, j) => switches[j]!.to === 'A').map((x) => x.auc)),
     collapsed: run.collapsed,
     skippedSteps: run.steps.reduce((a, s) => a + (s.skippedSteps ?? 0), 0),
   };
@@ -178,6 +183,9 @@ export interface ArmSummary {
   switchesTotal: number;
   /** Per switch index: mean AUC (the cycle curve). */
   aucBySwitch: number[];
+  /** Exploratory (not registered): the trend over cycles per direction of the switch. */
+  trendToB: MeanCi;
+  trendToA: MeanCi;
   collapsed: number;
   skippedSteps: number;
   /** Diagnostics averaged over every step of every run. */
@@ -269,6 +277,8 @@ export function analyse(
       switchesCensored: all.filter((s) => !s.event).length,
       switchesTotal: all.length,
       aucBySwitch: switches.map((_, j) => es.reduce((a, e) => a + e.switches[j]!.auc, 0) / es.length),
+      trendToB: meanCi(es.map((e) => e.trendToB)),
+      trendToA: meanCi(es.map((e) => e.trendToA)),
       collapsed: es.filter((e) => e.collapsed).length,
       skippedSteps: es.reduce((a, e) => a + e.skippedSteps, 0),
       diagnostics: diagnostics(used.filter((r) => r.arm === arm)),
