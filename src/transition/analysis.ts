@@ -354,7 +354,8 @@ export function headline(cs: readonly Comparison[], pairs: number): string {
   if (prim.length === 0)
     return `${pairs} complete (warm start, seed) pair${pairs === 1 ? '' : 's'}: too few to compare (at least 2 needed).`;
   const f = (c: Comparison) =>
-    `${c.a} - ${c.b} ${c.mean >= 0 ? '+' : ''}${c.mean.toFixed(3)} [${c.ciHolm.lo.toFixed(3)}, ${c.ciHolm.hi.toFixed(3)}]`;
+    `${c.a} - ${c.b} ${c.mean >= 0 ? '+' : ''}${c.mean.toFixed(3)} [${c.ciHolm.lo.toFixed(3)}, ${c.ciHolm.hi.toFixed(3)}]` +
+    (c.n !== pairs ? ` (${c.n} pairs)` : '');
   const held = prim.filter((c) => c.holds);
   const not = prim.filter((c) => !c.holds);
   return (

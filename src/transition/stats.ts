@@ -1,5 +1,7 @@
 /**
- * Means with Student-t 95% confidence intervals over seeds (the transition benchmark's summary).
+ * The transition experiment's statistics: means with Student-t confidence intervals, Holm's
+ * adjusted p-values, the seeded percentile bootstrap of a paired mean, the sign-flip permutation
+ * test, and the Kaplan-Meier estimate (each checked against scipy in test/transition-stats.test.ts).
  *
  * The t quantile is found by bisection on the t CDF, which is written through the regularized
  * incomplete beta function I_x(a, b) (Numerical Recipes, 3rd ed., Sec. 6.4: the continued
