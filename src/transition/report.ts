@@ -14,7 +14,7 @@ import { writeFileAtomicSync } from '../checkpoint/save.js';
 import { escapeHtml, svgBandPlot } from '../report/html.js';
 import { analyse, ENDPOINTS, type Analysis, type Comparison, type Endpoint } from './analysis.js';
 import { ARMS } from './arms.js';
-import { loadRuns, type Design } from './design.js';
+import { loadRuns, stagesOf, type Design } from './design.js';
 
 const ENDPOINT_LABEL: Record<Endpoint, string> = {
   auc: 'AUC: mean p(new mode) over the N steps after each switch (primary)',
@@ -69,17 +69,19 @@ export function pairedDotPlot(title: string, cs: readonly Comparison[]): string 
   return parts.join('');
 }
 
-function curvePlot(a: Analysis, mode: 'A' | 'B'): string {
+function curvePlot(a: Analysis, mode: 'A' | 'B', arms: readonly string[], what: string): string {
   const total = a.design.run.phases.reduce((s, p) => s + p.steps, 0);
   return svgBandPlot(
-    `p(mode ${mode} format | held-out prompt), exact, mean over runs`,
-    Object.entries(a.curves).map(([arm, pts]) => ({
-      name: arm,
-      points: pts.map((p) => {
-        const v = mode === 'A' ? p.seqA : p.seqB;
-        return { x: p.step, mean: v, lo: v, hi: v };
-      }),
-    })),
+    `p(mode ${mode} format | held-out prompt), exact, mean over runs: ${what}`,
+    Object.entries(a.curves)
+      .filter(([arm]) => arms.includes(arm))
+      .map(([arm, pts]) => ({
+        name: arm,
+        points: pts.map((p) => {
+          const v = mode === 'A' ? p.seqA : p.seqB;
+          return { x: p.step, mean: v, lo: v, hi: v };
+        }),
+      })),
     {
       width: 720,
       height: 300,
@@ -263,8 +265,11 @@ export function renderExperimentReport(a: Analysis): string {
     `<p>${escapeHtml(`${a.date}; ${a.device.cpus} x ${a.device.model} (${a.device.note}). ${a.completePairs} of ${a.plannedPairs} planned (warm start, seed) pairs complete, ${d.arms.length} arms; schedule ${d.run.phases.map((p) => `${p.mode} ${p.steps}`).join(', ')} steps (${a.switches.length} switches, N = ${d.phaseSteps}). The measure is exact: the probability of each mode's format prefix from the policy's softmax on ${d.warm.heldOut} held-out prompts, after every step.`)}</p>`,
     '<h2>Arms (every setting that differs is listed)</h2>',
     table(['arm', 'label', 'penalty', 'anchor', 'sigma', 'beta', 'clip low / high', 'epochs', 'lr'], settings),
-    curvePlot(a, 'B'),
-    curvePlot(a, 'A'),
+    // One pair of plots per stage: the palette repeats past 8 series, so stages are drawn apart.
+    ...stagesOf(d).flatMap((st, i) => [
+      curvePlot(a, 'B', st, i === 0 ? 'base arms' : `stage ${i + 1}`),
+      curvePlot(a, 'A', st, i === 0 ? 'base arms' : `stage ${i + 1}`),
+    ]),
     '<h2>Paired differences per (warm start, seed)</h2>',
     `<p>${escapeHtml('One dot per (warm start, seed) pair: the first arm minus the second (dot colour = warm start); the black dot is the mean and the bar its bootstrap interval at the Holm level; * = the difference holds after Holm. Hover a dot for its pair and value.')}</p>`,
     ...ENDPOINTS.map((e) =>
