@@ -1,57 +1,43 @@
 /**
- * The behavior-transition benchmark (docs/TRANSITION.md; src/transition/bench.ts): GTR, plain GRPO,
- * the KL, Pearson and SPO penalties from one SFT warm start through the phase schedule A, B, A on
- * several seeds, on CPU.
+ * The behavior-transition experiment (docs/TRANSITION.md "Analysis plan"; src/transition/design.ts):
+ * every arm from three SFT warm starts x ten seeds through six alternating mode switches, on CPU,
+ * with the exact mode probability from the logits after every step.
  *
- * Run: npx tsx bench/transition.ts [--smoke] [--out DIR] [--seeds 1,2,3,4,5] [--algos gtr,grpo,kl,pearson,spo]
- *        [--sigma 0.2] [--beta 1] [--epochs 2] [--lr 1e-4] [--schedule A:4,B:16,A:12] [--tag NAME]
- * Writes DIR/transition.json and DIR/report.html, with the warm start under DIR/world and every
- * run's metrics under DIR/runs (DIR default runs/transition-<date>-cpu<tag>), and copies the JSON
- * and the report to bench/results/transition-<date>-cpu<tag>.{json,html} (the committed results).
- *
- * npx tsx bench/transition.ts --rerender FILE.json [--baseline BASE.json]: recomputes the summaries
- * (per algorithm, and paired by seed against GTR) from the runs in FILE.json, rewrites it and the
- * .html beside it, and prints the tables; nothing is trained. With --baseline, a GTR-only FILE
- * (e.g. --algos gtr --sigma 0.1) takes the other algorithms' runs from BASE (same warm start and
- * seeds; only GTR's own settings may differ).
+ * Run: npx tsx bench/transition.ts [--smoke] [--design amended|registered] [--out DIR] [--deadline HH:MM (UTC)] [--no-report]
+ *      npx tsx bench/transition.ts --report DIR      (analysis and report of the runs in DIR only)
+ *      npx tsx bench/transition.ts --rerender-legacy FILE.json [--baseline BASE.json]
+ *        (re-reads a 2026-11-29 results file's measures from its curves with the fixed labels,
+ *        src/transition/legacy.ts, and rewrites it and the .html beside it; nothing is trained)
+ * The runs go to DIR/runs/<arm>-w<warm>-s<seed>.json as each completes (DIR default
+ * runs/transition-<design>, or runs/transition-smoke; the default design is the amended one of
+ * docs/TRANSITION.md "Amendments"); a second call resumes. The analysis
+ * (src/transition/analysis.ts) and report are written to DIR/transition.{json,html} and, unless
+ * --out is given, copied to bench/results/transition-<date>-cpu[-smoke].{json,html}.
+ * Single-threaded torch is expected (OMP_NUM_THREADS=1): each run is small.
  */
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  ALGORITHMS,
-  FULL_CONFIG,
-  SMOKE_CONFIG,
-  recomputeSummaries,
-  runTransitionBench,
-  withBaseline,
-  type AlgoKey,
-  type TransitionResults,
-  type TransitionConfig,
-} from '../src/transition/bench.js';
-import type { Mode } from '../src/transition/task.js';
-import { pairedMarkdown, summaryMarkdown, writeTransitionReport } from '../src/transition/report.js';
+import { AMENDED, REGISTERED, SMOKE, runDesign } from '../src/transition/design.js';
+import { recomputeSummaries, withBaseline, type TransitionResults } from '../src/transition/legacy.js';
+import { pairedMarkdown, summaryMarkdown, writeTransitionReport } from '../src/transition/legacy-report.js';
 import { writeFileAtomicSync } from '../src/checkpoint/save.js';
 
 const { values } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
-    rerender: { type: 'string' },
-    baseline: { type: 'string' },
     out: { type: 'string' },
-    seeds: { type: 'string' },
-    algos: { type: 'string' },
-    sigma: { type: 'string' },
-    beta: { type: 'string' },
-    epochs: { type: 'string' },
-    lr: { type: 'string' },
-    schedule: { type: 'string' },
-    tag: { type: 'string', default: '' },
+    report: { type: 'string' },
+    deadline: { type: 'string' },
+    design: { type: 'string', default: 'amended' },
+    'no-report': { type: 'boolean', default: false },
+    'rerender-legacy': { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 
-if (values.rerender) {
-  const file = values.rerender;
+if (values['rerender-legacy']) {
+  const file = values['rerender-legacy'];
   const read = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as TransitionResults;
   let loaded = read(file);
   if (values.baseline) {
@@ -65,47 +51,30 @@ if (values.rerender) {
   process.exit(0);
 }
 
-const num = (flag: string, v: string): number => {
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new Error(`--${flag}: expected a number, got "${v}"`);
-  return x;
-};
-const c: TransitionConfig = { ...(values.smoke ? SMOKE_CONFIG : FULL_CONFIG) };
-if (values.seeds) c.seeds = values.seeds.split(',').map((s) => num('seeds', s));
-if (values.algos) {
-  c.algos = values.algos.split(',').map((a) => {
-    if (!(a in ALGORITHMS))
-      throw new Error(`--algos: unknown algorithm "${a}"; valid: ${Object.keys(ALGORITHMS).join(', ')}`);
-    return a as AlgoKey;
-  });
+const designs = { amended: AMENDED, registered: REGISTERED };
+if (!(values.design! in designs))
+  throw new Error(`--design: unknown design "${values.design}"; valid: ${Object.keys(designs).join(', ')}`);
+const d = values.smoke ? SMOKE : designs[values.design as keyof typeof designs];
+const out = values.report ?? values.out ?? join('runs', `transition-${d.name}`);
+if (!values.report) {
+  let deadline: number | undefined;
+  if (values.deadline) {
+    const m = /^(\d\d):(\d\d)$/.exec(values.deadline);
+    if (!m) throw new Error(`--deadline: expected HH:MM (UTC), got "${values.deadline}"`);
+    const t = new Date();
+    t.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
+    deadline = t.getTime();
+  }
+  await runDesign(out, d, (l) => console.log(`${new Date().toISOString().slice(11, 19)} ${l}`), { deadline });
 }
-if (values.sigma) c.sigma = num('sigma', values.sigma);
-if (values.beta) c.beta = num('beta', values.beta);
-if (values.epochs) c.epochs = num('epochs', values.epochs);
-if (values.lr) c.lr = num('lr', values.lr);
-if (values.schedule) {
-  c.phases = values.schedule.split(',').map((p) => {
-    const [mode, steps] = p.split(':');
-    if ((mode !== 'A' && mode !== 'B') || !steps)
-      throw new Error(`--schedule: expected MODE:STEPS with MODE A or B, got "${p}"`);
-    return { mode: mode as Mode, steps: num('schedule', steps) };
-  });
+if (!values['no-report']) {
+  const { armsMarkdown, comparisonsMarkdown, writeExperimentReport } = await import('../src/transition/report.js');
+  const r = writeExperimentReport(out);
+  if (!values.out && !values.report) {
+    const name = `transition-${r.date.slice(0, 10)}-cpu-${d.name}`;
+    mkdirSync(join('bench', 'results'), { recursive: true });
+    copyFileSync(join(out, 'transition.json'), join('bench', 'results', `${name}.json`));
+    copyFileSync(join(out, 'transition.html'), join('bench', 'results', `${name}.html`));
+  }
+  console.log(`${r.headline}\n\n${armsMarkdown(r)}\n\n${comparisonsMarkdown(r)}`);
 }
-const name = `transition-${new Date().toISOString().slice(0, 10)}-cpu${values.smoke ? '-smoke' : ''}${values.tag ? `-${values.tag}` : ''}`;
-const out = values.out ?? join('runs', name);
-const r = await runTransitionBench(out, c);
-if (!values.out) {
-  mkdirSync(join('bench', 'results'), { recursive: true });
-  copyFileSync(join(out, 'transition.json'), join('bench', 'results', `${name}.json`));
-  copyFileSync(join(out, 'report.html'), join('bench', 'results', `${name}.html`));
-}
-console.log(
-  `transition: done in ${(r.seconds / 60).toFixed(1)} min; ${join(out, 'transition.json')}, ${join(out, 'report.html')}${values.out ? '' : ` (copied to bench/results/${name}.{json,html})`}`,
-);
-for (const [algo, ss] of Object.entries(r.summary)) {
-  console.log(
-    `  ${ALGORITHMS[algo as AlgoKey].label}: ${ss.map((s) => `${s.switch.from}->${s.switch.to} steps ${s.stepsToTarget.mean.toFixed(1)} ± ${s.stepsToTarget.halfWidth.toFixed(1)} (not reached ${s.notReached}), new ${s.newAccuracy.mean.toFixed(2)} ± ${s.newAccuracy.halfWidth.toFixed(2)}, old ${s.retention.mean.toFixed(2)} ± ${s.retention.halfWidth.toFixed(2)}`).join('; ')}`,
-  );
-}
-console.log(summaryMarkdown(r));
-console.log(`\nDifference from GTR, paired by seed (* = 95% interval excludes 0):\n${pairedMarkdown(r)}`);

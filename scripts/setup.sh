@@ -28,6 +28,13 @@ if ! "$PY" -c 'import math_verify' 2>/dev/null; then
   "$PY" -m pip install --quiet "math-verify==0.9.0" \
     || echo "setup: WARNING: could not install math-verify; the math_verify grader will be unavailable" >&2
 fi
+# scipy for the statistics cross-checks of the transition experiment (test/transition-stats.test.ts
+# compares src/transition/stats.ts with scipy.stats). Optional: without it those checks skip.
+if ! "$PY" -c 'import scipy' 2>/dev/null; then
+  echo "setup: installing scipy==1.17.1 for the statistics cross-checks"
+  "$PY" -m pip install --quiet "scipy==1.17.1" \
+    || echo "setup: WARNING: could not install scipy; the scipy cross-checks will skip" >&2
+fi
 # clang-format 18 for native/ (npm run format; test/format.test.ts checks the sources with it),
 # pinned as a pip wheel so every machine formats alike. Optional: without it that check skips.
 if ! "$PY" -c 'import clang_format' 2>/dev/null; then

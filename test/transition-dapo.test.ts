@@ -1,5 +1,6 @@
 // The GPU transition recipe (recipes/qwen3-1.7b-transition-dapo.yaml) validates, its schedule is
-// A 100, B 200, A 200 on the paper's setting, its grader modules load; and the two one-format
+// A 50 then six alternating 75-step phases on the paper's setting (1,024 new tokens, symmetric
+// clip), its grader modules load; and the two one-format
 // graders against labelled responses.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,10 +10,12 @@ import { answerLineOnly, boxedOnly } from '../src/transition/dapo-formats.js';
 import { repoRoot } from './helpers/paths.js';
 
 describe('qwen3-1.7b-transition-dapo.yaml', () => {
-  it('parses: the paper setting with an A, B, A grader schedule', async () => {
+  it('parses: the paper setting with six switches, 1,024 new tokens and a symmetric clip', async () => {
     const r = loadRecipe(join(repoRoot, 'recipes', 'qwen3-1.7b-transition-dapo.yaml'));
     const paper = loadRecipe(join(repoRoot, 'recipes', 'qwen3-1.7b-gtr-dapo.yaml'));
-    expect({ ...r.algorithm }).toEqual(paper.algorithm);
+    expect({ ...r.algorithm, loss: { ...r.algorithm.loss, clip_ratio_high: 0.28 } }).toEqual(paper.algorithm);
+    expect(r.algorithm.loss.clip_ratio_high).toBe(0.2);
+    expect([r.rollout.max_new_tokens, r.eval.max_new_tokens]).toEqual([1024, 1024]);
     expect(r.train).toEqual(paper.train);
     expect(r.model.path).toBe('Qwen/Qwen3-1.7B-Base');
     const phases = resolvePhases(r);
@@ -20,10 +23,15 @@ describe('qwen3-1.7b-transition-dapo.yaml', () => {
       ['A', 'answerLineOnly', 'dapo-math-17k', 'dapo', ['math500']],
       ['B', 'boxedOnly', 'dapo-math-17k', 'dapo', ['math500']],
     ]);
-    expect(phaseSpans(r).map((s) => [s.firstStep, s.lastStep])).toEqual([
-      [1, 100],
-      [101, 300],
-      [301, 500],
+    // Phase 0 = A, 1 = B (entries that share a name are one phase met again).
+    expect(phaseSpans(r).map((s) => [s.phase, s.firstStep, s.lastStep])).toEqual([
+      [0, 1, 50],
+      [1, 51, 125],
+      [0, 126, 200],
+      [1, 201, 275],
+      [0, 276, 350],
+      [1, 351, 425],
+      [0, 426, 500],
     ]);
     for (const p of phases) {
       const g = p.grader as { module: string; export: string };

@@ -1,182 +1,328 @@
 /**
- * The transition benchmark's HTML report: per mode, one plot of held-out accuracy against RL step
- * with each algorithm's mean over seeds and its 95% Student-t band (./stats.ts), the phase
- * switches marked by dashed vertical lines (drawn by src/report/html.ts's svgBandPlot); then the
- * summary table (mean ± half-width per measure and switch) and the settings. Self-contained (inline
- * SVG, no scripts); written atomically.
+ * The transition experiment's report (docs/TRANSITION.md "Analysis plan"): reads a design's runs
+ * (./design.ts), runs the registered analysis (./analysis.ts) and writes <out>/transition.json and a
+ * self-contained <out>/transition.html: the headline sentence; the mean exact probability of each
+ * mode per arm with every switch marked; the per-switch AUC over cycles; the Kaplan-Meier curves of
+ * the time to 0.5; the paired differences per (warm start, seed) for each comparison named in
+ * advance, with the Holm-level interval; the comparison tables; the diagnostics; and every arm's
+ * full setting (so no page hides what changed).
  */
-import { escapeHtml, svgBandPlot } from '../report/html.js';
-import { meanCi } from './stats.js';
-import { ALGORITHMS, type AlgoKey, type TransitionResults } from './results.js';
-import type { Mode } from './task.js';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
 import { writeFileAtomicSync } from '../checkpoint/save.js';
+import { escapeHtml, svgBandPlot } from '../report/html.js';
+import { analyse, ENDPOINTS, type Analysis, type Comparison, type Endpoint } from './analysis.js';
+import { ARMS } from './arms.js';
+import { loadRuns, stagesOf, type Design } from './design.js';
 
-/** Mean and band per eval step of one algorithm's runs for one mode. */
-export function meanBand(
-  results: TransitionResults,
-  algo: AlgoKey,
-  mode: Mode,
-): { step: number; mean: number; lo: number; hi: number }[] {
-  const runs = results.runs.filter((r) => r.algo === algo);
-  const steps = [...new Set(runs.flatMap((r) => r.curve.map((p) => p.step)))].sort((a, b) => a - b);
-  return steps.flatMap((step) => {
-    const xs = runs
-      .map((r) => r.curve.find((p) => p.step === step)?.[mode])
-      .filter((v): v is number => typeof v === 'number');
-    if (xs.length === 0) return [];
-    const ci = meanCi(xs);
-    return [
-      {
-        step,
-        mean: ci.mean,
-        lo: Number.isFinite(ci.lo) ? Math.max(0, ci.lo) : ci.mean,
-        hi: Number.isFinite(ci.hi) ? Math.min(1, ci.hi) : ci.mean,
-      },
-    ];
+const ENDPOINT_LABEL: Record<Endpoint, string> = {
+  auc: 'AUC: mean p(new mode) over the N steps after each switch (primary)',
+  restrictedTime: 'restricted mean steps to p(new) >= 0.5, min(T, N), censored switches = N',
+  trend: 'trend: slope of per-switch AUC per cycle',
+  aucFirst: 'first-token AUC',
+};
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#17becf'];
+
+const fx = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const signed = (x: number, d = 3) => `${x >= 0 ? '+' : ''}${x.toFixed(d)}`;
+
+/** The paired differences per (warm start, seed) of each comparison: dots, the mean, the Holm-level interval, zero. */
+export function pairedDotPlot(title: string, cs: readonly Comparison[]): string {
+  const W = 720,
+    rowH = 34,
+    L = 170,
+    R = 20,
+    T = 26,
+    H = T + rowH * cs.length + 26;
+  const vals = cs.flatMap((c) => [...c.pairs.map((p) => p.diff), c.ciHolm.lo, c.ciHolm.hi, 0]);
+  let lo = Math.min(...vals),
+    hi = Math.max(...vals);
+  if (lo === hi) [lo, hi] = [lo - 1, hi + 1];
+  const px = (x: number) => L + ((x - lo) / (hi - lo)) * (W - L - R);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="paired" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(title)}">`,
+    `<text x="4" y="14" font-size="12" font-family="sans-serif">${escapeHtml(title)}</text>`,
+    `<line class="zero" x1="${px(0).toFixed(1)}" y1="${T}" x2="${px(0).toFixed(1)}" y2="${H - 22}" stroke="#999" stroke-dasharray="3,3"/>`,
+  ];
+  cs.forEach((c, i) => {
+    const y = T + rowH * i + rowH / 2;
+    parts.push(
+      `<text x="4" y="${y + 4}" font-size="11" font-family="sans-serif">${escapeHtml(`${c.a} - ${c.b}`)}${c.holds ? ' *' : ''}</text>`,
+    );
+    parts.push(
+      `<line class="ci" x1="${px(c.ciHolm.lo).toFixed(1)}" y1="${y + 9}" x2="${px(c.ciHolm.hi).toFixed(1)}" y2="${y + 9}" stroke="#000" stroke-width="2"/>`,
+    );
+    parts.push(`<circle class="mean" cx="${px(c.mean).toFixed(1)}" cy="${y + 9}" r="4" fill="#000"/>`);
+    c.pairs.forEach((p) => {
+      parts.push(
+        `<circle class="pair" cx="${px(p.diff).toFixed(1)}" cy="${(y - 5 + 2 * p.warm).toFixed(1)}" r="2.5" fill="${COLORS[p.warm % COLORS.length]}" fill-opacity="0.7"><title>warm ${p.warm} seed ${p.seed}: ${p.diff.toFixed(4)}</title></circle>`,
+      );
+    });
   });
+  for (const t of [lo, (lo + hi) / 2, hi, 0])
+    parts.push(
+      `<text x="${px(t).toFixed(1)}" y="${H - 6}" font-size="10" text-anchor="middle" font-family="sans-serif" fill="#666">${t.toFixed(3)}</text>`,
+    );
+  parts.push('</svg>');
+  return parts.join('');
 }
 
-/**
- * One mode's plot: per algorithm, the mean over seeds and its 95% t band at each eval step, the
- * target as a dotted line, and the phase switches as dashed markers at the last step before each.
- */
-function plot(results: TransitionResults, mode: Mode): string {
-  const total = results.config.phases.reduce((s, p) => s + p.steps, 0);
-  const algos = [...new Set(results.runs.map((r) => r.algo))];
-  const xTicks: number[] = [];
-  for (let s = 0; s <= total; s += Math.max(1, Math.ceil(total / 8))) xTicks.push(s);
+function curvePlot(a: Analysis, mode: 'A' | 'B', arms: readonly string[], what: string): string {
+  const total = a.design.run.phases.reduce((s, p) => s + p.steps, 0);
   return svgBandPlot(
-    `Held-out accuracy, mode ${mode} (${mode === 'A' ? '"Answer: N"' : '"#### N"'}); mean and 95% t band over seeds`,
-    algos.map((algo) => ({
-      name: ALGORITHMS[algo].label,
-      points: meanBand(results, algo, mode).map((p) => ({ x: p.step, mean: p.mean, lo: p.lo, hi: p.hi })),
-    })),
+    `p(mode ${mode} format | held-out prompt), exact, mean over runs: ${what}`,
+    Object.entries(a.curves)
+      .filter(([arm]) => arms.includes(arm))
+      .map(([arm, pts]) => ({
+        name: arm,
+        points: pts.map((p) => {
+          const v = mode === 'A' ? p.seqA : p.seqB;
+          return { x: p.step, mean: v, lo: v, hi: v };
+        }),
+      })),
     {
-      width: 640,
+      width: 720,
       height: 300,
-      xRange: [0, Math.max(1, total)],
+      xRange: [0, total],
       yRange: [0, 1],
-      xTicks,
+      xTicks: a.switches.map((s) => s.atStep - 1).concat([0, total]),
       yTicks: [0, 0.25, 0.5, 0.75, 1],
       xLabel: 'RL step',
-      markers: results.switches.map((sw) => ({ x: sw.atStep - 1, label: `${sw.from}→${sw.to}` })),
-      reference: results.config.target,
+      markers: a.switches.map((s) => ({ x: s.atStep - 1, label: `${s.from}→${s.to}` })),
+      reference: 0.5,
     },
   );
 }
 
-const ci = (m: { mean: number; halfWidth: number }, d = 2) =>
-  `${m.mean.toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}`;
-
-/**
- * The summary as a Markdown table (the README's results): one row per algorithm, mean ± 95%
- * half-width per measure and switch.
- */
-export function summaryMarkdown(r: TransitionResults): string {
-  const c = r.config;
-  const head = [
-    'algorithm',
-    ...r.switches.flatMap((sw) => [
-      `${sw.from}→${sw.to}: steps to ${c.target} (not reached)`,
-      `${sw.to} acc. after ${c.fixedSteps}`,
-      `${sw.from} retained`,
-    ]),
-  ];
-  const rows = Object.entries(r.summary).map(([algo, ss]) => [
-    ALGORITHMS[algo as AlgoKey].label,
-    ...ss.flatMap((s) => [
-      `${ci(s.stepsToTarget, 1)} (${s.notReached}/${s.stepsToTarget.n})`,
-      ci(s.newAccuracy),
-      ci(s.retention),
-    ]),
-  ]);
-  return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+function kmPlot(a: Analysis): string {
+  const n = a.design.phaseSteps;
+  return svgBandPlot(
+    'Kaplan-Meier: P(p(new mode) still < 0.5) against steps after a switch (censored at N)',
+    a.arms.map((s) => {
+      const pts: { x: number; mean: number; lo: number; hi: number }[] = [{ x: 0, mean: 1, lo: 1, hi: 1 }];
+      let prev = 1;
+      for (const k of s.km) {
+        pts.push({ x: k.time, mean: prev, lo: prev, hi: prev });
+        pts.push({ x: k.time, mean: k.survival, lo: k.survival, hi: k.survival });
+        prev = k.survival;
+      }
+      return { name: s.arm, points: pts };
+    }),
+    { width: 720, height: 260, xRange: [0, n], yRange: [0, 1], xLabel: 'steps after the switch' },
+  );
 }
 
-/**
- * Each algorithm's difference from GTR paired by seed as a Markdown table (README): mean ± 95%
- * half-width of (algorithm - GTR) per measure and switch; empty when the results have none.
- */
-export function pairedMarkdown(r: TransitionResults): string {
-  if (!r.pairedVsGtr) return '';
-  const c = r.config;
-  const head = [
-    'algorithm - GTR',
-    ...r.switches.flatMap((sw) => [
-      `${sw.from}→${sw.to}: steps to ${c.target}`,
-      `${sw.to} acc. after ${c.fixedSteps}`,
-      `${sw.from} retained`,
-    ]),
-  ];
-  const rows = Object.entries(r.pairedVsGtr).map(([algo, ps]) => [
-    ALGORITHMS[algo as AlgoKey].label,
-    ...ps.flatMap((p) => [signedCi(p.stepsToTarget, 1), signedCi(p.newAccuracy), signedCi(p.retention)]),
-  ]);
-  return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
+function cyclePlot(a: Analysis): string {
+  return svgBandPlot(
+    'AUC per switch (mean over runs): does switching get faster or slower over cycles?',
+    a.arms.map((s) => ({
+      name: s.arm,
+      points: s.aucBySwitch.map((v, j) => ({ x: j + 1, mean: v, lo: v, hi: v })),
+    })),
+    {
+      width: 720,
+      height: 260,
+      xRange: [1, a.switches.length],
+      yRange: [0, 1],
+      xTicks: a.switches.map((s) => s.index + 1),
+      xLabel: 'switch',
+    },
+  );
 }
 
-/** mean ± half-width with the mean's sign, and a * when the interval excludes 0. */
-function signedCi(m: { mean: number; halfWidth: number; lo: number; hi: number }, d = 2): string {
-  const rounded = Number(m.mean.toFixed(d)); // no "-0.00": a mean that rounds to 0 is printed as 0
-  const sign = rounded > 0 ? '+' : '';
-  const excl = m.lo > 0 || m.hi < 0 ? ' *' : '';
-  return `${sign}${(rounded === 0 ? 0 : rounded).toFixed(d)} ± ${Number.isFinite(m.halfWidth) ? m.halfWidth.toFixed(d) : 'n/a'}${excl}`;
+const table = (head: string[], rows: string[][]) =>
+  `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
+
+/** The comparisons of one endpoint as table rows. */
+export function comparisonRows(a: Analysis, endpoint: Endpoint): string[][] {
+  return a.comparisons
+    .filter((c) => c.endpoint === endpoint)
+    .map((c) => [
+      `${c.a} - ${c.b}`,
+      String(c.n),
+      signed(c.mean),
+      `[${fx(c.ci95.lo)}, ${fx(c.ci95.hi)}]`,
+      `[${fx(c.ciHolm.lo)}, ${fx(c.ciHolm.hi)}] (${(100 * c.ciHolm.level).toFixed(2)}%)`,
+      fx(c.dz, 2),
+      `${c.p.toPrecision(3)}${c.pExact ? ' (exact)' : ''}`,
+      c.pHolm.toPrecision(3),
+      c.holds ? 'holds' : 'not shown',
+    ]);
+}
+
+const md = (head: string[], rows: string[][]) =>
+  [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+
+/** The comparisons of every endpoint as Markdown tables (README, the CLI's output). */
+export function comparisonsMarkdown(a: Analysis): string {
+  return ENDPOINTS.map(
+    (e) =>
+      `${ENDPOINT_LABEL[e]}:\n\n${md(
+        [
+          'comparison',
+          'pairs',
+          'mean diff',
+          '95% bootstrap',
+          'Holm-level bootstrap',
+          'd_z',
+          'sign-flip p',
+          'Holm p',
+          'verdict',
+        ],
+        comparisonRows(a, e),
+      )}`,
+  ).join('\n\n');
+}
+
+/** Per arm: each endpoint's mean ± 95% t half-width, KM median, censored switches, collapses (Markdown). */
+export function armsMarkdown(a: Analysis): string {
+  return md(
+    [
+      'arm',
+      'runs',
+      'AUC (primary)',
+      'restricted steps to 0.5',
+      'trend per cycle',
+      'first-token AUC',
+      'trend into B / into A (exploratory)',
+      'KM median',
+      'censored',
+      'collapsed',
+    ],
+    a.arms.map((s) => [
+      s.arm,
+      String(s.runs),
+      ...ENDPOINTS.map((e) => `${fx(s.endpoints[e].mean)} ± ${fx(s.endpoints[e].halfWidth)}`),
+      `${signed(s.trendToB.mean)} ± ${fx(s.trendToB.halfWidth)} / ${signed(s.trendToA.mean)} ± ${fx(s.trendToA.halfWidth)}`,
+      s.kmMedian === null ? `> ${a.design.phaseSteps}` : String(s.kmMedian),
+      `${s.switchesCensored}/${s.switchesTotal}`,
+      `${s.collapsed}/${s.runs}`,
+    ]),
+  );
 }
 
 /** The report as an HTML string. */
-export function renderTransitionReport(r: TransitionResults): string {
-  const c = r.config;
-  const head = [
-    'algorithm',
-    ...r.switches.flatMap((sw) => [
-      `switch ${sw.index + 1} ${sw.from}→${sw.to} (step ${sw.atStep}): steps to ${c.target} [not reached]`,
-      `${sw.to} after ${c.fixedSteps} steps`,
-      `${sw.from} retained`,
-    ]),
-  ];
-  const rows = Object.entries(r.summary).map(([algo, ss]) => [
-    ALGORITHMS[algo as AlgoKey].label,
-    ...ss.flatMap((s) => [
-      `${ci(s.stepsToTarget, 1)} [${s.notReached}/${s.stepsToTarget.n}]`,
-      ci(s.newAccuracy),
-      ci(s.retention),
-    ]),
+export function renderExperimentReport(a: Analysis): string {
+  const d = a.design;
+  const settings = d.arms.map((k) => {
+    const s = ARMS[k]!;
+    const hi = s.regime === 'hi';
+    return [
+      k,
+      s.label,
+      s.penalty,
+      s.penalty === 'none' ? '-' : s.anchor,
+      s.penalty === 'gtr' ? String(s.sigma) : '-',
+      s.penalty === 'none' ? '0' : String(s.beta),
+      `${s.clipLow} / ${s.clipHigh}`,
+      String(hi ? d.run.hi.epochs : d.run.epochs),
+      String(hi ? d.run.hi.lr : d.run.lr),
+    ];
+  });
+  const armRows = a.arms.map((s) => [
+    s.arm,
+    String(s.runs),
+    ...ENDPOINTS.map((e) => `${fx(s.endpoints[e].mean)} ± ${fx(s.endpoints[e].halfWidth)}`),
+    `${signed(s.trendToB.mean)} ± ${fx(s.trendToB.halfWidth)} / ${signed(s.trendToA.mean)} ± ${fx(s.trendToA.halfWidth)}`,
+    s.kmMedian === null ? `> ${d.phaseSteps}` : String(s.kmMedian),
+    `${s.switchesCensored}/${s.switchesTotal}`,
+    `${s.collapsed}/${s.runs}`,
+    String(s.skippedSteps),
   ]);
-  const table = `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
+  const diagKeys = [
+    'ratio_p01',
+    'ratio_p05',
+    'ratio_p50',
+    'ratio_p95',
+    'ratio_p99',
+    'ratio_max',
+    'tail02',
+    'tailArm',
+    'penaltyShare',
+    'clipFrac',
+    'updateRatioMax',
+    'invalid',
+  ];
+  const diagRows = a.arms.map((s) => [s.arm, ...diagKeys.map((k) => fx(s.diagnostics[k] ?? NaN, 4))]);
+  const compHead = [
+    'comparison',
+    'pairs',
+    'mean diff',
+    '95% bootstrap',
+    'Holm-level bootstrap',
+    'd_z',
+    'sign-flip p',
+    'Holm p',
+    'verdict',
+  ];
   return [
-    '<!doctype html><html><head><meta charset="utf-8"><title>GTR-RL behavior-transition benchmark</title>',
-    '<style>body{font-family:sans-serif;max-width:1100px;margin:1em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}pre{background:#f6f6f6;padding:6px;font-size:11px}</style></head><body>',
-    '<h1>Behavior-transition benchmark (docs/TRANSITION.md)</h1>',
-    `<p>${escapeHtml(`${r.date}, ${r.device.cpus} × ${r.device.model}, ${(r.seconds / 60).toFixed(1)} min. Schedule ${c.phases.map((p) => `${p.mode} ${p.steps}`).join(', ')} steps; ${c.seeds.length} seeds per algorithm from one warm start (mode A ${r.warmStart.A.toFixed(2)}, mode B ${r.warmStart.B.toFixed(2)} held-out accuracy). Intervals: mean ± 95% Student-t half-width over seeds. A run that never reached the target counts as the phase length.`)}</p>`,
-    ...(r.baseline
-      ? [
-          `<p>${escapeHtml(`The runs of ${r.baseline.algos.map((a) => ALGORITHMS[a as AlgoKey].label).join(', ')} are those of ${r.baseline.file} (same warm start and seeds; only GTR's own settings differ).`)}</p>`,
-        ]
-      : []),
-    plot(r, 'A'),
-    plot(r, 'B'),
-    '<h2>Summary</h2>',
-    table,
-    ...(r.pairedVsGtr
-      ? [
-          '<h2>Difference from GTR, paired by seed</h2>',
-          `<p>${escapeHtml("Per seed, the algorithm's measure minus GTR's (same warm start, prompt order and sampling streams), mean ± 95% Student-t half-width over seeds; * marks an interval that excludes 0. Steps to target > 0: GTR reached it sooner.")}</p>`,
-          markdownTableHtml(pairedMarkdown(r)),
-        ]
-      : []),
-    '<h2>Settings</h2>',
-    `<pre>${escapeHtml(JSON.stringify(c, null, 1))}</pre>`,
+    '<!doctype html><html><head><meta charset="utf-8"><title>GTR-RL behavior-transition experiment</title>',
+    '<style>body{font-family:sans-serif;max-width:1150px;margin:1em auto}table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}pre{background:#f6f6f6;padding:6px;font-size:11px}.headline{font-size:15px;background:#f3f7ff;padding:8px}</style></head><body>',
+    '<h1>Behavior-transition experiment (docs/TRANSITION.md "Analysis plan")</h1>',
+    `<p class="headline">${escapeHtml(a.headline)}</p>`,
+    `<p>${escapeHtml(`${a.date}; ${a.device.cpus} x ${a.device.model} (${a.device.note}). ${a.completePairs} of ${a.plannedPairs} planned (warm start, seed) pairs complete, ${d.arms.length} arms; schedule ${d.run.phases.map((p) => `${p.mode} ${p.steps}`).join(', ')} steps (${a.switches.length} switches, N = ${d.phaseSteps}). The measure is exact: the probability of each mode's format prefix from the policy's softmax on ${d.warm.heldOut} held-out prompts, after every step.`)}</p>`,
+    '<h2>Arms (every setting that differs is listed)</h2>',
+    table(['arm', 'label', 'penalty', 'anchor', 'sigma', 'beta', 'clip low / high', 'epochs', 'lr'], settings),
+    // One pair of plots per stage: the palette repeats past 8 series, so stages are drawn apart.
+    ...stagesOf(d).flatMap((st, i) => [
+      curvePlot(a, 'B', st, i === 0 ? 'base arms' : `stage ${i + 1}`),
+      curvePlot(a, 'A', st, i === 0 ? 'base arms' : `stage ${i + 1}`),
+    ]),
+    '<h2>Paired differences per (warm start, seed)</h2>',
+    `<p>${escapeHtml('One dot per (warm start, seed) pair: the first arm minus the second (dot colour = warm start); the black dot is the mean and the bar its bootstrap interval at the Holm level; * = the difference holds after Holm. Hover a dot for its pair and value.')}</p>`,
+    ...ENDPOINTS.map((e) =>
+      pairedDotPlot(
+        ENDPOINT_LABEL[e],
+        a.comparisons.filter((c) => c.endpoint === e),
+      ),
+    ),
+    '<h2>Comparisons named in advance (Holm within each endpoint, m = 7)</h2>',
+    ...ENDPOINTS.flatMap((e) => [`<h3>${escapeHtml(ENDPOINT_LABEL[e])}</h3>`, table(compHead, comparisonRows(a, e))]),
+    '<h2>Per arm (mean ± 95% Student-t half-width over runs)</h2>',
+    table(
+      [
+        'arm',
+        'runs',
+        ...ENDPOINTS.map((e) => ENDPOINT_LABEL[e]),
+        'exploratory (not registered): trend over the switches into B / into A',
+        'KM median steps to 0.5',
+        'switches censored at N',
+        'collapsed runs',
+        'skipped updates',
+      ],
+      armRows,
+    ),
+    kmPlot(a),
+    cyclePlot(a),
+    '<h2>Diagnostics (mean over every step of every run)</h2>',
+    `<p>${escapeHtml("End-of-step ratio r = pi_new / pi_behaviour over the step's response tokens: quantiles; tail02 = share with |r - 1| > 0.4 (2 sigma at sigma 0.2); tailArm = share beyond 2 x the arm's own sigma (GTR arms); penaltyShare = sum |beta f(r)| / (sum |surrogate grad| + sum |beta f(r)|) per token w.r.t. logp, behaviour anchor; clipFrac and updateRatioMax from the trainer's updates; invalid = share of rollouts in neither format.")}</p>`,
+    table(['arm', ...diagKeys], diagRows),
+    '<h2>Design</h2>',
+    `<pre>${escapeHtml(JSON.stringify(d, null, 1))}</pre>`,
     '</body></html>',
   ].join('\n');
 }
 
-/** A Markdown table (as pairedMarkdown writes it) as an HTML table. */
-function markdownTableHtml(md: string): string {
-  const [head, , ...rows] = md.split('\n').map((l) => l.slice(2, -2).split(' | '));
-  return `<table><tr>${head!.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</table>`;
-}
-
-/** Writes the report to `path` atomically (src/checkpoint/save.ts). */
-export function writeTransitionReport(path: string, r: TransitionResults): void {
-  writeFileAtomicSync(path, renderTransitionReport(r));
+/**
+ * Analyses the runs in `outDir` (design.json and runs/) and writes transition.json and
+ * transition.html there. Returns the analysis.
+ * @throws Error when outDir has no design.json
+ */
+export function writeExperimentReport(
+  outDir: string,
+  note = 'shared 2-core machine, one core, OMP_NUM_THREADS=1, nice 10',
+): Analysis {
+  const out = resolve(outDir);
+  const d = JSON.parse(readFileSync(join(out, 'design.json'), 'utf8')) as Design;
+  const a = analyse(d, loadRuns(out), {
+    kind: 'cpu',
+    cpus: cpus().length,
+    model: cpus()[0]?.model ?? 'unknown',
+    note,
+  });
+  writeFileAtomicSync(join(out, 'transition.json'), JSON.stringify(a, null, 1) + '\n');
+  writeFileAtomicSync(join(out, 'transition.html'), renderExperimentReport(a));
+  return a;
 }

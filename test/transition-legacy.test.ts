@@ -1,25 +1,24 @@
-// The transition benchmark: its measures on hand-made curves (labelled cases), and a smoke run of
-// the whole pipeline (tiny world, 2 algorithms x 2 seeds, 4 steps through the A, B, A schedule):
-// JSON and HTML written, every run's curve holds both modes at every eval point. The smoke checks
-// the plumbing, not what is learned. The report's plots on hand-made runs: one band and one mean
-// line per algorithm, one marker per switch, coordinates worked out by hand.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+// The 2026-11-29 transition benchmark's measures (kept to re-read its committed results), on
+// hand-made curves (labelled cases), with the labels issue #30 fixed: the fixed-point column names
+// the step it was read at, a missed target is counted at the phase's last observed step, a
+// variant's page names its changed settings. The report's plots on hand-made runs: one band and
+// one mean line per algorithm, one marker per switch, coordinates worked out by hand.
+import { describe, expect, it } from 'vitest';
 import {
-  SMOKE_CONFIG,
+  FULL_CONFIG,
   measureSwitch,
   pairedVsGtr,
-  runTransitionBench,
+  recomputeSummaries,
   withBaseline,
   summarize,
   switchesOf,
   type CurvePoint,
   type RunResult,
   type TransitionResults,
-} from '../src/transition/bench.js';
-import { pairedMarkdown, renderTransitionReport } from '../src/transition/report.js';
+} from '../src/transition/legacy.js';
+import { pairedMarkdown, renderTransitionReport, summaryMarkdown, variantOf } from '../src/transition/legacy-report.js';
+
+const SMOKE_CONFIG = { ...FULL_CONFIG, algos: ['gtr', 'grpo'] as ('gtr' | 'grpo')[], seeds: [1, 2] };
 
 describe('transition measures', () => {
   const phases = [
@@ -46,25 +45,60 @@ describe('transition measures', () => {
   ];
   it('reads steps to target, new-mode accuracy and retention', () => {
     // B >= 0.5 first at step 6 = 4 steps after the phase began (step 3 is its 1st step).
-    expect(measureSwitch(curve, sw[0]!, 0.5, 4)).toEqual({ stepsToTarget: 4, newAccuracy: 0.5, retention: 0.3 });
-    // K = 3 steps after the switch is step 5: the last eval at or before it (step 4).
-    expect(measureSwitch(curve, sw[0]!, 0.5, 3)).toEqual({ stepsToTarget: 4, newAccuracy: 0.2, retention: 0.7 });
-    // A never reaches 0.7 in its last phase (steps 9..12).
-    expect(measureSwitch(curve, sw[1]!, 0.7, 2)).toEqual({ stepsToTarget: null, newAccuracy: 0.2, retention: 0.6 });
+    // The phase's evals are at steps 4, 6, 8: 2, 4 and 6 steps after the switch (base = step 2).
+    expect(measureSwitch(curve, sw[0]!, 0.5, 4)).toEqual({
+      stepsToTarget: 4,
+      newAccuracy: 0.5,
+      retention: 0.3,
+      readAt: 4,
+      lastObservable: 6,
+    });
+    // K = 3 steps after the switch is step 5: the last eval at or before it is step 4, 2 steps after.
+    expect(measureSwitch(curve, sw[0]!, 0.5, 3)).toEqual({
+      stepsToTarget: 4,
+      newAccuracy: 0.2,
+      retention: 0.7,
+      readAt: 2,
+      lastObservable: 6,
+    });
+    // A never reaches 0.7 in its last phase (steps 9..12; evals 10 and 12, 2 and 4 steps after base 8).
+    expect(measureSwitch(curve, sw[1]!, 0.7, 2)).toEqual({
+      stepsToTarget: null,
+      newAccuracy: 0.2,
+      retention: 0.6,
+      readAt: 2,
+      lastObservable: 4,
+    });
   });
-  it('summarizes per algorithm, counting a missed target as the phase length', () => {
+  it('the 2026-11-29 schedule: "after 15" is read 13 and 14 steps after, a miss is recorded at 34 and 29', () => {
+    const sch = switchesOf(FULL_CONFIG.phases);
+    const evals: CurvePoint[] = [{ step: 0, A: 0.9, B: 0.1 }];
+    for (let s = 3; s <= 70; s += 3) evals.push({ step: s, A: 0.1, B: 0.1 });
+    const m = sch.map((x) => measureSwitch(evals, x, 0.4, 15));
+    expect(m.map((x) => [x.readAt, x.lastObservable, x.stepsToTarget])).toEqual([
+      [13, 34, null],
+      [14, 29, null],
+    ]);
+  });
+  it('summarizes per algorithm, counting a missed target at the last observed step', () => {
     const runs: RunResult[] = [0, 1].map((seed) => ({
       algo: 'gtr',
       seed,
       curve,
       seconds: 1,
       switches: [
-        { stepsToTarget: seed === 0 ? 2 : null, newAccuracy: 0.5 + seed * 0.2, retention: 0.3 },
-        { stepsToTarget: 4, newAccuracy: 0.2, retention: 0.6 },
+        {
+          stepsToTarget: seed === 0 ? 2 : null,
+          newAccuracy: 0.5 + seed * 0.2,
+          retention: 0.3,
+          readAt: 4,
+          lastObservable: 5,
+        },
+        { stepsToTarget: 4, newAccuracy: 0.2, retention: 0.6, readAt: 4, lastObservable: 4 },
       ],
     }));
     const s = summarize(runs, sw).gtr!;
-    expect(s[0]!.stepsToTarget.mean).toBe(4); // (2 + 6) / 2
+    expect(s[0]!.stepsToTarget.mean).toBe(3.5); // (2 + 5) / 2: the miss counts at 5, the last observed
     expect(s[0]!.notReached).toBe(1);
     expect(s[0]!.newAccuracy.mean).toBeCloseTo(0.6, 12);
     // t(0.975, 1) = 12.7062047361747 (scipy), sd = 0.141421356, n = 2
@@ -85,12 +119,12 @@ describe('differences from GTR paired by seed', () => {
     curve: [],
     seconds: 1,
     switches: [
-      { stepsToTarget: steps, newAccuracy: acc, retention: 0.5 },
-      { stepsToTarget: 10, newAccuracy: 0.5, retention: 0.2 },
+      { stepsToTarget: steps, newAccuracy: acc, retention: 0.5, readAt: 13, lastObservable: 34 },
+      { stepsToTarget: 10, newAccuracy: 0.5, retention: 0.2, readAt: 14, lastObservable: 29 },
     ],
   });
   const gtr = [19, 19, 25, 25, 25];
-  const other = [22, 28, 19, 28, null]; // the last never reached the target: counts as 35
+  const other = [22, 28, 19, 28, null]; // the last never reached the target: counts as 34
   const accG = [0.2, 0.2, 0.3, 0.1, 0.1];
   const accO = [0.3, 0.2, 0.1, 0.4, 0.2];
   const runs = [1, 2, 3, 4, 5].flatMap((seed, i) => [
@@ -99,16 +133,30 @@ describe('differences from GTR paired by seed', () => {
   ]);
   it('per seed (algorithm - GTR), mean ± t half-width (reference: scipy)', () => {
     const p = pairedVsGtr(runs, sw)!.pearson!;
-    // differences [3, 9, -6, 3, 10]: mean 3.8, half-width t(0.975, 4) * sd / sqrt(5) = 7.921388136969368
-    expect(p[0]!.stepsToTarget.mean).toBeCloseTo(3.8, 12);
-    expect(p[0]!.stepsToTarget.halfWidth).toBeCloseTo(7.921388136969368, 9);
+    // differences [3, 9, -6, 3, 9]: mean 3.6, half-width t(0.975, 4) * sd / sqrt(5) (scipy) = 7.6339619145
+    expect(p[0]!.stepsToTarget.mean).toBeCloseTo(3.6, 12);
+    expect(p[0]!.stepsToTarget.halfWidth).toBeCloseTo(7.633961914475111, 9);
     // differences [0.1, 0, -0.2, 0.3, 0.1]: mean 0.06, half-width 0.22555946662990403
     expect(p[0]!.newAccuracy.mean).toBeCloseTo(0.06, 12);
     expect(p[0]!.newAccuracy.halfWidth).toBeCloseTo(0.22555946662990403, 9);
     expect(p[1]!.stepsToTarget).toMatchObject({ n: 5, mean: 0, halfWidth: 0 });
     expect(
-      pairedMarkdown({ switches: sw, config: { target: 0.4, fixedSteps: 15 }, pairedVsGtr: { pearson: p } } as never),
-    ).toContain('| Pearson | +3.8 ± 7.9 | +0.06 ± 0.23 | 0.00 ± 0.00 |');
+      pairedMarkdown({
+        switches: sw,
+        config: { target: 0.4, fixedSteps: 15 },
+        runs,
+        pairedVsGtr: { pearson: p },
+      } as never),
+    ).toContain('| Pearson | +3.6 ± 7.6 | +0.06 ± 0.23 | 0.00 ± 0.00 |');
+    const md = pairedMarkdown({
+      switches: sw,
+      config: { target: 0.4, fixedSteps: 15 },
+      runs,
+      pairedVsGtr: { pearson: p },
+    } as never);
+    expect(md).toContain('B acc. 13 steps after');
+    expect(md).toContain('A acc. 14 steps after');
+    expect(md).not.toContain('after 15');
   });
   it('pairs only the seeds both ran, and needs GTR and two pairs', () => {
     const some = runs.filter((r) => !(r.algo === 'gtr' && r.seed === 5));
@@ -138,7 +186,7 @@ describe('a GTR-only variant against a baseline sweep', () => {
     seed,
     curve: [],
     seconds: 1,
-    switches: [{ stepsToTarget: steps, newAccuracy: 0.5, retention: 0.5 }],
+    switches: [{ stepsToTarget: steps, newAccuracy: 0.5, retention: 0.5, readAt: 4, lastObservable: 4 }],
   });
   const results = (
     algos: ('gtr' | 'kl')[],
@@ -233,26 +281,44 @@ describe('transition report plots', () => {
   });
 });
 
-const scratch = mkdtempSync(join(tmpdir(), 'gtr-transition-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-describe('transition benchmark smoke', () => {
-  it('runs the tiny configuration end to end and writes the JSON and the report', { timeout: 120_000 }, async () => {
-    const r = await runTransitionBench(scratch, SMOKE_CONFIG, () => {});
-    expect(r.runs.map((x) => `${x.algo}${x.seed}`).sort()).toEqual(['grpo1', 'grpo2', 'gtr1', 'gtr2']);
-    for (const run of r.runs) {
-      expect(run.curve.map((p) => p.step)).toEqual([0, 1, 2, 3, 4]);
-      for (const p of run.curve) for (const m of ['A', 'B'] as const) expect(p[m]).toBeGreaterThanOrEqual(0);
-      expect(run.switches).toHaveLength(2);
-    }
-    expect(Object.keys(r.summary).sort()).toEqual(['grpo', 'gtr']);
-    expect(r.device.kind).toBe('cpu');
-    const json = JSON.parse(readFileSync(join(scratch, 'transition.json'), 'utf8'));
-    expect(json.summary.gtr[0].switch).toMatchObject({ from: 'A', to: 'B', atStep: 2 });
-    expect(typeof json.date).toBe('string');
-    const html = readFileSync(join(scratch, 'report.html'), 'utf8');
-    expect(html.match(/<svg /g)).toHaveLength(2);
-    expect(html).toContain('A→B');
-    expect(html).toContain('GRPO (clip only)');
+describe('re-rendering a 2026-11-29 results file', () => {
+  const sw = switchesOf(FULL_CONFIG.phases);
+  const evals = (hitB: number | null): CurvePoint[] => {
+    const c: CurvePoint[] = [{ step: 0, A: 0.9, B: 0.1 }];
+    for (let s = 3; s <= 70; s += 3) c.push({ step: s, A: 0.5, B: hitB !== null && s >= hitB ? 0.6 : 0.1 });
+    return c;
+  };
+  // An old file: switches recorded before issue #30 (a miss stored as null, no readAt).
+  const old = {
+    date: '2026-11-29',
+    device: { kind: 'cpu', cpus: 2, model: 'test' },
+    config: { ...FULL_CONFIG, algos: ['gtr', 'grpo'], seeds: [1, 2], sigma: 0.1 },
+    warmStart: { A: 0.9, B: 0.1, sftSeconds: 1, lastNll: 1 },
+    switches: sw,
+    runs: [
+      { algo: 'gtr', seed: 1, curve: evals(9), switches: [], seconds: 1 },
+      { algo: 'gtr', seed: 2, curve: evals(null), switches: [], seconds: 1 },
+      { algo: 'grpo', seed: 1, curve: evals(12), switches: [], seconds: 1 },
+      { algo: 'grpo', seed: 2, curve: evals(null), switches: [], seconds: 1 },
+    ],
+    summary: {},
+    seconds: 1,
+  } as unknown as TransitionResults;
+  const r = recomputeSummaries(old);
+  it('re-reads the measures from the curves: a miss counts at 34, the hit at its eval', () => {
+    // B >= 0.4 at step 9 = 4 steps after base 5; the miss counts at 34: mean (4 + 34) / 2.
+    expect(r.summary.gtr![0]!.stepsToTarget.mean).toBe(19);
+    expect(r.summary.gtr![0]!.notReached).toBe(1);
+    expect(r.runs[0]!.switches[0]).toMatchObject({ readAt: 13, lastObservable: 34, stepsToTarget: 4 });
+  });
+  it("names the variant's changed setting in the title and the heading, and the columns' real steps", () => {
+    expect(variantOf(r)).toBe('sigma 0.1');
+    const html = renderTransitionReport(r);
+    expect(html).toContain('<title>GTR-RL behavior-transition benchmark (sigma 0.1)</title>');
+    expect(html).toContain('variant: sigma 0.1</h1>');
+    expect(html).toContain('B 13 steps after (last eval at or before 15)');
+    expect(html).toContain('counted as 34, the last observed');
+    expect(summaryMarkdown(r)).toContain('steps to 0.4 (not reached, counted as 34)');
+    expect(variantOf({ ...r, config: { ...r.config, sigma: FULL_CONFIG.sigma } })).toBe('');
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The transition benchmark's data model: the compared algorithms, a sweep's settings and its
+ * The 2026-11-29 transition benchmark's data model (kept to re-read its results; ./legacy.ts): the compared algorithms, a sweep's settings and its
  * results file (written by ./bench.ts, drawn by ./report.ts).
  */
 import type { MeanCi } from './stats.js';
@@ -71,8 +71,12 @@ export interface SwitchInfo {
 export interface SwitchMeasure {
   /** Steps after the switch until the new mode's accuracy >= target; null = not reached in the phase. */
   stepsToTarget: number | null;
-  /** New mode's accuracy `fixedSteps` after the switch. */
+  /** New mode's accuracy at the last eval at or before `fixedSteps` after the switch. */
   newAccuracy: number;
+  /** Steps after the switch of that eval (13 or 14 for 15 with evals every 3 steps). */
+  readAt: number;
+  /** Steps after the switch of the phase's last eval: where a missed target is recorded (censored). */
+  lastObservable: number;
   /** Old mode's accuracy at the same point. */
   retention: number;
 }
@@ -89,7 +93,7 @@ export interface RunResult {
 /** Per algorithm and switch, the aggregated measures. */
 export interface SwitchSummary {
   switch: SwitchInfo;
-  /** Over seeds; a run that did not reach the target counts as phaseSteps. */
+  /** Over seeds; a run that did not reach the target counts as its last observable step (censored there). */
   stepsToTarget: MeanCi;
   notReached: number;
   newAccuracy: MeanCi;
@@ -101,7 +105,7 @@ export interface SwitchSummary {
  * warm start, the prompt order and the sampling streams, so (algorithm - GTR) per seed removes
  * what the seed does to both. stepsToTarget > 0: GTR got there sooner; newAccuracy < 0: GTR's new
  * mode is further along; retention > 0: the algorithm kept more of the old mode. A missed target
- * counts as the phase length, as in SwitchSummary.
+ * counts as the last observable step, as in SwitchSummary.
  */
 export interface PairedSummary {
   switch: SwitchInfo;
