@@ -29,6 +29,7 @@ import { native } from '../src/native/binding.js';
 import type { NativePolicy } from '../src/native/types.js';
 import { Trainer } from '../src/train/index.js';
 import { python, pythonHas } from './helpers/python.js';
+import { f32Tensors, relativeChangeDistance } from './helpers/weights.js';
 
 const skipWhy = distSkipReason();
 if (skipWhy) console.warn(`sharding tests skipped: ${skipWhy}`);
@@ -64,20 +65,7 @@ const jsonl = (f: string) =>
     .filter((l) => l)
     .map((l) => JSON.parse(l));
 
-/** Every float32 tensor of a safetensors file, by name. */
-async function tensors(file: string): Promise<Map<string, Float32Array>> {
-  const h = await parseSafetensorsHeader(file);
-  const buf = readFileSync(file);
-  const out = new Map<string, Float32Array>();
-  for (const e of h.tensors) {
-    if (e.dtype !== 'F32') continue;
-    out.set(
-      e.name,
-      new Float32Array(buf.buffer.slice(buf.byteOffset + e.offset, buf.byteOffset + e.offset + e.length)),
-    );
-  }
-  return out;
-}
+const tensors = (file: string) => f32Tensors(file, { otherDtypes: 'skip' });
 
 /** Every tensor of a safetensors file as its raw bytes, by name. */
 async function rawTensors(file: string): Promise<Map<string, { dtype: string; bytes: Buffer }>> {
@@ -88,24 +76,9 @@ async function rawTensors(file: string): Promise<Map<string, { dtype: string; by
   );
 }
 
-/** ||(b - w0) - (a - w0)|| / ||a - w0|| over every tensor, and how many elements differ at all. */
-async function relativeChangeDistance(a: string, b: string) {
-  const w0 = await tensors(join(modelDir, 'model.safetensors'));
-  const x = await tensors(a),
-    y = await tensors(b);
-  let diff = 0,
-    change = 0,
-    differing = 0;
-  for (const [name, xa] of x) {
-    const yb = y.get(name)!,
-      z = w0.get(name)!;
-    for (let i = 0; i < xa.length; i++) {
-      diff += (xa[i] - yb[i]) ** 2;
-      change += (xa[i] - z[i]) ** 2;
-      if (xa[i] !== yb[i]) differing++;
-    }
-  }
-  return { rel: Math.sqrt(diff / change), change, differing };
+/** The relative distance of two runs' weight changes from the tiny model's start (helpers/weights.ts). */
+async function relativeDistance(a: string, b: string) {
+  return relativeChangeDistance(await tensors(join(modelDir, 'model.safetensors')), await tensors(a), await tensors(b));
 }
 
 /** The trainer's weights, by name, as float32 (through writeSafetensors). */
@@ -184,7 +157,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
     expect((await opt.exited).code, opt.out()).toBe(0);
     for (let s = 1; s <= STEPS; s++) {
       expect(opt.out()).toContain(`[rank 1] rank 1: weights at step ${s} bitwise equal to rank 0's on all 2 ranks`);
-      const d = await relativeChangeDistance(weightsFile(ckpt('none', s)), weightsFile(ckpt('opt', s)));
+      const d = await relativeDistance(weightsFile(ckpt('none', s)), weightsFile(ckpt('opt', s)));
       console.log(
         `optimizer vs none at 2 ranks, step ${s}: relative distance of the weight changes ${d.rel.toExponential(2)} (${d.differing} elements differ)`,
       );
@@ -290,7 +263,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
     );
     for (let s = 1; s <= STEPS; s++) {
       expect(full.out()).toContain(`[rank 1] rank 1: weights at step ${s} bitwise equal to rank 0's on all 2 ranks`);
-      const d = await relativeChangeDistance(weightsFile(ckpt('none', s)), weightsFile(ckpt('full', s)));
+      const d = await relativeDistance(weightsFile(ckpt('none', s)), weightsFile(ckpt('full', s)));
       console.log(
         `full vs none at 2 ranks, step ${s}: relative distance of the weight changes ${d.rel.toExponential(2)} (${d.differing} elements differ)`,
       );

@@ -160,9 +160,8 @@ std::pair<at::Tensor, at::Tensor> naive_logprob_entropy(const at::Tensor& hidden
   return {logp, ent};
 }
 
-at::Tensor forward_hidden_checkpointed(Qwen3Model& model, const at::Tensor& input_ids,
-                                       const std::vector<int64_t>& seq_lens) {
-  const Qwen3Config& cfg = model.config();
+at::Tensor packed_positions(const at::Tensor& input_ids, const std::vector<int64_t>& seq_lens,
+                            const at::Device& device) {
   if (input_ids.dim() != 1) throw std::invalid_argument("input_ids must be 1-D (packed)");
   std::vector<int64_t> pos;
   pos.reserve(static_cast<size_t>(input_ids.size(0)));
@@ -173,7 +172,13 @@ at::Tensor forward_hidden_checkpointed(Qwen3Model& model, const at::Tensor& inpu
   if (static_cast<int64_t>(pos.size()) != input_ids.size(0))
     throw std::invalid_argument("sequence lengths sum to " + std::to_string(pos.size()) + " but the batch has " +
                                 std::to_string(input_ids.size(0)) + " tokens");
-  at::Tensor positions = at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(model.device());
+  return at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(device);
+}
+
+at::Tensor forward_hidden_checkpointed(Qwen3Model& model, const at::Tensor& input_ids,
+                                       const std::vector<int64_t>& seq_lens) {
+  const Qwen3Config& cfg = model.config();
+  at::Tensor positions = packed_positions(input_ids, seq_lens, model.device());
   Rope rope = model.rope(positions);
   at::Tensor x = at::embedding(model.embed_tokens(), input_ids.to(model.device()));
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {

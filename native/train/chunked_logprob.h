@@ -29,6 +29,12 @@ std::pair<at::Tensor, at::Tensor> chunked_logprob_entropy(const at::Tensor& hidd
 std::pair<at::Tensor, at::Tensor> naive_logprob_entropy(const at::Tensor& hidden, const at::Tensor& lm_head,
                                                         const at::Tensor& targets);
 
+// Positions int64 [T] (0..len-1 within each packed sequence) on `device`, for packed ids int64 [T]
+// with lengths `seq_lens`. Throws std::invalid_argument when input_ids is not 1-D, a length is not
+// positive, or the lengths do not sum to T.
+at::Tensor packed_positions(const at::Tensor& input_ids, const std::vector<int64_t>& seq_lens,
+                            const at::Device& device);
+
 // Qwen3Model::forward_hidden with activation checkpointing per decoder layer: each layer runs under
 // no_grad in forward (only its input [T, H] is saved) and is recomputed with grad in backward
 // (Qwen3Model::layer_forward + packed_attention, the same ops as the plain forward, so values

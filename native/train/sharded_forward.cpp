@@ -1,4 +1,5 @@
 #include "train/sharded_forward.h"
+#include "train/chunked_logprob.h"
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <stdexcept>
@@ -77,17 +78,7 @@ struct ShardedLayer : public torch::autograd::Function<ShardedLayer> {
 at::Tensor forward_hidden_sharded(Qwen3Model& model, ZeroOptimizer& zero, const at::Tensor& input_ids,
                                   const std::vector<int64_t>& seq_lens) {
   const Qwen3Config& cfg = model.config();
-  if (input_ids.dim() != 1) throw std::invalid_argument("input_ids must be 1-D (packed)");
-  std::vector<int64_t> pos;
-  pos.reserve(static_cast<size_t>(input_ids.size(0)));
-  for (int64_t len : seq_lens) {
-    if (len <= 0) throw std::invalid_argument("every sequence needs at least one token");
-    for (int64_t j = 0; j < len; ++j) pos.push_back(j);
-  }
-  if (static_cast<int64_t>(pos.size()) != input_ids.size(0))
-    throw std::invalid_argument("sequence lengths sum to " + std::to_string(pos.size()) + " but the batch has " +
-                                std::to_string(input_ids.size(0)) + " tokens");
-  at::Tensor positions = at::tensor(pos, at::TensorOptions().dtype(at::kLong)).to(model.device());
+  at::Tensor positions = packed_positions(input_ids, seq_lens, model.device());
   Rope rope = model.rope(positions);
   at::Tensor x = at::embedding(model.embed_tokens(), input_ids.to(model.device()));
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
