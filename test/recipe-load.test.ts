@@ -152,7 +152,7 @@ describe('--set overrides', () => {
 
   it('an unknown key names the override', () => {
     expect(problems(() => parseRecipe('', 'r.yaml', ['train.lrr=1']))).toEqual([
-      '--set train.lrr=1: unknown key "train.lrr" (did you mean "lr"?) (valid keys under train: prompts_per_step, mini_batches_per_epoch, epochs_per_step, tokens_per_micro_batch, steps, lr, warmup_steps, schedule, weight_decay, adam_betas, adam_eps, max_grad_norm, activation_checkpointing, seed, max_consecutive_skipped_steps)',
+      '--set train.lrr=1: unknown key "train.lrr" (did you mean "lr"?) (valid keys under train: prompts_per_step, mini_batches_per_epoch, epochs_per_step, tokens_per_micro_batch, steps, lr, warmup_steps, schedule, weight_decay, adam_betas, adam_eps, max_grad_norm, activation_checkpointing, sharding, gathered_weights_budget_gib, seed, max_consecutive_skipped_steps)',
     ]);
     expect(problems(() => parseRecipe('', 'r.yaml', ['nope.x=1']))[0]).toMatch(/^--set nope\.x=1: unknown key "nope"/);
     expect(problems(() => parseRecipe('', 'r.yaml', ['train.lr.x=1']))[0]).toBe(
