@@ -10,9 +10,9 @@
 // the same (gloo's sum all-reduce in both; the reduce-scatter keeps this rank's chunk of it), and
 // AdamW's update is the same elementwise arithmetic, but the global gradient norm is summed in
 // another order (per shard, in float64, then over ranks), so the clip coefficient may differ in its
-// last bits, and AdamW's first updates (~lr g/|g|) carry that into the weights. At full the
-// gradients are also summed in another order: over ranks per micro-batch (reduce-scattered in each
-// backward), then over micro-batches.
+// last bits, and AdamW's first updates (~lr g/|g|) carry that into the weights. At both sharded
+// levels the gradients are also summed in another order: over ranks per micro-batch (reduce-scattered
+// after each micro-batch's backward, ZeRO-2; per layer in backward at full), then over micro-batches.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -52,8 +52,9 @@ const args = (run: string, sharding: string, extra: string[] = []) => [
   ...signal,
   ...extra,
 ];
-// full at 2 ranks: one sequence per micro-batch, so the ranks' micro-batch counts per mini-batch
-// differ (a rank pads with empty micro-batches that join the others' gathers and reduce-scatters).
+// The sharded levels at 2 ranks: one sequence per micro-batch, so the ranks' micro-batch counts per
+// mini-batch differ (a rank pads with empty micro-batches that join the others' collectives: at full
+// the per-layer gathers and reduce-scatters, at optimizer each micro-batch's gradient reduce-scatter).
 const FULL = ['--nproc-per-node', '2', '--set', 'train.tokens_per_micro_batch=1'];
 const start = (trainArgs: string[]) => startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
 
@@ -153,7 +154,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   it('equals train.sharding: none within round-off; each rank holds half the trainer state', async () => {
     const none = start(args('none', 'none', ['--nproc-per-node', '2']));
     expect((await none.exited).code, none.out()).toBe(0);
-    const opt = start(args('opt', 'optimizer', ['--nproc-per-node', '2']));
+    const opt = start(args('opt', 'optimizer', FULL));
     expect((await opt.exited).code, opt.out()).toBe(0);
     for (let s = 1; s <= STEPS; s++) {
       expect(opt.out()).toContain(`[rank 1] rank 1: weights at step ${s} bitwise equal to rank 0's on all 2 ranks`);
@@ -208,7 +209,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   }, 600_000);
 
   it('a rank killed mid-step, then --resume: equals the uninterrupted run bitwise', async () => {
-    const k = start(args('killed', 'optimizer', ['--nproc-per-node', '2']));
+    const k = start(args('killed', 'optimizer', FULL));
     await k.waitFor(/checkpoint \S*step-000001/);
     const pid = Number(/rank 1 of 2 is pid (\d+)/.exec(k.out())![1]);
     process.kill(pid, 'SIGKILL');
@@ -217,7 +218,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
     expect(k.out()).toMatch(/rank 1 \(pid \d+\) was killed by SIGKILL/);
     const dir = join(scratch, 'killed');
     expect(readdirSync(join(dir, 'checkpoints'))).toContain('step-000001');
-    const r = start(args('killed', 'optimizer', ['--nproc-per-node', '2', '--resume']));
+    const r = start(args('killed', 'optimizer', [...FULL, '--resume']));
     expect((await r.exited).code, r.out()).toBe(0);
     expect(r.out()).toMatch(/resuming \S+killed after step \d/);
     // Bitwise the uninterrupted run's weights and optimizer shards.
@@ -343,7 +344,15 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   }, 600_000);
 
   it('resuming a 2-rank sharded checkpoint in one process is refused, naming both world sizes', async () => {
-    const r = start(args('opt', 'optimizer', ['--resume', '--set', `train.steps=${STEPS + 1}`]));
+    const r = start(
+      args('opt', 'optimizer', [
+        '--resume',
+        '--set',
+        'train.tokens_per_micro_batch=1',
+        '--set',
+        `train.steps=${STEPS + 1}`,
+      ]),
+    );
     const { code } = await r.exited;
     expect(code).not.toBe(0);
     expect(r.out()).toMatch(/saved by 2 rank\(s\), and this run has 1/);
