@@ -415,6 +415,7 @@ void Trainer::load_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
   adamw_.zero_grad();
+  if (zero_) zero_->zero_grad();  // pending shard gradients belong to the state being replaced
   accum_ = Accum();
   poison_.clear();
   NamedTensors st = state_layout();
