@@ -426,6 +426,9 @@ describe('2 ranks in this process (gloo): per-rank bytes against the planner at 
         // holds the whole fp32 accumulation, optimizer its reduce-scattered shard and no full .grad.
         expect(none[r]!.gradients.bytes).toBeGreaterThan(0);
         const ratio = opt[r]!.gradients.bytes / none[r]!.gradients.bytes;
+        console.log(
+          `rank ${r} of 2: pending gradients ${opt[r]!.gradients.bytes} bytes at optimizer, ${none[r]!.gradients.bytes} at none (${ratio.toFixed(4)})`,
+        );
         expect(ratio, `rank ${r}: ${opt[r]!.gradients.bytes} vs ${none[r]!.gradients.bytes} bytes`).toBeGreaterThan(
           0.49,
         );
