@@ -4,8 +4,9 @@
  * fp32 masters, one process group of world size 1 (NCCL when built, so the reduce-scatter and
  * all-gather run through the same code as at W ranks), `--steps` steps of one `--tokens`-token
  * micro-batch each. Reports per level: the time of the micro-batch (forward + backward) and of
- * step() (at `optimizer` / `full` it holds the gradient reduce-scatter, the sharded AdamW and the
- * all-gather of the updated shards; at `none` the all-reduce and AdamW), the CUDA allocator's peak,
+ * step() (at `optimizer` / `full` the sharded AdamW and the all-gather of the updated shards, the
+ * gradients having been reduce-scattered in the micro-batch; at `none` the all-reduce and AdamW),
+ * the CUDA allocator's peak,
  * and Trainer.memory() by category beside the planner's (src/train/memory-plan.ts).
  * One device cannot host two NCCL ranks, so W = 1 is what one GPU measures: the collectives then
  * copy instead of moving bytes over NVLink (the README's 8 x H100 estimate uses NVLink bandwidth).

@@ -327,7 +327,9 @@ describe('planner formulas across levels and world sizes', () => {
         full = base('full', W);
       expect(opt.bytes.optimizer * W).toBeCloseTo(none.bytes.optimizer, 0);
       expect(opt.bytes.weights).toBe(none.bytes.weights);
-      expect(opt.bytes.gradients).toBe(none.bytes.gradients); // accumulated whole until the step's reduce-scatter
+      // ZeRO-2: each micro-batch's gradients reduce-scattered into fp32 shards after its backward.
+      expect(opt.bytes.gradients * W).toBeCloseTo(none.bytes.gradients, 0);
+      expect(opt.bytes.gradientsInBackward).toBe(none.bytes.gradientsInBackward + 4 * opt.largestUnit);
       expect(full.bytes.weights).toBe(0); // the trained weights live in their master shards
       expect(full.optimizerParts.master * W).toBeCloseTo(none.optimizerParts.master, 0);
       expect(full.bytes.gradients * W).toBeCloseTo(none.bytes.gradients, 0);
@@ -367,6 +369,36 @@ describe('planner formulas across levels and world sizes', () => {
   });
 });
 
+/** Two trainers at `level`, ranks 0 and 1 of a gloo group in this process, after `exercise`: their memory reports. */
+async function twoRankReports(level: (typeof LEVELS)[number], c: (typeof CASES)[number]): Promise<MemoryReport[]> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const groups: NativeProcessGroup[] = [0, 1].map(
+    (rank) =>
+      new addon.ProcessGroup({
+        rank,
+        worldSize: 2,
+        masterAddr: '127.0.0.1',
+        masterPort: port,
+        storeServer: rank === 0,
+        backend: 'gloo',
+        hostname: '127.0.0.1',
+        timeoutMs: 60_000,
+      }),
+  );
+  await Promise.all(groups.map((g) => g.connect()));
+  const policies = await Promise.all([0, 1].map(() => makePolicy({ ...c, reference: false }, 3)));
+  const trainers = policies.map((p) => new addon.Trainer(p, (level !== 'none' ? { sharding: level } : {}) as never));
+  try {
+    await Promise.all(trainers.map((t, r) => t.setProcessGroup(groups[r]!)));
+    await Promise.all(trainers.map((t, r) => exercise(t, c.config.vocabSize, 11 + r)));
+    return await Promise.all(trainers.map((t) => t.memory()));
+  } finally {
+    for (const t of trainers) t.dispose();
+    for (const p of policies) p.dispose();
+    for (const g of groups) (g as unknown as { close?: () => void }).close?.();
+  }
+}
+
 describe('2 ranks in this process (gloo): per-rank bytes against the planner at W = 2', () => {
   const skip = distSkipReason();
   for (const level of LEVELS) {
@@ -374,40 +406,38 @@ describe('2 ranks in this process (gloo): per-rank bytes against the planner at 
       `${level}: tiny bf16 and small bf16 untied`,
       async () => {
         for (const c of [CASES[1]!, CASES[2]!]) {
-          const port = 20000 + Math.floor(Math.random() * 20000);
-          const groups: NativeProcessGroup[] = [0, 1].map(
-            (rank) =>
-              new addon.ProcessGroup({
-                rank,
-                worldSize: 2,
-                masterAddr: '127.0.0.1',
-                masterPort: port,
-                storeServer: rank === 0,
-                backend: 'gloo',
-                hostname: '127.0.0.1',
-                timeoutMs: 60_000,
-              }),
-          );
-          await Promise.all(groups.map((g) => g.connect()));
-          const policies = await Promise.all([0, 1].map(() => makePolicy({ ...c, reference: false }, 3)));
-          const trainers = policies.map(
-            (p) => new addon.Trainer(p, (level !== 'none' ? { sharding: level } : {}) as never),
-          );
-          try {
-            await Promise.all(trainers.map((t, r) => t.setProcessGroup(groups[r]!)));
-            await Promise.all(trainers.map((t, r) => exercise(t, c.config.vocabSize, 11 + r)));
-            const plan = planMemory(planInput(c.config, c.dtype, level, 2));
-            for (const [r, t] of trainers.entries()) compare(await t.memory(), plan, `${level} rank ${r} ${c.name}`);
-          } finally {
-            for (const t of trainers) t.dispose();
-            for (const p of policies) p.dispose();
-            for (const g of groups) (g as unknown as { close?: () => void }).close?.();
-          }
+          const reports = await twoRankReports(level, c);
+          const plan = planMemory(planInput(c.config, c.dtype, level, 2));
+          for (const [r, m] of reports.entries()) compare(m, plan, `${level} rank ${r} ${c.name}`);
         }
       },
       120_000,
     );
   }
+
+  it.skipIf(skip !== undefined)(
+    "optimizer (ZeRO-2): a rank's pending gradients are about 1/W of none's, measured",
+    async () => {
+      const c = CASES[2]!;
+      const none = await twoRankReports('none', c);
+      const opt = await twoRankReports('optimizer', c);
+      for (let r = 0; r < 2; r++) {
+        // Gradients of one micro-batch pending (exercise ends after a micro-batch's backward): none
+        // holds the whole fp32 accumulation, optimizer its reduce-scattered shard and no full .grad.
+        expect(none[r]!.gradients.bytes).toBeGreaterThan(0);
+        const ratio = opt[r]!.gradients.bytes / none[r]!.gradients.bytes;
+        console.log(
+          `rank ${r} of 2: pending gradients ${opt[r]!.gradients.bytes} bytes at optimizer, ${none[r]!.gradients.bytes} at none (${ratio.toFixed(4)})`,
+        );
+        expect(ratio, `rank ${r}: ${opt[r]!.gradients.bytes} vs ${none[r]!.gradients.bytes} bytes`).toBeGreaterThan(
+          0.49,
+        );
+        expect(ratio).toBeLessThan(0.51);
+        expect(Object.keys(opt[r]!.gradients.parts)).toEqual(['float32']);
+      }
+    },
+    120_000,
+  );
 });
 
 describe('gtr train --dry-run', () => {

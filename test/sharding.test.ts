@@ -10,9 +10,9 @@
 // the same (gloo's sum all-reduce in both; the reduce-scatter keeps this rank's chunk of it), and
 // AdamW's update is the same elementwise arithmetic, but the global gradient norm is summed in
 // another order (per shard, in float64, then over ranks), so the clip coefficient may differ in its
-// last bits, and AdamW's first updates (~lr g/|g|) carry that into the weights. At full the
-// gradients are also summed in another order: over ranks per micro-batch (reduce-scattered in each
-// backward), then over micro-batches.
+// last bits, and AdamW's first updates (~lr g/|g|) carry that into the weights. At both sharded
+// levels the gradients are also summed in another order: over ranks per micro-batch (reduce-scattered
+// after each micro-batch's backward, ZeRO-2; per layer in backward at full), then over micro-batches.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -52,8 +52,9 @@ const args = (run: string, sharding: string, extra: string[] = []) => [
   ...signal,
   ...extra,
 ];
-// full at 2 ranks: one sequence per micro-batch, so the ranks' micro-batch counts per mini-batch
-// differ (a rank pads with empty micro-batches that join the others' gathers and reduce-scatters).
+// The sharded levels at 2 ranks: one sequence per micro-batch, so the ranks' micro-batch counts per
+// mini-batch differ (a rank pads with empty micro-batches that join the others' collectives: at full
+// the per-layer gathers and reduce-scatters, at optimizer each micro-batch's gradient reduce-scatter).
 const FULL = ['--nproc-per-node', '2', '--set', 'train.tokens_per_micro_batch=1'];
 const start = (trainArgs: string[]) => startTrain(trainArgs, { GLOO_SOCKET_IFNAME: 'lo', GTR_DIST_TIMEOUT_S: '120' });
 
@@ -149,11 +150,65 @@ describe('train.sharding: full in one process (a world of one)', () => {
   }, 120_000);
 });
 
+describe('train.sharding: optimizer in one process (a world of one)', () => {
+  it('trains within round-off of none over several micro-batches; pending gradients are shards, dropped by loadState', async () => {
+    const addon = native();
+    const cfg = tinyNativeConfig();
+    const policies = [0, 1].map(() => new addon.Policy(cfg, { device: 'cpu', dtype: 'float32' }));
+    for (const p of policies) await p.initRandom(7, 0.1);
+    const w0 = await policyWeights(policies[0]!, 'ow0');
+    const schedule = { lr: 1e-3, warmupSteps: 0, kind: 'constant' as const, totalSteps: 10 };
+    // 24 tokens a micro-batch: the 6 sequences are several micro-batches, each reduce-scattered
+    // into the shard accumulator after its backward.
+    const none = new Trainer(policies[0]!, { schedule, tokensPerMicroBatch: 24 });
+    const opt = new Trainer(policies[1]!, { schedule, tokensPerMicroBatch: 24, sharding: 'optimizer' });
+    const b = randomTrainBatch({ n: 6, seed: 11 });
+    expect(opt.microBatchCount(b)).toBeGreaterThan(1);
+    for (let step = 0; step < 2; step++) {
+      const o = await none.logprobs(b);
+      for (const t of [none, opt]) {
+        await t.accumulate({ ...b, oldLogprobs: o.logprobs }, { name: 'grpo' });
+        if (t === opt) {
+          // Pending: the fp32 shards only (a world of one: the whole flat units), no full-size .grad.
+          const m = await opt.native.memory();
+          expect(Object.keys(m.gradients.parts)).toEqual(['float32']);
+        }
+        await t.step();
+      }
+    }
+    const a = await policyWeights(policies[0]!, 'onone'),
+      c = await policyWeights(policies[1]!, 'oopt');
+    let diff = 0,
+      change = 0;
+    for (const [name, x] of a) {
+      const y = c.get(name)!,
+        z = w0.get(name)!;
+      for (let i = 0; i < x.length; i++) {
+        diff += (x[i] - y[i]) ** 2;
+        change += (x[i] - z[i]) ** 2;
+      }
+    }
+    expect(change).toBeGreaterThan(0);
+    expect(Math.sqrt(diff / change)).toBeLessThan(1e-4);
+    // loadState drops the pending shard gradients (they belong to the state being replaced).
+    const file = join(scratch, 'opt-one.safetensors');
+    await opt.native.saveState(file);
+    const o = await opt.logprobs(b);
+    await opt.accumulate({ ...b, oldLogprobs: o.logprobs }, { name: 'grpo' });
+    expect((await opt.native.memory()).gradients.bytes).toBeGreaterThan(0);
+    await opt.native.loadState(file);
+    expect((await opt.native.memory()).gradients.bytes).toBe(0);
+    none.dispose();
+    opt.dispose();
+    for (const p of policies) p.dispose();
+  }, 120_000);
+});
+
 describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', () => {
   it('equals train.sharding: none within round-off; each rank holds half the trainer state', async () => {
     const none = start(args('none', 'none', ['--nproc-per-node', '2']));
     expect((await none.exited).code, none.out()).toBe(0);
-    const opt = start(args('opt', 'optimizer', ['--nproc-per-node', '2']));
+    const opt = start(args('opt', 'optimizer', FULL));
     expect((await opt.exited).code, opt.out()).toBe(0);
     for (let s = 1; s <= STEPS; s++) {
       expect(opt.out()).toContain(`[rank 1] rank 1: weights at step ${s} bitwise equal to rank 0's on all 2 ranks`);
@@ -208,7 +263,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   }, 600_000);
 
   it('a rank killed mid-step, then --resume: equals the uninterrupted run bitwise', async () => {
-    const k = start(args('killed', 'optimizer', ['--nproc-per-node', '2']));
+    const k = start(args('killed', 'optimizer', FULL));
     await k.waitFor(/checkpoint \S*step-000001/);
     const pid = Number(/rank 1 of 2 is pid (\d+)/.exec(k.out())![1]);
     process.kill(pid, 'SIGKILL');
@@ -217,7 +272,7 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
     expect(k.out()).toMatch(/rank 1 \(pid \d+\) was killed by SIGKILL/);
     const dir = join(scratch, 'killed');
     expect(readdirSync(join(dir, 'checkpoints'))).toContain('step-000001');
-    const r = start(args('killed', 'optimizer', ['--nproc-per-node', '2', '--resume']));
+    const r = start(args('killed', 'optimizer', [...FULL, '--resume']));
     expect((await r.exited).code, r.out()).toBe(0);
     expect(r.out()).toMatch(/resuming \S+killed after step \d/);
     // Bitwise the uninterrupted run's weights and optimizer shards.
@@ -343,7 +398,15 @@ describe.skipIf(skipWhy !== undefined)('train.sharding at 2 ranks (gloo, CPU)', 
   }, 600_000);
 
   it('resuming a 2-rank sharded checkpoint in one process is refused, naming both world sizes', async () => {
-    const r = start(args('opt', 'optimizer', ['--resume', '--set', `train.steps=${STEPS + 1}`]));
+    const r = start(
+      args('opt', 'optimizer', [
+        '--resume',
+        '--set',
+        'train.tokens_per_micro_batch=1',
+        '--set',
+        `train.steps=${STEPS + 1}`,
+      ]),
+    );
     const { code } = await r.exited;
     expect(code).not.toBe(0);
     expect(r.out()).toMatch(/saved by 2 rank\(s\), and this run has 1/);

@@ -121,8 +121,12 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
   local.seqs = static_cast<int64_t>(mb.batch.lens.size());
   ensure_zero();
   const bool sharded = zero_ && zero_->level() == Sharding::kFull;
+  // optimizer (ZeRO-2): each micro-batch's gradients are reduce-scattered into the shards after its
+  // backward, so every rank runs the same number of micro-batches (src/rl/update.ts pads them).
+  const bool scatter = zero_ && zero_->level() == Sharding::kOptimizer;
   if (pos.numel() == 0) {
     if (sharded) idle_forward_sharded(*model, *zero_, true);
+    if (scatter) zero_->reduce_param_grads();  // zeros: joins the others' reduce-scatters
     accum_.micro += 1;
     accum_.seqs += local.seqs;
     return local.summarize();
@@ -161,9 +165,13 @@ Metrics Trainer::train_micro_batch(const MicroBatchInput& mb, const ResolvedLoss
     if (poison_.empty())
       poison_ = "non-finite loss (" + std::to_string(value) + ") in micro-batch " + std::to_string(accum_.micro);
     if (sharded) idle_backward_sharded(*model, *zero_);  // the other ranks' collectives still run
+    if (scatter) zero_->reduce_param_grads();
   } else if (sharded) {
     terms.loss.backward();
     finish_backward_sharded(*zero_);
+  } else if (scatter) {
+    terms.loss.backward();
+    zero_->reduce_param_grads();
   } else {
     terms.loss.backward();
     adamw_.absorb_grads();
@@ -241,8 +249,12 @@ void Trainer::idle_micro_batch(bool train) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   auto model = model_checked();
   ensure_zero();
-  if (!zero_ || zero_->level() != Sharding::kFull) return;
+  if (!zero_) return;
   at::NoGradGuard no_grad;
+  if (zero_->level() == Sharding::kOptimizer) {
+    if (train) zero_->reduce_param_grads();  // zero gradients into the others' reduce-scatters
+    return;
+  }
   idle_forward_sharded(*model, *zero_, train);
 }
 
@@ -280,7 +292,7 @@ void Trainer::verify_replicas() {
 
 void Trainer::reduce_over_ranks() {
   // Gradients: summed (the loss denominators are global, so the sum is the global gradient); the
-  // sharded levels reduce-scatter them in ZeroOptimizer::step instead.
+  // sharded levels reduce-scattered them after each micro-batch's backward instead.
   if (!zero_) {
     std::vector<at::Tensor>& grads = adamw_.materialized_grads();
     std::vector<at::Tensor> f32, other;
@@ -346,12 +358,8 @@ Metrics Trainer::step(double lr, std::string* reason_out) {
   ensure_zero();
   if (pg_) reduce_over_ranks();
   StepResult r;
-  if (zero_ && zero_->level() == Sharding::kFull) {
-    std::vector<at::Tensor> unused(model_->trainable().size());  // reduce-scattered in backward
-    r = zero_->step(lr, poison_, unused);
-  } else if (zero_) {
-    r = zero_->step(lr, poison_, adamw_.materialized_grads());
-    adamw_.zero_grad();
+  if (zero_) {
+    r = zero_->step(lr, poison_);  // the gradients were reduce-scattered micro-batch by micro-batch
   } else {
     r = adamw_.step(lr, poison_);
   }
@@ -407,6 +415,7 @@ void Trainer::load_state(const std::string& path) {
   std::lock_guard<std::mutex> lock(policy_->mu);
   model_checked();
   adamw_.zero_grad();
+  if (zero_) zero_->zero_grad();  // pending shard gradients belong to the state being replaced
   accum_ = Accum();
   poison_.clear();
   NamedTensors st = state_layout();

@@ -109,7 +109,8 @@ class Trainer {
   void release_weights();
   // full: the collectives of one micro-batch (train = forward + backward, else the scoring
   // forward) with no tokens, for a rank with fewer micro-batches than another (src/rl/update.ts
-  // matches the counts). A no-op at the other levels.
+  // matches the counts). optimizer: with train, the micro-batch's gradient reduce-scatter with zero
+  // gradients (ZeroOptimizer::reduce_param_grads). A no-op otherwise.
   void idle_micro_batch(bool train);
   Sharding sharding() const { return opt_.sharding; }
 

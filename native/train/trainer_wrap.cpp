@@ -287,7 +287,8 @@ Napi::Value TrainerWrap::ReleaseWeights(const Napi::CallbackInfo& info) {
   return run_async(info.Env(), [t] { t->release_weights(); }, nullptr, {info.This()});
 }
 
-// idleMicroBatch('score' | 'train'): the collectives of a micro-batch with no tokens (train.sharding full).
+// idleMicroBatch('score' | 'train'): the collectives of a micro-batch with no tokens (train.sharding full;
+// optimizer: 'train' joins the per-micro-batch gradient reduce-scatter with zeros).
 Napi::Value TrainerWrap::IdleMicroBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GTR_ASYNC_CHECK_ARG(

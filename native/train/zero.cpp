@@ -154,6 +154,19 @@ void ZeroOptimizer::reduce_unit_grads(size_t u, const std::vector<at::Tensor>& g
     gacc_[u] = shard;
 }
 
+void ZeroOptimizer::reduce_param_grads() {
+  at::NoGradGuard no_grad;
+  for (size_t u = 0; u < units_.size(); ++u) {
+    const FlatUnit& U = units_[u];
+    std::vector<at::Tensor> grads;
+    for (size_t i : U.idx) grads.push_back(params_[i].second.grad());
+    reduce_unit_grads(u, grads);
+    grads.clear();
+    for (size_t i : U.idx)
+      if (params_[i].second.grad().defined()) params_[i].second.mutable_grad().reset();
+  }
+}
+
 void ZeroOptimizer::zero_grad() {
   for (auto& g : gacc_) g.reset();
 }
@@ -198,37 +211,19 @@ int64_t ZeroOptimizer::state_bytes() const {
   return n;
 }
 
-StepResult ZeroOptimizer::step(double lr, const std::string& skip_reason, std::vector<at::Tensor>& grads) {
+StepResult ZeroOptimizer::step(double lr, const std::string& skip_reason) {
   at::NoGradGuard no_grad;
   StepResult r;
   r.lr = lr;
   if (!std::isfinite(lr) || lr < 0) throw std::invalid_argument("step: lr must be a finite number >= 0");
-  if (grads.size() != params_.size())
-    throw std::logic_error("ZeroOptimizer::step: one gradient per parameter expected");
-  const int64_t W = pg_->size();
   const std::string when = " (optimizer step " + std::to_string(step_ + skipped_ + 1) + ")";
-  // Reduce-scatter, unit by unit: the unit's gradients flattened and zero-padded to [W S] float32
-  // (chunk k = rank k's shard), summed over ranks; this rank keeps its [S]. The full-size local
-  // gradients are released as each unit is done.
+  // The gradient shards were reduce-scattered as the micro-batches finished (reduce_param_grads /
+  // reduce_unit_grads): summed over ranks and micro-batches, this rank's [S] of each unit.
   std::vector<at::Tensor> gshard(units_.size());
   double sq = 0;
   for (size_t u = 0; u < units_.size(); ++u) {
-    const FlatUnit& U = units_[u];
-    if (level_ == Sharding::kFull) {  // reduce-scattered in backward already
-      gshard[u] = gacc_[u].defined() ? gacc_[u] : at::zeros({U.shard}, exp_avg_[u].options());
-      gacc_[u].reset();
-      sq += gshard[u].to(at::kDouble).pow(2).sum().item<double>();
-      continue;
-    }
-    const at::Tensor& p0 = params_[U.idx[0]].second;
-    at::Tensor flat = at::zeros({U.shard * W}, p0.options().dtype(at::kFloat));
-    for (size_t k = 0; k < U.idx.size(); ++k) {
-      at::Tensor& g = grads[U.idx[k]];
-      if (g.defined()) flat.narrow(0, U.offset[k], U.numel[k]).copy_(g.reshape({-1}));
-      g.reset();
-    }
-    gshard[u] = at::empty({U.shard}, flat.options());
-    pg_->reduce_scatter_sum(flat, gshard[u], "gradients of " + U.name + when);
+    gshard[u] = gacc_[u].defined() ? gacc_[u] : at::zeros({units_[u].shard}, exp_avg_[u].options());
+    gacc_[u].reset();
     sq += gshard[u].to(at::kDouble).pow(2).sum().item<double>();
   }
   // The global norm: every rank's sum of squares (torch clip_grad_norm_, norm_type 2, in float64).

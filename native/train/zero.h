@@ -11,7 +11,11 @@
 //     masters are on (fp32 params are their own masters: the shard is read from them at each step);
 //     at the full level always (fp32 or the param dtype): the only copy of the weights
 //   exp_avg, exp_avg_sq [S] float32: AdamW's moments
-// so the optimizer state per rank is 1/W of train.sharding: none's (plus padding, < W elements a unit).
+//   gradient accumulator [S] float32: the reduce-scattered gradients of the micro-batches so far
+//     (both levels: ZeRO-2's gradient partitioning; the full-size local gradients of one micro-batch
+//     exist only between its backward and reduce_param_grads / reduce_unit_grads)
+// so the optimizer state and the accumulated gradients per rank are 1/W of train.sharding: none's
+// (plus padding, < W elements a unit).
 // The padding stays exactly zero (zero gradient, zero weight: AdamW leaves it 0).
 #pragma once
 #include <ATen/ATen.h>
@@ -27,7 +31,10 @@
 namespace gtr {
 
 // none: every rank holds everything (data parallelism, gradients all-reduced);
-// optimizer: ZeRO-1/2, masters / moments / reduced gradients sharded, updated shards all-gathered;
+// optimizer: ZeRO-1/2, masters / moments / gradients sharded: after each micro-batch's backward its
+//   gradients are reduce-scattered unit by unit into this rank's shard accumulator (and the
+//   full-size .grad freed unit by unit), so a rank holds the full gradient of at most one
+//   micro-batch; the updated shards are all-gathered into the whole weights each rank keeps;
 // full: ZeRO-3 / FSDP, the parameters sharded too: each unit is all-gathered before its forward and
 //   its backward and freed after (per unit; no prefetch of the next unit: on CPU gloo and compute
 //   share the cores, so there is nothing to overlap), gradients reduce-scattered in backward.
@@ -53,15 +60,14 @@ class ZeroOptimizer {
   // Sharding::kNone or mixed parameter devices.
   ZeroOptimizer(NamedTensors params, AdamWOptions opt, std::shared_ptr<dist::ProcessGroup> pg, Sharding level);
 
-  // One AdamW update (the formulas of AdamW::step, on the shards) from `grads`: the local,
-  // unreduced gradient of every parameter (AdamW::materialized_grads: fp32 or the param dtype).
-  // Each unit's gradients are reduce-scattered (summed over ranks; this rank keeps its shard), the
-  // global norm is the all-reduced sum of the shards' squares (float64), clipping and the skip rule
-  // are AdamW::step's; then the updated shards are all-gathered into the parameters (optimizer
-  // level, and at the full level for units gathered now). `grads` are released unit by unit. At the
-  // full level `grads` is ignored: the shards' gradients were reduce-scattered in backward
-  // (reduce_unit_grads).
-  StepResult step(double lr, const std::string& skip_reason, std::vector<at::Tensor>& grads);
+  // One AdamW update (the formulas of AdamW::step, on the shards) from the accumulated shard
+  // gradients (reduce-scattered per micro-batch by reduce_param_grads at the optimizer level, per
+  // unit in backward by reduce_unit_grads at the full level; summed over ranks and micro-batches,
+  // which equals the reduce-scatter of the summed local gradients up to float32 summation order).
+  // The global norm is the all-reduced sum of the shards' squares (float64), clipping and the skip
+  // rule are AdamW::step's; then the updated shards are all-gathered into the parameters (optimizer
+  // level, and at the full level for units gathered now). The accumulators are dropped either way.
+  StepResult step(double lr, const std::string& skip_reason);
 
   // full level. gather_unit: all-gathers unit u's shards (cast to the param dtype) into one flat
   // buffer and points the unit's parameter tensors at views of it (Tensor::set_data, so the model,
@@ -77,10 +83,16 @@ class ZeroOptimizer {
   // Keep every unit gathered until release_all(force) (a memory budget that holds the full weights).
   void set_keep_gathered(bool keep) { keep_ = keep; }
   bool keep_gathered() const { return keep_; }
-  // full level: reduce-scatters unit u's local gradients (one per param of the unit, in unit order;
-  // undefined = zeros) and adds this rank's shard to the unit's gradient accumulator. A collective.
+  // Reduce-scatters unit u's local gradients (one per param of the unit, in unit order; undefined =
+  // zeros) through one [W S] float32 flat buffer and adds this rank's shard to the unit's gradient
+  // accumulator. A collective.
   void reduce_unit_grads(size_t u, const std::vector<at::Tensor>& grads);
-  // Drops the accumulated shard gradients (full level).
+  // optimizer level, after a micro-batch's backward: for each unit in order, its parameters' .grad
+  // (undefined = zeros: a rank with an empty or non-finite micro-batch still joins) reduce-scattered
+  // by reduce_unit_grads, then the unit's .grad freed. A collective (every rank calls it once per
+  // micro-batch, the counts agreed by src/rl/update.ts).
+  void reduce_param_grads();
+  // Drops the accumulated shard gradients.
   void zero_grad();
   // Bytes of the gathered buffers now (full level; 0 at the optimizer level, whose full weights are
   // the model's own parameters).

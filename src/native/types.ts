@@ -392,8 +392,10 @@ export interface NativeTrainerOptions {
   checkpointLayers?: boolean;
   /**
    * Sharded training state (recipe train.sharding): 'none' (default; every rank holds the whole
-   * AdamW state) | 'optimizer' (ZeRO-1/2: fp32 masters, AdamW moments and the reduced gradients
-   * sharded 1/W over the ranks of the process group, updated shards all-gathered) | 'full' (ZeRO-3 /
+   * AdamW state) | 'optimizer' (ZeRO-1/2: fp32 masters, AdamW moments and the gradients
+   * sharded 1/W over the ranks of the process group, each micro-batch's gradients reduce-scattered
+   * after its backward (every rank runs the same number of micro-batches: idleMicroBatch('train')
+   * pads), updated shards all-gathered) | 'full' (ZeRO-3 /
    * FSDP: the parameters sharded too, each decoder layer gathered around its forward and backward,
    * gradients reduce-scattered per layer; `gatherWeights` before a rollout phase). Another name
    * throws, listing the valid ones. Not with LoRA at 'full'.
@@ -587,7 +589,8 @@ export interface NativeTrainer {
   releaseWeights(): Promise<void>;
   /**
    * sharding 'full': the collectives of one micro-batch with no tokens ('score': a scoring
-   * forward; 'train': forward and backward), for a rank with fewer micro-batches than another. No-op otherwise.
+   * forward; 'train': forward and backward), for a rank with fewer micro-batches than another;
+   * sharding 'optimizer' with 'train': the micro-batch's gradient reduce-scatter, with zeros. No-op otherwise.
    */
   idleMicroBatch(kind: 'score' | 'train'): Promise<void>;
   /** Bytes of this rank's optimizer state (moments, fp32 masters; their shards when sharded). */

@@ -448,7 +448,7 @@ export const TrainSchema = z
       })
       .default('none')
       .describe(
-        'Sharded training state over the data-parallel ranks (README "Sharding"): none = every rank holds the whole AdamW state; optimizer = ZeRO-1/2, fp32 masters, AdamW moments and reduced gradients sharded 1/W, gradients reduce-scattered and updated shards all-gathered; full = ZeRO-3 / FSDP, the parameters sharded too, each decoder layer all-gathered before its forward and its backward and freed after, gradients reduce-scattered per layer, the full weights gathered for each rollout phase',
+        'Sharded training state over the data-parallel ranks (README "Sharding"): none = every rank holds the whole AdamW state; optimizer = ZeRO-1/2, fp32 masters, AdamW moments and gradients sharded 1/W, the gradients of each micro-batch reduce-scattered after its backward and the updated shards all-gathered; full = ZeRO-3 / FSDP, the parameters sharded too, each decoder layer all-gathered before its forward and its backward and freed after, gradients reduce-scattered per layer, the full weights gathered for each rollout phase',
       ),
     gathered_weights_budget_gib: z
       .number()

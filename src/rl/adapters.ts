@@ -59,6 +59,12 @@ export function trainerEngine(
       ? {
           gatherWeights: () => trainer.gatherWeights(),
           releaseWeights: () => trainer.releaseWeights(),
+        }
+      : {}),
+    // Both sharded levels run collectives per micro-batch (full: per-layer gathers and
+    // reduce-scatters; optimizer: each micro-batch's gradient reduce-scatter), so ranks pad to one count.
+    ...(trainer.sharding !== 'none'
+      ? {
           microBatchCount: (b: { seqLens: Int32Array }) => trainer.microBatchCount(b as PackedBatch),
           idleMicroBatches: (kind: 'score' | 'train', n: number) => trainer.idleMicroBatches(kind, n),
         }

@@ -67,8 +67,9 @@ export interface TrainerEngine {
   gatherWeights?(): Promise<void>;
   releaseWeights?(): Promise<void>;
   /**
-   * train.sharding: full only: every forward and backward gathers each layer from every rank, so
-   * the ranks must run the same number of micro-batches. microBatchCount: how many `logprobs` /
+   * train.sharding optimizer / full only: at full every forward and backward gathers each layer
+   * from every rank, at optimizer every training micro-batch reduce-scatters its gradients, so the
+   * ranks must run the same number of micro-batches. microBatchCount: how many `logprobs` /
    * `trainMiniBatch` split a mini-batch into; idleMicroBatches: n micro-batches' collectives with
    * no tokens.
    */

@@ -54,7 +54,7 @@ export interface UpdateResult {
 type EpochPlan = {
   local: number[];
   denominators: { tokens: number; sequences: number };
-  /** train.sharding: full: the most micro-batches any rank runs for this mini-batch (ranks pad to it). */
+  /** train.sharding optimizer / full: the most micro-batches any rank runs for this mini-batch (ranks pad to it). */
   microBatches?: number;
 }[];
 
@@ -93,8 +93,8 @@ async function score(
 ): Promise<Float32Array[]> {
   const lp: Float32Array[] = samples.map(() => new Float32Array(0));
   for (const { local, microBatches } of plan) {
-    // train.sharding: full: a rank with fewer micro-batches joins the others' per-layer gathers.
-    // (The reference policy is not sharded.)
+    // train.sharding: full: a rank with fewer micro-batches joins the others' per-layer gathers
+    // (a no-op at optimizer, whose scoring has no collectives). The reference policy is not sharded.
     if (!reference && microBatches !== undefined)
       await trainer.idleMicroBatches!('score', microBatches - localMicroBatches(trainer, samples, local));
     if (local.length === 0) continue;
@@ -114,8 +114,10 @@ function localMicroBatches(trainer: TrainerEngine, samples: TrainSample[], local
 }
 
 /**
- * train.sharding: full (the trainer has idleMicroBatches): every forward and backward is a
- * collective (each layer all-gathered), so every rank must run the same number of micro-batches.
+ * train.sharding optimizer / full (the trainer has idleMicroBatches): at full every forward and
+ * backward is a collective (each layer all-gathered), at optimizer every training micro-batch ends
+ * in a reduce-scatter of its gradients (ZeRO-2), so every rank must run the same number of
+ * micro-batches.
  * Sets each mini-batch's `microBatches` to the most any rank runs (one gather of the counts).
  */
 async function matchMicroBatches(
@@ -127,7 +129,7 @@ async function matchMicroBatches(
   if (!trainer.idleMicroBatches || !dist.distributed) return;
   const entries = plans.flat();
   const counts = entries.map((e) => localMicroBatches(trainer, samples, e.local));
-  const all = await dist.gather(counts, 'micro-batch counts (train.sharding: full)');
+  const all = await dist.gather(counts, 'micro-batch counts (train.sharding)');
   entries.forEach((e, i) => {
     let m = 0;
     for (let r = 0; r < dist.worldSize; r++) m = Math.max(m, all[r * entries.length + i]!);

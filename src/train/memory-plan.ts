@@ -8,10 +8,11 @@
  * memory.h); test/memory-plan.test.ts checks the planner against it on CPU within 5%. With P
  * parameters in dtype bytes b, T trainable (= P, or the LoRA adapters), W ranks:
  *
- *   category     none          optimizer (ZeRO-1)     full (ZeRO-3 / FSDP)
+ *   category     none          optimizer (ZeRO-1/2)   full (ZeRO-3 / FSDP)
  *   weights      P b           P b                    0              (the trained weights live in their master
  *                                                                    shard; LoRA with full is refused, as the trainer does)
- *   gradients    4 T           4 T                    4 T / W        (fp32 accumulation; b T without masters)
+ *   gradients    4 T           4 T / W                4 T / W        (fp32 accumulation; b T without masters at none;
+ *                                                                    the sharded accumulators are fp32 always)
  *   optimizer    12 T          12 T / W               12 T / W       (fp32 master 4 T, exp_avg 4 T, exp_avg_sq 4 T;
  *                                                                    no master for fp32 params at none / optimizer,
  *                                                                    always one at full: b T / W when fp32)
@@ -21,11 +22,12 @@
  *   kv pool      (blocks + 1) x layers x 2 x block_size x kv_heads x head_dim x b   (native/generate/engine.h)
  *
  * This is native/train/zero.h's layout (per-unit flat shards, FSDP's FlatParameter): at
- * `optimizer` the gradient accumulation stays whole on each rank until the optimizer step
- * reduce-scatters it (one reduce-scatter a step); at `full` a unit's parameters exist only while
- * gathered (their home is this rank's master shard), each unit's gradient is reduce-scattered as
- * backward leaves it, and a rank keeps 1/W of it. (Textbook ZeRO-2 would shard the gradients at
- * `optimizer` too; ZeRO-3 keeps a bf16 parameter shard beside the fp32 master: P b / W more.)
+ * `optimizer` (ZeRO-2) each micro-batch's gradients are reduce-scattered unit by unit after its
+ * backward into this rank's fp32 shard accumulator, so a rank keeps 1/W of the accumulation plus
+ * one micro-batch's transient full-size `.grad` (b T) and one unit's fp32 flat buffer (4 U); at
+ * `full` a unit's parameters exist only while gathered (their home is this rank's master shard),
+ * each unit's gradient is reduce-scattered as backward leaves it, and a rank keeps 1/W of it.
+ * (ZeRO-3 keeps a bf16 parameter shard beside the fp32 master: P b / W more.)
  * U = max(one decoder layer, the embedding, an untied lm_head) in parameters: FSDP wraps each
  * decoder layer, and the root unit holds the embedding (DeepSpeed ZeRO-3 and torch FSDP gather
  * the same units). The formulas follow DeepSpeed's ZeRO paper (Rajbhandari et al. 2020, Sec. 5:
@@ -264,13 +266,14 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const T = lora ? A : P;
   const master = (input.fp32Master ?? true) && b !== 4;
   const stateShard = sharding === 'none' ? 1 : 1 / W;
-  const gradShard = sharding === 'full' ? 1 / W : 1;
+  const gradShard = sharding === 'none' ? 1 : 1 / W;
   const U = largestUnitParameters(c);
 
   const full = sharding === 'full';
   // At full the trained parameters live in their master shard (zero.h) (LoRA is refused there).
   const weights = full ? 0 : (P + A) * b;
-  const gradients = (master ? 4 : b) * T * gradShard;
+  // The sharded levels accumulate reduce-scattered shards in fp32 (zero.h), with or without masters.
+  const gradients = (master || sharding !== 'none' ? 4 : b) * T * gradShard;
   // Masters: at none and optimizer for non-fp32 params only (AdamW::uses_master; fp32 params are
   // their own masters); at full always, in fp32 with masters on, else in the param dtype.
   const masterBytes = full ? (master || b === 4 ? 4 : b) : master ? 4 : 0;
@@ -299,8 +302,10 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     input.train.logprobChunk,
   );
   // Backward writes each trainable tensor's .grad in the param dtype; with full sharding it is
-  // reduce-scattered unit by unit (through an fp32 flat buffer), so one unit's worth lives at once.
-  const gradientsInBackward = lora ? A * b : full ? U * (b + 4) : T * b;
+  // reduce-scattered unit by unit (through an fp32 flat buffer), so one unit's worth lives at once;
+  // at optimizer the whole micro-batch's .grad lives until its reduce-scatter, which goes unit by
+  // unit through one fp32 flat buffer (4 U; LoRA's adapter units are small beside A b).
+  const gradientsInBackward = lora ? A * b : full ? U * (b + 4) : sharding === 'optimizer' ? T * b + 4 * U : T * b;
 
   const resident = weights + reference + optimizer;
   const rollout = resident + gatheredRollout + (kvFixed ? kvPool : kvMinBytes);

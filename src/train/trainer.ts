@@ -160,11 +160,13 @@ export class Trainer {
   }
 
   /**
-   * sharding 'full': `n` micro-batches' collectives with no tokens (a rank with fewer micro-batches
-   * than another joins the others' gathers and reduce-scatters); no-op otherwise.
+   * Sharded levels: `n` micro-batches' collectives with no tokens (a rank with fewer micro-batches
+   * than another joins the others' collectives: at 'full' the per-layer gathers and reduce-scatters,
+   * at 'optimizer' each training micro-batch's gradient reduce-scatter, with zeros); no-op otherwise.
    */
   async idleMicroBatches(kind: 'score' | 'train', n: number): Promise<void> {
     this.check();
+    if (this.sharding === 'none' || (this.sharding === 'optimizer' && kind === 'score')) return;
     for (let k = 0; k < n; k++) await this.native.idleMicroBatch(kind);
   }
 
