@@ -155,25 +155,22 @@ export function comparisonRows(a: Analysis, endpoint: Endpoint): string[][] {
 const md = (head: string[], rows: string[][]) =>
   [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 
+/** The columns of a comparison table (Markdown and HTML alike). */
+const COMPARISON_HEAD = [
+  'comparison',
+  'pairs',
+  'mean diff',
+  '95% bootstrap',
+  'Holm-level bootstrap',
+  'd_z',
+  'sign-flip p',
+  'Holm p',
+  'verdict',
+];
+
 /** The comparisons of every endpoint as Markdown tables (README, the CLI's output). */
 export function comparisonsMarkdown(a: Analysis): string {
-  return ENDPOINTS.map(
-    (e) =>
-      `${ENDPOINT_LABEL[e]}:\n\n${md(
-        [
-          'comparison',
-          'pairs',
-          'mean diff',
-          '95% bootstrap',
-          'Holm-level bootstrap',
-          'd_z',
-          'sign-flip p',
-          'Holm p',
-          'verdict',
-        ],
-        comparisonRows(a, e),
-      )}`,
-  ).join('\n\n');
+  return ENDPOINTS.map((e) => `${ENDPOINT_LABEL[e]}:\n\n${md(COMPARISON_HEAD, comparisonRows(a, e))}`).join('\n\n');
 }
 
 /** Per arm: each endpoint's mean ± 95% t half-width, KM median, censored switches, collapses (Markdown). */
@@ -246,17 +243,6 @@ export function renderExperimentReport(a: Analysis): string {
     'invalid',
   ];
   const diagRows = a.arms.map((s) => [s.arm, ...diagKeys.map((k) => fx(s.diagnostics[k] ?? NaN, 4))]);
-  const compHead = [
-    'comparison',
-    'pairs',
-    'mean diff',
-    '95% bootstrap',
-    'Holm-level bootstrap',
-    'd_z',
-    'sign-flip p',
-    'Holm p',
-    'verdict',
-  ];
   return [
     '<!doctype html><html><head><meta charset="utf-8"><title>GTR-RL behavior-transition experiment</title>',
     '<style>body{font-family:sans-serif;max-width:1150px;margin:1em auto}table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px}pre{background:#f6f6f6;padding:6px;font-size:11px}.headline{font-size:15px;background:#f3f7ff;padding:8px}</style></head><body>',
@@ -279,7 +265,10 @@ export function renderExperimentReport(a: Analysis): string {
       ),
     ),
     '<h2>Comparisons named in advance (Holm within each endpoint, m = 7)</h2>',
-    ...ENDPOINTS.flatMap((e) => [`<h3>${escapeHtml(ENDPOINT_LABEL[e])}</h3>`, table(compHead, comparisonRows(a, e))]),
+    ...ENDPOINTS.flatMap((e) => [
+      `<h3>${escapeHtml(ENDPOINT_LABEL[e])}</h3>`,
+      table(COMPARISON_HEAD, comparisonRows(a, e)),
+    ]),
     '<h2>Per arm (mean ± 95% Student-t half-width over runs)</h2>',
     table(
       [

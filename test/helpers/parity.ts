@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parityDir } from './paths.js';
+import type { Policy } from '../../src/policy.js';
+import { generate } from '../../src/rollout/index.js';
 
 export interface ParityReference {
   transformers: string;
@@ -31,4 +33,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/**
+ * The engine's greedy continuation (temperature 0, `greedy.new_tokens` new tokens) of each of a
+ * reference's prompts, as plain arrays to compare with transformers' `greedy.outputs`.
+ */
+export async function greedyTokens(
+  policy: Policy,
+  greedy: { prompts: number[][]; new_tokens: number },
+): Promise<number[][]> {
+  const res = await generate(policy, greedy.prompts, { temperature: 0, maxNewTokens: greedy.new_tokens });
+  return greedy.prompts.map((_, i) => Array.from(res[i]![0]!.tokens));
 }
